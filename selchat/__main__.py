@@ -1,0 +1,3 @@
+from selchat.cli import main
+
+main()

@@ -1,0 +1,134 @@
+"""The ``selchat`` command: errors become one line and an exit status, never a traceback."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import sys
+from pathlib import Path
+
+import click
+
+from selchat import __version__
+from selchat.config import DEFAULT_HOST, DEFAULT_PORT, ServerConfig
+
+LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def fail(message: str, status: int = 1) -> None:
+    click.echo(f"selchat: {message}", err=True)
+    sys.exit(status)
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="selchat")
+def main() -> None:
+    """selchat: a single-threaded selectors chat server, its client and its load generator."""
+
+
+def positive(kind: type = int, minimum: float = 1):  # type: ignore[no-untyped-def]
+    return click.IntRange(min=int(minimum)) if kind is int else click.FloatRange(min=minimum)
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--host", default=DEFAULT_HOST, show_default=True, envvar="SELCHAT_HOST",
+              help="Address to listen on (0.0.0.0 or :: for every interface).")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, envvar="SELCHAT_PORT",
+              type=click.IntRange(0, 65535), help="TCP port (0 picks a free one).")
+@click.option("--max-clients", default=256, show_default=True, envvar="SELCHAT_MAX_CLIENTS",
+              type=click.IntRange(min=1), help="Connections served at once (CLIENT_COUNT).")
+@click.option("--max-frame", default=16384, show_default=True, envvar="SELCHAT_MAX_FRAME",
+              type=click.IntRange(min=64), help="Longest frame (one line), in bytes.")
+@click.option("--max-message", default=2000, show_default=True, envvar="SELCHAT_MAX_MESSAGE",
+              type=click.IntRange(min=1), help="Longest chat or private message, in characters.")
+@click.option("--max-output", default=1024 * 1024, show_default=True, envvar="SELCHAT_MAX_OUTPUT",
+              type=click.IntRange(min=1024),
+              help="Unread bytes a client may fall behind before it is dropped as a slow consumer.")
+@click.option("--handshake-timeout", default=10.0, show_default=True,
+              envvar="SELCHAT_HANDSHAKE_TIMEOUT", type=click.FloatRange(min=0.01),
+              help="Seconds a new connection has to send join.")
+@click.option("--ping-interval", default=60.0, show_default=True, envvar="SELCHAT_PING_INTERVAL",
+              type=click.FloatRange(min=0.01),
+              help="Seconds of silence before a ping; as long again before the client is dropped.")
+@click.option("--rate-limit", default=10.0, show_default=True, envvar="SELCHAT_RATE_LIMIT",
+              type=click.FloatRange(min=0), help="Messages a second per client; 0 turns it off.")
+@click.option("--burst", default=20, show_default=True, envvar="SELCHAT_BURST",
+              type=click.IntRange(min=1), help="Messages a client may send at once.")
+@click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="SELCHAT_PASSWORD_FILE",
+              help="File whose first line is the server password (or set SELCHAT_PASSWORD).")
+@click.option("--log-level", default="INFO", show_default=True, envvar="SELCHAT_LOG_LEVEL",
+              type=click.Choice(LOG_LEVELS, case_sensitive=False))
+def serve(
+    host: str,
+    port: int,
+    max_clients: int,
+    max_frame: int,
+    max_message: int,
+    max_output: int,
+    handshake_timeout: float,
+    ping_interval: float,
+    rate_limit: float,
+    burst: int,
+    password_file: Path | None,
+    log_level: str,
+) -> None:
+    """Run the chat server until Ctrl-C or SIGTERM.
+
+    When standard input is a terminal, lines typed there are announced to every client, and
+    /users, /kick NAME, /ban NAME and /shutdown work.
+    """
+    import os
+
+    from selchat.server import ChatServer, raise_fd_limit
+
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    password = os.environ.get("SELCHAT_PASSWORD") or None
+    if password_file is not None:
+        try:
+            password = password_file.read_text(encoding="utf-8").splitlines()[0].strip()
+        except (OSError, UnicodeDecodeError, IndexError) as exc:
+            fail(f"cannot read a password from {password_file}: {getattr(exc, 'strerror', None) or exc}", 2)
+        if not password:
+            fail(f"{password_file} holds an empty password", 2)
+    config = ServerConfig(
+        host=host,
+        port=port,
+        max_clients=max_clients,
+        max_frame=max_frame,
+        max_message=max_message,
+        max_output=max_output,
+        handshake_timeout=handshake_timeout,
+        ping_interval=ping_interval,
+        rate_limit=rate_limit,
+        burst=burst,
+        password=password,
+    )
+    warning = raise_fd_limit(max_clients)
+    if warning:
+        click.echo(f"selchat: warning: {warning}", err=True)
+    server = ChatServer(config)
+    try:
+        bound_host, bound_port = server.listen()
+    except socket.gaierror as exc:
+        fail(f"cannot listen on {host}: {exc.strerror}", 2)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            fail(f"port {port} on {host} is already in use; choose another with --port", 2)
+        if exc.errno == errno.EACCES:
+            fail(f"no permission to listen on {host}:{port}; use a port above 1023 with --port", 2)
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", 2)
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    click.echo(f"selchat listening on {shown}:{bound_port}")
+    console = sys.stdin is not None and sys.stdin.isatty()
+    if console:
+        click.echo("console: type to announce; /users, /kick NAME, /ban NAME, /shutdown, /help")
+    sys.stdout.flush()
+    server.serve_forever(console=console)

@@ -1,0 +1,123 @@
+"""Bytes <-> frames for protocol v1: one UTF-8 JSON object per ``\\n``-terminated line.
+
+Sans-I/O in the manner of h11 and wsproto: bytes are fed in and frames are pulled out; nothing
+here touches a socket or a clock, so every edge case is a unit test.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Union
+
+from selchat.errors import ErrorCode, ProtocolError
+
+Frame = dict[str, Any]
+
+
+class FrameError(ProtocolError):
+    """A line that could not become a frame; the decoder reports it and carries on."""
+
+
+DecodeResult = Union[Frame, FrameError]
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_ASCII_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+_DECODE = json.JSONDecoder().decode
+
+
+def encode(frame: Frame) -> bytes:
+    """One frame as its wire line. Encode once, then share the bytes with every recipient."""
+    text = _ENCODER.encode(frame)
+    try:
+        return text.encode("utf-8") + b"\n"
+    except UnicodeEncodeError:
+        # A lone surrogate (legal in JSON's \\uXXXX, illegal in UTF-8): escape it instead.
+        return _ASCII_ENCODER.encode(frame).encode("ascii") + b"\n"
+
+
+class LineDecoder:
+    """Splits a byte stream into frames, bounded by ``max_frame`` bytes a line.
+
+    A partial line is kept with a scan offset, so a line that arrives in pieces is searched for
+    its newline only in the new bytes (h11's ``_next_line_search``, Redis's ``qb_pos``), and the
+    buffer is compacted once per feed, never once per frame. An oversized line is reported once
+    as ``frame_too_large`` and discarded up to its newline without being buffered.
+    """
+
+    __slots__ = ("max_frame", "_buf", "_scan", "_discarding")
+
+    def __init__(self, max_frame: int = 16 * 1024) -> None:
+        self.max_frame = max_frame
+        self._buf = bytearray()
+        self._scan = 0
+        self._discarding = False
+
+    @property
+    def buffered(self) -> int:
+        """Bytes of an incomplete line held back."""
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> list[DecodeResult]:
+        out: list[DecodeResult] = []
+        if self._discarding:
+            nl = data.find(b"\n")
+            if nl < 0:
+                return out
+            self._discarding = False
+            data = data[nl + 1 :]
+        if self._buf:
+            buf = self._buf
+            buf += data
+            if buf.find(b"\n", self._scan) < 0:
+                if len(buf) > self.max_frame + 1:  # +1: the line may still end in "\r\n"
+                    self._overflow(out)
+                else:
+                    self._scan = len(buf)
+                return out
+            data = bytes(buf)
+            self._buf = bytearray()
+            self._scan = 0
+        lines = data.split(b"\n")
+        tail = lines.pop()
+        decode_line = self._decode_line
+        for line in lines:
+            decode_line(line, out)
+        if tail:
+            if len(tail) > self.max_frame + 1:
+                self._overflow(out)
+            else:
+                self._buf = bytearray(tail)
+                self._scan = len(tail)
+        return out
+
+    def _overflow(self, out: list[DecodeResult]) -> None:
+        self._buf = bytearray()
+        self._scan = 0
+        self._discarding = True
+        out.append(self._too_large())
+
+    def _too_large(self) -> FrameError:
+        return FrameError(
+            ErrorCode.FRAME_TOO_LARGE, f"frame longer than {self.max_frame} bytes was discarded"
+        )
+
+    def _decode_line(self, line: bytes, out: list[DecodeResult]) -> None:
+        if line[-1:] == b"\r":
+            line = line[:-1]
+        if not line or line.isspace():
+            return  # a blank line (someone pressed Enter in nc) is not an error
+        if len(line) > self.max_frame:
+            out.append(self._too_large())
+            return
+        try:
+            obj = _DECODE(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            out.append(FrameError(ErrorCode.BAD_FRAME, "frame is not valid UTF-8"))
+            return
+        except (ValueError, RecursionError):
+            out.append(FrameError(ErrorCode.BAD_FRAME, "frame is not valid JSON"))
+            return
+        if type(obj) is not dict:
+            out.append(FrameError(ErrorCode.BAD_FRAME, "frame must be a JSON object"))
+            return
+        out.append(obj)

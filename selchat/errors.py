@@ -1,0 +1,63 @@
+"""Wire error codes and the one exception type that carries them.
+
+Like wsproto's ``ParseFailed(msg, code=...)``: whoever detects a problem names its wire code, and
+the server turns it into an ``error`` frame in exactly one place.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ErrorCode(str, enum.Enum):
+    BAD_FRAME = "bad_frame"
+    FRAME_TOO_LARGE = "frame_too_large"
+    UNKNOWN_TYPE = "unknown_type"
+    NOT_JOINED = "not_joined"
+    ALREADY_JOINED = "already_joined"
+    USERNAME_TAKEN = "username_taken"
+    INVALID_USERNAME = "invalid_username"
+    NO_SUCH_USER = "no_such_user"
+    MESSAGE_TOO_LONG = "message_too_long"
+    EMPTY_MESSAGE = "empty_message"
+    SERVER_FULL = "server_full"
+    HANDSHAKE_TIMEOUT = "handshake_timeout"
+    IDLE_TIMEOUT = "idle_timeout"
+    SLOW_CONSUMER = "slow_consumer"
+    # Hardening (issue 6).
+    BAD_PASSWORD = "bad_password"
+    RATE_LIMITED = "rate_limited"
+    FLOODING = "flooding"
+    KICKED = "kicked"
+    BANNED = "banned"
+
+
+# After these the server closes the connection; after every other code it stays usable.
+CLOSING_CODES = frozenset(
+    {
+        ErrorCode.SERVER_FULL,
+        ErrorCode.HANDSHAKE_TIMEOUT,
+        ErrorCode.IDLE_TIMEOUT,
+        ErrorCode.SLOW_CONSUMER,
+        ErrorCode.BAD_PASSWORD,
+        ErrorCode.FLOODING,
+        ErrorCode.KICKED,
+        ErrorCode.BANNED,
+    }
+)
+
+
+class ProtocolError(Exception):
+    """A problem the peer caused, with the code the peer is told."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    @property
+    def closes(self) -> bool:
+        return self.code in CLOSING_CODES
+
+    def to_frame(self) -> dict[str, str]:
+        return {"type": "error", "code": self.code.value, "message": self.message}
