@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from typing import Callable
+
+import pytest
+
+from tests.helpers import RawClient, ServerProcess
+
+
+def _open_fds() -> set[str]:
+    try:
+        return set(os.listdir("/proc/self/fd"))
+    except OSError:  # pragma: no cover - no /proc
+        return set()
+
+
+@pytest.fixture(autouse=True)
+def no_leaks() -> Iterator[None]:
+    """Every test leaves as many descriptors and threads as it found (pyftpdlib's conftest)."""
+    fds = _open_fds()
+    threads = set(threading.enumerate())
+    yield
+    leaked_threads = [t for t in threading.enumerate() if t not in threads and t.is_alive()]
+    assert not leaked_threads, f"threads left running: {leaked_threads}"
+    leaked = _open_fds() - fds
+    # A descriptor may be freed a moment later by the garbage collector; ask once more after it.
+    if leaked:
+        import gc
+
+        gc.collect()
+        leaked = _open_fds() - fds
+    assert not leaked, f"descriptors left open: {sorted(leaked)}"
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[..., ServerProcess]]:
+    """Start `selchat serve` with extra arguments; every server started is stopped afterwards."""
+    started: list[ServerProcess] = []
+
+    def start(*args: str, **kwargs: object) -> ServerProcess:
+        server = ServerProcess(*args, **kwargs)  # type: ignore[arg-type]
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.cleanup()
+
+
+@pytest.fixture
+def server(start_server: Callable[..., ServerProcess]) -> ServerProcess:
+    return start_server()
+
+
+@pytest.fixture
+def connect(server: ServerProcess) -> Iterator[Callable[..., RawClient]]:
+    """Open raw clients to the default server; all are closed afterwards."""
+    clients: list[RawClient] = []
+
+    def open_client(address: tuple[str, int] | None = None) -> RawClient:
+        client = RawClient(address or server.address)
+        clients.append(client)
+        return client
+
+    yield open_client
+    for client in clients:
+        client.close()

@@ -1,0 +1,170 @@
+"""Shared test tools: a real `selchat serve` process on a free port, and a raw-socket client.
+
+Everything waits on conditions with deadlines, never on bare sleeps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+DEADLINE = 10.0
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = DEADLINE, what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy, or fail after ``timeout``."""
+    end = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.01)
+
+
+def selchat_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "selchat", *args]
+
+
+class ServerProcess:
+    """`selchat serve` in its own process, on 127.0.0.1 and a port the kernel picked."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None, stdin: Any = subprocess.DEVNULL):
+        self.log_file = tempfile.NamedTemporaryFile(prefix="selchat-log-", suffix=".txt", delete=False)
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.proc = subprocess.Popen(
+            selchat_cmd("serve", "--host", "127.0.0.1", "--port", "0", "--log-level", "DEBUG", *args),
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=self.log_file,
+            env=full_env,
+            cwd=ROOT,
+        )
+        assert self.proc.stdout is not None
+        line = self._readline(DEADLINE)
+        if not line.startswith("selchat listening on "):
+            self.stop()
+            raise AssertionError(f"server did not start: {line!r}\n{self.log()}")
+        address = line.split()[-1]
+        host, _, port = address.rpartition(":")
+        self.host = host.strip("[]")
+        self.port = int(port)
+
+    def _readline(self, timeout: float) -> str:
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not ready:
+            return ""
+        return self.proc.stdout.readline().decode()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    def log(self) -> str:
+        return Path(self.log_file.name).read_text(errors="replace")
+
+    def wait_log(self, text: str, timeout: float = DEADLINE) -> None:
+        wait_for(lambda: text in self.log(), timeout, f"{text!r} in the server log")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = DEADLINE) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        self.log_file.close()
+        return self.proc.returncode
+
+    def cleanup(self) -> None:
+        self.stop()
+        Path(self.log_file.name).unlink(missing_ok=True)
+
+
+class RawClient:
+    """A protocol v1 peer over a plain socket, as `nc` would be."""
+
+    def __init__(self, address: tuple[str, int], timeout: float = DEADLINE) -> None:
+        self.sock = socket.create_connection(address, timeout=timeout)
+        self.buf = b""
+        self.closed = False
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def send(self, **frame: Any) -> None:
+        self.sock.sendall(json.dumps(frame).encode() + b"\n")
+
+    def recv(self, timeout: float = DEADLINE) -> dict[str, Any]:
+        """The next frame; AssertionError if none arrives in time or the server closed."""
+        end = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no frame within {timeout}s (buffered {self.buf[:200]!r})")
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                self.closed = True
+                raise AssertionError(f"connection closed (buffered {self.buf[:200]!r})")
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return json.loads(line)
+
+    def expect(self, type_: str, timeout: float = DEADLINE, **fields: Any) -> dict[str, Any]:
+        """Skip frames until one of ``type_`` (with matching ``fields``) arrives."""
+        end = time.monotonic() + timeout
+        seen = []
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no {type_} {fields} frame; saw {seen}")
+            frame = self.recv(left)
+            if frame.get("type") == type_ and all(frame.get(k) == v for k, v in fields.items()):
+                return frame
+            seen.append(frame)
+
+    def error(self, code: str, timeout: float = DEADLINE) -> dict[str, Any]:
+        return self.expect("error", timeout, code=code)
+
+    def join(self, name: str, **extra: Any) -> dict[str, Any]:
+        self.send(type="join", username=name, **extra)
+        return self.expect("welcome")
+
+    def wait_closed(self, timeout: float = DEADLINE) -> list[dict[str, Any]]:
+        """Read until the server closes; returns the frames that came before."""
+        frames = []
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                frames.append(self.recv(max(0.01, end - time.monotonic())))
+            except AssertionError:
+                if self.closed:
+                    return frames
+                raise
+            except (ConnectionResetError, BrokenPipeError):
+                return frames
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
