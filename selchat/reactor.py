@@ -501,6 +501,10 @@ class Reactor:
 
     def run_once(self) -> None:
         self.before_sleep()
+        self.poll()
+
+    def poll(self) -> None:
+        """One select() and the work it reports, then the timers that came due."""
         events = self.sel.select(self._timeout())
         self.now = self.clock()
         pending = self._pending
@@ -519,9 +523,10 @@ class Reactor:
         """Run until ``stop()`` or, after ``drain_and_stop()``, until every connection is gone."""
         self._running = True
         while self._running:
-            self.run_once()
-            if self._stop_at is not None and (not self.conns or self.now >= self._stop_at):
+            self.before_sleep()
+            if self._stop_at is not None and (not self.conns or self.clock() >= self._stop_at):
                 break
+            self.poll()
         self.before_sleep()
         self.close_all()
 
