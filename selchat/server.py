@@ -35,14 +35,14 @@ ERRORS_LOGGED = 5
 
 
 class ConnState:
-    __slots__ = ("decoder", "last_rx", "handshake", "keepalive", "pinged", "errors", "name")
+    __slots__ = ("decoder", "last_rx", "handshake", "keepalive", "pinged_at", "errors", "name")
 
     def __init__(self, decoder: LineDecoder, now: float) -> None:
         self.decoder = decoder
         self.last_rx = now
         self.handshake: Timer | None = None
         self.keepalive: Timer | None = None
-        self.pinged = False
+        self.pinged_at: float | None = None
         self.errors = 0
         self.name: str | None = None
 
@@ -276,23 +276,29 @@ class ChatServer:
         self._error(conn, ProtocolError(ErrorCode.HANDSHAKE_TIMEOUT, f"no join within {secs:g} s"))
 
     def _keepalive(self, conn: Conn) -> None:
-        """Ping after ``ping_interval`` of silence; drop after as long again (lazy reset)."""
+        """Ping after ``ping_interval`` of silence; drop after as long again (lazy reset).
+
+        Bytes arriving only update ``last_rx``; the timer, when it comes due, works out whether
+        the client was silent, so a busy connection costs no timer work per frame.
+        """
         if conn.closing:
             return
         ctx: ConnState = conn.ctx
         interval = self.config.ping_interval
-        silent = self.reactor.now - ctx.last_rx
+        now = self.reactor.now
+        silent = now - ctx.last_rx
         if silent < interval:
-            ctx.pinged = False
-            ctx.keepalive = self.reactor.call_at(ctx.last_rx + interval, self._keepalive, conn)
-        elif silent < 2 * interval:
-            if not ctx.pinged:
-                ctx.pinged = True
-                self._flush_batch()
-                self.reactor.send(conn, encode({"type": "ping", "id": int(self.wall_clock())}))
-            ctx.keepalive = self.reactor.call_at(ctx.last_rx + 2 * interval, self._keepalive, conn)
+            when = ctx.last_rx + interval
+        elif ctx.pinged_at is None or ctx.last_rx > ctx.pinged_at:
+            # silent for a whole interval (again): ask whether it is still there
+            ctx.pinged_at = now
+            self._flush_batch()
+            self.reactor.send(conn, encode({"type": "ping", "id": int(self.wall_clock())}))
+            when = now + interval
         else:
             self._error(conn, ProtocolError(ErrorCode.IDLE_TIMEOUT, f"silent for {silent:.0f} s"))
+            return
+        ctx.keepalive = self.reactor.call_at(when, self._keepalive, conn)
 
     # -- operator ------------------------------------------------------------------------------
     def shutdown(self, message: str = "Server is shutting down") -> None:

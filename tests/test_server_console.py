@@ -1,0 +1,88 @@
+"""The server console: a real `selchat serve` in a pseudo-terminal, typed at with pexpect."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Iterator
+
+import pexpect
+import pytest
+
+from tests.helpers import ROOT, RawClient
+
+
+@pytest.fixture
+def console() -> Iterator[tuple[pexpect.spawn, tuple[str, int]]]:
+    env = {**os.environ, "TERM": "xterm-256color", "PYTHONUNBUFFERED": "1"}
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "selchat", "serve", "--port", "0", "--host", "127.0.0.1"],
+        env=env,
+        cwd=str(ROOT),
+        encoding="utf-8",
+        timeout=10,
+    )
+    try:
+        child.expect(r"selchat listening on 127\.0\.0\.1:(\d+)")
+        port = int(child.match.group(1))
+        child.expect("console: type to announce")
+        yield child, ("127.0.0.1", port)
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
+        child.close()
+
+
+def test_console_commands(console: tuple[pexpect.spawn, tuple[str, int]]) -> None:
+    child, address = console
+    alice, bob, carol = RawClient(address), RawClient(address), RawClient(address)
+    try:
+        alice.join("alice")
+        bob.join("bob")
+        carol.join("carol")
+        child.sendline("Maintenance at noon")
+        child.expect("announced to 3 users")
+        for c in (alice, bob, carol):
+            assert c.expect("server")["message"] == "Maintenance at noon"
+        child.sendline("/users")
+        child.expect("3 online: alice, bob, carol")
+        child.sendline("/kick bob")
+        child.expect("kicked bob")
+        assert bob.wait_closed()[-1]["code"] == "kicked"
+        assert alice.expect("user_left", username="bob")["reason"] == "kicked"
+        child.sendline("/kick nobody")
+        child.expect("no user named nobody is online")
+        child.sendline("/frobnicate")
+        child.expect("unknown command /frobnicate")
+        child.sendline("/ban carol")
+        child.expect("banned carol")
+        assert carol.wait_closed()[-1]["code"] == "banned"
+        again = RawClient(address)  # same address: refused while the server lives
+        assert again.wait_closed()[-1]["code"] == "banned"
+        again.close()
+        child.sendline("/shutdown")
+        assert alice.wait_closed()[-1]["type"] == "shutdown"
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0
+        assert "Traceback" not in (child.before or "")
+    finally:
+        for c in (alice, bob, carol):
+            c.close()
+
+
+def test_ctrl_c_shuts_down_cleanly(console: tuple[pexpect.spawn, tuple[str, int]]) -> None:
+    child, address = console
+    alice = RawClient(address)
+    try:
+        alice.join("alice")
+        child.sendintr()
+        assert alice.wait_closed()[-1]["type"] == "shutdown"
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0
+        assert not re.search("Traceback|KeyboardInterrupt", child.before or "")
+    finally:
+        alice.close()

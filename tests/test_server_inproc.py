@@ -1,0 +1,122 @@
+"""The server in this process, its loop turned by hand: for faults that can only be injected."""
+
+from __future__ import annotations
+
+import json
+import logging
+import select
+import socket
+import time
+
+import pytest
+
+from selchat.config import ServerConfig
+from selchat.events import Chat
+from selchat.server import ChatServer
+from tests.helpers import wait_for
+
+
+class Loop:
+    def __init__(self, **config: object) -> None:
+        self.server = ChatServer(ServerConfig(host="127.0.0.1", port=0, **config))  # type: ignore[arg-type]
+        self.address = self.server.listen()
+        self.socks: list[socket.socket] = []
+        self._tick()
+
+    def _tick(self) -> None:
+        # keep select() from sleeping long while a test waits on something
+        self.server.reactor.call_later(0.01, self._tick)
+
+    def client(self, name: str) -> socket.socket:
+        sock = socket.create_connection(self.address)
+        sock.setblocking(False)
+        self.socks.append(sock)
+        sock.sendall(json.dumps({"type": "join", "username": name}).encode() + b"\n")
+        self.read_until(sock, "welcome")
+        return sock
+
+    def read_until(self, sock: socket.socket, type_: str, timeout: float = 5.0) -> list[dict]:
+        frames: list[dict] = []
+        buf = b""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            self.server.reactor.run_once()
+            try:
+                chunk = sock.recv(65536)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                frames.append({"type": "<closed>"})
+                if type_ == "<closed>":
+                    return frames
+                break
+            buf += chunk
+            while b"\n" in buf:
+                line, _, buf = buf.partition(b"\n")
+                frames.append(json.loads(line))
+                if frames[-1]["type"] == type_:
+                    return frames
+        raise AssertionError(f"no {type_}: {frames}")
+
+    def close(self) -> None:
+        for sock in self.socks:
+            sock.close()
+        self.server.reactor.close_all()
+
+
+@pytest.fixture
+def loop():
+    lp = Loop()
+    yield lp
+    lp.close()
+
+
+def test_a_bug_closes_only_that_connection(loop: Loop, caplog: pytest.LogCaptureFixture) -> None:
+    hub = loop.server.hub
+    original = hub._handlers[Chat]
+
+    def buggy(session, command, now):  # type: ignore[no-untyped-def]
+        if command.message == "boom":
+            raise RuntimeError("injected bug")
+        return original(session, command, now)
+
+    hub._handlers[Chat] = buggy
+    a = loop.client("a")
+    b = loop.client("b")
+    loop.read_until(a, "user_joined")
+    with caplog.at_level(logging.ERROR):
+        b.sendall(b'{"type":"chat","message":"boom"}\n')
+        frames = loop.read_until(a, "user_left")
+    assert frames[-1]["username"] == "b" and frames[-1]["reason"] == "internal error"
+    assert loop.read_until(b, "<closed>")[-1]["type"] == "<closed>"
+    assert "injected bug" in caplog.text and "Traceback" in caplog.text
+    a.sendall(b'{"type":"ping","id":1}\n')
+    assert loop.read_until(a, "pong")[-1]["id"] == 1
+
+
+def test_batched_turn_gives_senders_only_the_others_frames(loop: Loop) -> None:
+    a, b, c = loop.client("a"), loop.client("b"), loop.client("c")
+    loop.read_until(a, "user_joined")
+    # three senders' frames reach the server before one loop turn handles them all
+    for sock, name in ((a, "a"), (b, "b"), (c, "c")):
+        sock.sendall(b"".join(json.dumps({"type": "chat", "message": f"{name}{i}"}).encode() + b"\n" for i in range(3)))
+    # wait until all three writes have reached the server, so one select() reports them together
+    server_socks = [conn.sock for conn in loop.server.reactor.conns.values()]
+    wait_for(lambda: len(select.select(server_socks, [], [], 0.01)[0]) == 3, what="three readable")
+    got = {name: [] for name in "abc"}
+    end = time.monotonic() + 5
+    while any(len(v) < 6 for v in got.values()) and time.monotonic() < end:
+        loop.server.reactor.run_once()
+        for sock, name in ((a, "a"), (b, "b"), (c, "c")):
+            try:
+                data = sock.recv(65536)
+            except BlockingIOError:
+                continue
+            got[name] += [json.loads(line)["message"] for line in data.splitlines() if b'"chat"' in line]
+    assert sorted(got["a"]) == ["b0", "b1", "b2", "c0", "c1", "c2"]
+    assert sorted(got["b"]) == ["a0", "a1", "a2", "c0", "c1", "c2"]
+    assert sorted(got["c"]) == ["a0", "a1", "a2", "b0", "b1", "b2"]
+    for frames in got.values():
+        for sender in "abc":
+            mine = [m for m in frames if m[0] == sender]
+            assert mine == sorted(mine)
