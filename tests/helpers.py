@@ -14,8 +14,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEADLINE = 10.0
@@ -33,6 +34,13 @@ def wait_for(predicate: Callable[[], Any], timeout: float = DEADLINE, what: str 
         time.sleep(0.01)
 
 
+def chat_lines(prefix: str, count: int) -> bytes:
+    """``count`` chat frames, ``prefix0`` ... in one buffer, to arrive in one read."""
+    return b"".join(
+        json.dumps({"type": "chat", "message": f"{prefix}{i}"}).encode() + b"\n" for i in range(count)
+    )
+
+
 def selchat_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "selchat", *args]
 
@@ -41,7 +49,10 @@ class ServerProcess:
     """`selchat serve` in its own process, on 127.0.0.1 and a port the kernel picked."""
 
     def __init__(self, *args: str, env: dict[str, str] | None = None, stdin: Any = subprocess.DEVNULL):
-        self.log_file = tempfile.NamedTemporaryFile(prefix="selchat-log-", suffix=".txt", delete=False)
+        # closed in stop(); the server process writes to it meanwhile
+        self.log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            prefix="selchat-log-", suffix=".txt", delete=False
+        )
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.proc = subprocess.Popen(
             selchat_cmd("serve", "--host", "127.0.0.1", "--port", "0", "--log-level", "DEBUG", *args),
@@ -120,7 +131,7 @@ class RawClient:
             self.sock.settimeout(left)
             try:
                 chunk = self.sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             if not chunk:
                 self.closed = True

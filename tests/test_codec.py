@@ -62,7 +62,7 @@ def test_byte_by_byte_and_random_chunks() -> None:
     rng = random.Random(1234)
     for _ in range(200):
         cuts = sorted(rng.sample(range(1, len(STREAM)), rng.randint(1, 10)))
-        chunks = [STREAM[a:b] for a, b in zip([0, *cuts], [*cuts, len(STREAM)])]
+        chunks = [STREAM[a:b] for a, b in zip([0, *cuts], [*cuts, len(STREAM)], strict=True)]
         assert feed_all(LineDecoder(), chunks) == FRAMES
 
 

@@ -175,7 +175,13 @@ def test_quit_and_disconnect_announce_leaving(d: Driver) -> None:
     assert d.closed == {2: "quit"}
     left = d.take(1)
     assert left == [
-        {"type": "user_left", "username": "b", "room": "lobby", "message": "b left the chat", "timestamp": 1000.0}
+        {
+            "type": "user_left",
+            "username": "b",
+            "room": "lobby",
+            "message": "b left the chat",
+            "timestamp": 1000.0,
+        }
     ]
     d.drop(3, "slow consumer")
     assert d.take(1)[0]["reason"] == "slow consumer"

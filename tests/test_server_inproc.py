@@ -13,7 +13,7 @@ import pytest
 from selchat.config import ServerConfig
 from selchat.events import Chat
 from selchat.server import ChatServer
-from tests.helpers import wait_for
+from tests.helpers import chat_lines, wait_for
 
 
 class Loop:
@@ -99,7 +99,7 @@ def test_batched_turn_gives_senders_only_the_others_frames(loop: Loop) -> None:
     loop.read_until(a, "user_joined")
     # three senders' frames reach the server before one loop turn handles them all
     for sock, name in ((a, "a"), (b, "b"), (c, "c")):
-        sock.sendall(b"".join(json.dumps({"type": "chat", "message": f"{name}{i}"}).encode() + b"\n" for i in range(3)))
+        sock.sendall(chat_lines(name, 3))
     # wait until all three writes have reached the server, so one select() reports them together
     server_socks = [conn.sock for conn in loop.server.reactor.conns.values()]
     wait_for(lambda: len(select.select(server_socks, [], [], 0.01)[0]) == 3, what="three readable")
