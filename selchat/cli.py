@@ -60,6 +60,10 @@ def positive(kind: type = int, minimum: float = 1):  # type: ignore[no-untyped-d
 @click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path),
               envvar="SELCHAT_PASSWORD_FILE",
               help="File whose first line is the server password (or set SELCHAT_PASSWORD).")
+@click.option("--tls-cert", type=click.Path(dir_okay=False), envvar="SELCHAT_TLS_CERT",
+              help="PEM certificate (chain): serve TLS only. See `selchat cert`.")
+@click.option("--tls-key", type=click.Path(dir_okay=False), envvar="SELCHAT_TLS_KEY",
+              help="PEM private key for --tls-cert.")
 @click.option("--log-level", default="INFO", show_default=True, envvar="SELCHAT_LOG_LEVEL",
               type=click.Choice(LOG_LEVELS, case_sensitive=False))
 def serve(
@@ -74,6 +78,8 @@ def serve(
     rate_limit: float,
     burst: int,
     password_file: Path | None,
+    tls_cert: str | None,
+    tls_key: str | None,
     log_level: str,
 ) -> None:
     """Run the chat server until Ctrl-C or SIGTERM.
@@ -82,6 +88,7 @@ def serve(
     /users, /kick NAME, /ban NAME and /shutdown work.
     """
     import os
+    import ssl
 
     from selchat.server import ChatServer, raise_fd_limit
 
@@ -98,6 +105,8 @@ def serve(
             fail(f"cannot read a password from {password_file}: {getattr(exc, 'strerror', None) or exc}", 2)
         if not password:
             fail(f"{password_file} holds an empty password", 2)
+    if bool(tls_cert) != bool(tls_key):
+        fail("--tls-cert and --tls-key go together", 2)
     config = ServerConfig(
         host=host,
         port=port,
@@ -110,11 +119,16 @@ def serve(
         rate_limit=rate_limit,
         burst=burst,
         password=password,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     )
     warning = raise_fd_limit(max_clients)
     if warning:
         click.echo(f"selchat: warning: {warning}", err=True)
-    server = ChatServer(config)
+    try:
+        server = ChatServer(config)
+    except (OSError, ssl.SSLError) as exc:
+        fail(f"cannot use the TLS certificate {tls_cert} and key {tls_key}: {exc.strerror or exc}", 2)
     try:
         bound_host, bound_port = server.listen()
     except socket.gaierror as exc:
@@ -126,9 +140,39 @@ def serve(
             fail(f"no permission to listen on {host}:{port}; use a port above 1023 with --port", 2)
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", 2)
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    click.echo(f"selchat listening on {shown}:{bound_port}")
+    click.echo(f"selchat listening on {shown}:{bound_port}{' (TLS)' if tls_cert else ''}")
     console = sys.stdin is not None and sys.stdin.isatty()
     if console:
         click.echo("console: type to announce; /users, /kick NAME, /ban NAME, /shutdown, /help")
     sys.stdout.flush()
     server.serve_forever(console=console)
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--host", "hosts", multiple=True, required=True,
+              help="Name or IP address clients connect to (repeat for several).")
+@click.option("--cert", "cert_path", default="selchat-cert.pem", show_default=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="Where to write the certificate.")
+@click.option("--key", "key_path", default="selchat-key.pem", show_default=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="Where to write the private key.")
+@click.option("--days", default=825, show_default=True, type=click.IntRange(1, 3650),
+              help="Days the certificate is valid.")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+def cert(hosts: tuple[str, ...], cert_path: Path, key_path: Path, days: int, force: bool) -> None:
+    """Write a self-signed TLS certificate and key for a LAN server.
+
+    Serve with `selchat serve --tls-cert CERT --tls-key KEY`; give clients the certificate
+    file (never the key) and connect with `selchat join --tls --cafile CERT`.
+    """
+    from selchat.certs import write_self_signed
+
+    for path in (cert_path, key_path):
+        if path.exists() and not force:
+            fail(f"{path} exists; use --force to overwrite it", 2)
+    try:
+        write_self_signed(list(hosts), cert_path, key_path, days)
+    except OSError as exc:
+        fail(f"cannot write {exc.filename}: {exc.strerror}", 2)
+    click.echo(f"wrote {cert_path} (certificate for {', '.join(hosts)}, {days} days) and {key_path} (key)")
+    click.echo(f"serve:  selchat serve --host 0.0.0.0 --tls-cert {cert_path} --tls-key {key_path}")
+    click.echo(f"join:   selchat join --tls --cafile {cert_path} --host {hosts[0]}")

@@ -30,6 +30,7 @@ class ErrorCode(str, enum.Enum):
     FLOODING = "flooding"
     KICKED = "kicked"
     BANNED = "banned"
+    TLS_REQUIRED = "tls_required"
 
 
 # After these the server closes the connection; after every other code it stays usable.
@@ -43,6 +44,7 @@ CLOSING_CODES = frozenset(
         ErrorCode.FLOODING,
         ErrorCode.KICKED,
         ErrorCode.BANNED,
+        ErrorCode.TLS_REQUIRED,
     }
 )
 

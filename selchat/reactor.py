@@ -15,6 +15,7 @@ import itertools
 import logging
 import selectors
 import socket
+import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -51,6 +52,15 @@ DISCONNECTED = frozenset(
 ACCEPT_EXHAUSTED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 ACCEPT_PAUSE = 0.5
 ACCEPTS_PER_TURN = 256
+
+# TLS states of a connection. A TLS listener sniffs the first byte, as Redis tells inline from
+# multibulk commands: a TLS ClientHello starts with 0x16 (handshake record); anything else is a
+# plain-text client on the TLS port, which gets one readable error line instead of silence.
+PLAIN, SNIFF, HANDSHAKE, TLS = 0, 1, 2, 3
+TLS_RECORD = 0x16
+# SSLSocket has no sendmsg(): queued buffers are joined into chunks of at most this size (the
+# largest TLS record is 16 KiB, so this is a few records a write).
+TLS_CHUNK = 256 * 1024
 
 
 class Handler(Protocol):
@@ -96,6 +106,9 @@ class Conn:
         "closing",
         "close_reason",
         "closed",
+        "tls",
+        "tls_want",
+        "tls_pinned",
         "ctx",
     )
 
@@ -113,6 +126,9 @@ class Conn:
         self.closing = False
         self.close_reason = ""
         self.closed = False
+        self.tls = PLAIN
+        self.tls_want = EVENT_READ  # what the TLS handshake waits for
+        self.tls_pinned = False  # SSL_write must be retried with the same buffer
         self.ctx: Any = None  # the handler's per-connection state
 
     def __repr__(self) -> str:
@@ -126,6 +142,21 @@ def format_peer(addr: Any) -> str:
     return str(addr)
 
 
+def close_quietly(sock: socket.socket) -> None:
+    """Close after reading what the peer already sent: closing with unread input makes the
+    kernel send a reset, which can destroy the error line written just before it."""
+    try:
+        for _ in range(4):
+            if not sock.recv(RECV_SIZE):
+                break
+    except OSError:  # includes BlockingIOError and ssl.SSLWantReadError
+        pass
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
 class Reactor:
     def __init__(
         self,
@@ -137,6 +168,8 @@ class Reactor:
         slow_payload: bytes = b"",
         linger: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
+        ssl_context: ssl.SSLContext | None = None,
+        plain_on_tls_payload: bytes = b"",
     ) -> None:
         self.handler = handler
         self.max_conns = max_conns
@@ -145,6 +178,8 @@ class Reactor:
         self.slow_payload = slow_payload  # written (best effort) to a dropped slow consumer
         self.linger = linger
         self.clock = clock
+        self.ssl_context = ssl_context
+        self.plain_on_tls_payload = plain_on_tls_payload
         self.now = clock()
         self.sel = selectors.DefaultSelector()
         self.conns: dict[int, Conn] = {}
@@ -277,10 +312,12 @@ class Reactor:
 
     def _write(self, conn: Conn) -> None:
         out = conn.out
-        if not out or conn.closed:
+        if not out or conn.closed or conn.tls in (SNIFF, HANDSHAKE):
             return
         try:
-            if len(out) == 1:
+            if conn.tls:
+                sent = self._send_tls(conn)
+            elif len(out) == 1:
                 sent = conn.sock.send(out[0])
             else:
                 sent = conn.sock.sendmsg(list(itertools.islice(out, IOV_MAX)))
@@ -308,6 +345,24 @@ class Reactor:
             conn.paused = True  # asyncio's pause_reading(): stop reading a sender we can't answer
         self._update(conn)
 
+    def _send_tls(self, conn: Conn) -> int:
+        out = conn.out
+        if len(out) > 1 and not conn.tls_pinned:
+            parts = []
+            size = 0
+            while out and size < TLS_CHUNK:
+                part = out.popleft()
+                parts.append(part)
+                size += len(part)
+            out.appendleft(b"".join(parts))
+        try:
+            sent = conn.sock.send(out[0])
+        except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+            conn.tls_pinned = True  # OpenSSL wants this same buffer again
+            return 0
+        conn.tls_pinned = False
+        return sent
+
     def _flush(self) -> None:
         pending = self._pending
         if not pending:
@@ -320,8 +375,12 @@ class Reactor:
         """Bring the selector registration in line with what the connection wants now."""
         if conn.closed:
             return
-        want_read = not conn.closing and not conn.paused
-        want_write = bool(conn.out)
+        if conn.tls in (SNIFF, HANDSHAKE):
+            want_read = conn.tls_want == EVENT_READ
+            want_write = not want_read
+        else:
+            want_read = not conn.closing and not conn.paused
+            want_write = bool(conn.out)
         if conn.registered and want_read == conn.reading and want_write == conn.writing:
             return
         events = (EVENT_READ if want_read else 0) | (EVENT_WRITE if want_write else 0)
@@ -342,6 +401,9 @@ class Reactor:
         """Close after this turn, once queued output is written (Redis's freeClientAsync)."""
         if conn.closing:
             return
+        if conn.tls in (SNIFF, HANDSHAKE):
+            conn.out.clear()  # no plain text into a TLS stream that never started
+            conn.out_bytes = 0
         conn.closing = True
         conn.close_reason = reason
         self._closing.append(conn)
@@ -394,10 +456,7 @@ class Reactor:
             except (KeyError, ValueError):
                 pass
         conn.registered = False
-        try:
-            conn.sock.close()
-        except OSError:
-            pass
+        close_quietly(conn.sock)
         self.conns.pop(conn.id, None)
 
     def _reap_lingering(self) -> None:
@@ -439,9 +498,11 @@ class Reactor:
                 sock.send(self.reject_payload)
             except OSError:
                 pass
-            sock.close()
+            close_quietly(sock)
             return
         conn = Conn(next(self._ids), sock, peer)
+        if self.ssl_context is not None:
+            conn.tls = SNIFF
         self.conns[conn.id] = conn
         self.sel.register(sock, EVENT_READ, conn)
         conn.registered = True
@@ -477,7 +538,11 @@ class Reactor:
     def _read(self, conn: Conn) -> None:
         try:
             data = conn.sock.recv(RECV_SIZE)
-        except (BlockingIOError, InterruptedError):
+            if conn.tls:
+                # OpenSSL may hold decrypted bytes that select() cannot see: take them now.
+                while conn.sock.pending():  # type: ignore[attr-defined]
+                    data += conn.sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return
         except OSError as exc:
             self._lost(conn, exc)
@@ -491,6 +556,48 @@ class Reactor:
             # A bug while handling one connection closes that connection only.
             log.exception("error while handling %s; closing it", conn.peer)
             self.abort(conn, "internal error")
+
+    def _tls_step(self, conn: Conn) -> None:
+        """Advance a TLS connection's sniffing or handshake without blocking."""
+        if conn.tls == SNIFF:
+            try:
+                first = conn.sock.recv(1, socket.MSG_PEEK)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self._lost(conn, exc)
+                return
+            if not first:
+                self.close(conn, "connection closed by peer")
+                return
+            if first[0] != TLS_RECORD:
+                log.info("plain-text client %s on the TLS port", conn.peer)
+                conn.tls = PLAIN
+                self.send(conn, self.plain_on_tls_payload)
+                self.close(conn, "plain text on the TLS port")
+                return
+            assert self.ssl_context is not None
+            self.sel.unregister(conn.sock)
+            conn.registered = False
+            conn.sock = self.ssl_context.wrap_socket(
+                conn.sock, server_side=True, do_handshake_on_connect=False
+            )
+            conn.tls = HANDSHAKE
+        try:
+            conn.sock.do_handshake()  # type: ignore[attr-defined]
+        except ssl.SSLWantReadError:
+            conn.tls_want = EVENT_READ
+        except ssl.SSLWantWriteError:
+            conn.tls_want = EVENT_WRITE
+        except (ssl.SSLError, OSError) as exc:
+            log.info("TLS handshake with %s failed: %s", conn.peer, getattr(exc, "reason", None) or exc)
+            conn.tls = PLAIN
+            self.abort(conn, "TLS handshake failed")
+        else:
+            conn.tls = TLS
+            if conn.out:
+                self._pending.add(conn)
+        self._update(conn)
 
     # -- the loop ------------------------------------------------------------------------------
     def before_sleep(self) -> None:
@@ -511,6 +618,10 @@ class Reactor:
         for key, mask in events:
             target = key.data
             if type(target) is Conn:
+                if target.tls in (SNIFF, HANDSHAKE):
+                    if not target.closing:
+                        self._tls_step(target)
+                    continue
                 if mask & EVENT_READ and not target.closing:
                     self._read(target)
                 if mask & EVENT_WRITE:

@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 import time
 from collections.abc import Callable
@@ -35,7 +36,7 @@ ERRORS_LOGGED = 5
 
 
 class ConnState:
-    __slots__ = ("decoder", "last_rx", "handshake", "keepalive", "pinged_at", "errors", "name")
+    __slots__ = ("decoder", "last_rx", "handshake", "keepalive", "pinged_at", "errors", "name", "fresh")
 
     def __init__(self, decoder: LineDecoder, now: float) -> None:
         self.decoder = decoder
@@ -45,10 +46,19 @@ class ConnState:
         self.pinged_at: float | None = None
         self.errors = 0
         self.name: str | None = None
+        self.fresh = True  # no bytes seen yet
 
 
 def error_payload(code: ErrorCode, message: str) -> bytes:
     return encode(ProtocolError(code, message).to_frame())
+
+
+def server_ssl_context(cert: str, key: str) -> ssl.SSLContext:
+    """TLS 1.2+ with the certificate and key given; raises OSError or ssl.SSLError if unusable."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
+    return context
 
 
 class ChatServer:
@@ -75,6 +85,14 @@ class ChatServer:
                 f"you fell {config.max_output} bytes behind reading; disconnected",
             ),
             linger=config.linger,
+            ssl_context=(
+                server_ssl_context(config.tls_cert, config.tls_key)
+                if config.tls_cert and config.tls_key
+                else None
+            ),
+            plain_on_tls_payload=error_payload(
+                ErrorCode.TLS_REQUIRED, "this server speaks TLS; connect with: selchat join --tls"
+            ),
         )
         self.banned_hosts: set[str] = set()
         self.address: tuple[str, int] | None = None
@@ -156,6 +174,13 @@ class ChatServer:
     def on_data(self, conn: Conn, data: bytes) -> None:
         ctx: ConnState = conn.ctx
         ctx.last_rx = self.reactor.now
+        if ctx.fresh:
+            ctx.fresh = False
+            if data[0] == 0x16 and self.reactor.ssl_context is None:
+                # a TLS ClientHello on the plain port: it cannot read a plain error, so just close
+                log.info("TLS client %s on a plain port", conn.peer)
+                self.reactor.close(conn, "TLS on the plain port")
+                return
         now = self.wall_clock()
         hub = self.hub
         for item in ctx.decoder.feed(data):

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -64,13 +66,13 @@ class ServerProcess:
         )
         assert self.proc.stdout is not None
         line = self._readline(DEADLINE)
-        if not line.startswith("selchat listening on "):
-            self.stop()
-            raise AssertionError(f"server did not start: {line!r}\n{self.log()}")
-        address = line.split()[-1]
-        host, _, port = address.rpartition(":")
-        self.host = host.strip("[]")
-        self.port = int(port)
+        match = re.match(r"selchat listening on \[?([^\]\s]+?)\]?:(\d+)", line)
+        if not match:
+            log = self.log()
+            self.cleanup()
+            raise AssertionError(f"server did not start: {line!r}\n{log}")
+        self.host = match.group(1)
+        self.port = int(match.group(2))
 
     def _readline(self, timeout: float) -> str:
         assert self.proc.stdout is not None
@@ -110,8 +112,16 @@ class ServerProcess:
 class RawClient:
     """A protocol v1 peer over a plain socket, as `nc` would be."""
 
-    def __init__(self, address: tuple[str, int], timeout: float = DEADLINE) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        timeout: float = DEADLINE,
+        tls: ssl.SSLContext | None = None,
+        server_hostname: str = "localhost",
+    ) -> None:
         self.sock = socket.create_connection(address, timeout=timeout)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname=server_hostname)
         self.buf = b""
         self.closed = False
 

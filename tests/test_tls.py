@@ -1,0 +1,149 @@
+"""TLS end to end: a certificate from `selchat cert`, a TLS server, and clients that verify it."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import DEADLINE, RawClient, selchat_cmd
+
+
+@pytest.fixture(scope="module")
+def cert_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    result = subprocess.run(
+        selchat_cmd(
+            "cert", "--host", "localhost", "--host", "127.0.0.1", "--cert", str(cert), "--key", str(key)
+        ),
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "selchat join --tls --cafile" in result.stdout
+    assert key.stat().st_mode & 0o077 == 0  # the key is private
+    return cert, key
+
+
+@pytest.fixture
+def tls_server(start_server, cert_files):
+    cert, key = cert_files
+    return start_server(
+        "--tls-cert", str(cert), "--tls-key", str(key), "--handshake-timeout", "1", "--rate-limit", "0"
+    )
+
+
+def trusting(cert: Path) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(cert))
+
+
+def test_tls_chat_with_verified_certificate(tls_server, cert_files) -> None:
+    context = trusting(cert_files[0])
+    alice = RawClient(tls_server.address, tls=context, server_hostname="localhost")
+    bob = RawClient(tls_server.address, tls=context, server_hostname="127.0.0.1")
+    try:
+        alice.join("alice")
+        bob.join("bob")
+        alice.expect("user_joined", username="bob")
+        big = "é" * 1999  # more than one TLS record a batch
+        for i in range(50):
+            bob.send(type="chat", message=f"{i}{big}"[:2000])
+        for i in range(50):
+            assert alice.expect("chat")["message"].startswith(str(i))
+        alice.send(type="dm", to="bob", message="over tls")
+        assert bob.expect("dm")["message"] == "over tls"
+    finally:
+        alice.close()
+        bob.close()
+
+
+def test_untrusted_certificate_is_refused_by_the_client(tls_server) -> None:
+    with pytest.raises(ssl.SSLCertVerificationError):
+        RawClient(tls_server.address, tls=ssl.create_default_context(), server_hostname="localhost")
+
+
+def test_wrong_hostname_is_refused_by_the_client(tls_server, cert_files) -> None:
+    with pytest.raises(ssl.SSLCertVerificationError):
+        RawClient(tls_server.address, tls=trusting(cert_files[0]), server_hostname="example.org")
+
+
+def test_plain_client_on_tls_port_gets_a_clear_error(tls_server, cert_files) -> None:
+    watcher = RawClient(tls_server.address, tls=trusting(cert_files[0]))
+    plain = RawClient(tls_server.address)
+    try:
+        watcher.join("watcher")
+        plain.send(type="join", username="plain")
+        frames = plain.wait_closed()
+        assert [f["code"] for f in frames] == ["tls_required"]
+        watcher.send(type="ping", id=1)
+        assert watcher.expect("pong")["id"] == 1
+    finally:
+        watcher.close()
+        plain.close()
+
+
+def test_tls_client_on_plain_port_is_closed_without_disturbing_others(server, connect) -> None:
+    watcher = connect()
+    watcher.join("watcher")
+    raw = socket.create_connection(server.address, timeout=DEADLINE)
+    try:
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            ssl.create_default_context().wrap_socket(raw, server_hostname="localhost")
+    finally:
+        raw.close()
+    server.wait_log("TLS client")
+    watcher.send(type="users")
+    assert watcher.expect("users")["users"] == ["watcher"]
+
+
+def test_stalled_tls_handshake_times_out(tls_server, cert_files) -> None:
+    stalled = socket.create_connection(tls_server.address, timeout=DEADLINE)
+    silent = socket.create_connection(tls_server.address, timeout=DEADLINE)
+    try:
+        stalled.sendall(b"\x16\x03\x01")  # the start of a ClientHello, then nothing
+        assert stalled.recv(100) == b""  # closed by the handshake timeout
+        assert silent.recv(100) == b""  # never even sent a byte
+        tls_server.wait_log("handshake_timeout")
+        ok = RawClient(tls_server.address, tls=trusting(cert_files[0]))
+        ok.join("ok")
+        ok.close()
+    finally:
+        stalled.close()
+        silent.close()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"],
+        ["--tls-cert", "/etc/hostname", "--tls-key", "/etc/hostname"],
+        ["--tls-cert", "/etc/hostname"],
+    ],
+)
+def test_bad_tls_options_are_one_line(args: list[str]) -> None:
+    result = subprocess.run(
+        selchat_cmd("serve", "--port", "0", *args),
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cert_refuses_to_overwrite(cert_files) -> None:
+    cert, key = cert_files
+    result = subprocess.run(
+        selchat_cmd("cert", "--host", "x", "--cert", str(cert), "--key", str(key)),
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+    )
+    assert result.returncode == 2 and "--force" in result.stderr
