@@ -7,6 +7,7 @@ here touches a socket or a clock, so every edge case is a unit test.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Union
 
 from selchat.errors import ErrorCode, ProtocolError
@@ -20,19 +21,40 @@ class FrameError(ProtocolError):
 
 DecodeResult = Union[Frame, FrameError]
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-_ASCII_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
-_DECODE = json.JSONDecoder().decode
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # NaN and Infinity: Python accepts them, peers do not
+
+
+_DECODE = json.JSONDecoder(parse_constant=_refuse_constant).decode
+
+
+def _unencodable(obj: Any) -> Any:
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+def _compact_encoder(escape: Callable[[str], str]) -> Callable[[Frame], str]:
+    """A compact JSON encoder built once. ``JSONEncoder.encode`` builds its C encoder anew on
+    every call, a third of the cost of encoding a chat frame."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - an implementation without the C accelerator
+        encoder = json.JSONEncoder(ensure_ascii=escape is not json.encoder.encode_basestring,
+                                   separators=(",", ":"), allow_nan=False)
+        return encoder.encode
+    iterencode = make(None, _unencodable, escape, None, ":", ",", False, False, False)
+    return lambda frame: "".join(iterencode(frame, 0))
+
+
+_ENCODE = _compact_encoder(json.encoder.encode_basestring)
+_ENCODE_ASCII = _compact_encoder(json.encoder.encode_basestring_ascii)
 
 
 def encode(frame: Frame) -> bytes:
     """One frame as its wire line. Encode once, then share the bytes with every recipient."""
-    text = _ENCODER.encode(frame)
     try:
-        return text.encode("utf-8") + b"\n"
+        return _ENCODE(frame).encode("utf-8") + b"\n"
     except UnicodeEncodeError:
         # A lone surrogate (legal in JSON's \\uXXXX, illegal in UTF-8): escape it instead.
-        return _ASCII_ENCODER.encode(frame).encode("ascii") + b"\n"
+        return _ENCODE_ASCII(frame).encode("ascii") + b"\n"
 
 
 class LineDecoder:

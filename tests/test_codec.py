@@ -84,6 +84,18 @@ def test_bad_frames_are_reported_and_the_stream_goes_on() -> None:
     assert "object" in results[2].message
 
 
+def test_nan_and_infinity_are_not_json() -> None:
+    results = LineDecoder().feed(b'{"type":"ping","id":NaN}\n{"type":"ping","id":-Infinity}\n')
+    assert codes(results) == [ErrorCode.BAD_FRAME] * 2
+
+
+def test_encode_refuses_what_is_not_json() -> None:
+    with pytest.raises((TypeError, ValueError)):
+        encode({"x": object()})
+    with pytest.raises(ValueError):
+        encode({"x": float("nan")})
+
+
 def test_deep_nesting_is_a_bad_frame_not_a_crash() -> None:
     results = LineDecoder(max_frame=1 << 20).feed(b"[" * 200_000 + b"\n")
     assert codes(results) == [ErrorCode.BAD_FRAME]
