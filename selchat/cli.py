@@ -29,10 +29,6 @@ def main() -> None:
     """selchat: a single-threaded selectors chat server, its client and its load generator."""
 
 
-def positive(kind: type = int, minimum: float = 1):  # type: ignore[no-untyped-def]
-    return click.IntRange(min=int(minimum)) if kind is int else click.FloatRange(min=minimum)
-
-
 @main.command(context_settings=CONTEXT)
 @click.option("--host", default=DEFAULT_HOST, show_default=True, envvar="SELCHAT_HOST",
               help="Address to listen on (0.0.0.0 or :: for every interface).")

@@ -280,7 +280,8 @@ class ChatServer:
         ctx: ConnState = conn.ctx
         ctx.errors += 1
         level = logging.INFO if ctx.errors <= ERRORS_LOGGED or exc.closes else logging.DEBUG
-        log.log(level, "error %s to %s: %s", exc.code.value, ctx.name or conn.peer, exc.message)
+        who = f"{ctx.name} ({conn.peer})" if ctx.name else conn.peer
+        log.log(level, "error %s to %s: %s", exc.code.value, who, exc.message)
         self._flush_batch()
         self.reactor.send(conn, encode(exc.to_frame()))
         if exc.closes:

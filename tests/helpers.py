@@ -9,6 +9,7 @@ import json
 import os
 import re
 import select
+import shlex
 import signal
 import socket
 import ssl
@@ -50,14 +51,23 @@ def selchat_cmd(*args: str) -> list[str]:
 class ServerProcess:
     """`selchat serve` in its own process, on 127.0.0.1 and a port the kernel picked."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None, stdin: Any = subprocess.DEVNULL):
+    def __init__(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        stdin: Any = subprocess.DEVNULL,
+        ulimit: int | None = None,
+    ):
         # closed in stop(); the server process writes to it meanwhile
         self.log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115
             prefix="selchat-log-", suffix=".txt", delete=False
         )
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        command = selchat_cmd("serve", "--host", "127.0.0.1", "--port", "0", "--log-level", "DEBUG", *args)
+        if ulimit is not None:  # run under a low open-file limit, soft and hard
+            command = ["bash", "-c", f"ulimit -n {ulimit} && exec {shlex.join(command)}"]
         self.proc = subprocess.Popen(
-            selchat_cmd("serve", "--host", "127.0.0.1", "--port", "0", "--log-level", "DEBUG", *args),
+            command,
             stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=self.log_file,
