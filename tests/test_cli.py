@@ -1,0 +1,61 @@
+"""Ring 4: commands that return, through click's CliRunner; `python -m selchat` in a subprocess."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+from selchat import __version__
+from selchat.cli import main
+from tests.helpers import DEADLINE, selchat_cmd
+
+
+def test_help_lists_the_commands() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for command in ("serve", "cert"):
+        assert command in result.output
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+def test_serve_help_documents_every_limit() -> None:
+    result = CliRunner().invoke(main, ["serve", "--help"])
+    assert result.exit_code == 0
+    for option in (
+        "--host", "--port", "--max-clients", "--max-frame", "--max-message", "--max-output",
+        "--handshake-timeout", "--ping-interval", "--rate-limit", "--burst", "--password-file",
+        "--tls-cert", "--tls-key", "--log-level",
+    ):
+        assert option in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["serve", "--port", "70000"],
+        ["serve", "--max-clients", "0"],
+        ["serve", "--log-level", "LOUD"],
+        ["serve", "--ping-interval", "-1"],
+        ["serve", "--no-such-option"],
+    ],
+)
+def test_bad_options_are_usage_errors(args: list[str]) -> None:
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert "Error:" in result.output and "Traceback" not in result.output
+
+
+def test_options_from_the_environment() -> None:
+    result = CliRunner().invoke(main, ["serve", "--port", "1"], env={"SELCHAT_MAX_CLIENTS": "zero"})
+    assert result.exit_code == 2 and "max-clients" in result.output.lower()
+
+
+def test_python_dash_m() -> None:
+    result = subprocess.run(selchat_cmd("--help"), capture_output=True, text=True, timeout=DEADLINE)
+    assert result.returncode == 0 and "serve" in result.stdout
