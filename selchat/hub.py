@@ -43,11 +43,10 @@ class Broadcast:
 
 @dataclass(frozen=True, slots=True)
 class Close:
-    """Close a connection, after sending it ``error`` if there is one."""
+    """Close a connection once its queued output is written."""
 
     conn_id: int
     reason: str
-    error: ProtocolError | None = None
 
 
 Effect = Union[Send, Broadcast, Close]

@@ -229,8 +229,6 @@ class ChatServer:
                 self._flush_batch()
                 conn = self.reactor.conns.get(effect.conn_id)
                 if conn is not None:
-                    if effect.error is not None:
-                        self.reactor.send(conn, encode(effect.error.to_frame()))
                     self.reactor.close(conn, effect.reason)
 
     def _queue_broadcast(self, targets: tuple[int, ...], exclude: int | None, payload: bytes) -> None:

@@ -76,13 +76,13 @@ class ServerProcess:
         )
         assert self.proc.stdout is not None
         line = self._readline(DEADLINE)
-        match = re.match(r"selchat listening on \[?([^\]\s]+?)\]?:(\d+)", line)
+        match = re.match(r"selchat listening on (?:\[([^\]]+)\]|([^\s:]+)):(\d+)", line)
         if not match:
             log = self.log()
             self.cleanup()
             raise AssertionError(f"server did not start: {line!r}\n{log}")
-        self.host = match.group(1)
-        self.port = int(match.group(2))
+        self.host = match.group(1) or match.group(2)
+        self.port = int(match.group(3))
 
     def _readline(self, timeout: float) -> str:
         assert self.proc.stdout is not None

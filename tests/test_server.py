@@ -63,6 +63,25 @@ def test_full_conversation(server: ServerProcess) -> None:
         close_all(clients)
 
 
+def test_ipv6_loopback(start_server) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    try:
+        probe = socket.socket(socket.AF_INET6)
+        probe.bind(("::1", 0))
+        probe.close()
+    except OSError:
+        pytest.skip("no ::1 on this machine")
+    server = start_server("--host", "::1")
+    assert server.host == "::1"
+    c = RawClient(("::1", server.port))
+    try:
+        assert c.join("six")["users"] == ["six"]
+        server.wait_log("join six ([::1]:")
+    finally:
+        c.close()
+
+
 def test_ping_before_join_and_crlf(connect) -> None:
     c = connect()
     c.send_raw(b'{"type":"ping","id":1}\r\n')
