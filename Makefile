@@ -21,7 +21,7 @@ serve: $(VENV)/.run
 	$(BIN)/selchat serve $(ARGS)
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check selchat tests bench
+	$(BIN)/ruff check .
 
 test: $(VENV)/.dev lint
 	$(BIN)/python -m pytest $(ARGS)
