@@ -193,7 +193,6 @@ class Reactor:
         self._seq = itertools.count()
         self._running = False
         self._stop_at: float | None = None
-        self.rejected = 0
 
     # -- set-up --------------------------------------------------------------------------------
     def listen(self, host: str, port: int, backlog: int = socket.SOMAXCONN) -> tuple[str, int]:
@@ -492,7 +491,6 @@ class Reactor:
             # Without it small frames wait on Nagle's algorithm (asyncio sets it on every transport).
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if len(self.conns) >= self.max_conns:
-            self.rejected += 1
             log.info("refused %s: server full (%d connections)", peer, len(self.conns))
             try:
                 sock.send(self.reject_payload)
