@@ -74,15 +74,16 @@ class ServerProcess:
             env=full_env,
             cwd=ROOT,
         )
-        assert self.proc.stdout is not None
-        line = self._readline(DEADLINE)
-        match = re.match(r"selchat listening on (?:\[([^\]]+)\]|([^\s:]+)):(\d+)", line)
-        if not match:
-            log = self.log()
-            self.cleanup()
-            raise AssertionError(f"server did not start: {line!r}\n{log}")
-        self.host = match.group(1) or match.group(2)
-        self.port = int(match.group(3))
+        try:
+            line = self._readline(DEADLINE)
+            match = re.match(r"selchat listening on (?:\[([^\]]+)\]|([^\s:]+)):(\d+)", line)
+            if not match:
+                raise AssertionError(f"server did not start: {line!r}\n{self.log()}")
+            self.host = match.group(1) or match.group(2)
+            self.port = int(match.group(3))
+        except BaseException:
+            self.cleanup()  # never leave a server running behind a failed start
+            raise
 
     def _readline(self, timeout: float) -> str:
         assert self.proc.stdout is not None
