@@ -172,3 +172,69 @@ def cert(hosts: tuple[str, ...], cert_path: Path, key_path: Path, days: int, for
     click.echo(f"wrote {cert_path} (certificate for {', '.join(hosts)}, {days} days) and {key_path} (key)")
     click.echo(f"serve:  selchat serve --host 0.0.0.0 --tls-cert {cert_path} --tls-key {key_path}")
     click.echo(f"join:   selchat join --tls --cafile {cert_path} --host {hosts[0]}")
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--host", default=DEFAULT_HOST, show_default=True, envvar="SELCHAT_HOST",
+              help="The server's name or address.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, envvar="SELCHAT_PORT",
+              type=click.IntRange(1, 65535))
+@click.option("--name", envvar="SELCHAT_NAME", help="Your name; asked for when missing.")
+@click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="File whose first line is the server password (or set SELCHAT_PASSWORD).")
+@click.option("--tls", is_flag=True, help="Connect with TLS, verifying the server's certificate.")
+@click.option("--cafile", type=click.Path(dir_okay=False, exists=True),
+              help="Trust this certificate (e.g. from `selchat cert`) instead of the system store; implies --tls.")
+@click.option("--insecure", is_flag=True, help="With TLS, do not verify the certificate (warns).")
+@click.option("--no-color", is_flag=True, help="No colours (also when NO_COLOR is set).")
+@click.option("--json", "json_output", is_flag=True, help="Print every received frame as its JSON line.")
+def join(
+    host: str,
+    port: int,
+    name: str | None,
+    password_file: Path | None,
+    tls: bool,
+    cafile: str | None,
+    insecure: bool,
+    no_color: bool,
+    json_output: bool,
+) -> None:
+    """Join a chat server: interactive in a terminal, line by line from a pipe.
+
+    \b
+    Commands: /help, /users, /msg NAME TEXT (or @NAME TEXT), /ping, /quit.
+    From a pipe every line is sent as chat:  echo "build done" | selchat join --name ci
+    """
+    import os
+
+    from selchat.client import ClientError, Options, client_ssl_context, run
+
+    password = os.environ.get("SELCHAT_PASSWORD") or None
+    if password_file is not None:
+        try:
+            password = password_file.read_text(encoding="utf-8").splitlines()[0].strip()
+        except (OSError, UnicodeDecodeError, IndexError) as exc:
+            fail(f"cannot read a password from {password_file}: {getattr(exc, 'strerror', None) or exc}")
+    try:
+        context = None
+        if tls or cafile or insecure:
+            if insecure:
+                click.echo(
+                    "selchat: warning: --insecure: the server's certificate is not checked, so anyone "
+                    "between you and it could read and change this chat",
+                    err=True,
+                )
+            context = client_ssl_context(cafile, insecure)
+        options = Options(
+            host=host,
+            port=port,
+            name=name,
+            password=password,
+            colour=not no_color and not os.environ.get("NO_COLOR"),
+            json_output=json_output,
+            tls=context,
+        )
+        status = run(options)
+    except ClientError as exc:
+        fail(exc.message, exc.status)
+    sys.exit(status)

@@ -229,10 +229,8 @@ class Hub:
         session.rooms.append(room)
         users = room.names()
         others = len(users) - 1
-        if others:
-            online = f"{others} other user{'s' if others != 1 else ''} online."
-        else:
-            online = "You are the first one here."
+        plural = "s" if others != 1 else ""
+        online = f"{others} other user{plural} online." if others else "You are the first one here."
         welcome = {
             "type": "welcome",
             "username": name,
@@ -240,6 +238,9 @@ class Hub:
             "users": users,
             "message": f"Welcome to selchat, {name}! {online}",
             "max_message": self.config.max_message,
+            # so that a client can pace itself (a script piping many lines, say)
+            "rate_limit": self.config.rate_limit,
+            "burst": self.config.burst,
         }
         joined = {
             "type": "user_joined",

@@ -71,6 +71,7 @@ def test_join_welcome_and_announcement(d: Driver) -> None:
     assert welcome["username"] == "alice" and welcome["room"] == "lobby"
     assert welcome["users"] == ["alice"] and "first" in welcome["message"]
     assert welcome["max_message"] == 2000
+    assert (welcome["rate_limit"], welcome["burst"]) == (10.0, 20)
     d.take(1)
     welcome = d.join(2, "Bob")
     assert welcome["users"] == ["alice", "Bob"]

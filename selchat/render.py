@@ -1,0 +1,124 @@
+"""Frames as the lines a person reads: pure functions, no terminal, no network.
+
+Everything a server relays comes from other users, so it is made inert before it reaches a
+terminal: control characters and escape sequences are shown, never obeyed (a chat line must not
+be able to move the cursor, retitle the window or clear the screen).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import zlib
+from typing import Any
+
+# C0 and C1 controls, DEL, bidirectional overrides and isolates (which can make text read
+# backwards), zero-width characters, and lone surrogates (which cannot be printed at all).
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
+)
+
+RESET = "\x1b[0m"
+BOLD = "\x1b[1m"
+DIM = "\x1b[2m"
+RED = "\x1b[31m"
+YELLOW = "\x1b[33m"
+MAGENTA = "\x1b[35m"
+CYAN = "\x1b[36m"
+# Name colours: readable on dark and light backgrounds; never red (errors) or the dim grey.
+NAME_COLOURS = (32, 33, 34, 35, 36, 92, 93, 94, 95, 96)
+
+
+def _shown(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    if code < 0x20:
+        return "^" + chr(code + 0x40)  # caret notation, as `cat -v` shows it: ESC is ^[
+    if code == 0x7F:
+        return "^?"
+    if 0xD800 <= code <= 0xDFFF:
+        return "\ufffd"
+    return f"<U+{code:04X}>"
+
+
+def sanitize(text: Any) -> str:
+    """``text`` made safe to print: one line, nothing a terminal would act on."""
+    text = str(text).replace("\r\n", "\n").replace("\n", " ⏎ ").replace("\t", "    ")
+    return _UNSAFE.sub(_shown, text)
+
+
+def name_colour(name: str) -> int:
+    """The same name gets the same colour in every session (a hash, not an allocation order)."""
+    return NAME_COLOURS[zlib.crc32(name.casefold().encode("utf-8", "replace")) % len(NAME_COLOURS)]
+
+
+class Renderer:
+    """Turns frames into display lines, with ANSI colours or without."""
+
+    def __init__(self, colour: bool = True, me: str | None = None) -> None:
+        self.colour = colour
+        self.me = me
+
+    def _paint(self, text: str, *codes: str) -> str:
+        if not self.colour or not codes:
+            return text
+        return "".join(codes) + text + RESET
+
+    def name(self, name: Any) -> str:
+        shown = sanitize(name)
+        return self._paint(shown, f"\x1b[{name_colour(shown)}m", BOLD)
+
+    @staticmethod
+    def clock(timestamp: Any = None) -> str:
+        when = timestamp if isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool) else None
+        try:
+            return time.strftime("%H:%M", time.localtime(when))
+        except (OverflowError, OSError, ValueError):
+            return time.strftime("%H:%M")
+
+    def stamp(self, frame: dict[str, Any]) -> str:
+        return self._paint(f"[{self.clock(frame.get('timestamp'))}]", DIM)
+
+    def notice(self, text: str) -> str:
+        """A line from the client itself (help, the online list, round trips)."""
+        return self._paint(f"*** {text}", CYAN)
+
+    def problem(self, text: str) -> str:
+        return self._paint(f"!!! {text}", RED, BOLD)
+
+    def own_chat(self, text: str) -> str:
+        return f"{self.stamp({})} {self.name(self.me or 'me')}: {sanitize(text)}"
+
+    def frame(self, frame: dict[str, Any]) -> str | None:
+        """The line for one received frame, or None for frames a person need not see."""
+        kind = frame.get("type")
+        get = frame.get
+        if kind == "chat":
+            return f"{self.stamp(frame)} {self.name(get('username'))}: {sanitize(get('message', ''))}"
+        if kind == "dm":
+            sender, to = get("from"), get("to")
+            if self.me is not None and str(sender).casefold() == self.me.casefold():
+                head = f"[dm to {self.name(to)}]"
+            else:
+                head = f"[dm from {self.name(sender)}]"
+            body = self._paint(sanitize(get("message", "")), MAGENTA)
+            return f"{self.stamp(frame)} {self._paint('', MAGENTA)}{head} {body}"
+        if kind in ("user_joined", "user_left"):
+            text = sanitize(get("message", ""))
+            if kind == "user_left" and get("reason"):
+                text += f" ({sanitize(get('reason'))})"
+            return self._paint(f"[{self.clock(get('timestamp'))}] * {text}", DIM)
+        if kind == "server":
+            return f"{self.stamp(frame)} " + self._paint(f"[server] {sanitize(get('message', ''))}", YELLOW, BOLD)
+        if kind == "welcome":
+            return self.notice(sanitize(get("message", "")))
+        if kind == "users":
+            names = get("users") or []
+            return self.notice(f"online ({len(names)}): " + ", ".join(sanitize(n) for n in names))
+        if kind == "error":
+            return self.problem(f"{sanitize(get('message', ''))} [{sanitize(get('code', ''))}]")
+        if kind == "shutdown":
+            return self._paint(f"*** {sanitize(get('message', 'the server is shutting down'))}", YELLOW, BOLD)
+        if kind in ("ping", "pong"):
+            return None
+        return self.notice(f"(unknown frame {sanitize(kind)!s})")
