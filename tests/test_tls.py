@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 import subprocess
+import sys
 from pathlib import Path
 
+import pexpect
 import pytest
 
 from tests.helpers import DEADLINE, RawClient, selchat_cmd
@@ -147,3 +150,64 @@ def test_cert_refuses_to_overwrite(cert_files) -> None:
         timeout=DEADLINE,
     )
     assert result.returncode == 2 and "--force" in result.stderr
+
+
+# -- the client's TLS path, in a real terminal ---------------------------------------------------
+
+
+def spawn_join(*args: str) -> pexpect.spawn:
+    env = {**os.environ, "TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1"}
+    return pexpect.spawn(sys.executable, ["-m", "selchat", "join", *args], env=env, encoding="utf-8", timeout=10)
+
+
+def finish(child: pexpect.spawn) -> int:
+    try:
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    return child.exitstatus
+
+
+def test_client_tls_in_a_terminal(tls_server, cert_files) -> None:
+    watcher = RawClient(tls_server.address, tls=trusting(cert_files[0]))
+    child = spawn_join("--port", str(tls_server.port), "--host", "localhost", "--tls", "--cafile",
+                       str(cert_files[0]), "--name", "secure", "--no-color")
+    try:
+        watcher.join("watcher")
+        child.expect("Welcome to selchat, secure!")
+        child.expect("secure>")
+        child.sendline("over tls")
+        assert watcher.expect("chat")["message"] == "over tls"
+        watcher.send(type="chat", message="back over tls")
+        child.expect("watcher: back over tls")
+        child.sendline("/quit")
+        assert finish(child) == 0
+    finally:
+        watcher.close()
+        child.close(force=True)
+
+
+def test_client_insecure_warns_and_connects(tls_server) -> None:
+    child = spawn_join("--port", str(tls_server.port), "--insecure", "--name", "risky", "--no-color")
+    try:
+        child.expect("warning: --insecure: the server's certificate is not checked")
+        child.expect("Welcome to selchat, risky!")
+        child.sendline("/quit")
+        assert finish(child) == 0
+    finally:
+        child.close(force=True)
+
+
+def test_client_refuses_an_untrusted_certificate(tls_server) -> None:
+    child = spawn_join("--port", str(tls_server.port), "--host", "localhost", "--tls", "--name", "x")
+    child.expect("the server's TLS certificate is not trusted .*--cafile FILE, or --insecure")
+    assert finish(child) == 1
+
+
+def test_plain_client_to_tls_server_and_tls_client_to_plain_server(tls_server, server) -> None:
+    child = spawn_join("--port", str(tls_server.port), "--name", "x")
+    child.expect("this server speaks TLS; connect with: selchat join --tls")
+    assert finish(child) == 1
+    child = spawn_join("--port", str(server.port), "--tls", "--name", "x")
+    child.expect("TLS handshake failed; is the server started with --tls-cert\\?")
+    assert finish(child) == 1
