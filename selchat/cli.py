@@ -238,3 +238,72 @@ def join(
     except ClientError as exc:
         fail(exc.message, exc.status)
     sys.exit(status)
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--clients", default=200, show_default=True, type=click.IntRange(2, 100_000),
+              help="Clients to connect; every one joins and reads everything.")
+@click.option("--duration", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds of sending.")
+@click.option("--rate", type=click.FloatRange(min=0.1),
+              help="Messages a second offered in total; without it, as fast as the server absorbs.")
+@click.option("--window", default=128, show_default=True, type=click.IntRange(min=1),
+              help="Without --rate: messages in flight in total (until every recipient has one).")
+@click.option("--size", default=64, show_default=True, type=click.IntRange(16, 100_000),
+              help="Bytes of each message's text.")
+@click.option("--senders", type=click.IntRange(min=0), help="How many of the clients send [default: all].")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Load-generator processes [default: one per core the server leaves free].")
+@click.option("--host", help="Target a running server instead of starting one.")
+@click.option("--port", type=click.IntRange(1, 65535), help="Target a running server's port.")
+@click.option("--server-cmd", help="Start this server instead of selchat (it gets --host and --port 0 "
+              "appended and must print 'listening on HOST:PORT').")
+@click.option("--json", "json_output", is_flag=True, help="Print one JSON object instead of the table.")
+def bench(
+    clients: int,
+    duration: float,
+    rate: float | None,
+    window: int,
+    size: int,
+    senders: int | None,
+    workers: int | None,
+    host: str | None,
+    port: int | None,
+    server_cmd: str | None,
+    json_output: bool,
+) -> None:
+    """Measure a chat server: deliveries a second, latency, and anything lost.
+
+    Without --host/--port it starts its own `selchat serve` on a free loopback port (limits raised
+    to fit the run), and reports that server's CPU time and peak memory too.
+    """
+    import os
+
+    from selchat.bench import BenchError, Spec, format_table, to_json
+    from selchat.bench import main as bench_main
+
+    if (host is None) != (port is None) and port is None:
+        fail("--host needs --port", 2)
+    target_given = port is not None
+    if target_given and server_cmd:
+        fail("--server-cmd starts a server; it does not go with --host/--port", 2)
+    if workers is None:
+        workers = max(1, min(4, (os.cpu_count() or 2) - (0 if target_given else 1)))
+    spec = Spec(
+        host=host or DEFAULT_HOST,
+        port=port or 0,
+        clients=clients,
+        duration=duration,
+        rate=rate,
+        window=window,
+        size=size,
+        senders=senders,
+        workers=workers,
+    )
+    try:
+        result = bench_main(spec, server_cmd=server_cmd, target_given=target_given, json_output=json_output)
+    except BenchError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    click.echo(to_json(result) if json_output else format_table(result))

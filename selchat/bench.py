@@ -1,0 +1,579 @@
+"""`selchat bench`: a load generator for protocol v1 chat servers.
+
+Clients are spread over worker processes, each a selectors loop, so the generator can use every
+core the server does not. Workers publish their sent and delivered counts in a shared array
+(one writer per slot, no lock), so each can see how many messages are in flight in total: a
+message is in flight until every other client has received it, and deliveries / (clients - 1)
+messages are complete. Deliveries are counted without decoding: ``bytes.count`` of the chat
+frame's prefix over whole lines. Only sampled messages, at a few receivers per worker, have
+their send time (carried in the message text) parsed for latency.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+import re
+import selectors
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from array import array
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+CHAT = b'{"type":"chat"'
+ERROR = b'{"type":"error"'
+LEFT = b'{"type":"user_left"'
+SAMPLE = b'"message":"S'
+RECV_SIZE = 1 << 20
+SAMPLERS_PER_WORKER = 32  # receivers per worker that parse latency samples
+MAX_SAMPLES = 400_000  # per worker
+JOIN_TIMEOUT = 30.0
+LISTENING = re.compile(r"listening on (?:\[([^\]]+)\]|([^\s:]+)):(\d+)")
+
+# shared array layout: per worker [sent, delivered, done]
+SENT, DELIVERED, DONE = 0, 1, 2
+SLOT = 3
+
+
+class BenchError(Exception):
+    """A run that cannot start or cannot go on; said in one line."""
+
+
+@dataclass
+class Spec:
+    host: str
+    port: int
+    clients: int
+    duration: float = 10.0
+    rate: float | None = None
+    window: int = 128
+    size: int = 64
+    senders: int | None = None
+    workers: int = 1
+    drain: float = 5.0
+
+
+@dataclass
+class Result:
+    server: str = ""
+    clients: int = 0
+    senders: int = 0
+    workers: int = 0
+    size: int = 0
+    window: int | None = None
+    rate: float | None = None
+    duration: float = 0.0
+    joined: int = 0
+    join_seconds: float = 0.0
+    sent: int = 0
+    sent_per_s: float = 0.0
+    delivered: int = 0
+    expected: int = 0
+    missing: int = 0
+    deliveries_per_s: float = 0.0
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    samples: int = 0
+    errors: int = 0
+    drops: int = 0
+    elapsed: float = 0.0
+    server_cpu_s: float | None = None
+    server_peak_rss_mb: float | None = None
+    generator_cpu_s: float = 0.0
+    bottleneck: str = ""
+
+
+# -- one worker: a share of the clients ----------------------------------------------------------
+
+
+def _message(size: int, sampled: bool, now: float) -> bytes:
+    text = f"S{now:.6f}|" if sampled else "x"
+    text = (text + "." * size)[: max(size, len(text))]
+    return b'{"type":"chat","message":"' + text.encode() + b'"}\n'
+
+
+def _connect_all(spec: Spec, first: int, count: int) -> tuple[list[socket.socket], list[bytes]]:
+    socks: list[socket.socket] = []
+    try:
+        for i in range(first, first + count):
+            try:
+                sock = socket.create_connection((spec.host, spec.port), timeout=10)
+            except ConnectionRefusedError:
+                raise BenchError(f"cannot connect to {spec.host}:{spec.port}: connection refused")
+            except OSError as exc:
+                raise BenchError(f"cannot connect to {spec.host}:{spec.port}: {exc.strerror or exc}")
+            socks.append(sock)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.sendall(json.dumps({"type": "join", "username": f"bench{i}"}).encode() + b"\n")
+            sock.setblocking(False)
+        tails = [b""] * len(socks)
+        waiting = set(range(len(socks)))
+        sel = selectors.DefaultSelector()
+        for n, sock in enumerate(socks):
+            sel.register(sock, selectors.EVENT_READ, n)
+        deadline = time.monotonic() + JOIN_TIMEOUT
+        while waiting:
+            if time.monotonic() > deadline:
+                raise BenchError(f"{len(waiting)} clients got no welcome within {JOIN_TIMEOUT:g} s")
+            for key, _ in sel.select(1.0):
+                n = key.data
+                try:
+                    data = socks[n].recv(RECV_SIZE)
+                except BlockingIOError:
+                    continue
+                except OSError as exc:
+                    raise BenchError(f"client {first + n} lost its connection while joining: {exc}")
+                if not data:
+                    raise BenchError(f"the server closed client {first + n}'s connection while it joined")
+                data = tails[n] + data
+                cut = data.rfind(b"\n") + 1
+                tails[n] = data[cut:]
+                if n in waiting:
+                    for line in data[:cut].splitlines():
+                        frame = json.loads(line)
+                        if frame.get("type") == "welcome":
+                            waiting.discard(n)
+                            break
+                        if frame.get("type") == "error":
+                            code = frame.get("code")
+                            if code == "server_full":
+                                where = f"{spec.host}:{spec.port}"
+                                raise BenchError(f"the server at {where} is full: {frame.get('message')}")
+                            raise BenchError(f"client {first + n} could not join: {code}: {frame.get('message')}")
+        sel.close()
+        return socks, tails
+    except BaseException:
+        for sock in socks:
+            sock.close()
+        raise
+
+
+def _scan(data: bytes | bytearray, start: int, end: int, sample: bool, latencies: array, counts: list[int]) -> int:
+    """Chat frames in ``data[start:end]`` (whole lines), counted without decoding them."""
+    chats = data.count(CHAT, start, end)
+    if sample:
+        # Only sampling receivers look for other frames (a second pass over the bytes). Nothing
+        # goes unreported: a dropped client is an EOF on our own socket, and a refused message
+        # is a missing delivery at every receiver.
+        if data.count(b"\n", start, end) != chats:
+            counts[0] += data.count(ERROR, start, end)
+            counts[1] += data.count(LEFT, start, end)
+        received = time.monotonic()
+        pos = data.find(SAMPLE, start, end)
+        while pos >= 0:
+            stop = data.find(b"|", pos, end)
+            latencies.append(received - float(data[pos + len(SAMPLE) : stop]))
+            pos = data.find(SAMPLE, stop, end)
+    return chats
+
+
+def _worker(index: int, spec: Spec, first: int, count: int, senders: int, shared: Any,
+            pipe: Any, go: Any) -> None:
+    """Connect, join, report, wait for the start, run the load, report the counts."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides when to stop
+    try:
+        started = time.monotonic()
+        socks, tails = _connect_all(spec, first, count)
+        pipe.send({"joined": count, "join_seconds": time.monotonic() - started})
+    except BenchError as exc:
+        pipe.send({"error": str(exc)})
+        return
+    except Exception as exc:  # a bug: still one line for the user
+        pipe.send({"error": f"worker {index} failed: {exc!r}"})
+        return
+    try:
+        go.wait()
+        pipe.send(_load(index, spec, socks, tails, senders, shared))
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes], senders: int,
+          shared: Any, ) -> dict[str, Any]:
+    workers = spec.workers
+    recipients = max(1, spec.clients - 1)
+    base = index * SLOT
+    sel = selectors.DefaultSelector()
+    for n, sock in enumerate(socks):
+        sel.register(sock, selectors.EVENT_READ, n)
+    samplers = min(len(socks), SAMPLERS_PER_WORKER)
+    every = 1 if spec.rate else 64
+    my_rate = (spec.rate / workers) if spec.rate else 0.0
+    sent = delivered = drops = 0
+    counts = [0, 0]  # errors, user_left
+    latencies = array("d")
+    buf = bytearray(RECV_SIZE)  # recv_into one buffer: no allocation per read
+    next_sender = 0
+    cpu0 = time.process_time()
+    start = time.monotonic()
+    end_send = start + spec.duration
+    sending = senders > 0
+    if not sending:
+        shared[base + DONE] = 1
+    clock = time.monotonic
+    while True:
+        now = clock()
+        timeout = 0.002
+        if sending and now >= end_send:
+            sending = False
+            shared[base + DONE] = 1
+        if sending:
+            if my_rate:
+                due = int((now - start) * my_rate) + 1 - sent
+                if due <= 0:
+                    timeout = min(0.002, (sent - (now - start) * my_rate) / my_rate)
+            else:
+                total_sent = sum(shared[i * SLOT + SENT] for i in range(workers))
+                total_done = sum(shared[i * SLOT + DELIVERED] for i in range(workers)) / recipients
+                room = spec.window - (total_sent - total_done)
+                # top up in chunks, not one message per turn: a trickle of single sends would
+                # measure the per-turn overhead of both sides instead of the server's capacity
+                due = math.ceil(room / workers) if room >= max(1, spec.window // 4) else 0
+            for _ in range(max(0, due)):
+                sock = socks[next_sender]
+                next_sender = (next_sender + 1) % senders
+                try:
+                    sock.send(_message(spec.size, sent % every == 0, clock()))
+                except (BlockingIOError, InterruptedError):
+                    break  # this socket's buffer is full: the server is behind; try again later
+                except OSError:
+                    drops += 1
+                    break
+                sent += 1
+            shared[base + SENT] = sent
+        for key, _ in sel.select(timeout):
+            n = key.data
+            try:
+                size = socks[n].recv_into(buf)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                size = 0
+            if not size:
+                drops += 1
+                sel.unregister(socks[n])
+                continue
+            last = buf.rfind(b"\n", 0, size) + 1
+            if not last:
+                tails[n] += buf[:size]
+                continue
+            sample = n < samplers and len(latencies) < MAX_SAMPLES
+            tail = tails[n]
+            if tail:
+                # the line that straddles two reads: scan it whole, then the rest in place
+                first = buf.find(b"\n", 0, size) + 1
+                piece = tail + buf[:first]
+                delivered += _scan(piece, 0, len(piece), sample, latencies, counts)
+                delivered += _scan(buf, first, last, sample, latencies, counts)
+            else:
+                delivered += _scan(buf, 0, last, sample, latencies, counts)
+            tails[n] = bytes(buf[last:size])
+        shared[base + DELIVERED] = delivered
+        if not sending:
+            if all(shared[i * SLOT + DONE] for i in range(workers)):
+                total_sent = sum(shared[i * SLOT + SENT] for i in range(workers))
+                total_delivered = sum(shared[i * SLOT + DELIVERED] for i in range(workers))
+                if total_delivered >= total_sent * recipients:
+                    break
+            if clock() > end_send + spec.drain:
+                break
+    finished = clock()
+    sel.close()
+    return {
+        "sent": sent,
+        "delivered": delivered,
+        "errors": counts[0],
+        "left": counts[1],
+        "drops": drops,
+        "latencies": latencies.tobytes(),
+        "cpu": time.process_time() - cpu0,
+        "start": start,
+        "finished": finished,
+    }
+
+
+# -- the coordinator -----------------------------------------------------------------------------
+
+
+def _receive(proc: Any, pipe: Any, timeout: float, progress: Any = None, shared: Any = None,
+             workers: int = 0) -> dict[str, Any]:
+    """A worker's next report; BenchError if it died or went silent."""
+    deadline = time.monotonic() + timeout
+    while not pipe.poll(0.5):
+        if not proc.is_alive():
+            raise BenchError(f"a load-generator worker died (exit status {proc.exitcode})")
+        if time.monotonic() > deadline:
+            raise BenchError(f"a load-generator worker did not report within {timeout:g} s")
+        if progress:
+            progress(shared, workers, time.monotonic())
+    return pipe.recv()
+
+
+def _percentile(sorted_values: list[float], fraction: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, math.ceil(fraction * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def _proc_cpu(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _proc_peak_rss_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def raise_fd_limit(needed: int) -> None:
+    try:
+        import resource
+    except ImportError:  # pragma: no cover
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            pass
+
+
+class StartedServer:
+    """A server process the bench started on a free loopback port, and stops afterwards."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.command = command
+        self.proc = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        match = LISTENING.search(line)
+        if not match:
+            err = self.stop()
+            raise BenchError(f"the server did not start: {shlex.join(command)}: {(line + err).strip()[:300]}")
+        self.host = match.group(1) or match.group(2)
+        self.port = int(match.group(3))
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        _, err = self.proc.communicate()
+        return err or ""
+
+
+def selchat_server_command(clients: int) -> list[str]:
+    return [
+        sys.executable, "-m", "selchat", "serve", "--host", "127.0.0.1", "--port", "0",
+        "--max-clients", str(clients + 16), "--rate-limit", "0", "--max-output", str(256 << 20),
+        "--handshake-timeout", "60", "--ping-interval", "600", "--log-level", "WARNING",
+    ]
+
+
+def run_bench(spec: Spec, *, server: StartedServer | None = None, label: str = "",
+              progress: Any = None) -> Result:
+    """Run one load; the caller owns ``server`` (if any) and stops it."""
+    senders = spec.clients if spec.senders is None else min(spec.senders, spec.clients)
+    workers = max(1, min(spec.workers, spec.clients))
+    spec.workers = workers
+    raise_fd_limit(spec.clients + 256)
+    context = multiprocessing.get_context("spawn")
+    shared = context.RawArray("q", workers * SLOT)
+    go = context.Event()
+    procs = []
+    pipes = []
+    share, extra = divmod(spec.clients, workers)
+    sender_share, sender_extra = divmod(senders, workers)
+    first = 0
+    started = time.monotonic()
+    try:
+        for w in range(workers):
+            count = share + (1 if w < extra else 0)
+            my_senders = sender_share + (1 if w < sender_extra else 0)
+            parent, child = context.Pipe()
+            proc = context.Process(
+                target=_worker, args=(w, spec, first, count, my_senders, shared, child, go), daemon=True
+            )
+            proc.start()
+            child.close()
+            procs.append(proc)
+            pipes.append(parent)
+            first += count
+        for proc, pipe in zip(procs, pipes, strict=True):
+            message = _receive(proc, pipe, JOIN_TIMEOUT + 30)
+            if "error" in message:
+                raise BenchError(message["error"])
+        join_seconds = time.monotonic() - started
+        cpu_before = _proc_cpu(server.proc.pid) if server else None
+        go.set()
+        results = []
+        for proc, pipe in zip(procs, pipes, strict=True):
+            results.append(_receive(proc, pipe, spec.duration + spec.drain + 60, progress, shared, workers))
+        cpu_after = _proc_cpu(server.proc.pid) if server else None
+    except BaseException:
+        for proc in procs:
+            proc.kill()  # a worker may be waiting for a start that will never come
+        raise
+    finally:
+        for proc in procs:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        for pipe in pipes:
+            pipe.close()
+    start = min(r["start"] for r in results)
+    end = max(r["finished"] for r in results)
+    elapsed = max(1e-9, end - start)
+    sent = sum(r["sent"] for r in results)
+    delivered = sum(r["delivered"] for r in results)
+    expected = sent * (spec.clients - 1)
+    lat = array("d")
+    for r in results:
+        lat.frombytes(r["latencies"])
+    ordered = sorted(lat)
+    result = Result(
+        server=label,
+        clients=spec.clients,
+        senders=senders,
+        workers=workers,
+        size=spec.size,
+        window=None if spec.rate else spec.window,
+        rate=spec.rate,
+        duration=spec.duration,
+        joined=spec.clients,
+        join_seconds=round(join_seconds, 3),
+        sent=sent,
+        sent_per_s=round(sent / min(elapsed, spec.duration), 1),
+        delivered=delivered,
+        expected=expected,
+        missing=max(0, expected - delivered),
+        deliveries_per_s=round(delivered / elapsed, 1),
+        latency_ms={
+            name: round(_percentile(ordered, q) * 1000, 3)
+            for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))
+        } if ordered else {},
+        samples=len(ordered),
+        errors=sum(r["errors"] for r in results),
+        drops=sum(r["drops"] + r["left"] for r in results),
+        elapsed=round(elapsed, 3),
+        generator_cpu_s=round(sum(r["cpu"] for r in results), 2),
+    )
+    if server is not None and cpu_before is not None and cpu_after is not None:
+        result.server_cpu_s = round(cpu_after - cpu_before, 2)
+        result.server_peak_rss_mb = _proc_peak_rss_mb(server.proc.pid)
+        if result.server_peak_rss_mb is not None:
+            result.server_peak_rss_mb = round(result.server_peak_rss_mb, 1)
+    result.bottleneck = _bottleneck(result)
+    return result
+
+
+def _bottleneck(r: Result) -> str:
+    """Which side ran out of CPU: the server's one thread, or the generator's workers."""
+    gen = r.generator_cpu_s / (r.elapsed * r.workers)
+    if r.server_cpu_s is None:
+        return "generator" if gen > 0.9 else "server (not measured)"
+    srv = r.server_cpu_s / r.elapsed
+    if srv > 0.9 and srv >= gen:
+        return "server"
+    if gen > 0.9:
+        return "generator"
+    return "neither (bound by the window or rate)"
+
+
+def progress_printer(spec: Spec, started: float) -> Any:
+    last = [0.0, 0, 0]
+
+    def show(shared: Any, workers: int, now: float) -> None:
+        sent = sum(shared[i * SLOT + SENT] for i in range(workers))
+        delivered = sum(shared[i * SLOT + DELIVERED] for i in range(workers))
+        dt = now - last[0] if last[0] else 0.5
+        rate = (delivered - last[2]) / dt if dt > 0 else 0
+        last[:] = [now, sent, delivered]
+        sys.stderr.write(
+            f"\r  {min(now - started, spec.duration):5.1f}s  sent {sent:,}  delivered {delivered:,}"
+            f"  ({rate / 1e6:.2f}M deliveries/s)   "
+        )
+        sys.stderr.flush()
+
+    return show
+
+
+def format_table(r: Result) -> str:
+    lat = r.latency_ms
+    mode = f"rate {r.rate:g} msg/s" if r.rate else f"window {r.window}"
+    rows = [
+        f"selchat bench: {r.clients} clients ({r.senders} sending), {r.size}-byte messages, {mode}, "
+        f"{r.duration:g} s, {r.workers} worker{'s' if r.workers != 1 else ''}",
+        f"server: {r.server}",
+        f"  clients joined     {r.joined:,} in {r.join_seconds:.2f} s",
+        f"  messages sent      {r.sent:,}  ({r.sent_per_s:,.0f}/s)",
+        f"  deliveries         {r.delivered:,}  ({r.deliveries_per_s / 1e6:.2f}M/s)"
+        f"  expected {r.expected:,}, missing {r.missing:,}",
+        "  latency (ms)       "
+        + (f"p50 {lat['p50']:.2f}  p90 {lat['p90']:.2f}  p99 {lat['p99']:.2f}  max {lat['max']:.2f}"
+           f"  ({r.samples:,} samples)" if lat else "no samples"),
+        f"  errors / drops     {r.errors:,} / {r.drops:,}",
+    ]
+    if r.server_cpu_s is not None:
+        rss = f", peak RSS {r.server_peak_rss_mb:.1f} MB" if r.server_peak_rss_mb else ""
+        rows.append(f"  server CPU         {r.server_cpu_s:.2f} s ({r.server_cpu_s / r.elapsed:.0%} of a core){rss}")
+    rows.append(
+        f"  generator CPU      {r.generator_cpu_s:.2f} s ({r.generator_cpu_s / (r.elapsed * r.workers):.0%}"
+        f" of {r.workers} core{'s' if r.workers != 1 else ''})"
+    )
+    rows.append(f"  bottleneck         {r.bottleneck}")
+    return "\n".join(rows)
+
+
+def main(spec: Spec, *, server_cmd: str | None, target_given: bool, json_output: bool) -> Result:
+    server: StartedServer | None = None
+    label = f"{spec.host}:{spec.port} (already running)"
+    if not target_given:
+        raise_fd_limit(spec.clients + 256)
+        if server_cmd:
+            command = [*shlex.split(server_cmd), "--host", "127.0.0.1", "--port", "0"]
+            name = os.path.basename(shlex.split(server_cmd)[-1])
+        else:
+            command = selchat_server_command(spec.clients)
+            name = "selchat"
+        server = StartedServer(command)
+        spec.host, spec.port = server.host, server.port
+        label = f"{name} (started by the bench, pid {server.proc.pid})"
+    try:
+        show = progress_printer(spec, time.monotonic()) if sys.stderr.isatty() and not json_output else None
+        result = run_bench(spec, server=server, label=label, progress=show)
+        if show:
+            sys.stderr.write("\r" + " " * 90 + "\r")
+        return result
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def to_json(result: Result) -> str:
+    return json.dumps(asdict(result))
