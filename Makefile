@@ -26,5 +26,9 @@ lint: $(VENV)/.dev
 test: $(VENV)/.dev lint
 	$(BIN)/python -m pytest $(ARGS)
 
+# selchat and both baselines, side by side in one run: bench/results/latest.{md,json,png}
+bench: $(VENV)/.dev
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/run.py $(ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -27,10 +27,21 @@ from array import array
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-CHAT = b'{"type":"chat"'
-ERROR = b'{"type":"error"'
-LEFT = b'{"type":"user_left"'
-SAMPLE = b'"message":"S'
+
+class Markers:
+    """The byte patterns to count, in the spacing the server uses (compact, or json.dumps's
+    default ``": "``), learned from its welcome line."""
+
+    def __init__(self, sep: bytes = b":") -> None:
+        self.chat = b'{"type"' + sep + b'"chat"'
+        self.error = b'{"type"' + sep + b'"error"'
+        self.left = b'{"type"' + sep + b'"user_left"'
+        self.sample = b'"message"' + sep + b'"S'
+
+    @classmethod
+    def from_line(cls, line: bytes) -> Markers:
+        return cls(b": " if line.startswith(b'{"type": ') else b":")
+
 RECV_SIZE = 1 << 20
 SAMPLERS_PER_WORKER = 32  # receivers per worker that parse latency samples
 MAX_SAMPLES = 400_000  # per worker
@@ -98,8 +109,9 @@ def _message(size: int, sampled: bool, now: float) -> bytes:
     return b'{"type":"chat","message":"' + text.encode() + b'"}\n'
 
 
-def _connect_all(spec: Spec, first: int, count: int) -> tuple[list[socket.socket], list[bytes]]:
+def _connect_all(spec: Spec, first: int, count: int) -> tuple[list[socket.socket], list[bytes], Markers]:
     socks: list[socket.socket] = []
+    markers = Markers()
     try:
         for i in range(first, first + count):
             try:
@@ -139,6 +151,7 @@ def _connect_all(spec: Spec, first: int, count: int) -> tuple[list[socket.socket
                         frame = json.loads(line)
                         if frame.get("type") == "welcome":
                             waiting.discard(n)
+                            markers = Markers.from_line(line)
                             break
                         if frame.get("type") == "error":
                             code = frame.get("code")
@@ -147,29 +160,31 @@ def _connect_all(spec: Spec, first: int, count: int) -> tuple[list[socket.socket
                                 raise BenchError(f"the server at {where} is full: {frame.get('message')}")
                             raise BenchError(f"client {first + n} could not join: {code}: {frame.get('message')}")
         sel.close()
-        return socks, tails
+        return socks, tails, markers
     except BaseException:
         for sock in socks:
             sock.close()
         raise
 
 
-def _scan(data: bytes | bytearray, start: int, end: int, sample: bool, latencies: array, counts: list[int]) -> int:
+def _scan(data: bytes | bytearray, start: int, end: int, sample: bool, latencies: array, counts: list[int],
+          markers: Markers) -> int:
     """Chat frames in ``data[start:end]`` (whole lines), counted without decoding them."""
-    chats = data.count(CHAT, start, end)
+    chats = data.count(markers.chat, start, end)
     if sample:
         # Only sampling receivers look for other frames (a second pass over the bytes). Nothing
         # goes unreported: a dropped client is an EOF on our own socket, and a refused message
         # is a missing delivery at every receiver.
         if data.count(b"\n", start, end) != chats:
-            counts[0] += data.count(ERROR, start, end)
-            counts[1] += data.count(LEFT, start, end)
+            counts[0] += data.count(markers.error, start, end)
+            counts[1] += data.count(markers.left, start, end)
         received = time.monotonic()
-        pos = data.find(SAMPLE, start, end)
+        sample_mark = markers.sample
+        pos = data.find(sample_mark, start, end)
         while pos >= 0:
             stop = data.find(b"|", pos, end)
-            latencies.append(received - float(data[pos + len(SAMPLE) : stop]))
-            pos = data.find(SAMPLE, stop, end)
+            latencies.append(received - float(data[pos + len(sample_mark) : stop]))
+            pos = data.find(sample_mark, stop, end)
     return chats
 
 
@@ -179,7 +194,7 @@ def _worker(index: int, spec: Spec, first: int, count: int, senders: int, shared
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides when to stop
     try:
         started = time.monotonic()
-        socks, tails = _connect_all(spec, first, count)
+        socks, tails, markers = _connect_all(spec, first, count)
         pipe.send({"joined": count, "join_seconds": time.monotonic() - started})
     except BenchError as exc:
         pipe.send({"error": str(exc)})
@@ -189,14 +204,14 @@ def _worker(index: int, spec: Spec, first: int, count: int, senders: int, shared
         return
     try:
         go.wait()
-        pipe.send(_load(index, spec, socks, tails, senders, shared))
+        pipe.send(_load(index, spec, socks, tails, markers, senders, shared))
     finally:
         for sock in socks:
             sock.close()
 
 
-def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes], senders: int,
-          shared: Any, ) -> dict[str, Any]:
+def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes], markers: Markers,
+          senders: int, shared: Any) -> dict[str, Any]:
     workers = spec.workers
     recipients = max(1, spec.clients - 1)
     base = index * SLOT
@@ -270,10 +285,10 @@ def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes]
                 # the line that straddles two reads: scan it whole, then the rest in place
                 first = buf.find(b"\n", 0, size) + 1
                 piece = tail + buf[:first]
-                delivered += _scan(piece, 0, len(piece), sample, latencies, counts)
-                delivered += _scan(buf, first, last, sample, latencies, counts)
+                delivered += _scan(piece, 0, len(piece), sample, latencies, counts, markers)
+                delivered += _scan(buf, first, last, sample, latencies, counts, markers)
             else:
-                delivered += _scan(buf, 0, last, sample, latencies, counts)
+                delivered += _scan(buf, 0, last, sample, latencies, counts, markers)
             tails[n] = bytes(buf[last:size])
         shared[base + DELIVERED] = delivered
         if not sending:
