@@ -71,11 +71,11 @@ def fmt_row(r: dict) -> str:
     load = f"rate {r['rate']:g}/s" if r.get("rate") else "saturating"
     if "failed" in r:
         return f"| {r['server']} | {r['clients']} | {load} | failed: {r['failed'][:80]} |" + " |" * 11
-    lat = r["latency_ms"]
+    lat = {k: r["latency_ms"].get(k, float("nan")) for k in ("p50", "p99", "max")}
     return (
         f"| {r['server']} | {r['clients']} | {load} | {r['sent_per_s']:,.0f} "
         f"| {r['deliveries_per_s'] / 1e6:.3f}M "
-        f"| {lat.get('p50', float('nan')):.2f} | {lat.get('p99', float('nan')):.2f} | {lat.get('max', float('nan')):.2f} "
+        f"| {lat['p50']:.2f} | {lat['p99']:.2f} | {lat['max']:.2f} "
         f"| {r['missing']:,} | {r['errors']}/{r['drops']} | {r['join_seconds']:.2f} "
         f"| {r['server_cpu_s']:.1f} s | {r['generator_cpu_s']:.1f} s | {r['server_peak_rss_mb'] or 0:.1f} "
         f"| {r['bottleneck']} |"
