@@ -189,7 +189,7 @@ def _scan(data: bytes | bytearray, start: int, end: int, sample: bool, latencies
 
 
 def _worker(index: int, spec: Spec, first: int, count: int, senders: int, shared: Any,
-            pipe: Any, go: Any) -> None:
+            pipe: Any, go: Any, close: Any) -> None:
     """Connect, join, report, wait for the start, run the load, report the counts."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides when to stop
     try:
@@ -205,6 +205,9 @@ def _worker(index: int, spec: Spec, first: int, count: int, senders: int, shared
     try:
         go.wait()
         pipe.send(_load(index, spec, socks, tails, markers, senders, shared))
+        # Leave only when every worker has reported: a client leaving earlier would send
+        # user_left frames into other workers' counts.
+        close.wait(60)
     finally:
         for sock in socks:
             sock.close()
@@ -419,6 +422,7 @@ def run_bench(spec: Spec, *, server: StartedServer | None = None, label: str = "
     context = multiprocessing.get_context("spawn")
     shared = context.RawArray("q", workers * SLOT)
     go = context.Event()
+    close = context.Event()
     procs = []
     pipes = []
     share, extra = divmod(spec.clients, workers)
@@ -431,7 +435,7 @@ def run_bench(spec: Spec, *, server: StartedServer | None = None, label: str = "
             my_senders = sender_share + (1 if w < sender_extra else 0)
             parent, child = context.Pipe()
             proc = context.Process(
-                target=_worker, args=(w, spec, first, count, my_senders, shared, child, go), daemon=True
+                target=_worker, args=(w, spec, first, count, my_senders, shared, child, go, close), daemon=True
             )
             proc.start()
             child.close()
@@ -454,6 +458,7 @@ def run_bench(spec: Spec, *, server: StartedServer | None = None, label: str = "
             proc.kill()  # a worker may be waiting for a start that will never come
         raise
     finally:
+        close.set()
         for proc in procs:
             proc.join(10)
             if proc.is_alive():

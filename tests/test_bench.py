@@ -1,0 +1,104 @@
+"""`selchat bench` on small runs against real servers: exact counts, and its error paths."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import ROOT, selchat_cmd
+
+
+def run_bench(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        selchat_cmd("bench", *args), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
+
+
+def exact(result: dict, clients: int) -> None:
+    assert result["clients"] == clients and result["joined"] == clients
+    assert result["sent"] > 0
+    assert result["expected"] == result["sent"] * (clients - 1)
+    assert result["delivered"] == result["expected"]
+    assert result["missing"] == 0
+    assert result["errors"] == 0 and result["drops"] == 0
+
+
+def test_saturating_run_with_its_own_server() -> None:
+    done = run_bench("--clients", "6", "--duration", "1", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    exact(result, 6)
+    assert result["samples"] > 0 and result["latency_ms"]["p50"] <= result["latency_ms"]["p99"]
+    assert result["server_cpu_s"] is not None and result["server_peak_rss_mb"] > 0
+    assert result["server"].startswith("selchat (started by the bench")
+
+
+def test_table_output_and_two_workers() -> None:
+    done = run_bench("--clients", "7", "--duration", "1", "--workers", "2", "--senders", "3")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "7 clients (3 sending)" in out and "2 workers" in out
+    assert ", missing 0" in out
+    for label in ("clients joined", "messages sent", "deliveries", "latency (ms)", "bottleneck"):
+        assert label in out
+
+
+def test_fixed_rate_against_a_running_server(start_server) -> None:
+    server = start_server("--rate-limit", "0")
+    done = run_bench("--clients", "4", "--duration", "1", "--rate", "40", "--host", "127.0.0.1",
+                     "--port", str(server.port), "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    exact(result, 4)
+    assert 30 <= result["sent"] <= 50  # 40 a second for a second
+    assert result["samples"] == result["sent"] * 3  # at this rate every delivery is sampled
+    assert result["server_cpu_s"] is None  # not ours to measure
+
+
+def test_a_baseline_server() -> None:
+    command = f"{sys.executable} {ROOT / 'bench' / 'threaded_server.py'}"
+    done = run_bench("--clients", "4", "--duration", "1", "--server-cmd", command, "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    exact(result, 4)
+    assert result["server"].startswith("threaded_server.py")
+
+
+def test_connection_refused() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    done = run_bench("--clients", "3", "--duration", "1", "--host", "127.0.0.1", "--port", str(port))
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"selchat: cannot connect to 127.0.0.1:{port}: connection refused"
+
+
+def test_server_full(start_server) -> None:
+    server = start_server("--max-clients", "3")
+    done = run_bench("--clients", "5", "--duration", "1", "--host", "127.0.0.1", "--port", str(server.port))
+    assert done.returncode == 1
+    assert "is full" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_server_that_does_not_start() -> None:
+    done = run_bench("--clients", "3", "--duration", "1", "--server-cmd", f"{sys.executable} -c pass")
+    assert done.returncode == 1
+    assert "the server did not start" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [
+        (["--host", "127.0.0.1"], "--host needs --port"),
+        (["--port", "5000", "--server-cmd", "x"], "does not go with --host/--port"),
+        (["--clients", "1"], "--clients"),
+    ],
+)
+def test_usage_errors(args: list[str], text: str) -> None:
+    done = run_bench(*args)
+    assert done.returncode == 2 and text in done.stderr
