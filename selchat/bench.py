@@ -168,7 +168,7 @@ def _connect_all(spec: Spec, first: int, count: int) -> tuple[list[socket.socket
 
 
 def _scan(data: bytes | bytearray, start: int, end: int, sample: bool, latencies: array, counts: list[int],
-          markers: Markers) -> int:
+          markers: Markers, received: float) -> int:
     """Chat frames in ``data[start:end]`` (whole lines), counted without decoding them."""
     chats = data.count(markers.chat, start, end)
     if sample:
@@ -178,7 +178,6 @@ def _scan(data: bytes | bytearray, start: int, end: int, sample: bool, latencies
         if data.count(b"\n", start, end) != chats:
             counts[0] += data.count(markers.error, start, end)
             counts[1] += data.count(markers.left, start, end)
-        received = time.monotonic()
         sample_mark = markers.sample
         pos = data.find(sample_mark, start, end)
         while pos >= 0:
@@ -266,7 +265,11 @@ def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes]
                     break
                 sent += 1
             shared[base + SENT] = sent
-        for key, _ in sel.select(timeout):
+        ready = sel.select(timeout)
+        # Receipts are stamped when select() returned: the bytes were there by then, and the time
+        # this loop takes to reach each socket is the generator's delay, not the server's.
+        received = clock()
+        for key, _ in ready:
             n = key.data
             try:
                 size = socks[n].recv_into(buf)
@@ -288,10 +291,10 @@ def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes]
                 # the line that straddles two reads: scan it whole, then the rest in place
                 first = buf.find(b"\n", 0, size) + 1
                 piece = tail + buf[:first]
-                delivered += _scan(piece, 0, len(piece), sample, latencies, counts, markers)
-                delivered += _scan(buf, first, last, sample, latencies, counts, markers)
+                delivered += _scan(piece, 0, len(piece), sample, latencies, counts, markers, received)
+                delivered += _scan(buf, first, last, sample, latencies, counts, markers, received)
             else:
-                delivered += _scan(buf, 0, last, sample, latencies, counts, markers)
+                delivered += _scan(buf, 0, last, sample, latencies, counts, markers, received)
             tails[n] = bytes(buf[last:size])
         shared[base + DELIVERED] = delivered
         if not sending:

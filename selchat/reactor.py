@@ -367,8 +367,32 @@ class Reactor:
         if not pending:
             return
         self._pending = set()
+        write = self._write
         for conn in pending:
-            self._write(conn)
+            out = conn.out
+            # The common case, kept lean because it runs once per recipient per turn: one
+            # buffer, written whole, on a plain socket whose registration need not change.
+            if len(out) == 1 and not conn.tls and not conn.writing and not conn.paused and not conn.closed:
+                data = out[0]
+                try:
+                    sent = conn.sock.send(data)
+                except (BlockingIOError, InterruptedError):
+                    sent = 0
+                except OSError as exc:
+                    self._lost(conn, exc)
+                    continue
+                if sent == len(data):
+                    out.clear()
+                    conn.out_bytes = 0
+                    conn.head_partial = False
+                    continue
+                conn.out_bytes -= sent
+                if sent:
+                    out[0] = memoryview(data)[sent:]
+                    conn.head_partial = True
+                self._update(conn)  # the rest waits for EVENT_WRITE
+                continue
+            write(conn)
 
     def _update(self, conn: Conn) -> None:
         """Bring the selector registration in line with what the connection wants now."""
