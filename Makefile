@@ -26,6 +26,14 @@ lint: $(VENV)/.dev
 test: $(VENV)/.dev lint
 	$(BIN)/python -m pytest $(ARGS)
 
+# hundreds of misbehaving clients for 10 minutes (DURATION=600 CLIENTS=300) while well-behaved ones count
+soak: $(VENV)/.dev
+	$(BIN)/python bench/soak.py --duration $(or $(DURATION),600) --clients $(or $(CLIENTS),300) $(ARGS)
+
+# random and mutated frames against a live server (DURATION=120 SEED=1)
+fuzz: $(VENV)/.dev
+	$(BIN)/python bench/fuzz.py --duration $(or $(DURATION),120) --seed $(or $(SEED),1) $(ARGS)
+
 # selchat and both baselines, side by side in one run: bench/results/latest.{md,json,png}
 bench: $(VENV)/.dev
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/run.py $(ARGS)

@@ -22,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from array import array
 from dataclasses import asdict, dataclass, field
@@ -383,8 +384,11 @@ class StartedServer:
 
     def __init__(self, command: list[str]) -> None:
         self.command = command
+        # The log goes to a file, not a pipe: a pipe nobody reads during the run fills up, and
+        # then the server blocks on its next log line.
+        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.log, text=True
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -396,6 +400,7 @@ class StartedServer:
         self.port = int(match.group(3))
 
     def stop(self) -> str:
+        """Stop the server; its log."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -403,8 +408,11 @@ class StartedServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        _, err = self.proc.communicate()
-        return err or ""
+        self.proc.communicate()
+        self.log.seek(0)
+        text = self.log.read()
+        self.log.close()
+        return text
 
 
 def selchat_server_command(clients: int) -> list[str]:

@@ -1,0 +1,43 @@
+"""Short runs of the soak and the fuzzer (`make soak` and `make fuzz` run them for longer)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import ROOT
+
+
+def run(script: str, *args: str, timeout: float) -> dict:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args, "--json"],
+        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+    )
+    report = json.loads(done.stdout)
+    assert done.returncode == (0 if report["ok"] else 1)
+    return report
+
+
+@pytest.mark.timeout(90)
+def test_short_soak() -> None:
+    report = run("soak.py", "--duration", "15", "--clients", "60", "--seed", "2", timeout=80)
+    assert report["problems"] == []
+    assert report["server_alive"] and report["server_tracebacks"] == 0
+    assert report["wb_lost"] == 0 and report["wb_duplicated"] == 0 and report["wb_dropped"] == 0
+    assert report["wb_received"] == report["wb_expected"] > 0
+    assert report["server_fds_end"] == report["server_fds_start"]
+    assert report["connections"] > 60  # misbehaving clients came back after being dropped
+    assert report["errors_seen"].get("bad_frame", 0) > 0 and report["errors_seen"].get("rate_limited", 0) > 0
+
+
+@pytest.mark.timeout(60)
+def test_short_fuzz() -> None:
+    report = run("fuzz.py", "--duration", "8", "--seed", "5", timeout=50)
+    assert report["problems"] == []
+    assert report["server_alive"] and report["server_tracebacks"] == 0
+    assert report["wb_lost"] == 0 and report["wb_received"] == report["wb_expected"] > 0
+    assert report["server_fds_end"] == report["server_fds_start"]
+    assert report["bytes_sent"] > 1_000_000
