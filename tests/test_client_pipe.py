@@ -130,3 +130,30 @@ def test_not_a_selchat_server() -> None:
     assert proc.returncode == 1
     assert f"127.0.0.1:{port} does not speak the selchat protocol" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_password_from_environment_and_file(start_server, tmp_path) -> None:
+    server = start_server(env={"SELCHAT_PASSWORD": "s3cret"})
+    watcher = RawClient(server.address)
+    try:
+        watcher.join("watcher", password="s3cret")
+        ok = subprocess.run(
+            selchat_cmd("join", "--port", str(server.port), "--name", "envpw"), input="with the env\n",
+            capture_output=True, text=True, timeout=DEADLINE,
+            env={"PATH": "/usr/bin:/bin", "SELCHAT_PASSWORD": "s3cret"},
+        )
+        assert ok.returncode == 0, ok.stderr
+        assert watcher.expect("chat")["message"] == "with the env"
+        secret = tmp_path / "pw"
+        secret.write_text("s3cret\n")
+        result = join_piped(server.port, "with the file\n", "--name", "filepw", "--password-file", str(secret))
+        assert result.returncode == 0, result.stderr
+        assert watcher.expect("chat")["message"] == "with the file"
+        secret.write_text("wrong\n")
+        result = join_piped(server.port, "x\n", "--name", "nope", "--password-file", str(secret))
+        assert result.returncode == 1
+        assert result.stderr.strip() == (
+            "selchat: wrong or missing password: set SELCHAT_PASSWORD or use --password-file"
+        )
+    finally:
+        watcher.close()
