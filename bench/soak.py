@@ -241,8 +241,8 @@ class Chatter(Actor):
         if frame.get("type") != "chat":
             return
         sender = str(frame.get("username"))
-        if not sender.startswith("w"):
-            return
+        if sender not in self.soak.chatter_names:
+            return  # a fuzzer can flip its way to a name like "w1x"; only exact peers count
         seq_text, _, sent = str(frame.get("message")).partition(":")
         seq = int(seq_text)
         expected = self.last.get(sender, -1) + 1
@@ -392,6 +392,7 @@ class Soak:
         self.stopping = False
         self._ready = False
         self.actors: list[Actor] = [Chatter(self, i) for i in range(well_behaved)]
+        self.chatter_names = {actor.name for actor in self.actors}
         kinds = MIXES[mix]
         if only:
             kinds = [(k, w) for k, w in MIXES["soak"] if k.kind == only]
