@@ -116,6 +116,7 @@ class Actor:
         self.sock: socket.socket | None = None
         self.buf = b""
         self.joined = False
+        self.back_at = 0.0
         self.name = f"{self.kind[0]}{index}"
 
     # -- plumbing --
@@ -198,10 +199,20 @@ class Actor:
             errors[frame.get("code", "?")] = errors.get(frame.get("code", "?"), 0) + 1
 
     def gone(self, why: str) -> None:
-        """The connection ended; misbehaving actors come back a little later."""
+        """The connection ended; a misbehaving actor comes back after a pause.
+
+        Only the actor's own step chain reconnects: scheduling another step here would start a
+        second chain, and each disconnect would double the actor's load.
+        """
         self.close()
-        if not self.soak.stopping:
-            self.soak.later(self, self.rng.uniform(0.2, 2.0))
+        self.back_at = time.monotonic() + self.rng.uniform(0.2, 2.0)
+
+    def run_step(self) -> None:
+        wait = self.back_at - time.monotonic()
+        if self.sock is None and wait > 0:
+            self.soak.later(self, wait)
+            return
+        self.step()
 
     def step(self) -> None:
         raise NotImplementedError
@@ -266,9 +277,11 @@ class Lurker(Actor):
     kind = "lurker"
 
     def step(self) -> None:
-        if self.sock is None and self.connect():
+        if self.sock is None:
+            if not self.connect():
+                return  # connect() has scheduled the retry
             self.frame(type="join", username=self.name)
-        elif self.sock is not None and self.rng.random() < 0.1:
+        elif self.rng.random() < 0.1:
             self.frame(type="users")
         self.soak.later(self, self.rng.uniform(1, 5))
 
@@ -431,7 +444,7 @@ class Soak:
         now = time.monotonic()
         while self.timers and self.timers[0][0] <= now:
             _, _, actor = heapq.heappop(self.timers)
-            actor.step()
+            actor.run_step()
         timeout = min(limit, max(0.0, self.timers[0][0] - time.monotonic())) if self.timers else limit
         for key, _ in self.sel.select(timeout):
             actor = key.data
