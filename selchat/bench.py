@@ -28,6 +28,8 @@ from array import array
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from selchat.fdlimit import raise_open_file_limit
+
 
 class Markers:
     """The byte patterns to count, in the spacing the server uses (compact, or json.dumps's
@@ -366,17 +368,7 @@ def _proc_peak_rss_mb(pid: int) -> float | None:
 
 
 def raise_fd_limit(needed: int) -> None:
-    try:
-        import resource
-    except ImportError:  # pragma: no cover
-        return
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-        except (ValueError, OSError):
-            pass
+    raise_open_file_limit(needed)  # a shortfall shows up as a connect error, said in one line
 
 
 class StartedServer:

@@ -23,6 +23,21 @@ def fail(message: str, status: int = 1) -> None:
     sys.exit(status)
 
 
+def read_password(password_file: Path | None, status: int) -> str | None:
+    """The password: the file's first line if a file is given, else SELCHAT_PASSWORD, else None."""
+    import os
+
+    if password_file is None:
+        return os.environ.get("SELCHAT_PASSWORD") or None
+    try:
+        password = password_file.read_text(encoding="utf-8").splitlines()[0].strip()
+    except (OSError, UnicodeDecodeError, IndexError) as exc:
+        fail(f"cannot read a password from {password_file}: {getattr(exc, 'strerror', None) or exc}", status)
+    if not password:
+        fail(f"{password_file} holds an empty password", status)
+    return password
+
+
 @click.group(context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="selchat")
 def main() -> None:
@@ -83,7 +98,6 @@ def serve(
     When standard input is a terminal, lines typed there are announced to every client, and
     /users, /kick NAME, /ban NAME and /shutdown work.
     """
-    import os
     import ssl
 
     from selchat.server import ChatServer, raise_fd_limit
@@ -93,14 +107,7 @@ def serve(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    password = os.environ.get("SELCHAT_PASSWORD") or None
-    if password_file is not None:
-        try:
-            password = password_file.read_text(encoding="utf-8").splitlines()[0].strip()
-        except (OSError, UnicodeDecodeError, IndexError) as exc:
-            fail(f"cannot read a password from {password_file}: {getattr(exc, 'strerror', None) or exc}", 2)
-        if not password:
-            fail(f"{password_file} holds an empty password", 2)
+    password = read_password(password_file, 2)
     if bool(tls_cert) != bool(tls_key):
         fail("--tls-cert and --tls-key go together", 2)
     config = ServerConfig(
@@ -209,12 +216,7 @@ def join(
 
     from selchat.client import ClientError, Options, client_ssl_context, run
 
-    password = os.environ.get("SELCHAT_PASSWORD") or None
-    if password_file is not None:
-        try:
-            password = password_file.read_text(encoding="utf-8").splitlines()[0].strip()
-        except (OSError, UnicodeDecodeError, IndexError) as exc:
-            fail(f"cannot read a password from {password_file}: {getattr(exc, 'strerror', None) or exc}")
+    password = read_password(password_file, 1)
     try:
         context = None
         if tls or cafile or insecure:

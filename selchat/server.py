@@ -25,6 +25,7 @@ from selchat.codec import LineDecoder, encode
 from selchat.config import SPARE_FDS, ServerConfig
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import Join, parse
+from selchat.fdlimit import raise_open_file_limit
 from selchat.hub import Broadcast, Close, Effect, Hub, Send
 from selchat.reactor import Conn, Reactor, Timer
 
@@ -407,21 +408,10 @@ CONSOLE_HELP = (
 
 
 def raise_fd_limit(max_clients: int) -> str | None:
-    """Raise the open-file soft limit to fit ``max_clients``; a warning if it cannot."""
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - not POSIX
-        return None
+    """Raise the open-file limit to fit ``max_clients``; a warning if it cannot."""
     needed = max_clients + SPARE_FDS
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (ValueError, OSError):
-            pass
-    if soft != resource.RLIM_INFINITY and soft < needed:
+    soft = raise_open_file_limit(needed)
+    if soft is not None and soft < needed:
         return (
             f"open-file limit is {soft} but --max-clients {max_clients} needs about {needed}; "
             f"raise it (ulimit -n {needed}) or lower --max-clients"
