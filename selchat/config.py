@@ -39,7 +39,7 @@ class ServerConfig:
     # Flood control (issue 6): a token bucket per connection; 0 turns it off.
     rate_limit: float = 10.0
     burst: int = 20
-    # A client that keeps flooding (this many refused messages in a row) is dropped.
+    # A client that keeps flooding (this many refused messages or errors in a row) is dropped.
     flood_strikes: int = 50
     password: str | None = None
     tls_cert: str | None = None

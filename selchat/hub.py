@@ -192,6 +192,18 @@ class Hub:
             " that message was not delivered",
         )
 
+    def penalize(self, conn_id: int, now: float) -> None:
+        """A protocol error costs a token like a message does, so a client that sends nothing but
+        garbage is bounded by the same bucket, and dropped for flooding like a chat flooder."""
+        session = self._sessions.get(conn_id)
+        if session is None:
+            return
+        try:
+            self._spend_token(session, now)
+        except ProtocolError as exc:
+            if exc.code is ErrorCode.FLOODING:
+                raise  # otherwise only the strike counts: the error itself is the reply
+
     def _message(self, text: str) -> str:
         if len(text) > self.config.max_message:
             raise ProtocolError(

@@ -285,6 +285,12 @@ class ChatServer:
         self.reactor.send(conn, encode(exc.to_frame()))
         if exc.closes:
             self.reactor.close(conn, exc.code.value)
+            return
+        if exc.code is not ErrorCode.RATE_LIMITED:  # that one has spent its token already
+            try:
+                self.hub.penalize(conn.id, self.wall_clock())
+            except ProtocolError as flood:
+                self._error(conn, flood)
 
     def _joined(self, conn: Conn, ctx: ConnState, name: str) -> None:
         ctx.name = name

@@ -248,6 +248,20 @@ def test_rate_limit_token_bucket() -> None:
     assert err.code is ErrorCode.FLOODING and err.closes
 
 
+def test_errors_spend_tokens_and_garbage_floods() -> None:
+    d = Driver(rate_limit=1.0, burst=2, flood_strikes=3)
+    d.join(1, "a")
+    d.hub.penalize(1, d.now)
+    d.hub.penalize(1, d.now)  # the burst is spent on errors ...
+    assert d.error(1, Chat("x")).code is ErrorCode.RATE_LIMITED  # ... so chat must wait
+    d.hub.penalize(1, d.now)  # a strike, quietly
+    with pytest.raises(ProtocolError) as info:
+        d.hub.penalize(1, d.now)
+    assert info.value.code is ErrorCode.FLOODING
+    d.hub.penalize(99, d.now)  # an unknown connection is no error
+    Driver(rate_limit=0).hub.penalize(1, 0.0)
+
+
 def test_rate_limit_off() -> None:
     d = Driver(rate_limit=0)
     d.join(1, "a")

@@ -346,6 +346,19 @@ def test_rate_limit_and_flooding(start_server) -> None:
         close_all(clients)
 
 
+def test_endless_garbage_is_flooding(server: ServerProcess, connect) -> None:
+    watcher = connect()
+    watcher.join("watcher")
+    spewer = connect()
+    spewer.send_raw(b"garbage\n" * 500)
+    frames = spewer.wait_closed()
+    codes = [f["code"] for f in frames]
+    assert codes[-1] == "flooding" and set(codes[:-1]) == {"bad_frame"}
+    assert 20 <= len(codes) < 500  # the burst's worth of answers, then strikes, then the drop
+    watcher.send(type="ping", id=1)
+    watcher.expect("pong")
+
+
 def test_password(start_server, tmp_path) -> None:
     secret = tmp_path / "pw"
     secret.write_text("hunter2\n")
