@@ -110,9 +110,6 @@ class Hub:
         }
 
     # -- queries -------------------------------------------------------------------------------
-    def __len__(self) -> int:
-        return len(self._sessions)
-
     def usernames(self, room: str = LOBBY) -> list[str]:
         return self._rooms[room].names()
 

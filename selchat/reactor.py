@@ -191,7 +191,6 @@ class Reactor:
         self._lingering: dict[Conn, float] = {}
         self._timers: list[Timer] = []
         self._seq = itertools.count()
-        self._running = False
         self._stop_at: float | None = None
 
     # -- set-up --------------------------------------------------------------------------------
@@ -653,18 +652,14 @@ class Reactor:
         self._run_timers()
 
     def run(self) -> None:
-        """Run until ``stop()`` or, after ``drain_and_stop()``, until every connection is gone."""
-        self._running = True
-        while self._running:
+        """Run until, after ``drain_and_stop()``, every connection is gone or the grace is over."""
+        while True:
             self.before_sleep()
             if self._stop_at is not None and (not self.conns or self.clock() >= self._stop_at):
                 break
             self.poll()
         self.before_sleep()
         self.close_all()
-
-    def stop(self) -> None:
-        self._running = False
 
     def drain_and_stop(self, grace: float) -> None:
         """Stop accepting, close every connection once its output is written, give up after ``grace``."""
