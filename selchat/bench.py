@@ -521,7 +521,9 @@ def _bottleneck(r: Result) -> str:
     if r.server_cpu_s is None:
         return "generator" if gen > 0.9 else "server (not measured)"
     srv = r.server_cpu_s / r.elapsed
-    if srv > 0.9 and srv >= gen:
+    if srv > 0.9 and gen > 0.9:
+        return "both (each at its CPU limit)"
+    if srv > 0.9:
         return "server"
     if gen > 0.9:
         return "generator"
