@@ -508,7 +508,7 @@ def main(argv: list[str] | None = None, mix: str = "soak") -> int:
     server = StartedServer([
         sys.executable, "-m", "selchat", "serve", "--host", "127.0.0.1", "--port", "0",
         "--max-clients", str(args.clients * 2 + 64), "--max-output", "65536",
-        "--handshake-timeout", "5", "--ping-interval", "20", "--log-level", "INFO",
+        "--handshake-timeout", "5", "--ping-interval", "20", "--log-level", "INFO", "--db", ":memory:",
     ])
     pid = server.proc.pid
     soak = Soak((server.host, server.port), args.clients, args.well_behaved, args.seed, mix,

@@ -411,7 +411,7 @@ def selchat_server_command(clients: int) -> list[str]:
     return [
         sys.executable, "-m", "selchat", "serve", "--host", "127.0.0.1", "--port", "0",
         "--max-clients", str(clients + 16), "--rate-limit", "0", "--max-output", str(256 << 20),
-        "--handshake-timeout", "60", "--ping-interval", "600", "--log-level", "WARNING",
+        "--handshake-timeout", "60", "--ping-interval", "600", "--log-level", "WARNING", "--db", ":memory:",
     ]
 
 

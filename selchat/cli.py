@@ -75,6 +75,16 @@ def main() -> None:
               help="PEM certificate (chain): serve TLS only. See `selchat cert`.")
 @click.option("--tls-key", type=click.Path(dir_okay=False), envvar="SELCHAT_TLS_KEY",
               help="PEM private key for --tls-cert.")
+@click.option("--db", default="selchat.db", show_default=True, envvar="SELCHAT_DB",
+              help="SQLite file for history, topics and accounts (':memory:' keeps nothing).")
+@click.option("--replay", default=50, show_default=True, envvar="SELCHAT_REPLAY", type=click.IntRange(0, 1000),
+              help="Messages replayed to whoever joins a room.")
+@click.option("--history-max", default=10_000, show_default=True, envvar="SELCHAT_HISTORY_MAX",
+              type=click.IntRange(min=1), help="Messages kept per room; older ones are pruned.")
+@click.option("--max-rooms", default=20, show_default=True, envvar="SELCHAT_MAX_ROOMS",
+              type=click.IntRange(min=1), help="Rooms one user may be in at once.")
+@click.option("--require-account", is_flag=True, envvar="SELCHAT_REQUIRE_ACCOUNT",
+              help="Refuse guests: everyone logs in to an account (see `selchat account add`).")
 @click.option("--log-level", default="INFO", show_default=True, envvar="SELCHAT_LOG_LEVEL",
               type=click.Choice(LOG_LEVELS, case_sensitive=False))
 def serve(
@@ -91,6 +101,11 @@ def serve(
     password_file: Path | None,
     tls_cert: str | None,
     tls_key: str | None,
+    db: str,
+    replay: int,
+    history_max: int,
+    max_rooms: int,
+    require_account: bool,
     log_level: str,
 ) -> None:
     """Run the chat server until Ctrl-C or SIGTERM.
@@ -124,12 +139,21 @@ def serve(
         password=password,
         tls_cert=tls_cert,
         tls_key=tls_key,
+        db=db,
+        replay=replay,
+        history_max=history_max,
+        max_rooms=max_rooms,
+        require_account=require_account,
     )
     warning = raise_fd_limit(max_clients)
     if warning:
         click.echo(f"selchat: warning: {warning}", err=True)
+    from selchat.store import StoreError
+
     try:
         server = ChatServer(config)
+    except StoreError as exc:
+        fail(str(exc), 2)
     except (OSError, ssl.SSLError) as exc:
         fail(f"cannot use the TLS certificate {tls_cert} and key {tls_key}: {exc.strerror or exc}", 2)
     try:

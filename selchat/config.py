@@ -6,7 +6,29 @@ from dataclasses import dataclass
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
-LOBBY = "lobby"
+LOBBY = "lobby"  # the room's name on the v1 wire
+LOBBY_ROOM = "#lobby"  # and on the v2 wire
+
+# Protocol versions: v1 is one room (docs/protocol.md); v2 adds rooms, history and accounts.
+PROTOCOL_VERSION = 2
+
+# Room names: "#" and 1-32 of the name characters (IRC's CHANNELLEN is 50 on most networks;
+# 32 keeps a room name the length of a user name). Compared case-insensitively, as IRC does.
+ROOM_MAX = 32
+# IRC's TOPICLEN is 307 on Libera (Solanum) and 390 on Ergo.
+TOPIC_MAX = 300
+# An away message is a status line, not a message: as long as a topic.
+AWAY_MAX = 300
+# A history request returns at most this many messages (IRCv3 chathistory servers cap a
+# request too; Ergo's default is 1000, we page smaller).
+HISTORY_PAGE_MAX = 200
+# Passwords for accounts: long enough not to be guessed at 5 tries a minute, short enough that
+# hashing one costs what argon2 says and no more.
+PASSWORD_MIN = 8
+PASSWORD_MAX = 1024
+# Wrong logins allowed per address per minute (sshd's MaxStartups and fail2ban's default of 5).
+LOGIN_FAILURES_MAX = 5
+LOGIN_FAILURE_WINDOW = 60.0
 
 # Name rules: short enough to fit a terminal column, ASCII only so that look-alike letters from
 # other scripts cannot impersonate an existing user (IRC nicknames are ASCII for the same reason).
@@ -44,6 +66,16 @@ class ServerConfig:
     password: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
+    # Rooms a user may be in at once (IRC's CHANLIMIT is 20-250; 20 is readable in one client).
+    max_rooms: int = 20
+    # Messages replayed when joining a room (Ergo replays the last 100 on join, Slack shows 50+).
+    replay: int = 50
+    # Messages kept per room (Ergo's default history.channel-length is 2048; ZNC's buffer 50).
+    history_max: int = 10_000
+    # Refuse guests: every user logs in to an account.
+    require_account: bool = False
+    # The SQLite file for history, topics and accounts; ":memory:" keeps nothing.
+    db: str = ":memory:"
 
 
 # asyncio's FlowControlMixin pauses at a high-water mark of 64 KiB and resumes at a quarter of it:

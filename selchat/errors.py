@@ -31,6 +31,19 @@ class ErrorCode(str, enum.Enum):
     KICKED = "kicked"
     BANNED = "banned"
     TLS_REQUIRED = "tls_required"
+    # Rooms, history and accounts (protocol v2, issue 10).
+    BAD_ROOM_NAME = "bad_room_name"
+    NO_SUCH_ROOM = "no_such_room"
+    NOT_IN_ROOM = "not_in_room"
+    TOO_MANY_ROOMS = "too_many_rooms"
+    TOPIC_TOO_LONG = "topic_too_long"
+    NAME_REGISTERED = "name_registered"
+    BAD_LOGIN = "bad_login"
+    TOO_MANY_LOGINS = "too_many_logins"
+    ACCOUNT_REQUIRED = "account_required"
+    ALREADY_REGISTERED = "already_registered"
+    WEAK_PASSWORD = "weak_password"
+    LOGGED_IN_ELSEWHERE = "logged_in_elsewhere"
 
 
 # After these the server closes the connection; after every other code it stays usable.
@@ -45,6 +58,7 @@ CLOSING_CODES = frozenset(
         ErrorCode.KICKED,
         ErrorCode.BANNED,
         ErrorCode.TLS_REQUIRED,
+        ErrorCode.LOGGED_IN_ELSEWHERE,
     }
 )
 

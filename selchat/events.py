@@ -1,7 +1,8 @@
 """Frames <-> typed commands: what a client may ask of the server, validated once.
 
 Small frozen dataclasses with ``__slots__``, as in h11 and wsproto; the hub dispatches on
-``type(command)``.
+``type(command)``. A field's type is checked here; its meaning (is the room name valid, is the
+user in that room) is the hub's business.
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from selchat.errors import ErrorCode, ProtocolError
 class Join:
     username: str
     password: str | None = None
+    version: int = 1
+    login: str | None = None  # an account's password: join as that account
 
 
 @dataclass(frozen=True, slots=True)
 class Chat:
     message: str
+    room: str | None = None  # None: the lobby
+    action: bool = False  # /me
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +37,7 @@ class Dm:
 
 @dataclass(frozen=True, slots=True)
 class Users:
-    pass
+    room: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +55,58 @@ class Quit:
     pass
 
 
-Command = Union[Join, Chat, Dm, Users, Ping, Pong, Quit]
+@dataclass(frozen=True, slots=True)
+class JoinRoom:
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveRoom:
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rooms:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    room: str
+    before: float | None = None  # a timestamp; None: the newest messages
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    room: str
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class Nick:
+    username: str
+
+
+@dataclass(frozen=True, slots=True)
+class Away:
+    message: str | None = None  # None: back
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    password: str
+
+
+Command = Union[Join, Chat, Dm, Users, Ping, Pong, Quit, JoinRoom, LeaveRoom, Rooms, History, Topic, Nick, Away,
+                Register]
+
+# Commands a client must have joined with "version": 2 to use.
+V2_COMMANDS = frozenset({JoinRoom, LeaveRoom, Rooms, History, Topic, Nick, Away, Register})
 
 _USERS = Users()
 _QUIT = Quit()
+_ROOMS = Rooms()
 
 
 def _field(frame: dict[str, Any], name: str) -> str:
@@ -64,21 +117,64 @@ def _field(frame: dict[str, Any], name: str) -> str:
     return value
 
 
+def _optional(frame: dict[str, Any], name: str) -> str | None:
+    value = frame.get(name)
+    if value is not None and type(value) is not str:
+        raise ProtocolError(ErrorCode.BAD_FRAME, f'"{name}" must be a string')
+    return value
+
+
+def _number(frame: dict[str, Any], name: str) -> float | None:
+    value = frame.get(name)
+    if value is None:
+        return None
+    if type(value) not in (int, float):
+        raise ProtocolError(ErrorCode.BAD_FRAME, f'"{name}" must be a number')
+    return value
+
+
 def _join(frame: dict[str, Any]) -> Join:
-    password = frame.get("password")
-    if password is not None and type(password) is not str:
-        raise ProtocolError(ErrorCode.BAD_FRAME, '"password" must be a string')
-    return Join(_field(frame, "username"), password)
+    version = frame.get("version", 1)
+    if type(version) is not int or version < 1:
+        raise ProtocolError(ErrorCode.BAD_FRAME, '"version" must be a positive integer')
+    return Join(_field(frame, "username"), _optional(frame, "password"), version, _optional(frame, "login"))
+
+
+def _chat(frame: dict[str, Any]) -> Chat:
+    action = frame.get("action", False)
+    if type(action) is not bool:
+        raise ProtocolError(ErrorCode.BAD_FRAME, '"action" must be true or false')
+    return Chat(_field(frame, "message"), _optional(frame, "room"), action)
+
+
+def _history(frame: dict[str, Any]) -> History:
+    limit = frame.get("limit", 50)
+    if type(limit) is not int or limit < 1:
+        raise ProtocolError(ErrorCode.BAD_FRAME, '"limit" must be a positive integer')
+    return History(_field(frame, "room"), _number(frame, "before"), limit)
+
+
+def _users(frame: dict[str, Any]) -> Users:
+    room = _optional(frame, "room")
+    return _USERS if room is None else Users(room)
 
 
 _PARSERS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "join": _join,
-    "chat": lambda f: Chat(_field(f, "message")),
+    "chat": _chat,
     "dm": lambda f: Dm(_field(f, "to"), _field(f, "message")),
-    "users": lambda f: _USERS,
+    "users": _users,
     "ping": lambda f: Ping(f.get("id")),
     "pong": lambda f: Pong(f.get("id")),
     "quit": lambda f: _QUIT,
+    "join_room": lambda f: JoinRoom(_field(f, "room")),
+    "leave_room": lambda f: LeaveRoom(_field(f, "room")),
+    "rooms": lambda f: _ROOMS,
+    "history": _history,
+    "topic": lambda f: Topic(_field(f, "room"), _field(f, "topic")),
+    "nick": lambda f: Nick(_field(f, "username")),
+    "away": lambda f: Away(_optional(f, "message")),
+    "register": lambda f: Register(_field(f, "password")),
 }
 
 CLIENT_TYPES = tuple(_PARSERS)

@@ -1,43 +1,96 @@
-"""Users, names, rooms and routing: commands in, effects out.
+"""Users, names, rooms, topics, accounts and routing: commands in, effects out.
 
-The hub never touches a socket, JSON or the wall clock: ``now`` is passed in (trio's MockClock
-idea), so every rule is a unit test. It addresses connections by integer id and returns effects
-for the server to carry out. A room caches the tuple of its members' ids; the tuple object is
-replaced only when membership changes, so the server can batch broadcasts to one room by
-identity and know the audience has not changed in between.
+The hub never touches a socket, JSON, the disk or the wall clock: ``now`` is passed in (trio's
+MockClock idea), so every rule is a unit test. It addresses connections by integer id and returns
+effects for the server to carry out: events to deliver (``Send``, ``Broadcast``), connections to
+close, writes to store, and requests (a history page, a password check) whose results come back
+through ``complete`` like any other input. A room caches the tuple of its members' ids; the tuple
+object is replaced only when membership changes, so the server can batch broadcasts to one room
+by identity and know the audience has not changed in between.
 """
 
 from __future__ import annotations
 
 import hmac
 import re
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any, Union
 
-from selchat.config import LOBBY, NAME_MAX, ServerConfig
+from selchat import outbound as ev
+from selchat.config import (
+    AWAY_MAX,
+    HISTORY_PAGE_MAX,
+    LOBBY_ROOM,
+    LOGIN_FAILURE_WINDOW,
+    LOGIN_FAILURES_MAX,
+    NAME_MAX,
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    ROOM_MAX,
+    TOPIC_MAX,
+    ServerConfig,
+)
 from selchat.errors import ErrorCode, ProtocolError
-from selchat.events import Chat, Command, Dm, Join, Ping, Pong, Quit, Users
-
-Frame = dict[str, Any]
+from selchat.events import (
+    V2_COMMANDS,
+    Away,
+    Chat,
+    Command,
+    Dm,
+    History,
+    Join,
+    JoinRoom,
+    LeaveRoom,
+    Nick,
+    Ping,
+    Pong,
+    Quit,
+    Register,
+    Rooms,
+    Topic,
+    Users,
+)
+from selchat.records import (
+    CheckLogin,
+    DmsDelivered,
+    HashPassword,
+    HistoryPage,
+    LoadHistory,
+    LoadOfflineDms,
+    LoginChecked,
+    OfflineDms,
+    PasswordHashed,
+    Request,
+    Result,
+    SaveAccount,
+    SaveDm,
+    SaveRoom,
+    SaveTopic,
+    Snapshot,
+    Write,
+)
 
 _NAME_RE = re.compile(rf"[A-Za-z0-9_.\-]{{1,{NAME_MAX}}}")
+_ROOM_RE = re.compile(rf"#[A-Za-z0-9_.\-]{{1,{ROOM_MAX}}}")
+LOBBY_KEY = LOBBY_ROOM
 
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    """Deliver ``frame`` to each connection in ``targets``, in order with earlier effects."""
+    """Deliver ``event`` to each connection in ``targets``, in order with earlier effects."""
 
     targets: tuple[int, ...]
-    frame: Frame
+    event: ev.Event
 
 
 @dataclass(frozen=True, slots=True)
 class Broadcast:
-    """Deliver ``frame`` to a room's members (a cached tuple), except ``exclude``."""
+    """Deliver ``event`` to a room's members (a cached tuple), except ``exclude``."""
 
     targets: tuple[int, ...]
-    frame: Frame
+    event: ev.Event
     exclude: int | None = None
 
 
@@ -49,16 +102,47 @@ class Close:
     reason: str
 
 
-Effect = Union[Send, Broadcast, Close]
+@dataclass(frozen=True, slots=True)
+class Fail:
+    """Tell a connection about an error that arose outside its own input (a login that failed
+    in the worker, a session replaced by a login elsewhere)."""
+
+    conn_id: int
+    error: ProtocolError
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    """Keep this in the database; writes of one loop turn are committed together."""
+
+    write: Write
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """A read or slow work; its result comes back through ``Hub.complete``."""
+
+    request: Request
+
+
+Effect = Union[Send, Broadcast, Close, Fail, Store, Ask]
 
 
 class Room:
-    __slots__ = ("name", "members", "_targets")
+    __slots__ = ("key", "name", "members", "_targets", "topic", "topic_by", "topic_at", "recent", "total",
+                 "stored")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, key: str, name: str, replay: int) -> None:
+        self.key = key
         self.name = name
         self.members: dict[int, str] = {}
         self._targets: tuple[int, ...] | None = ()
+        self.topic = ""
+        self.topic_by: str | None = None
+        self.topic_at: float | None = None
+        self.recent: deque[ev.Message] = deque(maxlen=replay)  # replayed on join, no disk read
+        self.total = 0  # messages stored, as far as this process knows
+        self.stored = False  # the room has a row in the database
 
     @property
     def targets(self) -> tuple[int, ...]:
@@ -77,28 +161,61 @@ class Room:
     def names(self) -> list[str]:
         return sorted(self.members.values(), key=str.casefold)
 
+    @property
+    def lasting(self) -> bool:
+        """A room exists while it has members or stored history (or a topic)."""
+        return bool(self.members) or self.total > 0 or bool(self.topic) or self.key == LOBBY_KEY
 
-@dataclass(slots=True)
+
 class Session:
-    conn_id: int
-    name: str | None = None
-    rooms: list[Room] = field(default_factory=list)
-    tokens: float = 0.0
-    refill_at: float = 0.0
-    strikes: int = 0
+    __slots__ = ("conn_id", "address", "name", "version", "rooms", "tokens", "refill_at", "strikes", "away",
+                 "account", "logging_in")
+
+    def __init__(self, conn_id: int, address: str, burst: float, now: float) -> None:
+        self.conn_id = conn_id
+        self.address = address
+        self.name: str | None = None
+        self.version = 1
+        self.rooms: dict[str, Room] = {}  # key -> room, in the order joined
+        self.tokens = burst
+        self.refill_at = now
+        self.strikes = 0
+        self.away: str | None = None
+        self.account: str | None = None  # the account's key, once logged in or registered
+        self.logging_in: Join | None = None  # the join waiting on a password check
 
 
 def valid_name(name: str) -> bool:
     return _NAME_RE.fullmatch(name) is not None
 
 
+def room_key(name: str) -> str:
+    """A room's identity: ``#Dev`` and ``#dev`` are one room. Raises ``bad_room_name``."""
+    if _ROOM_RE.fullmatch(name) is None:
+        raise ProtocolError(
+            ErrorCode.BAD_ROOM_NAME,
+            f"room names are # and 1-{ROOM_MAX} ASCII letters, digits, '_', '-' or '.'",
+        )
+    return name.lower()
+
+
 class Hub:
-    def __init__(self, config: ServerConfig | None = None) -> None:
+    def __init__(self, config: ServerConfig | None = None, snapshot: Snapshot | None = None) -> None:
         self.config = config or ServerConfig()
         self._sessions: dict[int, Session] = {}
         self._names: dict[str, int] = {}  # casefolded name -> connection id
-        self._rooms: dict[str, Room] = {LOBBY: Room(LOBBY)}
+        self._rooms: dict[str, Room] = {}
+        self._accounts: dict[str, str] = {}  # key -> the name it was registered as
+        self._account_sessions: dict[str, int] = {}  # key -> the connection logged in to it
+        self._registering: set[str] = set()
+        self._login_failures: dict[str, deque[float]] = {}
+        self._last_stamp = 0
         self.banned_names: set[str] = set()
+        lobby = self._room(LOBBY_KEY, LOBBY_ROOM)
+        lobby.stored = False
+        if snapshot is not None:
+            self._load(snapshot)
+        self._lobby = lobby
         self._handlers: dict[type, Callable[[Session, Any, float], list[Effect]]] = {
             Join: self._join,
             Chat: self._chat,
@@ -107,11 +224,44 @@ class Hub:
             Ping: self._ping,
             Pong: self._pong,
             Quit: self._quit,
+            JoinRoom: self._join_room,
+            LeaveRoom: self._leave_room,
+            Rooms: self._rooms_list,
+            History: self._history,
+            Topic: self._topic,
+            Nick: self._nick,
+            Away: self._away,
+            Register: self._register,
+        }
+        self._results: dict[type, Callable[[Session, Any, float], list[Effect]]] = {
+            HistoryPage: self._history_page,
+            LoginChecked: self._login_checked,
+            PasswordHashed: self._password_hashed,
+            OfflineDms: self._offline_dms,
         }
 
+    def _room(self, key: str, name: str) -> Room:
+        room = self._rooms.get(key)
+        if room is None:
+            room = self._rooms[key] = Room(key, name, self.config.replay)
+        return room
+
+    def _load(self, snapshot: Snapshot) -> None:
+        for state in snapshot.rooms:
+            room = self._room(state.key, state.name if state.key != LOBBY_KEY else LOBBY_ROOM)
+            room.topic = state.topic
+            room.topic_by = state.topic_by
+            room.topic_at = state.topic_at
+            room.total = state.total
+            room.stored = True
+            room.recent.extend(state.recent)
+        self._accounts.update(snapshot.accounts)
+        self._last_stamp = round(snapshot.last_timestamp * 1_000_000)
+
     # -- queries -------------------------------------------------------------------------------
-    def usernames(self, room: str = LOBBY) -> list[str]:
-        return self._rooms[room].names()
+    def usernames(self, room: str = LOBBY_KEY) -> list[str]:
+        found = self._rooms.get(room.lower())
+        return found.names() if found else []
 
     def name_of(self, conn_id: int) -> str | None:
         session = self._sessions.get(conn_id)
@@ -123,49 +273,89 @@ class Hub:
     def connections(self) -> tuple[int, ...]:
         return tuple(self._sessions)
 
+    def version_of(self, conn_id: int) -> int:
+        session = self._sessions.get(conn_id)
+        return session.version if session else 1
+
+    def logging_in(self, conn_id: int) -> bool:
+        session = self._sessions.get(conn_id)
+        return session is not None and session.logging_in is not None
+
+    def room_names(self) -> list[str]:
+        return sorted((r.name for r in self._rooms.values() if r.lasting), key=str.casefold)
+
+    def is_account(self, name: str) -> bool:
+        return name.casefold() in self._accounts
+
     # -- connection life -----------------------------------------------------------------------
-    def connect(self, conn_id: int, now: float = 0.0) -> None:
-        self._sessions[conn_id] = Session(conn_id, tokens=float(self.config.burst), refill_at=now)
+    def connect(self, conn_id: int, now: float = 0.0, address: str = "") -> None:
+        self._sessions[conn_id] = Session(conn_id, address, float(self.config.burst), now)
 
     def disconnect(self, conn_id: int, now: float, reason: str | None = None) -> list[Effect]:
         """Forget a connection; tell its rooms it left (``reason`` says why, when not a quit)."""
         session = self._sessions.pop(conn_id, None)
         if session is None or session.name is None:
             return []
+        return self._forget(session, now, reason)
+
+    def _forget(self, session: Session, now: float, reason: str | None) -> list[Effect]:
+        assert session.name is not None
+        conn_id = session.conn_id
         del self._names[session.name.casefold()]
+        if session.account is not None and self._account_sessions.get(session.account) == conn_id:
+            del self._account_sessions[session.account]
         effects: list[Effect] = []
-        for room in session.rooms:
+        for room in session.rooms.values():
             room.remove(conn_id)
-            frame: Frame = {
-                "type": "user_left",
-                "username": session.name,
-                "room": room.name,
-                "message": f"{session.name} left the chat",
-                "timestamp": now,
-            }
-            if reason:
-                frame["reason"] = reason
-            effects.append(Broadcast(room.targets, frame))
+            effects.append(Broadcast(room.targets, ev.UserLeft(session.name, room.name, now, reason)))
+            self._maybe_drop(room)
+        session.rooms = {}
         return effects
+
+    def _maybe_drop(self, room: Room) -> None:
+        if not room.lasting:
+            del self._rooms[room.key]
 
     def handle(self, conn_id: int, command: Command, now: float) -> list[Effect]:
         """Effects of one command; raises ``ProtocolError`` for the sender alone."""
-        return self._handlers[type(command)](self._sessions[conn_id], command, now)
+        session = self._sessions[conn_id]
+        kind = type(command)
+        if session.name is None and kind not in (Join, Ping, Pong, Quit):
+            if session.logging_in is not None:
+                raise ProtocolError(ErrorCode.NOT_JOINED, "wait for the answer to your login")
+            raise ProtocolError(ErrorCode.NOT_JOINED, 'send {"type":"join","username":...} first')
+        if kind in V2_COMMANDS and session.version < 2:
+            raise ProtocolError(
+                ErrorCode.UNKNOWN_TYPE,
+                'that frame type is protocol v2: join with "version":2 to use it',
+            )
+        return self._handlers[kind](session, command, now)
+
+    def complete(self, conn_id: int, result: Result, now: float) -> list[Effect]:
+        """Effects of a request's result; nothing if the connection has gone meanwhile."""
+        session = self._sessions.get(conn_id)
+        if session is None:
+            if type(result) is PasswordHashed:  # the account was asked for: keep it all the same
+                return self._password_hashed(None, result, now)
+            return []
+        return self._results[type(result)](session, result, now)
 
     # -- operator ------------------------------------------------------------------------------
     def announce(self, text: str, now: float) -> list[Effect]:
-        frame = {"type": "server", "message": text, "timestamp": now}
-        return [Broadcast(self._rooms[LOBBY].targets, frame)]
+        return [Broadcast(self._lobby.targets, ev.Announcement(text, now))]
 
     def shutdown(self, now: float, message: str = "Server is shutting down") -> list[Effect]:
-        frame = {"type": "shutdown", "message": message, "timestamp": now}
-        return [Send(tuple(self._sessions), frame)]
+        return [Send(tuple(self._sessions), ev.Shutdown(message, now))]
 
-    # -- commands ------------------------------------------------------------------------------
-    def _joined(self, session: Session) -> str:
-        if session.name is None:
-            raise ProtocolError(ErrorCode.NOT_JOINED, 'send {"type":"join","username":...} first')
-        return session.name
+    # -- rules shared by commands --------------------------------------------------------------
+    def _stamp(self, now: float) -> float:
+        """A timestamp no message has had: unique and increasing, bursts included, as IRCv3
+        chathistory servers ensure, so that paging by timestamp never skips or repeats."""
+        stamp = int(now * 1_000_000)
+        if stamp <= self._last_stamp:
+            stamp = self._last_stamp + 1
+        self._last_stamp = stamp
+        return stamp / 1_000_000
 
     def _spend_token(self, session: Session, now: float) -> None:
         """Token bucket: ``rate_limit`` messages a second, ``burst`` at once."""
@@ -211,91 +401,345 @@ class Hub:
             raise ProtocolError(ErrorCode.EMPTY_MESSAGE, "message is empty")
         return text
 
+    def _check_name(self, name: str) -> str:
+        if not valid_name(name):
+            raise ProtocolError(
+                ErrorCode.INVALID_USERNAME,
+                f"usernames are 1-{NAME_MAX} ASCII letters, digits, '_', '-' or '.'",
+            )
+        return name.casefold()
+
+    def _my_room(self, session: Session, name: str | None) -> Room:
+        """The room a command names (the lobby when it names none), which the sender must be in."""
+        key = LOBBY_KEY if name is None else room_key(name)
+        room = session.rooms.get(key)
+        if room is None:
+            raise ProtocolError(ErrorCode.NOT_IN_ROOM, f"you are not in {name or LOBBY_ROOM}; join it first")
+        return room
+
+    def _sharers(self, session: Session) -> tuple[int, ...]:
+        """Everyone who shares a room with ``session``, and the session itself."""
+        seen = {session.conn_id: None}
+        for room in session.rooms.values():
+            seen.update(dict.fromkeys(room.members))
+        return tuple(seen)
+
+    def _replay(self, session: Session, room: Room) -> list[Effect]:
+        me = (session.conn_id,)
+        effects: list[Effect] = [Send(me, replace(m, history=True)) for m in room.recent]
+        effects.append(Send(me, ev.HistoryEnd(room.name, room.total > len(room.recent))))
+        return effects
+
+    # -- joining -------------------------------------------------------------------------------
     def _join(self, session: Session, cmd: Join, now: float) -> list[Effect]:
         if session.name is not None:
             raise ProtocolError(ErrorCode.ALREADY_JOINED, f"already joined as {session.name}")
+        if session.logging_in is not None:
+            raise ProtocolError(ErrorCode.ALREADY_JOINED, "a login is already being checked")
         expected = self.config.password
         if expected is not None and not hmac.compare_digest(
             (cmd.password or "").encode("utf-8", "surrogatepass"),
             expected.encode("utf-8", "surrogatepass"),
         ):
             raise ProtocolError(ErrorCode.BAD_PASSWORD, "wrong or missing password")
-        name = cmd.username
-        if not valid_name(name):
-            raise ProtocolError(
-                ErrorCode.INVALID_USERNAME,
-                f"usernames are 1-{NAME_MAX} ASCII letters, digits, '_', '-' or '.'",
-            )
-        key = name.casefold()
+        key = self._check_name(cmd.username)
         if key in self.banned_names:
-            raise ProtocolError(ErrorCode.BANNED, f"{name} is banned from this server")
+            raise ProtocolError(ErrorCode.BANNED, f"{cmd.username} is banned from this server")
+        if cmd.login is not None:
+            self._check_throttle(session, now)
+            session.logging_in = cmd
+            return [Ask(CheckLogin(session.conn_id, key, cmd.login))]
+        if self.config.require_account:
+            raise ProtocolError(
+                ErrorCode.ACCOUNT_REQUIRED, 'this server admits accounts only: join with "login":PASSWORD'
+            )
+        if key in self._accounts or key in self._registering:
+            raise ProtocolError(
+                ErrorCode.NAME_REGISTERED,
+                f'{cmd.username} is a registered account; join with "login":PASSWORD, or choose another name',
+            )
         if key in self._names:
-            raise ProtocolError(ErrorCode.USERNAME_TAKEN, f"{name} is taken; choose another name")
-        room = self._rooms[LOBBY]
+            raise ProtocolError(ErrorCode.USERNAME_TAKEN, f"{cmd.username} is taken; choose another name")
+        return self._admit(session, cmd.username, cmd.version, None, now)
+
+    def _check_throttle(self, session: Session, now: float) -> None:
+        failures = self._login_failures.get(session.address)
+        if not failures:
+            return
+        while failures and failures[0] <= now - LOGIN_FAILURE_WINDOW:
+            failures.popleft()
+        if len(failures) >= LOGIN_FAILURES_MAX:
+            wait = failures[0] + LOGIN_FAILURE_WINDOW - now
+            raise ProtocolError(
+                ErrorCode.TOO_MANY_LOGINS,
+                f"{LOGIN_FAILURES_MAX} wrong logins from your address in a minute; try again in {wait:.0f} s",
+            )
+        if not failures:
+            del self._login_failures[session.address]
+
+    def _login_checked(self, session: Session, result: LoginChecked, now: float) -> list[Effect]:
+        cmd = session.logging_in
+        if cmd is None:
+            return []
+        session.logging_in = None
+        if not result.ok or result.name is None:
+            failures = self._login_failures.setdefault(session.address, deque())
+            failures.append(now)
+            return [Fail(session.conn_id, ProtocolError(
+                ErrorCode.BAD_LOGIN, f"wrong account name or password for {cmd.username}"))]
+        key = result.account_key
+        self._accounts[key] = result.name
+        effects: list[Effect] = []
+        old = self._account_sessions.get(key)
+        if old is None:
+            old = self._names.get(key)  # someone using the account's name
+        if old is not None and old != session.conn_id:
+            # The account's owner is back (often from a connection the server has not yet seen
+            # die): the new login replaces the old session, as IRC's GHOST does.
+            previous = self._sessions.pop(old)
+            effects.extend(self._forget(previous, now, "logged in elsewhere"))
+            effects.append(Fail(old, ProtocolError(
+                ErrorCode.LOGGED_IN_ELSEWHERE, f"{result.name} logged in from another connection")))
+        effects.extend(self._admit(session, result.name, cmd.version, key, now))
+        effects.append(Ask(LoadOfflineDms(session.conn_id, key)))
+        return effects
+
+    def _admit(self, session: Session, name: str, version: int, account: str | None, now: float) -> list[Effect]:
+        room = self._lobby
+        conn_id = session.conn_id
         session.name = name
-        self._names[key] = session.conn_id
-        room.add(session.conn_id, name)
-        session.rooms.append(room)
+        session.version = version
+        session.account = account
+        self._names[name.casefold()] = conn_id
+        if account is not None:
+            self._account_sessions[account] = conn_id
+        room.add(conn_id, name)
+        session.rooms[room.key] = room
         users = room.names()
         others = len(users) - 1
         plural = "s" if others != 1 else ""
         online = f"{others} other user{plural} online." if others else "You are the first one here."
-        welcome = {
-            "type": "welcome",
-            "username": name,
-            "room": room.name,
-            "users": users,
-            "message": f"Welcome to selchat, {name}! {online}",
-            "max_message": self.config.max_message,
+        welcome = ev.Welcome(
+            username=name,
+            room=room.name,
+            users=tuple(users),
+            message=f"Welcome to selchat, {name}! {online}",
+            max_message=self.config.max_message,
             # so that a client can pace itself (a script piping many lines, say)
-            "rate_limit": self.config.rate_limit,
-            "burst": self.config.burst,
-        }
-        joined = {
-            "type": "user_joined",
-            "username": name,
-            "room": room.name,
-            "message": f"{name} joined the chat",
-            "timestamp": now,
-        }
-        return [Send((session.conn_id,), welcome), Broadcast(room.targets, joined, session.conn_id)]
+            rate_limit=self.config.rate_limit,
+            burst=self.config.burst,
+            topic=room.topic,
+            account=account and self._accounts.get(account),
+            max_rooms=self.config.max_rooms,
+        )
+        effects: list[Effect] = [Send((conn_id,), welcome)]
+        if version >= 2:
+            effects.extend(self._replay(session, room))
+        effects.append(Broadcast(room.targets, ev.UserJoined(name, room.name, now), conn_id))
+        return effects
 
-    def _chat(self, session: Session, cmd: Chat, now: float) -> list[Effect]:
-        name = self._joined(session)
-        text = self._message(cmd.message)
+    # -- rooms ---------------------------------------------------------------------------------
+    def _join_room(self, session: Session, cmd: JoinRoom, now: float) -> list[Effect]:
+        key = room_key(cmd.room)
         self._spend_token(session, now)
-        room = session.rooms[0]
-        frame = {
-            "type": "chat",
-            "username": name,
-            "room": room.name,
-            "message": text,
-            "timestamp": now,
-        }
-        return [Broadcast(room.targets, frame, session.conn_id)]
+        room = session.rooms.get(key)
+        if room is not None:  # already in it: the same answer again, and no one else hears
+            return [Send((session.conn_id,), ev.RoomJoined(room.name, room.topic, tuple(room.names()))),
+                    *self._replay(session, room)]
+        if len(session.rooms) >= self.config.max_rooms:
+            raise ProtocolError(
+                ErrorCode.TOO_MANY_ROOMS, f"you are in {len(session.rooms)} rooms, the most allowed; leave one first"
+            )
+        room = self._room(key, cmd.room)
+        assert session.name is not None
+        room.add(session.conn_id, session.name)
+        session.rooms[key] = room
+        effects: list[Effect] = [Send((session.conn_id,), ev.RoomJoined(room.name, room.topic, tuple(room.names())))]
+        effects.extend(self._replay(session, room))
+        effects.append(Broadcast(room.targets, ev.UserJoined(session.name, room.name, now), session.conn_id))
+        return effects
 
-    def _dm(self, session: Session, cmd: Dm, now: float) -> list[Effect]:
-        name = self._joined(session)
-        text = self._message(cmd.message)
-        target = self._names.get(cmd.to.casefold())
-        if target is None:
-            raise ProtocolError(ErrorCode.NO_SUCH_USER, f"no user named {cmd.to[:NAME_MAX]!r} is online")
-        self._spend_token(session, now)
-        to_name = self._sessions[target].name
-        frame = {"type": "dm", "from": name, "to": to_name, "message": text, "timestamp": now}
-        targets = (target,) if target == session.conn_id else (target, session.conn_id)
-        return [Send(targets, frame)]
+    def _leave_room(self, session: Session, cmd: LeaveRoom, now: float) -> list[Effect]:
+        room = self._my_room(session, cmd.room)
+        assert session.name is not None
+        room.remove(session.conn_id)
+        del session.rooms[room.key]
+        effects: list[Effect] = [
+            Send((session.conn_id,), ev.RoomLeft(room.name)),
+            Broadcast(room.targets, ev.UserLeft(session.name, room.name, now, parted=True)),
+        ]
+        self._maybe_drop(room)
+        return effects
+
+    def _rooms_list(self, session: Session, cmd: Rooms, now: float) -> list[Effect]:
+        rooms = sorted((r for r in self._rooms.values() if r.lasting), key=lambda r: r.key)
+        listing = tuple(ev.RoomInfo(r.name, len(r.members), r.topic) for r in rooms)
+        return [Send((session.conn_id,), ev.RoomList(listing))]
 
     def _users(self, session: Session, cmd: Users, now: float) -> list[Effect]:
-        self._joined(session)
-        room = session.rooms[0]
-        return [Send((session.conn_id,), {"type": "users", "room": room.name, "users": room.names()})]
+        if cmd.room is None or session.version < 2:
+            room: Room | None = self._lobby
+        else:
+            room = self._rooms.get(room_key(cmd.room))
+            if room is None or not room.lasting:
+                raise ProtocolError(ErrorCode.NO_SUCH_ROOM, f"there is no room {cmd.room}")
+        assert room is not None
+        away = []
+        for conn_id, name in room.members.items():
+            message = self._sessions[conn_id].away
+            if message is not None:
+                away.append((name, message))
+        away.sort(key=lambda pair: pair[0].casefold())
+        return [Send((session.conn_id,), ev.UserList(room.name, tuple(room.names()), tuple(away)))]
 
+    def _topic(self, session: Session, cmd: Topic, now: float) -> list[Effect]:
+        room = self._my_room(session, cmd.room)
+        topic = cmd.topic.strip()
+        if len(topic) > TOPIC_MAX:
+            raise ProtocolError(ErrorCode.TOPIC_TOO_LONG, f"topic is {len(topic)} characters; the limit is {TOPIC_MAX}")
+        self._spend_token(session, now)
+        assert session.name is not None
+        room.topic, room.topic_by, room.topic_at = topic, session.name, now
+        effects: list[Effect] = []
+        if not room.stored:
+            room.stored = True
+            effects.append(Store(SaveRoom(room.key, room.name)))
+        effects.append(Store(SaveTopic(room.key, topic, session.name, now)))
+        effects.append(Broadcast(room.targets, ev.TopicChanged(room.name, topic, session.name, now)))
+        return effects
+
+    # -- messages ------------------------------------------------------------------------------
+    def _chat(self, session: Session, cmd: Chat, now: float) -> list[Effect]:
+        text = self._message(cmd.message)
+        room = self._lobby if session.version < 2 else self._my_room(session, cmd.room)
+        if session.version < 2 and room.key not in session.rooms:
+            raise ProtocolError(ErrorCode.NOT_IN_ROOM, "you are not in the lobby")
+        self._spend_token(session, now)
+        assert session.name is not None
+        message = ev.Message(room.name, session.name, text, self._stamp(now), cmd.action)
+        room.recent.append(message)
+        room.total += 1
+        if room.stored:
+            return [Broadcast(room.targets, message, session.conn_id), Store(message)]
+        room.stored = True
+        return [Broadcast(room.targets, message, session.conn_id), Store(SaveRoom(room.key, room.name)),
+                Store(message)]
+
+    def _dm(self, session: Session, cmd: Dm, now: float) -> list[Effect]:
+        text = self._message(cmd.message)
+        key = cmd.to.casefold()
+        target = self._names.get(key)
+        if target is None and key in self._accounts:
+            target = self._account_sessions.get(key)  # its owner, online under another name
+        assert session.name is not None
+        if target is None:
+            if session.account is None or key not in self._accounts:
+                raise ProtocolError(ErrorCode.NO_SUCH_USER, f"no user named {cmd.to[:NAME_MAX]!r} is online")
+            # Between accounts: kept, and delivered at the recipient's next login.
+            self._spend_token(session, now)
+            dm = ev.DirectMessage(session.name, self._accounts[key], text, self._stamp(now), offline=True)
+            return [Send((session.conn_id,), dm), Store(SaveDm(session.account, key, dm, delivered=False))]
+        self._spend_token(session, now)
+        recipient = self._sessions[target]
+        assert recipient.name is not None
+        dm = ev.DirectMessage(session.name, recipient.name, text, self._stamp(now))
+        targets = (target,) if target == session.conn_id else (target, session.conn_id)
+        effects: list[Effect] = [Send(targets, dm)]
+        if session.account is not None and recipient.account is not None:
+            effects.append(Store(SaveDm(session.account, recipient.account, dm, delivered=True)))
+        return effects
+
+    def _offline_dms(self, session: Session, result: OfflineDms, now: float) -> list[Effect]:
+        if not result.dms or session.account is None:
+            return []
+        me = (session.conn_id,)
+        effects: list[Effect] = [Send(me, dm) for dm in result.dms]
+        effects.append(Store(DmsDelivered(session.account, result.dms[-1].timestamp)))
+        return effects
+
+    def _history(self, session: Session, cmd: History, now: float) -> list[Effect]:
+        room = self._my_room(session, cmd.room)
+        self._spend_token(session, now)
+        limit = min(cmd.limit, HISTORY_PAGE_MAX)
+        return [Ask(LoadHistory(session.conn_id, room.key, room.name, cmd.before, limit))]
+
+    def _history_page(self, session: Session, result: HistoryPage, now: float) -> list[Effect]:
+        me = (session.conn_id,)
+        effects: list[Effect] = [Send(me, m) for m in result.messages]
+        name = result.messages[0].room if result.messages else self._room_name(result.room_key)
+        effects.append(Send(me, ev.HistoryEnd(name, result.more)))
+        return effects
+
+    def _room_name(self, key: str) -> str:
+        room = self._rooms.get(key)
+        return room.name if room else key
+
+    # -- who you are ---------------------------------------------------------------------------
+    def _nick(self, session: Session, cmd: Nick, now: float) -> list[Effect]:
+        new = cmd.username
+        key = self._check_name(new)
+        old = session.name
+        assert old is not None
+        if new == old:
+            return []
+        if key in self.banned_names:
+            raise ProtocolError(ErrorCode.INVALID_USERNAME, f"{new} is banned from this server")
+        holder = self._names.get(key)
+        if holder is not None and holder != session.conn_id:
+            raise ProtocolError(ErrorCode.USERNAME_TAKEN, f"{new} is taken; choose another name")
+        if (key in self._accounts or key in self._registering) and key != session.account:
+            raise ProtocolError(ErrorCode.NAME_REGISTERED, f"{new} is a registered account")
+        self._spend_token(session, now)
+        del self._names[old.casefold()]
+        self._names[key] = session.conn_id
+        session.name = new
+        for room in session.rooms.values():
+            room.members[session.conn_id] = new  # same members: the cached tuple stays valid
+        lobby = LOBBY_ROOM if LOBBY_KEY in session.rooms else None
+        return [Send(self._sharers(session), ev.NickChanged(old, new, now, lobby))]
+
+    def _away(self, session: Session, cmd: Away, now: float) -> list[Effect]:
+        message = cmd.message.strip() if cmd.message is not None else None
+        if message is not None and len(message) > AWAY_MAX:
+            raise ProtocolError(ErrorCode.MESSAGE_TOO_LONG, f"away message is longer than {AWAY_MAX} characters")
+        self._spend_token(session, now)
+        session.away = message or None
+        assert session.name is not None
+        return [Send(self._sharers(session), ev.AwayChanged(session.name, session.away))]
+
+    def _register(self, session: Session, cmd: Register, now: float) -> list[Effect]:
+        assert session.name is not None
+        key = session.name.casefold()
+        if session.account is not None:
+            raise ProtocolError(ErrorCode.ALREADY_REGISTERED, f"you are logged in to the account {session.account}")
+        if key in self._accounts or key in self._registering:
+            raise ProtocolError(ErrorCode.NAME_REGISTERED, f"{session.name} is a registered account already")
+        if not PASSWORD_MIN <= len(cmd.password) <= PASSWORD_MAX:
+            raise ProtocolError(
+                ErrorCode.WEAK_PASSWORD, f"an account password is {PASSWORD_MIN}-{PASSWORD_MAX} characters"
+            )
+        self._spend_token(session, now)
+        self._registering.add(key)
+        return [Ask(HashPassword(session.conn_id, key, session.name, cmd.password))]
+
+    def _password_hashed(self, session: Session | None, result: PasswordHashed, now: float) -> list[Effect]:
+        key = result.account_key
+        self._registering.discard(key)
+        self._accounts[key] = result.name
+        effects: list[Effect] = [Store(SaveAccount(key, result.name, result.hash, now))]
+        if session is not None and session.name is not None and session.name.casefold() == key:
+            session.account = key
+            self._account_sessions[key] = session.conn_id
+            effects.append(Send((session.conn_id,), ev.Registered(result.name)))
+        return effects
+
+    # -- the rest --------------------------------------------------------------------------------
     def _ping(self, session: Session, cmd: Ping, now: float) -> list[Effect]:
-        return [Send((session.conn_id,), {"type": "pong", "id": cmd.id, "timestamp": now})]
+        return [Send((session.conn_id,), ev.PongReply(cmd.id, now))]
 
     def _pong(self, session: Session, cmd: Pong, now: float) -> list[Effect]:
         return []  # any frame already proves the client alive
 
     def _quit(self, session: Session, cmd: Quit, now: float) -> list[Effect]:
         return [Close(session.conn_id, "quit")]
+

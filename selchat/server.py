@@ -21,26 +21,47 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from selchat import outbound as ev
 from selchat.codec import LineDecoder, encode
 from selchat.config import SPARE_FDS, ServerConfig
 from selchat.errors import ErrorCode, ProtocolError
-from selchat.events import Join, parse
+from selchat.events import parse
 from selchat.fdlimit import raise_open_file_limit
-from selchat.hub import Broadcast, Close, Effect, Hub, Send
+from selchat.hub import Ask, Broadcast, Close, Effect, Fail, Hub, Send, Store
 from selchat.reactor import Conn, Reactor, Timer
+from selchat.records import (
+    CheckLogin,
+    HashPassword,
+    HistoryPage,
+    LoadHistory,
+    LoadOfflineDms,
+    LoginChecked,
+    OfflineDms,
+    PasswordHashed,
+    Request,
+)
+from selchat.store import Store as Database
+from selchat.store import Worker, checkpoint
+from selchat.wire.jsonl import JSON_V1, JSON_V2, JsonWire
 
 log = logging.getLogger("selchat.server")
 
 # Protocol errors logged per connection before the rest go to DEBUG (a broken client can send
 # thousands; the log should not be its megaphone).
 ERRORS_LOGGED = 5
+# Password checks waiting for the worker before new logins are refused: at ~0.2 s each this is a
+# few minutes of work, and a flood of logins must not queue more than that.
+MAX_QUEUED_HASHES = 1000
+# Broadcast audiences remembered by their member tuple (one per room that spoke recently).
+AUDIENCE_CACHE = 256
 
 
 class ConnState:
-    __slots__ = ("decoder", "last_rx", "handshake", "keepalive", "pinged_at", "errors", "name", "fresh")
+    __slots__ = ("decoder", "wire", "last_rx", "handshake", "keepalive", "pinged_at", "errors", "name", "fresh")
 
     def __init__(self, decoder: LineDecoder, now: float) -> None:
         self.decoder = decoder
+        self.wire: JsonWire = JSON_V1  # until the join says which version
         self.last_rx = now
         self.handshake: Timer | None = None
         self.keepalive: Timer | None = None
@@ -48,6 +69,10 @@ class ConnState:
         self.errors = 0
         self.name: str | None = None
         self.fresh = True  # no bytes seen yet
+
+
+def host_of(peer: str) -> str:
+    return peer.rsplit(":", 1)[0].strip("[]")
 
 
 def error_payload(code: ErrorCode, message: str) -> bytes:
@@ -71,7 +96,6 @@ class ChatServer:
         out: Any = None,
     ) -> None:
         self.config = config
-        self.hub = Hub(config)
         self.wall_clock = wall_clock
         self.out = out if out is not None else sys.stdout
         self.reactor = Reactor(
@@ -95,12 +119,17 @@ class ChatServer:
                 ErrorCode.TLS_REQUIRED, "this server speaks TLS; connect with: selchat join --tls"
             ),
         )
+        self.store = Database(config.db, history_max=config.history_max, replay=config.replay)
+        self.hub = Hub(config, self.store.snapshot())
+        self.worker: Worker | None = None
+        self._commit_timer: Timer | None = None
         self.banned_hosts: set[str] = set()
         self.address: tuple[str, int] | None = None
         self.shutting_down = False
         self._batch_targets: tuple[int, ...] | None = None
-        self._batch_frames: list[bytes] = []
-        self._batch_excluded: list[tuple[int, int]] = []  # (connection id, frame index)
+        self._batch_events: list[ev.Event] = []
+        self._batch_excluded: list[tuple[int, int]] = []  # (connection id, event index)
+        self._audience_cache: dict[int, tuple[tuple[int, ...], list[tuple[JsonWire, tuple[int, ...]]]]] = {}
         self._console_buf = b""
         self._wake_r: socket.socket | None = None
         self._wake_w: socket.socket | None = None
@@ -111,17 +140,32 @@ class ChatServer:
         self.address = self.reactor.listen(self.config.host, self.config.port)
         return self.address
 
+    def start_worker(self) -> None:
+        self.worker = Worker()
+        self.reactor.add_reader(self.worker.wake_r, self.worker.run_ready)
+
     def serve_forever(self, *, console: bool = False, signals: bool = True) -> None:
         if signals:
             self._install_signals()
         if console:
             self.reactor.add_reader(sys.stdin.fileno(), self._console_readable)
+        if self.worker is None:
+            self.start_worker()
         try:
             self.reactor.run()
         finally:
             if signals:
                 self._restore_signals()
+            self.close_storage()
             log.info("server stopped")
+
+    def close_storage(self) -> None:
+        """Finish the worker's jobs, then commit everything and close the database."""
+        if self.worker is not None:
+            self.reactor.remove_reader(self.worker.wake_r)
+            self.worker.close()
+            self.worker = None
+        self.store.close()
 
     def _install_signals(self) -> None:
         self._wake_r, self._wake_w = socket.socketpair()
@@ -158,7 +202,7 @@ class ChatServer:
 
     # -- reactor callbacks ---------------------------------------------------------------------
     def on_open(self, conn: Conn) -> None:
-        host = conn.peer.rsplit(":", 1)[0].strip("[]")
+        host = host_of(conn.peer)
         if host in self.banned_hosts:
             log.info("refused %s: banned address", conn.peer)
             self.reactor.send(conn, error_payload(ErrorCode.BANNED, "you are banned from this server"))
@@ -167,7 +211,7 @@ class ChatServer:
         reactor = self.reactor
         ctx = ConnState(LineDecoder(self.config.max_frame), reactor.now)
         conn.ctx = ctx
-        self.hub.connect(conn.id, self.wall_clock())
+        self.hub.connect(conn.id, self.wall_clock(), host)
         ctx.handshake = reactor.call_later(self.config.handshake_timeout, self._handshake_expired, conn)
         ctx.keepalive = reactor.call_later(self.config.ping_interval, self._keepalive, conn)
         log.info("connect %s (%d connections)", conn.peer, len(reactor.conns))
@@ -191,13 +235,10 @@ class ChatServer:
                 self._error(conn, item)  # a FrameError from the decoder
                 continue
             try:
-                command = parse(item)
-                effects = hub.handle(conn.id, command, now)
+                effects = hub.handle(conn.id, parse(item), now)
             except ProtocolError as exc:
                 self._error(conn, exc)
                 continue
-            if type(command) is Join:
-                self._joined(conn, ctx, command.username)
             self.apply(effects)
 
     def on_close(self, conn: Conn, reason: str) -> None:
@@ -215,16 +256,49 @@ class ChatServer:
 
     def before_flush(self) -> None:
         self._flush_batch()
+        self._commit()
 
+    def _commit(self) -> None:
+        store = self.store
+        if not store.pending:
+            return
+        try:
+            due = store.commit_due()
+        except Exception:
+            log.exception("committing to %s failed; those writes are lost", store.path)
+            return
+        if due is not None:
+            if self._commit_timer is None:
+                self._commit_timer = self.reactor.call_at(due - store.clock() + self.reactor.now, self._commit_later)
+        elif self.worker is not None and store.checkpoint_wanted():
+            self.worker.submit(checkpoint(store.path), self._checkpointed)
+
+    def _commit_later(self) -> None:
+        self._commit_timer = None
+        self._commit()
+
+    def _checkpointed(self, result: object) -> None:
+        if isinstance(result, Exception):
+            log.warning("checkpoint of %s failed: %s", self.store.path, result)
     # -- effects -------------------------------------------------------------------------------
     def apply(self, effects: list[Effect]) -> None:
         for effect in effects:
             kind = type(effect)
             if kind is Broadcast:
-                self._queue_broadcast(effect.targets, effect.exclude, encode(effect.frame))  # type: ignore[union-attr]
+                self._queue_broadcast(effect.targets, effect.exclude, effect.event)  # type: ignore[union-attr]
+            elif kind is Store:
+                self.store.write(effect.write)  # type: ignore[union-attr]
             elif kind is Send:
                 self._flush_batch()
-                self.reactor.send_many(effect.targets, encode(effect.frame))  # type: ignore[union-attr]
+                self._send(effect.targets, effect.event)  # type: ignore[union-attr]
+            elif kind is Ask:
+                self._flush_batch()
+                self._ask(effect.request)  # type: ignore[union-attr]
+            elif kind is Fail:
+                self._flush_batch()
+                conn = self.reactor.conns.get(effect.conn_id)  # type: ignore[union-attr]
+                if conn is not None and not conn.closing:
+                    self._error(conn, effect.error)  # type: ignore[union-attr]
             else:
                 assert isinstance(effect, Close)
                 self._flush_batch()
@@ -232,33 +306,84 @@ class ChatServer:
                 if conn is not None:
                     self.reactor.close(conn, effect.reason)
 
-    def _queue_broadcast(self, targets: tuple[int, ...], exclude: int | None, payload: bytes) -> None:
+    def _send(self, targets: tuple[int, ...], event: ev.Event) -> None:
+        conns = self.reactor.conns
+        if type(event) is ev.Welcome:
+            self._welcomed(targets[0])
+        if len(targets) == 1:
+            conn = conns.get(targets[0])
+            if conn is not None and conn.ctx is not None:
+                payload = conn.ctx.wire.encode(event)
+                if payload is not None:
+                    self.reactor.send(conn, payload)
+            return
+        for wire, audience in self._split(targets):
+            payload = wire.encode(event)
+            if payload is not None:
+                self.reactor.send_many(audience, payload)
+
+    def _split(self, targets: tuple[int, ...]) -> list[tuple[JsonWire, tuple[int, ...]]]:
+        """The targets grouped by the codec each speaks: one encoding per group."""
+        conns = self.reactor.conns
+        groups: dict[JsonWire, list[int]] = {}
+        for cid in targets:
+            conn = conns.get(cid)
+            if conn is not None and conn.ctx is not None:
+                groups.setdefault(conn.ctx.wire, []).append(cid)
+        if len(groups) == 1:
+            wire = next(iter(groups))
+            return [(wire, targets)]
+        return [(wire, tuple(ids)) for wire, ids in groups.items()]
+
+    def _audiences(self, targets: tuple[int, ...]) -> list[tuple[JsonWire, tuple[int, ...]]]:
+        """``_split`` remembered by the identity of a room's member tuple, which changes exactly
+        when the membership does (and a connection's codec is set before it joins any room)."""
+        cached = self._audience_cache.get(id(targets))
+        if cached is not None and cached[0] is targets:
+            return cached[1]
+        split = self._split(targets)
+        if len(self._audience_cache) >= AUDIENCE_CACHE:
+            self._audience_cache.clear()
+        self._audience_cache[id(targets)] = (targets, split)
+        return split
+
+    def _queue_broadcast(self, targets: tuple[int, ...], exclude: int | None, event: ev.Event) -> None:
         if targets is not self._batch_targets:
             self._flush_batch()
             self._batch_targets = targets
         if exclude is not None:
-            self._batch_excluded.append((exclude, len(self._batch_frames)))
-        self._batch_frames.append(payload)
+            self._batch_excluded.append((exclude, len(self._batch_events)))
+        self._batch_events.append(event)
 
     def _flush_batch(self) -> None:
         targets = self._batch_targets
         if targets is None:
             return
-        frames = self._batch_frames
+        events = self._batch_events
         excluded = self._batch_excluded
         self._batch_targets = None
-        self._batch_frames = []
+        self._batch_events = []
         self._batch_excluded = []
+        for wire, audience in self._audiences(targets):
+            encode_event = wire.encode
+            self._deliver(audience, [encode_event(e) or b"" for e in events], excluded)
+
+    def _deliver(self, audience: tuple[int, ...], frames: list[bytes], excluded: list[tuple[int, int]]) -> None:
+        """One joined buffer for the audience; a member who sent some of the frames gets
+        zero-copy slices of it around its own."""
         joined = frames[0] if len(frames) == 1 else b"".join(frames)
+        if not joined:
+            return
         if not excluded:
-            self.reactor.send_many(targets, joined)
+            self.reactor.send_many(audience, joined)
             return
         own: dict[int, list[int]] = {}
         for conn_id, index in excluded:
             own.setdefault(conn_id, []).append(index)
-        self.reactor.send_many(targets, joined, skip=own)
+        self.reactor.send_many(audience, joined, skip=own)
         if len(own) == 1 and len(frames) == 1:
             return  # one frame from one sender: the sender gets nothing back
+        members = set(audience)
         starts = [0] * (len(frames) + 1)
         offset = 0
         for i, frame in enumerate(frames):
@@ -267,6 +392,8 @@ class ChatServer:
         view = memoryview(joined)
         send_parts = self.reactor.send_parts
         for conn_id, indexes in own.items():
+            if conn_id not in members:
+                continue
             parts = []
             begin = 0
             for index in indexes:
@@ -275,6 +402,68 @@ class ChatServer:
             parts.append(view[begin:])
             send_parts(conn_id, parts)
 
+    # -- requests: reads inline, slow work in the worker ---------------------------------------
+    def _ask(self, request: Request) -> None:
+        kind = type(request)
+        if kind is LoadHistory:
+            r: LoadHistory = request  # type: ignore[assignment]
+            messages, more = self.store.history(r.room_key, r.room, r.before, r.limit)
+            self._complete(r.conn_id, HistoryPage(r.room_key, tuple(messages), more))
+        elif kind is LoadOfflineDms:
+            o: LoadOfflineDms = request  # type: ignore[assignment]
+            self._complete(o.conn_id, OfflineDms(tuple(self.store.offline_dms(o.account_key))))
+        elif kind is CheckLogin:
+            self._check_login(request)  # type: ignore[arg-type]
+        elif kind is HashPassword:
+            self._hash_password(request)  # type: ignore[arg-type]
+
+    def _complete(self, conn_id: int, result: object) -> None:
+        self.apply(self.hub.complete(conn_id, result, self.wall_clock()))  # type: ignore[arg-type]
+
+    def _busy(self, conn_id: int) -> bool:
+        if self.worker is not None and self.worker.queued < MAX_QUEUED_HASHES:
+            return False
+        self._complete_error(conn_id, ProtocolError(
+            ErrorCode.TOO_MANY_LOGINS, "the server is busy checking other logins; try again in a minute"))
+        return True
+
+    def _complete_error(self, conn_id: int, error: ProtocolError) -> None:
+        self.apply([Fail(conn_id, error)])
+
+    def _check_login(self, request: CheckLogin) -> None:
+        from selchat.passwords import verify_password
+
+        if self._busy(request.conn_id):
+            self.apply(self.hub.complete(request.conn_id, LoginChecked(request.account_key, False, None),
+                                         self.wall_clock()))
+            return
+        found = self.store.account(request.account_key)
+        name, stored = found if found else (None, None)
+        password = request.password
+
+        def done(ok: object) -> None:
+            if isinstance(ok, Exception):
+                log.error("checking a password failed: %s", ok)
+                ok = False
+            self._complete(request.conn_id, LoginChecked(request.account_key, ok is True, name))
+
+        assert self.worker is not None
+        self.worker.submit(lambda: verify_password(stored, password), done)
+
+    def _hash_password(self, request: HashPassword) -> None:
+        from selchat.passwords import hash_password
+
+        assert self.worker is not None
+        password = request.password
+
+        def done(hashed: object) -> None:
+            if isinstance(hashed, Exception):
+                log.error("hashing a password failed: %s", hashed)
+                return
+            self._complete(request.conn_id, PasswordHashed(request.account_key, request.name, str(hashed)))
+
+        self.worker.submit(lambda: hash_password(password), done)
+
     def _error(self, conn: Conn, exc: ProtocolError) -> None:
         ctx: ConnState = conn.ctx
         ctx.errors += 1
@@ -282,7 +471,7 @@ class ChatServer:
         who = f"{ctx.name} ({conn.peer})" if ctx.name else conn.peer
         log.log(level, "error %s to %s: %s", exc.code.value, who, exc.message)
         self._flush_batch()
-        self.reactor.send(conn, encode(exc.to_frame()))
+        self.reactor.send(conn, ctx.wire.error(exc))
         if exc.closes:
             self.reactor.close(conn, exc.code.value)
             return
@@ -292,16 +481,26 @@ class ChatServer:
             except ProtocolError as flood:
                 self._error(conn, flood)
 
-    def _joined(self, conn: Conn, ctx: ConnState, name: str) -> None:
-        ctx.name = name
+    def _welcomed(self, conn_id: int) -> None:
+        """A connection has joined: its codec is now the version it asked for."""
+        conn = self.reactor.conns.get(conn_id)
+        if conn is None or conn.ctx is None:
+            return
+        ctx: ConnState = conn.ctx
+        ctx.name = self.hub.name_of(conn_id)
+        ctx.wire = JSON_V2 if self.hub.version_of(conn_id) >= 2 else JSON_V1
         if ctx.handshake is not None:
             ctx.handshake.cancel()
             ctx.handshake = None
-        log.info("join %s (%s)", name, conn.peer)
+        log.info("join %s (%s)%s", ctx.name, conn.peer, " v2" if ctx.wire is JSON_V2 else "")
 
     # -- timers --------------------------------------------------------------------------------
     def _handshake_expired(self, conn: Conn) -> None:
         if conn.closing or conn.ctx.name is not None:
+            return
+        if self.hub.logging_in(conn.id):
+            # the wait is the worker's, not the client's: look again later
+            conn.ctx.handshake = self.reactor.call_later(self.config.handshake_timeout, self._handshake_expired, conn)
             return
         secs = self.config.handshake_timeout
         self._error(conn, ProtocolError(ErrorCode.HANDSHAKE_TIMEOUT, f"no join within {secs:g} s"))
@@ -324,7 +523,7 @@ class ChatServer:
             # silent for a whole interval (again): ask whether it is still there
             ctx.pinged_at = now
             self._flush_batch()
-            self.reactor.send(conn, encode({"type": "ping", "id": int(self.wall_clock())}))
+            self.reactor.send(conn, ctx.wire.ping(int(self.wall_clock())))
             when = now + interval
         else:
             self._error(conn, ProtocolError(ErrorCode.IDLE_TIMEOUT, f"silent for {silent:.0f} s"))
@@ -352,7 +551,7 @@ class ChatServer:
         if conn is None:
             return False
         if ban:
-            self.banned_hosts.add(conn.peer.rsplit(":", 1)[0].strip("[]"))
+            self.banned_hosts.add(host_of(conn.peer))
         code = ErrorCode.BANNED if ban else ErrorCode.KICKED
         text = "you were banned by the operator" if ban else "you were kicked by the operator"
         self._error(conn, ProtocolError(code, text))

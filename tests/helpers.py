@@ -45,6 +45,8 @@ def chat_lines(prefix: str, count: int) -> bytes:
 
 
 def selchat_cmd(*args: str) -> list[str]:
+    if args[:1] == ("serve",) and "--db" not in args:
+        args = (*args, "--db", ":memory:")  # never a selchat.db in the checkout
     return [sys.executable, "-m", "selchat", *args]
 
 

@@ -16,7 +16,8 @@ from selchat.codec import FrameError, LineDecoder, encode
 from selchat.config import ServerConfig
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import Chat, Dm, Join, Quit, Users
-from selchat.hub import Broadcast, Close, Hub
+from selchat.hub import Broadcast, Close, Hub, Store
+from selchat.outbound import Message, UserJoined
 
 settings.register_profile("ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("long", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -91,11 +92,13 @@ class HubMachine(RuleBasedStateMachine):
             if isinstance(effect, Close):
                 assert effect.conn_id == actor
                 continue
+            if isinstance(effect, Store):
+                continue
             targets = set(effect.targets)
             if isinstance(effect, Broadcast):
                 targets.discard(effect.exclude)
                 assert effect.exclude is None or effect.exclude == actor
-                if effect.frame["type"] in ("chat", "user_joined"):
+                if type(effect.event) in (Message, UserJoined):
                     assert actor not in targets  # no echo to the sender
             # nothing is ever addressed to a closed connection or, except replies, an unjoined one
             assert targets <= self.open
@@ -155,7 +158,7 @@ class HubMachine(RuleBasedStateMachine):
             effects = self.handle(cid, Users())
             if effects is not None:
                 self.check_effects(effects, cid)
-                assert set(effects[0].frame["users"]) == set(self.joined.values())
+                assert set(effects[0].event.users) == set(self.joined.values())
 
     @rule(cid=consumes(connections), polite=st.booleans())
     def leave(self, cid: int, polite: bool) -> None:

@@ -18,7 +18,7 @@ def console() -> Iterator[tuple[pexpect.spawn, tuple[str, int]]]:
     env = {**os.environ, "TERM": "xterm-256color", "PYTHONUNBUFFERED": "1"}
     child = pexpect.spawn(
         sys.executable,
-        ["-m", "selchat", "serve", "--port", "0", "--host", "127.0.0.1"],
+        ["-m", "selchat", "serve", "--port", "0", "--host", "127.0.0.1", "--db", ":memory:"],
         env=env,
         cwd=str(ROOT),
         encoding="utf-8",

@@ -1,0 +1,144 @@
+"""What the hub asks of storage and of the worker, and what comes back.
+
+The hub never waits: a write is an effect the server hands to the store, a read or a password
+hash is a request whose result re-enters the hub through ``Hub.complete``, like any other input.
+These are the shapes of those requests and results; store.py carries them out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from selchat.outbound import DirectMessage, Message
+
+# -- writes (committed together at the end of a loop turn) ----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SaveRoom:
+    key: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SaveTopic:
+    key: str
+    topic: str
+    by: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class SaveAccount:
+    key: str
+    name: str
+    hash: str
+    created: float
+
+
+@dataclass(frozen=True, slots=True)
+class SaveDm:
+    sender_key: str
+    recipient_key: str
+    dm: DirectMessage
+    delivered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DmsDelivered:
+    recipient_key: str
+    up_to: float  # timestamp of the newest delivered
+
+
+# A Message is itself a write: the store keeps every room message it is given.
+Write = SaveRoom | SaveTopic | SaveAccount | SaveDm | DmsDelivered | Message
+
+# -- reads and slow work: requests carry the connection they answer -------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LoadHistory:
+    conn_id: int
+    room_key: str
+    room: str
+    before: float | None
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoadOfflineDms:
+    conn_id: int
+    account_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckLogin:
+    """Look the account's hash up and verify ``password`` against it (argon2, in the worker)."""
+
+    conn_id: int
+    account_key: str
+    password: str
+
+
+@dataclass(frozen=True, slots=True)
+class HashPassword:
+    conn_id: int
+    account_key: str
+    name: str
+    password: str
+
+
+Request = LoadHistory | LoadOfflineDms | CheckLogin | HashPassword
+
+# -- results --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    room_key: str
+    messages: tuple[Message, ...]
+    more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineDms:
+    dms: tuple[DirectMessage, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LoginChecked:
+    account_key: str
+    ok: bool
+    name: str | None = None  # the account's name as registered
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordHashed:
+    account_key: str
+    name: str
+    hash: str
+
+
+Result = HistoryPage | OfflineDms | LoginChecked | PasswordHashed
+
+
+@dataclass(slots=True)
+class RoomState:
+    """A stored room as loaded at start-up."""
+
+    key: str
+    name: str
+    topic: str = ""
+    topic_by: str | None = None
+    topic_at: float | None = None
+    total: int = 0
+    recent: list[Message] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """What the hub needs from storage before it serves anyone."""
+
+    rooms: list[RoomState] = field(default_factory=list)
+    accounts: dict[str, str] = field(default_factory=dict)  # key -> name
+    last_timestamp: float = 0.0

@@ -1,0 +1,423 @@
+"""SQLite storage: room history, topics, accounts and private messages between accounts.
+
+Where the time goes, and so where the work is done:
+- Writes of one loop turn are committed together, on the loop's thread. In WAL mode with
+  ``synchronous=NORMAL`` a commit appends to the WAL file and does not fsync, so it costs tens of
+  microseconds; what does fsync is the checkpoint, and automatic checkpoints are off on the loop's
+  connection. A commit that lands in the kernel survives the process being killed (SIGKILL loses
+  only the writes of the last ``COMMIT_INTERVAL``), though not a power cut.
+- Checkpoints (the fsyncs) and argon2 (deliberately slow, ~0.2 s) run in the one worker thread
+  (``Worker``), the way Redis keeps fsync in its bio threads. Its results wake the loop through a
+  socketpair; it never touches chat state or a client's socket.
+- Reads (a history page, an account's hash) are indexed look-ups that the page cache answers;
+  they run inline, after committing what is pending so that they see it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import socket
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from selchat.outbound import DirectMessage, Message
+from selchat.records import (
+    DmsDelivered,
+    RoomState,
+    SaveAccount,
+    SaveDm,
+    SaveRoom,
+    SaveTopic,
+    Snapshot,
+    Write,
+)
+
+log = logging.getLogger("selchat.store")
+
+# Writes are committed at the end of the loop turn, but under load not more often than this:
+# it bounds what SIGKILL can lose (the issue allows 100 ms) and amortises a commit over a batch.
+COMMIT_INTERVAL = 0.005
+# Ask the worker for a checkpoint after this many committed rows (SQLite's own automatic
+# checkpoint runs at 1000 WAL pages, about as many small rows).
+CHECKPOINT_ROWS = 2000
+# Prune a room once it holds this much more than --history-max, so a delete removes a batch
+# of old rows rather than one row per insert.
+PRUNE_SLACK = 0.05
+
+
+def _us(timestamp: float) -> int:
+    return round(timestamp * 1_000_000)
+
+
+def _text(text: str) -> str:
+    """Text SQLite can hold: a lone surrogate (legal in JSON's \\uXXXX, not in UTF-8) becomes
+    U+FFFD, as any UTF-8 decoder would show it."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+# Each entry upgrades the schema by one version; PRAGMA user_version says how far a file is.
+# Never edit an entry that has shipped: add one.
+MIGRATIONS: list[str] = [
+    # 1: room history and topics
+    """
+    CREATE TABLE rooms (
+        key TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        topic TEXT NOT NULL DEFAULT '',
+        topic_by TEXT,
+        topic_at REAL
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        room TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        username TEXT NOT NULL,
+        message TEXT NOT NULL,
+        action INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE UNIQUE INDEX messages_by_room_time ON messages (room, ts);
+    """,
+    # 2: accounts, and private messages between accounts
+    """
+    CREATE TABLE accounts (
+        key TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        created REAL NOT NULL
+    );
+    CREATE TABLE dms (
+        id INTEGER PRIMARY KEY,
+        ts INTEGER NOT NULL,
+        sender TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        sender_name TEXT NOT NULL,
+        recipient_name TEXT NOT NULL,
+        message TEXT NOT NULL,
+        delivered INTEGER NOT NULL
+    );
+    CREATE INDEX dms_undelivered ON dms (recipient, delivered, ts);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(Exception):
+    """The database cannot be used; said in one line."""
+
+
+def connect(path: str) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA busy_timeout = 5000")
+    if path != ":memory:":
+        mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise StoreError(f"{path}: cannot use write-ahead logging (journal mode is {mode})")
+        db.execute("PRAGMA synchronous = NORMAL")
+    return db
+
+
+def migrate(db: sqlite3.Connection, path: str, upto: int = SCHEMA_VERSION) -> int:
+    """Bring the schema to version ``upto``, one transaction per step; the version found."""
+    found = db.execute("PRAGMA user_version").fetchone()[0]
+    if found > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} has schema version {found}, newer than this selchat knows ({SCHEMA_VERSION}); upgrade selchat"
+        )
+    for version in range(found + 1, upto + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[version - 1].split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {version}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    if found and found < upto:  # a new file is created, not migrated: not worth a line
+        log.info("database %s migrated from schema version %d to %d", path, found, upto)
+    return found
+
+
+class Store:
+    """The database as the loop uses it: writes gathered per turn, reads inline."""
+
+    def __init__(self, path: str, *, history_max: int = 10_000, replay: int = 50,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.path = path
+        self.history_max = history_max
+        self.replay = replay
+        self.clock = clock
+        self.memory = path == ":memory:"
+        try:
+            if not self.memory:
+                parent = Path(path).expanduser().resolve().parent
+                if not parent.is_dir():
+                    raise StoreError(f"cannot open {path}: folder {parent} does not exist")
+            self.db = connect(path)
+            migrate(self.db, path)
+            self.db.execute("PRAGMA wal_autocheckpoint = 0")  # the worker checkpoints instead
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot use {path} as a database: {exc}") from exc
+        self._pending: list[Write] = []
+        self._last_commit = 0.0
+        self._since_checkpoint = 0
+        self._room_rows: dict[str, int] = {}  # rows per room key, to know when to prune
+        self.commits = 0
+        self.rows = 0
+
+    # -- start-up ------------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        db = self.db
+        snap = Snapshot()
+        counts = dict(db.execute("SELECT room, COUNT(*) FROM messages GROUP BY room"))
+        self._room_rows = dict(counts)
+        for key, name, topic, topic_by, topic_at in db.execute(
+            "SELECT key, name, topic, topic_by, topic_at FROM rooms ORDER BY key"
+        ).fetchall():
+            recent = self._page(key, name, None, self.replay)[0] if self.replay else []
+            snap.rooms.append(RoomState(key, name, topic, topic_by, topic_at, counts.get(key, 0), recent))
+        snap.accounts = dict(db.execute("SELECT key, name FROM accounts"))
+        last = max(
+            db.execute("SELECT COALESCE(MAX(ts), 0) FROM messages").fetchone()[0],
+            db.execute("SELECT COALESCE(MAX(ts), 0) FROM dms").fetchone()[0],
+        )
+        snap.last_timestamp = last / 1_000_000
+        return snap
+
+    # -- writes --------------------------------------------------------------------------------
+    def write(self, record: Write) -> None:
+        self._pending.append(record)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def commit_due(self) -> float | None:
+        """Commit if the interval has passed; else the monotonic time a commit is due (or None
+        when nothing waits)."""
+        if not self._pending:
+            return None
+        now = self.clock()
+        due = self._last_commit + COMMIT_INTERVAL
+        if now < due:
+            return due
+        self.commit()
+        return None
+
+    def commit(self) -> None:
+        """Everything pending, in one transaction."""
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = []
+        db = self.db
+        messages: list[tuple[Any, ...]] = []
+        db.execute("BEGIN")
+        try:
+            for record in pending:
+                kind = type(record)
+                if kind is Message:
+                    m: Message = record  # type: ignore[assignment]
+                    messages.append((m.room.lower(), _us(m.timestamp), m.username, m.text, int(m.action)))
+                elif kind is SaveRoom:
+                    db.execute("INSERT OR IGNORE INTO rooms (key, name) VALUES (?, ?)",
+                               (record.key, record.name))  # type: ignore[union-attr]
+                elif kind is SaveTopic:
+                    t: SaveTopic = record  # type: ignore[assignment]
+                    db.execute("UPDATE rooms SET topic = ?, topic_by = ?, topic_at = ? WHERE key = ?",
+                               (_text(t.topic), t.by, t.at, t.key))
+                elif kind is SaveAccount:
+                    a: SaveAccount = record  # type: ignore[assignment]
+                    db.execute("INSERT OR REPLACE INTO accounts (key, name, hash, created) VALUES (?, ?, ?, ?)",
+                               (a.key, a.name, a.hash, a.created))
+                elif kind is SaveDm:
+                    d: SaveDm = record  # type: ignore[assignment]
+                    dm = d.dm
+                    db.execute(
+                        "INSERT INTO dms (ts, sender, recipient, sender_name, recipient_name, message, delivered)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (_us(dm.timestamp), d.sender_key, d.recipient_key, dm.sender, dm.to, _text(dm.text),
+                         int(d.delivered)),
+                    )
+                elif kind is DmsDelivered:
+                    r: DmsDelivered = record  # type: ignore[assignment]
+                    db.execute("UPDATE dms SET delivered = 1 WHERE recipient = ? AND delivered = 0 AND ts <= ?",
+                               (r.recipient_key, _us(r.up_to)))
+            if messages:
+                insert = "INSERT INTO messages (room, ts, username, message, action) VALUES (?, ?, ?, ?, ?)"
+                try:
+                    db.executemany(insert, messages)
+                except UnicodeEncodeError:  # rare: clean only then, off the common path
+                    messages = [(r, ts, u, _text(text), a) for r, ts, u, text, a in messages]
+                    # the rows before the bad one are in already: (room, ts) is unique, skip them
+                    db.executemany(insert.replace("INSERT", "INSERT OR IGNORE", 1), messages)
+                self._prune(messages)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        self._last_commit = self.clock()
+        self.commits += 1
+        self.rows += len(pending)
+        self._since_checkpoint += len(pending)
+
+    def _prune(self, rows: list[tuple[Any, ...]]) -> None:
+        counts = self._room_rows
+        limit = self.history_max
+        slack = max(1, int(limit * PRUNE_SLACK))
+        for row in rows:
+            counts[row[0]] = counts.get(row[0], 0) + 1
+        for key in {row[0] for row in rows}:
+            if counts[key] > limit + slack:
+                self.db.execute(
+                    "DELETE FROM messages WHERE room = ?1 AND ts < "
+                    "(SELECT ts FROM messages WHERE room = ?1 ORDER BY ts DESC LIMIT 1 OFFSET ?2)",
+                    (key, limit - 1),
+                )
+                counts[key] = limit
+
+    def checkpoint_wanted(self) -> bool:
+        """Whether enough has been written since the last checkpoint to ask the worker for one."""
+        if self.memory or self._since_checkpoint < CHECKPOINT_ROWS:
+            return False
+        self._since_checkpoint = 0
+        return True
+
+    # -- reads ---------------------------------------------------------------------------------
+    def history(self, key: str, name: str, before: float | None, limit: int) -> tuple[list[Message], bool]:
+        """The ``limit`` messages just older than ``before`` (the newest without it), oldest
+        first, and whether older ones exist."""
+        self.commit()
+        return self._page(key, name, before, limit)
+
+    def _page(self, key: str, name: str, before: float | None, limit: int) -> tuple[list[Message], bool]:
+        if before is None:
+            rows = self.db.execute(
+                "SELECT ts, username, message, action FROM messages WHERE room = ? ORDER BY ts DESC LIMIT ?",
+                (key, limit + 1),
+            ).fetchall()
+        else:
+            rows = self.db.execute(
+                "SELECT ts, username, message, action FROM messages WHERE room = ? AND ts < ?"
+                " ORDER BY ts DESC LIMIT ?",
+                (key, _us(before), limit + 1),
+            ).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        rows.reverse()
+        return [Message(name, user, text, ts / 1_000_000, bool(action), True) for ts, user, text, action in rows], more
+
+    def account(self, key: str) -> tuple[str, str] | None:
+        """(name, argon2 hash) of an account, or None."""
+        self.commit()
+        row = self.db.execute("SELECT name, hash FROM accounts WHERE key = ?", (key,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def offline_dms(self, key: str) -> list[DirectMessage]:
+        self.commit()
+        rows = self.db.execute(
+            "SELECT ts, sender_name, recipient_name, message FROM dms WHERE recipient = ? AND delivered = 0"
+            " ORDER BY ts",
+            (key,),
+        ).fetchall()
+        return [DirectMessage(s, r, text, ts / 1_000_000, offline=True) for ts, s, r, text in rows]
+
+    def close(self) -> None:
+        """Commit what is pending and fold the WAL into the database file."""
+        try:
+            self.commit()
+            if not self.memory:
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            self.db.close()
+
+
+class Worker:
+    """The one thread besides the loop: slow work in, results out through a socketpair.
+
+    ``submit(fn, done)`` runs ``fn()`` in the thread; the loop calls ``run_ready()`` when the
+    socket is readable, and each ``done(result)`` (or ``done(exception)``) then runs on the
+    loop's thread, where chat state lives.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Callable[[Any], None]] | None] = queue.SimpleQueue()
+        self._done: deque[tuple[Callable[[Any], None], Any]] = deque()
+        self.wake_r, self._wake_w = socket.socketpair()
+        self.wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self.queued = 0
+        self._thread = threading.Thread(target=self._run, name="selchat-worker", daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[[], Any], done: Callable[[Any], None]) -> None:
+        self.queued += 1
+        self._jobs.put((fn, done))
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            fn, done = job
+            try:
+                result: Any = fn()
+            except Exception as exc:  # handed to the loop, which logs it
+                result = exc
+            self._done.append((done, result))
+            try:
+                self._wake_w.send(b"\0")
+            except (BlockingIOError, InterruptedError):
+                pass  # the socket is full of wake-ups already: the loop will look
+            except OSError:
+                return
+
+    def run_ready(self) -> None:
+        try:
+            while self.wake_r.recv(4096):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+        while self._done:
+            done, result = self._done.popleft()
+            self.queued -= 1
+            try:
+                done(result)
+            except Exception:
+                log.exception("handling a worker result failed")
+
+    def close(self) -> None:
+        """Finish the queued jobs, stop the thread, and deliver what it finished."""
+        self._jobs.put(None)
+        self._thread.join()
+        self.run_ready()
+        self.wake_r.close()
+        self._wake_w.close()
+
+
+def checkpoint(path: str) -> Callable[[], int]:
+    """A job for the worker: a passive checkpoint on a connection of its own (it does not wait
+    for the loop's writer, and the loop's writer does not wait for it)."""
+
+    def run() -> int:
+        db = sqlite3.connect(path, isolation_level=None)
+        try:
+            db.execute("PRAGMA busy_timeout = 0")
+            row = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            return int(row[2])
+        finally:
+            db.close()
+
+    return run

@@ -1,0 +1,1 @@
+"""Wire codecs: each renders the hub's events (selchat.outbound) as one protocol's bytes."""

@@ -1,0 +1,186 @@
+"""The JSON-lines wire: hub events -> frames -> bytes, for protocol v1 and v2.
+
+v1 is one room: its clients hear only the lobby, under the name ``"lobby"``, and exactly the
+frames of protocol v1 (a rename reaches them as the old name leaving and the new one joining). v2
+names rooms with their ``#`` and hears everything. Decoding is shared (``codec.LineDecoder``);
+only what the server says differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from selchat.codec import encode
+from selchat.config import LOBBY, LOBBY_ROOM
+from selchat.errors import ProtocolError
+from selchat.outbound import (
+    Announcement,
+    AwayChanged,
+    DirectMessage,
+    Event,
+    HistoryEnd,
+    Message,
+    NickChanged,
+    PongReply,
+    Registered,
+    RoomJoined,
+    RoomLeft,
+    RoomList,
+    Shutdown,
+    TopicChanged,
+    UserJoined,
+    UserLeft,
+    UserList,
+    Welcome,
+)
+
+Frame = dict[str, Any]
+
+
+def _joined_text(e: UserJoined) -> str:
+    return f"{e.username} joined the chat" if e.room == LOBBY_ROOM else f"{e.username} joined {e.room}"
+
+
+def _left_frame(e: UserLeft, room: str) -> Frame:
+    text = f"{e.username} left {e.room}" if e.parted else f"{e.username} left the chat"
+    frame: Frame = {"type": "user_left", "username": e.username, "room": room, "message": text,
+                    "timestamp": e.timestamp}
+    if e.reason:
+        frame["reason"] = e.reason
+    return frame
+
+
+def _dm(e: DirectMessage) -> Frame:
+    frame: Frame = {"type": "dm", "from": e.sender, "to": e.to, "message": e.text, "timestamp": e.timestamp}
+    if e.offline:
+        frame["offline"] = True
+    return frame
+
+
+# -- v2: everything -------------------------------------------------------------------------------
+
+
+def _v2_message(e: Message) -> Frame:
+    frame: Frame = {"type": "chat", "username": e.username, "room": e.room, "message": e.text,
+                    "timestamp": e.timestamp}
+    if e.action:
+        frame["action"] = True
+    if e.history:
+        frame["history"] = True
+    return frame
+
+
+def _v2_welcome(e: Welcome) -> Frame:
+    return {
+        "type": "welcome", "username": e.username, "room": e.room, "users": list(e.users), "message": e.message,
+        "max_message": e.max_message, "rate_limit": e.rate_limit, "burst": e.burst, "version": 2,
+        "topic": e.topic, "account": e.account, "max_rooms": e.max_rooms,
+    }
+
+
+def _v2_users(e: UserList) -> Frame:
+    frame: Frame = {"type": "users", "room": e.room, "users": list(e.users)}
+    if e.away:
+        frame["away"] = dict(e.away)
+    return frame
+
+
+V2: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
+    Message: _v2_message,
+    Welcome: _v2_welcome,
+    UserJoined: lambda e: {"type": "user_joined", "username": e.username, "room": e.room,
+                           "message": _joined_text(e), "timestamp": e.timestamp},
+    UserLeft: lambda e: _left_frame(e, e.room),
+    DirectMessage: _dm,
+    UserList: _v2_users,
+    PongReply: lambda e: {"type": "pong", "id": e.id, "timestamp": e.timestamp},
+    Announcement: lambda e: {"type": "server", "message": e.text, "timestamp": e.timestamp},
+    Shutdown: lambda e: {"type": "shutdown", "message": e.text, "timestamp": e.timestamp},
+    RoomJoined: lambda e: {"type": "room_joined", "room": e.room, "topic": e.topic, "users": list(e.users)},
+    HistoryEnd: lambda e: {"type": "history_end", "room": e.room, "more": e.more},
+    RoomLeft: lambda e: {"type": "room_left", "room": e.room},
+    RoomList: lambda e: {"type": "rooms", "rooms": [{"room": r.room, "users": r.users, "topic": r.topic}
+                                                    for r in e.rooms]},
+    TopicChanged: lambda e: {"type": "topic", "room": e.room, "topic": e.topic, "by": e.by,
+                             "timestamp": e.timestamp},
+    NickChanged: lambda e: {"type": "nick", "from": e.old, "to": e.new, "timestamp": e.timestamp},
+    AwayChanged: lambda e: {"type": "away", "username": e.username, "message": e.message},
+    Registered: lambda e: {"type": "registered", "account": e.account,
+                           "message": f"{e.account} is now your account; join with \"login\" to use it"},
+}
+
+
+# -- v1: the lobby, and only the frames v1 has ----------------------------------------------------
+
+
+def _v1_message(e: Message) -> Frame | None:
+    if e.room != LOBBY_ROOM or e.history:
+        return None
+    frame: Frame = {"type": "chat", "username": e.username, "room": LOBBY, "message": e.text,
+                    "timestamp": e.timestamp}
+    if e.action:
+        frame["action"] = True  # an added field: a v1 client shows the text and ignores the flag
+    return frame
+
+
+def _v1_nick(e: NickChanged) -> list[Frame] | None:
+    if e.room != LOBBY_ROOM:
+        return None
+    text = f"{e.old} is now known as {e.new}"
+    return [
+        {"type": "user_left", "username": e.old, "room": LOBBY, "message": text, "timestamp": e.timestamp},
+        {"type": "user_joined", "username": e.new, "room": LOBBY, "message": text, "timestamp": e.timestamp},
+    ]
+
+
+V1: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
+    Message: _v1_message,
+    Welcome: lambda e: {
+        "type": "welcome", "username": e.username, "room": LOBBY, "users": list(e.users), "message": e.message,
+        "max_message": e.max_message, "rate_limit": e.rate_limit, "burst": e.burst,
+    },
+    UserJoined: lambda e: {"type": "user_joined", "username": e.username, "room": LOBBY,
+                           "message": _joined_text(e), "timestamp": e.timestamp} if e.room == LOBBY_ROOM else None,
+    UserLeft: lambda e: _left_frame(e, LOBBY) if e.room == LOBBY_ROOM else None,
+    DirectMessage: _dm,
+    UserList: lambda e: {"type": "users", "room": LOBBY, "users": list(e.users)} if e.room == LOBBY_ROOM else None,
+    PongReply: V2[PongReply],
+    Announcement: V2[Announcement],
+    Shutdown: V2[Shutdown],
+    NickChanged: _v1_nick,
+}
+
+
+class JsonWire:
+    """Renders events for one protocol version. Stateless: one instance serves every connection
+    of its version, which is what lets the server encode an event once per codec."""
+
+    __slots__ = ("version", "_render")
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+        self._render = V2 if version >= 2 else V1
+
+    def encode(self, event: Event) -> bytes | None:
+        render = self._render.get(type(event))
+        if render is None:
+            return None
+        frame = render(event)
+        if frame is None:
+            return None
+        if type(frame) is list:
+            return b"".join(encode(f) for f in frame)
+        return encode(frame)  # type: ignore[arg-type]
+
+    @staticmethod
+    def error(exc: ProtocolError) -> bytes:
+        return encode(exc.to_frame())
+
+    @staticmethod
+    def ping(ping_id: int) -> bytes:
+        return encode({"type": "ping", "id": ping_id})
+
+
+JSON_V1 = JsonWire(1)
+JSON_V2 = JsonWire(2)

@@ -1,0 +1,81 @@
+"""A driver for the pure hub (h11's ConnectionPair idea): commands for several connection ids
+go in, and each connection's inbox holds the frames its codec (v1 or v2) would have sent."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+import pytest
+
+from selchat.config import ServerConfig
+from selchat.errors import ProtocolError
+from selchat.events import Command, Join
+from selchat.hub import Ask, Broadcast, Close, Fail, Hub, Send, Store
+from selchat.records import Snapshot
+from selchat.wire.jsonl import JSON_V1, JSON_V2
+
+
+class Driver:
+    def __init__(self, snapshot: Snapshot | None = None, **config: Any) -> None:
+        self.hub = Hub(ServerConfig(**config), snapshot)
+        self.inbox: dict[int, list[dict]] = defaultdict(list)
+        self.closed: dict[int, str] = {}
+        self.stored: list[Any] = []
+        self.asked: list[Any] = []
+        self.now = 1000.0
+
+    def connect(self, cid: int, address: str = "127.0.0.1") -> None:
+        self.hub.connect(cid, self.now, address)
+
+    def deliver(self, target: int, event: Any) -> None:
+        wire = JSON_V2 if self.hub.version_of(target) >= 2 else JSON_V1
+        payload = wire.encode(event)
+        if payload:
+            self.inbox[target].extend(json.loads(line) for line in payload.splitlines())
+
+    def apply(self, effects: list) -> None:
+        for effect in effects:
+            if isinstance(effect, Broadcast):
+                for target in effect.targets:
+                    if target != effect.exclude:
+                        self.deliver(target, effect.event)
+            elif isinstance(effect, Send):
+                for target in effect.targets:
+                    self.deliver(target, effect.event)
+            elif isinstance(effect, Store):
+                self.stored.append(effect.write)
+            elif isinstance(effect, Ask):
+                self.asked.append(effect.request)
+            elif isinstance(effect, Fail):
+                self.inbox[effect.conn_id].append(effect.error.to_frame())
+                if effect.error.closes:
+                    self.closed[effect.conn_id] = effect.error.code.value
+            else:
+                assert isinstance(effect, Close)
+                self.closed[effect.conn_id] = effect.reason
+                self.apply(self.hub.disconnect(effect.conn_id, self.now, None))
+
+    def do(self, cid: int, command: Command) -> None:
+        self.apply(self.hub.handle(cid, command, self.now))
+
+    def complete(self, cid: int, result: Any) -> None:
+        self.apply(self.hub.complete(cid, result, self.now))
+
+    def error(self, cid: int, command: Command) -> ProtocolError:
+        with pytest.raises(ProtocolError) as info:
+            self.hub.handle(cid, command, self.now)
+        return info.value
+
+    def join(self, cid: int, name: str, version: int = 1) -> dict:
+        self.connect(cid)
+        self.do(cid, Join(name, version=version))
+        return next(f for f in self.inbox[cid] if f["type"] == "welcome")
+
+    def drop(self, cid: int, reason: str | None = "connection lost") -> None:
+        self.apply(self.hub.disconnect(cid, self.now, reason))
+
+    def take(self, cid: int) -> list[dict]:
+        frames, self.inbox[cid] = self.inbox[cid], []
+        return frames
