@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import socket
 import sqlite3
 import threading
@@ -55,6 +56,9 @@ def _us(timestamp: float) -> int:
     return round(timestamp * 1_000_000)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _text(text: str) -> str:
     """Text SQLite can hold: a lone surrogate (legal in JSON's \\uXXXX, not in UTF-8) becomes
     U+FFFD, as any UTF-8 decoder would show it."""
@@ -62,7 +66,7 @@ def _text(text: str) -> str:
         text.encode("utf-8")
         return text
     except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return _SURROGATE.sub("\ufffd", text)
 
 
 # Each entry upgrades the schema by one version; PRAGMA user_version says how far a file is.

@@ -1,0 +1,155 @@
+"""The SQLite store on its own: schema versions, migrations, paging, pruning, odd text."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from selchat.outbound import DirectMessage, Message
+from selchat.records import DmsDelivered, SaveAccount, SaveDm, SaveRoom, SaveTopic
+from selchat.store import SCHEMA_VERSION, Store, StoreError, connect, migrate
+
+# What each schema version could hold, so that a migration test can fill a file of that version
+# the way a selchat of that version would have. A new migration adds its line here.
+FILL: dict[int, list[str]] = {
+    1: [
+        "INSERT INTO rooms (key, name, topic, topic_by, topic_at) VALUES ('#dev', '#Dev', 'plans', 'bob', 5.0)",
+        "INSERT INTO messages (room, ts, username, message, action) VALUES ('#dev', 7000000, 'bob', 'kept', 0)",
+    ],
+    2: [
+        "INSERT INTO accounts (key, name, hash, created) VALUES ('bob', 'bob', '$argon2id$x', 1.0)",
+        "INSERT INTO dms (ts, sender, recipient, sender_name, recipient_name, message, delivered)"
+        " VALUES (8000000, 'bob', 'alice', 'bob', 'alice', 'later', 0)",
+    ],
+}
+
+
+def test_every_migration_has_fill_data() -> None:
+    assert sorted(FILL) == list(range(1, SCHEMA_VERSION + 1))
+
+
+@pytest.mark.parametrize("start", range(SCHEMA_VERSION + 1))
+def test_migrates_from_every_earlier_version(tmp_path: Path, start: int) -> None:
+    path = str(tmp_path / "old.db")
+    db = connect(path)
+    migrate(db, path, upto=start)
+    for version in range(1, start + 1):
+        for statement in FILL[version]:
+            db.execute(statement)
+    db.close()
+
+    store = Store(path)
+    try:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        snap = store.snapshot()
+        if start >= 1:
+            assert [(r.key, r.name, r.topic, r.total) for r in snap.rooms] == [("#dev", "#Dev", "plans", 1)]
+            assert snap.rooms[0].recent[0].text == "kept"
+        if start >= 2:
+            assert snap.accounts == {"bob": "bob"}
+            assert [dm.text for dm in store.offline_dms("alice")] == ["later"]
+            assert snap.last_timestamp == 8.0
+        # and the migrated file takes every kind of write
+        store.write(SaveRoom("#new", "#New"))
+        store.write(Message("#New", "carol", "hello", 9.0))
+        store.write(SaveAccount("carol", "carol", "$argon2id$y", 9.0))
+        store.commit()
+        assert store.history("#new", "#New", None, 10)[0][0].text == "hello"
+    finally:
+        store.close()
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = str(tmp_path / "future.db")
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(StoreError, match="newer than this selchat knows"):
+        Store(path)
+
+
+def test_missing_folder_and_not_a_database(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="does not exist"):
+        Store(str(tmp_path / "nowhere" / "x.db"))
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="cannot use"):
+        Store(str(junk))
+
+
+def fill(store: Store, count: int, room: str = "#dev", start: float = 1000.0) -> list[Message]:
+    messages = [Message(room, "bob", f"m{i}", start + i / 1_000_000) for i in range(count)]
+    store.write(SaveRoom(room.lower(), room))
+    for m in messages:
+        store.write(m)
+    store.commit()
+    return messages
+
+
+def test_paging_never_skips_or_repeats() -> None:
+    store = Store(":memory:")
+    sent = fill(store, 437)  # one burst: a microsecond apart
+    page, more = store.history("#dev", "#dev", None, 100)
+    got = list(page)
+    while more:
+        page, more = store.history("#dev", "#dev", got[0].timestamp, 100)
+        got[:0] = page
+    assert [m.text for m in got] == [m.text for m in sent]
+    assert all(m.history for m in got)
+    assert store.history("#dev", "#dev", sent[0].timestamp, 100) == ([], False)
+    store.close()
+
+
+def test_history_is_pruned_to_the_newest(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "p.db"), history_max=100)
+    fill(store, 150)
+    fill(store, 150, start=2000.0)
+    rows = store.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+    assert 100 <= rows <= 105
+    newest, _ = store.history("#dev", "#dev", None, 100)
+    assert newest[-1].text == "m149" and newest[-1].timestamp == pytest.approx(2000.000149)
+    store.close()
+
+
+def test_lone_surrogates_do_not_lose_the_batch() -> None:
+    store = Store(":memory:")
+    store.write(SaveRoom("#dev", "#dev"))
+    store.write(Message("#dev", "bob", "before", 1.0))
+    store.write(Message("#dev", "bob", "bad \ud800 text", 2.0))
+    store.write(Message("#dev", "bob", "after", 3.0))
+    store.write(SaveTopic("#dev", "odd \udfff topic", "bob", 3.0))
+    store.commit()
+    page, _ = store.history("#dev", "#dev", None, 10)
+    assert [m.text for m in page] == ["before", "bad \ufffd text", "after"]
+    store.close()
+
+
+def test_dms_kept_and_marked_delivered() -> None:
+    store = Store(":memory:")
+    for i, delivered in enumerate((True, False, False)):
+        store.write(SaveDm("bob", "alice", DirectMessage("bob", "alice", f"dm{i}", 10.0 + i), delivered))
+    store.commit()
+    assert [dm.text for dm in store.offline_dms("alice")] == ["dm1", "dm2"]
+    store.write(DmsDelivered("alice", 11.0))
+    store.commit()
+    assert [dm.text for dm in store.offline_dms("alice")] == ["dm2"]
+    assert store.account("alice") is None
+    store.close()
+
+
+def test_file_survives_reopen(tmp_path: Path) -> None:
+    path = str(tmp_path / "r.db")
+    store = Store(path)
+    fill(store, 3)
+    store.write(SaveTopic("#dev", "kept", "bob", 1.0))
+    store.write(SaveAccount("bob", "Bob", "$argon2id$h", 1.0))
+    store.close()
+    assert not Path(path + "-wal").exists() or Path(path + "-wal").stat().st_size == 0
+    again = Store(path)
+    snap = again.snapshot()
+    assert snap.rooms[0].topic == "kept" and len(snap.rooms[0].recent) == 3
+    assert again.account("bob") == ("Bob", "$argon2id$h")
+    again.close()
