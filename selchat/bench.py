@@ -38,7 +38,9 @@ class Markers:
     def __init__(self, sep: bytes = b":") -> None:
         self.chat = b'{"type"' + sep + b'"chat"'
         self.error = b'{"type"' + sep + b'"error"'
-        self.left = b'{"type"' + sep + b'"user_left"'
+        # only the bench's own clients leaving counts (not, say, the --logins clients coming and going)
+        comma = b", " if sep == b": " else b","
+        self.left = b'{"type"' + sep + b'"user_left"' + comma + b'"username"' + sep + b'"bench'
         self.sample = b'"message"' + sep + b'"S'
 
     @classmethod
@@ -72,6 +74,9 @@ class Spec:
     senders: int | None = None
     workers: int = 1
     drain: float = 5.0
+    rooms: int = 0  # spread the clients over this many rooms (protocol v2); 0: all in the lobby
+    db: str = ":memory:"  # the database of the server the bench starts
+    logins: int = 0  # extra clients that log in to accounts, again and again, during the run
 
 
 @dataclass
@@ -101,15 +106,35 @@ class Result:
     server_peak_rss_mb: float | None = None
     generator_cpu_s: float = 0.0
     bottleneck: str = ""
+    rooms: int = 0
+    db: str = ""
+    logins: int = 0
+    logins_done: int = 0
 
 
 # -- one worker: a share of the clients ----------------------------------------------------------
 
 
-def _message(size: int, sampled: bool, now: float) -> bytes:
+CHAT_PREFIX = b'{"type":"chat","message":"'
+
+
+def _message(size: int, sampled: bool, now: float, prefix: bytes = CHAT_PREFIX) -> bytes:
     text = f"S{now:.6f}|" if sampled else "x"
     text = (text + "." * size)[: max(size, len(text))]
-    return b'{"type":"chat","message":"' + text.encode() + b'"}\n'
+    return prefix + text.encode() + b'"}\n'
+
+
+def room_of(spec: Spec, i: int) -> str | None:
+    """Client ``i``'s room with ``--rooms``: round robin, so rooms differ by one member at most."""
+    return f"#bench{i % spec.rooms}" if spec.rooms else None
+
+
+def recipients_of(spec: Spec, i: int) -> int:
+    """How many clients receive what client ``i`` sends."""
+    if not spec.rooms:
+        return spec.clients - 1
+    share, extra = divmod(spec.clients, spec.rooms)
+    return share + (1 if i % spec.rooms < extra else 0) - 1
 
 
 def _connect_all(spec: Spec, first: int, count: int) -> tuple[list[socket.socket], list[bytes], Markers]:
@@ -125,7 +150,13 @@ def _connect_all(spec: Spec, first: int, count: int) -> tuple[list[socket.socket
                 raise BenchError(f"cannot connect to {spec.host}:{spec.port}: {exc.strerror or exc}")
             socks.append(sock)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.sendall(json.dumps({"type": "join", "username": f"bench{i}"}).encode() + b"\n")
+            join: dict[str, Any] = {"type": "join", "username": f"bench{i}"}
+            room = room_of(spec, i)
+            if room:
+                join["version"] = 2
+            sock.sendall(json.dumps(join).encode() + b"\n")
+            if room:
+                sock.sendall(json.dumps({"type": "join_room", "room": room}).encode() + b"\n")
             sock.setblocking(False)
         tails = [b""] * len(socks)
         waiting = set(range(len(socks)))
@@ -153,8 +184,12 @@ def _connect_all(spec: Spec, first: int, count: int) -> tuple[list[socket.socket
                     for line in data[:cut].splitlines():
                         frame = json.loads(line)
                         if frame.get("type") == "welcome":
-                            waiting.discard(n)
                             markers = Markers.from_line(line)
+                            if not spec.rooms:
+                                waiting.discard(n)
+                                break
+                        if frame.get("type") == "room_joined":
+                            waiting.discard(n)
                             break
                         if frame.get("type") == "error":
                             code = frame.get("code")
@@ -206,7 +241,7 @@ def _worker(index: int, spec: Spec, first: int, count: int, senders: int, shared
         return
     try:
         go.wait()
-        pipe.send(_load(index, spec, socks, tails, markers, senders, shared))
+        pipe.send(_load(index, spec, socks, tails, markers, senders, shared, first))
         # Leave only when every worker has reported: a client leaving earlier would send
         # user_left frames into other workers' counts.
         close.wait(60)
@@ -216,9 +251,17 @@ def _worker(index: int, spec: Spec, first: int, count: int, senders: int, shared
 
 
 def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes], markers: Markers,
-          senders: int, shared: Any) -> dict[str, Any]:
+          senders: int, shared: Any, first: int = 0) -> dict[str, Any]:
     workers = spec.workers
-    recipients = max(1, spec.clients - 1)
+    # messages are complete when every recipient has them: on average this many each
+    recipients = max(1.0, spec.clients / spec.rooms - 1) if spec.rooms else max(1, spec.clients - 1)
+    fanout = [recipients_of(spec, first + n) for n in range(len(socks))]
+    prefixes = [
+        CHAT_PREFIX if not spec.rooms else
+        b'{"type":"chat","room":"' + str(room_of(spec, first + n)).encode() + b'","message":"'
+        for n in range(len(socks))
+    ]
+    expected = 0
     base = index * SLOT
     sel = selectors.DefaultSelector()
     for n, sock in enumerate(socks):
@@ -258,15 +301,17 @@ def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes]
                 due = math.ceil(room / workers) if room >= max(1, spec.window // 4) else 0
             for _ in range(max(0, due)):
                 sock = socks[next_sender]
+                this = next_sender
                 next_sender = (next_sender + 1) % senders
                 try:
-                    sock.send(_message(spec.size, sent % every == 0, clock()))
+                    sock.send(_message(spec.size, sent % every == 0, clock(), prefixes[this]))
                 except (BlockingIOError, InterruptedError):
                     break  # this socket's buffer is full: the server is behind; try again later
                 except OSError:
                     drops += 1
                     break
                 sent += 1
+                expected += fanout[this]
             shared[base + SENT] = sent
         ready = sel.select(timeout)
         # Receipts are stamped when select() returned: the bytes were there by then, and the time
@@ -304,7 +349,7 @@ def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes]
             if all(shared[i * SLOT + DONE] for i in range(workers)):
                 total_sent = sum(shared[i * SLOT + SENT] for i in range(workers))
                 total_delivered = sum(shared[i * SLOT + DELIVERED] for i in range(workers))
-                if total_delivered >= total_sent * recipients:
+                if total_delivered >= round(total_sent * recipients):
                     break
             if clock() > end_send + spec.drain:
                 break
@@ -312,6 +357,7 @@ def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes]
     sel.close()
     return {
         "sent": sent,
+        "expected": expected,
         "delivered": delivered,
         "errors": counts[0],
         "left": counts[1],
@@ -321,6 +367,68 @@ def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes]
         "start": start,
         "finished": finished,
     }
+
+
+# -- a login storm beside the load ---------------------------------------------------------------
+
+LOGIN_PASSWORD = "bench password"
+
+
+def login_account(i: int) -> str:
+    return f"login{i}"
+
+
+def _login_storm(spec: Spec, pipe: Any, stop: Any) -> None:
+    """``spec.logins`` clients that each log in to their account, quit once welcomed, and do it
+    again, until told to stop: the server's worker is never idle meanwhile."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sel = selectors.DefaultSelector()
+    done = 0
+
+    def start(i: int) -> None:
+        sock = socket.create_connection((spec.host, spec.port), timeout=10)
+        sock.sendall(json.dumps({"type": "join", "username": login_account(i), "login": LOGIN_PASSWORD}).encode()
+                     + b"\n")
+        sock.setblocking(False)
+        sel.register(sock, selectors.EVENT_READ, i)
+
+    for i in range(spec.logins):
+        start(i)
+    pipe.send({"connected": spec.logins})
+    while not stop.is_set():
+        for key, _ in sel.select(0.1):
+            sock = key.fileobj
+            try:
+                data = sock.recv(65536)  # type: ignore[union-attr]
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                data = b""
+            if b'"welcome"' in data:
+                done += 1
+                sock.sendall(b'{"type":"quit"}\n')  # type: ignore[union-attr]
+            if not data:
+                sel.unregister(sock)
+                sock.close()  # type: ignore[union-attr]
+                start(key.data)
+    for key in list(sel.get_map().values()):
+        key.fileobj.close()  # type: ignore[union-attr]
+    sel.close()
+    pipe.send({"logins": done})
+
+
+def make_login_accounts(path: str, count: int) -> None:
+    """Accounts login0.. in a database file, all with one password: one argon2 hash serves them
+    all (each hash carries its own salt, and any hash of the password verifies it)."""
+    from selchat.passwords import hash_password
+    from selchat.records import SaveAccount
+    from selchat.store import Store
+
+    store = Store(path)
+    hashed = hash_password(LOGIN_PASSWORD)
+    for i in range(count):
+        store.write(SaveAccount(login_account(i), login_account(i), hashed, time.time()))
+    store.close()
 
 
 # -- the coordinator -----------------------------------------------------------------------------
@@ -407,11 +515,12 @@ class StartedServer:
         return text
 
 
-def selchat_server_command(clients: int) -> list[str]:
+def selchat_server_command(clients: int, db: str = ":memory:") -> list[str]:
     return [
         sys.executable, "-m", "selchat", "serve", "--host", "127.0.0.1", "--port", "0",
         "--max-clients", str(clients + 16), "--rate-limit", "0", "--max-output", str(256 << 20),
-        "--handshake-timeout", "60", "--ping-interval", "600", "--log-level", "WARNING", "--db", ":memory:",
+        "--handshake-timeout", "60", "--ping-interval", "600", "--log-level", "WARNING", "--db", db,
+        "--max-rooms", "1000",
     ]
 
 
@@ -428,6 +537,7 @@ def run_bench(spec: Spec, *, server: StartedServer | None = None, label: str = "
     close = context.Event()
     procs = []
     pipes = []
+    storm: Any = None
     share, extra = divmod(spec.clients, workers)
     sender_share, sender_extra = divmod(senders, workers)
     first = 0
@@ -450,19 +560,31 @@ def run_bench(spec: Spec, *, server: StartedServer | None = None, label: str = "
             if "error" in message:
                 raise BenchError(message["error"])
         join_seconds = time.monotonic() - started
+        if spec.logins:
+            storm_pipe, storm_child = context.Pipe()
+            storm = context.Process(target=_login_storm, args=(spec, storm_child, close), daemon=True)
+            storm.start()
+            storm_child.close()
+            _receive(storm, storm_pipe, JOIN_TIMEOUT)  # its clients are connected
         cpu_before = _proc_cpu(server.proc.pid) if server else None
         go.set()
         results = []
         for proc, pipe in zip(procs, pipes, strict=True):
             results.append(_receive(proc, pipe, spec.duration + spec.drain + 60, progress, shared, workers))
         cpu_after = _proc_cpu(server.proc.pid) if server else None
+        logins_done = 0
+        if storm is not None:
+            close.set()
+            logins_done = _receive(storm, storm_pipe, 30)["logins"]
+            storm_pipe.close()
     except BaseException:
-        for proc in procs:
-            proc.kill()  # a worker may be waiting for a start that will never come
+        for proc in [*procs, storm]:
+            if proc is not None:
+                proc.kill()  # a worker may be waiting for a start that will never come
         raise
     finally:
         close.set()
-        for proc in procs:
+        for proc in [*procs, *([storm] if storm is not None else [])]:
             proc.join(10)
             if proc.is_alive():
                 proc.kill()
@@ -474,7 +596,7 @@ def run_bench(spec: Spec, *, server: StartedServer | None = None, label: str = "
     elapsed = max(1e-9, end - start)
     sent = sum(r["sent"] for r in results)
     delivered = sum(r["delivered"] for r in results)
-    expected = sent * (spec.clients - 1)
+    expected = sum(r["expected"] for r in results)
     lat = array("d")
     for r in results:
         lat.frombytes(r["latencies"])
@@ -505,6 +627,10 @@ def run_bench(spec: Spec, *, server: StartedServer | None = None, label: str = "
         drops=sum(r["drops"] + r["left"] for r in results),
         elapsed=round(elapsed, 3),
         generator_cpu_s=round(sum(r["cpu"] for r in results), 2),
+        rooms=spec.rooms,
+        db=spec.db,
+        logins=spec.logins,
+        logins_done=logins_done,
     )
     if server is not None and cpu_before is not None and cpu_after is not None:
         result.server_cpu_s = round(cpu_after - cpu_before, 2)
@@ -564,6 +690,12 @@ def format_table(r: Result) -> str:
            f"  ({r.samples:,} samples)" if lat else "no samples"),
         f"  errors / drops     {r.errors:,} / {r.drops:,}",
     ]
+    if r.rooms:
+        rows.insert(2, f"  rooms              {r.rooms} (each message to one room)")
+    if r.db:
+        rows.insert(2, f"  database           {r.db}")
+    if r.logins:
+        rows.append(f"  logins             {r.logins_done:,} by {r.logins} clients during the run")
     if r.server_cpu_s is not None:
         rss = f", peak RSS {r.server_peak_rss_mb:.1f} MB" if r.server_peak_rss_mb else ""
         rows.append(f"  server CPU         {r.server_cpu_s:.2f} s ({r.server_cpu_s / r.elapsed:.0%} of a core){rss}")
@@ -578,13 +710,22 @@ def format_table(r: Result) -> str:
 def main(spec: Spec, *, server_cmd: str | None, target_given: bool, json_output: bool) -> Result:
     server: StartedServer | None = None
     label = f"{spec.host}:{spec.port} (already running)"
+    scratch: tempfile.TemporaryDirectory[str] | None = None
+    if spec.logins and (target_given or server_cmd):
+        raise BenchError("--logins needs the bench to start its own selchat (it creates the accounts)")
     if not target_given:
-        raise_fd_limit(spec.clients + 256)
+        raise_fd_limit(spec.clients + spec.logins + 256)
         if server_cmd:
             command = [*shlex.split(server_cmd), "--host", "127.0.0.1", "--port", "0"]
             name = os.path.basename(shlex.split(server_cmd)[-1])
         else:
-            command = selchat_server_command(spec.clients)
+            db = spec.db
+            if spec.logins and db == ":memory:":
+                scratch = tempfile.TemporaryDirectory(prefix="selchat-bench-")
+                db = spec.db = os.path.join(scratch.name, "bench.db")
+            if spec.logins:
+                make_login_accounts(db, spec.logins)
+            command = selchat_server_command(spec.clients + spec.logins, db)
             name = "selchat"
         server = StartedServer(command)
         spec.host, spec.port = server.host, server.port
@@ -598,6 +739,8 @@ def main(spec: Spec, *, server_cmd: str | None, target_given: bool, json_output:
     finally:
         if server is not None:
             server.stop()
+        if scratch is not None:
+            scratch.cleanup()
 
 
 def to_json(result: Result) -> str:

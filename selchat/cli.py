@@ -330,6 +330,12 @@ def join(
 @click.option("--port", type=click.IntRange(1, 65535), help="Target a running server's port.")
 @click.option("--server-cmd", help="Start this server instead of selchat (it gets --host and --port 0 "
               "appended and must print 'listening on HOST:PORT').")
+@click.option("--rooms", default=0, type=click.IntRange(min=0),
+              help="Spread the clients over this many rooms, each message to one room [default: all in the lobby].")
+@click.option("--db", default=":memory:", show_default=True,
+              help="Database of the server the bench starts (a file path measures the disk's cost).")
+@click.option("--logins", default=0, type=click.IntRange(min=0),
+              help="Extra clients that log in to accounts again and again during the run (argon2 load).")
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object instead of the table.")
 def bench(
     clients: int,
@@ -342,6 +348,9 @@ def bench(
     host: str | None,
     port: int | None,
     server_cmd: str | None,
+    rooms: int,
+    db: str,
+    logins: int,
     json_output: bool,
 ) -> None:
     """Measure a chat server: deliveries a second, latency, and anything lost.
@@ -371,7 +380,12 @@ def bench(
         size=size,
         senders=senders,
         workers=workers,
+        rooms=rooms,
+        db=db,
+        logins=logins,
     )
+    if rooms > clients // 2:
+        fail("--rooms must leave at least two clients in each room", 2)
     try:
         result = bench_main(spec, server_cmd=server_cmd, target_given=target_given, json_output=json_output)
     except BenchError as exc:

@@ -1,8 +1,8 @@
 """Frames <-> typed commands: what a client may ask of the server, validated once.
 
-Small frozen dataclasses with ``__slots__``, as in h11 and wsproto; the hub dispatches on
-``type(command)``. A field's type is checked here; its meaning (is the room name valid, is the
-user in that room) is the hub's business.
+Small dataclasses with ``__slots__``, as in h11 and wsproto (treated as immutable, not frozen:
+see outbound.py for the cost); the hub dispatches on ``type(command)``. A field's type is checked
+here; its meaning (is the room name valid, is the user in that room) is the hub's business.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Union
 from selchat.errors import ErrorCode, ProtocolError
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Join:
     username: str
     password: str | None = None
@@ -22,78 +22,78 @@ class Join:
     login: str | None = None  # an account's password: join as that account
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Chat:
     message: str
     room: str | None = None  # None: the lobby
     action: bool = False  # /me
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Dm:
     to: str
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Users:
     room: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ping:
     id: Any = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Pong:
     id: Any = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Quit:
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class JoinRoom:
     room: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LeaveRoom:
     room: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Rooms:
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class History:
     room: str
     before: float | None = None  # a timestamp; None: the newest messages
     limit: int = 50
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Topic:
     room: str
     topic: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Nick:
     username: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Away:
     message: str | None = None  # None: back
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Register:
     password: str
 

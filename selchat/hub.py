@@ -77,7 +77,7 @@ _ROOM_RE = re.compile(rf"#[A-Za-z0-9_.\-]{{1,{ROOM_MAX}}}")
 LOBBY_KEY = LOBBY_ROOM
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Send:
     """Deliver ``event`` to each connection in ``targets``, in order with earlier effects."""
 
@@ -85,7 +85,7 @@ class Send:
     event: ev.Event
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Broadcast:
     """Deliver ``event`` to a room's members (a cached tuple), except ``exclude``."""
 
@@ -94,7 +94,7 @@ class Broadcast:
     exclude: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Close:
     """Close a connection once its queued output is written."""
 
@@ -102,7 +102,7 @@ class Close:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Fail:
     """Tell a connection about an error that arose outside its own input (a login that failed
     in the worker, a session replaced by a login elsewhere)."""
@@ -111,14 +111,14 @@ class Fail:
     error: ProtocolError
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Store:
     """Keep this in the database; writes of one loop turn are committed together."""
 
     write: Write
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ask:
     """A read or slow work; its result comes back through ``Hub.complete``."""
 
@@ -615,15 +615,20 @@ class Hub:
         if session.version < 2 and room.key not in session.rooms:
             raise ProtocolError(ErrorCode.NOT_IN_ROOM, "you are not in the lobby")
         self._spend_token(session, now)
-        assert session.name is not None
-        message = ev.Message(room.name, session.name, text, self._stamp(now), cmd.action)
+        name = session.name
+        assert name is not None
+        stamp = int(now * 1_000_000)  # _stamp(), inline: this is the hot path
+        if stamp <= self._last_stamp:
+            stamp = self._last_stamp + 1
+        self._last_stamp = stamp
+        message = ev.Message(room.name, name, text, stamp / 1_000_000, cmd.action)
         room.recent.append(message)
         room.total += 1
+        row = Store((room.key, stamp, name, text, 1 if cmd.action else 0))
         if room.stored:
-            return [Broadcast(room.targets, message, session.conn_id), Store(message)]
+            return [Broadcast(room.targets, message, session.conn_id), row]
         room.stored = True
-        return [Broadcast(room.targets, message, session.conn_id), Store(SaveRoom(room.key, room.name)),
-                Store(message)]
+        return [Broadcast(room.targets, message, session.conn_id), Store(SaveRoom(room.key, room.name)), row]
 
     def _dm(self, session: Session, cmd: Dm, now: float) -> list[Effect]:
         text = self._message(cmd.message)

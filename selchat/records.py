@@ -14,13 +14,13 @@ from selchat.outbound import DirectMessage, Message
 # -- writes (committed together at the end of a loop turn) ----------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SaveRoom:
     key: str
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SaveTopic:
     key: str
     topic: str
@@ -28,7 +28,7 @@ class SaveTopic:
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SaveAccount:
     key: str
     name: str
@@ -36,7 +36,7 @@ class SaveAccount:
     created: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SaveDm:
     sender_key: str
     recipient_key: str
@@ -44,19 +44,22 @@ class SaveDm:
     delivered: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DmsDelivered:
     recipient_key: str
     up_to: float  # timestamp of the newest delivered
 
 
-# A Message is itself a write: the store keeps every room message it is given.
-Write = SaveRoom | SaveTopic | SaveAccount | SaveDm | DmsDelivered | Message
+# A room message is written as a plain tuple, the row itself, because one is made per chat line:
+# (room key, timestamp in microseconds, username, text, 1 if an action else 0).
+MessageRow = tuple[str, int, str, str, int]
+
+Write = SaveRoom | SaveTopic | SaveAccount | SaveDm | DmsDelivered | MessageRow
 
 # -- reads and slow work: requests carry the connection they answer -------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LoadHistory:
     conn_id: int
     room_key: str
@@ -65,13 +68,13 @@ class LoadHistory:
     limit: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LoadOfflineDms:
     conn_id: int
     account_key: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CheckLogin:
     """Look the account's hash up and verify ``password`` against it (argon2, in the worker)."""
 
@@ -80,7 +83,7 @@ class CheckLogin:
     password: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HashPassword:
     conn_id: int
     account_key: str
@@ -93,26 +96,26 @@ Request = LoadHistory | LoadOfflineDms | CheckLogin | HashPassword
 # -- results --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HistoryPage:
     room_key: str
     messages: tuple[Message, ...]
     more: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OfflineDms:
     dms: tuple[DirectMessage, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LoginChecked:
     account_key: str
     ok: bool
     name: str | None = None  # the account's name as registered
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PasswordHashed:
     account_key: str
     name: str

@@ -82,14 +82,13 @@ MIGRATIONS: list[str] = [
         topic_at REAL
     );
     CREATE TABLE messages (
-        id INTEGER PRIMARY KEY,
         room TEXT NOT NULL,
         ts INTEGER NOT NULL,
         username TEXT NOT NULL,
         message TEXT NOT NULL,
-        action INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE UNIQUE INDEX messages_by_room_time ON messages (room, ts);
+        action INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (room, ts)
+    ) WITHOUT ROWID;
     """,
     # 2: accounts, and private messages between accounts
     """
@@ -231,9 +230,8 @@ class Store:
         try:
             for record in pending:
                 kind = type(record)
-                if kind is Message:
-                    m: Message = record  # type: ignore[assignment]
-                    messages.append((m.room.lower(), _us(m.timestamp), m.username, m.text, int(m.action)))
+                if kind is tuple:  # a room message's row, as the hub built it
+                    messages.append(record)  # type: ignore[arg-type]
                 elif kind is SaveRoom:
                     db.execute("INSERT OR IGNORE INTO rooms (key, name) VALUES (?, ?)",
                                (record.key, record.name))  # type: ignore[union-attr]
@@ -281,14 +279,17 @@ class Store:
         counts = self._room_rows
         limit = self.history_max
         slack = max(1, int(limit * PRUNE_SLACK))
+        added: dict[str, int] = {}
         for row in rows:
-            counts[row[0]] = counts.get(row[0], 0) + 1
-        for key in {row[0] for row in rows}:
-            if counts[key] > limit + slack:
+            added[row[0]] = added.get(row[0], 0) + 1
+        for key, count in added.items():
+            total = counts[key] = counts.get(key, 0) + count
+            if total > limit + slack:
+                # counted from the old end: the subquery walks the excess, not the whole history
                 self.db.execute(
-                    "DELETE FROM messages WHERE room = ?1 AND ts < "
-                    "(SELECT ts FROM messages WHERE room = ?1 ORDER BY ts DESC LIMIT 1 OFFSET ?2)",
-                    (key, limit - 1),
+                    "DELETE FROM messages WHERE room = ?1 AND ts <= "
+                    "(SELECT ts FROM messages WHERE room = ?1 ORDER BY ts LIMIT 1 OFFSET ?2)",
+                    (key, total - limit - 1),
                 )
                 counts[key] = limit
 

@@ -240,7 +240,7 @@ def test_snapshot_restores_rooms_topics_and_replay() -> None:
     assert [f["message"] for f in frames[1:4]] == ["m0", "m1", "m2"]
     assert frames[4] == {"type": "history_end", "room": "#Dev", "more": True}  # 60 stored, 3 shown
     d.do(1, Chat("new", room="#dev"))
-    assert d.stored[-1].timestamp > 2000.0  # never before what was stored
+    assert d.stored[-1][1] > 2000 * 1_000_000  # the row's microseconds: never before what was stored
 
 
 # -- accounts ------------------------------------------------------------------------------------

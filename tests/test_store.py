@@ -54,7 +54,7 @@ def test_migrates_from_every_earlier_version(tmp_path: Path, start: int) -> None
             assert snap.last_timestamp == 8.0
         # and the migrated file takes every kind of write
         store.write(SaveRoom("#new", "#New"))
-        store.write(Message("#New", "carol", "hello", 9.0))
+        store.write(("#new", 9_000_000, "carol", "hello", 0))
         store.write(SaveAccount("carol", "carol", "$argon2id$y", 9.0))
         store.commit()
         assert store.history("#new", "#New", None, 10)[0][0].text == "hello"
@@ -84,7 +84,7 @@ def fill(store: Store, count: int, room: str = "#dev", start: float = 1000.0) ->
     messages = [Message(room, "bob", f"m{i}", start + i / 1_000_000) for i in range(count)]
     store.write(SaveRoom(room.lower(), room))
     for m in messages:
-        store.write(m)
+        store.write((room.lower(), round(m.timestamp * 1_000_000), m.username, m.text, 0))
     store.commit()
     return messages
 
@@ -117,9 +117,9 @@ def test_history_is_pruned_to_the_newest(tmp_path: Path) -> None:
 def test_lone_surrogates_do_not_lose_the_batch() -> None:
     store = Store(":memory:")
     store.write(SaveRoom("#dev", "#dev"))
-    store.write(Message("#dev", "bob", "before", 1.0))
-    store.write(Message("#dev", "bob", "bad \ud800 text", 2.0))
-    store.write(Message("#dev", "bob", "after", 3.0))
+    store.write(("#dev", 1_000_000, "bob", "before", 0))
+    store.write(("#dev", 2_000_000, "bob", "bad \ud800 text", 0))
+    store.write(("#dev", 3_000_000, "bob", "after", 1))
     store.write(SaveTopic("#dev", "odd \udfff topic", "bob", 3.0))
     store.commit()
     page, _ = store.history("#dev", "#dev", None, 10)
