@@ -259,6 +259,8 @@ def cert(hosts: tuple[str, ...], cert_path: Path, key_path: Path, days: int, for
 @click.option("--name", envvar="SELCHAT_NAME", help="Your name; asked for when missing.")
 @click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path),
               help="File whose first line is the server password (or set SELCHAT_PASSWORD).")
+@click.option("--login", is_flag=True,
+              help="Log in to the account NAME: the password comes from SELCHAT_LOGIN, else it is asked for.")
 @click.option("--tls", is_flag=True, help="Connect with TLS, verifying the server's certificate.")
 @click.option("--cafile", type=click.Path(dir_okay=False, exists=True),
               help="Trust this certificate (e.g. from `selchat cert`) instead of the system store; implies --tls.")
@@ -270,6 +272,7 @@ def join(
     port: int,
     name: str | None,
     password_file: Path | None,
+    login: bool,
     tls: bool,
     cafile: str | None,
     insecure: bool,
@@ -279,7 +282,8 @@ def join(
     """Join a chat server: interactive in a terminal, line by line from a pipe.
 
     \b
-    Commands: /help, /users, /msg NAME TEXT (or @NAME TEXT), /ping, /quit.
+    Commands: /join #ROOM, /part, /list, /names, /topic, /me, /msg NAME TEXT (or @NAME TEXT),
+    /nick, /away, /register, /users, /ping, /help, /quit. Alt-1..9 switch rooms, PageUp scrolls back.
     From a pipe every line is sent as chat:  echo "build done" | selchat join --name ci
     """
     import os
@@ -287,6 +291,17 @@ def join(
     from selchat.client import ClientError, Options, client_ssl_context, run
 
     password = read_password(password_file, 1)
+    account_password = None
+    if login:
+        account_password = os.environ.get("SELCHAT_LOGIN") or None
+        if account_password is None:
+            if not sys.stdin.isatty():
+                fail("--login needs the account's password: set SELCHAT_LOGIN (there is no terminal to ask on)")
+            if not name:
+                name = click.prompt("Your name")
+            account_password = click.prompt(f"Password for {name}", hide_input=True)
+    elif os.environ.get("SELCHAT_LOGIN"):
+        account_password = os.environ["SELCHAT_LOGIN"]
     try:
         context = None
         if tls or cafile or insecure:
@@ -302,6 +317,7 @@ def join(
             port=port,
             name=name,
             password=password,
+            login=account_password,
             colour=not no_color and not os.environ.get("NO_COLOR"),
             json_output=json_output,
             tls=context,

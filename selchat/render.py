@@ -58,6 +58,8 @@ class Renderer:
     def __init__(self, colour: bool = True, me: str | None = None) -> None:
         self.colour = colour
         self.me = me
+        # The room the user is typing into; lines from other rooms carry their room's name.
+        self.current: str | None = None
 
     def _paint(self, text: str, *codes: str) -> str:
         if not self.colour or not codes:
@@ -86,23 +88,57 @@ class Renderer:
     def problem(self, text: str) -> str:
         return self._paint(f"!!! {text}", RED, BOLD)
 
-    def own_chat(self, text: str) -> str:
+    def own_chat(self, text: str, action: bool = False) -> str:
+        if action:
+            return f"{self.stamp({})} * {self.name(self.me or 'me')} {sanitize(text)}"
         return f"{self.stamp({})} {self.name(self.me or 'me')}: {sanitize(text)}"
+
+    def _where(self, frame: dict[str, Any]) -> str:
+        """``#dev `` before a line from a room other than the current one."""
+        room = frame.get("room")
+        if not isinstance(room, str) or not room.startswith("#") or self.current is None:
+            return ""
+        if room.casefold() == self.current.casefold():
+            return ""
+        return self._paint(sanitize(room), BOLD) + " "
+
+    def chat(self, frame: dict[str, Any]) -> str:
+        get = frame.get
+        if get("history"):
+            # from before you arrived: dimmed, with its own time, and no colours that could be
+            # mistaken for live lines
+            who, text = sanitize(get("username")), sanitize(get("message", ""))
+            body = f"* {who} {text}" if get("action") else f"{who}: {text}"
+            return self._paint(f"[{self.clock(get('timestamp'))}] {sanitize(get('room', ''))} {body}", DIM)
+        head = f"{self.stamp(frame)} {self._where(frame)}"
+        text = sanitize(get("message", ""))
+        if get("action"):
+            return f"{head}* {self.name(get('username'))} {text}"
+        return f"{head}{self.name(get('username'))}: {text}"
 
     def frame(self, frame: dict[str, Any]) -> str | None:
         """The line for one received frame, or None for frames a person need not see."""
         kind = frame.get("type")
-        get = frame.get
         if kind == "chat":
-            return f"{self.stamp(frame)} {self.name(get('username'))}: {sanitize(get('message', ''))}"
+            return self.chat(frame)
         if kind == "dm":
-            sender, to = get("from"), get("to")
-            if self.me is not None and str(sender).casefold() == self.me.casefold():
-                head = f"[dm to {self.name(to)}]"
-            else:
-                head = f"[dm from {self.name(sender)}]"
-            body = self._paint(sanitize(get("message", "")), MAGENTA)
-            return f"{self.stamp(frame)} {self._paint('', MAGENTA)}{head} {body}"
+            return self._dm(frame)
+        return self._more(frame)
+
+    def _dm(self, frame: dict[str, Any]) -> str:
+        get = frame.get
+        sender, to = get("from"), get("to")
+        mine = self.me is not None and str(sender).casefold() == self.me.casefold()
+        head = f"[dm to {self.name(to)}]" if mine else f"[dm from {self.name(sender)}]"
+        body = self._paint(sanitize(get("message", "")), MAGENTA)
+        line = f"{self.stamp(frame)} {self._paint('', MAGENTA)}{head} {body}"
+        if get("offline"):
+            line += self._paint(" (kept until they log in)" if mine else " (sent while you were away)", DIM)
+        return line
+
+    def _more(self, frame: dict[str, Any]) -> str | None:
+        kind = frame.get("type")
+        get = frame.get
         if kind in ("user_joined", "user_left"):
             text = sanitize(get("message", ""))
             if kind == "user_left" and get("reason"):
@@ -114,7 +150,40 @@ class Renderer:
             return self.notice(sanitize(get("message", "")))
         if kind == "users":
             names = get("users") or []
-            return self.notice(f"online ({len(names)}): " + ", ".join(sanitize(n) for n in names))
+            away = get("away") if isinstance(get("away"), dict) else {}
+            shown = ", ".join(sanitize(n) + (f" (away: {sanitize(away[n])})" if n in away else "") for n in names)
+            where = f" in {sanitize(get('room'))}" if str(get("room", "")).startswith("#") else ""
+            return self.notice(f"online{where} ({len(names)}): {shown}")
+        if kind == "room_joined":
+            names = get("users") or []
+            topic = f" — topic: {sanitize(get('topic'))}" if get("topic") else ""
+            return self.notice(f"you joined {sanitize(get('room'))}{topic} ({len(names)} here: "
+                               + ", ".join(sanitize(n) for n in names) + ")")
+        if kind == "room_left":
+            return self.notice(f"you left {sanitize(get('room'))}")
+        if kind == "rooms":
+            rooms = get("rooms") or []
+            lines = [self.notice(f"{len(rooms)} room{'s' if len(rooms) != 1 else ''}:")]
+            for r in rooms:
+                if isinstance(r, dict):
+                    topic = f" — {sanitize(r.get('topic'))}" if r.get("topic") else ""
+                    lines.append(self.notice(f"  {sanitize(r.get('room'))} ({sanitize(r.get('users'))} here){topic}"))
+            return "\n".join(lines)
+        if kind == "topic":
+            what = f"set the topic of {sanitize(get('room'))} to: {sanitize(get('topic'))}" if get("topic") else \
+                f"cleared the topic of {sanitize(get('room'))}"
+            return f"{self.stamp(frame)} " + self._paint(f"* {sanitize(get('by'))} {what}", YELLOW)
+        if kind == "nick":
+            return self._paint(f"[{self.clock(get('timestamp'))}] * {sanitize(get('from'))} is now known as "
+                               f"{sanitize(get('to'))}", DIM)
+        if kind == "away":
+            who = sanitize(get("username"))
+            text = f"{who} is away: {sanitize(get('message'))}" if get("message") else f"{who} is back"
+            return self._paint(f"* {text}", DIM)
+        if kind == "registered":
+            return self.notice(sanitize(get("message", "registered")))
+        if kind == "history_end":
+            return None
         if kind == "error":
             return self.problem(f"{sanitize(get('message', ''))} [{sanitize(get('code', ''))}]")
         if kind == "shutdown":

@@ -38,7 +38,7 @@ def test_commands_work_and_arrivals_are_printed(server: ServerProcess, connect) 
     watcher.join("watcher")
     result = join_piped(server.port, "/users\n/msg watcher private\n@nobody x\n/bogus\n", "--name", "bot")
     assert result.returncode == 0, result.stderr
-    assert "online (2): bot, watcher" in result.stdout
+    assert "online in #lobby (2): bot, watcher" in result.stdout
     assert "[dm to watcher] private" in result.stdout
     assert "no user named 'nobody' is online" in result.stdout
     assert "unknown command /bogus" in result.stdout
@@ -51,8 +51,8 @@ def test_json_output(server: ServerProcess, connect) -> None:
     result = join_piped(server.port, "/users\nhello\n", "--name", "bot", "--json")
     assert result.returncode == 0, result.stderr
     frames = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [f["type"] for f in frames] == ["welcome", "users"]
-    assert frames[1]["users"] == ["bot", "watcher"]
+    assert [f["type"] for f in frames] == ["welcome", "history_end", "users"]
+    assert frames[2]["users"] == ["bot", "watcher"]
     assert watcher.expect("chat")["message"] == "hello"
 
 

@@ -101,7 +101,7 @@ def test_commands(spawn, server: ServerProcess, connect) -> None:
     child = joined_child(spawn, server, "bob")
     watcher.expect("user_joined", username="bob")
     child.sendline("/users")
-    child.expect(r"online \(2\): bob, watcher")
+    child.expect(r"online in #lobby \(2\): bob, watcher")
     child.sendline("/msg watcher psst")
     assert watcher.expect("dm")["message"] == "psst"
     child.expect(r"\[dm to watcher\] psst")
@@ -152,11 +152,16 @@ def test_server_shutdown_notice(spawn, start_server) -> None:
     assert finished(child) == 0
 
 
-def test_lost_connection_exits_1(spawn, start_server) -> None:
+def test_lost_connection_retries_and_quitting_then_exits_1(spawn, start_server) -> None:
     server = start_server()
     child = joined_child(spawn, server, "bob")
     server.proc.kill()
-    child.expect("connection to 127.0.0.1:\\d+ lost")
+    child.expect("connection to 127.0.0.1:\\d+ lost; reconnecting in 1 s \\(Ctrl-D quits\\)")
+    child.sendline("anyone?")
+    child.expect("not connected; reconnecting")
+    child.expect("reconnecting in 2 s")  # back-off: the server is still gone
+    child.sendeof()
+    child.expect("bye")
     assert finished(child) == 1
 
 
@@ -230,7 +235,7 @@ def test_tab_completion(spawn, server: ServerProcess, connect) -> None:
     child.send("/us\t")
     child.expect("/users")
     child.send("\r")
-    child.expect(r"online \(2\)")
+    child.expect(r"online in #lobby \(2\)")
     child.send("@al\t")
     child.expect("@alice")
     child.send(" tabbed\r")
