@@ -16,10 +16,12 @@ Where the time goes, and so where the work is done:
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import re
 import socket
 import sqlite3
+import sys
 import threading
 import time
 from collections import deque
@@ -372,6 +374,15 @@ class Worker:
         self._jobs.put((fn, done))
 
     def _run(self) -> None:
+        if sys.platform.startswith("linux"):
+            # SCHED_IDLE for this thread (on Linux a policy is per thread, and the threads argon2
+            # starts for its lanes inherit it): it runs only on a core nothing else wants, so
+            # hashing and checkpoints take what the loop leaves and a login storm does not slow
+            # the chat. Lowering the priority needs no privilege.
+            try:
+                os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))
+            except (OSError, AttributeError):
+                pass
         while True:
             job = self._jobs.get()
             if job is None:
