@@ -382,7 +382,8 @@ async def join(
             name = await ask_again(reason)
             continue
         if code in ("name_registered", "account_required", "bad_login") and ask_secret is not None:
-            show(reason)
+            show({"name_registered": f"{sanitize(name)} is a registered account; log in or choose another name",
+                  "account_required": "this server admits accounts only: log in"}.get(code, reason))
             login = await ask_secret(f"Password for {name} (Enter to choose another name): ") or None
             if login is None and ask_again is not None:
                 name = await ask_again(reason)
