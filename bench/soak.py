@@ -108,6 +108,7 @@ class Actor:
 
     kind = "actor"
     reads = True
+    speaks_json = True
 
     def __init__(self, soak: Soak, index: int) -> None:
         self.soak = soak
@@ -134,6 +135,9 @@ class Actor:
         self.soak.report.connections += 1
         if self.reads:
             self.soak.sel.register(sock, selectors.EVENT_READ, self)
+        if self.speaks_json:
+            # the first line picks the protocol (wire/sniff.py): this actor is a JSON client
+            self.send(b'{"type":"ping","id":"hello"}\n')
         return True
 
     def send(self, data: bytes) -> bool:
@@ -178,6 +182,8 @@ class Actor:
             return
         self.buf += data
         *lines, self.buf = self.buf.split(b"\n")
+        if not self.speaks_json:
+            return  # its first bytes chose text mode (or IRC): readable lines, not frames
         for line in lines:
             try:
                 frame = json.loads(line)
@@ -306,6 +312,13 @@ class Garbage(Actor):
         self.soak.later(self, self.rng.uniform(0.0, self.soak.garbage_pause))
 
 
+class FirstBytes(Garbage):
+    """Garbage from the very first byte: exercises the protocol sniffing and text mode."""
+
+    kind = "first-bytes"
+    speaks_json = False
+
+
 class Staller(Actor):
     """Joins and never reads: the server must drop it, not wait for it."""
 
@@ -384,8 +397,9 @@ class Flooder(Actor):
 
 
 MIXES = {
-    "soak": [(Lurker, 0.30), (Garbage, 0.15), (Staller, 0.10), (Dribbler, 0.15), (Vanisher, 0.20), (Flooder, 0.10)],
-    "fuzz": [(Garbage, 1.0)],
+    "soak": [(Lurker, 0.30), (Garbage, 0.10), (FirstBytes, 0.05), (Staller, 0.10), (Dribbler, 0.15),
+             (Vanisher, 0.20), (Flooder, 0.10)],
+    "fuzz": [(Garbage, 0.7), (FirstBytes, 0.3)],
 }
 
 

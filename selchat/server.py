@@ -22,13 +22,12 @@ from collections.abc import Callable
 from typing import Any
 
 from selchat import outbound as ev
-from selchat.codec import LineDecoder, encode
+from selchat.codec import encode
 from selchat.config import SPARE_FDS, ServerConfig
 from selchat.errors import ErrorCode, ProtocolError
-from selchat.events import parse
 from selchat.fdlimit import raise_open_file_limit
 from selchat.hub import Ask, Broadcast, Close, Effect, Fail, Hub, Send, Store
-from selchat.reactor import Conn, Reactor, Timer
+from selchat.reactor import HANDSHAKE, SNIFF, Conn, Reactor, Timer
 from selchat.records import (
     CheckLogin,
     HashPassword,
@@ -42,7 +41,9 @@ from selchat.records import (
 )
 from selchat.store import Store as Database
 from selchat.store import Worker, checkpoint
-from selchat.wire.jsonl import JSON_V1, JSON_V2, JsonWire
+from selchat.wire.jsonl import JSON_V1, JSON_V2, JsonCodec
+from selchat.wire.sniff import JSON, TEXT, sniff
+from selchat.wire.text import TextCodec
 
 log = logging.getLogger("selchat.server")
 
@@ -54,14 +55,26 @@ ERRORS_LOGGED = 5
 MAX_QUEUED_HASHES = 1000
 # Broadcast audiences remembered by their member tuple (one per room that spoke recently).
 AUDIENCE_CACHE = 256
+# A connection silent this long after connecting is a person at a plain terminal (text mode):
+# programs speak first (a JSON join, an IRC CAP LS or NICK) within milliseconds.
+TEXT_AFTER = 1.0
+# Seconds a person in text mode has to give a name (a program has --handshake-timeout).
+TEXT_HANDSHAKE = 120.0
+_HTTP_BODY = b"This is a selchat server: connect with selchat join, an IRC client or nc.\r\n"
+HTTP_NOT_YET = (
+    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(_HTTP_BODY), _HTTP_BODY)
+)
 
 
 class ConnState:
-    __slots__ = ("decoder", "wire", "last_rx", "handshake", "keepalive", "pinged_at", "errors", "name", "fresh")
+    __slots__ = ("codec", "wire", "sniffed", "last_rx", "handshake", "keepalive", "pinged_at", "errors", "name",
+                 "fresh", "text_timer")
 
-    def __init__(self, decoder: LineDecoder, now: float) -> None:
-        self.decoder = decoder
-        self.wire: JsonWire = JSON_V1  # until the join says which version
+    def __init__(self, now: float) -> None:
+        self.codec: Any = None  # chosen by the first bytes (wire/sniff.py)
+        self.wire: Any = JSON_V1  # the encoder shared by connections that hear alike
+        self.sniffed = b""  # first bytes, held until they tell the protocol
         self.last_rx = now
         self.handshake: Timer | None = None
         self.keepalive: Timer | None = None
@@ -69,6 +82,7 @@ class ConnState:
         self.errors = 0
         self.name: str | None = None
         self.fresh = True  # no bytes seen yet
+        self.text_timer: Timer | None = None
 
 
 def host_of(peer: str) -> str:
@@ -129,7 +143,7 @@ class ChatServer:
         self._batch_targets: tuple[int, ...] | None = None
         self._batch_events: list[ev.Event] = []
         self._batch_excluded: list[tuple[int, int]] = []  # (connection id, event index)
-        self._audience_cache: dict[int, tuple[tuple[int, ...], list[tuple[JsonWire, tuple[int, ...]]]]] = {}
+        self._audience_cache: dict[int, tuple[tuple[int, ...], list[tuple[Any, tuple[int, ...]]]]] = {}
         self._console_buf = b""
         self._wake_r: socket.socket | None = None
         self._wake_w: socket.socket | None = None
@@ -209,8 +223,9 @@ class ChatServer:
             self.reactor.close(conn, "banned")
             return
         reactor = self.reactor
-        ctx = ConnState(LineDecoder(self.config.max_frame), reactor.now)
+        ctx = ConnState(reactor.now)
         conn.ctx = ctx
+        ctx.text_timer = reactor.call_later(TEXT_AFTER, self._silent, conn)
         self.hub.connect(conn.id, self.wall_clock(), host)
         ctx.handshake = reactor.call_later(self.config.handshake_timeout, self._handshake_expired, conn)
         ctx.keepalive = reactor.call_later(self.config.ping_interval, self._keepalive, conn)
@@ -226,26 +241,74 @@ class ChatServer:
                 log.info("TLS client %s on a plain port", conn.peer)
                 self.reactor.close(conn, "TLS on the plain port")
                 return
+        if ctx.codec is None:
+            ctx.sniffed += data
+            kind = sniff(ctx.sniffed)
+            if kind is None:
+                return
+            data, ctx.sniffed = ctx.sniffed, b""
+            self._choose(conn, kind)
+            if conn.closing:
+                return
         now = self.wall_clock()
         hub = self.hub
-        for item in ctx.decoder.feed(data):
+        for item in ctx.codec.feed(data):
             if conn.closing:
                 return  # once closing, its input is ignored
-            if type(item) is not dict:
-                self._error(conn, item)  # a FrameError from the decoder
+            kind = type(item)
+            if kind is bytes:
+                self._flush_batch()
+                self.reactor.send(conn, item)  # the codec's own answer (help, a prompt)
+                continue
+            if isinstance(item, ProtocolError):
+                self._error(conn, item)
                 continue
             try:
-                effects = hub.handle(conn.id, parse(item), now)
+                effects = hub.handle(conn.id, item, now)
             except ProtocolError as exc:
                 self._error(conn, exc)
                 continue
             self.apply(effects)
 
+    def _choose(self, conn: Conn, kind: str) -> None:
+        """Give a connection the codec its first bytes asked for."""
+        ctx: ConnState = conn.ctx
+        if ctx.text_timer is not None:
+            ctx.text_timer.cancel()
+            ctx.text_timer = None
+        if kind == JSON:
+            ctx.codec = JsonCodec(self.config.max_frame)
+        elif kind == TEXT:
+            ctx.codec = TextCodec(self.config.max_frame, self.config.password is not None)
+            self.reactor.send(conn, ctx.codec.greeting())
+            if ctx.handshake is not None:  # a person types slower than a program
+                ctx.handshake.cancel()
+                ctx.handshake = self.reactor.call_later(
+                    max(self.config.handshake_timeout, TEXT_HANDSHAKE), self._handshake_expired, conn)
+        else:  # HTTP, until the browser issue: a clear answer, then close
+            self.reactor.send(conn, HTTP_NOT_YET)
+            self.reactor.close(conn, "HTTP request")
+            log.info("HTTP request from %s refused: not served yet", conn.peer)
+            return
+        ctx.wire = ctx.codec.wire
+        log.debug("%s speaks %s", conn.peer, kind)
+
+    def _silent(self, conn: Conn) -> None:
+        """Nothing for a second: a person at a plain terminal, waiting to be greeted."""
+        ctx: ConnState = conn.ctx
+        ctx.text_timer = None
+        if conn.closing or ctx.codec is not None or ctx.sniffed:
+            return
+        if conn.tls in (SNIFF, HANDSHAKE):  # silence before TLS is up is the handshake timeout's
+            ctx.text_timer = self.reactor.call_later(TEXT_AFTER, self._silent, conn)
+            return
+        self._choose(conn, TEXT)
+
     def on_close(self, conn: Conn, reason: str) -> None:
         ctx: ConnState | None = conn.ctx
         if ctx is None:
             return
-        for timer in (ctx.handshake, ctx.keepalive):
+        for timer in (ctx.handshake, ctx.keepalive, ctx.text_timer):
             if timer is not None:
                 timer.cancel()
         self._flush_batch()  # membership is about to change
@@ -312,8 +375,8 @@ class ChatServer:
             self._welcomed(targets[0])
         if len(targets) == 1:
             conn = conns.get(targets[0])
-            if conn is not None and conn.ctx is not None:
-                payload = conn.ctx.wire.encode(event)
+            if conn is not None and conn.ctx is not None and conn.ctx.codec is not None:
+                payload = conn.ctx.codec.encode(event)
                 if payload is not None:
                     self.reactor.send(conn, payload)
             return
@@ -322,10 +385,10 @@ class ChatServer:
             if payload is not None:
                 self.reactor.send_many(audience, payload)
 
-    def _split(self, targets: tuple[int, ...]) -> list[tuple[JsonWire, tuple[int, ...]]]:
+    def _split(self, targets: tuple[int, ...]) -> list[tuple[Any, tuple[int, ...]]]:
         """The targets grouped by the codec each speaks: one encoding per group."""
         conns = self.reactor.conns
-        groups: dict[JsonWire, list[int]] = {}
+        groups: dict[Any, list[int]] = {}
         for cid in targets:
             conn = conns.get(cid)
             if conn is not None and conn.ctx is not None:
@@ -335,7 +398,7 @@ class ChatServer:
             return [(wire, targets)]
         return [(wire, tuple(ids)) for wire, ids in groups.items()]
 
-    def _audiences(self, targets: tuple[int, ...]) -> list[tuple[JsonWire, tuple[int, ...]]]:
+    def _audiences(self, targets: tuple[int, ...]) -> list[tuple[Any, tuple[int, ...]]]:
         """``_split`` remembered by the identity of a room's member tuple, which changes exactly
         when the membership does (and a connection's codec is set before it joins any room)."""
         cached = self._audience_cache.get(id(targets))
@@ -471,7 +534,7 @@ class ChatServer:
         who = f"{ctx.name} ({conn.peer})" if ctx.name else conn.peer
         log.log(level, "error %s to %s: %s", exc.code.value, who, exc.message)
         self._flush_batch()
-        self.reactor.send(conn, ctx.wire.error(exc))
+        self.reactor.send(conn, (ctx.codec or JSON_V1).error(exc))
         if exc.closes:
             self.reactor.close(conn, exc.code.value)
             return
@@ -488,11 +551,15 @@ class ChatServer:
             return
         ctx: ConnState = conn.ctx
         ctx.name = self.hub.name_of(conn_id)
-        ctx.wire = JSON_V2 if self.hub.version_of(conn_id) >= 2 else JSON_V1
+        if isinstance(ctx.codec, JsonCodec):
+            ctx.codec.joined(self.hub.version_of(conn_id))
+        ctx.wire = ctx.codec.wire
         if ctx.handshake is not None:
             ctx.handshake.cancel()
             ctx.handshake = None
-        log.info("join %s (%s)%s", ctx.name, conn.peer, " v2" if ctx.wire is JSON_V2 else "")
+        codec_name = type(ctx.codec).__name__.removesuffix("Codec").lower()
+        how = {JSON_V1: "", JSON_V2: " v2"}.get(ctx.wire, f" ({codec_name})")
+        log.info("join %s (%s)%s", ctx.name, conn.peer, how)
 
     # -- timers --------------------------------------------------------------------------------
     def _handshake_expired(self, conn: Conn) -> None:
@@ -521,9 +588,13 @@ class ChatServer:
             when = ctx.last_rx + interval
         elif ctx.pinged_at is None or ctx.last_rx > ctx.pinged_at:
             # silent for a whole interval (again): ask whether it is still there
+            payload = ctx.codec.ping(int(self.wall_clock())) if ctx.codec is not None else None
+            if payload is None:  # a person at nc is not pinged, and not dropped for silence
+                ctx.keepalive = self.reactor.call_at(now + interval, self._keepalive, conn)
+                return
             ctx.pinged_at = now
             self._flush_batch()
-            self.reactor.send(conn, ctx.wire.ping(int(self.wall_clock())))
+            self.reactor.send(conn, payload)
             when = now + interval
         else:
             self._error(conn, ProtocolError(ErrorCode.IDLE_TIMEOUT, f"silent for {silent:.0f} s"))

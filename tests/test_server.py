@@ -139,6 +139,8 @@ def test_dm_after_chat_keeps_order(server: ServerProcess) -> None:
 )
 def test_errors_keep_the_connection_usable(connect, data: bytes, code: str) -> None:
     c = connect()
+    c.send(type="ping", id=0)  # a JSON first line: the connection speaks JSON (a non-JSON one is text mode)
+    c.expect("pong")
     c.send_raw(data)
     error = c.error(code)
     assert error["message"]
@@ -350,6 +352,8 @@ def test_endless_garbage_is_flooding(server: ServerProcess, connect) -> None:
     watcher = connect()
     watcher.join("watcher")
     spewer = connect()
+    spewer.send(type="ping", id=0)  # a JSON connection (a first line of garbage is text mode)
+    spewer.expect("pong")
     spewer.send_raw(b"garbage\n" * 500)
     frames = spewer.wait_closed()
     codes = [f["code"] for f in frames]

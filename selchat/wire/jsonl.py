@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from selchat.codec import encode
+from selchat.codec import LineDecoder, encode
 from selchat.config import LOBBY, LOBBY_ROOM
 from selchat.errors import ProtocolError
+from selchat.events import Command, parse
 from selchat.outbound import (
     Announcement,
     AwayChanged,
@@ -184,3 +185,39 @@ class JsonWire:
 
 JSON_V1 = JsonWire(1)
 JSON_V2 = JsonWire(2)
+
+
+class JsonCodec:
+    """One JSON-lines connection: bytes in, commands (or ProtocolErrors) out; events out through
+    ``wire``, which is shared by every connection of the same version so broadcasts are encoded
+    once per version."""
+
+    __slots__ = ("decoder", "wire")
+
+    def __init__(self, max_frame: int) -> None:
+        self.decoder = LineDecoder(max_frame)
+        self.wire: JsonWire = JSON_V1  # until the join says which version
+
+    def feed(self, data: bytes) -> list[Command | ProtocolError]:
+        out: list[Command | ProtocolError] = []
+        for item in self.decoder.feed(data):
+            if type(item) is not dict:
+                out.append(item)  # type: ignore[arg-type]  # a FrameError
+                continue
+            try:
+                out.append(parse(item))  # type: ignore[arg-type]
+            except ProtocolError as exc:
+                out.append(exc)
+        return out
+
+    def joined(self, version: int) -> None:
+        self.wire = JSON_V2 if version >= 2 else JSON_V1
+
+    def encode(self, event: Event) -> bytes | None:
+        return self.wire.encode(event)
+
+    def error(self, exc: ProtocolError) -> bytes:
+        return self.wire.error(exc)
+
+    def ping(self, ping_id: int) -> bytes | None:
+        return self.wire.ping(ping_id)

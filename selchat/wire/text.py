@@ -1,0 +1,237 @@
+"""Text mode: a person at a plain terminal (`nc HOST 5000`), no client program at all.
+
+Lines typed are chat in the current room, or commands as in `selchat join` (/join, /msg, /me ...);
+what arrives is one readable line each: ``[12:03] #dev alice: hi``. Control characters are
+stripped both ways, so nobody can send a terminal escape through the server to someone's `nc`.
+
+A text connection keeps its own state (its name, the room it types into), so it encodes for
+itself: it is its own wire, one encoding per person. People at `nc` are few; the cost is theirs.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from selchat import outbound as ev
+from selchat.config import LOBBY_ROOM
+from selchat.errors import ErrorCode, ProtocolError
+from selchat.events import (
+    Away,
+    Chat,
+    Command,
+    Dm,
+    Join,
+    JoinRoom,
+    LeaveRoom,
+    Nick,
+    Quit,
+    Rooms,
+    Topic,
+    Users,
+)
+
+# C0 and C1 controls and DEL, except tab (which becomes a space): what a terminal would obey.
+_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+HELP = [
+    "type a line to say it in the current room; commands:",
+    "  /join #room   join a room, or switch to one you are in",
+    "  /part         leave the current room",
+    "  /msg NAME TEXT  a private message",
+    "  /me TEXT      an action",
+    "  /users        who is in the current room",
+    "  /list         all rooms",
+    "  /topic [TEXT] show or set the current room's topic",
+    "  /nick NAME    change your name",
+    "  /away [TEXT]  away (without TEXT: back)",
+    "  /quit         leave",
+]
+
+
+def clean(text: str) -> str:
+    return _CONTROLS.sub("", text.replace("\t", " "))
+
+
+def _hhmm(timestamp: float) -> str:
+    return time.strftime("%H:%M", time.localtime(timestamp))
+
+
+def _line(text: str) -> bytes:
+    return clean(text).encode("utf-8", "replace") + b"\r\n"
+
+
+class TextCodec:
+    """One person at a terminal: lines in, commands out; events in, readable lines out."""
+
+    def __init__(self, max_frame: int, needs_password: bool) -> None:
+        self.max_frame = max_frame
+        self.needs_password = needs_password
+        self._buf = b""
+        self._discarding = False
+        self.name: str | None = None  # asked for, not yet welcomed
+        self.joined = False
+        self.asked = False  # a join was sent: what follows is chat (typed ahead of the welcome)
+        self.current = LOBBY_ROOM
+        self.rooms: list[str] = []
+
+    @property
+    def wire(self) -> TextCodec:
+        return self
+
+    def greeting(self) -> bytes:
+        return _line("Welcome to selchat. Type /help once you are in.") + _line("Your name:")
+
+    # -- in -------------------------------------------------------------------------------------
+    def feed(self, data: bytes) -> list[Command | ProtocolError | bytes]:
+        out: list[Command | ProtocolError | bytes] = []
+        buf = self._buf + data
+        while True:
+            nl = buf.find(b"\n")
+            if nl < 0:
+                break
+            raw, buf = buf[:nl], buf[nl + 1 :]
+            if self._discarding:
+                self._discarding = False
+                continue
+            self._line(clean(raw.decode("utf-8", "replace")).strip(), out)
+        if len(buf) > self.max_frame:
+            buf = b""
+            self._discarding = True
+            out.append(ProtocolError(ErrorCode.FRAME_TOO_LARGE, f"line longer than {self.max_frame} bytes discarded"))
+        self._buf = buf
+        return out
+
+    def _line(self, line: str, out: list[Command | ProtocolError | bytes]) -> None:
+        if not line:
+            return
+        if not self.joined and not self.asked:
+            if self.name is None and self.needs_password:
+                self.name = line
+                out.append(_line("Server password:"))
+                return
+            if self.name is None:
+                self.name = line
+                out.append(Join(line, version=2))
+            else:
+                out.append(Join(self.name, password=line, version=2))
+            self.asked = True
+            return
+        if not line.startswith("/") or line.startswith("//"):
+            out.append(Chat(line[1:] if line.startswith("//") else line, room=self.current))
+            return
+        word, _, rest = line.partition(" ")
+        word = word.lower()
+        arg = rest.strip()
+        if word in ("/quit", "/exit", "/q"):
+            out.append(Quit())
+        elif word == "/help":
+            out.append(b"".join(_line(h) for h in HELP))
+        elif word in ("/join", "/j") and arg:
+            room = arg if arg.startswith("#") else "#" + arg
+            known = next((r for r in self.rooms if r.lower() == room.lower()), None)
+            if known:
+                self.current = known
+                out.append(_line(f"* now in {known}"))
+            else:
+                out.append(JoinRoom(room))
+        elif word in ("/part", "/leave"):
+            out.append(LeaveRoom(arg or self.current))
+        elif word == "/msg" and len(arg.split(" ", 1)) == 2:
+            name, text = arg.split(" ", 1)
+            out.append(Dm(name, text))
+        elif word == "/me" and arg:
+            out.append(Chat(arg, room=self.current, action=True))
+        elif word in ("/users", "/names", "/who"):
+            out.append(Users(arg or self.current))
+        elif word == "/list":
+            out.append(Rooms())
+        elif word == "/topic":
+            out.append(Topic(self.current, arg) if arg else Users(self.current))
+        elif word == "/nick" and arg:
+            out.append(Nick(arg))
+        elif word == "/away":
+            out.append(Away(arg or None))
+        else:
+            out.append(_line(f"! unknown command or missing argument: {word}; type /help"))
+
+    # -- out ------------------------------------------------------------------------------------
+    def encode(self, event: ev.Event) -> bytes | None:
+        kind = type(event)
+        if kind is ev.Message:
+            m: ev.Message = event  # type: ignore[assignment]
+            body = f"* {m.username} {m.text}" if m.action else f"{m.username}: {m.text}"
+            return _line(f"[{_hhmm(m.timestamp)}] {m.room} {body}")
+        if kind is ev.Welcome:
+            w: ev.Welcome = event  # type: ignore[assignment]
+            self.joined = True
+            self.name = w.username
+            self.rooms = [w.room]
+            self.current = w.room
+            lines = [w.message, f"You are in {w.room}" + (f" — {w.topic}" if w.topic else "")
+                     + f". Here: {', '.join(w.users)}. Type /help for commands."]
+            return b"".join(_line(x) for x in lines)
+        if kind is ev.UserJoined:
+            j: ev.UserJoined = event  # type: ignore[assignment]
+            return _line(f"[{_hhmm(j.timestamp)}] {j.room} * {j.username} joined")
+        if kind is ev.UserLeft:
+            left: ev.UserLeft = event  # type: ignore[assignment]
+            why = f" ({left.reason})" if left.reason else ""
+            return _line(f"[{_hhmm(left.timestamp)}] {left.room} * {left.username} left{why}")
+        if kind is ev.DirectMessage:
+            d: ev.DirectMessage = event  # type: ignore[assignment]
+            mine = self.name is not None and d.sender.lower() == self.name.lower()
+            head = f"[dm to {d.to}]" if mine else f"[dm from {d.sender}]"
+            return _line(f"[{_hhmm(d.timestamp)}] {head} {d.text}")
+        if kind is ev.RoomJoined:
+            r: ev.RoomJoined = event  # type: ignore[assignment]
+            if r.room not in self.rooms:
+                self.rooms.append(r.room)
+            self.current = r.room
+            topic = f" — {r.topic}" if r.topic else ""
+            return _line(f"* you joined {r.room}{topic}. Here: {', '.join(r.users)}")
+        if kind is ev.RoomLeft:
+            gone: ev.RoomLeft = event  # type: ignore[assignment]
+            self.rooms = [x for x in self.rooms if x != gone.room]
+            if self.current == gone.room:
+                self.current = self.rooms[0] if self.rooms else LOBBY_ROOM
+            return _line(f"* you left {gone.room}; now in {self.current}")
+        if kind is ev.UserList:
+            u: ev.UserList = event  # type: ignore[assignment]
+            away = dict(u.away)
+            names = ", ".join(n + (f" (away: {away[n]})" if n in away else "") for n in u.users)
+            return _line(f"* in {u.room}: {names}")
+        if kind is ev.RoomList:
+            rl: ev.RoomList = event  # type: ignore[assignment]
+            return b"".join(_line(f"* {r.room} ({r.users} here)" + (f" — {r.topic}" if r.topic else ""))
+                            for r in rl.rooms)
+        if kind is ev.TopicChanged:
+            t: ev.TopicChanged = event  # type: ignore[assignment]
+            return _line(f"[{_hhmm(t.timestamp)}] {t.room} * {t.by} set the topic: {t.topic}")
+        if kind is ev.NickChanged:
+            n: ev.NickChanged = event  # type: ignore[assignment]
+            if self.name is not None and n.old.lower() == self.name.lower():
+                self.name = n.new
+            return _line(f"[{_hhmm(n.timestamp)}] * {n.old} is now known as {n.new}")
+        if kind is ev.AwayChanged:
+            a: ev.AwayChanged = event  # type: ignore[assignment]
+            return _line(f"* {a.username} is away: {a.message}" if a.message else f"* {a.username} is back")
+        if kind in (ev.Announcement, ev.Shutdown):
+            return _line(f"[{_hhmm(event.timestamp)}] *** {event.text}")  # type: ignore[union-attr]
+        if kind is ev.Registered:
+            return _line(f"* {event.account} is now your account")  # type: ignore[union-attr]
+        return None  # pongs, history ends: nothing a person needs to read
+
+    def error(self, exc: ProtocolError) -> bytes:
+        if not self.joined and exc.code in (ErrorCode.USERNAME_TAKEN, ErrorCode.INVALID_USERNAME,
+                                            ErrorCode.NAME_REGISTERED, ErrorCode.BAD_LOGIN,
+                                            ErrorCode.ACCOUNT_REQUIRED):
+            self.name = None
+            self.asked = False
+            return _line(f"! {exc.message}") + _line("Your name:")
+        if not self.joined and exc.code is ErrorCode.NOT_JOINED:
+            return b""  # a line typed ahead of a join that failed: the name is being asked again
+        return _line(f"! {exc.message}")
+
+    def ping(self, ping_id: int) -> None:
+        return None  # a person at nc cannot answer a ping: text connections are not pinged
