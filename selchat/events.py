@@ -27,17 +27,22 @@ class Chat:
     message: str
     room: str | None = None  # None: the lobby
     action: bool = False  # /me
+    notice: bool = False  # IRC's NOTICE: never to be answered automatically
+    echo: bool = False  # the sender wants its own message back (IRCv3 echo-message)
 
 
 @dataclass(slots=True)
 class Dm:
     to: str
     message: str
+    action: bool = False
+    notice: bool = False
 
 
 @dataclass(slots=True)
 class Users:
     room: str | None = None
+    tag: str | None = None  # copied into the answer, so a codec knows which question it answers
 
 
 @dataclass(slots=True)
@@ -52,7 +57,7 @@ class Pong:
 
 @dataclass(slots=True)
 class Quit:
-    pass
+    message: str | None = None  # told to the others as the reason
 
 
 @dataclass(slots=True)
@@ -80,7 +85,7 @@ class History:
 @dataclass(slots=True)
 class Topic:
     room: str
-    topic: str
+    topic: str | None  # None: what is it?
 
 
 @dataclass(slots=True)
@@ -98,11 +103,21 @@ class Register:
     password: str
 
 
+@dataclass(slots=True)
+class Whois:
+    username: str
+
+
+@dataclass(slots=True)
+class Lusers:
+    pass
+
+
 Command = Union[Join, Chat, Dm, Users, Ping, Pong, Quit, JoinRoom, LeaveRoom, Rooms, History, Topic, Nick, Away,
-                Register]
+                Register, Whois, Lusers]
 
 # Commands a client must have joined with "version": 2 to use.
-V2_COMMANDS = frozenset({JoinRoom, LeaveRoom, Rooms, History, Topic, Nick, Away, Register})
+V2_COMMANDS = frozenset({JoinRoom, LeaveRoom, Rooms, History, Topic, Nick, Away, Register, Whois, Lusers})
 
 _USERS = Users()
 _QUIT = Quit()
@@ -171,7 +186,8 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "leave_room": lambda f: LeaveRoom(_field(f, "room")),
     "rooms": lambda f: _ROOMS,
     "history": _history,
-    "topic": lambda f: Topic(_field(f, "room"), _field(f, "topic")),
+    "topic": lambda f: Topic(_field(f, "room"), _optional(f, "topic")),
+    "whois": lambda f: Whois(_field(f, "username")),
     "nick": lambda f: Nick(_field(f, "username")),
     "away": lambda f: Away(_optional(f, "message")),
     "register": lambda f: Register(_field(f, "password")),

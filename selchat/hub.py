@@ -43,6 +43,7 @@ from selchat.events import (
     Join,
     JoinRoom,
     LeaveRoom,
+    Lusers,
     Nick,
     Ping,
     Pong,
@@ -51,6 +52,7 @@ from selchat.events import (
     Rooms,
     Topic,
     Users,
+    Whois,
 )
 from selchat.records import (
     CheckLogin,
@@ -169,7 +171,7 @@ class Room:
 
 class Session:
     __slots__ = ("conn_id", "address", "name", "version", "rooms", "tokens", "refill_at", "strikes", "away",
-                 "account", "logging_in")
+                 "account", "logging_in", "quit_message", "spoke_at")
 
     def __init__(self, conn_id: int, address: str, burst: float, now: float) -> None:
         self.conn_id = conn_id
@@ -183,6 +185,8 @@ class Session:
         self.away: str | None = None
         self.account: str | None = None  # the account's key, once logged in or registered
         self.logging_in: Join | None = None  # the join waiting on a password check
+        self.quit_message: str | None = None
+        self.spoke_at = now
 
 
 def valid_name(name: str) -> bool:
@@ -232,6 +236,8 @@ class Hub:
             Nick: self._nick,
             Away: self._away,
             Register: self._register,
+            Whois: self._whois,
+            Lusers: self._lusers,
         }
         self._results: dict[type, Callable[[Session, Any, float], list[Effect]]] = {
             HistoryPage: self._history_page,
@@ -296,7 +302,7 @@ class Hub:
         session = self._sessions.pop(conn_id, None)
         if session is None or session.name is None:
             return []
-        return self._forget(session, now, reason)
+        return self._forget(session, now, reason or session.quit_message)
 
     def _forget(self, session: Session, now: float, reason: str | None) -> list[Effect]:
         assert session.name is not None
@@ -544,8 +550,7 @@ class Hub:
         self._spend_token(session, now)
         room = session.rooms.get(key)
         if room is not None:  # already in it: the same answer again, and no one else hears
-            return [Send((session.conn_id,), ev.RoomJoined(room.name, room.topic, tuple(room.names()))),
-                    *self._replay(session, room)]
+            return [Send((session.conn_id,), self._room_joined(room)), *self._replay(session, room)]
         if len(session.rooms) >= self.config.max_rooms:
             raise ProtocolError(
                 ErrorCode.TOO_MANY_ROOMS, f"you are in {len(session.rooms)} rooms, the most allowed; leave one first"
@@ -554,10 +559,14 @@ class Hub:
         assert session.name is not None
         room.add(session.conn_id, session.name)
         session.rooms[key] = room
-        effects: list[Effect] = [Send((session.conn_id,), ev.RoomJoined(room.name, room.topic, tuple(room.names())))]
+        effects: list[Effect] = [Send((session.conn_id,), self._room_joined(room))]
         effects.extend(self._replay(session, room))
         effects.append(Broadcast(room.targets, ev.UserJoined(session.name, room.name, now), session.conn_id))
         return effects
+
+    @staticmethod
+    def _room_joined(room: Room) -> ev.RoomJoined:
+        return ev.RoomJoined(room.name, room.topic, tuple(room.names()), room.topic_by, room.topic_at)
 
     def _leave_room(self, session: Session, cmd: LeaveRoom, now: float) -> list[Effect]:
         room = self._my_room(session, cmd.room)
@@ -590,9 +599,14 @@ class Hub:
             if message is not None:
                 away.append((name, message))
         away.sort(key=lambda pair: pair[0].casefold())
-        return [Send((session.conn_id,), ev.UserList(room.name, tuple(room.names()), tuple(away)))]
+        return [Send((session.conn_id,), ev.UserList(room.name, tuple(room.names()), tuple(away), cmd.tag, room.topic))]
 
     def _topic(self, session: Session, cmd: Topic, now: float) -> list[Effect]:
+        if cmd.topic is None:  # a question, also about a room one is not in
+            found = self._rooms.get(room_key(cmd.room))
+            if found is None or not found.lasting:
+                raise ProtocolError(ErrorCode.NO_SUCH_ROOM, f"there is no room {cmd.room}")
+            return [Send((session.conn_id,), ev.TopicIs(found.name, found.topic, found.topic_by, found.topic_at))]
         room = self._my_room(session, cmd.room)
         topic = cmd.topic.strip()
         if len(topic) > TOPIC_MAX:
@@ -621,14 +635,17 @@ class Hub:
         if stamp <= self._last_stamp:
             stamp = self._last_stamp + 1
         self._last_stamp = stamp
-        message = ev.Message(room.name, name, text, stamp / 1_000_000, cmd.action)
+        message = ev.Message(room.name, name, text, stamp / 1_000_000, cmd.action, False, cmd.notice)
+        session.spoke_at = now
         room.recent.append(message)
         room.total += 1
         row = Store((room.key, stamp, name, text, 1 if cmd.action else 0))
+        # echo-message: the sender hears its own line too, so the whole room shares one buffer
+        broadcast = Broadcast(room.targets, message, None if cmd.echo else session.conn_id)
         if room.stored:
-            return [Broadcast(room.targets, message, session.conn_id), row]
+            return [broadcast, row]
         room.stored = True
-        return [Broadcast(room.targets, message, session.conn_id), Store(SaveRoom(room.key, room.name)), row]
+        return [broadcast, Store(SaveRoom(room.key, room.name)), row]
 
     def _dm(self, session: Session, cmd: Dm, now: float) -> list[Effect]:
         text = self._message(cmd.message)
@@ -645,11 +662,15 @@ class Hub:
             dm = ev.DirectMessage(session.name, self._accounts[key], text, self._stamp(now), offline=True)
             return [Send((session.conn_id,), dm), Store(SaveDm(session.account, key, dm, delivered=False))]
         self._spend_token(session, now)
+        session.spoke_at = now
         recipient = self._sessions[target]
         assert recipient.name is not None
-        dm = ev.DirectMessage(session.name, recipient.name, text, self._stamp(now))
-        targets = (target,) if target == session.conn_id else (target, session.conn_id)
-        effects: list[Effect] = [Send(targets, dm)]
+        dm = ev.DirectMessage(session.name, recipient.name, text, self._stamp(now), action=cmd.action,
+                              notice=cmd.notice)
+        # one Send each: a codec may answer its own sender differently (IRC: only with echo-message)
+        effects: list[Effect] = [Send((target,), dm)]
+        if target != session.conn_id:
+            effects.append(Send((session.conn_id,), dm))
         if session.account is not None and recipient.account is not None:
             effects.append(Store(SaveDm(session.account, recipient.account, dm, delivered=True)))
         return effects
@@ -710,7 +731,10 @@ class Hub:
         self._spend_token(session, now)
         session.away = message or None
         assert session.name is not None
-        return [Send(self._sharers(session), ev.AwayChanged(session.name, session.away))]
+        event = ev.AwayChanged(session.name, session.away)
+        others = self._sharers(session)[1:]  # the first is the session itself
+        # the setter's own answer first (IRC: 305/306), then everyone who shares a room
+        return [Send((session.conn_id,), event), *([Send(others, event)] if others else [])]
 
     def _register(self, session: Session, cmd: Register, now: float) -> list[Effect]:
         assert session.name is not None
@@ -746,5 +770,22 @@ class Hub:
         return []  # any frame already proves the client alive
 
     def _quit(self, session: Session, cmd: Quit, now: float) -> list[Effect]:
+        if cmd.message:
+            session.quit_message = f"Quit: {cmd.message[:AWAY_MAX]}"
         return [Close(session.conn_id, "quit")]
+
+    def _whois(self, session: Session, cmd: Whois, now: float) -> list[Effect]:
+        target = self._names.get(cmd.username.casefold())
+        if target is None:
+            raise ProtocolError(ErrorCode.NO_SUCH_USER, f"no user named {cmd.username[:NAME_MAX]!r} is online")
+        who = self._sessions[target]
+        assert who.name is not None
+        account = self._accounts.get(who.account) if who.account else None
+        info = ev.UserInfo(who.name, account, who.away, tuple(r.name for r in who.rooms.values()), who.address,
+                           max(0.0, now - who.spoke_at))
+        return [Send((session.conn_id,), info)]
+
+    def _lusers(self, session: Session, cmd: Lusers, now: float) -> list[Effect]:
+        rooms = sum(1 for r in self._rooms.values() if r.lasting)
+        return [Send((session.conn_id,), ev.ServerStats(len(self._names), rooms, len(self._sessions)))]
 

@@ -56,6 +56,7 @@ class Message:
     timestamp: float
     action: bool = False
     history: bool = False
+    notice: bool = False
 
 
 @dataclass(slots=True)
@@ -65,6 +66,8 @@ class DirectMessage:
     text: str
     timestamp: float
     offline: bool = False  # stored for an account that was offline, delivered at its login
+    action: bool = False
+    notice: bool = False
 
 
 @dataclass(slots=True)
@@ -72,6 +75,8 @@ class UserList:
     room: str
     users: tuple[str, ...]
     away: tuple[tuple[str, str], ...] = ()  # (name, away message) of those who are away
+    tag: str | None = None  # the asking command's tag
+    topic: str = ""
 
 
 @dataclass(slots=True)
@@ -99,6 +104,8 @@ class RoomJoined:
     room: str
     topic: str
     users: tuple[str, ...]
+    topic_by: str | None = None
+    topic_at: float | None = None
 
 
 @dataclass(slots=True)
@@ -151,5 +158,33 @@ class Registered:
     account: str
 
 
+@dataclass(slots=True)
+class TopicIs:
+    """The answer to asking a room's topic."""
+
+    room: str
+    topic: str
+    by: str | None
+    at: float | None
+
+
+@dataclass(slots=True)
+class UserInfo:
+    username: str
+    account: str | None
+    away: str | None
+    rooms: tuple[str, ...]
+    address: str
+    idle: float  # seconds since the user last said something
+
+
+@dataclass(slots=True)
+class ServerStats:
+    users: int
+    rooms: int
+    connections: int
+
+
 Event = Union[Welcome, UserJoined, UserLeft, Message, DirectMessage, UserList, PongReply, Announcement, Shutdown,
-              RoomJoined, HistoryEnd, RoomLeft, RoomList, TopicChanged, NickChanged, AwayChanged, Registered]
+              RoomJoined, HistoryEnd, RoomLeft, RoomList, TopicChanged, NickChanged, AwayChanged, Registered,
+              TopicIs, UserInfo, ServerStats]

@@ -41,8 +41,9 @@ from selchat.records import (
 )
 from selchat.store import Store as Database
 from selchat.store import Worker, checkpoint
+from selchat.wire.irc import IrcCodec
 from selchat.wire.jsonl import JSON_V1, JSON_V2, JsonCodec
-from selchat.wire.sniff import JSON, TEXT, sniff
+from selchat.wire.sniff import IRC, JSON, TEXT, sniff
 from selchat.wire.text import TextCodec
 
 log = logging.getLogger("selchat.server")
@@ -266,9 +267,14 @@ class ChatServer:
             try:
                 effects = hub.handle(conn.id, item, now)
             except ProtocolError as exc:
-                self._error(conn, exc)
+                self._error(conn, exc, item)
                 continue
             self.apply(effects)
+        if ctx.wire is not ctx.codec.wire and not conn.closing:
+            # capabilities changed after joining (IRC's CAP REQ): audiences split by wire are stale
+            self._flush_batch()
+            ctx.wire = ctx.codec.wire
+            self._audience_cache.clear()
 
     def _choose(self, conn: Conn, kind: str) -> None:
         """Give a connection the codec its first bytes asked for."""
@@ -278,6 +284,8 @@ class ChatServer:
             ctx.text_timer = None
         if kind == JSON:
             ctx.codec = JsonCodec(self.config.max_frame)
+        elif kind == IRC:
+            ctx.codec = IrcCodec(self.config.max_frame)
         elif kind == TEXT:
             ctx.codec = TextCodec(self.config.max_frame, self.config.password is not None)
             self.reactor.send(conn, ctx.codec.greeting())
@@ -384,6 +392,12 @@ class ChatServer:
             payload = wire.encode(event)
             if payload is not None:
                 self.reactor.send_many(audience, payload)
+        if type(event) is ev.NickChanged:
+            for cid in targets:  # codecs that keep their own name learn it
+                conn = conns.get(cid)
+                saw = getattr(conn.ctx.codec, "saw", None) if conn is not None and conn.ctx is not None else None
+                if saw is not None:
+                    saw(event)
 
     def _split(self, targets: tuple[int, ...]) -> list[tuple[Any, tuple[int, ...]]]:
         """The targets grouped by the codec each speaks: one encoding per group."""
@@ -527,14 +541,14 @@ class ChatServer:
 
         self.worker.submit(lambda: hash_password(password), done)
 
-    def _error(self, conn: Conn, exc: ProtocolError) -> None:
+    def _error(self, conn: Conn, exc: ProtocolError, command: Any = None) -> None:
         ctx: ConnState = conn.ctx
         ctx.errors += 1
         level = logging.INFO if ctx.errors <= ERRORS_LOGGED or exc.closes else logging.DEBUG
         who = f"{ctx.name} ({conn.peer})" if ctx.name else conn.peer
         log.log(level, "error %s to %s: %s", exc.code.value, who, exc.message)
         self._flush_batch()
-        self.reactor.send(conn, (ctx.codec or JSON_V1).error(exc))
+        self.reactor.send(conn, ctx.codec.error(exc, command) if ctx.codec is not None else JSON_V1.error(exc))
         if exc.closes:
             self.reactor.close(conn, exc.code.value)
             return

@@ -28,8 +28,11 @@ from selchat.outbound import (
     RoomJoined,
     RoomLeft,
     RoomList,
+    ServerStats,
     Shutdown,
     TopicChanged,
+    TopicIs,
+    UserInfo,
     UserJoined,
     UserLeft,
     UserList,
@@ -56,6 +59,10 @@ def _dm(e: DirectMessage) -> Frame:
     frame: Frame = {"type": "dm", "from": e.sender, "to": e.to, "message": e.text, "timestamp": e.timestamp}
     if e.offline:
         frame["offline"] = True
+    if e.action:
+        frame["action"] = True
+    if e.notice:
+        frame["notice"] = True
     return frame
 
 
@@ -69,6 +76,8 @@ def _v2_message(e: Message) -> Frame:
         frame["action"] = True
     if e.history:
         frame["history"] = True
+    if e.notice:
+        frame["notice"] = True
     return frame
 
 
@@ -107,6 +116,10 @@ V2: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
                              "timestamp": e.timestamp},
     NickChanged: lambda e: {"type": "nick", "from": e.old, "to": e.new, "timestamp": e.timestamp},
     AwayChanged: lambda e: {"type": "away", "username": e.username, "message": e.message},
+    TopicIs: lambda e: {"type": "topic", "room": e.room, "topic": e.topic, "by": e.by, "timestamp": e.at},
+    UserInfo: lambda e: {"type": "whois", "username": e.username, "account": e.account, "away": e.away,
+                         "rooms": list(e.rooms), "idle": round(e.idle, 3)},
+    ServerStats: lambda e: {"type": "stats", "users": e.users, "rooms": e.rooms, "connections": e.connections},
     Registered: lambda e: {"type": "registered", "account": e.account,
                            "message": f"{e.account} is now your account; join with \"login\" to use it"},
 }
@@ -216,7 +229,7 @@ class JsonCodec:
     def encode(self, event: Event) -> bytes | None:
         return self.wire.encode(event)
 
-    def error(self, exc: ProtocolError) -> bytes:
+    def error(self, exc: ProtocolError, command: Command | None = None) -> bytes:
         return self.wire.error(exc)
 
     def ping(self, ping_id: int) -> bytes | None:

@@ -222,7 +222,7 @@ class TextCodec:
             return _line(f"* {event.account} is now your account")  # type: ignore[union-attr]
         return None  # pongs, history ends: nothing a person needs to read
 
-    def error(self, exc: ProtocolError) -> bytes:
+    def error(self, exc: ProtocolError, command: Command | None = None) -> bytes:
         if not self.joined and exc.code in (ErrorCode.USERNAME_TAKEN, ErrorCode.INVALID_USERNAME,
                                             ErrorCode.NAME_REGISTERED, ErrorCode.BAD_LOGIN,
                                             ErrorCode.ACCOUNT_REQUIRED):
