@@ -1,0 +1,105 @@
+"""Real IRC clients against a real server, each chatting with a `selchat join` user in a real
+terminal: irssi driven in tmux, WeeChat headless. Both are Debian packages that .ci/run installs;
+a test skips, saying so, only where its client cannot be had."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import DEADLINE, ServerProcess, wait_for
+from tests.test_client_pty import finished, port_args, spawn  # noqa: F401 - spawn is a fixture
+
+
+def selchat_user(spawn, server: ServerProcess, name: str):  # noqa: F811
+    child = spawn(*port_args(server), "--name", name, "--no-color")
+    child.expect(rf"\[#lobby\] {name}>")
+    return child
+
+
+class Tmux:
+    """A program in a detached tmux session on a private socket (no interference with others)."""
+
+    def __init__(self, tmp: Path, name: str, command: str) -> None:
+        self.socket = str(tmp / f"tmux-{name}")
+        self.name = name
+        subprocess.run(["tmux", "-S", self.socket, "new-session", "-d", "-s", name, "-x", "160", "-y", "50",
+                        command], check=True, timeout=DEADLINE)
+
+    def type(self, text: str) -> None:
+        subprocess.run(["tmux", "-S", self.socket, "send-keys", "-t", self.name, "-l", text], check=True,
+                       timeout=DEADLINE)
+        subprocess.run(["tmux", "-S", self.socket, "send-keys", "-t", self.name, "Enter"], check=True,
+                       timeout=DEADLINE)
+
+    def screen(self) -> str:
+        return subprocess.run(["tmux", "-S", self.socket, "capture-pane", "-p", "-S", "-200", "-t", self.name],
+                              capture_output=True, text=True, timeout=DEADLINE).stdout
+
+    def wait(self, text: str, timeout: float = DEADLINE) -> None:
+        wait_for(lambda: text in self.screen(), timeout, f"{text!r} on {self.name}'s screen")
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True, timeout=DEADLINE)
+
+
+@pytest.mark.skipif(shutil.which("irssi") is None or shutil.which("tmux") is None,
+                    reason="irssi and tmux (Debian packages) are not installed")
+def test_irssi(spawn, server: ServerProcess, tmp_path: Path) -> None:  # noqa: F811
+    alice = selchat_user(spawn, server, "alice")
+    home = tmp_path / "irssi"
+    home.mkdir()
+    irssi = Tmux(tmp_path, "irssi",
+                 f"TERM=xterm irssi --home={home} -n ircbob -c 127.0.0.1 -p {server.port}")
+    try:
+        alice.expect("ircbob joined the chat")
+        irssi.type("/window goto #lobby")
+        irssi.wait("alice")  # the names of #lobby, shown on joining
+        irssi.type("hello from irssi")
+        alice.expect(r"\[\d\d:\d\d\] ircbob: hello from irssi")
+        alice.sendline("hi irssi")
+        irssi.wait("hi irssi")
+        irssi.type("/me waves")
+        alice.expect(r"\* ircbob waves")
+        irssi.type("/quit gone fishing")
+        alice.expect(r"ircbob left the chat \(Quit: gone fishing\)")
+    finally:
+        irssi.kill()
+    alice.sendline("/quit")
+    assert finished(alice) == 0
+
+
+@pytest.mark.skipif(shutil.which("weechat-headless") is None, reason="weechat-headless (Debian) is not installed")
+def test_weechat(spawn, server: ServerProcess, tmp_path: Path) -> None:  # noqa: F811
+    alice = selchat_user(spawn, server, "alice")
+    home = tmp_path / "weechat"
+    commands = ";".join([
+        "/set irc.server_default.nicks wee",
+        "/set irc.server_default.autojoin_dynamic off",
+        f"/server add t 127.0.0.1/{server.port} -notls",
+        "/connect t",
+        "/wait 3 /msg -server t #lobby hello from weechat",
+        "/wait 6 /quit",
+    ])
+    weechat = subprocess.Popen(["weechat-headless", "--dir", str(home), "--run-command", commands],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        alice.expect("wee joined the chat")
+        alice.expect(r"\[\d\d:\d\d\] wee: hello from weechat")
+        alice.sendline("hi weechat")
+        log = home / "logs" / "irc.t.#lobby.weechatlog"
+        wait_for(lambda: log.exists() and "hi weechat" in log.read_text(errors="replace"),
+                 what="alice's line in WeeChat's log of #lobby")
+        alice.expect("wee left the chat")
+        assert weechat.wait(DEADLINE) == 0
+    finally:
+        if weechat.poll() is None:
+            weechat.kill()
+            weechat.wait()
+    time.sleep(0)  # nothing to wait for: the client has exited
+    alice.sendline("/quit")
+    assert finished(alice) == 0
