@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: serve test lint bench bench-history soak fuzz clean
+.PHONY: serve test lint bench bench-history bench-protocols soak fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ bench: $(VENV)/.dev
 # what history and accounts cost, side by side: bench/results/history.{md,json}
 bench-history: $(VENV)/.dev
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/history.py $(ARGS)
+
+# JSON, IRC and mixed clients side by side (BEFORE=DIR adds older code's JSON rate): bench/results/protocols.md
+bench-protocols: $(VENV)/.dev
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/protocols.py $(if $(BEFORE),--before $(BEFORE)) $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

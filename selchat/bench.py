@@ -47,6 +47,16 @@ class Markers:
     def from_line(cls, line: bytes) -> Markers:
         return cls(b": " if line.startswith(b'{"type": ') else b":")
 
+    @classmethod
+    def irc(cls) -> Markers:
+        """The same counts for an IRC client: a delivery is a PRIVMSG to a channel."""
+        markers = cls()
+        markers.chat = b" PRIVMSG #"
+        markers.error = b":selchat NOTICE "
+        markers.left = b" QUIT :"
+        markers.sample = b" :S"
+        return markers
+
 RECV_SIZE = 1 << 20
 SAMPLERS_PER_WORKER = 32  # receivers per worker that parse latency samples
 MAX_SAMPLES = 400_000  # per worker
@@ -77,6 +87,7 @@ class Spec:
     rooms: int = 0  # spread the clients over this many rooms (protocol v2); 0: all in the lobby
     db: str = ":memory:"  # the database of the server the bench starts
     logins: int = 0  # extra clients that log in to accounts, again and again, during the run
+    protocol: str = "json"  # json, irc, or mixed (every other client IRC)
 
 
 @dataclass
@@ -110,18 +121,25 @@ class Result:
     db: str = ""
     logins: int = 0
     logins_done: int = 0
+    protocol: str = "json"
 
 
 # -- one worker: a share of the clients ----------------------------------------------------------
 
 
 CHAT_PREFIX = b'{"type":"chat","message":"'
+JSON_END = b'"}\n'
+IRC_END = b"\r\n"
 
 
-def _message(size: int, sampled: bool, now: float, prefix: bytes = CHAT_PREFIX) -> bytes:
+def _message(size: int, sampled: bool, now: float, prefix: bytes = CHAT_PREFIX, end: bytes = JSON_END) -> bytes:
     text = f"S{now:.6f}|" if sampled else "x"
     text = (text + "." * size)[: max(size, len(text))]
-    return prefix + text.encode() + b'"}\n'
+    return prefix + text.encode() + end
+
+
+def speaks_irc(spec: Spec, i: int) -> bool:
+    return spec.protocol == "irc" or (spec.protocol == "mixed" and i % 2 == 1)
 
 
 def room_of(spec: Spec, i: int) -> str | None:
@@ -137,9 +155,9 @@ def recipients_of(spec: Spec, i: int) -> int:
     return share + (1 if i % spec.rooms < extra else 0) - 1
 
 
-def _connect_all(spec: Spec, first: int, count: int) -> tuple[list[socket.socket], list[bytes], Markers]:
+def _connect_all(spec: Spec, first: int, count: int) -> tuple[list[socket.socket], list[bytes], list[Markers]]:
     socks: list[socket.socket] = []
-    markers = Markers()
+    markers = [Markers.irc() if speaks_irc(spec, first + n) else Markers() for n in range(count)]
     try:
         for i in range(first, first + count):
             try:
@@ -150,8 +168,13 @@ def _connect_all(spec: Spec, first: int, count: int) -> tuple[list[socket.socket
                 raise BenchError(f"cannot connect to {spec.host}:{spec.port}: {exc.strerror or exc}")
             socks.append(sock)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            join: dict[str, Any] = {"type": "join", "username": f"bench{i}"}
             room = room_of(spec, i)
+            if speaks_irc(spec, i):
+                sock.sendall(f"NICK bench{i}\r\nUSER b 0 * :bench\r\n".encode()
+                             + (f"JOIN {room}\r\n".encode() if room else b""))
+                sock.setblocking(False)
+                continue
+            join: dict[str, Any] = {"type": "join", "username": f"bench{i}"}
             if room:
                 join["version"] = 2
             sock.sendall(json.dumps(join).encode() + b"\n")
@@ -180,11 +203,19 @@ def _connect_all(spec: Spec, first: int, count: int) -> tuple[list[socket.socket
                 data = tails[n] + data
                 cut = data.rfind(b"\n") + 1
                 tails[n] = data[cut:]
+                if n in waiting and speaks_irc(spec, first + n):
+                    room = room_of(spec, first + n)
+                    done = f" 366 bench{first + n} {room} " if room else f" 001 bench{first + n} "
+                    if done.encode() in data[:cut]:
+                        waiting.discard(n)
+                    elif b" 433 " in data[:cut] or b"ERROR :" in data[:cut]:
+                        raise BenchError(f"client {first + n} could not join over IRC: {data[:cut][-200:]!r}")
+                    continue
                 if n in waiting:
                     for line in data[:cut].splitlines():
                         frame = json.loads(line)
                         if frame.get("type") == "welcome":
-                            markers = Markers.from_line(line)
+                            markers[n] = Markers.from_line(line)
                             if not spec.rooms:
                                 waiting.discard(n)
                                 break
@@ -250,15 +281,16 @@ def _worker(index: int, spec: Spec, first: int, count: int, senders: int, shared
             sock.close()
 
 
-def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes], markers: Markers,
+def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes], markers: list[Markers],
           senders: int, shared: Any, first: int = 0) -> dict[str, Any]:
     workers = spec.workers
     # messages are complete when every recipient has them: on average this many each
     recipients = max(1.0, spec.clients / spec.rooms - 1) if spec.rooms else max(1, spec.clients - 1)
     fanout = [recipients_of(spec, first + n) for n in range(len(socks))]
     prefixes = [
-        CHAT_PREFIX if not spec.rooms else
-        b'{"type":"chat","room":"' + str(room_of(spec, first + n)).encode() + b'","message":"'
+        (f"PRIVMSG {room_of(spec, first + n) or '#lobby'} :".encode(), IRC_END) if speaks_irc(spec, first + n)
+        else (CHAT_PREFIX, JSON_END) if not spec.rooms
+        else (b'{"type":"chat","room":"' + str(room_of(spec, first + n)).encode() + b'","message":"', JSON_END)
         for n in range(len(socks))
     ]
     expected = 0
@@ -304,7 +336,7 @@ def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes]
                 this = next_sender
                 next_sender = (next_sender + 1) % senders
                 try:
-                    sock.send(_message(spec.size, sent % every == 0, clock(), prefixes[this]))
+                    sock.send(_message(spec.size, sent % every == 0, clock(), *prefixes[this]))
                 except (BlockingIOError, InterruptedError):
                     break  # this socket's buffer is full: the server is behind; try again later
                 except OSError:
@@ -339,10 +371,10 @@ def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes]
                 # the line that straddles two reads: scan it whole, then the rest in place
                 first = buf.find(b"\n", 0, size) + 1
                 piece = tail + buf[:first]
-                delivered += _scan(piece, 0, len(piece), sample, latencies, counts, markers, received)
-                delivered += _scan(buf, first, last, sample, latencies, counts, markers, received)
+                delivered += _scan(piece, 0, len(piece), sample, latencies, counts, markers[n], received)
+                delivered += _scan(buf, first, last, sample, latencies, counts, markers[n], received)
             else:
-                delivered += _scan(buf, 0, last, sample, latencies, counts, markers, received)
+                delivered += _scan(buf, 0, last, sample, latencies, counts, markers[n], received)
             tails[n] = bytes(buf[last:size])
         shared[base + DELIVERED] = delivered
         if not sending:
@@ -631,6 +663,7 @@ def run_bench(spec: Spec, *, server: StartedServer | None = None, label: str = "
         db=spec.db,
         logins=spec.logins,
         logins_done=logins_done,
+        protocol=spec.protocol,
     )
     if server is not None and cpu_before is not None and cpu_after is not None:
         result.server_cpu_s = round(cpu_after - cpu_before, 2)
@@ -692,6 +725,9 @@ def format_table(r: Result) -> str:
     ]
     if r.rooms:
         rows.insert(2, f"  rooms              {r.rooms} (each message to one room)")
+    if r.protocol != "json":
+        mixed = " (every other client IRC)" if r.protocol == "mixed" else ""
+        rows.insert(2, f"  protocol           {r.protocol}{mixed}")
     if r.db:
         rows.insert(2, f"  database           {r.db}")
     if r.logins:

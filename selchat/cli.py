@@ -352,6 +352,8 @@ def join(
               help="Database of the server the bench starts (a file path measures the disk's cost).")
 @click.option("--logins", default=0, type=click.IntRange(min=0),
               help="Extra clients that log in to accounts again and again during the run (argon2 load).")
+@click.option("--protocol", default="json", show_default=True, type=click.Choice(["json", "irc", "mixed"]),
+              help="How the clients speak: JSON lines, IRC, or half of each.")
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object instead of the table.")
 def bench(
     clients: int,
@@ -367,6 +369,7 @@ def bench(
     rooms: int,
     db: str,
     logins: int,
+    protocol: str,
     json_output: bool,
 ) -> None:
     """Measure a chat server: deliveries a second, latency, and anything lost.
@@ -399,6 +402,7 @@ def bench(
         rooms=rooms,
         db=db,
         logins=logins,
+        protocol=protocol,
     )
     if rooms > clients // 2:
         fail("--rooms must leave at least two clients in each room", 2)
