@@ -85,6 +85,10 @@ def main() -> None:
               type=click.IntRange(min=1), help="Rooms one user may be in at once.")
 @click.option("--require-account", is_flag=True, envvar="SELCHAT_REQUIRE_ACCOUNT",
               help="Refuse guests: everyone logs in to an account (see `selchat account add`).")
+@click.option("--password-min", default=8, show_default=True, envvar="SELCHAT_PASSWORD_MIN",
+              type=click.IntRange(1, 1024), help="Shortest account password accepted at registration.")
+@click.option("--irc-name", default="selchat", show_default=True, envvar="SELCHAT_IRC_NAME",
+              help="The server name IRC clients see (a host name, as IRC servers use).")
 @click.option("--log-level", default="INFO", show_default=True, envvar="SELCHAT_LOG_LEVEL",
               type=click.Choice(LOG_LEVELS, case_sensitive=False))
 def serve(
@@ -106,6 +110,8 @@ def serve(
     history_max: int,
     max_rooms: int,
     require_account: bool,
+    password_min: int,
+    irc_name: str,
     log_level: str,
 ) -> None:
     """Run the chat server until Ctrl-C or SIGTERM.
@@ -125,6 +131,8 @@ def serve(
     password = read_password(password_file, 2)
     if bool(tls_cert) != bool(tls_key):
         fail("--tls-cert and --tls-key go together", 2)
+    if not irc_name or any(c in irc_name for c in " :!@*,\r\n\0"):
+        fail("--irc-name is one word, like a host name (irc.example.org)", 2)
     config = ServerConfig(
         host=host,
         port=port,
@@ -144,6 +152,8 @@ def serve(
         history_max=history_max,
         max_rooms=max_rooms,
         require_account=require_account,
+        password_min=password_min,
+        irc_name=irc_name,
     )
     warning = raise_fd_limit(max_clients)
     if warning:

@@ -74,6 +74,10 @@ class ServerConfig:
     history_max: int = 10_000
     # Refuse guests: every user logs in to an account.
     require_account: bool = False
+    # The shortest account password accepted at registration (NIST SP 800-63B asks for 8).
+    password_min: int = PASSWORD_MIN
+    # The name IRC clients see the server by (numerics come from it; PONG and 004 carry it).
+    irc_name: str = "selchat"
     # The SQLite file for history, topics and accounts; ":memory:" keeps nothing.
     db: str = ":memory:"
 

@@ -20,6 +20,9 @@ class Join:
     password: str | None = None
     version: int = 1
     login: str | None = None  # an account's password: join as that account
+    lobby: bool = True  # start in the lobby (IRC clients start in no channel and join themselves)
+    user: str | None = None  # IRC's username and real name, shown by WHO and WHOIS
+    realname: str | None = None
 
 
 @dataclass(slots=True)
@@ -68,6 +71,7 @@ class JoinRoom:
 @dataclass(slots=True)
 class LeaveRoom:
     room: str
+    message: str | None = None  # told to the room as the reason
 
 
 @dataclass(slots=True)
@@ -77,9 +81,17 @@ class Rooms:
 
 @dataclass(slots=True)
 class History:
+    """A page of a room's stored messages strictly between ``after`` and ``before`` (either may be
+    None: open). ``oldest``: the page next to ``after``, else the page next to ``before``.
+    ``around``: half the page before this timestamp, half from it on (the others are unused)."""
+
     room: str
     before: float | None = None  # a timestamp; None: the newest messages
     limit: int = 50
+    after: float | None = None
+    oldest: bool = False
+    around: float | None = None
+    tag: str | None = None  # copied into the answer
 
 
 @dataclass(slots=True)
@@ -106,6 +118,7 @@ class Register:
 @dataclass(slots=True)
 class Whois:
     username: str
+    tag: str | None = None  # copied into the answer
 
 
 @dataclass(slots=True)
@@ -113,11 +126,26 @@ class Lusers:
     pass
 
 
+@dataclass(slots=True)
+class Who:
+    """Who is online under names matching ``mask`` (``*`` and ``?`` wildcards)."""
+
+    mask: str
+
+
+@dataclass(slots=True)
+class Authenticate:
+    """Log in to an account before joining (IRC's SASL): the join that follows is that account's."""
+
+    account: str
+    password: str
+
+
 Command = Union[Join, Chat, Dm, Users, Ping, Pong, Quit, JoinRoom, LeaveRoom, Rooms, History, Topic, Nick, Away,
-                Register, Whois, Lusers]
+                Register, Whois, Lusers, Authenticate, Who]
 
 # Commands a client must have joined with "version": 2 to use.
-V2_COMMANDS = frozenset({JoinRoom, LeaveRoom, Rooms, History, Topic, Nick, Away, Register, Whois, Lusers})
+V2_COMMANDS = frozenset({JoinRoom, LeaveRoom, Rooms, History, Topic, Nick, Away, Register, Whois, Lusers, Who})
 
 _USERS = Users()
 _QUIT = Quit()
@@ -166,7 +194,8 @@ def _history(frame: dict[str, Any]) -> History:
     limit = frame.get("limit", 50)
     if type(limit) is not int or limit < 1:
         raise ProtocolError(ErrorCode.BAD_FRAME, '"limit" must be a positive integer')
-    return History(_field(frame, "room"), _number(frame, "before"), limit)
+    return History(_field(frame, "room"), _number(frame, "before"), limit, _number(frame, "after"),
+                   frame.get("before") is None and frame.get("after") is not None)
 
 
 def _users(frame: dict[str, Any]) -> Users:

@@ -11,6 +11,7 @@ by identity and know the audience has not changed in between.
 
 from __future__ import annotations
 
+import fnmatch
 import hmac
 import re
 from collections import deque
@@ -27,7 +28,6 @@ from selchat.config import (
     LOGIN_FAILURES_MAX,
     NAME_MAX,
     PASSWORD_MAX,
-    PASSWORD_MIN,
     ROOM_MAX,
     TOPIC_MAX,
     ServerConfig,
@@ -35,6 +35,7 @@ from selchat.config import (
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import (
     V2_COMMANDS,
+    Authenticate,
     Away,
     Chat,
     Command,
@@ -52,6 +53,7 @@ from selchat.events import (
     Rooms,
     Topic,
     Users,
+    Who,
     Whois,
 )
 from selchat.records import (
@@ -171,7 +173,7 @@ class Room:
 
 class Session:
     __slots__ = ("conn_id", "address", "name", "version", "rooms", "tokens", "refill_at", "strikes", "away",
-                 "account", "logging_in", "quit_message", "spoke_at")
+                 "account", "logging_in", "quit_message", "spoke_at", "authed", "user", "realname")
 
     def __init__(self, conn_id: int, address: str, burst: float, now: float) -> None:
         self.conn_id = conn_id
@@ -184,7 +186,10 @@ class Session:
         self.strikes = 0
         self.away: str | None = None
         self.account: str | None = None  # the account's key, once logged in or registered
-        self.logging_in: Join | None = None  # the join waiting on a password check
+        self.logging_in: Join | Authenticate | None = None  # waiting on a password check
+        self.authed: str | None = None  # the account an Authenticate logged in to, before the join
+        self.user = ""
+        self.realname = ""
         self.quit_message: str | None = None
         self.spoke_at = now
 
@@ -214,6 +219,7 @@ class Hub:
         self._registering: set[str] = set()
         self._login_failures: dict[str, deque[float]] = {}
         self._last_stamp = 0
+        self._peak = 0  # most users online at once
         self.banned_names: set[str] = set()
         lobby = self._room(LOBBY_KEY, LOBBY_ROOM)
         lobby.stored = False
@@ -238,6 +244,8 @@ class Hub:
             Register: self._register,
             Whois: self._whois,
             Lusers: self._lusers,
+            Authenticate: self._authenticate,
+            Who: self._who,
         }
         self._results: dict[type, Callable[[Session, Any, float], list[Effect]]] = {
             HistoryPage: self._history_page,
@@ -326,7 +334,7 @@ class Hub:
         """Effects of one command; raises ``ProtocolError`` for the sender alone."""
         session = self._sessions[conn_id]
         kind = type(command)
-        if session.name is None and kind not in (Join, Ping, Pong, Quit):
+        if session.name is None and kind not in (Join, Ping, Pong, Quit, Authenticate):
             if session.logging_in is not None:
                 raise ProtocolError(ErrorCode.NOT_JOINED, "wait for the answer to your login")
             raise ProtocolError(ErrorCode.NOT_JOINED, 'send {"type":"join","username":...} first')
@@ -348,7 +356,8 @@ class Hub:
 
     # -- operator ------------------------------------------------------------------------------
     def announce(self, text: str, now: float) -> list[Effect]:
-        return [Broadcast(self._lobby.targets, ev.Announcement(text, now))]
+        everyone = tuple(cid for cid, s in self._sessions.items() if s.name is not None)
+        return [Send(everyone, ev.Announcement(text, now))] if everyone else []
 
     def shutdown(self, now: float, message: str = "Server is shutting down") -> list[Effect]:
         return [Send(tuple(self._sessions), ev.Shutdown(message, now))]
@@ -431,10 +440,8 @@ class Hub:
         return tuple(seen)
 
     def _replay(self, session: Session, room: Room) -> list[Effect]:
-        me = (session.conn_id,)
-        effects: list[Effect] = [Send(me, replace(m, history=True)) for m in room.recent]
-        effects.append(Send(me, ev.HistoryEnd(room.name, room.total > len(room.recent))))
-        return effects
+        page = tuple(replace(m, history=True) for m in room.recent)
+        return [Send((session.conn_id,), ev.HistoryBatch(room.name, page, room.total > len(page)))]
 
     # -- joining -------------------------------------------------------------------------------
     def _join(self, session: Session, cmd: Join, now: float) -> list[Effect]:
@@ -448,6 +455,20 @@ class Hub:
             expected.encode("utf-8", "surrogatepass"),
         ):
             raise ProtocolError(ErrorCode.BAD_PASSWORD, "wrong or missing password")
+        if session.authed is not None:  # logged in already (SASL): this join is the account's
+            account = session.authed
+            if account in self.banned_names:
+                raise ProtocolError(ErrorCode.BANNED, f"{self._accounts[account]} is banned from this server")
+            key = self._check_name(cmd.username)
+            if key != account:  # another nick, as IRC allows: one that is nobody else's
+                if key in self.banned_names:
+                    raise ProtocolError(ErrorCode.BANNED, f"{cmd.username} is banned from this server")
+                if key in self._accounts or key in self._registering:
+                    raise ProtocolError(ErrorCode.NAME_REGISTERED, f"{cmd.username} is another registered account")
+                if key in self._names:
+                    raise ProtocolError(ErrorCode.USERNAME_TAKEN, f"{cmd.username} is taken; choose another name")
+                return self._admit_account(session, account, cmd, now, cmd.username)
+            return self._admit_account(session, account, cmd, now)
         key = self._check_name(cmd.username)
         if key in self.banned_names:
             raise ProtocolError(ErrorCode.BANNED, f"{cmd.username} is banned from this server")
@@ -466,7 +487,7 @@ class Hub:
             )
         if key in self._names:
             raise ProtocolError(ErrorCode.USERNAME_TAKEN, f"{cmd.username} is taken; choose another name")
-        return self._admit(session, cmd.username, cmd.version, None, now)
+        return self._admit(session, cmd.username, cmd, None, now)
 
     def _check_throttle(self, session: Session, now: float) -> None:
         failures = self._login_failures.get(session.address)
@@ -483,6 +504,18 @@ class Hub:
         if not failures:
             del self._login_failures[session.address]
 
+    def _authenticate(self, session: Session, cmd: Authenticate, now: float) -> list[Effect]:
+        if session.name is not None or session.authed is not None:
+            raise ProtocolError(ErrorCode.ALREADY_JOINED, "you are logged in already")
+        if session.logging_in is not None:
+            raise ProtocolError(ErrorCode.ALREADY_JOINED, "a login is already being checked")
+        self._check_throttle(session, now)
+        if not valid_name(cmd.account):  # no such account could exist: no need to ask the store
+            self._login_failures.setdefault(session.address, deque()).append(now)
+            raise ProtocolError(ErrorCode.BAD_LOGIN, f"wrong account name or password for {cmd.account[:NAME_MAX]}")
+        session.logging_in = cmd
+        return [Ask(CheckLogin(session.conn_id, cmd.account.casefold(), cmd.password))]
+
     def _login_checked(self, session: Session, result: LoginChecked, now: float) -> list[Effect]:
         cmd = session.logging_in
         if cmd is None:
@@ -491,10 +524,21 @@ class Hub:
         if not result.ok or result.name is None:
             failures = self._login_failures.setdefault(session.address, deque())
             failures.append(now)
+            name = cmd.account if type(cmd) is Authenticate else cmd.username
             return [Fail(session.conn_id, ProtocolError(
-                ErrorCode.BAD_LOGIN, f"wrong account name or password for {cmd.username}"))]
+                ErrorCode.BAD_LOGIN, f"wrong account name or password for {name}"))]
         key = result.account_key
         self._accounts[key] = result.name
+        if type(cmd) is Authenticate:
+            session.authed = key
+            return [Send((session.conn_id,), ev.LoggedIn(result.name))]
+        return self._admit_account(session, key, cmd, now)
+
+    def _admit_account(self, session: Session, key: str, cmd: Join, now: float,
+                       nick: str | None = None) -> list[Effect]:
+        """Admit ``session`` as the account ``key``, whose password it has proven, under the
+        account's name or ``nick``."""
+        name = nick or self._accounts[key]
         effects: list[Effect] = []
         old = self._account_sessions.get(key)
         if old is None:
@@ -505,20 +549,29 @@ class Hub:
             previous = self._sessions.pop(old)
             effects.extend(self._forget(previous, now, "logged in elsewhere"))
             effects.append(Fail(old, ProtocolError(
-                ErrorCode.LOGGED_IN_ELSEWHERE, f"{result.name} logged in from another connection")))
-        effects.extend(self._admit(session, result.name, cmd.version, key, now))
+                ErrorCode.LOGGED_IN_ELSEWHERE, f"{name} logged in from another connection")))
+        effects.extend(self._admit(session, name, cmd, key, now))
         effects.append(Ask(LoadOfflineDms(session.conn_id, key)))
         return effects
 
-    def _admit(self, session: Session, name: str, version: int, account: str | None, now: float) -> list[Effect]:
+    def _admit(self, session: Session, name: str, cmd: Join, account: str | None, now: float) -> list[Effect]:
         room = self._lobby
         conn_id = session.conn_id
+        version = cmd.version
         session.name = name
         session.version = version
         session.account = account
+        session.user = (cmd.user or name)[:NAME_MAX]
+        session.realname = (cmd.realname or name)[:AWAY_MAX]
         self._names[name.casefold()] = conn_id
+        self._peak = max(self._peak, len(self._names))
         if account is not None:
             self._account_sessions[account] = conn_id
+        if not cmd.lobby:  # in no room until it joins one (IRC)
+            welcome = ev.Welcome(name, "", (), f"Welcome to selchat, {name}!", self.config.max_message,
+                                 self.config.rate_limit, self.config.burst, "",
+                                 account and self._accounts.get(account), self.config.max_rooms)
+            return [Send((conn_id,), welcome)]
         room.add(conn_id, name)
         session.rooms[room.key] = room
         users = room.names()
@@ -574,8 +627,8 @@ class Hub:
         room.remove(session.conn_id)
         del session.rooms[room.key]
         effects: list[Effect] = [
-            Send((session.conn_id,), ev.RoomLeft(room.name)),
-            Broadcast(room.targets, ev.UserLeft(session.name, room.name, now, parted=True)),
+            Send((session.conn_id,), ev.RoomLeft(room.name, cmd.message or None)),
+            Broadcast(room.targets, ev.UserLeft(session.name, room.name, now, cmd.message or None, parted=True)),
         ]
         self._maybe_drop(room)
         return effects
@@ -599,7 +652,13 @@ class Hub:
             if message is not None:
                 away.append((name, message))
         away.sort(key=lambda pair: pair[0].casefold())
-        return [Send((session.conn_id,), ev.UserList(room.name, tuple(room.names()), tuple(away), cmd.tag, room.topic))]
+        names = room.names()
+        info: tuple[tuple[str, str], ...] = ()
+        if cmd.tag == "who":
+            sessions = self._sessions
+            info = tuple((sessions[cid].user, sessions[cid].realname)
+                         for cid in sorted(room.members, key=lambda c: room.members[c].casefold()))
+        return [Send((session.conn_id,), ev.UserList(room.name, tuple(names), tuple(away), cmd.tag, room.topic, info))]
 
     def _topic(self, session: Session, cmd: Topic, now: float) -> list[Effect]:
         if cmd.topic is None:  # a question, also about a room one is not in
@@ -666,7 +725,7 @@ class Hub:
         recipient = self._sessions[target]
         assert recipient.name is not None
         dm = ev.DirectMessage(session.name, recipient.name, text, self._stamp(now), action=cmd.action,
-                              notice=cmd.notice)
+                              notice=cmd.notice, away=recipient.away)
         # one Send each: a codec may answer its own sender differently (IRC: only with echo-message)
         effects: list[Effect] = [Send((target,), dm)]
         if target != session.conn_id:
@@ -687,14 +746,12 @@ class Hub:
         room = self._my_room(session, cmd.room)
         self._spend_token(session, now)
         limit = min(cmd.limit, HISTORY_PAGE_MAX)
-        return [Ask(LoadHistory(session.conn_id, room.key, room.name, cmd.before, limit))]
+        return [Ask(LoadHistory(session.conn_id, room.key, room.name, cmd.before, limit, cmd.after, cmd.oldest,
+                                cmd.around, cmd.tag))]
 
     def _history_page(self, session: Session, result: HistoryPage, now: float) -> list[Effect]:
-        me = (session.conn_id,)
-        effects: list[Effect] = [Send(me, m) for m in result.messages]
         name = result.messages[0].room if result.messages else self._room_name(result.room_key)
-        effects.append(Send(me, ev.HistoryEnd(name, result.more)))
-        return effects
+        return [Send((session.conn_id,), ev.HistoryBatch(name, result.messages, result.more, result.tag))]
 
     def _room_name(self, key: str) -> str:
         room = self._rooms.get(key)
@@ -743,9 +800,10 @@ class Hub:
             raise ProtocolError(ErrorCode.ALREADY_REGISTERED, f"you are logged in to the account {session.account}")
         if key in self._accounts or key in self._registering:
             raise ProtocolError(ErrorCode.NAME_REGISTERED, f"{session.name} is a registered account already")
-        if not PASSWORD_MIN <= len(cmd.password) <= PASSWORD_MAX:
+        shortest = self.config.password_min
+        if not shortest <= len(cmd.password) <= PASSWORD_MAX:
             raise ProtocolError(
-                ErrorCode.WEAK_PASSWORD, f"an account password is {PASSWORD_MIN}-{PASSWORD_MAX} characters"
+                ErrorCode.WEAK_PASSWORD, f"an account password is {shortest}-{PASSWORD_MAX} characters"
             )
         self._spend_token(session, now)
         self._registering.add(key)
@@ -782,10 +840,29 @@ class Hub:
         assert who.name is not None
         account = self._accounts.get(who.account) if who.account else None
         info = ev.UserInfo(who.name, account, who.away, tuple(r.name for r in who.rooms.values()), who.address,
-                           max(0.0, now - who.spoke_at))
+                           max(0.0, now - who.spoke_at), who.user, who.realname, cmd.tag)
         return [Send((session.conn_id,), info)]
 
     def _lusers(self, session: Session, cmd: Lusers, now: float) -> list[Effect]:
         rooms = sum(1 for r in self._rooms.values() if r.lasting)
-        return [Send((session.conn_id,), ev.ServerStats(len(self._names), rooms, len(self._sessions)))]
+        return [Send((session.conn_id,), ev.ServerStats(len(self._names), rooms, len(self._sessions), self._peak))]
+
+    def _who(self, session: Session, cmd: Who, now: float) -> list[Effect]:
+        pattern = cmd.mask.casefold()
+        if pattern == "0":
+            pattern = "*"
+        if "*" in pattern or "?" in pattern:
+            # a mask finds only those who share a room with the asker (IRC's +i, which everyone
+            # here has); an exact name finds its user anywhere, like WHOIS
+            sharers = set(self._sharers(session))
+            candidates = [self._sessions[cid] for cid in sharers]
+            found = [s for s in candidates if s.name is not None and fnmatch.fnmatchcase(s.name.casefold(), pattern)]
+        else:
+            target = self._names.get(pattern)
+            found = [self._sessions[target]] if target is not None else []
+        found.sort(key=lambda s: s.name.casefold())  # type: ignore[union-attr]
+        names = tuple(s.name for s in found)
+        away = tuple((s.name, s.away) for s in found if s.away is not None)
+        info = tuple((s.user, s.realname) for s in found)
+        return [Send((session.conn_id,), ev.UserList(cmd.mask, names, away, "whomask", "", info))]  # type: ignore[arg-type]
 

@@ -68,6 +68,7 @@ class DirectMessage:
     offline: bool = False  # stored for an account that was offline, delivered at its login
     action: bool = False
     notice: bool = False
+    away: str | None = None  # the recipient's away message, for the sender's receipt
 
 
 @dataclass(slots=True)
@@ -77,6 +78,7 @@ class UserList:
     away: tuple[tuple[str, str], ...] = ()  # (name, away message) of those who are away
     tag: str | None = None  # the asking command's tag
     topic: str = ""
+    info: tuple[tuple[str, str], ...] = ()  # (user, real name) of each of ``users``, for WHO
 
 
 @dataclass(slots=True)
@@ -115,8 +117,22 @@ class HistoryEnd:
 
 
 @dataclass(slots=True)
+class HistoryBatch:
+    """Stored messages for one connection, oldest first: a room's replay on joining it
+    (``tag`` None) or the answer to a history request (its ``tag``). One event, so that a codec
+    can frame the whole page (JSON: the messages, then ``history_end``; IRC: a ``chathistory``
+    batch)."""
+
+    room: str
+    messages: tuple[Message, ...]
+    more: bool  # older messages exist
+    tag: str | None = None
+
+
+@dataclass(slots=True)
 class RoomLeft:
     room: str
+    reason: str | None = None
 
 
 @dataclass(slots=True)
@@ -159,6 +175,13 @@ class Registered:
 
 
 @dataclass(slots=True)
+class LoggedIn:
+    """An ``Authenticate`` succeeded: the next join is this account's."""
+
+    account: str
+
+
+@dataclass(slots=True)
 class TopicIs:
     """The answer to asking a room's topic."""
 
@@ -176,6 +199,9 @@ class UserInfo:
     rooms: tuple[str, ...]
     address: str
     idle: float  # seconds since the user last said something
+    user: str = ""
+    realname: str = ""
+    tag: str | None = None  # the asking command's tag
 
 
 @dataclass(slots=True)
@@ -183,8 +209,9 @@ class ServerStats:
     users: int
     rooms: int
     connections: int
+    peak: int = 0  # the most users online at once since the server started
 
 
 Event = Union[Welcome, UserJoined, UserLeft, Message, DirectMessage, UserList, PongReply, Announcement, Shutdown,
               RoomJoined, HistoryEnd, RoomLeft, RoomList, TopicChanged, NickChanged, AwayChanged, Registered,
-              TopicIs, UserInfo, ServerStats]
+              TopicIs, UserInfo, ServerStats, LoggedIn, HistoryBatch]

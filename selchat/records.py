@@ -66,6 +66,10 @@ class LoadHistory:
     room: str
     before: float | None
     limit: int
+    after: float | None = None
+    oldest: bool = False
+    around: float | None = None
+    tag: str | None = None
 
 
 @dataclass(slots=True)
@@ -101,6 +105,7 @@ class HistoryPage:
     room_key: str
     messages: tuple[Message, ...]
     more: bool
+    tag: str | None = None
 
 
 @dataclass(slots=True)

@@ -285,7 +285,7 @@ class ChatServer:
         if kind == JSON:
             ctx.codec = JsonCodec(self.config.max_frame)
         elif kind == IRC:
-            ctx.codec = IrcCodec(self.config.max_frame)
+            ctx.codec = IrcCodec(self.config.max_frame, self.config.irc_name)
         elif kind == TEXT:
             ctx.codec = TextCodec(self.config.max_frame, self.config.password is not None)
             self.reactor.send(conn, ctx.codec.greeting())
@@ -484,8 +484,8 @@ class ChatServer:
         kind = type(request)
         if kind is LoadHistory:
             r: LoadHistory = request  # type: ignore[assignment]
-            messages, more = self.store.history(r.room_key, r.room, r.before, r.limit)
-            self._complete(r.conn_id, HistoryPage(r.room_key, tuple(messages), more))
+            messages, more = self.store.history(r.room_key, r.room, r.before, r.limit, r.after, r.oldest, r.around)
+            self._complete(r.conn_id, HistoryPage(r.room_key, tuple(messages), more, r.tag))
         elif kind is LoadOfflineDms:
             o: LoadOfflineDms = request  # type: ignore[assignment]
             self._complete(o.conn_id, OfflineDms(tuple(self.store.offline_dms(o.account_key))))

@@ -190,7 +190,7 @@ class Store:
         for key, name, topic, topic_by, topic_at in db.execute(
             "SELECT key, name, topic, topic_by, topic_at FROM rooms ORDER BY key"
         ).fetchall():
-            recent = self._page(key, name, None, self.replay)[0] if self.replay else []
+            recent = self._page(key, name, None, None, self.replay, False)[0] if self.replay else []
             snap.rooms.append(RoomState(key, name, topic, topic_by, topic_at, counts.get(key, 0), recent))
         snap.accounts = dict(db.execute("SELECT key, name FROM accounts"))
         last = max(
@@ -303,27 +303,47 @@ class Store:
         return True
 
     # -- reads ---------------------------------------------------------------------------------
-    def history(self, key: str, name: str, before: float | None, limit: int) -> tuple[list[Message], bool]:
-        """The ``limit`` messages just older than ``before`` (the newest without it), oldest
-        first, and whether older ones exist."""
+    def history(self, key: str, name: str, before: float | None, limit: int, after: float | None = None,
+                oldest: bool = False, around: float | None = None) -> tuple[list[Message], bool]:
+        """A page of at most ``limit`` messages strictly between ``after`` and ``before`` (None:
+        open), the ones next to ``after`` if ``oldest`` else the ones next to ``before``; or, with
+        ``around``, half before it and half from it on. Oldest first, and whether older ones
+        exist than the page's first."""
         self.commit()
-        return self._page(key, name, before, limit)
-
-    def _page(self, key: str, name: str, before: float | None, limit: int) -> tuple[list[Message], bool]:
-        if before is None:
-            rows = self.db.execute(
-                "SELECT ts, username, message, action FROM messages WHERE room = ? ORDER BY ts DESC LIMIT ?",
-                (key, limit + 1),
-            ).fetchall()
+        if around is not None:
+            older, _ = self._page(key, name, None, _us(around), limit // 2, False)
+            newer, _ = self._page(key, name, _us(around) - 1, None, limit - limit // 2, True)
+            page = older + newer
         else:
-            rows = self.db.execute(
-                "SELECT ts, username, message, action FROM messages WHERE room = ? AND ts < ?"
-                " ORDER BY ts DESC LIMIT ?",
-                (key, _us(before), limit + 1),
-            ).fetchall()
+            page, more = self._page(key, name, None if after is None else _us(after),
+                                    None if before is None else _us(before), limit, oldest)
+            if not oldest:
+                return page, more
+        if not page:
+            return page, False
+        first = _us(page[0].timestamp)
+        more = self.db.execute("SELECT 1 FROM messages WHERE room = ? AND ts < ? LIMIT 1", (key, first)).fetchone()
+        return page, more is not None
+
+    def _page(self, key: str, name: str, low: int | None, high: int | None, limit: int,
+              oldest: bool) -> tuple[list[Message], bool]:
+        """The rows with low < ts < high, and whether there were more than ``limit`` of them."""
+        where, args = "room = ?", [key]
+        if low is not None:
+            where += " AND ts > ?"
+            args.append(low)
+        if high is not None:
+            where += " AND ts < ?"
+            args.append(high)
+        rows = self.db.execute(
+            f"SELECT ts, username, message, action FROM messages WHERE {where}"
+            f" ORDER BY ts {'ASC' if oldest else 'DESC'} LIMIT ?",
+            (*args, limit + 1),
+        ).fetchall() if limit > 0 else []
         more = len(rows) > limit
         rows = rows[:limit]
-        rows.reverse()
+        if not oldest:
+            rows.reverse()
         return [Message(name, user, text, ts / 1_000_000, bool(action), True) for ts, user, text, action in rows], more
 
     def account(self, key: str) -> tuple[str, str] | None:

@@ -28,12 +28,13 @@ def test_parse_line() -> None:
 def test_registration_waits_for_cap_end() -> None:
     codec = IrcCodec(16384)
     out = codec.feed(b"CAP LS 302\r\nNICK alice\r\nUSER a 0 * :Alice\r\n")
-    assert out[0] == b":selchat CAP * LS :away-notify echo-message message-tags server-time\r\n"
+    assert out[0] == (b":selchat CAP * LS :away-notify batch draft/chathistory echo-message message-tags "
+                      b"multi-prefix sasl=PLAIN server-time userhost-in-names\r\n")
     assert not any(isinstance(x, Join) for x in out)  # held until CAP END
     out = codec.feed(b"CAP REQ :echo-message nope\r\nCAP REQ :echo-message\r\nCAP END\r\n")
     assert out[0] == b":selchat CAP alice NAK :echo-message nope\r\n"
     assert out[1] == b":selchat CAP alice ACK :echo-message\r\n"
-    assert out[2] == Join("alice", version=2)
+    assert out[2] == Join("alice", version=2, lobby=False, user="a", realname="Alice")
 
 
 def test_commands_become_hub_commands() -> None:
@@ -53,7 +54,7 @@ def test_split_lines_and_limits() -> None:
     out: list = []
     for i in range(len(whole)):
         out += codec.feed(whole[i : i + 1])
-    assert out == [Join("alice", version=2)]
+    assert out == [Join("alice", version=2, lobby=False, user="a", realname="Alice")]
     codec.registered = True
     assert codec.feed(b"PRIVMSG #a :" + b"x" * 600 + b"\r\n")[0].startswith(b":selchat 417 alice")
     assert codec.feed(b"PRIVMSG #a :fine\r\n") == [Chat("fine", room="#a")]  # and it goes on
@@ -120,6 +121,7 @@ def test_irc_json_and_text_users_in_one_room(server: ServerProcess, connect, irc
     irc.expect(" 001 ircy :Welcome to selchat, ircy")
     irc.expect(" 005 ircy CASEMAPPING=ascii CHANTYPES=# ")
     irc.expect(" 422 ")
+    irc.send("JOIN #lobby")  # IRC users start in no channel
     irc.expect(":ircy!ircy@selchat JOIN #lobby")
     assert irc.expect(" 353 ").endswith(":ircy jay")
     assert json_user.expect("user_joined")["username"] == "ircy"
@@ -277,5 +279,7 @@ def test_kick_and_flood_control_apply_to_irc(start_server, irc_clients) -> None:
     flood = Irc(server, "flood")
     irc_clients.append(flood)
     flood.expect(" 001 flood ")
+    flood.send("JOIN #lobby")
+    flood.expect(" 366 flood #lobby ")
     flood.send(*["PRIVMSG #lobby :spam"] * 6)
     assert "slow down" in flood.expect("NOTICE flood :slow down")

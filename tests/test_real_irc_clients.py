@@ -56,8 +56,9 @@ def test_irssi(spawn, server: ServerProcess, tmp_path: Path) -> None:  # noqa: F
     irssi = Tmux(tmp_path, "irssi",
                  f"TERM=xterm irssi --home={home} -n ircbob -c 127.0.0.1 -p {server.port}")
     try:
+        irssi.wait("Welcome to selchat")  # IRC users start in no channel, as on any IRC server
+        irssi.type("/join #lobby")
         alice.expect("ircbob joined the chat")
-        irssi.type("/window goto #lobby")
         irssi.wait("alice")  # the names of #lobby, shown on joining
         irssi.type("hello from irssi")
         alice.expect(r"\[\d\d:\d\d\] ircbob: hello from irssi")
@@ -80,7 +81,7 @@ def test_weechat(spawn, server: ServerProcess, tmp_path: Path) -> None:  # noqa:
     commands = ";".join([
         "/set irc.server_default.nicks wee",
         "/set irc.server_default.autojoin_dynamic off",
-        f"/server add t 127.0.0.1/{server.port} -notls",
+        f"/server add t 127.0.0.1/{server.port} -notls -autojoin=#lobby",
         "/connect t",
         "/wait 3 /msg -server t #lobby hello from weechat",
         "/wait 6 /quit",

@@ -162,6 +162,8 @@ class TextCodec:
             m: ev.Message = event  # type: ignore[assignment]
             body = f"* {m.username} {m.text}" if m.action else f"{m.username}: {m.text}"
             return _line(f"[{_hhmm(m.timestamp)}] {m.room} {body}")
+        if kind is ev.HistoryBatch:
+            return b"".join(self.encode(m) or b"" for m in event.messages)  # type: ignore[union-attr]
         if kind is ev.Welcome:
             w: ev.Welcome = event  # type: ignore[assignment]
             self.joined = True
