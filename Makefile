@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: serve test lint bench bench-history bench-protocols soak fuzz clean
+.PHONY: serve test lint bench bench-history bench-protocols soak fuzz irctest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,18 @@ bench-history: $(VENV)/.dev
 # JSON, IRC and mixed clients side by side (BEFORE=DIR adds older code's JSON rate): bench/results/protocols.md
 bench-protocols: $(VENV)/.dev
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/protocols.py $(if $(BEFORE),--before $(BEFORE)) $(ARGS)
+
+# the IRC conformance suite against selchat, from a checkout of https://github.com/progval/irctest
+# at IRCTEST=DIR (kept outside this project), with tests/irctest_selchat.py as its controller
+IRCTEST_MODULES := connection_registration pingpong join part names messages topic quit away who list cap \
+	lusers whois isupport echo_message chathistory sasl
+IRCTEST_MARKERS := not implementation-specific and not deprecated and not strict
+irctest: $(VENV)/.dev
+	@test -n "$(IRCTEST)" || { echo "usage: make irctest IRCTEST=DIR (a checkout of github.com/progval/irctest)"; exit 2; }
+	$(BIN)/python -m pip install -q filelock ecdsa
+	cd $(IRCTEST) && PYTHONPATH=$(CURDIR) $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider -q -rfs \
+		--timeout 120 --controller tests.irctest_selchat -m "$(IRCTEST_MARKERS)" \
+		$(foreach m,$(IRCTEST_MODULES),irctest/server_tests/$(m).py) $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

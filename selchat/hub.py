@@ -319,9 +319,20 @@ class Hub:
         if session.account is not None and self._account_sessions.get(session.account) == conn_id:
             del self._account_sessions[session.account]
         effects: list[Effect] = []
+        told: set[int] = set()
         for room in session.rooms.values():
             room.remove(conn_id)
-            effects.append(Broadcast(room.targets, ev.UserLeft(session.name, room.name, now, reason)))
+            targets = room.targets
+            left = ev.UserLeft(session.name, room.name, now, reason)
+            again: tuple[int, ...] = ()
+            if told:  # a codec that speaks of quits, not of leaving rooms (IRC), says it once
+                again = tuple(t for t in targets if t in told)
+                if again:
+                    targets = tuple(t for t in targets if t not in told)
+                    effects.append(Broadcast(again, replace(left, again=True)))
+            if targets or not again:
+                effects.append(Broadcast(targets, left))
+            told.update(room.targets)
             self._maybe_drop(room)
         session.rooms = {}
         return effects
@@ -505,7 +516,7 @@ class Hub:
             del self._login_failures[session.address]
 
     def _authenticate(self, session: Session, cmd: Authenticate, now: float) -> list[Effect]:
-        if session.name is not None or session.authed is not None:
+        if session.account is not None or session.authed is not None:
             raise ProtocolError(ErrorCode.ALREADY_JOINED, "you are logged in already")
         if session.logging_in is not None:
             raise ProtocolError(ErrorCode.ALREADY_JOINED, "a login is already being checked")
@@ -530,9 +541,27 @@ class Hub:
         key = result.account_key
         self._accounts[key] = result.name
         if type(cmd) is Authenticate:
-            session.authed = key
-            return [Send((session.conn_id,), ev.LoggedIn(result.name))]
+            if session.name is None:
+                session.authed = key  # the join that follows is the account's
+                return [Send((session.conn_id,), ev.LoggedIn(result.name))]
+            return self._log_in_late(session, key, result.name, now)
         return self._admit_account(session, key, cmd, now)
+
+    def _log_in_late(self, session: Session, key: str, name: str, now: float) -> list[Effect]:
+        """A joined guest proves an account's password (SASL after registration): the session
+        keeps its name and becomes the account's, replacing any other session of it."""
+        effects: list[Effect] = []
+        old = self._account_sessions.get(key)
+        if old is not None and old != session.conn_id:
+            previous = self._sessions.pop(old)
+            effects.extend(self._forget(previous, now, "logged in elsewhere"))
+            effects.append(Fail(old, ProtocolError(
+                ErrorCode.LOGGED_IN_ELSEWHERE, f"{name} logged in from another connection")))
+        session.account = key
+        self._account_sessions[key] = session.conn_id
+        effects.append(Send((session.conn_id,), ev.LoggedIn(name)))
+        effects.append(Ask(LoadOfflineDms(session.conn_id, key)))
+        return effects
 
     def _admit_account(self, session: Session, key: str, cmd: Join, now: float,
                        nick: str | None = None) -> list[Effect]:

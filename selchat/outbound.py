@@ -44,6 +44,7 @@ class UserLeft:
     timestamp: float
     reason: str | None = None  # why, when the user did not quit or leave the room
     parted: bool = False  # left this room only, still online
+    again: bool = False  # these recipients were told of this quit for another room already
 
 
 @dataclass(slots=True)

@@ -80,13 +80,21 @@ class Irc:
     def send(self, *lines: str) -> None:
         self.sock.sendall("".join(line + "\r\n" for line in lines).encode())
 
-    def expect(self, needle: str) -> str:
-        """The first line containing ``needle``; lines before it are skipped."""
+    def upto(self, needle: str) -> list[str]:
+        """Every line until the first containing ``needle``, that one included."""
+        seen: list[str] = []
+        self.expect(needle, seen)
+        return seen
+
+    def expect(self, needle: str, seen: list[str] | None = None) -> str:
+        """The first line containing ``needle``; lines before it are skipped (or kept in ``seen``)."""
         end = time.monotonic() + DEADLINE
         while True:
             while b"\n" in self.buf:
                 raw, _, self.buf = self.buf.partition(b"\n")
                 line = raw.decode("utf-8", "replace").rstrip("\r")
+                if seen is not None:
+                    seen.append(line)
                 if needle in line:
                     return line
             if time.monotonic() > end:

@@ -207,6 +207,8 @@ class IrcWire:
             if left.parted:
                 reason = f" :{_flat(left.reason)}" if left.reason else ""
                 return self._out(mask(left.username), f"PART {left.room}{reason}", left.timestamp)
+            if left.again:
+                return None  # QUIT is said once, whatever rooms were shared
             return self._out(mask(left.username), f"QUIT :{_flat(left.reason or 'Quit')}", left.timestamp)
         if kind is ev.TopicChanged:
             t: ev.TopicChanged = event  # type: ignore[assignment]
@@ -382,9 +384,8 @@ class IrcCodec:
         if not self._need(params, 1, "AUTHENTICATE", out):
             return
         arg = params[0]
-        if self.account is not None or self.registered:
-            out.append(self._numeric("907", "You have already authenticated using SASL") if self.account
-                       else self._numeric("904", "SASL authentication failed: log in before registering"))
+        if self.account is not None:
+            out.append(self._numeric("907", "You have already authenticated using SASL"))
             return
         if arg == "*":
             if self.sasl == "plain":
