@@ -170,8 +170,8 @@ def _connect_all(spec: Spec, first: int, count: int) -> tuple[list[socket.socket
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             room = room_of(spec, i)
             if speaks_irc(spec, i):
-                sock.sendall(f"NICK bench{i}\r\nUSER b 0 * :bench\r\n".encode()
-                             + (f"JOIN {room}\r\n".encode() if room else b""))
+                # IRC users start in no channel: the lobby is joined like any room
+                sock.sendall(f"NICK bench{i}\r\nUSER b 0 * :bench\r\nJOIN {room or '#lobby'}\r\n".encode())
                 sock.setblocking(False)
                 continue
             join: dict[str, Any] = {"type": "join", "username": f"bench{i}"}
@@ -205,7 +205,7 @@ def _connect_all(spec: Spec, first: int, count: int) -> tuple[list[socket.socket
                 tails[n] = data[cut:]
                 if n in waiting and speaks_irc(spec, first + n):
                     room = room_of(spec, first + n)
-                    done = f" 366 bench{first + n} {room} " if room else f" 001 bench{first + n} "
+                    done = f" 366 bench{first + n} {room or '#lobby'} "
                     if done.encode() in data[:cut]:
                         waiting.discard(n)
                     elif b" 433 " in data[:cut] or b"ERROR :" in data[:cut]:

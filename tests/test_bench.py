@@ -47,6 +47,21 @@ def test_table_output_and_two_workers() -> None:
         assert label in out
 
 
+@pytest.mark.parametrize("protocol", ["irc", "mixed"])
+def test_irc_and_mixed_clients(protocol: str) -> None:
+    done = run_bench("--clients", "6", "--duration", "1", "--protocol", protocol, "--json")
+    assert done.returncode == 0, done.stderr
+    exact(json.loads(done.stdout), 6)
+
+
+@pytest.mark.parametrize("protocol", ["irc", "mixed"])
+def test_irc_clients_in_rooms(protocol: str) -> None:
+    done = run_bench("--clients", "6", "--rooms", "2", "--duration", "1", "--protocol", protocol, "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["joined"] == 6 and result["missing"] == 0 and result["delivered"] == result["expected"] > 0
+
+
 def test_fixed_rate_against_a_running_server(start_server) -> None:
     server = start_server("--rate-limit", "0")
     done = run_bench("--clients", "4", "--duration", "1", "--rate", "40", "--host", "127.0.0.1",
