@@ -277,6 +277,10 @@ class Hub:
         found = self._rooms.get(room.lower())
         return found.names() if found else []
 
+    def online(self) -> list[str]:
+        """Everyone joined, in any room or none (IRC users may be in none)."""
+        return sorted((s.name for s in self._sessions.values() if s.name is not None), key=str.casefold)
+
     def name_of(self, conn_id: int) -> str | None:
         session = self._sessions.get(conn_id)
         return session.name if session else None

@@ -649,12 +649,12 @@ class ChatServer:
             return
         if not line.startswith("/"):
             self.announce(line)
-            self._print(f"announced to {len(self.hub.usernames())} users")
+            self._print(f"announced to {len(self.hub.online())} users")
             return
         command, _, arg = line.partition(" ")
         arg = arg.strip()
         if command == "/users":
-            names = self.hub.usernames()
+            names = self.hub.online()
             self._print(f"{len(names)} online: {', '.join(names) if names else '(nobody)'}")
         elif command in ("/kick", "/ban") and arg:
             done = self.kick(arg, ban=command == "/ban")

@@ -11,6 +11,7 @@ import pexpect
 import pytest
 
 from tests.helpers import ROOT, RawClient
+from tests.test_irc import Irc
 
 
 @pytest.fixture
@@ -71,6 +72,43 @@ def test_console_commands(console: tuple[pexpect.spawn, tuple[str, int]]) -> Non
     finally:
         for c in (alice, bob, carol):
             c.close()
+
+
+def test_console_reaches_irc_users(console: tuple[pexpect.spawn, tuple[str, int]]) -> None:
+    """Announcements, /users, /kick and /ban apply to IRC users exactly as to JSON users, in a
+    room or in none."""
+    child, address = console
+    server = type("Address", (), {"address": address})()
+    alice = RawClient(address)
+    ircy, roomless = Irc(server, "ircy"), Irc(server, "roomless")  # type: ignore[arg-type]
+    try:
+        alice.join("alice", version=2)
+        ircy.send("JOIN #lobby")
+        ircy.expect(" 366 ircy #lobby ")
+        roomless.expect(" 001 roomless ")
+        child.sendline("/users")
+        child.expect("3 online: alice, ircy, roomless")
+        child.sendline("tea is ready")
+        child.expect("announced to 3 users")
+        assert roomless.expect("NOTICE").endswith("NOTICE * :tea is ready")
+        child.sendline("/kick ircy")
+        child.expect("kicked ircy")
+        assert "ERROR :Closing link" in ircy.expect("ERROR")
+        assert alice.expect("user_left", username="ircy")["reason"] == "kicked"
+        child.sendline("/ban roomless")
+        child.expect("banned roomless")
+        roomless.expect("ERROR :Closing link")
+        # the address is refused while the server lives: before a first byte says which protocol
+        # it speaks, the refusal is the one every other refused connection gets, a JSON error line
+        again = Irc(server, "another")  # type: ignore[arg-type]
+        try:
+            assert '"code":"banned"' in again.expect('"banned"')
+        finally:
+            again.close()
+    finally:
+        alice.close()
+        ircy.close()
+        roomless.close()
 
 
 def test_ctrl_c_shuts_down_cleanly(console: tuple[pexpect.spawn, tuple[str, int]]) -> None:
