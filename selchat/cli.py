@@ -87,6 +87,9 @@ def main() -> None:
               help="Refuse guests: everyone logs in to an account (see `selchat account add`).")
 @click.option("--password-min", default=8, show_default=True, envvar="SELCHAT_PASSWORD_MIN",
               type=click.IntRange(1, 1024), help="Shortest account password accepted at registration.")
+@click.option("--allow-origin", "allow_origins", multiple=True, envvar="SELCHAT_ALLOW_ORIGIN", metavar="ORIGIN",
+              help="A web origin (https://chat.example.org) whose pages may open a WebSocket here; repeat for more. "
+                   "Default: only pages this server served.")
 @click.option("--irc-name", default="selchat", show_default=True, envvar="SELCHAT_IRC_NAME",
               help="The server name IRC clients see (a host name, as IRC servers use).")
 @click.option("--log-level", default="INFO", show_default=True, envvar="SELCHAT_LOG_LEVEL",
@@ -112,6 +115,7 @@ def serve(
     require_account: bool,
     password_min: int,
     irc_name: str,
+    allow_origins: tuple[str, ...],
     log_level: str,
 ) -> None:
     """Run the chat server until Ctrl-C or SIGTERM.
@@ -154,6 +158,7 @@ def serve(
         require_account=require_account,
         password_min=password_min,
         irc_name=irc_name,
+        allow_origins=tuple(o.rstrip("/") for o in allow_origins),
     )
     warning = raise_fd_limit(max_clients)
     if warning:

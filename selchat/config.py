@@ -78,6 +78,8 @@ class ServerConfig:
     password_min: int = PASSWORD_MIN
     # The name IRC clients see the server by (numerics come from it; PONG and 004 carry it).
     irc_name: str = "selchat"
+    # Origins (https://chat.example.org) whose pages may open a WebSocket; none: the server's own.
+    allow_origins: tuple[str, ...] = ()
     # The SQLite file for history, topics and accounts; ":memory:" keeps nothing.
     db: str = ":memory:"
 

@@ -45,6 +45,7 @@ from selchat.wire.irc import IrcCodec
 from selchat.wire.jsonl import JSON_V1, JSON_V2, JsonCodec
 from selchat.wire.sniff import IRC, JSON, TEXT, sniff
 from selchat.wire.text import TextCodec
+from selchat.wire.web import Hangup, WebCodec
 
 log = logging.getLogger("selchat.server")
 
@@ -61,11 +62,6 @@ AUDIENCE_CACHE = 256
 TEXT_AFTER = 1.0
 # Seconds a person in text mode has to give a name (a program has --handshake-timeout).
 TEXT_HANDSHAKE = 120.0
-_HTTP_BODY = b"This is a selchat server: connect with selchat join, an IRC client or nc.\r\n"
-HTTP_NOT_YET = (
-    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
-    b"Content-Length: %d\r\n\r\n%s" % (len(_HTTP_BODY), _HTTP_BODY)
-)
 
 
 class ConnState:
@@ -259,8 +255,12 @@ class ChatServer:
             kind = type(item)
             if kind is bytes:
                 self._flush_batch()
-                self.reactor.send(conn, item)  # the codec's own answer (help, a prompt)
+                self.reactor.send(conn, item)  # the codec's own answer (help, a prompt, a page)
                 continue
+            if kind is Hangup:
+                self._flush_batch()
+                self.reactor.close(conn, item.reason)  # type: ignore[union-attr]
+                return
             if isinstance(item, ProtocolError):
                 self._error(conn, item)
                 continue
@@ -293,10 +293,10 @@ class ChatServer:
                 ctx.handshake.cancel()
                 ctx.handshake = self.reactor.call_later(
                     max(self.config.handshake_timeout, TEXT_HANDSHAKE), self._handshake_expired, conn)
-        else:  # HTTP, until the browser issue: a clear answer, then close
-            self.reactor.send(conn, HTTP_NOT_YET)
-            self.reactor.close(conn, "HTTP request")
-            log.info("HTTP request from %s refused: not served yet", conn.peer)
+        else:  # HTTP: the page, or a WebSocket
+            ctx.codec = WebCodec(self.config.max_frame, self.config.irc_name, frozenset(self.config.allow_origins),
+                                 self.reactor.ssl_context is not None)
+            ctx.wire = None  # in no room until it upgrades and joins
             return
         ctx.wire = ctx.codec.wire
         log.debug("%s speaks %s", conn.peer, kind)
@@ -565,7 +565,7 @@ class ChatServer:
             return
         ctx: ConnState = conn.ctx
         ctx.name = self.hub.name_of(conn_id)
-        if isinstance(ctx.codec, JsonCodec):
+        if isinstance(ctx.codec, (JsonCodec, WebCodec)):  # their wire depends on the version joined
             ctx.codec.joined(self.hub.version_of(conn_id))
         ctx.wire = ctx.codec.wire
         if ctx.handshake is not None:

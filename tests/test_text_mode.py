@@ -135,15 +135,19 @@ def test_text_mode_with_a_server_password(start_server) -> None:
         you.close()
 
 
-def test_http_gets_a_clear_400(server: ServerProcess) -> None:
-    with socket.create_connection(server.address, timeout=DEADLINE) as sock:
-        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        data = b""
-        while chunk := sock.recv(4096):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 400 Bad Request")
-    assert b"selchat server" in body and f"Content-Length: {len(body)}".encode() in head
+@pytest.mark.parametrize("cut", [1, 3, 4, 9, 20])
+def test_http_is_told_apart_at_any_split(server: ServerProcess, cut: int) -> None:
+    """GET (or any request line) is HTTP, however the first bytes arrive; HTTP gets the page."""
+    for request, status in ((b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"200 OK"),
+                            (b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", b"405 Method")):
+        with socket.create_connection(server.address, timeout=DEADLINE) as sock:
+            sock.sendall(request[:cut])
+            time.sleep(0.05)  # two segments, not one
+            sock.sendall(request[cut:])
+            data = b""
+            while chunk := sock.recv(4096):
+                data += chunk
+        assert data.startswith(b"HTTP/1.1 " + status)
 
 
 def test_json_split_anywhere_in_its_first_line(server: ServerProcess) -> None:

@@ -3,6 +3,8 @@ from a multibulk one by the first byte). Pure: bytes in, a verdict out."""
 
 from __future__ import annotations
 
+import re
+
 JSON = "json"
 IRC = "irc"
 HTTP = "http"
@@ -14,13 +16,15 @@ IRC_WORDS = frozenset({b"CAP", b"NICK", b"USER", b"PASS"})
 # A first line longer than this is nobody's registration and no JSON frame's opening: a person
 # typing (IRC's own limit for a whole line is 512 bytes).
 SNIFF_MAX = 512
+# Any other HTTP request line (HEAD, POST ...): answered by HTTP, if only to say 405.
+REQUEST_LINE = re.compile(rb"[A-Z]{3,10} \S+ HTTP/1\.[01]\r?\n")
 
 
 def sniff(data: bytes) -> str | None:
     """The protocol ``data`` (everything received so far) speaks, or None while it cannot tell.
 
-    ``{`` is JSON. ``GET `` is HTTP. A first word of CAP, NICK, USER or PASS is IRC. Anything else a
-    line long is a person at a plain terminal (text mode).
+    ``{`` is JSON. ``GET `` (or any HTTP request line) is HTTP. A first word of CAP, NICK, USER or
+    PASS is IRC. Anything else a line long is a person at a plain terminal (text mode).
     """
     stripped = data.lstrip(b" \t\r\n")
     if not stripped:
@@ -42,4 +46,10 @@ def sniff(data: bytes) -> str | None:
         if any(word.startswith(stripped.upper()) for word in IRC_WORDS):
             return None
         return TEXT if b"\n" in stripped or len(stripped) > 4 else None
-    return IRC if stripped[:end].upper() in IRC_WORDS else TEXT
+    if stripped[:end].upper() in IRC_WORDS:
+        return IRC
+    if REQUEST_LINE.match(stripped):
+        return HTTP
+    if b"\n" not in stripped and stripped[:end].isupper() and len(stripped) <= SNIFF_MAX:
+        return None  # may be an HTTP request line still arriving
+    return TEXT

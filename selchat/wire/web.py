@@ -1,0 +1,317 @@
+"""The browser's way in: HTTP/1.1 (h11) for the page, WebSocket (wsproto) for the chat.
+
+Sans-I/O like every codec: bytes in, commands (or bytes to send, or ``Hangup``) out. A connection
+starts as HTTP. ``GET /`` and the page's two files are answered and the connection is closed;
+``GET /ws`` from an allowed ``Origin`` becomes a WebSocket, after which each text message is one
+JSON frame (or, with the ``text.ircv3.net`` subprotocol, one IRC line) handed to the JSON or IRC
+codec inside, and whatever that codec renders goes back one message per line.
+
+Outgoing frames are built here, not by wsproto: a server's frames are unmasked and, without
+extensions, carry no per-connection state, so one encoding can go to every browser in a room
+(``WsWire``, interned per inner wire, as every codec's broadcasts are). wsproto does the parts
+that need care: the handshake, unmasking, fragments, control frames and close codes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+import h11
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Ping,
+    RejectConnection,
+    Request,
+    TextMessage,
+)
+from wsproto.utilities import LocalProtocolError, RemoteProtocolError
+
+from selchat.errors import ErrorCode, ProtocolError
+from selchat.events import Command, Pong
+from selchat.outbound import Event
+from selchat.wire.irc import IrcCodec
+from selchat.wire.jsonl import JsonCodec
+
+IRC_SUBPROTOCOL = "text.ircv3.net"
+HEAD_MAX = 8192  # bytes of request line and headers (h11's own default is 16 KiB)
+# Content-Security-Policy: the page's own script and style only, no inline code, no other site
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+CLOSE_TOO_BIG = 1009
+CLOSE_UNSUPPORTED = 1003
+CLOSE_PROTOCOL = 1002
+
+
+@dataclass(slots=True)
+class Hangup:
+    """Close the connection once what was queued before this is written."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    body: bytes
+    content_type: str
+    etag: str
+
+
+def _load_assets() -> dict[str, Asset]:
+    files = {"/": ("index.html", "text/html; charset=utf-8"),
+             "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+             "/style.css": ("style.css", "text/css; charset=utf-8")}
+    web = resources.files("selchat") / "web"
+    assets = {}
+    for path, (name, kind) in files.items():
+        body = (web / name).read_bytes()
+        assets[path] = Asset(body, kind, '"' + hashlib.sha256(body).hexdigest()[:20] + '"')
+    return assets
+
+
+ASSETS = _load_assets()
+
+
+def frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """One unmasked, unfragmented WebSocket frame (RFC 6455 section 5.2)."""
+    size = len(payload)
+    if size < 126:
+        head = struct.pack("!BB", 0x80 | opcode, size)
+    elif size < 65536:
+        head = struct.pack("!BBH", 0x80 | opcode, 126, size)
+    else:
+        head = struct.pack("!BBQ", 0x80 | opcode, 127, size)
+    return head + payload
+
+
+def messages(data: bytes) -> bytes:
+    """A codec's lines as WebSocket text messages, one a line, without the line ending."""
+    if data.count(b"\n") == 1 and data.endswith(b"\n"):  # the common case: one line
+        return frame(data[:-2] if data.endswith(b"\r\n") else data[:-1])
+    return b"".join(frame(line.rstrip(b"\r")) for line in data.split(b"\n") if line)
+
+
+class WsWire:
+    """What a room hears, for browsers: the inner wire's rendering as WebSocket messages."""
+
+    _interned: dict[int, WsWire] = {}
+    __slots__ = ("inner",)
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    @classmethod
+    def of(cls, inner: Any) -> WsWire:
+        wire = cls._interned.get(id(inner))
+        if wire is None or wire.inner is not inner:
+            wire = cls._interned[id(inner)] = cls(inner)
+        return wire
+
+    def encode(self, event: Event) -> bytes | None:
+        data = self.inner.encode(event)
+        return messages(data) if data else None
+
+
+REASONS = {200: "OK", 304: "Not Modified", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+           405: "Method Not Allowed", 408: "Request Timeout", 431: "Request Header Fields Too Large",
+           503: "Service Unavailable"}
+
+
+def _response(status: int, body: bytes, headers: list[tuple[str, str]], head_only: bool = False) -> bytes:
+    """A response to write and then close: h11 parses what the browser sends; what we send is a
+    fixed shape, written out."""
+    lines = [f"HTTP/1.1 {status} {REASONS[status]}"]
+    if status != 304:
+        lines.append(f"Content-Length: {len(body)}")
+    lines += ["Connection: close", "X-Content-Type-Options: nosniff", "Referrer-Policy: no-referrer",
+              "Server: selchat"]
+    lines += [f"{name}: {value}" for name, value in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (b"" if head_only or status == 304 else body)
+
+
+def plain(status: int, text: str, extra: list[tuple[str, str]] | None = None) -> bytes:
+    return _response(status, (text + "\n").encode(), [("Content-Type", "text/plain; charset=utf-8"), *(extra or [])])
+
+
+class WebCodec:
+    """One browser connection: HTTP until it upgrades, then WebSocket around the JSON or IRC codec."""
+
+    def __init__(self, max_frame: int, irc_name: str, allowed_origins: frozenset[str], tls: bool) -> None:
+        self.max_frame = max_frame
+        self.irc_name = irc_name
+        self.allowed_origins = allowed_origins
+        self.tls = tls
+        self.http = h11.Connection(h11.SERVER, max_incomplete_event_size=HEAD_MAX)
+        self.raw = b""  # the request's bytes, handed to wsproto on an upgrade
+        self.ws: WSConnection | None = None
+        self.inner: JsonCodec | IrcCodec | None = None
+        self._parts: list[str] = []
+        self._size = 0
+        self.done = False
+
+    @property
+    def wire(self) -> Any:
+        return WsWire.of(self.inner.wire) if self.inner is not None else None
+
+    # -- in -------------------------------------------------------------------------------------
+    def feed(self, data: bytes) -> list[Any]:
+        if self.done:
+            return []
+        if self.ws is None:
+            return self._http(data)
+        out: list[Any] = []
+        try:
+            self.ws.receive_data(data)
+            for event in self.ws.events():
+                self._ws_event(event, out)
+                if self.done:
+                    break
+        except (RemoteProtocolError, LocalProtocolError) as exc:
+            out.append(self._close(CLOSE_PROTOCOL, str(exc)[:100]))
+        return out
+
+    def _http(self, data: bytes) -> list[Any]:
+        self.raw += data
+        end = self.raw.find(b"\r\n\r\n")
+        if end > HEAD_MAX or (end < 0 and len(self.raw) > HEAD_MAX):  # h11 limits only a head still arriving
+            self.done = True
+            return [plain(431, "request header fields too large"), Hangup("HTTP head too large")]
+        try:
+            self.http.receive_data(data)
+            event = self.http.next_event()
+        except h11.RemoteProtocolError as exc:
+            self.done = True
+            status = exc.error_status_hint
+            text = "request header fields too large" if status == 431 else "bad request"
+            return [plain(status, text), Hangup(f"bad HTTP request: {exc}")]
+        if event is h11.NEED_DATA:
+            return []
+        if not isinstance(event, h11.Request):
+            self.done = True
+            return [plain(400, "bad request"), Hangup("bad HTTP request")]
+        return self._request(event)
+
+    def _request(self, request: h11.Request) -> list[Any]:
+        method = request.method.decode("ascii", "replace")
+        path = urlsplit(request.target.decode("ascii", "replace")).path
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in request.headers}
+        if path == "/ws":
+            return self._upgrade(method, headers)
+        self.done = True
+        if method not in ("GET", "HEAD"):
+            return [plain(405, "only GET is served here", [("Allow", "GET, HEAD")]), Hangup("HTTP method")]
+        asset = ASSETS.get(path)
+        if asset is None:
+            return [plain(404, "not found"), Hangup("HTTP 404")]
+        common = [("Content-Type", asset.content_type), ("ETag", asset.etag), ("Cache-Control", "no-cache"),
+                  ("Content-Security-Policy", CSP)]
+        if headers.get("if-none-match") == asset.etag:
+            return [_response(304, b"", common), Hangup("HTTP 304")]
+        return [_response(200, asset.body, common, head_only=method == "HEAD"), Hangup("HTTP 200")]
+
+    def origin_allowed(self, origin: str | None, host: str | None) -> bool:
+        """A browser always says where the page that opens a WebSocket came from; a page on
+        another site must not chat as its visitor. Programs send no Origin and are let in."""
+        if origin is None:
+            return True
+        if origin in self.allowed_origins:
+            return True
+        if self.allowed_origins:
+            return False
+        parts = urlsplit(origin)
+        return parts.scheme in ("http", "https") and host is not None and parts.netloc.lower() == host.lower()
+
+    def _upgrade(self, method: str, headers: dict[str, str]) -> list[Any]:
+        if method != "GET" or headers.get("upgrade", "").lower() != "websocket":
+            self.done = True
+            return [plain(400, "GET /ws is a WebSocket: send Upgrade: websocket"), Hangup("HTTP not an upgrade")]
+        if not self.origin_allowed(headers.get("origin"), headers.get("host")):
+            self.done = True
+            return [plain(403, "this Origin may not open a WebSocket here"), Hangup("WebSocket from another site")]
+        self.ws = WSConnection(ConnectionType.SERVER)
+        raw, self.raw = self.raw, b""
+        out: list[Any] = []
+        try:
+            self.ws.receive_data(raw)
+            for event in self.ws.events():
+                self._ws_event(event, out)
+        except (RemoteProtocolError, LocalProtocolError) as exc:
+            self.done = True
+            return [plain(400, f"bad WebSocket handshake: {exc}"[:200]), Hangup("bad WebSocket handshake")]
+        return out
+
+    def _ws_event(self, event: Any, out: list[Any]) -> None:
+        assert self.ws is not None
+        if isinstance(event, Request):
+            irc = IRC_SUBPROTOCOL in event.subprotocols
+            self.inner = IrcCodec(self.max_frame, self.irc_name) if irc else JsonCodec(self.max_frame)
+            out.append(self.ws.send(AcceptConnection(subprotocol=IRC_SUBPROTOCOL if irc else None)))
+        elif isinstance(event, TextMessage):
+            self._size += len(event.data)
+            if self._size > self.max_frame:
+                out.append(self._close(CLOSE_TOO_BIG, f"a message is at most {self.max_frame} bytes"))
+                return
+            self._parts.append(event.data)
+            if event.message_finished:
+                text = "".join(self._parts)
+                self._parts, self._size = [], 0
+                assert self.inner is not None
+                ending = "\r\n" if isinstance(self.inner, IrcCodec) else "\n"
+                for item in self.inner.feed((text.replace("\r", "").replace("\n", " ") + ending).encode()):
+                    out.append(messages(item) if type(item) is bytes else item)
+        elif isinstance(event, BytesMessage):
+            out.append(self._close(CLOSE_UNSUPPORTED, "text messages only"))
+        elif isinstance(event, Ping):
+            out.append(self.ws.send(event.response()))
+        elif isinstance(event, CloseConnection):
+            self.done = True
+            out.append(self.ws.send(event.response()))
+            out.append(Hangup("WebSocket closed"))
+        elif isinstance(event, RejectConnection):  # never sent by a client; here for completeness
+            out.append(Hangup("WebSocket rejected"))
+        else:  # Pong: the keepalive answered
+            out.append(Pong(None))
+
+    def _close(self, code: int, reason: str) -> bytes:
+        self.done = True
+        payload = struct.pack("!H", code) + reason.encode()[:120]
+        return frame(payload, 0x8)
+
+    # -- out ------------------------------------------------------------------------------------
+    def encode(self, event: Event) -> bytes | None:
+        if self.inner is None:
+            return None
+        data = self.inner.encode(event)
+        return messages(data) if data else None
+
+    def error(self, exc: ProtocolError, command: Command | None = None) -> bytes:
+        if self.inner is None:  # still HTTP: the answer is an HTTP status
+            if self.done:
+                return b""
+            self.done = True
+            status = {ErrorCode.HANDSHAKE_TIMEOUT: 408, ErrorCode.SERVER_FULL: 503}.get(exc.code, 400)
+            return plain(status, exc.message)
+        data = self.inner.error(exc, command)
+        return messages(data) if data else b""
+
+    def ping(self, ping_id: int) -> bytes | None:
+        if self.ws is None:
+            return None
+        return frame(str(ping_id).encode(), 0x9)  # a browser answers a WebSocket ping by itself
+
+    def saw(self, event: Event) -> None:
+        saw = getattr(self.inner, "saw", None)
+        if saw is not None:
+            saw(event)
+
+    def joined(self, version: int) -> None:
+        joined = getattr(self.inner, "joined", None)
+        if joined is not None:
+            joined(version)

@@ -1,0 +1,333 @@
+"""The browser's way in, over real sockets: HTTP for the page (h11) and the JSON and IRC protocols
+over WebSocket (wsproto), on the same port as everything else."""
+
+from __future__ import annotations
+
+import json
+import select
+import socket
+import ssl
+import struct
+import time
+from typing import Any
+
+import pytest
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import (
+    AcceptConnection,
+    CloseConnection,
+    Message,
+    Ping,
+    RejectConnection,
+    RejectData,
+    Request,
+    TextMessage,
+)
+
+from selchat.wire.web import CSP, frame, messages
+from tests.helpers import DEADLINE, RawClient, ServerProcess
+from tests.test_tls import cert_files  # noqa: F401  (the fixture)
+
+
+def http(server: ServerProcess, request: bytes, tls: ssl.SSLContext | None = None) -> tuple[int, dict[str, str], bytes]:
+    """Send a raw request; (status, headers, body) of the answer, read until the server closes."""
+    sock = socket.create_connection(server.address, timeout=DEADLINE)
+    if tls is not None:
+        sock = tls.wrap_socket(sock, server_hostname="localhost")
+    with sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for item in lines:
+        name, _, value = item.partition(":")
+        headers[name.lower()] = value.strip()
+    return int(status_line.split(" ")[1]), headers, body
+
+
+def get(path: str, *extra: str) -> bytes:
+    return ("\r\n".join([f"GET {path} HTTP/1.1", "Host: 127.0.0.1", *extra]) + "\r\n\r\n").encode()
+
+
+class Ws:
+    """A WebSocket client on wsproto."""
+
+    def __init__(self, server: ServerProcess, origin: str | None = None, subprotocols: list[str] | None = None,
+                 tls: ssl.SSLContext | None = None, rcvbuf: int | None = None) -> None:
+        self.sock = socket.socket()
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(DEADLINE)
+        self.sock.connect(server.address)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
+        self.ws = WSConnection(ConnectionType.CLIENT)
+        host = f"127.0.0.1:{server.port}"
+        headers = [(b"Origin", origin.encode())] if origin else []
+        self.sock.sendall(self.ws.send(Request(host=host, target="/ws", extra_headers=headers,
+                                               subprotocols=subprotocols or [])))
+        self.events: list[Any] = []
+        self.accepted: AcceptConnection | None = None
+        self.rejected: int | None = None
+        self.closed: CloseConnection | None = None
+        while self.accepted is None and self.rejected is None:
+            self._read()
+
+    def _read(self, timeout: float = DEADLINE) -> None:
+        self.sock.settimeout(timeout)
+        data = self.sock.recv(65536)
+        self.ws.receive_data(data or None)
+        for event in self.ws.events():
+            if isinstance(event, AcceptConnection):
+                self.accepted = event
+            elif isinstance(event, RejectConnection):
+                self.rejected = event.status_code
+            elif isinstance(event, RejectData):
+                pass
+            elif isinstance(event, CloseConnection):
+                self.closed = event
+            elif isinstance(event, Ping):
+                self.sock.sendall(self.ws.send(event.response()))
+            else:
+                self.events.append(event)
+        if not data and self.closed is None:
+            raise ConnectionError("closed")
+
+    def send(self, **frame: Any) -> None:
+        self.sock.sendall(self.ws.send(Message(data=json.dumps(frame))))
+
+    def send_text(self, text: str) -> None:
+        self.sock.sendall(self.ws.send(Message(data=text)))
+
+    def text(self, timeout: float = DEADLINE) -> str:
+        end = time.monotonic() + timeout
+        while not any(isinstance(e, TextMessage) for e in self.events):
+            if self.closed is not None:
+                raise AssertionError(f"closed: {self.closed}")
+            self._read(max(0.01, end - time.monotonic()))
+        i = next(i for i, e in enumerate(self.events) if isinstance(e, TextMessage))
+        return self.events.pop(i).data
+
+    def expect(self, type_: str, **fields: Any) -> dict[str, Any]:
+        end = time.monotonic() + DEADLINE
+        while True:
+            frame = json.loads(self.text(max(0.01, end - time.monotonic())))
+            if frame.get("type") == type_ and all(frame.get(k) == v for k, v in fields.items()):
+                return frame
+
+    def expect_line(self, needle: str) -> str:
+        end = time.monotonic() + DEADLINE
+        while True:
+            line = self.text(max(0.01, end - time.monotonic()))
+            if needle in line:
+                return line
+
+    def wait_closed(self) -> CloseConnection:
+        end = time.monotonic() + DEADLINE
+        while self.closed is None:
+            if time.monotonic() > end:
+                raise AssertionError("not closed")
+            self._read(max(0.01, end - time.monotonic()))
+        return self.closed
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def sockets():
+    opened: list = []
+    yield opened
+    for s in opened:
+        s.close()
+
+
+# -- the codec's framing, alone ---------------------------------------------------------------------
+
+
+def test_frames() -> None:
+    assert frame(b"hi") == b"\x81\x02hi"
+    assert frame(b"x" * 200)[:4] == b"\x81\x7e\x00\xc8"
+    assert frame(b"x" * 70000)[:10] == b"\x81\x7f" + struct.pack("!Q", 70000)
+    assert messages(b'{"a":1}\n') == b'\x81\x07{"a":1}'
+    assert messages(b":s 001 a :hi\r\n:s 002 a :yo\r\n") == b"\x81\x0c:s 001 a :hi\x81\x0c:s 002 a :yo"
+
+
+# -- HTTP ---------------------------------------------------------------------------------------------
+
+
+def test_the_page_and_its_files(server: ServerProcess) -> None:
+    status, headers, body = http(server, get("/"))
+    assert status == 200 and b'<script src="/app.js"' in body
+    assert headers["content-type"] == "text/html; charset=utf-8"
+    assert headers["content-security-policy"] == CSP and "script-src 'self'" in CSP
+    assert headers["cache-control"] == "no-cache" and headers["x-content-type-options"] == "nosniff"
+    etag = headers["etag"]
+    assert http(server, get("/", f"If-None-Match: {etag}"))[0] == 304
+    for path, kind in (("/app.js", "text/javascript"), ("/style.css", "text/css")):
+        status, headers, body = http(server, get(path))
+        assert status == 200 and headers["content-type"].startswith(kind)
+        assert int(headers["content-length"]) == len(body)
+    assert http(server, get("/?x=1"))[0] == 200  # a query string does not change the page
+    status, headers, body = http(server, get("/").replace(b"GET", b"HEAD", 1))
+    assert status == 200 and body == b"" and int(headers["content-length"]) > 0
+
+
+@pytest.mark.parametrize(("request_bytes", "status"), [
+    (get("/nope"), 404),
+    (get("/../etc/passwd"), 404),
+    (b"GET / HTTP/1.1\r\n\r\n", 400),  # HTTP/1.1 needs a Host
+    (b"GET / HTTP/1.1\r\nHost: a\r\nbroken header line\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n", 431),
+    (get("/ws"), 400),  # not an upgrade
+])
+def test_http_statuses(server: ServerProcess, request_bytes: bytes, status: int) -> None:
+    got, headers, body = http(server, request_bytes)
+    assert got == status and headers["content-type"].startswith("text/plain") and body
+
+
+def test_a_request_that_never_ends_is_cut_off(start_server) -> None:
+    server = start_server("--handshake-timeout", "0.5")
+    with socket.create_connection(server.address, timeout=DEADLINE) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n")  # and nothing more
+        data = b""
+        while chunk := sock.recv(4096):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+
+
+# -- WebSocket ------------------------------------------------------------------------------------------
+
+
+def test_json_over_websocket_beside_tcp(server: ServerProcess, connect, sockets) -> None:
+    tcp = connect()
+    tcp.join("tcpuser", version=2)
+    page = Ws(server, origin=f"http://127.0.0.1:{server.port}")
+    sockets.append(page)
+    assert page.accepted is not None and page.accepted.subprotocol is None
+    page.send(type="join", username="webby", version=2)
+    welcome = page.expect("welcome")
+    assert welcome["username"] == "webby" and welcome["users"] == ["tcpuser", "webby"]
+    page.expect("history_end", room="#lobby")
+    assert tcp.expect("user_joined")["username"] == "webby"
+    page.send(type="chat", message="<img src=x onerror=alert(1)>")
+    assert tcp.expect("chat")["message"] == "<img src=x onerror=alert(1)>"  # text, passed on as text
+    tcp.send(type="chat", message="hello browser")
+    got = page.expect("chat")
+    assert got["username"] == "tcpuser" and got["message"] == "hello browser"
+    page.send(type="join_room", room="#web")
+    page.expect("history_end", room="#web")
+    page.send_text("{not json")
+    assert page.expect("error")["code"] == "bad_frame"
+    page.send(type="quit")
+    assert tcp.expect("user_left")["username"] == "webby"
+
+
+def test_messages_in_fragments_and_too_big(start_server, sockets) -> None:
+    server = start_server("--max-frame", "1024")
+    page = Ws(server)
+    sockets.append(page)
+    page.sock.sendall(page.ws.send(Message(data='{"type":"join",', message_finished=False)))
+    page.sock.sendall(page.ws.send(Message(data='"username":"frag"}', message_finished=True)))
+    assert page.expect("welcome")["username"] == "frag"
+    page.sock.sendall(page.ws.send(Message(data="x" * 2000)))
+    closed = page.wait_closed()
+    assert closed.code == 1009
+
+
+def test_binary_messages_are_refused(server: ServerProcess, sockets) -> None:
+    page = Ws(server)
+    sockets.append(page)
+    page.sock.sendall(page.ws.send(Message(data=b"\x00\x01")))
+    assert page.wait_closed().code == 1003
+
+
+def test_a_page_from_another_site_is_refused(start_server, sockets) -> None:
+    server = start_server()
+    evil = Ws(server, origin="https://evil.example")
+    sockets.append(evil)
+    assert evil.rejected == 403
+    allowed = start_server("--allow-origin", "https://chat.example.org")
+    ok = Ws(allowed, origin="https://chat.example.org")
+    sockets.append(ok)
+    assert ok.accepted is not None
+    own = Ws(allowed, origin=f"http://127.0.0.1:{allowed.port}")  # with a list, only the list
+    sockets.append(own)
+    assert own.rejected == 403
+
+
+def test_close_codes_and_ping(server: ServerProcess, sockets) -> None:
+    page = Ws(server)
+    sockets.append(page)
+    page.sock.sendall(page.ws.send(Ping(b"are you there")))
+    page.send(type="join", username="pinger", version=2)
+    page.expect("welcome")
+    page.sock.sendall(page.ws.send(CloseConnection(code=1000, reason="bye")))
+    assert page.wait_closed().code == 1000
+
+
+def test_irc_over_websocket(server: ServerProcess, connect, sockets) -> None:
+    tcp = connect()
+    tcp.join("jay", version=2)
+    irc = Ws(server, subprotocols=["text.ircv3.net"])
+    sockets.append(irc)
+    assert irc.accepted is not None and irc.accepted.subprotocol == "text.ircv3.net"
+    irc.send_text("NICK webirc")
+    irc.send_text("USER w 0 * :Web IRC")
+    assert irc.expect_line(" 001 ").endswith(" 001 webirc :Welcome to selchat, webirc")
+    irc.send_text("JOIN #lobby")
+    irc.expect_line(" 366 webirc #lobby ")
+    irc.send_text("PRIVMSG #lobby :hi from a web IRC client")
+    assert tcp.expect("chat")["message"] == "hi from a web IRC client"
+    tcp.send(type="chat", message="hi back")
+    assert irc.expect_line("PRIVMSG #lobby :hi back") == ":jay!jay@selchat PRIVMSG #lobby :hi back"
+
+
+def test_a_slow_websocket_reader_is_dropped_and_others_go_on(start_server, sockets) -> None:
+    server = start_server("--max-output", "65536", "--rate-limit", "0")
+    slow = Ws(server, rcvbuf=4096)
+    sockets.append(slow)
+    slow.send(type="join", username="slowpoke", version=2)
+    slow.expect("welcome")  # ... and never reads again
+    talker = RawClient(server.address)
+    listener = RawClient(server.address)
+    sockets.extend([talker, listener])
+    talker.join("talker")
+    listener.join("listener")
+    sent = got = 0
+    left = None
+    end = time.monotonic() + 30
+    listener.sock.setblocking(False)
+    while left is None or got < sent:
+        assert time.monotonic() < end, f"sent {sent}, got {got}, left {left}"
+        if left is None:
+            talker.send(type="chat", message=f"{sent}:" + "y" * 1900)
+            sent += 1
+        try:
+            listener.buf += listener.sock.recv(1 << 20)
+        except BlockingIOError:
+            select.select([listener.sock], [], [], 0.01)
+        while b"\n" in listener.buf:
+            raw, _, listener.buf = listener.buf.partition(b"\n")
+            frame = json.loads(raw)
+            if frame["type"] == "chat":
+                assert frame["message"].startswith(f"{got}:")  # in order, none lost
+                got += 1
+            elif frame["type"] == "user_left":
+                left = frame
+    assert left["username"] == "slowpoke" and left["reason"] == "slow consumer"
+
+
+def test_https_and_wss_on_the_tls_port(start_server, cert_files, sockets) -> None:  # noqa: F811
+    cert, key = cert_files
+    server = start_server("--tls-cert", str(cert), "--tls-key", str(key))
+    context = ssl.create_default_context(cafile=str(cert))
+    status, _, body = http(server, get("/"), tls=context)
+    assert status == 200 and b"<title>selchat</title>" in body
+    page = Ws(server, tls=context)
+    sockets.append(page)
+    page.send(type="join", username="secure", version=2)
+    assert page.expect("welcome")["username"] == "secure"
