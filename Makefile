@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: serve test lint bench bench-history bench-protocols soak fuzz irctest clean
+.PHONY: serve test lint bench bench-history bench-protocols soak fuzz irctest screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ bench-history: $(VENV)/.dev
 # JSON, IRC and mixed clients side by side (BEFORE=DIR adds older code's JSON rate): bench/results/protocols.md
 bench-protocols: $(VENV)/.dev
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/protocols.py $(if $(BEFORE),--before $(BEFORE)) $(ARGS)
+
+# the README's picture of the page, taken by the browser test (Chromium through Playwright)
+screenshot: $(VENV)/.dev
+	SELCHAT_SCREENSHOT=$(CURDIR)/docs/page.png $(BIN)/python -m pytest -q tests/test_browser.py -k two_pages
 
 # the IRC conformance suite against selchat, from a checkout of https://github.com/progval/irctest
 # at IRCTEST=DIR (kept outside this project), with tests/irctest_selchat.py as its controller

@@ -17,12 +17,17 @@ def _open_fds() -> set[str]:
 
 
 @pytest.fixture(autouse=True)
-def no_leaks() -> Iterator[None]:
-    """Every test leaves as many descriptors and threads as it found (pyftpdlib's conftest)."""
+def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test leaves as many descriptors and threads as it found (pyftpdlib's conftest).
+    ``@pytest.mark.foreign_threads("prefix")`` excuses a library's idle pool threads by name
+    (Playwright leaves its asyncio executor's)."""
     fds = _open_fds()
     threads = set(threading.enumerate())
+    marker = request.node.get_closest_marker("foreign_threads")
+    foreign = tuple(marker.args) if marker else ()
     yield
-    leaked_threads = [t for t in threading.enumerate() if t not in threads and t.is_alive()]
+    leaked_threads = [t for t in threading.enumerate()
+                      if t not in threads and t.is_alive() and not (foreign and t.name.startswith(foreign))]
     assert not leaked_threads, f"threads left running: {leaked_threads}"
     leaked = _open_fds() - fds
     # A descriptor may be freed a moment later by the garbage collector; ask once more after it.

@@ -45,7 +45,7 @@ function line(roomName, parts, cls, ts, prepend) {
     const t = document.createElement("span");
     t.className = "time";
     t.textContent = hhmm(ts);
-    li.append(t);
+    li.append(t, " ");
   }
   for (const p of parts) {
     if (typeof p === "string") li.append(document.createTextNode(p));
@@ -96,7 +96,7 @@ function chatLine(f, prepend) {
   if (!prepend) r.last = Math.max(r.last, f.timestamp);
   let cls = f.history ? "history" : "";
   if (f.username !== state.name && mentions(f.message)) cls += " mention";
-  const parts = f.action ? ["* ", who(f.username), " " + f.message] : [who(f.username), f.message];
+  const parts = f.action ? ["* ", who(f.username), " " + f.message] : [who(f.username), " " + f.message];
   line(f.room, parts, cls, f.timestamp, prepend).dataset.msg = "1";  // a stored line: paging starts here
 }
 
@@ -186,6 +186,7 @@ const handlers = {
     if (!state.order.includes(r.name)) { state.order.push(r.name); state.current = r.name; }
     drawRoom();
     send({ type: "users", room: r.name });
+    send({ type: "rooms" });
   },
   chat(f) {
     const r = room(f.room);
@@ -210,6 +211,7 @@ const handlers = {
     state.order = state.order.filter((n) => n.toLowerCase() !== f.room.toLowerCase());
     if (state.current.toLowerCase() === f.room.toLowerCase()) state.current = state.order[0] || "#lobby";
     drawRoom();
+    send({ type: "rooms" });
   },
   user_joined(f) {
     const r = room(f.room);
@@ -338,7 +340,7 @@ $("say").addEventListener("submit", (e) => {
   const message = text.startsWith("//") ? text.slice(1) : text;
   send({ type: "chat", room: state.current, message });
   // the server does not echo one's own lines: show it now
-  line(state.current, [who(state.name), message], "", Date.now() / 1000);
+  line(state.current, [who(state.name), " " + message], "", Date.now() / 1000);
 });
 
 $("messages").addEventListener("scroll", () => {

@@ -1,0 +1,132 @@
+"""The page in a real browser: Playwright driving Debian's Chromium (`.ci/run` installs it) against
+a real `selchat serve`, beside a `selchat join` user in a real terminal."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import DEADLINE, RawClient, ServerProcess
+from tests.test_client_pty import finished, port_args, spawn  # noqa: F401 - spawn is a fixture
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+try:
+    from playwright.sync_api import Page, expect, sync_playwright
+except ImportError:  # pragma: no cover - a dev install has it
+    sync_playwright = None  # type: ignore[assignment]
+
+pytestmark = [
+    pytest.mark.skipif(CHROMIUM is None or sync_playwright is None,
+                       reason="Chromium (Debian's chromium) or playwright (pip) is not installed"),
+    pytest.mark.foreign_threads("asyncio_"),  # Playwright's driver keeps an idle executor pool
+]
+WAIT_MS = DEADLINE * 1000
+if sync_playwright is not None:
+    expect.set_options(timeout=WAIT_MS)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    with sync_playwright() as p:  # type: ignore[misc]
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def open_page(browser: Any, server: ServerProcess, name: str, dialogs: list[str] | None = None) -> Page:
+    page = browser.new_page(viewport={"width": 1100, "height": 640})
+    page.set_default_timeout(WAIT_MS)
+    if dialogs is not None:
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(f"http://127.0.0.1:{server.port}/")
+    page.fill("#name", name)
+    page.click("button[type=submit]")
+    expect(page.locator("#chat")).to_be_visible()
+    return page
+
+
+def say(page: Page, text: str) -> None:
+    page.fill("#line", text)
+    page.press("#line", "Enter")
+
+
+def test_two_pages_and_a_terminal_user_chat_in_one_room(browser, spawn, server: ServerProcess) -> None:  # noqa: F811
+    terminal = spawn(*port_args(server), "--name", "termy", "--no-color")
+    terminal.expect(r"\[#lobby\] termy>")
+    ann = open_page(browser, server, "ann")
+    ben = open_page(browser, server, "ben")
+    expect(ann.locator("#members")).to_contain_text("ben")
+    say(ann, "hello from ann")
+    expect(ben.locator("#messages")).to_contain_text("hello from ann")
+    terminal.expect("ann: hello from ann")
+    terminal.sendline("hi pages")
+    expect(ann.locator("#messages")).to_contain_text("hi pages")
+    expect(ben.locator("#messages")).to_contain_text("hi pages")
+    say(ben, "/join #web")
+    expect(ben.locator("#room-name")).to_have_text("#web")
+    say(ben, "/topic the web room")
+    expect(ben.locator("#topic")).to_contain_text("the web room")
+    say(ann, "/me waves at ben")
+    expect(ben.locator("#my-rooms")).to_contain_text("#lobby")
+    ben.click("#my-rooms li:has-text('#lobby')")
+    expect(ben.locator("#messages")).to_contain_text("ann waves at ben")
+    say(ann, "ben: are you there?")
+    expect(ben.locator("#messages li.mention").last).to_contain_text("are you there?")
+    shot = Path(os.environ.get("SELCHAT_SCREENSHOT") or (Path(server.log_file.name).parent / "selchat-page.png"))
+    ben.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
+    terminal.sendline("/quit")
+    assert finished(terminal) == 0
+
+
+def test_history_on_entering_and_text_stays_text(browser, server: ServerProcess) -> None:
+    poster = RawClient(server.address)
+    try:
+        poster.join("poster", version=2)
+        for i in range(3):
+            poster.send(type="chat", message=f"earlier {i}")
+        poster.send(type="chat", message="<img src=x onerror=alert(1)><script>alert(2)</script>")
+        poster.send(type="ping", id=1)
+        poster.expect("pong")
+        dialogs: list[str] = []
+        page = open_page(browser, server, "reader", dialogs)
+        history = page.locator("#messages li.history")
+        expect(history).to_have_count(4)
+        expect(history.nth(0)).to_contain_text("earlier 0")
+        expect(history.nth(3)).to_contain_text("<img src=x onerror=alert(1)><script>alert(2)</script>")
+        poster.send(type="chat", message='<b onmouseover="alert(3)">bold?</b>')
+        expect(page.locator("#messages")).to_contain_text('<b onmouseover="alert(3)">bold?</b>')
+        assert page.locator("#messages img, #messages script, #messages b").count() == 0
+        page.hover("#messages li:last-child")
+        assert dialogs == []  # nothing ran
+    finally:
+        poster.close()
+
+
+def test_the_page_reconnects_after_a_restart_and_fills_the_gap(browser, start_server, tmp_path: Path) -> None:
+    db = str(tmp_path / "chat.db")
+    server = start_server("--db", db)
+    page = open_page(browser, server, "stayer")
+    say(page, "before the restart")
+    expect(page.locator("#messages")).to_contain_text("before the restart")
+    port = server.port
+    server.stop(signal.SIGTERM)
+    expect(page.locator("#status")).to_contain_text("reconnecting")
+    again = start_server("--db", db, "--port", str(port))
+    other = RawClient(again.address)
+    try:
+        other.join("other", version=2)
+        other.send(type="chat", message="said while you were away")
+        expect(page.locator("#status")).to_have_text("")  # back
+        expect(page.locator("#messages")).to_contain_text("said while you were away")
+        expect(page.locator("#members")).to_contain_text("other")
+    finally:
+        other.close()
