@@ -42,7 +42,7 @@ bench: $(VENV)/.dev
 bench-history: $(VENV)/.dev
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/history.py $(ARGS)
 
-# JSON, IRC and mixed clients side by side (BEFORE=DIR adds older code's JSON rate): bench/results/protocols.md
+# JSON, IRC, mixed and WebSocket clients side by side (BEFORE=DIR adds older code's JSON rate): bench/results/protocols.md
 bench-protocols: $(VENV)/.dev
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/protocols.py $(if $(BEFORE),--before $(BEFORE)) $(ARGS)
 

@@ -1,4 +1,4 @@
-"""`make bench-protocols`: deliveries a second with JSON, IRC and mixed clients, side by side in
+"""`make bench-protocols`: deliveries a second with JSON, IRC, mixed and WebSocket clients, side by side in
 one run (200 clients saturating the lobby), rows alternating round by round. With
 ``--before DIR`` (a checkout of older selchat code) a row measures that code's JSON-only rate
 beside today's, so a regression shows as a ratio from one run. Written to
@@ -34,6 +34,7 @@ def main() -> int:
         "json": [*common, "--protocol", "json"],
         "irc": [*common, "--protocol", "irc"],
         "mixed (half IRC)": [*common, "--protocol", "mixed"],
+        "ws (JSON over WebSocket)": [*common, "--protocol", "ws"],
     }
     if args.before:
         before = Path(args.before).resolve()

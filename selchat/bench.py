@@ -11,6 +11,7 @@ their send time (carried in the message text) parsed for latency.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import multiprocessing
@@ -87,7 +88,7 @@ class Spec:
     rooms: int = 0  # spread the clients over this many rooms (protocol v2); 0: all in the lobby
     db: str = ":memory:"  # the database of the server the bench starts
     logins: int = 0  # extra clients that log in to accounts, again and again, during the run
-    protocol: str = "json"  # json, irc, or mixed (every other client IRC)
+    protocol: str = "json"  # json, irc, mixed (every other client IRC) or ws (JSON over WebSocket)
 
 
 @dataclass
@@ -130,12 +131,35 @@ class Result:
 CHAT_PREFIX = b'{"type":"chat","message":"'
 JSON_END = b'"}\n'
 IRC_END = b"\r\n"
+WS_END = b'"}'
+# What ends a message a client receives, for finding whole messages in a read: a line's newline, or
+# for JSON over WebSocket (frames without newlines) the closing brace of the flat chat object.
+LINE_END = b"\n"
+WS_MESSAGE_END = b"}"
 
 
-def _message(size: int, sampled: bool, now: float, prefix: bytes = CHAT_PREFIX, end: bytes = JSON_END) -> bytes:
+def ws_frame(payload: bytes) -> bytes:
+    """A client's WebSocket text frame. Clients must mask; the key is all zeros (RFC 6455 allows
+    any key), which costs the server's unmasking the same and the generator nothing."""
+    size = len(payload)
+    if size < 126:
+        return bytes((0x81, 0x80 | size)) + b"\0\0\0\0" + payload
+    if size < 65536:
+        return bytes((0x81, 0xFE)) + size.to_bytes(2, "big") + b"\0\0\0\0" + payload
+    return bytes((0x81, 0xFF)) + size.to_bytes(8, "big") + b"\0\0\0\0" + payload
+
+
+def speaks_ws(spec: Spec, i: int) -> bool:
+    return spec.protocol == "ws"
+
+
+
+def _message(size: int, sampled: bool, now: float, prefix: bytes = CHAT_PREFIX, end: bytes = JSON_END,
+             ws: bool = False) -> bytes:
     text = f"S{now:.6f}|" if sampled else "x"
     text = (text + "." * size)[: max(size, len(text))]
-    return prefix + text.encode() + end
+    data = prefix + text.encode() + end
+    return ws_frame(data) if ws else data
 
 
 def speaks_irc(spec: Spec, i: int) -> bool:
@@ -158,6 +182,7 @@ def recipients_of(spec: Spec, i: int) -> int:
 def _connect_all(spec: Spec, first: int, count: int) -> tuple[list[socket.socket], list[bytes], list[Markers]]:
     socks: list[socket.socket] = []
     markers = [Markers.irc() if speaks_irc(spec, first + n) else Markers() for n in range(count)]
+    upgrading: set[int] = set()  # WebSocket clients waiting for 101 Switching Protocols
     try:
         for i in range(first, first + count):
             try:
@@ -169,6 +194,14 @@ def _connect_all(spec: Spec, first: int, count: int) -> tuple[list[socket.socket
             socks.append(sock)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             room = room_of(spec, i)
+            if speaks_ws(spec, i):
+                key = base64.b64encode(os.urandom(16)).decode()
+                sock.sendall(f"GET /ws HTTP/1.1\r\nHost: {spec.host}:{spec.port}\r\nUpgrade: websocket\r\n"
+                             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                             "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+                upgrading.add(i - first)
+                sock.setblocking(False)
+                continue
             if speaks_irc(spec, i):
                 # IRC users start in no channel: the lobby is joined like any room
                 sock.sendall(f"NICK bench{i}\r\nUSER b 0 * :bench\r\nJOIN {room or '#lobby'}\r\n".encode())
@@ -201,6 +234,31 @@ def _connect_all(spec: Spec, first: int, count: int) -> tuple[list[socket.socket
                 if not data:
                     raise BenchError(f"the server closed client {first + n}'s connection while it joined")
                 data = tails[n] + data
+                if n in upgrading:
+                    head_end = data.find(b"\r\n\r\n")
+                    if head_end < 0:
+                        tails[n] = data
+                        continue
+                    if not data.startswith(b"HTTP/1.1 101 "):
+                        raise BenchError(f"client {first + n}: no WebSocket at /ws: {data[:head_end][:200]!r}")
+                    upgrading.discard(n)
+                    room = room_of(spec, first + n)
+                    join = {"type": "join", "username": f"bench{first + n}", "version": 2}
+                    socks[n].sendall(ws_frame(json.dumps(join).encode())
+                                     + (ws_frame(json.dumps({"type": "join_room", "room": room}).encode())
+                                        if room else b""))
+                    data = data[head_end + 4:]
+                if speaks_ws(spec, first + n):
+                    cut = data.rfind(WS_MESSAGE_END) + 1
+                    tails[n] = data[cut:]
+                    if n in waiting:
+                        done = b'"type":"room_joined"' if room_of(spec, first + n) else b'"type":"welcome"'
+                        if done in data[:cut]:
+                            waiting.discard(n)
+                        elif b'"type":"error"' in data[:cut]:
+                            raise BenchError(f"client {first + n} could not join over WebSocket: "
+                                             f"{data[:cut][-200:]!r}")
+                    continue
                 cut = data.rfind(b"\n") + 1
                 tails[n] = data[cut:]
                 if n in waiting and speaks_irc(spec, first + n):
@@ -237,14 +295,14 @@ def _connect_all(spec: Spec, first: int, count: int) -> tuple[list[socket.socket
 
 
 def _scan(data: bytes | bytearray, start: int, end: int, sample: bool, latencies: array, counts: list[int],
-          markers: Markers, received: float) -> int:
+          markers: Markers, received: float, end_mark: bytes = LINE_END) -> int:
     """Chat frames in ``data[start:end]`` (whole lines), counted without decoding them."""
     chats = data.count(markers.chat, start, end)
     if sample:
         # Only sampling receivers look for other frames (a second pass over the bytes). Nothing
         # goes unreported: a dropped client is an EOF on our own socket, and a refused message
         # is a missing delivery at every receiver.
-        if data.count(b"\n", start, end) != chats:
+        if data.count(end_mark, start, end) != chats:
             counts[0] += data.count(markers.error, start, end)
             counts[1] += data.count(markers.left, start, end)
         sample_mark = markers.sample
@@ -288,11 +346,14 @@ def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes]
     recipients = max(1.0, spec.clients / spec.rooms - 1) if spec.rooms else max(1, spec.clients - 1)
     fanout = [recipients_of(spec, first + n) for n in range(len(socks))]
     prefixes = [
-        (f"PRIVMSG {room_of(spec, first + n) or '#lobby'} :".encode(), IRC_END) if speaks_irc(spec, first + n)
-        else (CHAT_PREFIX, JSON_END) if not spec.rooms
-        else (b'{"type":"chat","room":"' + str(room_of(spec, first + n)).encode() + b'","message":"', JSON_END)
+        (f"PRIVMSG {room_of(spec, first + n) or '#lobby'} :".encode(), IRC_END, False) if speaks_irc(spec, first + n)
+        else (CHAT_PREFIX, JSON_END, False) if not spec.rooms and not speaks_ws(spec, first + n)
+        else (CHAT_PREFIX, WS_END, True) if not spec.rooms
+        else (b'{"type":"chat","room":"' + str(room_of(spec, first + n)).encode() + b'","message":"',
+              WS_END if speaks_ws(spec, first + n) else JSON_END, speaks_ws(spec, first + n))
         for n in range(len(socks))
     ]
+    ends = [WS_MESSAGE_END if speaks_ws(spec, first + n) else LINE_END for n in range(len(socks))]
     expected = 0
     base = index * SLOT
     sel = selectors.DefaultSelector()
@@ -361,7 +422,8 @@ def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes]
                 drops += 1
                 sel.unregister(socks[n])
                 continue
-            last = buf.rfind(b"\n", 0, size) + 1
+            end_mark = ends[n]
+            last = buf.rfind(end_mark, 0, size) + 1
             if not last:
                 tails[n] += buf[:size]
                 continue
@@ -369,12 +431,12 @@ def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes]
             tail = tails[n]
             if tail:
                 # the line that straddles two reads: scan it whole, then the rest in place
-                first = buf.find(b"\n", 0, size) + 1
+                first = buf.find(end_mark, 0, size) + 1
                 piece = tail + buf[:first]
-                delivered += _scan(piece, 0, len(piece), sample, latencies, counts, markers[n], received)
-                delivered += _scan(buf, first, last, sample, latencies, counts, markers[n], received)
+                delivered += _scan(piece, 0, len(piece), sample, latencies, counts, markers[n], received, end_mark)
+                delivered += _scan(buf, first, last, sample, latencies, counts, markers[n], received, end_mark)
             else:
-                delivered += _scan(buf, 0, last, sample, latencies, counts, markers[n], received)
+                delivered += _scan(buf, 0, last, sample, latencies, counts, markers[n], received, end_mark)
             tails[n] = bytes(buf[last:size])
         shared[base + DELIVERED] = delivered
         if not sending:

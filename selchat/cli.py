@@ -367,8 +367,8 @@ def join(
               help="Database of the server the bench starts (a file path measures the disk's cost).")
 @click.option("--logins", default=0, type=click.IntRange(min=0),
               help="Extra clients that log in to accounts again and again during the run (argon2 load).")
-@click.option("--protocol", default="json", show_default=True, type=click.Choice(["json", "irc", "mixed"]),
-              help="How the clients speak: JSON lines, IRC, or half of each.")
+@click.option("--protocol", default="json", show_default=True, type=click.Choice(["json", "irc", "mixed", "ws"]),
+              help="How the clients speak: JSON lines, IRC, half of each, or JSON over WebSocket.")
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object instead of the table.")
 def bench(
     clients: int,

@@ -47,15 +47,15 @@ def test_table_output_and_two_workers() -> None:
         assert label in out
 
 
-@pytest.mark.parametrize("protocol", ["irc", "mixed"])
-def test_irc_and_mixed_clients(protocol: str) -> None:
+@pytest.mark.parametrize("protocol", ["irc", "mixed", "ws"])
+def test_irc_mixed_and_websocket_clients(protocol: str) -> None:
     done = run_bench("--clients", "6", "--duration", "1", "--protocol", protocol, "--json")
     assert done.returncode == 0, done.stderr
     exact(json.loads(done.stdout), 6)
 
 
-@pytest.mark.parametrize("protocol", ["irc", "mixed"])
-def test_irc_clients_in_rooms(protocol: str) -> None:
+@pytest.mark.parametrize("protocol", ["irc", "mixed", "ws"])
+def test_irc_and_websocket_clients_in_rooms(protocol: str) -> None:
     done = run_bench("--clients", "6", "--rooms", "2", "--duration", "1", "--protocol", protocol, "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
