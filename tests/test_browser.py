@@ -24,7 +24,8 @@ except ImportError:  # pragma: no cover - a dev install has it
 pytestmark = [
     pytest.mark.skipif(CHROMIUM is None or sync_playwright is None,
                        reason="Chromium (Debian's chromium) or playwright (pip) is not installed"),
-    pytest.mark.foreign_threads("asyncio_"),  # Playwright's driver keeps an idle executor pool
+    # Playwright keeps an idle executor pool, and its driver process a watcher thread until it is reaped
+    pytest.mark.foreign_threads("asyncio_", "asyncio-waitpid"),
 ]
 WAIT_MS = DEADLINE * 1000
 if sync_playwright is not None:
@@ -130,3 +131,28 @@ def test_the_page_reconnects_after_a_restart_and_fills_the_gap(browser, start_se
         expect(page.locator("#members")).to_contain_text("other")
     finally:
         other.close()
+
+
+def test_older_pages_when_scrolling_up_and_a_phone_sized_screen(browser, start_server) -> None:
+    server = start_server("--rate-limit", "0", "--replay", "20")
+    poster = RawClient(server.address)
+    try:
+        poster.join("poster", version=2)
+        for i in range(60):
+            poster.send(type="chat", message=f"line {i:02d}")
+        poster.send(type="ping", id=1)
+        poster.expect("pong")
+        page = open_page(browser, server, "scroller")
+        lines = page.locator("#messages li.history")
+        expect(lines).to_have_count(20)  # the replay on entering
+        expect(lines.first).to_contain_text("line 40")
+        page.locator("#messages").evaluate("box => { box.scrollTop = 0; box.dispatchEvent(new Event('scroll')); }")
+        expect(lines).to_have_count(60)  # the older page (up to 50): all there is
+        expect(lines.first).to_contain_text("line 00")
+        page.set_viewport_size({"width": 390, "height": 740})  # a phone
+        expect(page.locator("#members")).to_be_hidden()
+        expect(page.locator("#line")).to_be_visible()
+        say(page, "from a phone")
+        poster.expect("chat", message="from a phone")
+    finally:
+        poster.close()

@@ -73,6 +73,7 @@ class Ws:
         self.accepted: AcceptConnection | None = None
         self.rejected: int | None = None
         self.closed: CloseConnection | None = None
+        self.pings = 0
         while self.accepted is None and self.rejected is None:
             self._read()
 
@@ -90,6 +91,7 @@ class Ws:
             elif isinstance(event, CloseConnection):
                 self.closed = event
             elif isinstance(event, Ping):
+                self.pings += 1  # answered at once, as a browser does
                 self.sock.sendall(self.ws.send(event.response()))
             else:
                 self.events.append(event)
@@ -331,3 +333,31 @@ def test_https_and_wss_on_the_tls_port(start_server, cert_files, sockets) -> Non
     sockets.append(page)
     page.send(type="join", username="secure", version=2)
     assert page.expect("welcome")["username"] == "secure"
+
+
+def test_keepalive_pings_flood_control_and_the_server_password(start_server, tmp_path, sockets) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("letmein\n")
+    server = start_server("--ping-interval", "0.3", "--rate-limit", "2", "--burst", "2",
+                          "--password-file", str(secret))
+    wrong = Ws(server)
+    sockets.append(wrong)
+    wrong.send(type="join", username="guessing", version=2, password="nope")
+    assert wrong.expect("error")["code"] == "bad_password"
+    page = Ws(server)
+    sockets.append(page)
+    page.send(type="join", username="pinged", version=2, password="letmein")
+    page.expect("welcome")
+    end = time.monotonic() + DEADLINE
+    while not page.pings and time.monotonic() < end:  # the server pings a quiet WebSocket
+        try:
+            page._read(0.2)
+        except TimeoutError:
+            continue
+    assert page.pings, "no keepalive ping"
+    for i in range(5):
+        page.send(type="chat", message=f"flood {i}")
+    assert page.expect("error")["code"] == "rate_limited"
+    page.send(type="ping", id=7)
+    assert page.expect("pong")["id"] == 7  # still connected: pings answered, flooding refused
+
