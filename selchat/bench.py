@@ -43,6 +43,7 @@ class Markers:
         comma = b", " if sep == b": " else b","
         self.left = b'{"type"' + sep + b'"user_left"' + comma + b'"username"' + sep + b'"bench'
         self.sample = b'"message"' + sep + b'"S'
+        self.refused = b'"code"' + sep + b'"rate_limited"'  # flood control said no: not a loss
 
     @classmethod
     def from_line(cls, line: bytes) -> Markers:
@@ -56,6 +57,7 @@ class Markers:
         markers.error = b":selchat NOTICE "
         markers.left = b" QUIT :"
         markers.sample = b" :S"
+        markers.refused = b" :slow down: "
         return markers
 
 RECV_SIZE = 1 << 20
@@ -65,8 +67,9 @@ JOIN_TIMEOUT = 30.0
 LISTENING = re.compile(r"listening on (?:\[([^\]]+)\]|([^\s:]+)):(\d+)")
 
 # shared array layout: per worker [sent, delivered, done]
-SENT, DELIVERED, DONE = 0, 1, 2
-SLOT = 3
+SENT, DELIVERED, DONE, REFUSED = 0, 1, 2, 3
+PACE_SHARE = 0.9  # of the server's announced per-client rate
+SLOT = 4
 
 
 class BenchError(Exception):
@@ -123,6 +126,9 @@ class Result:
     logins: int = 0
     logins_done: int = 0
     protocol: str = "json"
+    refused: int = 0  # messages flood control refused (never expected, never missing)
+    rate_limit: float | None = None  # as the server's welcome announced it
+    burst: int | None = None
 
 
 # -- one worker: a share of the clients ----------------------------------------------------------
@@ -179,10 +185,12 @@ def recipients_of(spec: Spec, i: int) -> int:
     return share + (1 if i % spec.rooms < extra else 0) - 1
 
 
-def _connect_all(spec: Spec, first: int, count: int) -> tuple[list[socket.socket], list[bytes], list[Markers]]:
+def _connect_all(spec: Spec, first: int,
+                 count: int) -> tuple[list[socket.socket], list[bytes], list[Markers], dict[str, Any]]:
     socks: list[socket.socket] = []
     markers = [Markers.irc() if speaks_irc(spec, first + n) else Markers() for n in range(count)]
     upgrading: set[int] = set()  # WebSocket clients waiting for 101 Switching Protocols
+    limits: dict[str, Any] = {}  # the flood control the server's welcome announces
     try:
         for i in range(first, first + count):
             try:
@@ -274,6 +282,8 @@ def _connect_all(spec: Spec, first: int, count: int) -> tuple[list[socket.socket
                         frame = json.loads(line)
                         if frame.get("type") == "welcome":
                             markers[n] = Markers.from_line(line)
+                            limits["rate_limit"] = frame.get("rate_limit")
+                            limits["burst"] = frame.get("burst")
                             if not spec.rooms:
                                 waiting.discard(n)
                                 break
@@ -287,7 +297,7 @@ def _connect_all(spec: Spec, first: int, count: int) -> tuple[list[socket.socket
                                 raise BenchError(f"the server at {where} is full: {frame.get('message')}")
                             raise BenchError(f"client {first + n} could not join: {code}: {frame.get('message')}")
         sel.close()
-        return socks, tails, markers
+        return socks, tails, markers, limits
     except BaseException:
         for sock in socks:
             sock.close()
@@ -303,7 +313,8 @@ def _scan(data: bytes | bytearray, start: int, end: int, sample: bool, latencies
         # goes unreported: a dropped client is an EOF on our own socket, and a refused message
         # is a missing delivery at every receiver.
         if data.count(end_mark, start, end) != chats:
-            counts[0] += data.count(markers.error, start, end)
+            # a refusal by flood control is counted apart (see "refused"), not as an error
+            counts[0] += data.count(markers.error, start, end) - data.count(markers.refused, start, end)
             counts[1] += data.count(markers.left, start, end)
         sample_mark = markers.sample
         pos = data.find(sample_mark, start, end)
@@ -320,8 +331,8 @@ def _worker(index: int, spec: Spec, first: int, count: int, senders: int, shared
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides when to stop
     try:
         started = time.monotonic()
-        socks, tails, markers = _connect_all(spec, first, count)
-        pipe.send({"joined": count, "join_seconds": time.monotonic() - started})
+        socks, tails, markers, limits = _connect_all(spec, first, count)
+        pipe.send({"joined": count, "join_seconds": time.monotonic() - started, "limits": limits})
     except BenchError as exc:
         pipe.send({"error": str(exc)})
         return
@@ -330,7 +341,7 @@ def _worker(index: int, spec: Spec, first: int, count: int, senders: int, shared
         return
     try:
         go.wait()
-        pipe.send(_load(index, spec, socks, tails, markers, senders, shared, first))
+        pipe.send(_load(index, spec, socks, tails, markers, senders, shared, first, limits.get("rate_limit")))
         # Leave only when every worker has reported: a client leaving earlier would send
         # user_left frames into other workers' counts.
         close.wait(60)
@@ -340,8 +351,12 @@ def _worker(index: int, spec: Spec, first: int, count: int, senders: int, shared
 
 
 def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes], markers: list[Markers],
-          senders: int, shared: Any, first: int = 0) -> dict[str, Any]:
+          senders: int, shared: Any, first: int = 0, rate_limit: float | None = None) -> dict[str, Any]:
     workers = spec.workers
+    # Under the server's flood control (its welcome says the rate), each sender keeps to 90 % of
+    # it: messages refused, and clients dropped for flooding, would measure the policy, not the server.
+    pace = 1.0 / (PACE_SHARE * rate_limit) if rate_limit else 0.0
+    next_ok = [0.0] * max(1, senders)
     # messages are complete when every recipient has them: on average this many each
     recipients = max(1.0, spec.clients / spec.rooms - 1) if spec.rooms else max(1, spec.clients - 1)
     fanout = [recipients_of(spec, first + n) for n in range(len(socks))]
@@ -362,7 +377,7 @@ def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes]
     samplers = min(len(socks), SAMPLERS_PER_WORKER)
     every = 1 if spec.rate else 64
     my_rate = (spec.rate / workers) if spec.rate else 0.0
-    sent = delivered = drops = 0
+    sent = delivered = drops = refused = 0
     counts = [0, 0]  # errors, user_left
     latencies = array("d")
     buf = bytearray(RECV_SIZE)  # recv_into one buffer: no allocation per read
@@ -386,15 +401,20 @@ def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes]
                 if due <= 0:
                     timeout = min(0.002, (sent - (now - start) * my_rate) / my_rate)
             else:
-                total_sent = sum(shared[i * SLOT + SENT] for i in range(workers))
+                total_sent = sum(shared[i * SLOT + SENT] - shared[i * SLOT + REFUSED] for i in range(workers))
                 total_done = sum(shared[i * SLOT + DELIVERED] for i in range(workers)) / recipients
                 room = spec.window - (total_sent - total_done)
                 # top up in chunks, not one message per turn: a trickle of single sends would
                 # measure the per-turn overhead of both sides instead of the server's capacity
                 due = math.ceil(room / workers) if room >= max(1, spec.window // 4) else 0
             for _ in range(max(0, due)):
-                sock = socks[next_sender]
                 this = next_sender
+                if pace:
+                    if now < next_ok[this]:
+                        timeout = min(timeout, max(0.0005, next_ok[this] - now))
+                        break  # round robin: the next sender's turn has not come, nor will the others'
+                    next_ok[this] = max(now, next_ok[this]) + pace
+                sock = socks[this]
                 next_sender = (next_sender + 1) % senders
                 try:
                     sock.send(_message(spec.size, sent % every == 0, clock(), *prefixes[this]))
@@ -429,6 +449,15 @@ def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes]
                 continue
             sample = n < samplers and len(latencies) < MAX_SAMPLES
             tail = tails[n]
+            if n < senders:  # a sender hears it when flood control refuses one of its messages
+                mark = markers[n].refused
+                no = buf.count(mark, buf.find(end_mark, 0, size) + 1 if tail else 0, last)
+                if tail:
+                    no += (tail + buf[: buf.find(end_mark, 0, size) + 1]).count(mark)
+                if no:
+                    refused += no
+                    expected -= no * fanout[n]
+                    shared[base + REFUSED] = refused
             if tail:
                 # the line that straddles two reads: scan it whole, then the rest in place
                 first = buf.find(end_mark, 0, size) + 1
@@ -441,7 +470,7 @@ def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes]
         shared[base + DELIVERED] = delivered
         if not sending:
             if all(shared[i * SLOT + DONE] for i in range(workers)):
-                total_sent = sum(shared[i * SLOT + SENT] for i in range(workers))
+                total_sent = sum(shared[i * SLOT + SENT] - shared[i * SLOT + REFUSED] for i in range(workers))
                 total_delivered = sum(shared[i * SLOT + DELIVERED] for i in range(workers))
                 if total_delivered >= round(total_sent * recipients):
                     break
@@ -454,6 +483,7 @@ def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes]
         "expected": expected,
         "delivered": delivered,
         "errors": counts[0],
+        "refused": refused,
         "left": counts[1],
         "drops": drops,
         "latencies": latencies.tobytes(),
@@ -649,10 +679,12 @@ def run_bench(spec: Spec, *, server: StartedServer | None = None, label: str = "
             procs.append(proc)
             pipes.append(parent)
             first += count
+        limits: dict[str, Any] = {}
         for proc, pipe in zip(procs, pipes, strict=True):
             message = _receive(proc, pipe, JOIN_TIMEOUT + 30)
             if "error" in message:
                 raise BenchError(message["error"])
+            limits = limits or message.get("limits") or {}
         join_seconds = time.monotonic() - started
         if spec.logins:
             storm_pipe, storm_child = context.Pipe()
@@ -726,6 +758,9 @@ def run_bench(spec: Spec, *, server: StartedServer | None = None, label: str = "
         logins=spec.logins,
         logins_done=logins_done,
         protocol=spec.protocol,
+        refused=sum(r["refused"] for r in results),
+        rate_limit=limits.get("rate_limit"),
+        burst=limits.get("burst"),
     )
     if server is not None and cpu_before is not None and cpu_after is not None:
         result.server_cpu_s = round(cpu_after - cpu_before, 2)
@@ -739,8 +774,10 @@ def run_bench(spec: Spec, *, server: StartedServer | None = None, label: str = "
 def _bottleneck(r: Result) -> str:
     """Which side ran out of CPU: the server's one thread, or the generator's workers."""
     gen = r.generator_cpu_s / (r.elapsed * r.workers)
+    if r.refused:
+        return "the server's flood control (see refused)"
     if r.server_cpu_s is None:
-        return "generator" if gen > 0.9 else "server (not measured)"
+        return "generator" if gen > 0.9 else "not the generator (the server's CPU is not measured)"
     srv = r.server_cpu_s / r.elapsed
     if srv > 0.9 and gen > 0.9:
         return "both (each at its CPU limit)"
@@ -785,6 +822,12 @@ def format_table(r: Result) -> str:
            f"  ({r.samples:,} samples)" if lat else "no samples"),
         f"  errors / drops     {r.errors:,} / {r.drops:,}",
     ]
+    if r.rate_limit:
+        rows.append(f"  flood control      the server allows {r.rate_limit:g} messages a second per client: each "
+                    f"sender kept to {PACE_SHARE * r.rate_limit:g}/s, so this measures the policy, not the server "
+                    "(start it with --rate-limit 0 for that)")
+    if r.refused:
+        rows.append(f"  refused            {r.refused:,} messages by flood control: not expected anywhere, not missing")
     if r.rooms:
         rows.insert(2, f"  rooms              {r.rooms} (each message to one room)")
     if r.protocol != "json":

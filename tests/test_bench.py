@@ -62,6 +62,22 @@ def test_irc_and_websocket_clients_in_rooms(protocol: str) -> None:
     assert result["joined"] == 6 and result["missing"] == 0 and result["delivered"] == result["expected"] > 0
 
 
+def test_a_server_with_flood_control_is_measured_within_it(start_server) -> None:
+    """Against a server that refuses floods (as `selchat serve` does by default) the bench keeps
+    each sender under the announced rate and says so: nothing refused, nothing counted missing."""
+    server = start_server()  # flood control on: 10 a second, bursts of 20
+    args = ("--clients", "6", "--duration", "1", "--host", "127.0.0.1", "--port", str(server.port))
+    done = run_bench(*args, "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    exact(result, 6)
+    assert result["rate_limit"] == 10.0 and result["burst"] == 20 and result["refused"] == 0
+    assert result["sent"] <= 6 * 10  # 9 a second each, for a second
+    table = run_bench(*args).stdout
+    assert "flood control      the server allows 10 messages a second per client" in table
+    assert "--rate-limit 0" in table and ", missing 0" in table
+
+
 def test_fixed_rate_against_a_running_server(start_server) -> None:
     server = start_server("--rate-limit", "0")
     done = run_bench("--clients", "4", "--duration", "1", "--rate", "40", "--host", "127.0.0.1",
