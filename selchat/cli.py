@@ -23,6 +23,17 @@ def fail(message: str, status: int = 1) -> None:
     sys.exit(status)
 
 
+def read_motd(path: Path | None) -> str:
+    """The message of the day: the file's text, at most 4 KiB of it, as UTF-8."""
+    if path is None:
+        return ""
+    try:
+        data = path.read_bytes()[:4096]
+    except OSError as exc:
+        fail(f"cannot read --motd {path}: {exc.strerror or exc}", 2)
+    return data.decode("utf-8", "replace").strip("\n")
+
+
 def read_password(password_file: Path | None, status: int) -> str | None:
     """The password: the file's first line if a file is given, else SELCHAT_PASSWORD, else None."""
     import os
@@ -90,6 +101,8 @@ def main() -> None:
 @click.option("--allow-origin", "allow_origins", multiple=True, envvar="SELCHAT_ALLOW_ORIGIN", metavar="ORIGIN",
               help="A web origin (https://chat.example.org) whose pages may open a WebSocket here; repeat for more. "
                    "Default: only pages this server served.")
+@click.option("--motd", "motd_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              envvar="SELCHAT_MOTD", help="A file whose text everyone is shown at join (the message of the day).")
 @click.option("--irc-name", default="selchat", show_default=True, envvar="SELCHAT_IRC_NAME",
               help="The server name IRC clients see (a host name, as IRC servers use).")
 @click.option("--log-level", default="INFO", show_default=True, envvar="SELCHAT_LOG_LEVEL",
@@ -116,6 +129,7 @@ def serve(
     password_min: int,
     irc_name: str,
     allow_origins: tuple[str, ...],
+    motd_file: Path | None,
     log_level: str,
 ) -> None:
     """Run the chat server until Ctrl-C or SIGTERM.
@@ -159,6 +173,7 @@ def serve(
         password_min=password_min,
         irc_name=irc_name,
         allow_origins=tuple(o.rstrip("/") for o in allow_origins),
+        motd=read_motd(motd_file),
     )
     warning = raise_fd_limit(max_clients)
     if warning:

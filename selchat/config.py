@@ -80,6 +80,8 @@ class ServerConfig:
     irc_name: str = "selchat"
     # Origins (https://chat.example.org) whose pages may open a WebSocket; none: the server's own.
     allow_origins: tuple[str, ...] = ()
+    # The message of the day (--motd FILE's text), shown to everyone at join.
+    motd: str = ""
     # The SQLite file for history, topics and accounts; ":memory:" keeps nothing.
     db: str = ":memory:"
 

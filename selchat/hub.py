@@ -603,7 +603,7 @@ class Hub:
         if not cmd.lobby:  # in no room until it joins one (IRC)
             welcome = ev.Welcome(name, "", (), f"Welcome to selchat, {name}!", self.config.max_message,
                                  self.config.rate_limit, self.config.burst, "",
-                                 account and self._accounts.get(account), self.config.max_rooms)
+                                 account and self._accounts.get(account), self.config.max_rooms, self.config.motd)
             return [Send((conn_id,), welcome)]
         room.add(conn_id, name)
         session.rooms[room.key] = room
@@ -623,6 +623,7 @@ class Hub:
             topic=room.topic,
             account=account and self._accounts.get(account),
             max_rooms=self.config.max_rooms,
+            motd=self.config.motd,
         )
         effects: list[Effect] = [Send((conn_id,), welcome)]
         if version >= 2:

@@ -28,6 +28,7 @@ class Welcome:
     topic: str = ""
     account: str | None = None
     max_rooms: int = 20
+    motd: str = ""  # the server's message of the day, shown at join by every protocol
 
 
 @dataclass(slots=True)

@@ -147,7 +147,11 @@ class Renderer:
         if kind == "server":
             return f"{self.stamp(frame)} " + self._paint(f"[server] {sanitize(get('message', ''))}", YELLOW, BOLD)
         if kind == "welcome":
-            return self.notice(sanitize(get("message", "")))
+            lines = [self.notice(sanitize(get("message", "")))]
+            motd = get("motd")
+            if isinstance(motd, str):  # the message of the day, a line each
+                lines += [self.notice(sanitize(line)) for line in motd.splitlines() if line.strip()]
+            return "\n".join(lines)
         if kind == "users":
             names = get("users") or []
             away = get("away") if isinstance(get("away"), dict) else {}

@@ -166,6 +166,9 @@ const handlers = {
       room(name).refill = state.everJoined;
       if (name !== f.room) send({ type: "join_room", room: name });
     }
+    if (f.motd && !state.everJoined) {  // the message of the day, once
+      for (const text of f.motd.split("\n")) if (text.trim()) line(f.room, [text], "notice", Date.now() / 1000);
+    }
     state.everJoined = true;
     send({ type: "rooms" });
     drawRoom();

@@ -273,6 +273,7 @@ class IrcCodec:
         self._sasl_data = ""
         self.account: str | None = None
         self._batches = 0
+        self.motd = ""
 
     # -- in -------------------------------------------------------------------------------------
     def feed(self, data: bytes) -> list[Command | ProtocolError | bytes]:
@@ -592,7 +593,7 @@ class IrcCodec:
         out.append(Lusers())
 
     def _cmd_motd(self, params: list[str], out: list[Any]) -> None:
-        out.append(self._numeric("422", "MOTD File is missing"))
+        out.extend(self._motd(self.motd))
 
     def _cmd_mode(self, params: list[str], out: list[Any]) -> None:
         if not self._need(params, 1, "MODE", out):
@@ -717,6 +718,7 @@ class IrcCodec:
         self.registering = False
         self.nick = w.username
         self.channels = [w.room] if w.room else []
+        self.motd = w.motd
         created = "This server speaks selchat's rooms as channels"
         lines = [
             self._numeric("001", f"Welcome to selchat, {w.username}"),
@@ -725,12 +727,19 @@ class IrcCodec:
             self._numeric("004", self.server, VERSION, "i", "nt"),
             *(self._numeric("005", *ISUPPORT_TOKENS[i:i + 12], "are supported by this server")
               for i in range(0, len(ISUPPORT_TOKENS), 12)),  # at most 15 parameters a line
-            self._numeric("422", "MOTD File is missing"),
+            *self._motd(w.motd),
         ]
         if w.room:
             lines += [self.wire._out(mask(w.username), f"JOIN {w.room}"),
                       self._topic_lines(w.room, w.topic, None, None, quiet=True), self._names(w.room, w.users)]
         return b"".join(lines)
+
+    def _motd(self, motd: str) -> list[bytes]:
+        if not motd:
+            return [self._numeric("422", "MOTD File is missing")]
+        return [self._numeric("375", f"- {self.server} Message of the day -"),
+                *(self._numeric("372", f"- {_flat(line)}") for line in motd.splitlines()),
+                self._numeric("376", "End of /MOTD command.")]
 
     def _topic_lines(self, room: str, topic: str, by: str | None, at: float | None, quiet: bool) -> bytes:
         if not topic:

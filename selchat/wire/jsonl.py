@@ -83,11 +83,14 @@ def _v2_message(e: Message) -> Frame:
 
 
 def _v2_welcome(e: Welcome) -> Frame:
-    return {
+    frame: Frame = {
         "type": "welcome", "username": e.username, "room": e.room, "users": list(e.users), "message": e.message,
         "max_message": e.max_message, "rate_limit": e.rate_limit, "burst": e.burst, "version": 2,
         "topic": e.topic, "account": e.account, "max_rooms": e.max_rooms,
     }
+    if e.motd:
+        frame["motd"] = e.motd
+    return frame
 
 
 def _v2_users(e: UserList) -> Frame:
@@ -152,8 +155,10 @@ def _v1_nick(e: NickChanged) -> list[Frame] | None:
 
 V1: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
     Message: _v1_message,
+    # v1 has no field for it: the message of the day follows the welcome text, which v1 shows
     Welcome: lambda e: {
-        "type": "welcome", "username": e.username, "room": LOBBY, "users": list(e.users), "message": e.message,
+        "type": "welcome", "username": e.username, "room": LOBBY, "users": list(e.users),
+        "message": e.message + (f"\n{e.motd}" if e.motd else ""),
         "max_message": e.max_message, "rate_limit": e.rate_limit, "burst": e.burst,
     },
     UserJoined: lambda e: {"type": "user_joined", "username": e.username, "room": LOBBY,

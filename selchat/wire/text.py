@@ -170,7 +170,7 @@ class TextCodec:
             self.name = w.username
             self.rooms = [w.room]
             self.current = w.room
-            lines = [w.message, f"You are in {w.room}" + (f" — {w.topic}" if w.topic else "")
+            lines = [w.message, *w.motd.splitlines(), f"You are in {w.room}" + (f" — {w.topic}" if w.topic else "")
                      + f". Here: {', '.join(w.users)}. Type /help for commands."]
             return b"".join(_line(x) for x in lines)
         if kind is ev.UserJoined:
