@@ -107,6 +107,8 @@ def main() -> None:
               help="The server name IRC clients see (a host name, as IRC servers use).")
 @click.option("--log-level", default="INFO", show_default=True, envvar="SELCHAT_LOG_LEVEL",
               type=click.Choice(LOG_LEVELS, case_sensitive=False))
+@click.option("--log-format", default="text", show_default=True, envvar="SELCHAT_LOG_FORMAT",
+              type=click.Choice(["text", "json"]), help="json: one object a line, for log shippers.")
 def serve(
     host: str,
     port: int,
@@ -131,6 +133,7 @@ def serve(
     allow_origins: tuple[str, ...],
     motd_file: Path | None,
     log_level: str,
+    log_format: str,
 ) -> None:
     """Run the chat server until Ctrl-C or SIGTERM.
 
@@ -141,11 +144,14 @@ def serve(
 
     from selchat.server import ChatServer, raise_fd_limit
 
-    logging.basicConfig(
-        level=log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        from selchat.logjson import JsonFormatter
+
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=log_level.upper(), handlers=[handler])
     password = read_password(password_file, 2)
     if bool(tls_cert) != bool(tls_key):
         fail("--tls-cert and --tls-key go together", 2)

@@ -59,3 +59,23 @@ def test_options_from_the_environment() -> None:
 def test_python_dash_m() -> None:
     result = subprocess.run(selchat_cmd("--help"), capture_output=True, text=True, timeout=DEADLINE)
     assert result.returncode == 0 and "serve" in result.stdout
+
+
+def test_json_logs(start_server) -> None:
+    """--log-format json: every line of the log is one JSON object with time, level, logger, message."""
+    import json as json_module
+
+    from tests.helpers import RawClient
+
+    server = start_server("--log-format", "json")
+    client = RawClient(server.address)
+    try:
+        client.join("logged")
+        server.wait_log("join logged")
+    finally:
+        client.close()
+    lines = [line for line in server.log().splitlines() if line.strip()]
+    entries = [json_module.loads(line) for line in lines]
+    assert all(set(e) >= {"time", "level", "logger", "message"} for e in entries)
+    assert any(e["message"].startswith("join logged") and e["level"] == "info" for e in entries)
+    assert all(e["time"].endswith("Z") for e in entries)
