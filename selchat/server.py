@@ -43,9 +43,10 @@ from selchat.store import Store as Database
 from selchat.store import Worker, checkpoint
 from selchat.wire.irc import IrcCodec
 from selchat.wire.jsonl import JSON_V1, JSON_V2, JsonCodec
-from selchat.wire.sniff import IRC, JSON, TEXT, sniff
+from selchat.wire.sniff import HTTP, IRC, JSON, TEXT, sniff
 from selchat.wire.text import TextCodec
 from selchat.wire.web import Hangup, WebCodec
+from selchat.wire.web import plain as web_plain
 
 log = logging.getLogger("selchat.server")
 
@@ -66,7 +67,7 @@ TEXT_HANDSHAKE = 120.0
 
 class ConnState:
     __slots__ = ("codec", "wire", "sniffed", "last_rx", "handshake", "keepalive", "pinged_at", "errors", "name",
-                 "fresh", "text_timer")
+                 "fresh", "text_timer", "banned")
 
     def __init__(self, now: float) -> None:
         self.codec: Any = None  # chosen by the first bytes (wire/sniff.py)
@@ -80,6 +81,7 @@ class ConnState:
         self.name: str | None = None
         self.fresh = True  # no bytes seen yet
         self.text_timer: Timer | None = None
+        self.banned = False  # from a banned address: told so in its own protocol, then closed
 
 
 def host_of(peer: str) -> str:
@@ -214,14 +216,15 @@ class ChatServer:
     # -- reactor callbacks ---------------------------------------------------------------------
     def on_open(self, conn: Conn) -> None:
         host = host_of(conn.peer)
-        if host in self.banned_hosts:
-            log.info("refused %s: banned address", conn.peer)
-            self.reactor.send(conn, error_payload(ErrorCode.BANNED, "you are banned from this server"))
-            self.reactor.close(conn, "banned")
-            return
         reactor = self.reactor
         ctx = ConnState(reactor.now)
         conn.ctx = ctx
+        if host in self.banned_hosts:
+            # refused in the protocol its first bytes speak (a JSON line if it says nothing first)
+            log.info("refused %s: banned address", conn.peer)
+            ctx.banned = True
+            ctx.text_timer = reactor.call_later(TEXT_AFTER, self._refuse_banned, conn, JSON)
+            return
         ctx.text_timer = reactor.call_later(TEXT_AFTER, self._silent, conn)
         self.hub.connect(conn.id, self.wall_clock(), host)
         ctx.handshake = reactor.call_later(self.config.handshake_timeout, self._handshake_expired, conn)
@@ -242,6 +245,9 @@ class ChatServer:
             ctx.sniffed += data
             kind = sniff(ctx.sniffed)
             if kind is None:
+                return
+            if ctx.banned:
+                self._refuse_banned(conn, kind)
                 return
             data, ctx.sniffed = ctx.sniffed, b""
             self._choose(conn, kind)
@@ -300,6 +306,20 @@ class ChatServer:
             return
         ctx.wire = ctx.codec.wire
         log.debug("%s speaks %s", conn.peer, kind)
+
+    def _refuse_banned(self, conn: Conn, kind: str) -> None:
+        ctx: ConnState = conn.ctx
+        ctx.text_timer = None
+        if conn.closing:
+            return
+        text = "you are banned from this server"
+        payload = {
+            IRC: f"ERROR :Closing link: {text}\r\n".encode(),
+            TEXT: f"! {text}\r\n".encode(),
+            HTTP: web_plain(403, text),
+        }.get(kind) or error_payload(ErrorCode.BANNED, text)
+        self.reactor.send(conn, payload)
+        self.reactor.close(conn, "banned")
 
     def _silent(self, conn: Conn) -> None:
         """Nothing for a second: a person at a plain terminal, waiting to be greeted."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import sys
 from collections.abc import Iterator
 
@@ -98,13 +99,18 @@ def test_console_reaches_irc_users(console: tuple[pexpect.spawn, tuple[str, int]
         child.sendline("/ban roomless")
         child.expect("banned roomless")
         roomless.expect("ERROR :Closing link")
-        # the address is refused while the server lives: before a first byte says which protocol
-        # it speaks, the refusal is the one every other refused connection gets, a JSON error line
+        # the address is refused while the server lives, in the protocol its first bytes speak
         again = Irc(server, "another")  # type: ignore[arg-type]
         try:
-            assert '"code":"banned"' in again.expect('"banned"')
+            assert again.expect("ERROR") == "ERROR :Closing link: you are banned from this server"
         finally:
             again.close()
+        with socket.create_connection(address, timeout=10) as web:
+            web.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert web.recv(4096).startswith(b"HTTP/1.1 403 Forbidden\r\n")
+        silent = RawClient(address)  # says nothing: the JSON line, as v1 clients always got
+        assert silent.wait_closed()[-1]["code"] == "banned"
+        silent.close()
     finally:
         alice.close()
         ircy.close()
