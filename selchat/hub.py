@@ -551,16 +551,21 @@ class Hub:
             return self._log_in_late(session, key, result.name, now)
         return self._admit_account(session, key, cmd, now)
 
+    def _replace_session(self, old: int | None, session: Session, name: str, now: float) -> list[Effect]:
+        """The account's owner is back (often from a connection the server has not yet seen die):
+        the new login replaces the old session ``old``, as IRC's GHOST does."""
+        if old is None or old == session.conn_id:
+            return []
+        previous = self._sessions.pop(old)
+        effects = self._forget(previous, now, "logged in elsewhere")
+        effects.append(Fail(old, ProtocolError(
+            ErrorCode.LOGGED_IN_ELSEWHERE, f"{name} logged in from another connection")))
+        return effects
+
     def _log_in_late(self, session: Session, key: str, name: str, now: float) -> list[Effect]:
         """A joined guest proves an account's password (SASL after registration): the session
         keeps its name and becomes the account's, replacing any other session of it."""
-        effects: list[Effect] = []
-        old = self._account_sessions.get(key)
-        if old is not None and old != session.conn_id:
-            previous = self._sessions.pop(old)
-            effects.extend(self._forget(previous, now, "logged in elsewhere"))
-            effects.append(Fail(old, ProtocolError(
-                ErrorCode.LOGGED_IN_ELSEWHERE, f"{name} logged in from another connection")))
+        effects = self._replace_session(self._account_sessions.get(key), session, name, now)
         session.account = key
         self._account_sessions[key] = session.conn_id
         effects.append(Send((session.conn_id,), ev.LoggedIn(name)))
@@ -572,17 +577,10 @@ class Hub:
         """Admit ``session`` as the account ``key``, whose password it has proven, under the
         account's name or ``nick``."""
         name = nick or self._accounts[key]
-        effects: list[Effect] = []
         old = self._account_sessions.get(key)
         if old is None:
             old = self._names.get(key)  # someone using the account's name
-        if old is not None and old != session.conn_id:
-            # The account's owner is back (often from a connection the server has not yet seen
-            # die): the new login replaces the old session, as IRC's GHOST does.
-            previous = self._sessions.pop(old)
-            effects.extend(self._forget(previous, now, "logged in elsewhere"))
-            effects.append(Fail(old, ProtocolError(
-                ErrorCode.LOGGED_IN_ELSEWHERE, f"{name} logged in from another connection")))
+        effects = self._replace_session(old, session, name, now)
         effects.extend(self._admit(session, name, cmd, key, now))
         effects.append(Ask(LoadOfflineDms(session.conn_id, key)))
         return effects
