@@ -7,8 +7,10 @@ import logging
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from selchat import __version__
 from selchat.config import DEFAULT_HOST, DEFAULT_PORT, ServerConfig
@@ -23,6 +25,79 @@ def fail(message: str, status: int = 1) -> None:
     sys.exit(status)
 
 
+class ConfigError(Exception):
+    """A configuration that cannot be served: one line saying why."""
+
+
+def _option_keys(command: click.Command) -> dict[str, click.Parameter]:
+    """serve's options by the names a config file may use: max-clients or max_clients."""
+    keys: dict[str, click.Parameter] = {}
+    for param in command.params:
+        if isinstance(param, click.Option) and param.name != "config_file" and "--help" not in param.opts:
+            for opt in param.opts:
+                if opt.startswith("--"):
+                    keys[opt[2:]] = param
+                    keys[opt[2:].replace("-", "_")] = param
+    return keys
+
+
+def read_config_file(ctx: click.Context, path: Path) -> dict[str, Any]:
+    """The TOML file's settings as {parameter name: checked value}."""
+    import tomllib
+
+    try:
+        with path.open("rb") as file:
+            data = tomllib.load(file)
+    except OSError as exc:
+        raise ConfigError(f"cannot read --config {path}: {exc.strerror or exc}")
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config {path} is not TOML: {exc}")
+    keys = _option_keys(ctx.command)
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        param = keys.get(key)
+        if param is None or param.name is None:
+            known = ", ".join(sorted(k for k in keys if "_" not in k))
+            raise ConfigError(f"config {path}: unknown key {key!r}; the keys are serve's options: {known}")
+        try:
+            values[param.name] = param.type_cast_value(ctx, value)
+        except click.BadParameter as exc:
+            raise ConfigError(f"config {path}: {key}: {exc.message}")
+    return values
+
+
+def _use_config_file(ctx: click.Context, path: Path | None) -> Path | None:
+    """--config: the file's values become the defaults, so the command line and environment win."""
+    if path is not None:
+        try:
+            ctx.default_map = {**(ctx.default_map or {}), **read_config_file(ctx, path)}
+        except ConfigError as exc:
+            fail(str(exc), 2)
+    return path
+
+
+def server_config(values: dict[str, Any]) -> ServerConfig:
+    """serve's option values as the server's configuration; ``ConfigError`` if they cannot be."""
+    tls_cert, tls_key, irc_name = values["tls_cert"], values["tls_key"], values["irc_name"]
+    if bool(tls_cert) != bool(tls_key):
+        raise ConfigError("--tls-cert and --tls-key go together")
+    if not irc_name or any(c in irc_name for c in " :!@*,\r\n\0"):
+        raise ConfigError("--irc-name is one word, like a host name (irc.example.org)")
+    password = read_password_value(values["password_file"])
+    motd = read_motd(values["motd_file"])
+    return ServerConfig(
+        host=values["host"], port=values["port"], max_clients=values["max_clients"],
+        max_frame=values["max_frame"], max_message=values["max_message"], max_output=values["max_output"],
+        handshake_timeout=values["handshake_timeout"], ping_interval=values["ping_interval"],
+        rate_limit=values["rate_limit"], burst=values["burst"], password=password, tls_cert=tls_cert,
+        tls_key=tls_key, db=values["db"], replay=values["replay"], history_max=values["history_max"],
+        max_rooms=values["max_rooms"], require_account=bool(values["require_account"]),
+        password_min=values["password_min"], irc_name=irc_name,
+        allow_origins=tuple(o.rstrip("/") for o in values["allow_origins"] or ()), motd=motd,
+        log_level=values["log_level"].upper(),
+    )
+
+
 def read_motd(path: Path | None) -> str:
     """The message of the day: the file's text, at most 4 KiB of it, as UTF-8."""
     if path is None:
@@ -30,12 +105,12 @@ def read_motd(path: Path | None) -> str:
     try:
         data = path.read_bytes()[:4096]
     except OSError as exc:
-        fail(f"cannot read --motd {path}: {exc.strerror or exc}", 2)
+        raise ConfigError(f"cannot read --motd {path}: {exc.strerror or exc}")
     return data.decode("utf-8", "replace").strip("\n")
 
 
-def read_password(password_file: Path | None, status: int) -> str | None:
-    """The password: the file's first line if a file is given, else SELCHAT_PASSWORD, else None."""
+def read_password_value(password_file: Path | None) -> str | None:
+    """The server password, as ``read_password`` finds it, or ``ConfigError``."""
     import os
 
     if password_file is None:
@@ -43,10 +118,18 @@ def read_password(password_file: Path | None, status: int) -> str | None:
     try:
         password = password_file.read_text(encoding="utf-8").splitlines()[0].strip()
     except (OSError, UnicodeDecodeError, IndexError) as exc:
-        fail(f"cannot read a password from {password_file}: {getattr(exc, 'strerror', None) or exc}", status)
+        raise ConfigError(f"cannot read a password from {password_file}: {getattr(exc, 'strerror', None) or exc}")
     if not password:
-        fail(f"{password_file} holds an empty password", status)
+        raise ConfigError(f"{password_file} holds an empty password")
     return password
+
+
+def read_password(password_file: Path | None, status: int) -> str | None:
+    """The password: the file's first line if a file is given, else SELCHAT_PASSWORD, else None."""
+    try:
+        return read_password_value(password_file)
+    except ConfigError as exc:
+        fail(str(exc), status)
 
 
 @click.group(context_settings=CONTEXT)
@@ -109,6 +192,10 @@ def main() -> None:
               type=click.Choice(LOG_LEVELS, case_sensitive=False))
 @click.option("--log-format", default="text", show_default=True, envvar="SELCHAT_LOG_FORMAT",
               type=click.Choice(["text", "json"]), help="json: one object a line, for log shippers.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), is_eager=True,
+              envvar="SELCHAT_CONFIG", callback=lambda ctx, param, value: _use_config_file(ctx, value),
+              help="A TOML file of these options (max-clients = 500 ...); the command line wins. "
+                   "SIGHUP reads it again.")
 def serve(
     host: str,
     port: int,
@@ -134,6 +221,7 @@ def serve(
     motd_file: Path | None,
     log_level: str,
     log_format: str,
+    config_file: Path | None,
 ) -> None:
     """Run the chat server until Ctrl-C or SIGTERM.
 
@@ -152,42 +240,29 @@ def serve(
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=log_level.upper(), handlers=[handler])
-    password = read_password(password_file, 2)
-    if bool(tls_cert) != bool(tls_key):
-        fail("--tls-cert and --tls-key go together", 2)
-    if not irc_name or any(c in irc_name for c in " :!@*,\r\n\0"):
-        fail("--irc-name is one word, like a host name (irc.example.org)", 2)
-    config = ServerConfig(
-        host=host,
-        port=port,
-        max_clients=max_clients,
-        max_frame=max_frame,
-        max_message=max_message,
-        max_output=max_output,
-        handshake_timeout=handshake_timeout,
-        ping_interval=ping_interval,
-        rate_limit=rate_limit,
-        burst=burst,
-        password=password,
-        tls_cert=tls_cert,
-        tls_key=tls_key,
-        db=db,
-        replay=replay,
-        history_max=history_max,
-        max_rooms=max_rooms,
-        require_account=require_account,
-        password_min=password_min,
-        irc_name=irc_name,
-        allow_origins=tuple(o.rstrip("/") for o in allow_origins),
-        motd=read_motd(motd_file),
-    )
+    ctx = click.get_current_context()
+    try:
+        config = server_config(ctx.params)
+    except ConfigError as exc:
+        fail(str(exc), 2)
+    reload = None
+    if config_file is not None:
+        kept = {name: value for name, value in ctx.params.items()
+                if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)}
+        # the options' own defaults (click marks "no default" with a sentinel object)
+        defaults = {p.name: p.type_cast_value(ctx, p.default)
+                    if isinstance(p.default, (str, int, float, bool, tuple, list)) else None
+                    for p in ctx.command.params if p.name}
+
+        def reload() -> ServerConfig:
+            return server_config({**defaults, **read_config_file(ctx, config_file), **kept})
     warning = raise_fd_limit(max_clients)
     if warning:
         click.echo(f"selchat: warning: {warning}", err=True)
     from selchat.store import StoreError
 
     try:
-        server = ChatServer(config)
+        server = ChatServer(config, reload=reload)
     except StoreError as exc:
         fail(str(exc), 2)
     except (OSError, ssl.SSLError) as exc:

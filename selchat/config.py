@@ -82,6 +82,7 @@ class ServerConfig:
     allow_origins: tuple[str, ...] = ()
     # The message of the day (--motd FILE's text), shown to everyone at join.
     motd: str = ""
+    log_level: str = "INFO"
     # The SQLite file for history, topics and accounts; ":memory:" keeps nothing.
     db: str = ":memory:"
 

@@ -11,6 +11,7 @@ hub produced them.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -107,8 +108,10 @@ class ChatServer:
         *,
         wall_clock: Callable[[], float] = time.time,
         out: Any = None,
+        reload: Callable[[], ServerConfig] | None = None,
     ) -> None:
         self.config = config
+        self.reload = reload  # builds the configuration anew on SIGHUP (from --config)
         self.wall_clock = wall_clock
         self.out = out if out is not None else sys.stdout
         self.reactor = Reactor(
@@ -187,7 +190,7 @@ class ChatServer:
         # A signal wakes select() through this socket; the handler itself only records it.
         self._old_wakeup = signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
         self._old_handlers = {
-            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
+            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
         }
         self.reactor.add_reader(self._wake_r, self._wake_readable)
 
@@ -211,7 +214,47 @@ class ChatServer:
         while self._signalled:
             signum = self._signalled.pop()
             log.info("received %s", signal.Signals(signum).name)
-            self.shutdown()
+            if signum == signal.SIGHUP:
+                self.reload_config()
+            else:
+                self.shutdown()
+
+    # settings that take effect only when the server starts: a reload keeps the running value
+    RESTART_ONLY = ("host", "port", "tls_cert", "tls_key", "db", "replay", "history_max")
+
+    def reload_config(self) -> None:
+        """SIGHUP: read the configuration again (``self.reload`` builds it) and apply what can
+        change while serving; say in the log what changed and what needs a restart."""
+        if self.reload is None:
+            log.info("no --config file to reload")
+            return
+        try:
+            new = self.reload()
+        except Exception as exc:  # a bad file: keep serving as before, and say why
+            log.error("reload failed, nothing changed: %s", exc)
+            return
+        old = self.config
+        changed, kept = [], []
+        for name in ServerConfig.__dataclass_fields__:
+            before, after = getattr(old, name), getattr(new, name)
+            if before == after:
+                continue
+            if name in self.RESTART_ONLY:
+                kept.append(name)
+                new = dataclasses.replace(new, **{name: before})
+            elif name in ("password", "motd"):
+                changed.append(f"{name} changed")
+            else:
+                changed.append(f"{name} {before!r} -> {after!r}")
+        self.config = new
+        self.hub.config = new
+        self.reactor.max_conns = new.max_clients
+        self.reactor.max_output = new.max_output
+        logging.getLogger().setLevel(new.log_level.upper())
+        log.info("reloaded the configuration: %s", ", ".join(changed) or "nothing changed")
+        if kept:
+            log.warning("%s changed in the configuration: %s after a restart", ", ".join(kept),
+                        "it takes effect" if len(kept) == 1 else "they take effect")
 
     # -- reactor callbacks ---------------------------------------------------------------------
     def on_open(self, conn: Conn) -> None:
