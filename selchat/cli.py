@@ -281,7 +281,7 @@ def serve(
     click.echo(f"selchat listening on {shown}:{bound_port}{' (TLS)' if tls_cert else ''}")
     console = sys.stdin is not None and sys.stdin.isatty()
     if console:
-        click.echo("console: type to announce; /users, /kick NAME, /ban NAME, /shutdown, /help")
+        click.echo("console: type to announce; /users, /stats, /kick NAME, /ban NAME, /shutdown, /help")
     sys.stdout.flush()
     server.serve_forever(console=console)
 

@@ -112,6 +112,7 @@ class ChatServer:
     ) -> None:
         self.config = config
         self.reload = reload  # builds the configuration anew on SIGHUP (from --config)
+        self.started = 0.0  # the reactor's clock when serving began (for /stats)
         self.wall_clock = wall_clock
         self.out = out if out is not None else sys.stdout
         self.reactor = Reactor(
@@ -167,6 +168,7 @@ class ChatServer:
             self.reactor.add_reader(sys.stdin.fileno(), self._console_readable)
         if self.worker is None:
             self.start_worker()
+        self.started = self.reactor.clock()
         try:
             self.reactor.run()
         finally:
@@ -728,6 +730,8 @@ class ChatServer:
                 self._print(f"banned the name {arg} (nobody by that name is online)")
             else:
                 self._print(f"no user named {arg} is online")
+        elif command == "/stats":
+            self._print(self.stats())
         elif command == "/shutdown":
             self._print("shutting down")
             self.shutdown()
@@ -735,6 +739,24 @@ class ChatServer:
             self._print(CONSOLE_HELP)
         else:
             self._print(f"unknown command {command}; {CONSOLE_HELP}")
+
+    def stats(self) -> str:
+        """What the server holds now, at a glance; computed when asked, so serving pays nothing."""
+        kinds: dict[str, int] = {}
+        for conn in self.reactor.conns.values():
+            codec = conn.ctx.codec if conn.ctx is not None else None
+            if isinstance(codec, WebCodec):
+                kind = "websocket" if codec.ws is not None else "http"
+            else:
+                kind = {JsonCodec: "json", IrcCodec: "irc", TextCodec: "text"}.get(type(codec), "undecided")
+            kinds[kind] = kinds.get(kind, 0) + 1
+        by_kind = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
+        queued = sum(conn.out_bytes for conn in self.reactor.conns.values())
+        rss = _rss_mb()
+        return (f"connections {len(self.reactor.conns)} ({by_kind}) of {self.config.max_clients}; "
+                f"users {len(self.hub.online())}; rooms {len(self.hub.room_names())}; "
+                f"output queued {queued:,} bytes; database writes pending {self.store.pending}; "
+                f"up {_duration(self.reactor.clock() - self.started)}" + (f"; RSS {rss:.1f} MB" if rss else ""))
 
     def _print(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -756,8 +778,23 @@ class ChatServer:
 
 
 CONSOLE_HELP = (
-    "console: type text to announce it to everyone; /users, /kick NAME, /ban NAME, /shutdown, /help"
+    "console: type text to announce it to everyone; /users, /stats, /kick NAME, /ban NAME, /shutdown, /help"
 )
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _rss_mb() -> float | None:
+    """The resident set size now (Linux /proc), in MB."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def raise_fd_limit(max_clients: int) -> str | None:

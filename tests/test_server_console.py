@@ -89,6 +89,9 @@ def test_console_reaches_irc_users(console: tuple[pexpect.spawn, tuple[str, int]
         roomless.expect(" 001 roomless ")
         child.sendline("/users")
         child.expect("3 online: alice, ircy, roomless")
+        child.sendline("/stats")
+        child.expect(r"connections 3 \(2 irc, 1 json\) of 256; users 3; rooms 1; output queued [\d,]+ bytes; "
+                     r"database writes pending \d+; up 0m\d\ds; RSS [\d.]+ MB")
         child.sendline("tea is ready")
         child.expect("announced to 3 users")
         assert roomless.expect("NOTICE").endswith("NOTICE * :tea is ready")
