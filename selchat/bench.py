@@ -92,6 +92,9 @@ class Spec:
     db: str = ":memory:"  # the database of the server the bench starts
     logins: int = 0  # extra clients that log in to accounts, again and again, during the run
     protocol: str = "json"  # json, irc, mixed (every other client IRC) or ws (JSON over WebSocket)
+    # a server the bench did not start may refuse floods; scanning every read for refusals costs
+    # the generator (1 ms a megabyte of IRC), so a server started without flood control is spared it
+    flood_control: bool = True
 
 
 @dataclass
@@ -356,6 +359,7 @@ def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes]
     # Under the server's flood control (its welcome says the rate), each sender keeps to 90 % of
     # it: messages refused, and clients dropped for flooding, would measure the policy, not the server.
     pace = 1.0 / (PACE_SHARE * rate_limit) if rate_limit else 0.0
+    scan_refused = spec.flood_control and rate_limit != 0
     next_ok = [0.0] * max(1, senders)
     # messages are complete when every recipient has them: on average this many each
     recipients = max(1.0, spec.clients / spec.rooms - 1) if spec.rooms else max(1, spec.clients - 1)
@@ -449,7 +453,7 @@ def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes]
                 continue
             sample = n < samplers and len(latencies) < MAX_SAMPLES
             tail = tails[n]
-            if n < senders:  # a sender hears it when flood control refuses one of its messages
+            if scan_refused and n < senders:  # a sender hears it when flood control refuses one of its messages
                 mark = markers[n].refused
                 no = buf.count(mark, buf.find(end_mark, 0, size) + 1 if tail else 0, last)
                 if tail:
@@ -654,6 +658,7 @@ def run_bench(spec: Spec, *, server: StartedServer | None = None, label: str = "
     senders = spec.clients if spec.senders is None else min(spec.senders, spec.clients)
     workers = max(1, min(spec.workers, spec.clients))
     spec.workers = workers
+    spec.flood_control = server is None  # the servers the bench starts run with --rate-limit 0
     raise_fd_limit(spec.clients + 256)
     context = multiprocessing.get_context("spawn")
     shared = context.RawArray("q", workers * SLOT)
