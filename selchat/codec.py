@@ -143,3 +143,19 @@ class LineDecoder:
             out.append(FrameError(ErrorCode.BAD_FRAME, "frame must be a JSON object"))
             return
         out.append(obj)
+
+
+class LineSplitter(LineDecoder):
+    """``LineDecoder``'s splitting and limits without the JSON, for the codecs whose lines are
+    text (IRC, text mode): each whole line as bytes, without its CR LF, or a ``FrameError`` for
+    one longer than ``max_frame`` (then discarded up to its newline)."""
+
+    __slots__ = ()
+
+    def _decode_line(self, line: bytes, out: list[Any]) -> None:
+        if line[-1:] == b"\r":
+            line = line[:-1]
+        if len(line) > self.max_frame:
+            out.append(self._too_large())
+            return
+        out.append(line)

@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from selchat import outbound as ev
+from selchat.codec import LineSplitter
 from selchat.config import HISTORY_PAGE_MAX, NAME_MAX, ROOM_MAX, TOPIC_MAX
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import (
@@ -256,8 +257,7 @@ class IrcCodec:
     def __init__(self, max_frame: int, server: str = SERVER) -> None:
         self.max_frame = max(max_frame, TAGS_MAX + LINE_MAX)
         self.server = server
-        self._buf = b""
-        self._discarding = False
+        self._lines = LineSplitter(self.max_frame)
         self.caps: set[str] = set()
         self.wire = IrcWire.for_caps(frozenset(), server)
         self.realname: str | None = None
@@ -278,17 +278,10 @@ class IrcCodec:
     # -- in -------------------------------------------------------------------------------------
     def feed(self, data: bytes) -> list[Command | ProtocolError | bytes]:
         out: list[Command | ProtocolError | bytes] = []
-        buf = self._buf + data
-        while True:
-            nl = buf.find(b"\n")
-            if nl < 0:
-                break
-            raw, buf = buf[:nl], buf[nl + 1 :]
-            if self._discarding:
-                self._discarding = False
+        for raw in self._lines.feed(data):
+            if type(raw) is not bytes:  # longer than max_frame: discarded
+                out.append(self._numeric("417", "Input line was too long"))
                 continue
-            if raw.endswith(b"\r"):
-                raw = raw[:-1]
             body = raw.split(b" ", 1)[1] if raw.startswith(b"@") and b" " in raw else raw
             # IRCv3 message-tags: a client's tags take at most 4096 bytes with the "@" and the space
             if len(body) + 2 > LINE_MAX or len(raw) - len(body) > CLIENT_TAGS_MAX or len(raw) + 2 > self.max_frame:
@@ -298,11 +291,6 @@ class IrcCodec:
                 self._command(raw.decode("utf-8"), out)
             except UnicodeDecodeError:
                 self._command(raw.decode("latin-1"), out)  # what older clients send; shown as is
-        if len(buf) > self.max_frame:
-            buf = b""
-            self._discarding = True
-            out.append(self._numeric("417", "Input line was too long"))
-        self._buf = buf
         return out
 
     def _numeric(self, number: str, *params: str) -> bytes:

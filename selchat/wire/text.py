@@ -14,6 +14,7 @@ import re
 import time
 
 from selchat import outbound as ev
+from selchat.codec import LineSplitter
 from selchat.config import LOBBY_ROOM
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import (
@@ -67,8 +68,7 @@ class TextCodec:
     def __init__(self, max_frame: int, needs_password: bool) -> None:
         self.max_frame = max_frame
         self.needs_password = needs_password
-        self._buf = b""
-        self._discarding = False
+        self._lines = LineSplitter(max_frame)
         self.name: str | None = None  # asked for, not yet welcomed
         self.joined = False
         self.asked = False  # a join was sent: what follows is chat (typed ahead of the welcome)
@@ -85,21 +85,12 @@ class TextCodec:
     # -- in -------------------------------------------------------------------------------------
     def feed(self, data: bytes) -> list[Command | ProtocolError | bytes]:
         out: list[Command | ProtocolError | bytes] = []
-        buf = self._buf + data
-        while True:
-            nl = buf.find(b"\n")
-            if nl < 0:
-                break
-            raw, buf = buf[:nl], buf[nl + 1 :]
-            if self._discarding:
-                self._discarding = False
+        for raw in self._lines.feed(data):
+            if type(raw) is not bytes:
+                too_long = f"line longer than {self.max_frame} bytes discarded"
+                out.append(ProtocolError(ErrorCode.FRAME_TOO_LARGE, too_long))
                 continue
             self._line(clean(raw.decode("utf-8", "replace")).strip(), out)
-        if len(buf) > self.max_frame:
-            buf = b""
-            self._discarding = True
-            out.append(ProtocolError(ErrorCode.FRAME_TOO_LARGE, f"line longer than {self.max_frame} bytes discarded"))
-        self._buf = buf
         return out
 
     def _line(self, line: str, out: list[Command | ProtocolError | bytes]) -> None:
