@@ -113,12 +113,6 @@ class RoomJoined:
 
 
 @dataclass(slots=True)
-class HistoryEnd:
-    room: str
-    more: bool  # older messages exist
-
-
-@dataclass(slots=True)
 class HistoryBatch:
     """Stored messages for one connection, oldest first: a room's replay on joining it
     (``tag`` None) or the answer to a history request (its ``tag``). One event, so that a codec
@@ -215,5 +209,5 @@ class ServerStats:
 
 
 Event = Union[Welcome, UserJoined, UserLeft, Message, DirectMessage, UserList, PongReply, Announcement, Shutdown,
-              RoomJoined, HistoryEnd, RoomLeft, RoomList, TopicChanged, NickChanged, AwayChanged, Registered,
+              RoomJoined, RoomLeft, RoomList, TopicChanged, NickChanged, AwayChanged, Registered,
               TopicIs, UserInfo, ServerStats, LoggedIn, HistoryBatch]

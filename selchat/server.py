@@ -345,8 +345,7 @@ class ChatServer:
                 ctx.handshake = self.reactor.call_later(
                     max(self.config.handshake_timeout, TEXT_HANDSHAKE), self._handshake_expired, conn)
         else:  # HTTP: the page, or a WebSocket
-            ctx.codec = WebCodec(self.config.max_frame, self.config.irc_name, frozenset(self.config.allow_origins),
-                                 self.reactor.ssl_context is not None)
+            ctx.codec = WebCodec(self.config.max_frame, self.config.irc_name, frozenset(self.config.allow_origins))
             ctx.wire = None  # in no room until it upgrades and joins
             return
         ctx.wire = ctx.codec.wire

@@ -628,8 +628,6 @@ class IrcCodec:
             return (self._numeric("900", f"{nick}!{nick}@{HOST}", self.account,
                                   f"You are now logged in as {self.account}")
                     + self._numeric("903", "SASL authentication successful"))
-        if kind is ev.HistoryEnd:
-            return None
         if kind is ev.DirectMessage:
             d: ev.DirectMessage = event  # type: ignore[assignment]
             mine = self.nick is not None and d.sender.lower() == self.nick.lower()

@@ -21,7 +21,6 @@ from selchat.outbound import (
     DirectMessage,
     Event,
     HistoryBatch,
-    HistoryEnd,
     Message,
     NickChanged,
     PongReply,
@@ -112,7 +111,6 @@ V2: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
     Announcement: lambda e: {"type": "server", "message": e.text, "timestamp": e.timestamp},
     Shutdown: lambda e: {"type": "shutdown", "message": e.text, "timestamp": e.timestamp},
     RoomJoined: lambda e: {"type": "room_joined", "room": e.room, "topic": e.topic, "users": list(e.users)},
-    HistoryEnd: lambda e: {"type": "history_end", "room": e.room, "more": e.more},
     HistoryBatch: lambda e: [*map(_v2_message, e.messages), {"type": "history_end", "room": e.room, "more": e.more}],
     RoomLeft: lambda e: {"type": "room_left", "room": e.room},
     RoomList: lambda e: {"type": "rooms", "rooms": [{"room": r.room, "users": r.users, "topic": r.topic}

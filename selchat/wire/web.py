@@ -28,7 +28,6 @@ from wsproto.events import (
     BytesMessage,
     CloseConnection,
     Ping,
-    RejectConnection,
     Request,
     TextMessage,
 )
@@ -143,11 +142,10 @@ def plain(status: int, text: str, extra: list[tuple[str, str]] | None = None) ->
 class WebCodec:
     """One browser connection: HTTP until it upgrades, then WebSocket around the JSON or IRC codec."""
 
-    def __init__(self, max_frame: int, irc_name: str, allowed_origins: frozenset[str], tls: bool) -> None:
+    def __init__(self, max_frame: int, irc_name: str, allowed_origins: frozenset[str]) -> None:
         self.max_frame = max_frame
         self.irc_name = irc_name
         self.allowed_origins = allowed_origins
-        self.tls = tls
         self.http = h11.Connection(h11.SERVER, max_incomplete_event_size=HEAD_MAX)
         self.raw = b""  # the request's bytes, handed to wsproto on an upgrade
         self.ws: WSConnection | None = None
@@ -274,8 +272,6 @@ class WebCodec:
             self.done = True
             out.append(self.ws.send(event.response()))
             out.append(Hangup("WebSocket closed"))
-        elif isinstance(event, RejectConnection):  # never sent by a client; here for completeness
-            out.append(Hangup("WebSocket rejected"))
         else:  # Pong: the keepalive answered
             out.append(Pong(None))
 
