@@ -80,6 +80,11 @@ class ServerConfig:
     irc_name: str = "selchat"
     # Origins (https://chat.example.org) whose pages may open a WebSocket; none: the server's own.
     allow_origins: tuple[str, ...] = ()
+    # In a room of more than this many members joins and leaves are not announced, and a
+    # newcomer's member list names only itself with the count beside it (Twitch's IRC sends no
+    # JOIN or PART in rooms of more than 1,000 users): announcing each of N joins to everyone is
+    # N*N/2 frames. 0 announces them always.
+    quiet_above: int = 1000
     # The message of the day (--motd FILE's text), shown to everyone at join.
     motd: str = ""
     log_level: str = "INFO"

@@ -4,9 +4,10 @@ The hub never touches a socket, JSON, the disk or the wall clock: ``now`` is pas
 MockClock idea), so every rule is a unit test. It addresses connections by integer id and returns
 effects for the server to carry out: events to deliver (``Send``, ``Broadcast``), connections to
 close, writes to store, and requests (a history page, a password check) whose results come back
-through ``complete`` like any other input. A room caches the tuple of its members' ids; the tuple
-object is replaced only when membership changes, so the server can batch broadcasts to one room
-by identity and know the audience has not changed in between.
+through ``complete`` like any other input. A room keeps a roster of its members' ids in joining
+order: a join appends to the same list, a departure replaces it. A broadcast carries the roster
+and its length at that moment, so the server can batch a turn's broadcasts to one room by the
+roster's identity, across joins, and give each newcomer only the frames that came after it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import fnmatch
 import hmac
 import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Union
 
@@ -91,11 +92,17 @@ class Send:
 
 @dataclass(slots=True)
 class Broadcast:
-    """Deliver ``event`` to a room's members (a cached tuple), except ``exclude``."""
+    """Deliver ``event`` to the first ``count`` ids of ``targets`` (a room's roster, which may
+    grow after this effect is made), except ``exclude``."""
 
-    targets: tuple[int, ...]
+    targets: Sequence[int]
+    count: int
     event: ev.Event
     exclude: int | None = None
+
+    @property
+    def audience(self) -> Sequence[int]:
+        return self.targets[: self.count]
 
 
 @dataclass(slots=True)
@@ -133,14 +140,14 @@ Effect = Union[Send, Broadcast, Close, Fail, Store, Ask]
 
 
 class Room:
-    __slots__ = ("key", "name", "members", "_targets", "topic", "topic_by", "topic_at", "recent", "total",
+    __slots__ = ("key", "name", "members", "_roster", "topic", "topic_by", "topic_at", "recent", "total",
                  "stored")
 
     def __init__(self, key: str, name: str, replay: int) -> None:
         self.key = key
         self.name = name
         self.members: dict[int, str] = {}
-        self._targets: tuple[int, ...] | None = ()
+        self._roster: list[int] | None = []
         self.topic = ""
         self.topic_by: str | None = None
         self.topic_at: float | None = None
@@ -149,21 +156,36 @@ class Room:
         self.stored = False  # the room has a row in the database
 
     @property
-    def targets(self) -> tuple[int, ...]:
-        if self._targets is None:
-            self._targets = tuple(self.members)
-        return self._targets
+    def roster(self) -> list[int]:
+        """The members' ids in joining order. Appended to in place while nobody leaves (so a
+        turn's batch of broadcasts survives a join storm); a new list once someone has left."""
+        roster = self._roster
+        if roster is None:
+            roster = self._roster = list(self.members)  # a dict keeps joining order
+        return roster
+
+    def broadcast(self, event: ev.Event, exclude: int | None = None) -> Broadcast:
+        roster = self.roster
+        return Broadcast(roster, len(roster), event, exclude)
 
     def add(self, conn_id: int, name: str) -> None:
+        if conn_id in self.members:
+            self.members[conn_id] = name
+            return
         self.members[conn_id] = name
-        self._targets = None
+        if self._roster is not None:
+            self._roster.append(conn_id)
 
     def remove(self, conn_id: int) -> None:
         if self.members.pop(conn_id, None) is not None:
-            self._targets = None
+            self._roster = None
 
     def names(self) -> list[str]:
         return sorted(self.members.values(), key=str.casefold)
+
+    def quiet(self, above: int) -> bool:
+        """Too large for joins and leaves to be announced (config.quiet_above)."""
+        return 0 < above < len(self.members)
 
     @property
     def lasting(self) -> bool:
@@ -325,18 +347,22 @@ class Hub:
         effects: list[Effect] = []
         told: set[int] = set()
         for room in session.rooms.values():
+            quiet = room.quiet(self.config.quiet_above)
             room.remove(conn_id)
-            targets = room.targets
+            if quiet:  # a large room hears of no one leaving
+                self._maybe_drop(room)
+                continue
+            targets: Sequence[int] = room.roster
             left = ev.UserLeft(session.name, room.name, now, reason)
             again: tuple[int, ...] = ()
             if told:  # a codec that speaks of quits, not of leaving rooms (IRC), says it once
                 again = tuple(t for t in targets if t in told)
                 if again:
                     targets = tuple(t for t in targets if t not in told)
-                    effects.append(Broadcast(again, replace(left, again=True)))
+                    effects.append(Broadcast(again, len(again), replace(left, again=True)))
             if targets or not again:
-                effects.append(Broadcast(targets, left))
-            told.update(room.targets)
+                effects.append(Broadcast(targets, len(targets), left))
+            told.update(room.roster)
             self._maybe_drop(room)
         session.rooms = {}
         return effects
@@ -605,14 +631,15 @@ class Hub:
             return [Send((conn_id,), welcome)]
         room.add(conn_id, name)
         session.rooms[room.key] = room
-        users = room.names()
-        others = len(users) - 1
+        quiet = room.quiet(self.config.quiet_above)
+        others = len(room.members) - 1
         plural = "s" if others != 1 else ""
         online = f"{others} other user{plural} online." if others else "You are the first one here."
         welcome = ev.Welcome(
             username=name,
             room=room.name,
-            users=tuple(users),
+            # a large room's list would be most of the welcome's cost: the count, and ask for more
+            users=(name,) if quiet else tuple(room.names()),
             message=f"Welcome to selchat, {name}! {online}",
             max_message=self.config.max_message,
             # so that a client can pace itself (a script piping many lines, say)
@@ -622,11 +649,13 @@ class Hub:
             account=account and self._accounts.get(account),
             max_rooms=self.config.max_rooms,
             motd=self.config.motd,
+            user_count=len(room.members) if quiet else None,
         )
         effects: list[Effect] = [Send((conn_id,), welcome)]
         if version >= 2:
             effects.extend(self._replay(session, room))
-        effects.append(Broadcast(room.targets, ev.UserJoined(name, room.name, now), conn_id))
+        if not quiet:
+            effects.append(room.broadcast(ev.UserJoined(name, room.name, now), conn_id))
         return effects
 
     # -- rooms ---------------------------------------------------------------------------------
@@ -635,7 +664,7 @@ class Hub:
         self._spend_token(session, now)
         room = session.rooms.get(key)
         if room is not None:  # already in it: the same answer again, and no one else hears
-            return [Send((session.conn_id,), self._room_joined(room)), *self._replay(session, room)]
+            return [Send((session.conn_id,), self._room_joined(room, session.name)), *self._replay(session, room)]
         if len(session.rooms) >= self.config.max_rooms:
             raise ProtocolError(
                 ErrorCode.TOO_MANY_ROOMS, f"you are in {len(session.rooms)} rooms, the most allowed; leave one first"
@@ -644,24 +673,27 @@ class Hub:
         assert session.name is not None
         room.add(session.conn_id, session.name)
         session.rooms[key] = room
-        effects: list[Effect] = [Send((session.conn_id,), self._room_joined(room))]
+        effects: list[Effect] = [Send((session.conn_id,), self._room_joined(room, session.name))]
         effects.extend(self._replay(session, room))
-        effects.append(Broadcast(room.targets, ev.UserJoined(session.name, room.name, now), session.conn_id))
+        if not room.quiet(self.config.quiet_above):
+            effects.append(room.broadcast(ev.UserJoined(session.name, room.name, now), session.conn_id))
         return effects
 
-    @staticmethod
-    def _room_joined(room: Room) -> ev.RoomJoined:
+    def _room_joined(self, room: Room, name: str | None) -> ev.RoomJoined:
+        if room.quiet(self.config.quiet_above) and name is not None:
+            return ev.RoomJoined(room.name, room.topic, (name,), room.topic_by, room.topic_at, len(room.members))
         return ev.RoomJoined(room.name, room.topic, tuple(room.names()), room.topic_by, room.topic_at)
 
     def _leave_room(self, session: Session, cmd: LeaveRoom, now: float) -> list[Effect]:
         room = self._my_room(session, cmd.room)
         assert session.name is not None
+        quiet = room.quiet(self.config.quiet_above)
         room.remove(session.conn_id)
         del session.rooms[room.key]
-        effects: list[Effect] = [
-            Send((session.conn_id,), ev.RoomLeft(room.name, cmd.message or None)),
-            Broadcast(room.targets, ev.UserLeft(session.name, room.name, now, cmd.message or None, parted=True)),
-        ]
+        effects: list[Effect] = [Send((session.conn_id,), ev.RoomLeft(room.name, cmd.message or None))]
+        if not quiet:
+            effects.append(room.broadcast(ev.UserLeft(session.name, room.name, now, cmd.message or None,
+                                                      parted=True)))
         self._maybe_drop(room)
         return effects
 
@@ -710,7 +742,7 @@ class Hub:
             room.stored = True
             effects.append(Store(SaveRoom(room.key, room.name)))
         effects.append(Store(SaveTopic(room.key, topic, session.name, now)))
-        effects.append(Broadcast(room.targets, ev.TopicChanged(room.name, topic, session.name, now)))
+        effects.append(room.broadcast(ev.TopicChanged(room.name, topic, session.name, now)))
         return effects
 
     # -- messages ------------------------------------------------------------------------------
@@ -732,7 +764,7 @@ class Hub:
         room.total += 1
         row = Store((room.key, stamp, name, text, 1 if cmd.action else 0))
         # echo-message: the sender hears its own line too, so the whole room shares one buffer
-        broadcast = Broadcast(room.targets, message, None if cmd.echo else session.conn_id)
+        broadcast = room.broadcast(message, None if cmd.echo else session.conn_id)
         if room.stored:
             return [broadcast, row]
         room.stored = True

@@ -29,6 +29,7 @@ class Welcome:
     account: str | None = None
     max_rooms: int = 20
     motd: str = ""  # the server's message of the day, shown at join by every protocol
+    user_count: int | None = None  # set when ``users`` is not everyone (a large, quiet room)
 
 
 @dataclass(slots=True)
@@ -110,6 +111,7 @@ class RoomJoined:
     users: tuple[str, ...]
     topic_by: str | None = None
     topic_at: float | None = None
+    user_count: int | None = None  # set when ``users`` is not everyone (a large, quiet room)
 
 
 @dataclass(slots=True)

@@ -264,7 +264,7 @@ class Reactor:
             self._slow_consumer(conn)
         self._pending.add(conn)
 
-    def send_many(self, ids: Iterable[int], data: bytes, skip: Any = ()) -> None:
+    def send_many(self, ids: Iterable[int], data: bytes | memoryview, skip: Any = ()) -> None:
         """Queue the same bytes object for many connections: the hot path of a broadcast."""
         conns = self.conns
         pending = self._pending

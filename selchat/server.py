@@ -4,9 +4,9 @@ Per connection: a decoder, the time of its last bytes, and its handshake and kee
 Per frame: parse, ask the hub, encode each resulting frame once and hand the bytes to the reactor.
 Broadcasts to one room within a loop turn are batched: their frames are joined once and the same
 ``bytes`` object goes to every member who sent none of them; a member who did gets zero-copy
-slices of it around its own frames. Anything addressed to particular connections, and any change
-of a room's membership, flushes the batch first, so every client sees frames in the order the
-hub produced them.
+slices of it around its own frames, and a member who joined during the turn a zero-copy suffix.
+Anything addressed to a connection that has frames in the batch flushes the batch first, and so
+does a departure from the room, so every client sees frames in the order the hub produced them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import socket
 import ssl
 import sys
 import time
-from collections.abc import Callable
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from selchat import outbound as ev
@@ -57,7 +58,7 @@ ERRORS_LOGGED = 5
 # Password checks waiting for the worker before new logins are refused: at ~0.2 s each this is a
 # few minutes of work, and a flood of logins must not queue more than that.
 MAX_QUEUED_HASHES = 1000
-# Broadcast audiences remembered by their member tuple (one per room that spoke recently).
+# Broadcast audiences remembered by their roster (one per room that spoke recently).
 AUDIENCE_CACHE = 256
 # A connection silent this long after connecting is a person at a plain terminal (text mode):
 # programs speak first (a JSON join, an IRC CAP LS or NICK) within milliseconds.
@@ -99,6 +100,33 @@ def server_ssl_context(cert: str, key: str) -> ssl.SSLContext:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(cert, key)
     return context
+
+
+class Audience:
+    """A room's roster split by the wire each member hears, grown as the roster grows (it is
+    only ever appended to), so a join costs one member's look-up, not a new split."""
+
+    __slots__ = ("roster", "seen", "groups")
+
+    def __init__(self, roster: Sequence[int]) -> None:
+        self.roster = roster
+        self.seen = 0  # roster positions split so far
+        self.groups: dict[Any, tuple[list[int], list[int]]] = {}  # wire -> (ids, their positions)
+
+    def grow(self, upto: int, conns: dict[int, Conn]) -> None:
+        roster, groups = self.roster, self.groups
+        for pos in range(self.seen, upto):
+            cid = roster[pos]
+            conn = conns.get(cid)
+            if conn is None or conn.ctx is None:
+                continue
+            wire = conn.ctx.wire
+            group = groups.get(wire)
+            if group is None:
+                group = groups[wire] = ([], [])
+            group[0].append(cid)
+            group[1].append(pos)
+        self.seen = max(self.seen, upto)
 
 
 class ChatServer:
@@ -143,10 +171,11 @@ class ChatServer:
         self.banned_hosts: set[str] = set()
         self.address: tuple[str, int] | None = None
         self.shutting_down = False
-        self._batch_targets: tuple[int, ...] | None = None
+        self._batch_roster: Sequence[int] | None = None
         self._batch_events: list[ev.Event] = []
+        self._batch_counts: list[int] = []  # each event's audience: the roster's first N
         self._batch_excluded: list[tuple[int, int]] = []  # (connection id, event index)
-        self._audience_cache: dict[int, tuple[tuple[int, ...], list[tuple[Any, tuple[int, ...]]]]] = {}
+        self._audience_cache: dict[int, Audience] = {}
         self._console_buf = b""
         self._wake_r: socket.socket | None = None
         self._wake_w: socket.socket | None = None
@@ -305,11 +334,11 @@ class ChatServer:
                 return  # once closing, its input is ignored
             kind = type(item)
             if kind is bytes:
-                self._flush_batch()
+                self._flush_for(conn.id)
                 self.reactor.send(conn, item)  # the codec's own answer (help, a prompt, a page)
                 continue
             if kind is Hangup:
-                self._flush_batch()
+                self._flush_for(conn.id)
                 self.reactor.close(conn, item.reason)  # type: ignore[union-attr]
                 return
             if isinstance(item, ProtocolError):
@@ -420,23 +449,26 @@ class ChatServer:
         for effect in effects:
             kind = type(effect)
             if kind is Broadcast:
-                self._queue_broadcast(effect.targets, effect.exclude, effect.event)  # type: ignore[union-attr]
+                b: Broadcast = effect  # type: ignore[assignment]
+                self._queue_broadcast(b.targets, b.count, b.exclude, b.event)
             elif kind is Store:
                 self.store.write(effect.write)  # type: ignore[union-attr]
             elif kind is Send:
-                self._flush_batch()
-                self._send(effect.targets, effect.event)  # type: ignore[union-attr]
+                targets = effect.targets  # type: ignore[union-attr]
+                if len(targets) == 1:
+                    self._flush_for(targets[0])
+                else:
+                    self._flush_batch()
+                self._send(targets, effect.event)  # type: ignore[union-attr]
             elif kind is Ask:
-                self._flush_batch()
-                self._ask(effect.request)  # type: ignore[union-attr]
+                self._ask(effect.request)  # type: ignore[union-attr]  # what it delivers comes back here
             elif kind is Fail:
-                self._flush_batch()
                 conn = self.reactor.conns.get(effect.conn_id)  # type: ignore[union-attr]
                 if conn is not None and not conn.closing:
                     self._error(conn, effect.error)  # type: ignore[union-attr]
             else:
                 assert isinstance(effect, Close)
-                self._flush_batch()
+                self._flush_for(effect.conn_id)
                 conn = self.reactor.conns.get(effect.conn_id)
                 if conn is not None:
                     self.reactor.close(conn, effect.reason)
@@ -463,7 +495,7 @@ class ChatServer:
                 if saw is not None:
                     saw(event)
 
-    def _split(self, targets: tuple[int, ...]) -> list[tuple[Any, tuple[int, ...]]]:
+    def _split(self, targets: Sequence[int]) -> list[tuple[Any, Sequence[int]]]:
         """The targets grouped by the codec each speaks: one encoding per group."""
         conns = self.reactor.conns
         groups: dict[Any, list[int]] = {}
@@ -476,40 +508,58 @@ class ChatServer:
             return [(wire, targets)]
         return [(wire, tuple(ids)) for wire, ids in groups.items()]
 
-    def _audiences(self, targets: tuple[int, ...]) -> list[tuple[Any, tuple[int, ...]]]:
-        """``_split`` remembered by the identity of a room's member tuple, which changes exactly
-        when the membership does (and a connection's codec is set before it joins any room)."""
-        cached = self._audience_cache.get(id(targets))
-        if cached is not None and cached[0] is targets:
-            return cached[1]
-        split = self._split(targets)
-        if len(self._audience_cache) >= AUDIENCE_CACHE:
-            self._audience_cache.clear()
-        self._audience_cache[id(targets)] = (targets, split)
-        return split
+    def _audience(self, roster: Sequence[int], upto: int) -> Audience:
+        """A roster's split by wire, remembered by the roster's identity: the roster is appended
+        to while the membership only grows and replaced otherwise (and a connection's codec is
+        set before it joins any room)."""
+        audience = self._audience_cache.get(id(roster))
+        if audience is None or audience.roster is not roster:
+            if len(self._audience_cache) >= AUDIENCE_CACHE:
+                self._audience_cache.clear()
+            audience = self._audience_cache[id(roster)] = Audience(roster)
+        if audience.seen < upto:
+            audience.grow(upto, self.reactor.conns)
+        return audience
 
-    def _queue_broadcast(self, targets: tuple[int, ...], exclude: int | None, event: ev.Event) -> None:
-        if targets is not self._batch_targets:
+    def _queue_broadcast(self, targets: Sequence[int], count: int, exclude: int | None, event: ev.Event) -> None:
+        if targets is not self._batch_roster:
             self._flush_batch()
-            self._batch_targets = targets
+            self._batch_roster = targets
         if exclude is not None:
             self._batch_excluded.append((exclude, len(self._batch_events)))
         self._batch_events.append(event)
+        self._batch_counts.append(count)
+
+    def _flush_for(self, conn_id: int) -> None:
+        """Flush the batch before something for ``conn_id`` alone, unless the batch holds
+        nothing for it: a member who joined after the batch's last broadcast (a join storm's
+        welcomes then leave the batch whole)."""
+        roster = self._batch_roster
+        if roster is not None and conn_id not in roster[self._batch_counts[-1]:]:
+            self._flush_batch()
 
     def _flush_batch(self) -> None:
-        targets = self._batch_targets
-        if targets is None:
+        roster = self._batch_roster
+        if roster is None:
             return
-        events = self._batch_events
-        excluded = self._batch_excluded
-        self._batch_targets = None
+        events, counts, excluded = self._batch_events, self._batch_counts, self._batch_excluded
+        self._batch_roster = None
         self._batch_events = []
+        self._batch_counts = []
         self._batch_excluded = []
-        for wire, audience in self._audiences(targets):
+        last = counts[-1]
+        growing = counts[0] != last
+        for wire, (ids, positions) in self._audience(roster, last).groups.items():
             encode_event = wire.encode
-            self._deliver(audience, [encode_event(e) or b"" for e in events], excluded)
+            frames = [encode_event(e) or b"" for e in events]
+            if growing:
+                self._deliver_growing(ids, positions, counts, frames, excluded, wire)
+                continue
+            n = bisect_left(positions, last)
+            self._deliver(ids if n == len(ids) else ids[:n], frames, excluded, wire)
 
-    def _deliver(self, audience: tuple[int, ...], frames: list[bytes], excluded: list[tuple[int, int]]) -> None:
+    def _deliver(self, audience: Sequence[int], frames: list[bytes], excluded: list[tuple[int, int]],
+                 wire: Any) -> None:
         """One joined buffer for the audience; a member who sent some of the frames gets
         zero-copy slices of it around its own."""
         joined = frames[0] if len(frames) == 1 else b"".join(frames)
@@ -518,26 +568,68 @@ class ChatServer:
         if not excluded:
             self.reactor.send_many(audience, joined)
             return
-        own: dict[int, list[int]] = {}
-        for conn_id, index in excluded:
-            own.setdefault(conn_id, []).append(index)
+        own = self._own(excluded, wire)
         self.reactor.send_many(audience, joined, skip=own)
         if len(own) == 1 and len(frames) == 1:
             return  # one frame from one sender: the sender gets nothing back
-        members = set(audience)
-        starts = [0] * (len(frames) + 1)
-        offset = 0
-        for i, frame in enumerate(frames):
-            offset += len(frame)
-            starts[i + 1] = offset
+        self._send_own(own, {}, joined, frames)
+
+    def _deliver_growing(self, ids: list[int], positions: list[int], counts: list[int], frames: list[bytes],
+                         excluded: list[tuple[int, int]], wire: Any) -> None:
+        """The batch of a turn in which the room grew: event k reached the roster's first
+        ``counts[k]``, so a member who joined between events k-1 and k gets the frames from k
+        on, one zero-copy suffix of the joined buffer shared by everyone who joined there."""
+        joined = b"".join(frames)
+        if not joined:
+            return
+        own = self._own(excluded, wire) if excluded else {}
+        starts = _offsets(frames)
+        view = memoryview(joined)
+        send_many = self.reactor.send_many
+        first_event: dict[int, int] = {}  # newcomers with frames of their own: where theirs begin
+        done = 0
+        for k, count in enumerate(counts):
+            n = bisect_left(positions, count, done)
+            if n == done:
+                continue
+            segment = ids[done:n]
+            if k == 0:
+                send_many(segment, joined, skip=own)
+            else:
+                if starts[k] < len(joined):
+                    send_many(segment, view[starts[k]:], skip=own)
+                if own:
+                    for cid in segment:
+                        if cid in own:
+                            first_event[cid] = k
+            done = n
+        if own:
+            self._send_own(own, first_event, joined, frames, starts)
+
+    def _own(self, excluded: list[tuple[int, int]], wire: Any) -> dict[int, list[int]]:
+        """The senders among this wire's audience, with the indexes of the frames they sent."""
+        conns = self.reactor.conns
+        own: dict[int, list[int]] = {}
+        for conn_id, index in excluded:
+            conn = conns.get(conn_id)
+            if conn is not None and conn.ctx is not None and conn.ctx.wire is wire:
+                own.setdefault(conn_id, []).append(index)
+        return own
+
+    def _send_own(self, own: dict[int, list[int]], first_event: dict[int, int], joined: bytes,
+                  frames: list[bytes], starts: list[int] | None = None) -> None:
+        """Each sender's share: the frames from where it came in, around its own."""
+        if starts is None:
+            starts = _offsets(frames)
         view = memoryview(joined)
         send_parts = self.reactor.send_parts
         for conn_id, indexes in own.items():
-            if conn_id not in members:
-                continue
+            first = first_event.get(conn_id, 0)
             parts = []
-            begin = 0
+            begin = starts[first]
             for index in indexes:
+                if index < first:
+                    continue
                 parts.append(view[begin : starts[index]])
                 begin = starts[index + 1]
             parts.append(view[begin:])
@@ -611,7 +703,7 @@ class ChatServer:
         level = logging.INFO if ctx.errors <= ERRORS_LOGGED or exc.closes else logging.DEBUG
         who = f"{ctx.name} ({conn.peer})" if ctx.name else conn.peer
         log.log(level, "error %s to %s: %s", exc.code.value, who, exc.message)
-        self._flush_batch()
+        self._flush_for(conn.id)
         self.reactor.send(conn, ctx.codec.error(exc, command) if ctx.codec is not None else JSON_V1.error(exc))
         if exc.closes:
             self.reactor.close(conn, exc.code.value)
@@ -671,7 +763,7 @@ class ChatServer:
                 ctx.keepalive = self.reactor.call_at(now + interval, self._keepalive, conn)
                 return
             ctx.pinged_at = now
-            self._flush_batch()
+            self._flush_for(conn.id)
             self.reactor.send(conn, payload)
             when = now + interval
         else:
@@ -779,6 +871,16 @@ class ChatServer:
 CONSOLE_HELP = (
     "console: type text to announce it to everyone; /users, /stats, /kick NAME, /ban NAME, /shutdown, /help"
 )
+
+
+def _offsets(frames: list[bytes]) -> list[int]:
+    """Where each frame begins in their join, and where the last ends."""
+    starts = [0] * (len(frames) + 1)
+    offset = 0
+    for i, frame in enumerate(frames):
+        offset += len(frame)
+        starts[i + 1] = offset
+    return starts
 
 
 def _duration(seconds: float) -> str:

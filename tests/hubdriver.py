@@ -38,7 +38,7 @@ class Driver:
     def apply(self, effects: list) -> None:
         for effect in effects:
             if isinstance(effect, Broadcast):
-                for target in effect.targets:
+                for target in effect.audience:
                     if target != effect.exclude:
                         self.deliver(target, effect.event)
             elif isinstance(effect, Send):

@@ -156,7 +156,7 @@ def test_pong_is_accepted_quietly(d: Driver) -> None:
     assert d.take(1) == []
 
 
-def test_room_targets_tuple_changes_only_with_membership(d: Driver) -> None:
+def test_room_roster_grows_in_place_and_is_replaced_when_someone_leaves(d: Driver) -> None:
     d.join(1, "a")
     d.join(2, "b")
     effects = [e for e in d.hub.handle(1, Chat("x"), d.now) + d.hub.handle(2, Chat("y"), d.now)
@@ -164,8 +164,13 @@ def test_room_targets_tuple_changes_only_with_membership(d: Driver) -> None:
     assert effects[0].targets is effects[1].targets
     d.join(3, "c")
     after = d.hub.handle(1, Chat("z"), d.now)
-    assert after[0].targets is not effects[0].targets
-    assert after[0].targets == (1, 2, 3)
+    assert after[0].targets is effects[0].targets  # a join appends: a batch stays whole
+    assert list(effects[0].audience) == [1, 2]  # an earlier broadcast's audience is unchanged
+    assert list(after[0].audience) == [1, 2, 3]
+    d.hub.disconnect(2, d.now)
+    gone = d.hub.handle(1, Chat("w"), d.now)
+    assert gone[0].targets is not after[0].targets
+    assert list(gone[0].audience) == [1, 3]
 
 
 def test_announce_and_shutdown(d: Driver) -> None:

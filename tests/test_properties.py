@@ -94,7 +94,7 @@ class HubMachine(RuleBasedStateMachine):
                 continue
             if isinstance(effect, Store):
                 continue
-            targets = set(effect.targets)
+            targets = set(effect.audience if isinstance(effect, Broadcast) else effect.targets)
             if isinstance(effect, Broadcast):
                 targets.discard(effect.exclude)
                 assert effect.exclude is None or effect.exclude == actor

@@ -120,3 +120,59 @@ def test_batched_turn_gives_senders_only_the_others_frames(loop: Loop) -> None:
         for sender in "abc":
             mine = [m for m in frames if m[0] == sender]
             assert mine == sorted(mine)
+
+
+def _frames(sock: socket.socket, count: int) -> list[tuple]:
+    """The first ``count`` frames the socket receives (type, username, message), waiting for them."""
+    buf = b""
+    end = time.monotonic() + 5
+    while buf.count(b"\n") < count and time.monotonic() < end:
+        select.select([sock], [], [], 0.1)
+        try:
+            buf += sock.recv(1 << 20)
+        except BlockingIOError:
+            continue
+    frames = [json.loads(line) for line in buf.splitlines()]
+    return [(f["type"], f.get("username"), f.get("message")) for f in frames]
+
+
+def test_a_turn_of_chats_and_joins_is_one_batch_and_newcomers_get_only_what_followed(loop: Loop) -> None:
+    a, b = loop.client("a"), loop.client("b")
+    loop.read_until(a, "user_joined")
+    c_sock = socket.create_connection(loop.address)
+    d_sock = socket.create_connection(loop.address)
+    for sock in (c_sock, d_sock):
+        sock.setblocking(False)
+        loop.socks.append(sock)
+    wait_for(lambda: (loop.server.reactor.run_once(), len(loop.server.reactor.conns) == 4)[1], what="accepted")
+    conns = sorted(loop.server.reactor.conns.values(), key=lambda c: c.id)
+    ca, cb, cc, cd = conns
+    flushes = []
+    real_flush = loop.server._flush_batch
+
+    def counting_flush() -> None:
+        if loop.server._batch_roster is not None:
+            flushes.append(len(loop.server._batch_events))
+        real_flush()
+
+    loop.server._flush_batch = counting_flush  # type: ignore[method-assign]
+    # one loop turn, as the reactor would hand it over: chats and joins interleaved
+    server = loop.server
+    server.on_data(ca, b'{"type":"chat","message":"1"}\n')
+    server.on_data(cc, b'{"type":"join","username":"c"}\n')
+    server.on_data(cb, b'{"type":"chat","message":"2"}\n')
+    server.on_data(cd, b'{"type":"join","username":"d"}\n')
+    server.on_data(ca, b'{"type":"chat","message":"3"}\n')
+    server.on_data(cc, b'{"type":"chat","message":"4"}\n')
+    server.reactor.before_sleep()
+    assert flushes == [6]  # the welcomes did not split the batch
+    chat, joined = "chat", "user_joined"
+    assert _frames(a, 4) == [(joined, "c", "c joined the chat"), (chat, "b", "2"), (joined, "d", "d joined the chat"),
+                         (chat, "c", "4")]
+    assert _frames(b, 5) == [(chat, "a", "1"), (joined, "c", "c joined the chat"), (joined, "d", "d joined the chat"),
+                         (chat, "a", "3"), (chat, "c", "4")]
+    got_c = _frames(c_sock, 4)
+    assert got_c[0][0] == "welcome" and got_c[1:] == [(chat, "b", "2"), (joined, "d", "d joined the chat"),
+                                                      (chat, "a", "3")]
+    got_d = _frames(d_sock, 3)
+    assert got_d[0][0] == "welcome" and got_d[1:] == [(chat, "a", "3"), (chat, "c", "4")]

@@ -612,7 +612,7 @@ class IrcCodec:
             assert self.nick is not None
             return (self.wire._out(mask(self.nick), f"JOIN {r.room}")
                     + self._topic_lines(r.room, r.topic, r.topic_by, r.topic_at, quiet=True)
-                    + self._names(r.room, r.users))
+                    + self._names(r.room, r.users) + self._quiet_note(r.room, r.user_count))
         if kind is ev.RoomLeft:
             gone: ev.RoomLeft = event  # type: ignore[assignment]
             self.channels = [c for c in self.channels if c.lower() != gone.room.lower()]
@@ -717,8 +717,16 @@ class IrcCodec:
         ]
         if w.room:
             lines += [self.wire._out(mask(w.username), f"JOIN {w.room}"),
-                      self._topic_lines(w.room, w.topic, None, None, quiet=True), self._names(w.room, w.users)]
+                      self._topic_lines(w.room, w.topic, None, None, quiet=True), self._names(w.room, w.users),
+                      self._quiet_note(w.room, w.user_count)]
         return b"".join(lines)
+
+    def _quiet_note(self, room: str, count: int | None) -> bytes:
+        """A large room's NAMES lists only you (as Twitch's do): say how many are there."""
+        if count is None:
+            return b""
+        return self.wire._out(self.server, f"NOTICE {self.nick or '*'} :{room} has {count} users; joins and "
+                                           "leaves are not shown in a room this large (/names lists everyone)")
 
     def _motd(self, motd: str) -> list[bytes]:
         if not motd:

@@ -89,6 +89,27 @@ def _v2_welcome(e: Welcome) -> Frame:
     }
     if e.motd:
         frame["motd"] = e.motd
+    if e.user_count is not None:
+        frame["user_count"] = e.user_count
+    return frame
+
+
+def _v1_welcome(e: Welcome) -> Frame:
+    # v1 has no field for it: the message of the day follows the welcome text, which v1 shows
+    frame: Frame = {
+        "type": "welcome", "username": e.username, "room": LOBBY, "users": list(e.users),
+        "message": e.message + (f"\n{e.motd}" if e.motd else ""),
+        "max_message": e.max_message, "rate_limit": e.rate_limit, "burst": e.burst,
+    }
+    if e.user_count is not None:
+        frame["user_count"] = e.user_count
+    return frame
+
+
+def _room_joined(e: RoomJoined) -> Frame:
+    frame: Frame = {"type": "room_joined", "room": e.room, "topic": e.topic, "users": list(e.users)}
+    if e.user_count is not None:
+        frame["user_count"] = e.user_count
     return frame
 
 
@@ -110,7 +131,7 @@ V2: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
     PongReply: lambda e: {"type": "pong", "id": e.id, "timestamp": e.timestamp},
     Announcement: lambda e: {"type": "server", "message": e.text, "timestamp": e.timestamp},
     Shutdown: lambda e: {"type": "shutdown", "message": e.text, "timestamp": e.timestamp},
-    RoomJoined: lambda e: {"type": "room_joined", "room": e.room, "topic": e.topic, "users": list(e.users)},
+    RoomJoined: _room_joined,
     HistoryBatch: lambda e: [*map(_v2_message, e.messages), {"type": "history_end", "room": e.room, "more": e.more}],
     RoomLeft: lambda e: {"type": "room_left", "room": e.room},
     RoomList: lambda e: {"type": "rooms", "rooms": [{"room": r.room, "users": r.users, "topic": r.topic}
@@ -153,12 +174,7 @@ def _v1_nick(e: NickChanged) -> list[Frame] | None:
 
 V1: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
     Message: _v1_message,
-    # v1 has no field for it: the message of the day follows the welcome text, which v1 shows
-    Welcome: lambda e: {
-        "type": "welcome", "username": e.username, "room": LOBBY, "users": list(e.users),
-        "message": e.message + (f"\n{e.motd}" if e.motd else ""),
-        "max_message": e.max_message, "rate_limit": e.rate_limit, "burst": e.burst,
-    },
+    Welcome: _v1_welcome,
     UserJoined: lambda e: {"type": "user_joined", "username": e.username, "room": LOBBY,
                            "message": _joined_text(e), "timestamp": e.timestamp} if e.room == LOBBY_ROOM else None,
     UserLeft: lambda e: _left_frame(e, LOBBY) if e.room == LOBBY_ROOM else None,
