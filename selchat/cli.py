@@ -94,7 +94,7 @@ def server_config(values: dict[str, Any]) -> ServerConfig:
         max_rooms=values["max_rooms"], require_account=bool(values["require_account"]),
         password_min=values["password_min"], irc_name=irc_name,
         allow_origins=tuple(o.rstrip("/") for o in values["allow_origins"] or ()), motd=motd,
-        log_level=values["log_level"].upper(),
+        log_level=values["log_level"].upper(), quiet_above=values["quiet_above"],
     )
 
 
@@ -186,6 +186,9 @@ def main() -> None:
                    "Default: only pages this server served.")
 @click.option("--motd", "motd_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               envvar="SELCHAT_MOTD", help="A file whose text everyone is shown at join (the message of the day).")
+@click.option("--quiet-above", default=1000, show_default=True, envvar="SELCHAT_QUIET_ABOVE",
+              type=click.IntRange(min=0),
+              help="Rooms with more members than this announce no joins or leaves (0: always announce).")
 @click.option("--irc-name", default="selchat", show_default=True, envvar="SELCHAT_IRC_NAME",
               help="The server name IRC clients see (a host name, as IRC servers use).")
 @click.option("--log-level", default="INFO", show_default=True, envvar="SELCHAT_LOG_LEVEL",
@@ -217,6 +220,7 @@ def serve(
     require_account: bool,
     password_min: int,
     irc_name: str,
+    quiet_above: int,
     allow_origins: tuple[str, ...],
     motd_file: Path | None,
     log_level: str,

@@ -349,3 +349,33 @@ def test_dm_to_an_account_under_another_name(d: Driver) -> None:
     d.take(1)
     d.do(2, Dm("alice", "found you"))
     assert d.take(1)[-1]["message"] == "found you"
+
+
+def test_a_room_over_quiet_above_announces_no_joins_or_leaves() -> None:
+    d = Driver(rate_limit=0, quiet_above=2)
+    d.join(1, "a", version=2)
+    d.join(2, "b", version=2)
+    assert [f["username"] for f in d.take(1) if f["type"] == "user_joined"] == ["b"]
+    welcome = d.join(3, "c", version=2)  # the third member: over the threshold
+    assert welcome["users"] == ["c"] and welcome["user_count"] == 3
+    assert "2 other users online" in welcome["message"]
+    assert [f for f in d.take(1) + d.take(2) if f["type"] == "user_joined"] == []
+    d.do(1, JoinRoom("#small"))
+    joined = next(f for f in d.take(1) if f["type"] == "room_joined")
+    assert joined["users"] == ["a"] and "user_count" not in joined
+    d.drop(3)  # leaving a room of three: not announced there
+    assert [f for f in d.take(1) + d.take(2) if f["type"] == "user_left"] == []
+    d.drop(2)  # now a room of two: announced again
+    assert [f["username"] for f in d.take(1) if f["type"] == "user_left"] == ["b"]
+    d.do(1, Chat("still heard", room="#lobby"))
+    d.join(4, "e", version=1)
+    assert [f["message"] for f in d.take(4) if f["type"] == "chat"] == []
+    assert next(f for f in d.take(1) if f["type"] == "user_joined")["username"] == "e"
+
+
+def test_quiet_above_zero_announces_always() -> None:
+    d = Driver(rate_limit=0, quiet_above=0)
+    for cid in range(1, 6):
+        welcome = d.join(cid, f"u{cid}")
+    assert len(welcome["users"]) == 5 and "user_count" not in welcome
+    assert len([f for f in d.take(1) if f["type"] == "user_joined"]) == 4
