@@ -24,10 +24,13 @@ SERVERS = {
     "asyncio": f"{shlex.quote(sys.executable)} {shlex.quote(str(HERE / 'asyncio_server.py'))}",
 }
 FIXED_RATE = 200.0
+# many clients that join at once and then listen, at a chat's pace (issue 14's table)
+STORM_RATE = 4.0
 
 
-def bench(server: str, clients: int, duration: float, rate: float | None) -> tuple[list[str], dict]:
-    args = ["selchat", "bench", "--clients", str(clients), "--duration", f"{duration:g}", "--json"]
+def bench(server: str, clients: int, duration: float, rate: float | None,
+          extra: tuple[str, ...] = ()) -> tuple[list[str], dict]:
+    args = ["selchat", "bench", "--clients", str(clients), "--duration", f"{duration:g}", *extra, "--json"]
     if rate:
         args += ["--rate", f"{rate:g}"]
     if SERVERS[server]:
@@ -141,6 +144,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", default="50,200,1000", help="comma-separated client counts")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds of sending per run")
+    parser.add_argument("--storm", default="1000,5000,10000",
+                        help="client counts for the many-clients table (join at once, then 4 msg/s); '' for none")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     clients_list = [int(c) for c in args.clients.split(",")]
@@ -163,7 +168,13 @@ def main() -> None:
         result["note"] = "half of selchat's saturation rate"
         results.append(result)
         commands.append(" ".join(shown))
-    (args.out / "latest.json").write_text(json.dumps(results, indent=1))
+    storms: list[dict] = []
+    for clients in [int(c) for c in args.storm.split(",") if c]:
+        shown, result = bench("selchat", clients, args.duration, STORM_RATE, ("--workers", "2"))
+        result["note"] = "many clients"
+        storms.append(result)
+        commands.append(" ".join(shown))
+    (args.out / "latest.json").write_text(json.dumps(results + storms, indent=1))
     chart(results, clients_list, args.out / "latest.png")
     header = ("| server | clients | load | msgs/s | deliveries/s | p50 ms | p99 ms | max ms | missing | errors/drops "
               "| join s | server CPU | generator CPU | server peak RSS MB | bottleneck |")
@@ -196,6 +207,24 @@ def main() -> None:
     if big:
         lines.append(f"- selchat at 1000 clients: joined in {big['join_seconds']:.2f} s, missing {big['missing']}, "
                      f"peak RSS {big['server_peak_rss_mb']:.1f} MB")
+    if storms:
+        lines += ["", f"## Many clients: all join at once, then {STORM_RATE:g} messages a second", "",
+                  "Each client connects, joins the lobby and listens; 'connect+join' runs from the first connect to",
+                  "the last welcome, 'welcome p99/max' is each client's own wait from its connect to its welcome;",
+                  "'RSS a client' is (server RSS with everyone joined - RSS before anyone connected) / clients.",
+                  "Rooms over --quiet-above (1000) announce no joins; see docs/architecture.md.", "",
+                  "| clients | connect+join s | welcome p99 / max ms | server peak RSS MB | RSS a client KB "
+                  "| p99 fan-out ms | missing | server CPU |",
+                  "|" + "---|" * 8]
+        for r in storms:
+            if "failed" in r:
+                lines.append(f"| {r['clients']} | failed: {r['failed'][:100]} |" + " |" * 6)
+                continue
+            w = r.get("welcome_ms") or {}
+            lines.append(f"| {r['clients']:,} | {r['connect_join_s']:.2f} | {w.get('p99', float('nan')):.0f} / "
+                         f"{w.get('max', float('nan')):.0f} | {r['server_peak_rss_mb'] or 0:.1f} "
+                         f"| {r['rss_per_client_kb'] or 0:.1f} | {r['latency_ms'].get('p99', float('nan')):.1f} "
+                         f"| {r['missing']:,} | {r['server_cpu_s']:.1f} s |")
     lines += ["", "## Commands", "", "```", *commands, "```", "", "![chart](latest.png)", ""]
     (args.out / "latest.md").write_text("\n".join(lines))
     print(f"wrote {args.out / 'latest.md'}, latest.json and latest.png")

@@ -12,6 +12,7 @@ their send time (carried in the message text) parsed for latency.
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import math
 import multiprocessing
@@ -64,6 +65,7 @@ RECV_SIZE = 1 << 20
 SAMPLERS_PER_WORKER = 32  # receivers per worker that parse latency samples
 MAX_SAMPLES = 400_000  # per worker
 JOIN_TIMEOUT = 30.0
+CONNECT_READS_EVERY = 16  # connects between looks for welcomes while connecting
 LISTENING = re.compile(r"listening on (?:\[([^\]]+)\]|([^\s:]+)):(\d+)")
 
 # shared array layout: per worker [sent, delivered, done]
@@ -132,6 +134,10 @@ class Result:
     refused: int = 0  # messages flood control refused (never expected, never missing)
     rate_limit: float | None = None  # as the server's welcome announced it
     burst: int | None = None
+    connect_join_s: float = 0.0  # first connect to last welcome, over every worker
+    welcome_ms: dict[str, float] = field(default_factory=dict)  # each client's connect -> its welcome
+    server_idle_rss_mb: float | None = None  # with every client joined and nothing sent yet
+    rss_per_client_kb: float | None = None  # (idle RSS - RSS before anyone connected) / clients
 
 
 # -- one worker: a share of the clients ----------------------------------------------------------
@@ -188,21 +194,121 @@ def recipients_of(spec: Spec, i: int) -> int:
     return share + (1 if i % spec.rooms < extra else 0) - 1
 
 
+def _ran_out(spec: Spec, i: int, first: int, exc: OSError) -> str:
+    """Why client ``i`` could not connect, and what to change."""
+    where = f"client {i + 1} of {spec.clients} ({i - first} open in this worker)"
+    if exc.errno == errno.EMFILE:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        return (f"{where}: out of open files (limit {soft}, hard limit {hard}); raise it with ulimit -n "
+                f"or spread the clients over more --workers")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{where}: out of local ports (net.ipv4.ip_local_port_range); use fewer clients"
+    return f"{where}: cannot connect to {spec.host}:{spec.port}: {exc.strerror or exc}"
+
+
 def _connect_all(spec: Spec, first: int,
                  count: int) -> tuple[list[socket.socket], list[bytes], list[Markers], dict[str, Any]]:
     socks: list[socket.socket] = []
     markers = [Markers.irc() if speaks_irc(spec, first + n) else Markers() for n in range(count)]
     upgrading: set[int] = set()  # WebSocket clients waiting for 101 Switching Protocols
     limits: dict[str, Any] = {}  # the flood control the server's welcome announces
+    connected_at: list[float] = []
+    welcomed_at = [0.0] * count
+    tails = [b""] * count
+    waiting: set[int] = set()
+    sel = selectors.DefaultSelector()
+
+    def on_ready(n: int, received: float) -> None:
+        try:
+            data = socks[n].recv(RECV_SIZE)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            raise BenchError(f"client {first + n} lost its connection while joining: {exc}")
+        if not data:
+            raise BenchError(f"the server closed client {first + n}'s connection while it joined")
+        data = tails[n] + data
+        if n in upgrading:
+            head_end = data.find(b"\r\n\r\n")
+            if head_end < 0:
+                tails[n] = data
+                return
+            if not data.startswith(b"HTTP/1.1 101 "):
+                raise BenchError(f"client {first + n}: no WebSocket at /ws: {data[:head_end][:200]!r}")
+            upgrading.discard(n)
+            room = room_of(spec, first + n)
+            join = {"type": "join", "username": f"bench{first + n}", "version": 2}
+            socks[n].sendall(ws_frame(json.dumps(join).encode())
+                             + (ws_frame(json.dumps({"type": "join_room", "room": room}).encode())
+                                if room else b""))
+            data = data[head_end + 4:]
+        if speaks_ws(spec, first + n):
+            cut = data.rfind(WS_MESSAGE_END) + 1
+            tails[n] = data[cut:]
+            if n in waiting:
+                done = b'"type":"room_joined"' if room_of(spec, first + n) else b'"type":"welcome"'
+                if done in data[:cut]:
+                    waiting.discard(n)
+                    welcomed_at[n] = received
+                elif b'"type":"error"' in data[:cut]:
+                    raise BenchError(f"client {first + n} could not join over WebSocket: "
+                                     f"{data[:cut][-200:]!r}")
+            return
+        cut = data.rfind(b"\n") + 1
+        tails[n] = data[cut:]
+        if n in waiting and speaks_irc(spec, first + n):
+            room = room_of(spec, first + n)
+            done = f" 366 bench{first + n} {room or '#lobby'} "
+            if done.encode() in data[:cut]:
+                waiting.discard(n)
+                welcomed_at[n] = received
+            elif b" 433 " in data[:cut] or b"ERROR :" in data[:cut]:
+                raise BenchError(f"client {first + n} could not join over IRC: {data[:cut][-200:]!r}")
+            return
+        if n in waiting:
+            for line in data[:cut].splitlines():
+                frame = json.loads(line)
+                if frame.get("type") == "welcome":
+                    markers[n] = Markers.from_line(line)
+                    limits["rate_limit"] = frame.get("rate_limit")
+                    limits["burst"] = frame.get("burst")
+                    if not spec.rooms:
+                        waiting.discard(n)
+                        welcomed_at[n] = received
+                        break
+                if frame.get("type") == "room_joined":
+                    waiting.discard(n)
+                    welcomed_at[n] = received
+                    break
+                if frame.get("type") == "error":
+                    code = frame.get("code")
+                    if code == "server_full":
+                        where = f"{spec.host}:{spec.port}"
+                        raise BenchError(f"the server at {where} is full: {frame.get('message')}")
+                    raise BenchError(f"client {first + n} could not join: {code}: {frame.get('message')}")
+
+    def read_ready(timeout: float) -> None:
+        ready = sel.select(timeout)
+        received = time.monotonic()
+        for key, _ in ready:
+            on_ready(key.data, received)
+
     try:
         for i in range(first, first + count):
+            if socks and (i - first) % CONNECT_READS_EVERY == 0:
+                read_ready(0)  # welcomes are read as they come, so each is timed from its own connect
             try:
+                connected_at.append(time.monotonic())
                 sock = socket.create_connection((spec.host, spec.port), timeout=10)
             except ConnectionRefusedError:
                 raise BenchError(f"cannot connect to {spec.host}:{spec.port}: connection refused")
             except OSError as exc:
-                raise BenchError(f"cannot connect to {spec.host}:{spec.port}: {exc.strerror or exc}")
+                raise BenchError(_ran_out(spec, i, first, exc))
             socks.append(sock)
+            waiting.add(i - first)
+            sel.register(sock, selectors.EVENT_READ, i - first)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             room = room_of(spec, i)
             if speaks_ws(spec, i):
@@ -225,83 +331,18 @@ def _connect_all(spec: Spec, first: int,
             if room:
                 sock.sendall(json.dumps({"type": "join_room", "room": room}).encode() + b"\n")
             sock.setblocking(False)
-        tails = [b""] * len(socks)
-        waiting = set(range(len(socks)))
-        sel = selectors.DefaultSelector()
-        for n, sock in enumerate(socks):
-            sel.register(sock, selectors.EVENT_READ, n)
         deadline = time.monotonic() + JOIN_TIMEOUT
         while waiting:
             if time.monotonic() > deadline:
                 raise BenchError(f"{len(waiting)} clients got no welcome within {JOIN_TIMEOUT:g} s")
-            for key, _ in sel.select(1.0):
-                n = key.data
-                try:
-                    data = socks[n].recv(RECV_SIZE)
-                except BlockingIOError:
-                    continue
-                except OSError as exc:
-                    raise BenchError(f"client {first + n} lost its connection while joining: {exc}")
-                if not data:
-                    raise BenchError(f"the server closed client {first + n}'s connection while it joined")
-                data = tails[n] + data
-                if n in upgrading:
-                    head_end = data.find(b"\r\n\r\n")
-                    if head_end < 0:
-                        tails[n] = data
-                        continue
-                    if not data.startswith(b"HTTP/1.1 101 "):
-                        raise BenchError(f"client {first + n}: no WebSocket at /ws: {data[:head_end][:200]!r}")
-                    upgrading.discard(n)
-                    room = room_of(spec, first + n)
-                    join = {"type": "join", "username": f"bench{first + n}", "version": 2}
-                    socks[n].sendall(ws_frame(json.dumps(join).encode())
-                                     + (ws_frame(json.dumps({"type": "join_room", "room": room}).encode())
-                                        if room else b""))
-                    data = data[head_end + 4:]
-                if speaks_ws(spec, first + n):
-                    cut = data.rfind(WS_MESSAGE_END) + 1
-                    tails[n] = data[cut:]
-                    if n in waiting:
-                        done = b'"type":"room_joined"' if room_of(spec, first + n) else b'"type":"welcome"'
-                        if done in data[:cut]:
-                            waiting.discard(n)
-                        elif b'"type":"error"' in data[:cut]:
-                            raise BenchError(f"client {first + n} could not join over WebSocket: "
-                                             f"{data[:cut][-200:]!r}")
-                    continue
-                cut = data.rfind(b"\n") + 1
-                tails[n] = data[cut:]
-                if n in waiting and speaks_irc(spec, first + n):
-                    room = room_of(spec, first + n)
-                    done = f" 366 bench{first + n} {room or '#lobby'} "
-                    if done.encode() in data[:cut]:
-                        waiting.discard(n)
-                    elif b" 433 " in data[:cut] or b"ERROR :" in data[:cut]:
-                        raise BenchError(f"client {first + n} could not join over IRC: {data[:cut][-200:]!r}")
-                    continue
-                if n in waiting:
-                    for line in data[:cut].splitlines():
-                        frame = json.loads(line)
-                        if frame.get("type") == "welcome":
-                            markers[n] = Markers.from_line(line)
-                            limits["rate_limit"] = frame.get("rate_limit")
-                            limits["burst"] = frame.get("burst")
-                            if not spec.rooms:
-                                waiting.discard(n)
-                                break
-                        if frame.get("type") == "room_joined":
-                            waiting.discard(n)
-                            break
-                        if frame.get("type") == "error":
-                            code = frame.get("code")
-                            if code == "server_full":
-                                where = f"{spec.host}:{spec.port}"
-                                raise BenchError(f"the server at {where} is full: {frame.get('message')}")
-                            raise BenchError(f"client {first + n} could not join: {code}: {frame.get('message')}")
+            read_ready(1.0)
         sel.close()
-        return socks, tails, markers, limits
+        timing = {"connected_at": connected_at[0] if connected_at else 0.0,
+                  "welcomed_at": max(welcomed_at, default=0.0),
+                  "waits": array("d", (w - c for w, c in zip(welcomed_at, connected_at, strict=True))).tobytes()}
+        return socks, tails, markers, {**limits, "timing": timing}
     except BaseException:
+        sel.close()
         for sock in socks:
             sock.close()
         raise
@@ -335,7 +376,8 @@ def _worker(index: int, spec: Spec, first: int, count: int, senders: int, shared
     try:
         started = time.monotonic()
         socks, tails, markers, limits = _connect_all(spec, first, count)
-        pipe.send({"joined": count, "join_seconds": time.monotonic() - started, "limits": limits})
+        timing = limits.pop("timing")
+        pipe.send({"joined": count, "join_seconds": time.monotonic() - started, "limits": limits, **timing})
     except BenchError as exc:
         pipe.send({"error": str(exc)})
         return
@@ -592,11 +634,19 @@ def _proc_cpu(pid: int) -> float | None:
         return None
 
 
+def _proc_rss_mb(pid: int) -> float | None:
+    return _proc_status_mb(pid, "VmRSS:")
+
+
 def _proc_peak_rss_mb(pid: int) -> float | None:
+    return _proc_status_mb(pid, "VmHWM:")
+
+
+def _proc_status_mb(pid: int, key: str) -> float | None:
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(key):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -626,6 +676,7 @@ class StartedServer:
             raise BenchError(f"the server did not start: {shlex.join(command)}: {(line + err).strip()[:300]}")
         self.host = match.group(1) or match.group(2)
         self.port = int(match.group(3))
+        self.base_rss_mb = _proc_rss_mb(self.proc.pid)  # listening, nobody connected yet
 
     def stop(self) -> str:
         """Stop the server; its log."""
@@ -659,7 +710,13 @@ def run_bench(spec: Spec, *, server: StartedServer | None = None, label: str = "
     workers = max(1, min(spec.workers, spec.clients))
     spec.workers = workers
     spec.flood_control = server is None  # the servers the bench starts run with --rate-limit 0
-    raise_fd_limit(spec.clients + 256)
+    # every worker holds its share of the sockets; say so before connecting if they cannot fit
+    per_worker = math.ceil(spec.clients / workers) + 64
+    soft = raise_open_file_limit(spec.clients + 256)
+    if soft is not None and soft < per_worker:
+        raise BenchError(f"{spec.clients} clients over {workers} worker{'s' if workers > 1 else ''} need "
+                         f"{per_worker} open files each, and the limit is {soft}: raise it (ulimit -n) or "
+                         "add --workers")
     context = multiprocessing.get_context("spawn")
     shared = context.RawArray("q", workers * SLOT)
     go = context.Event()
@@ -685,12 +742,15 @@ def run_bench(spec: Spec, *, server: StartedServer | None = None, label: str = "
             pipes.append(parent)
             first += count
         limits: dict[str, Any] = {}
+        joins = []
         for proc, pipe in zip(procs, pipes, strict=True):
             message = _receive(proc, pipe, JOIN_TIMEOUT + 30)
             if "error" in message:
                 raise BenchError(message["error"])
             limits = limits or message.get("limits") or {}
+            joins.append(message)
         join_seconds = time.monotonic() - started
+        idle_rss = _proc_rss_mb(server.proc.pid) if server else None
         if spec.logins:
             storm_pipe, storm_child = context.Pipe()
             storm = context.Process(target=_login_storm, args=(spec, storm_child, close), daemon=True)
@@ -732,6 +792,10 @@ def run_bench(spec: Spec, *, server: StartedServer | None = None, label: str = "
     for r in results:
         lat.frombytes(r["latencies"])
     ordered = sorted(lat)
+    waits = array("d")
+    for j in joins:
+        waits.frombytes(j["waits"])
+    ordered_waits = sorted(waits)
     result = Result(
         server=label,
         clients=spec.clients,
@@ -766,7 +830,14 @@ def run_bench(spec: Spec, *, server: StartedServer | None = None, label: str = "
         refused=sum(r["refused"] for r in results),
         rate_limit=limits.get("rate_limit"),
         burst=limits.get("burst"),
+        connect_join_s=round(max(j["welcomed_at"] for j in joins) - min(j["connected_at"] for j in joins), 3),
+        welcome_ms={name: round(_percentile(ordered_waits, q) * 1000, 1)
+                    for name, q in (("p50", 0.5), ("p99", 0.99), ("max", 1.0))} if ordered_waits else {},
     )
+    if server is not None and idle_rss is not None:
+        result.server_idle_rss_mb = round(idle_rss, 1)
+        if server.base_rss_mb is not None:
+            result.rss_per_client_kb = round((idle_rss - server.base_rss_mb) * 1024 / spec.clients, 2)
     if server is not None and cpu_before is not None and cpu_after is not None:
         result.server_cpu_s = round(cpu_after - cpu_before, 2)
         result.server_peak_rss_mb = _proc_peak_rss_mb(server.proc.pid)
@@ -818,7 +889,10 @@ def format_table(r: Result) -> str:
         f"selchat bench: {r.clients} clients ({r.senders} sending), {r.size}-byte messages, {mode}, "
         f"{r.duration:g} s, {r.workers} worker{'s' if r.workers != 1 else ''}",
         f"server: {r.server}",
-        f"  clients joined     {r.joined:,} in {r.join_seconds:.2f} s",
+        f"  clients joined     {r.joined:,} in {r.join_seconds:.2f} s"
+        + (f" (first connect to last welcome {r.connect_join_s:.2f} s; each welcomed after p50 "
+           f"{r.welcome_ms['p50']:.1f} ms, p99 {r.welcome_ms['p99']:.1f}, max {r.welcome_ms['max']:.1f})"
+           if r.welcome_ms else ""),
         f"  messages sent      {r.sent:,}  ({r.sent_per_s:,.0f}/s)",
         f"  deliveries         {r.delivered:,}  ({r.deliveries_per_s / 1e6:.2f}M/s)"
         f"  expected {r.expected:,}, missing {r.missing:,}",
@@ -842,6 +916,9 @@ def format_table(r: Result) -> str:
         rows.insert(2, f"  database           {r.db}")
     if r.logins:
         rows.append(f"  logins             {r.logins_done:,} by {r.logins} clients during the run")
+    if r.server_idle_rss_mb is not None:
+        per = f", {r.rss_per_client_kb:.1f} KB a client" if r.rss_per_client_kb is not None else ""
+        rows.append(f"  server RSS idle    {r.server_idle_rss_mb:.1f} MB with everyone joined{per}")
     if r.server_cpu_s is not None:
         rss = f", peak RSS {r.server_peak_rss_mb:.1f} MB" if r.server_peak_rss_mb else ""
         rows.append(f"  server CPU         {r.server_cpu_s:.2f} s ({r.server_cpu_s / r.elapsed:.0%} of a core){rss}")

@@ -85,6 +85,13 @@ def server_config(values: dict[str, Any]) -> ServerConfig:
         raise ConfigError("--irc-name is one word, like a host name (irc.example.org)")
     password = read_password_value(values["password_file"])
     motd = read_motd(values["motd_file"])
+    from selchat.bans import BanError, parse_target
+
+    for target in values.get("bans") or ():
+        try:
+            parse_target(target)
+        except BanError as exc:
+            raise ConfigError(f"--ban: {exc}")
     return ServerConfig(
         host=values["host"], port=values["port"], max_clients=values["max_clients"],
         max_frame=values["max_frame"], max_message=values["max_message"], max_output=values["max_output"],
@@ -95,6 +102,7 @@ def server_config(values: dict[str, Any]) -> ServerConfig:
         password_min=values["password_min"], irc_name=irc_name,
         allow_origins=tuple(o.rstrip("/") for o in values["allow_origins"] or ()), motd=motd,
         log_level=values["log_level"].upper(), quiet_above=values["quiet_above"],
+        bans=tuple(values.get("bans") or ()),
     )
 
 
@@ -184,6 +192,9 @@ def main() -> None:
 @click.option("--allow-origin", "allow_origins", multiple=True, envvar="SELCHAT_ALLOW_ORIGIN", metavar="ORIGIN",
               help="A web origin (https://chat.example.org) whose pages may open a WebSocket here; repeat for more. "
                    "Default: only pages this server served.")
+@click.option("--ban", "bans", multiple=True, envvar="SELCHAT_BAN", metavar="NAME|ADDRESS[/PREFIX]",
+              help="Refuse this name or address (10.0.0.0/8); repeat for more. For a config file, re-read on "
+                   "SIGHUP; the console's /ban keeps its bans in the database.")
 @click.option("--motd", "motd_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               envvar="SELCHAT_MOTD", help="A file whose text everyone is shown at join (the message of the day).")
 @click.option("--quiet-above", default=1000, show_default=True, envvar="SELCHAT_QUIET_ABOVE",
@@ -222,6 +233,7 @@ def serve(
     irc_name: str,
     quiet_above: int,
     allow_origins: tuple[str, ...],
+    bans: tuple[str, ...],
     motd_file: Path | None,
     log_level: str,
     log_format: str,

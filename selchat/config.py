@@ -88,6 +88,9 @@ class ServerConfig:
     # The message of the day (--motd FILE's text), shown to everyone at join.
     motd: str = ""
     log_level: str = "INFO"
+    # Names and ADDRESS/PREFIX networks the configuration file bans (besides the operator's
+    # /ban, kept in the database); re-read on SIGHUP.
+    bans: tuple[str, ...] = ()
     # The SQLite file for history, topics and accounts; ":memory:" keeps nothing.
     db: str = ":memory:"
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Union
 
 from selchat import outbound as ev
+from selchat.bans import BanList
 from selchat.config import (
     AWAY_MAX,
     HISTORY_PAGE_MAX,
@@ -242,7 +243,7 @@ class Hub:
         self._login_failures: dict[str, deque[float]] = {}
         self._last_stamp = 0
         self._peak = 0  # most users online at once
-        self.banned_names: set[str] = set()
+        self.bans = BanList(snapshot.bans if snapshot is not None else ())  # names here, addresses in the server
         lobby = self._room(LOBBY_KEY, LOBBY_ROOM)
         lobby.stored = False
         if snapshot is not None:
@@ -498,11 +499,11 @@ class Hub:
             raise ProtocolError(ErrorCode.BAD_PASSWORD, "wrong or missing password")
         if session.authed is not None:  # logged in already (SASL): this join is the account's
             account = session.authed
-            if account in self.banned_names:
+            if self.bans.name(account, now):
                 raise ProtocolError(ErrorCode.BANNED, f"{self._accounts[account]} is banned from this server")
             key = self._check_name(cmd.username)
             if key != account:  # another nick, as IRC allows: one that is nobody else's
-                if key in self.banned_names:
+                if self.bans.name(key, now):
                     raise ProtocolError(ErrorCode.BANNED, f"{cmd.username} is banned from this server")
                 if key in self._accounts or key in self._registering:
                     raise ProtocolError(ErrorCode.NAME_REGISTERED, f"{cmd.username} is another registered account")
@@ -511,7 +512,7 @@ class Hub:
                 return self._admit_account(session, account, cmd, now, cmd.username)
             return self._admit_account(session, account, cmd, now)
         key = self._check_name(cmd.username)
-        if key in self.banned_names:
+        if self.bans.name(key, now):
             raise ProtocolError(ErrorCode.BANNED, f"{cmd.username} is banned from this server")
         if cmd.login is not None:
             self._check_throttle(session, now)
@@ -829,7 +830,7 @@ class Hub:
         assert old is not None
         if new == old:
             return []
-        if key in self.banned_names:
+        if self.bans.name(key, now):
             raise ProtocolError(ErrorCode.INVALID_USERNAME, f"{new} is banned from this server")
         holder = self._names.get(key)
         if holder is not None and holder != session.conn_id:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from selchat.bans import Ban
 from selchat.outbound import DirectMessage, Message
 
 # -- writes (committed together at the end of a loop turn) ----------------------------------------
@@ -50,11 +51,21 @@ class DmsDelivered:
     up_to: float  # timestamp of the newest delivered
 
 
+@dataclass(slots=True)
+class SaveBan:
+    ban: Ban
+
+
+@dataclass(slots=True)
+class DeleteBan:
+    target: str
+
+
 # A room message is written as a plain tuple, the row itself, because one is made per chat line:
 # (room key, timestamp in microseconds, username, text, 1 if an action else 0).
 MessageRow = tuple[str, int, str, str, int]
 
-Write = SaveRoom | SaveTopic | SaveAccount | SaveDm | DmsDelivered | MessageRow
+Write = SaveRoom | SaveTopic | SaveAccount | SaveDm | DmsDelivered | SaveBan | DeleteBan | MessageRow
 
 # -- reads and slow work: requests carry the connection they answer -------------------------------
 
@@ -150,3 +161,4 @@ class Snapshot:
     rooms: list[RoomState] = field(default_factory=list)
     accounts: dict[str, str] = field(default_factory=dict)  # key -> name
     last_timestamp: float = 0.0
+    bans: list[Ban] = field(default_factory=list)

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from selchat import outbound as ev
+from selchat.bans import Ban, BanError, describe, make_ban, parse_duration, parse_target
 from selchat.codec import encode
 from selchat.config import SPARE_FDS, ServerConfig
 from selchat.errors import ErrorCode, ProtocolError
@@ -32,6 +33,7 @@ from selchat.hub import Ask, Broadcast, Close, Effect, Fail, Hub, Send, Store
 from selchat.reactor import HANDSHAKE, SNIFF, Conn, Reactor, Timer
 from selchat.records import (
     CheckLogin,
+    DeleteBan,
     HashPassword,
     HistoryPage,
     LoadHistory,
@@ -40,6 +42,7 @@ from selchat.records import (
     OfflineDms,
     PasswordHashed,
     Request,
+    SaveBan,
 )
 from selchat.store import Store as Database
 from selchat.store import Worker, checkpoint
@@ -168,7 +171,8 @@ class ChatServer:
         self.hub = Hub(config, self.store.snapshot())
         self.worker: Worker | None = None
         self._commit_timer: Timer | None = None
-        self.banned_hosts: set[str] = set()
+        self.bans = self.hub.bans  # names are the hub's to check, addresses the server's
+        self.bans.replace_config(_config_bans(config))
         self.address: tuple[str, int] | None = None
         self.shutting_down = False
         self._batch_roster: Sequence[int] | None = None
@@ -198,6 +202,7 @@ class ChatServer:
         if self.worker is None:
             self.start_worker()
         self.started = self.reactor.clock()
+        self.reactor.call_later(BAN_SWEEP, self._expire_bans)
         try:
             self.reactor.run()
         finally:
@@ -281,6 +286,9 @@ class ChatServer:
         self.hub.config = new
         self.reactor.max_conns = new.max_clients
         self.reactor.max_output = new.max_output
+        if new.bans != old.bans:
+            self.bans.replace_config(_config_bans(new))
+            self._drop_banned()
         logging.getLogger().setLevel(new.log_level.upper())
         log.info("reloaded the configuration: %s", ", ".join(changed) or "nothing changed")
         if kept:
@@ -293,7 +301,7 @@ class ChatServer:
         reactor = self.reactor
         ctx = ConnState(reactor.now)
         conn.ctx = ctx
-        if host in self.banned_hosts:
+        if self.bans.address(host, self.wall_clock()):
             # refused in the protocol its first bytes speak (a JSON line if it says nothing first)
             log.info("refused %s: banned address", conn.peer)
             ctx.banned = True
@@ -785,18 +793,56 @@ class ChatServer:
         self.apply(self.hub.announce(text, self.wall_clock()))
 
     def kick(self, name: str, *, ban: bool = False) -> bool:
+        """Drop the user ``name``; with ``ban``, for good, with their address (as /ban NAME does)."""
         conn_id = self.hub.find(name)
-        if ban:
-            self.hub.banned_names.add(name.casefold())
         conn = self.reactor.conns.get(conn_id) if conn_id is not None else None
-        if conn is None:
-            return False
         if ban:
-            self.banned_hosts.add(host_of(conn.peer))
-        code = ErrorCode.BANNED if ban else ErrorCode.KICKED
-        text = "you were banned by the operator" if ban else "you were kicked by the operator"
-        self._error(conn, ProtocolError(code, text))
+            self.ban(name)
+            if conn is not None:
+                self.ban(host_of(conn.peer), drop=False)
+        if conn is None or conn.closing:
+            return False
+        if not ban:
+            self._error(conn, ProtocolError(ErrorCode.KICKED, "you were kicked by the operator"))
         return True
+
+    def ban(self, target: str, duration: str | None = None, reason: str = "", *, drop: bool = True) -> Ban:
+        """Ban a name or an address (ADDRESS/PREFIX), kept in the database; whoever it matches
+        is dropped now (with ``drop``). ``BanError`` if the target or the duration is not one."""
+        ban = make_ban(target, self.wall_clock(), duration, reason)
+        self.bans.add(ban)
+        self.store.write(SaveBan(ban))
+        if drop:
+            self._drop_banned()
+        log.info("banned %s %s%s", "address" if ban.is_address else "name", ban.shown,
+                 f" until {time.strftime('%Y-%m-%d %H:%M', time.localtime(ban.until))}" if ban.until else "")
+        return ban
+
+    def unban(self, target: str) -> Ban | None:
+        ban = self.bans.remove(target)
+        if ban is not None:
+            self.store.write(DeleteBan(ban.target))
+            log.info("lifted the ban on %s", ban.shown)
+        return ban
+
+    def _drop_banned(self) -> None:
+        """Close every connection that a ban now in force matches, by name or by address."""
+        now = self.wall_clock()
+        for conn in list(self.reactor.conns.values()):
+            ctx: ConnState | None = conn.ctx
+            if conn.closing or ctx is None or ctx.banned:
+                continue
+            name = self.hub.name_of(conn.id)
+            if (name is not None and self.bans.name(name, now)) or self.bans.address(host_of(conn.peer), now):
+                self._error(conn, ProtocolError(ErrorCode.BANNED, "you were banned by the operator"))
+
+    def _expire_bans(self) -> None:
+        """Forget, in the database too, the bans whose time is up (a lookup ignores them already)."""
+        for ban in self.bans.expired(self.wall_clock()):
+            if not ban.from_config:
+                self.store.write(DeleteBan(ban.target))
+                log.info("the ban on %s has ended", ban.shown)
+        self.reactor.call_later(BAN_SWEEP, self._expire_bans)
 
     def console_line(self, line: str) -> None:
         """One line typed at the server's terminal."""
@@ -812,15 +858,25 @@ class ChatServer:
         if command == "/users":
             names = self.hub.online()
             self._print(f"{len(names)} online: {', '.join(names) if names else '(nobody)'}")
-        elif command in ("/kick", "/ban") and arg:
-            done = self.kick(arg, ban=command == "/ban")
-            verb = "banned" if command == "/ban" else "kicked"
-            if done:
-                self._print(f"{verb} {arg}")
-            elif command == "/ban":
-                self._print(f"banned the name {arg} (nobody by that name is online)")
+        elif command == "/kick" and arg:
+            if self.kick(arg):
+                self._print(f"kicked {arg}")
             else:
                 self._print(f"no user named {arg} is online")
+        elif command == "/ban" and arg:
+            self._console_ban(arg)
+        elif command == "/unban" and arg:
+            try:
+                lifted = self.unban(arg)
+            except BanError as exc:
+                self._print(str(exc))
+                return
+            self._print(f"lifted the ban on {lifted.shown}" if lifted else f"{arg} is not banned")
+        elif command == "/bans":
+            now = self.wall_clock()
+            bans = self.bans.active(now)
+            self._print(f"{len(bans)} ban{'s' if len(bans) != 1 else ''}" + "".join(
+                f"\n  {describe(b, now)}" + (" [config]" if b.from_config else "") for b in bans))
         elif command == "/stats":
             self._print(self.stats())
         elif command == "/shutdown":
@@ -830,6 +886,36 @@ class ChatServer:
             self._print(CONSOLE_HELP)
         else:
             self._print(f"unknown command {command}; {CONSOLE_HELP}")
+
+    def _console_ban(self, arg: str) -> None:
+        """/ban TARGET [DURATION] [REASON]: a name (and, if online, their address) or an address."""
+        target, _, rest = arg.partition(" ")
+        first, _, more = rest.strip().partition(" ")
+        duration = None
+        if first:
+            try:
+                parse_duration(first)
+                duration, rest = first, more
+            except BanError:
+                pass
+        try:
+            parse_target(target)
+            online = self.hub.find(target)
+            conn = self.reactor.conns.get(online) if online is not None else None
+            ban = self.ban(target, duration, rest.strip())
+            extra = ""
+            if conn is not None and not ban.is_address:
+                # their address too, for new connections (others already there from it stay)
+                also = self.ban(host_of(conn.peer), duration, rest.strip(), drop=False)
+                extra = f" and the address {also.shown}"
+        except BanError as exc:
+            self._print(str(exc))
+            return
+        span = f" for {duration}" if duration else ""
+        if ban.is_address or conn is not None:
+            self._print(f"banned {ban.shown}{extra}{span}")
+        else:
+            self._print(f"banned the name {ban.shown}{span} (nobody by that name is online)")
 
     def stats(self) -> str:
         """What the server holds now, at a glance; computed when asked, so serving pays nothing."""
@@ -869,8 +955,16 @@ class ChatServer:
 
 
 CONSOLE_HELP = (
-    "console: type text to announce it to everyone; /users, /stats, /kick NAME, /ban NAME, /shutdown, /help"
+    "console: type text to announce it to everyone; /users, /stats, /kick NAME, "
+    "/ban NAME|ADDRESS[/PREFIX] [DURATION] [REASON], /unban NAME|ADDRESS, /bans, /shutdown, /help"
 )
+# How often bans whose time is up are forgotten in the database (a lookup ignores them at once).
+BAN_SWEEP = 60.0
+
+
+def _config_bans(config: ServerConfig) -> list[Ban]:
+    now = time.time()
+    return [make_ban(target, now, reason="from the configuration", from_config=True) for target in config.bans]
 
 
 def _offsets(frames: list[bytes]) -> list[int]:

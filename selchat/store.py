@@ -29,11 +29,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from selchat.bans import Ban
 from selchat.outbound import DirectMessage, Message
 from selchat.records import (
+    DeleteBan,
     DmsDelivered,
     RoomState,
     SaveAccount,
+    SaveBan,
     SaveDm,
     SaveRoom,
     SaveTopic,
@@ -111,6 +114,16 @@ MIGRATIONS: list[str] = [
         delivered INTEGER NOT NULL
     );
     CREATE INDEX dms_undelivered ON dms (recipient, delivered, ts);
+    """,
+    # 3: bans that outlast a restart (until: wall-clock seconds, NULL for good)
+    """
+    CREATE TABLE bans (
+        target TEXT PRIMARY KEY,
+        shown TEXT NOT NULL,
+        until REAL,
+        reason TEXT NOT NULL DEFAULT '',
+        created REAL NOT NULL
+    );
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -193,6 +206,7 @@ class Store:
             recent = self._page(key, name, None, None, self.replay, False)[0] if self.replay else []
             snap.rooms.append(RoomState(key, name, topic, topic_by, topic_at, counts.get(key, 0), recent))
         snap.accounts = dict(db.execute("SELECT key, name FROM accounts"))
+        snap.bans = [Ban(*row) for row in db.execute("SELECT target, shown, until, reason, created FROM bans")]
         last = max(
             db.execute("SELECT COALESCE(MAX(ts), 0) FROM messages").fetchone()[0],
             db.execute("SELECT COALESCE(MAX(ts), 0) FROM dms").fetchone()[0],
@@ -254,6 +268,12 @@ class Store:
                         (_us(dm.timestamp), d.sender_key, d.recipient_key, dm.sender, dm.to, _text(dm.text),
                          int(d.delivered)),
                     )
+                elif kind is SaveBan:
+                    b: Ban = record.ban  # type: ignore[union-attr]
+                    db.execute("INSERT OR REPLACE INTO bans (target, shown, until, reason, created) "
+                               "VALUES (?, ?, ?, ?, ?)", (b.target, b.shown, b.until, _text(b.reason), b.created))
+                elif kind is DeleteBan:
+                    db.execute("DELETE FROM bans WHERE target = ?", (record.target,))  # type: ignore[union-attr]
                 elif kind is DmsDelivered:
                     r: DmsDelivered = record  # type: ignore[assignment]
                     db.execute("UPDATE dms SET delivered = 1 WHERE recipient = ? AND delivered = 0 AND ts <= ?",

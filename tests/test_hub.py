@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from selchat.bans import make_ban
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import Chat, Dm, Join, Ping, Pong, Quit, Users
 from selchat.hub import Broadcast
@@ -236,7 +237,7 @@ def test_password() -> None:
 
 
 def test_banned_name(d: Driver) -> None:
-    d.hub.banned_names.add("mallory")
+    d.hub.bans.add(make_ban("mallory", d.now))
     d.connect(1)
     err = d.error(1, Join("Mallory"))
     assert err.code is ErrorCode.BANNED and err.closes

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from selchat.bans import make_ban
 from selchat.outbound import DirectMessage, Message
-from selchat.records import DmsDelivered, SaveAccount, SaveDm, SaveRoom, SaveTopic
+from selchat.records import DeleteBan, DmsDelivered, SaveAccount, SaveBan, SaveDm, SaveRoom, SaveTopic
 from selchat.store import SCHEMA_VERSION, Store, StoreError, connect, migrate
 
 # What each schema version could hold, so that a migration test can fill a file of that version
@@ -22,6 +23,10 @@ FILL: dict[int, list[str]] = {
         "INSERT INTO accounts (key, name, hash, created) VALUES ('bob', 'bob', '$argon2id$x', 1.0)",
         "INSERT INTO dms (ts, sender, recipient, sender_name, recipient_name, message, delivered)"
         " VALUES (8000000, 'bob', 'alice', 'bob', 'alice', 'later', 0)",
+    ],
+    3: [
+        "INSERT INTO bans (target, shown, until, reason, created)"
+        " VALUES ('10.0.0.0/8', '10.0.0.0/8', NULL, 'spam', 2.0)",
     ],
 }
 
@@ -52,11 +57,17 @@ def test_migrates_from_every_earlier_version(tmp_path: Path, start: int) -> None
             assert snap.accounts == {"bob": "bob"}
             assert [dm.text for dm in store.offline_dms("alice")] == ["later"]
             assert snap.last_timestamp == 8.0
+        if start >= 3:
+            assert [(b.target, b.until, b.reason) for b in snap.bans] == [("10.0.0.0/8", None, "spam")]
         # and the migrated file takes every kind of write
         store.write(SaveRoom("#new", "#New"))
         store.write(("#new", 9_000_000, "carol", "hello", 0))
         store.write(SaveAccount("carol", "carol", "$argon2id$y", 9.0))
+        store.write(SaveBan(make_ban("mallory", 9.0, "1h")))
+        store.write(SaveBan(make_ban("192.168.0.0/16", 9.0)))
+        store.write(DeleteBan("192.168.0.0/16"))
         store.commit()
+        assert [b.shown for b in store.snapshot().bans if b.created == 9.0] == ["mallory"]
         assert store.history("#new", "#New", None, 10)[0][0].text == "hello"
     finally:
         store.close()
