@@ -86,6 +86,13 @@ def server_config(values: dict[str, Any]) -> ServerConfig:
     password = read_password_value(values["password_file"])
     motd = read_motd(values["motd_file"])
     from selchat.bans import BanError, parse_target
+    from selchat.metrics import parse_address
+
+    if values.get("metrics"):
+        try:
+            parse_address(values["metrics"])
+        except ValueError as exc:
+            raise ConfigError(f"--metrics: {exc}")
 
     for target in values.get("bans") or ():
         try:
@@ -102,7 +109,7 @@ def server_config(values: dict[str, Any]) -> ServerConfig:
         password_min=values["password_min"], irc_name=irc_name,
         allow_origins=tuple(o.rstrip("/") for o in values["allow_origins"] or ()), motd=motd,
         log_level=values["log_level"].upper(), quiet_above=values["quiet_above"],
-        bans=tuple(values.get("bans") or ()),
+        bans=tuple(values.get("bans") or ()), metrics=values.get("metrics") or None,
     )
 
 
@@ -202,6 +209,8 @@ def main() -> None:
               help="Rooms with more members than this announce no joins or leaves (0: always announce).")
 @click.option("--irc-name", default="selchat", show_default=True, envvar="SELCHAT_IRC_NAME",
               help="The server name IRC clients see (a host name, as IRC servers use).")
+@click.option("--metrics", envvar="SELCHAT_METRICS", metavar="HOST:PORT",
+              help="Serve Prometheus metrics at http://HOST:PORT/metrics (a listener of its own; off by default).")
 @click.option("--log-level", default="INFO", show_default=True, envvar="SELCHAT_LOG_LEVEL",
               type=click.Choice(LOG_LEVELS, case_sensitive=False))
 @click.option("--log-format", default="text", show_default=True, envvar="SELCHAT_LOG_FORMAT",
@@ -235,6 +244,7 @@ def serve(
     allow_origins: tuple[str, ...],
     bans: tuple[str, ...],
     motd_file: Path | None,
+    metrics: str | None,
     log_level: str,
     log_format: str,
     config_file: Path | None,
@@ -295,6 +305,13 @@ def serve(
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", 2)
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     click.echo(f"selchat listening on {shown}:{bound_port}{' (TLS)' if tls_cert else ''}")
+    if config.metrics:
+        try:
+            m_host, m_port = server.listen_metrics()
+        except OSError as exc:
+            fail(f"cannot serve --metrics on {config.metrics}: {exc.strerror or exc}", 2)
+        m_shown = f"[{m_host}]" if ":" in m_host else m_host
+        click.echo(f"metrics at http://{m_shown}:{m_port}/metrics")
     console = sys.stdin is not None and sys.stdin.isatty()
     if console:
         click.echo("console: type to announce; /users, /stats, /kick NAME, /ban NAME, /shutdown, /help")

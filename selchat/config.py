@@ -91,6 +91,9 @@ class ServerConfig:
     # Names and ADDRESS/PREFIX networks the configuration file bans (besides the operator's
     # /ban, kept in the database); re-read on SIGHUP.
     bans: tuple[str, ...] = ()
+    # HOST:PORT of the Prometheus metrics listener (GET /metrics); None: no listener (off, as
+    # Redis's and ngIRCd's statistics are not served unless asked for).
+    metrics: str | None = None
     # The SQLite file for history, topics and accounts; ":memory:" keeps nothing.
     db: str = ":memory:"
 

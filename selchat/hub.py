@@ -243,6 +243,8 @@ class Hub:
         self._login_failures: dict[str, deque[float]] = {}
         self._last_stamp = 0
         self._peak = 0  # most users online at once
+        self.messages = 0  # chat messages accepted (for the metrics endpoint)
+        self.deliveries = 0  # and the recipients they were addressed to
         self.bans = BanList(snapshot.bans if snapshot is not None else ())  # names here, addresses in the server
         lobby = self._room(LOBBY_KEY, LOBBY_ROOM)
         lobby.stored = False
@@ -766,6 +768,8 @@ class Hub:
         row = Store((room.key, stamp, name, text, 1 if cmd.action else 0))
         # echo-message: the sender hears its own line too, so the whole room shares one buffer
         broadcast = room.broadcast(message, None if cmd.echo else session.conn_id)
+        self.messages += 1
+        self.deliveries += broadcast.count - (0 if cmd.echo else 1)
         if room.stored:
             return [broadcast, row]
         room.stored = True

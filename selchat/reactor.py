@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from selchat.config import READ_PAUSE_HIGH, READ_PAUSE_LOW, RECV_SIZE
+from selchat.counters import TURN_BUCKETS, Histogram
 
 log = logging.getLogger("selchat.reactor")
 
@@ -110,6 +111,7 @@ class Conn:
         "tls_want",
         "tls_pinned",
         "ctx",
+        "tag",
     )
 
     def __init__(self, conn_id: int, sock: socket.socket, peer: str) -> None:
@@ -130,6 +132,7 @@ class Conn:
         self.tls_want = EVENT_READ  # what the TLS handshake waits for
         self.tls_pinned = False  # SSL_write must be retried with the same buffer
         self.ctx: Any = None  # the handler's per-connection state
+        self.tag: str | None = None  # the listener's tag (None: the chat port)
 
     def __repr__(self) -> str:
         return f"<Conn {self.id} {self.peer}{' closing' if self.closing else ''}>"
@@ -185,6 +188,13 @@ class Reactor:
         self.conns: dict[int, Conn] = {}
         self._ids = itertools.count(1)
         self._listeners: list[socket.socket] = []
+        self._tags: dict[socket.socket, str | None] = {}
+        # counters for the metrics endpoint: bumped once per syscall or turn, read when scraped
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.refused_full = 0
+        self.slow_consumers = 0
+        self.turns = Histogram(TURN_BUCKETS)
         self._accept_paused = False
         self._pending: set[Conn] = set()
         self._closing: list[Conn] = []
@@ -194,8 +204,11 @@ class Reactor:
         self._stop_at: float | None = None
 
     # -- set-up --------------------------------------------------------------------------------
-    def listen(self, host: str, port: int, backlog: int = socket.SOMAXCONN) -> tuple[str, int]:
-        """Bind and listen; returns the bound (host, port). Raises OSError as bind() does."""
+    def listen(self, host: str, port: int, backlog: int = socket.SOMAXCONN, *,
+               tag: str | None = None) -> tuple[str, int]:
+        """Bind and listen; returns the bound (host, port). Raises OSError as bind() does.
+        Connections from a tagged listener carry its tag and are not counted against
+        ``max_conns`` (the metrics port stays reachable when the chat is full)."""
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         family, type_, proto, _, addr = infos[0]
         sock = socket.socket(family, type_, proto)
@@ -208,6 +221,7 @@ class Reactor:
             sock.close()
             raise
         self._listeners.append(sock)
+        self._tags[sock] = tag
         self.sel.register(sock, EVENT_READ, self._accept)
         bound = sock.getsockname()
         return bound[0], bound[1]
@@ -294,6 +308,7 @@ class Reactor:
 
     def _slow_consumer(self, conn: Conn) -> None:
         """Redis's hard output limit: drop what the reader never read, keep frame boundaries."""
+        self.slow_consumers += 1
         out = conn.out
         keep = out.popleft() if conn.head_partial and out else None
         out.clear()
@@ -325,6 +340,7 @@ class Reactor:
             self._lost(conn, exc)
             return
         conn.out_bytes -= sent
+        self.bytes_out += sent
         while sent:
             head = out[0]
             size = len(head)
@@ -380,6 +396,7 @@ class Reactor:
                 except OSError as exc:
                     self._lost(conn, exc)
                     continue
+                self.bytes_out += sent
                 if sent == len(data):
                     out.clear()
                     conn.out_bytes = 0
@@ -505,15 +522,16 @@ class Reactor:
                     if exc.errno in DISCONNECTED or exc.errno == errno.EPROTO:
                         continue
                     raise
-                self._admit(sock, addr)
+                self._admit(sock, addr, self._tags.get(lsock))
 
-    def _admit(self, sock: socket.socket, addr: Any) -> None:
+    def _admit(self, sock: socket.socket, addr: Any, tag: str | None = None) -> None:
         peer = format_peer(addr)
         sock.setblocking(False)
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             # Without it small frames wait on Nagle's algorithm (asyncio sets it on every transport).
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if len(self.conns) >= self.max_conns:
+        if tag is None and len(self.conns) >= self.max_conns:
+            self.refused_full += 1
             log.info("refused %s: server full (%d connections)", peer, len(self.conns))
             try:
                 sock.send(self.reject_payload)
@@ -522,7 +540,8 @@ class Reactor:
             close_quietly(sock)
             return
         conn = Conn(next(self._ids), sock, peer)
-        if self.ssl_context is not None:
+        conn.tag = tag
+        if self.ssl_context is not None and tag is None:
             conn.tls = SNIFF
         self.conns[conn.id] = conn
         self.sel.register(sock, EVENT_READ, conn)
@@ -571,6 +590,7 @@ class Reactor:
         if not data:
             self.close(conn, "connection closed by peer")
             return
+        self.bytes_in += len(data)
         try:
             self.handler.on_data(conn, data)
         except Exception:
@@ -653,8 +673,11 @@ class Reactor:
 
     def run(self) -> None:
         """Run until, after ``drain_and_stop()``, every connection is gone or the grace is over."""
+        turns = self.turns
+        self.now = self.clock()
         while True:
             self.before_sleep()
+            turns.observe(self.clock() - self.now)  # the turn's work: from select()'s return to here
             if self._stop_at is not None and (not self.conns or self.clock() >= self._stop_at):
                 break
             self.poll()

@@ -30,6 +30,7 @@ from selchat.config import SPARE_FDS, ServerConfig
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.fdlimit import raise_open_file_limit
 from selchat.hub import Ask, Broadcast, Close, Effect, Fail, Hub, Send, Store
+from selchat.metrics import MetricsCodec, parse_address
 from selchat.reactor import HANDSHAKE, SNIFF, Conn, Reactor, Timer
 from selchat.records import (
     CheckLogin,
@@ -55,6 +56,7 @@ from selchat.wire.web import plain as web_plain
 
 log = logging.getLogger("selchat.server")
 
+METRICS = "metrics"  # the tag of the metrics listener's connections
 # Protocol errors logged per connection before the rest go to DEBUG (a broken client can send
 # thousands; the log should not be its megaphone).
 ERRORS_LOGGED = 5
@@ -181,6 +183,12 @@ class ChatServer:
         self._batch_excluded: list[tuple[int, int]] = []  # (connection id, event index)
         self._audience_cache: dict[int, Audience] = {}
         self._console_buf = b""
+        self.metrics_address: tuple[str, int] | None = None
+        # counters for the metrics endpoint (with the reactor's, the hub's and the store's)
+        self.opened: dict[str, int] = {}
+        self.joins = 0
+        self.closes: dict[str, int] = {}
+        self.errors: dict[str, int] = {}
         self._wake_r: socket.socket | None = None
         self._wake_w: socket.socket | None = None
         self._signalled: list[int] = []
@@ -189,6 +197,15 @@ class ChatServer:
     def listen(self) -> tuple[str, int]:
         self.address = self.reactor.listen(self.config.host, self.config.port)
         return self.address
+
+    def listen_metrics(self) -> tuple[str, int]:
+        """The metrics listener (--metrics HOST:PORT), in the same loop as the chat."""
+        assert self.config.metrics
+        host, port = parse_address(self.config.metrics)
+        self.metrics_address = self.reactor.listen(host, port, tag=METRICS)
+        shown = f"[{self.metrics_address[0]}]" if ":" in self.metrics_address[0] else self.metrics_address[0]
+        log.info("metrics at http://%s:%d/metrics", shown, self.metrics_address[1])
+        return self.metrics_address
 
     def start_worker(self) -> None:
         self.worker = Worker()
@@ -256,7 +273,7 @@ class ChatServer:
                 self.shutdown()
 
     # settings that take effect only when the server starts: a reload keeps the running value
-    RESTART_ONLY = ("host", "port", "tls_cert", "tls_key", "db", "replay", "history_max")
+    RESTART_ONLY = ("host", "port", "tls_cert", "tls_key", "db", "replay", "history_max", "metrics")
 
     def reload_config(self) -> None:
         """SIGHUP: read the configuration again (``self.reload`` builds it) and apply what can
@@ -301,6 +318,10 @@ class ChatServer:
         reactor = self.reactor
         ctx = ConnState(reactor.now)
         conn.ctx = ctx
+        if conn.tag == METRICS:  # a scrape: one request, one answer
+            ctx.codec, ctx.wire, ctx.fresh = MetricsCodec(self.counters), None, False
+            ctx.handshake = reactor.call_later(self.config.handshake_timeout, self._scrape_expired, conn)
+            return
         if self.bans.address(host, self.wall_clock()):
             # refused in the protocol its first bytes speak (a JSON line if it says nothing first)
             log.info("refused %s: banned address", conn.peer)
@@ -366,6 +387,7 @@ class ChatServer:
 
     def _choose(self, conn: Conn, kind: str) -> None:
         """Give a connection the codec its first bytes asked for."""
+        self.opened[kind] = self.opened.get(kind, 0) + 1
         ctx: ConnState = conn.ctx
         if ctx.text_timer is not None:
             ctx.text_timer.cancel()
@@ -387,6 +409,13 @@ class ChatServer:
             return
         ctx.wire = ctx.codec.wire
         log.debug("%s speaks %s", conn.peer, kind)
+
+    def _scrape_expired(self, conn: Conn) -> None:
+        """A metrics request that never finished: HTTP's 408, as the page's listener answers."""
+        if conn.closing:
+            return
+        self.reactor.send(conn, web_plain(408, "no whole request in time"))
+        self.reactor.close(conn, "handshake_timeout")
 
     def _refuse_banned(self, conn: Conn, kind: str) -> None:
         ctx: ConnState = conn.ctx
@@ -414,8 +443,11 @@ class ChatServer:
         self._choose(conn, TEXT)
 
     def on_close(self, conn: Conn, reason: str) -> None:
+        self.closes[reason] = self.closes.get(reason, 0) + 1
         ctx: ConnState | None = conn.ctx
-        if ctx is None:
+        if ctx is None or conn.tag == METRICS:
+            if ctx is not None and ctx.handshake is not None:
+                ctx.handshake.cancel()
             return
         for timer in (ctx.handshake, ctx.keepalive, ctx.text_timer):
             if timer is not None:
@@ -708,6 +740,7 @@ class ChatServer:
     def _error(self, conn: Conn, exc: ProtocolError, command: Any = None) -> None:
         ctx: ConnState = conn.ctx
         ctx.errors += 1
+        self.errors[exc.code.value] = self.errors.get(exc.code.value, 0) + 1
         level = logging.INFO if ctx.errors <= ERRORS_LOGGED or exc.closes else logging.DEBUG
         who = f"{ctx.name} ({conn.peer})" if ctx.name else conn.peer
         log.log(level, "error %s to %s: %s", exc.code.value, who, exc.message)
@@ -728,6 +761,7 @@ class ChatServer:
         if conn is None or conn.ctx is None:
             return
         ctx: ConnState = conn.ctx
+        self.joins += 1
         ctx.name = self.hub.name_of(conn_id)
         if isinstance(ctx.codec, (JsonCodec, WebCodec)):  # their wire depends on the version joined
             ctx.codec.joined(self.hub.version_of(conn_id))
@@ -917,23 +951,52 @@ class ChatServer:
         else:
             self._print(f"banned the name {ban.shown}{span} (nobody by that name is online)")
 
-    def stats(self) -> str:
-        """What the server holds now, at a glance; computed when asked, so serving pays nothing."""
+    def _connections_by_kind(self) -> dict[str, int]:
         kinds: dict[str, int] = {}
         for conn in self.reactor.conns.values():
             codec = conn.ctx.codec if conn.ctx is not None else None
-            if isinstance(codec, WebCodec):
+            if conn.tag == METRICS:
+                kind = "metrics"
+            elif isinstance(codec, WebCodec):
                 kind = "websocket" if codec.ws is not None else "http"
             else:
                 kind = {JsonCodec: "json", IrcCodec: "irc", TextCodec: "text"}.get(type(codec), "undecided")
             kinds[kind] = kinds.get(kind, 0) + 1
+        return kinds
+
+    def counters(self) -> dict[str, Any]:
+        """Everything the metrics endpoint shows, read now (nothing is counted twice for it)."""
+        reactor, hub = self.reactor, self.hub
+        return {
+            "connections": self._connections_by_kind(), "opened": dict(self.opened),
+            "refused_full": reactor.refused_full, "joins": self.joins, "messages": hub.messages,
+            "deliveries": hub.deliveries, "bytes_in": reactor.bytes_in, "bytes_out": reactor.bytes_out,
+            "closes": dict(self.closes), "errors": dict(self.errors), "slow_consumers": reactor.slow_consumers,
+            "users": len(hub.online()), "rooms": len(hub.room_names()),
+            "queued": sum(conn.out_bytes for conn in reactor.conns.values()),
+            "turns": reactor.turns, "commits": self.store.commit_times,
+        }
+
+    def stats(self) -> str:
+        """What the server holds now, at a glance; computed when asked, so serving pays nothing.
+        The same counters as the metrics endpoint, in one paragraph."""
+        c = self.counters()
+        kinds = c["connections"]
         by_kind = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
-        queued = sum(conn.out_bytes for conn in self.reactor.conns.values())
         rss = _rss_mb()
+        turns = c["turns"]
+        turn_count = sum(turns.counts)
+        mean = f"{turns.sum / turn_count * 1e6:.0f} µs" if turn_count else "n/a"
+        closes = ", ".join(f"{n} {r}" for r, n in sorted(c["closes"].items(), key=lambda kv: -kv[1])[:4]) or "none"
         return (f"connections {len(self.reactor.conns)} ({by_kind}) of {self.config.max_clients}; "
-                f"users {len(self.hub.online())}; rooms {len(self.hub.room_names())}; "
-                f"output queued {queued:,} bytes; database writes pending {self.store.pending}; "
-                f"up {_duration(self.reactor.clock() - self.started)}" + (f"; RSS {rss:.1f} MB" if rss else ""))
+                f"users {c['users']}; rooms {c['rooms']}; "
+                f"output queued {c['queued']:,} bytes; database writes pending {self.store.pending}; "
+                f"up {_duration(self.reactor.clock() - self.started)}" + (f"; RSS {rss:.1f} MB" if rss else "")
+                + f"\nsince start: joins {c['joins']:,}; messages {c['messages']:,}; deliveries {c['deliveries']:,}; "
+                f"bytes in {c['bytes_in']:,}, out {c['bytes_out']:,}; rate-limited "
+                f"{c['errors'].get('rate_limited', 0):,}; slow consumers {c['slow_consumers']:,}; "
+                f"refused (full) {c['refused_full']:,}; closes: {closes}; loop turns {turn_count:,} "
+                f"(mean {mean}); commits {sum(c['commits'].counts):,}")
 
     def _print(self, text: str) -> None:
         print(text, file=self.out, flush=True)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from selchat.bans import Ban
+from selchat.counters import COMMIT_BUCKETS, Histogram
 from selchat.outbound import DirectMessage, Message
 from selchat.records import (
     DeleteBan,
@@ -193,6 +194,7 @@ class Store:
         self._room_rows: dict[str, int] = {}  # rows per room key, to know when to prune
         self.commits = 0
         self.rows = 0
+        self.commit_times = Histogram(COMMIT_BUCKETS)  # seconds per commit, for the metrics endpoint
 
     # -- start-up ------------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -242,6 +244,7 @@ class Store:
         self._pending = []
         db = self.db
         messages: list[tuple[Any, ...]] = []
+        began = time.perf_counter()
         db.execute("BEGIN")
         try:
             for record in pending:
@@ -293,6 +296,7 @@ class Store:
                 db.execute("ROLLBACK")
             raise
         self._last_commit = self.clock()
+        self.commit_times.observe(time.perf_counter() - began)
         self.commits += 1
         self.rows += len(pending)
         self._since_checkpoint += len(pending)

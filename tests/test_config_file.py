@@ -33,6 +33,8 @@ require-account = true
 password-min = 12
 irc-name = "irc.example.org"
 quiet-above = 50
+ban = ["mallory", "10.0.0.0/8"]
+metrics = "127.0.0.1:9100"
 allow-origin = ["https://chat.example.org"]
 motd = "{motd}"
 log-level = "warning"
@@ -50,7 +52,7 @@ def test_every_key_reaches_the_configuration(tmp_path: Path) -> None:
     file.write_text(EVERY_KEY.format(pw=pw, cert=cert, key=key, motd=motd))
     ctx = serve.make_context("serve", [])
     values = read_config_file(ctx, file)
-    assert len(values) == 25  # every option of serve but --config and --help
+    assert len(values) == 27  # every option of serve but --config and --help
     config = server_config({**ctx.params, **values})
     assert (config.host, config.port, config.max_clients, config.max_frame, config.max_message) == (
         "127.0.0.2", 6001, 300, 8192, 500)
@@ -62,7 +64,8 @@ def test_every_key_reaches_the_configuration(tmp_path: Path) -> None:
         5, True, 12, "irc.example.org")
     assert config.allow_origins == ("https://chat.example.org",) and config.motd == "hello"
     assert config.log_level == "WARNING" and values["log_format"] == "json"
-    assert config.quiet_above == 50
+    assert config.quiet_above == 50 and config.bans == ("mallory", "10.0.0.0/8")
+    assert config.metrics == "127.0.0.1:9100"
 
 
 @pytest.mark.parametrize(("text", "says"), [
