@@ -137,6 +137,7 @@ class Result:
     connect_join_s: float = 0.0  # first connect to last welcome, over every worker
     welcome_ms: dict[str, float] = field(default_factory=dict)  # each client's connect -> its welcome
     server_idle_rss_mb: float | None = None  # with every client joined and nothing sent yet
+    join_cpu_s: float | None = None  # the server's CPU seconds while everyone connected and joined
     rss_per_client_kb: float | None = None  # (idle RSS - RSS before anyone connected) / clients
 
 
@@ -727,6 +728,7 @@ def run_bench(spec: Spec, *, server: StartedServer | None = None, label: str = "
     share, extra = divmod(spec.clients, workers)
     sender_share, sender_extra = divmod(senders, workers)
     first = 0
+    cpu_start = _proc_cpu(server.proc.pid) if server else None
     started = time.monotonic()
     try:
         for w in range(workers):
@@ -751,6 +753,7 @@ def run_bench(spec: Spec, *, server: StartedServer | None = None, label: str = "
             joins.append(message)
         join_seconds = time.monotonic() - started
         idle_rss = _proc_rss_mb(server.proc.pid) if server else None
+        cpu_joined = _proc_cpu(server.proc.pid) if server else None
         if spec.logins:
             storm_pipe, storm_child = context.Pipe()
             storm = context.Process(target=_login_storm, args=(spec, storm_child, close), daemon=True)
@@ -834,6 +837,8 @@ def run_bench(spec: Spec, *, server: StartedServer | None = None, label: str = "
         welcome_ms={name: round(_percentile(ordered_waits, q) * 1000, 1)
                     for name, q in (("p50", 0.5), ("p99", 0.99), ("max", 1.0))} if ordered_waits else {},
     )
+    if cpu_start is not None and cpu_joined is not None:
+        result.join_cpu_s = round(cpu_joined - cpu_start, 2)
     if server is not None and idle_rss is not None:
         result.server_idle_rss_mb = round(idle_rss, 1)
         if server.base_rss_mb is not None:
@@ -919,6 +924,8 @@ def format_table(r: Result) -> str:
     if r.server_idle_rss_mb is not None:
         per = f", {r.rss_per_client_kb:.1f} KB a client" if r.rss_per_client_kb is not None else ""
         rows.append(f"  server RSS idle    {r.server_idle_rss_mb:.1f} MB with everyone joined{per}")
+    if r.join_cpu_s is not None:
+        rows.append(f"  server CPU joining {r.join_cpu_s:.2f} s")
     if r.server_cpu_s is not None:
         rss = f", peak RSS {r.server_peak_rss_mb:.1f} MB" if r.server_peak_rss_mb else ""
         rows.append(f"  server CPU         {r.server_cpu_s:.2f} s ({r.server_cpu_s / r.elapsed:.0%} of a core){rss}")
