@@ -170,7 +170,7 @@ def main() -> None:
         commands.append(" ".join(shown))
     storms: list[dict] = []
     for clients in [int(c) for c in args.storm.split(",") if c]:
-        shown, result = bench("selchat", clients, args.duration, STORM_RATE, ("--workers", "2"))
+        shown, result = bench("selchat", clients, args.duration, STORM_RATE, ("--workers", "1"))
         result["note"] = "many clients"
         storms.append(result)
         commands.append(" ".join(shown))

@@ -256,15 +256,16 @@ def serve(
     """
     import ssl
 
+    from selchat.logsink import TextFormatter, TurnBufferedHandler
     from selchat.server import ChatServer, raise_fd_limit
 
-    handler = logging.StreamHandler(sys.stderr)
+    handler = TurnBufferedHandler(sys.stderr)
     if log_format == "json":
         from selchat.logjson import JsonFormatter
 
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter())
     logging.basicConfig(level=log_level.upper(), handlers=[handler])
     ctx = click.get_current_context()
     try:

@@ -383,6 +383,7 @@ class Reactor:
             return
         self._pending = set()
         write = self._write
+        written = 0  # added to bytes_out once, not once per connection
         for conn in pending:
             out = conn.out
             # The common case, kept lean because it runs once per recipient per turn: one
@@ -396,7 +397,7 @@ class Reactor:
                 except OSError as exc:
                     self._lost(conn, exc)
                     continue
-                self.bytes_out += sent
+                written += sent
                 if sent == len(data):
                     out.clear()
                     conn.out_bytes = 0
@@ -409,6 +410,7 @@ class Reactor:
                 self._update(conn)  # the rest waits for EVENT_WRITE
                 continue
             write(conn)
+        self.bytes_out += written
 
     def _update(self, conn: Conn) -> None:
         """Bring the selector registration in line with what the connection wants now."""

@@ -30,6 +30,7 @@ from selchat.config import SPARE_FDS, ServerConfig
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.fdlimit import raise_open_file_limit
 from selchat.hub import Ask, Broadcast, Close, Effect, Fail, Hub, Send, Store
+from selchat.logsink import flush_logs
 from selchat.metrics import MetricsCodec, parse_address
 from selchat.reactor import HANDSHAKE, SNIFF, Conn, Reactor, Timer
 from selchat.records import (
@@ -332,7 +333,8 @@ class ChatServer:
         self.hub.connect(conn.id, self.wall_clock(), host)
         ctx.handshake = reactor.call_later(self.config.handshake_timeout, self._handshake_expired, conn)
         ctx.keepalive = reactor.call_later(self.config.ping_interval, self._keepalive, conn)
-        log.info("connect %s (%d connections)", conn.peer, len(reactor.conns))
+        # DEBUG: the join (or the disconnect) that follows names the peer; one line a client is enough
+        log.debug("connect %s (%d connections)", conn.peer, len(reactor.conns))
 
     def on_data(self, conn: Conn, data: bytes) -> None:
         ctx: ConnState = conn.ctx
@@ -461,6 +463,7 @@ class ChatServer:
     def before_flush(self) -> None:
         self._flush_batch()
         self._commit()
+        flush_logs()  # the turn's log lines, in one write
 
     def _commit(self) -> None:
         store = self.store

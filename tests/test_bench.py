@@ -133,3 +133,27 @@ def test_server_that_does_not_start() -> None:
 def test_usage_errors(args: list[str], text: str) -> None:
     done = run_bench(*args)
     assert done.returncode == 2 and text in done.stderr
+
+
+def test_join_timing_and_memory_per_client_are_reported() -> None:
+    done = run_bench("--clients", "40", "--duration", "0.5", "--rate", "4", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert 0 < result["connect_join_s"] < 30
+    assert 0 < result["welcome_ms"]["p50"] <= result["welcome_ms"]["p99"] <= result["welcome_ms"]["max"]
+    assert result["server_idle_rss_mb"] > 0 and result["rss_per_client_kb"] is not None
+    assert result["join_cpu_s"] is not None
+
+
+def test_it_says_where_it_runs_out_of_descriptors(server) -> None:  # type: ignore[no-untyped-def]
+    import shlex
+
+    host, port = server.address
+    command = shlex.join(selchat_cmd("bench", "--host", host, "--port", str(port), "--clients", "200",
+                                     "--workers", "1", "--duration", "0.5"))
+    done = subprocess.run(["bash", "-c", f"ulimit -n 100 && exec {command}"], capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert lines == ["selchat: 200 clients over 1 worker need 264 open files each, and the limit is 100: "
+                     "raise it (ulimit -n) or add --workers"]
