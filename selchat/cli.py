@@ -88,6 +88,13 @@ def server_config(values: dict[str, Any]) -> ServerConfig:
     from selchat.bans import BanError, parse_target
     from selchat.metrics import parse_address
 
+    if values.get("redis"):
+        from selchat.backplane import RedisUrlError, parse_url
+
+        try:
+            parse_url(values["redis"])
+        except RedisUrlError as exc:
+            raise ConfigError(f"--redis: {exc}")
     if values.get("metrics"):
         try:
             parse_address(values["metrics"])
@@ -110,6 +117,7 @@ def server_config(values: dict[str, Any]) -> ServerConfig:
         allow_origins=tuple(o.rstrip("/") for o in values["allow_origins"] or ()), motd=motd,
         log_level=values["log_level"].upper(), quiet_above=values["quiet_above"],
         bans=tuple(values.get("bans") or ()), metrics=values.get("metrics") or None,
+        redis=values.get("redis") or None,
     )
 
 
@@ -211,6 +219,8 @@ def main() -> None:
               help="The server name IRC clients see (a host name, as IRC servers use).")
 @click.option("--metrics", envvar="SELCHAT_METRICS", metavar="HOST:PORT",
               help="Serve Prometheus metrics at http://HOST:PORT/metrics (a listener of its own; off by default).")
+@click.option("--redis", envvar="SELCHAT_REDIS", metavar="URL",
+              help="redis://HOST:PORT/DB shared with other selchat processes: their users are in the same rooms.")
 @click.option("--log-level", default="INFO", show_default=True, envvar="SELCHAT_LOG_LEVEL",
               type=click.Choice(LOG_LEVELS, case_sensitive=False))
 @click.option("--log-format", default="text", show_default=True, envvar="SELCHAT_LOG_FORMAT",
@@ -245,6 +255,7 @@ def serve(
     bans: tuple[str, ...],
     motd_file: Path | None,
     metrics: str | None,
+    redis: str | None,
     log_level: str,
     log_format: str,
     config_file: Path | None,

@@ -94,6 +94,8 @@ class ServerConfig:
     # HOST:PORT of the Prometheus metrics listener (GET /metrics); None: no listener (off, as
     # Redis's and ngIRCd's statistics are not served unless asked for).
     metrics: str | None = None
+    # redis://HOST:PORT/DB shared by several selchat processes (rooms, names, presence); None: alone.
+    redis: str | None = None
     # The SQLite file for history, topics and accounts; ":memory:" keeps nothing.
     db: str = ":memory:"
 

@@ -60,14 +60,17 @@ from selchat.events import (
 )
 from selchat.records import (
     CheckLogin,
+    ClaimName,
     DmsDelivered,
     HashPassword,
     HistoryPage,
     LoadHistory,
     LoadOfflineDms,
     LoginChecked,
+    NameClaimed,
     OfflineDms,
     PasswordHashed,
+    ReleaseName,
     Request,
     Result,
     SaveAccount,
@@ -137,17 +140,29 @@ class Ask:
     request: Request
 
 
-Effect = Union[Send, Broadcast, Close, Fail, Store, Ask]
+@dataclass(slots=True)
+class Presence:
+    """Several processes (``--redis``): someone entered or left a room (``event`` is the
+    ``UserJoined`` or ``UserLeft``), also in a room too large to announce it; ``local`` when it
+    is one of this process's users, whose news the other processes need."""
+
+    room_key: str
+    event: ev.UserJoined | ev.UserLeft
+    local: bool = True
+
+
+Effect = Union[Send, Broadcast, Close, Fail, Store, Ask, Presence]
 
 
 class Room:
-    __slots__ = ("key", "name", "members", "_roster", "topic", "topic_by", "topic_at", "recent", "total",
+    __slots__ = ("key", "name", "members", "remote", "_roster", "topic", "topic_by", "topic_at", "recent", "total",
                  "stored")
 
     def __init__(self, key: str, name: str, replay: int) -> None:
         self.key = key
         self.name = name
         self.members: dict[int, str] = {}
+        self.remote: dict[str, tuple[str, str]] = {}  # other processes' members: key -> (name, node)
         self._roster: list[int] | None = []
         self.topic = ""
         self.topic_by: str | None = None
@@ -182,21 +197,27 @@ class Room:
             self._roster = None
 
     def names(self) -> list[str]:
-        return sorted(self.members.values(), key=str.casefold)
+        names = list(self.members.values())
+        if self.remote:
+            names.extend(name for name, _ in self.remote.values())
+        return sorted(names, key=str.casefold)
+
+    def size(self) -> int:
+        return len(self.members) + len(self.remote)
 
     def quiet(self, above: int) -> bool:
         """Too large for joins and leaves to be announced (config.quiet_above)."""
-        return 0 < above < len(self.members)
+        return 0 < above < len(self.members) + len(self.remote)
 
     @property
     def lasting(self) -> bool:
         """A room exists while it has members or stored history (or a topic)."""
-        return bool(self.members) or self.total > 0 or bool(self.topic) or self.key == LOBBY_KEY
+        return bool(self.members) or bool(self.remote) or self.total > 0 or bool(self.topic) or self.key == LOBBY_KEY
 
 
 class Session:
     __slots__ = ("conn_id", "address", "name", "version", "rooms", "tokens", "refill_at", "strikes", "away",
-                 "account", "logging_in", "quit_message", "spoke_at", "authed", "user", "realname")
+                 "account", "logging_in", "quit_message", "spoke_at", "authed", "user", "realname", "claiming")
 
     def __init__(self, conn_id: int, address: str, burst: float, now: float) -> None:
         self.conn_id = conn_id
@@ -215,6 +236,8 @@ class Session:
         self.realname = ""
         self.quit_message: str | None = None
         self.spoke_at = now
+        # (name key, a guest?, the admission) while its name is claimed in Redis
+        self.claiming: tuple[str, bool, Callable[[], list[Effect]]] | None = None
 
 
 def valid_name(name: str) -> bool:
@@ -243,6 +266,7 @@ class Hub:
         self._login_failures: dict[str, deque[float]] = {}
         self._last_stamp = 0
         self._peak = 0  # most users online at once
+        self.shared = False  # several processes share rooms (--redis): claims, presence, remote events
         self.messages = 0  # chat messages accepted (for the metrics endpoint)
         self.deliveries = 0  # and the recipients they were addressed to
         self.bans = BanList(snapshot.bans if snapshot is not None else ())  # names here, addresses in the server
@@ -277,6 +301,7 @@ class Hub:
             LoginChecked: self._login_checked,
             PasswordHashed: self._password_hashed,
             OfflineDms: self._offline_dms,
+            NameClaimed: self._name_claimed,
         }
 
     def _room(self, key: str, name: str) -> Room:
@@ -321,8 +346,9 @@ class Hub:
         return session.version if session else 1
 
     def logging_in(self, conn_id: int) -> bool:
+        """Waiting on the server (a password check, or a name claim in Redis), not on the client."""
         session = self._sessions.get(conn_id)
-        return session is not None and session.logging_in is not None
+        return session is not None and (session.logging_in is not None or session.claiming is not None)
 
     def room_names(self) -> list[str]:
         return sorted((r.name for r in self._rooms.values() if r.lasting), key=str.casefold)
@@ -348,10 +374,14 @@ class Hub:
         if session.account is not None and self._account_sessions.get(session.account) == conn_id:
             del self._account_sessions[session.account]
         effects: list[Effect] = []
+        if self.shared:
+            effects.append(Ask(ReleaseName(session.name.casefold())))
         told: set[int] = set()
         for room in session.rooms.values():
             quiet = room.quiet(self.config.quiet_above)
             room.remove(conn_id)
+            if self.shared:
+                effects.append(Presence(room.key, ev.UserLeft(session.name, room.name, now, reason)))
             if quiet:  # a large room hears of no one leaving
                 self._maybe_drop(room)
                 continue
@@ -397,6 +427,67 @@ class Hub:
                 return self._password_hashed(None, result, now)
             return []
         return self._results[type(result)](session, result, now)
+
+    # -- other processes (--redis) --------------------------------------------------------------
+    def remote(self, node: str, event: ev.Event, now: float) -> list[Effect]:
+        """An event from another process's users, for this process's members of its room."""
+        room = self._rooms.get(room_key(event.room))  # type: ignore[union-attr]
+        if room is None:
+            return []
+        kind = type(event)
+        if kind is ev.Message:
+            room.recent.append(event)  # type: ignore[arg-type]
+            return [room.broadcast(event)] if room.members else []
+        if kind is ev.UserJoined:
+            j: ev.UserJoined = event  # type: ignore[assignment]
+            room.remote[j.username.casefold()] = (j.username, node)
+        elif kind is ev.UserLeft:
+            gone: ev.UserLeft = event  # type: ignore[assignment]
+            if room.remote.pop(gone.username.casefold(), None) is None:
+                return []
+            event = replace(gone, again=False)
+        elif kind is ev.TopicChanged:
+            t: ev.TopicChanged = event  # type: ignore[assignment]
+            room.topic, room.topic_by, room.topic_at = t.topic, t.by, t.timestamp
+        if not room.members or (kind is not ev.TopicChanged and room.quiet(self.config.quiet_above)):
+            return []
+        return [room.broadcast(event)]
+
+    def remote_members(self, key: str, name: str, members: list[tuple[str, str]]) -> None:
+        """Who else is in a room, as the other processes registered them (read on subscribing)."""
+        room = self._room(key, name)
+        for member, node in members:
+            room.remote[member.casefold()] = (member, node)
+
+    def local_rooms(self) -> list[str]:
+        return [key for key, room in self._rooms.items() if room.members]
+
+    def local_presence(self) -> list[tuple[str, str]]:
+        return [(key, name) for key, room in self._rooms.items() for name in room.members.values()]
+
+    def local_names(self) -> list[str]:
+        return list(self._names)
+
+    def has_local_members(self, key: str) -> bool:
+        room = self._rooms.get(key)
+        return room is not None and bool(room.members)
+
+    def remote_nodes(self) -> set[str]:
+        return {node for room in self._rooms.values() for _, node in room.remote.values()}
+
+    def node_gone(self, node: str, now: float) -> list[Effect]:
+        """A process stopped answering (killed, or cut off): its users have left."""
+        effects: list[Effect] = []
+        for room in list(self._rooms.values()):
+            lost = [key for key, (_, where) in room.remote.items() if where == node]
+            quiet = room.quiet(self.config.quiet_above)
+            for key in lost:
+                name, _ = room.remote.pop(key)
+                left = ev.UserLeft(name, room.name, now, "server lost")
+                effects.append(Presence(room.key, left, local=False))  # out of the room's shared list too
+                if room.members and not quiet:
+                    effects.append(room.broadcast(left))
+        return effects
 
     # -- operator ------------------------------------------------------------------------------
     def announce(self, text: str, now: float) -> list[Effect]:
@@ -491,7 +582,7 @@ class Hub:
     def _join(self, session: Session, cmd: Join, now: float) -> list[Effect]:
         if session.name is not None:
             raise ProtocolError(ErrorCode.ALREADY_JOINED, f"already joined as {session.name}")
-        if session.logging_in is not None:
+        if session.logging_in is not None or session.claiming is not None:
             raise ProtocolError(ErrorCode.ALREADY_JOINED, "a login is already being checked")
         expected = self.config.password
         if expected is not None and not hmac.compare_digest(
@@ -511,8 +602,9 @@ class Hub:
                     raise ProtocolError(ErrorCode.NAME_REGISTERED, f"{cmd.username} is another registered account")
                 if key in self._names:
                     raise ProtocolError(ErrorCode.USERNAME_TAKEN, f"{cmd.username} is taken; choose another name")
-                return self._admit_account(session, account, cmd, now, cmd.username)
-            return self._admit_account(session, account, cmd, now)
+                return self._claimed(session, key, False,
+                                     lambda: self._admit_account(session, account, cmd, now, cmd.username))
+            return self._claimed(session, account, False, lambda: self._admit_account(session, account, cmd, now))
         key = self._check_name(cmd.username)
         if self.bans.name(key, now):
             raise ProtocolError(ErrorCode.BANNED, f"{cmd.username} is banned from this server")
@@ -531,7 +623,28 @@ class Hub:
             )
         if key in self._names:
             raise ProtocolError(ErrorCode.USERNAME_TAKEN, f"{cmd.username} is taken; choose another name")
-        return self._admit(session, cmd.username, cmd, None, now)
+        return self._claimed(session, key, True, lambda: self._admit(session, cmd.username, cmd, None, now))
+
+    def _claimed(self, session: Session, key: str, guest: bool, admit: Callable[[], list[Effect]]) -> list[Effect]:
+        """With several processes, a name is claimed in Redis before it is admitted here (an
+        atomic claim, never check-then-set); ``admit`` runs when the claim comes back."""
+        if not self.shared:
+            return admit()
+        session.claiming = (key, guest, admit)
+        return [Ask(ClaimName(session.conn_id, key))]
+
+    def _name_claimed(self, session: Session, result: NameClaimed, now: float) -> list[Effect]:
+        pending = session.claiming
+        if pending is None or pending[0] != result.name_key:
+            return []
+        session.claiming = None
+        key, guest, admit = pending
+        holder = self._names.get(key)
+        if not result.ok or (guest and holder is not None and holder != session.conn_id):
+            where = "on another server" if not result.ok else "here"
+            return [Fail(session.conn_id, ProtocolError(
+                ErrorCode.USERNAME_TAKEN, f"that name is taken {where}; choose another name"))]
+        return admit()
 
     def _check_throttle(self, session: Session, now: float) -> None:
         failures = self._login_failures.get(session.address)
@@ -578,7 +691,7 @@ class Hub:
                 session.authed = key  # the join that follows is the account's
                 return [Send((session.conn_id,), ev.LoggedIn(result.name))]
             return self._log_in_late(session, key, result.name, now)
-        return self._admit_account(session, key, cmd, now)
+        return self._claimed(session, key, False, lambda: self._admit_account(session, key, cmd, now))
 
     def _replace_session(self, old: int | None, session: Session, name: str, now: float) -> list[Effect]:
         """The account's owner is back (often from a connection the server has not yet seen die):
@@ -635,7 +748,8 @@ class Hub:
         room.add(conn_id, name)
         session.rooms[room.key] = room
         quiet = room.quiet(self.config.quiet_above)
-        others = len(room.members) - 1
+        presence: list[Effect] = [Presence(room.key, ev.UserJoined(name, room.name, now))] if self.shared else []
+        others = room.size() - 1
         plural = "s" if others != 1 else ""
         online = f"{others} other user{plural} online." if others else "You are the first one here."
         welcome = ev.Welcome(
@@ -652,9 +766,9 @@ class Hub:
             account=account and self._accounts.get(account),
             max_rooms=self.config.max_rooms,
             motd=self.config.motd,
-            user_count=len(room.members) if quiet else None,
+            user_count=room.size() if quiet else None,
         )
-        effects: list[Effect] = [Send((conn_id,), welcome)]
+        effects: list[Effect] = [Send((conn_id,), welcome), *presence]
         if version >= 2:
             effects.extend(self._replay(session, room))
         if not quiet:
@@ -677,6 +791,8 @@ class Hub:
         room.add(session.conn_id, session.name)
         session.rooms[key] = room
         effects: list[Effect] = [Send((session.conn_id,), self._room_joined(room, session.name))]
+        if self.shared:
+            effects.append(Presence(room.key, ev.UserJoined(session.name, room.name, now)))
         effects.extend(self._replay(session, room))
         if not room.quiet(self.config.quiet_above):
             effects.append(room.broadcast(ev.UserJoined(session.name, room.name, now), session.conn_id))
@@ -684,7 +800,7 @@ class Hub:
 
     def _room_joined(self, room: Room, name: str | None) -> ev.RoomJoined:
         if room.quiet(self.config.quiet_above) and name is not None:
-            return ev.RoomJoined(room.name, room.topic, (name,), room.topic_by, room.topic_at, len(room.members))
+            return ev.RoomJoined(room.name, room.topic, (name,), room.topic_by, room.topic_at, room.size())
         return ev.RoomJoined(room.name, room.topic, tuple(room.names()), room.topic_by, room.topic_at)
 
     def _leave_room(self, session: Session, cmd: LeaveRoom, now: float) -> list[Effect]:
@@ -694,6 +810,9 @@ class Hub:
         room.remove(session.conn_id)
         del session.rooms[room.key]
         effects: list[Effect] = [Send((session.conn_id,), ev.RoomLeft(room.name, cmd.message or None))]
+        if self.shared:
+            effects.append(Presence(room.key, ev.UserLeft(session.name, room.name, now, cmd.message or None,
+                                                          parted=True)))
         if not quiet:
             effects.append(room.broadcast(ev.UserLeft(session.name, room.name, now, cmd.message or None,
                                                       parted=True)))

@@ -13,6 +13,7 @@ import errno
 import heapq
 import itertools
 import logging
+import os
 import selectors
 import socket
 import ssl
@@ -112,6 +113,7 @@ class Conn:
         "tls_pinned",
         "ctx",
         "tag",
+        "connecting",
     )
 
     def __init__(self, conn_id: int, sock: socket.socket, peer: str) -> None:
@@ -132,7 +134,8 @@ class Conn:
         self.tls_want = EVENT_READ  # what the TLS handshake waits for
         self.tls_pinned = False  # SSL_write must be retried with the same buffer
         self.ctx: Any = None  # the handler's per-connection state
-        self.tag: str | None = None  # the listener's tag (None: the chat port)
+        self.tag: str | None = None  # the listener's tag (None: the chat port), or an outbound link's
+        self.connecting = False  # an outbound connect() not finished yet
 
     def __repr__(self) -> str:
         return f"<Conn {self.id} {self.peer}{' closing' if self.closing else ''}>"
@@ -225,6 +228,41 @@ class Reactor:
         self.sel.register(sock, EVENT_READ, self._accept)
         bound = sock.getsockname()
         return bound[0], bound[1]
+
+    def connect(self, host: str, port: int, tag: str) -> Conn:
+        """An outbound connection (the Redis link): a non-blocking connect whose outcome is the
+        handler's ``on_open`` (up) or ``on_close`` (failed, with the reason). The address is
+        resolved here, so give a literal address or a name the resolver answers at once
+        (localhost, /etc/hosts). OSError if no socket can be made."""
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, type_, proto, _, addr = infos[0]
+        sock = socket.socket(family, type_, proto)
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn = Conn(next(self._ids), sock, format_peer(addr))
+        conn.tag = tag
+        conn.connecting = True
+        self.conns[conn.id] = conn
+        err = sock.connect_ex(addr)
+        if err not in (0, errno.EINPROGRESS, errno.EAGAIN):
+            self.close(conn, f"connect failed: {os.strerror(err)}")
+            return conn
+        self._update(conn)
+        return conn
+
+    def _connected(self, conn: Conn) -> None:
+        err = conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            conn.connecting = False
+            self.abort(conn, f"connect failed: {os.strerror(err)}")
+            return
+        conn.connecting = False
+        self._update(conn)
+        try:
+            self.handler.on_open(conn)
+        except Exception:
+            log.exception("opening %s failed", conn.peer)
+            self.abort(conn, "internal error")
 
     def add_reader(self, fileobj: Any, callback: Callable[[], None]) -> None:
         self.sel.register(fileobj, EVENT_READ, callback)
@@ -325,7 +363,7 @@ class Reactor:
 
     def _write(self, conn: Conn) -> None:
         out = conn.out
-        if not out or conn.closed or conn.tls in (SNIFF, HANDSHAKE):
+        if not out or conn.closed or conn.connecting or conn.tls in (SNIFF, HANDSHAKE):
             return
         try:
             if conn.tls:
@@ -419,6 +457,8 @@ class Reactor:
         if conn.tls in (SNIFF, HANDSHAKE):
             want_read = conn.tls_want == EVENT_READ
             want_write = not want_read
+        elif conn.connecting:
+            want_read, want_write = False, True  # a non-blocking connect is done when writable
         else:
             want_read = not conn.closing and not conn.paused
             want_write = bool(conn.out)
@@ -661,6 +701,10 @@ class Reactor:
         for key, mask in events:
             target = key.data
             if type(target) is Conn:
+                if target.connecting:
+                    if not target.closing:
+                        self._connected(target)
+                    continue
                 if target.tls in (SNIFF, HANDSHAKE):
                     if not target.closing:
                         self._tls_step(target)

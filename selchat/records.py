@@ -106,7 +106,22 @@ class HashPassword:
     password: str
 
 
-Request = LoadHistory | LoadOfflineDms | CheckLogin | HashPassword
+@dataclass(slots=True)
+class ClaimName:
+    """Several processes (``--redis``): claim the name in Redis before admitting it here."""
+
+    conn_id: int
+    name_key: str
+
+
+@dataclass(slots=True)
+class ReleaseName:
+    """The name is free again (its user left), unless someone here has taken it back meanwhile."""
+
+    name_key: str
+
+
+Request = LoadHistory | LoadOfflineDms | CheckLogin | HashPassword | ClaimName | ReleaseName
 
 # -- results --------------------------------------------------------------------------------------
 
@@ -138,7 +153,13 @@ class PasswordHashed:
     hash: str
 
 
-Result = HistoryPage | OfflineDms | LoginChecked | PasswordHashed
+@dataclass(slots=True)
+class NameClaimed:
+    name_key: str
+    ok: bool
+
+
+Result = HistoryPage | OfflineDms | LoginChecked | PasswordHashed | NameClaimed
 
 
 @dataclass(slots=True)

@@ -24,25 +24,29 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from selchat import outbound as ev
+from selchat.backplane import Backplane, RedisTarget, parse_url
 from selchat.bans import Ban, BanError, describe, make_ban, parse_duration, parse_target
 from selchat.codec import encode
 from selchat.config import SPARE_FDS, ServerConfig
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.fdlimit import raise_open_file_limit
-from selchat.hub import Ask, Broadcast, Close, Effect, Fail, Hub, Send, Store
+from selchat.hub import Ask, Broadcast, Close, Effect, Fail, Hub, Presence, Send, Store
 from selchat.logsink import flush_logs
 from selchat.metrics import MetricsCodec, parse_address
 from selchat.reactor import HANDSHAKE, SNIFF, Conn, Reactor, Timer
 from selchat.records import (
     CheckLogin,
+    ClaimName,
     DeleteBan,
     HashPassword,
     HistoryPage,
     LoadHistory,
     LoadOfflineDms,
     LoginChecked,
+    NameClaimed,
     OfflineDms,
     PasswordHashed,
+    ReleaseName,
     Request,
     SaveBan,
 )
@@ -58,6 +62,10 @@ from selchat.wire.web import plain as web_plain
 log = logging.getLogger("selchat.server")
 
 METRICS = "metrics"  # the tag of the metrics listener's connections
+REDIS_TAGS = ("redis-cmd", "redis-sub")  # the backplane's two links
+# Events a room hears that the other processes' members of the room hear too (joins and leaves
+# cross as Presence, also in rooms too large to announce them).
+SHARED_BROADCASTS = (ev.Message, ev.TopicChanged)
 # Protocol errors logged per connection before the rest go to DEBUG (a broken client can send
 # thousands; the log should not be its megaphone).
 ERRORS_LOGGED = 5
@@ -185,6 +193,12 @@ class ChatServer:
         self._audience_cache: dict[int, Audience] = {}
         self._console_buf = b""
         self.metrics_address: tuple[str, int] | None = None
+        self.backplane: Backplane | None = None
+        self._remote = False  # applying another process's event: not to be published again
+        self._releases: list[str] = []  # names freed this turn (released unless taken back)
+        if config.redis:
+            self.backplane = Backplane(parse_redis_url(config.redis), self)
+            self.hub.shared = True
         # counters for the metrics endpoint (with the reactor's, the hub's and the store's)
         self.opened: dict[str, int] = {}
         self.joins = 0
@@ -221,6 +235,8 @@ class ChatServer:
             self.start_worker()
         self.started = self.reactor.clock()
         self.reactor.call_later(BAN_SWEEP, self._expire_bans)
+        if self.backplane is not None:
+            self.backplane.start()
         try:
             self.reactor.run()
         finally:
@@ -274,7 +290,7 @@ class ChatServer:
                 self.shutdown()
 
     # settings that take effect only when the server starts: a reload keeps the running value
-    RESTART_ONLY = ("host", "port", "tls_cert", "tls_key", "db", "replay", "history_max", "metrics")
+    RESTART_ONLY = ("host", "port", "tls_cert", "tls_key", "db", "replay", "history_max", "metrics", "redis")
 
     def reload_config(self) -> None:
         """SIGHUP: read the configuration again (``self.reload`` builds it) and apply what can
@@ -315,6 +331,10 @@ class ChatServer:
 
     # -- reactor callbacks ---------------------------------------------------------------------
     def on_open(self, conn: Conn) -> None:
+        if conn.tag in REDIS_TAGS:
+            assert self.backplane is not None
+            self.backplane.opened(conn)
+            return
         host = host_of(conn.peer)
         reactor = self.reactor
         ctx = ConnState(reactor.now)
@@ -337,6 +357,10 @@ class ChatServer:
         log.debug("connect %s (%d connections)", conn.peer, len(reactor.conns))
 
     def on_data(self, conn: Conn, data: bytes) -> None:
+        if conn.tag is not None and conn.tag in REDIS_TAGS:
+            assert self.backplane is not None
+            self.backplane.data(conn, data)
+            return
         ctx: ConnState = conn.ctx
         ctx.last_rx = self.reactor.now
         if ctx.fresh:
@@ -445,6 +469,10 @@ class ChatServer:
         self._choose(conn, TEXT)
 
     def on_close(self, conn: Conn, reason: str) -> None:
+        if conn.tag in REDIS_TAGS:
+            assert self.backplane is not None
+            self.backplane.closed(conn, reason)
+            return
         self.closes[reason] = self.closes.get(reason, 0) + 1
         ctx: ConnState | None = conn.ctx
         if ctx is None or conn.tag == METRICS:
@@ -462,6 +490,8 @@ class ChatServer:
 
     def before_flush(self) -> None:
         self._flush_batch()
+        if self._releases:
+            self._release_names()
         self._commit()
         flush_logs()  # the turn's log lines, in one write
 
@@ -494,6 +524,8 @@ class ChatServer:
             if kind is Broadcast:
                 b: Broadcast = effect  # type: ignore[assignment]
                 self._queue_broadcast(b.targets, b.count, b.exclude, b.event)
+                if self.backplane is not None and not self._remote and type(b.event) in SHARED_BROADCASTS:
+                    self.backplane.publish(b.event)
             elif kind is Store:
                 self.store.write(effect.write)  # type: ignore[union-attr]
             elif kind is Send:
@@ -505,6 +537,10 @@ class ChatServer:
                 self._send(targets, effect.event)  # type: ignore[union-attr]
             elif kind is Ask:
                 self._ask(effect.request)  # type: ignore[union-attr]  # what it delivers comes back here
+            elif kind is Presence:
+                p: Presence = effect  # type: ignore[assignment]
+                if self.backplane is not None:
+                    self.backplane.presence(p.room_key, p.event, p.local)
             elif kind is Fail:
                 conn = self.reactor.conns.get(effect.conn_id)  # type: ignore[union-attr]
                 if conn is not None and not conn.closing:
@@ -692,6 +728,14 @@ class ChatServer:
             self._check_login(request)  # type: ignore[arg-type]
         elif kind is HashPassword:
             self._hash_password(request)  # type: ignore[arg-type]
+        elif kind is ClaimName:
+            c: ClaimName = request  # type: ignore[assignment]
+            if self.backplane is None:
+                self._complete(c.conn_id, NameClaimed(c.name_key, True))
+                return
+            self.backplane.claim(c.name_key, lambda ok: self._complete(c.conn_id, NameClaimed(c.name_key, ok)))
+        elif kind is ReleaseName:
+            self._releases.append(request.name_key)  # type: ignore[union-attr]
 
     def _complete(self, conn_id: int, result: object) -> None:
         self.apply(self.hub.complete(conn_id, result, self.wall_clock()))  # type: ignore[arg-type]
@@ -775,6 +819,52 @@ class ChatServer:
         codec_name = type(ctx.codec).__name__.removesuffix("Codec").lower()
         how = {JSON_V1: "", JSON_V2: " v2"}.get(ctx.wire, f" ({codec_name})")
         log.info("join %s (%s)%s", ctx.name, conn.peer, how)
+
+    # -- other processes (--redis): what the backplane asks and tells -------------------------
+    def _release_names(self) -> None:
+        releases, self._releases = self._releases, []
+        for key in releases:
+            if self.backplane is not None and self.hub.find(key) is None:  # not taken back meanwhile
+                self.backplane.release(key)
+
+    def local_rooms(self) -> list[str]:
+        return self.hub.local_rooms()
+
+    def local_presence(self) -> list[tuple[str, str]]:
+        return self.hub.local_presence()
+
+    def local_names(self) -> list[str]:
+        return self.hub.local_names()
+
+    def has_local_members(self, key: str) -> bool:
+        return self.hub.has_local_members(key)
+
+    def remote_nodes(self) -> set[str]:
+        return self.hub.remote_nodes()
+
+    def remote_members(self, key: str, name: str, members: list[tuple[str, str]]) -> None:
+        self.hub.remote_members(key, name, members)
+
+    def remote_event(self, node: str, event: ev.Event) -> None:
+        self._remote = True
+        try:
+            self.apply(self.hub.remote(node, event, self.wall_clock()))
+        finally:
+            self._remote = False
+
+    def node_gone(self, node: str) -> None:
+        self._remote = True
+        try:
+            self.apply(self.hub.node_gone(node, self.wall_clock()))
+        finally:
+            self._remote = False
+
+    def link_changed(self, up: bool) -> None:
+        """Tell everyone here when the rooms are cut off from the other servers, and when whole again."""
+        text = ("the other servers are back: the rooms are whole again" if up else
+                "lost the link to the other servers (Redis): you are chatting with this server's users only "
+                "until it is back")
+        self.announce(text)
 
     # -- timers --------------------------------------------------------------------------------
     def _handshake_expired(self, conn: Conn) -> None:
@@ -1026,6 +1116,10 @@ CONSOLE_HELP = (
 )
 # How often bans whose time is up are forgotten in the database (a lookup ignores them at once).
 BAN_SWEEP = 60.0
+
+
+def parse_redis_url(url: str) -> RedisTarget:
+    return parse_url(url)
 
 
 def _config_bans(config: ServerConfig) -> list[Ban]:

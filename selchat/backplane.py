@@ -1,0 +1,403 @@
+"""Several selchat processes sharing rooms through Redis (``selchat serve --redis URL``).
+
+The link is two more reactor connections speaking RESP, parsed by ``hiredis.Reader`` (sans-I/O):
+one for commands, whose replies come back in the order the commands went (a FIFO of callbacks),
+and one that only subscribes. Nothing here blocks and nothing runs in a thread.
+
+What crosses processes:
+
+- A room's events (messages, joins, leaves, topics) are published once to ``selchat:room:KEY``,
+  serialized once, and every process with members in that room is subscribed to it. A process
+  knows its own publications by its node id and does not deliver them twice. One publishing
+  connection keeps each sender's messages in order.
+- Names are claimed atomically (``SET selchat:name:KEY NODE NX EX``), so two processes can never
+  admit the same name, even when the claims race; each process renews its claims, and a claim
+  lapses by itself when its process dies.
+- Presence: who is in which room, on which node, is a hash per room (``selchat:members:KEY``),
+  read when a process first subscribes to the room. Each node keeps ``selchat:node:NODE`` alive
+  with a short expiry; when a node's key is gone its users are told to have left.
+
+Redis going away is not a crash: local delivery goes on, the link is retried with back-off, and
+on its return the process subscribes again and registers its names and members anew.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from selchat import outbound as ev
+from selchat.config import LOBBY_ROOM
+
+log = logging.getLogger("selchat.backplane")
+
+PREFIX = "selchat:"
+LOBBY_KEY = LOBBY_ROOM.casefold()
+# A node's liveness key lives this long and is renewed every HEARTBEAT: a node killed with
+# SIGKILL is noticed by the others within NODE_TTL + HEARTBEAT (the issue allows 5 s).
+NODE_TTL = 3
+HEARTBEAT = 1.0
+# A name claim names its node, and a claim whose node's liveness key has lapsed is free (so a
+# killed process's names are free again within NODE_TTL); the claim's own expiry only collects
+# what a killed process leaves behind, and its owner renews it well before.
+CLAIM_TTL = 3600
+CLAIM_RENEW = 600.0
+# Reconnecting: the first retry after this, doubling up to the most (Redis clients such as
+# redis-py and ioredis back off the same way).
+BACKOFF_FIRST = 0.1
+BACKOFF_MOST = 5.0
+# Events that cross processes, by name (nothing else is ever decoded from the wire).
+SHARED_EVENTS: dict[str, type] = {cls.__name__: cls for cls in (
+    ev.Message, ev.UserJoined, ev.UserLeft, ev.TopicChanged, ev.NickChanged, ev.AwayChanged)}
+_FIELDS = {name: tuple(f.name for f in fields(cls)) for name, cls in SHARED_EVENTS.items()}
+
+
+class RedisUrlError(ValueError):
+    """--redis is not a URL selchat can use; the message is one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class RedisTarget:
+    host: str
+    port: int
+    db: int = 0
+    password: str | None = None
+    username: str | None = None
+    tls: bool = False
+
+
+def parse_url(url: str) -> RedisTarget:
+    """redis://[[USER]:PASSWORD@]HOST[:PORT][/DB], or rediss:// for TLS."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss"):
+        raise RedisUrlError(f"{url!r} is not a redis:// or rediss:// URL (redis://127.0.0.1:6379/0)")
+    try:
+        port = parts.port or 6379
+    except ValueError:
+        raise RedisUrlError(f"{url!r} has a port that is not a number")
+    path = parts.path.strip("/")
+    if path and not path.isdigit():
+        raise RedisUrlError(f"{url!r}: the database is a number (redis://HOST:PORT/0)")
+    if not parts.hostname:
+        raise RedisUrlError(f"{url!r} names no host")
+    return RedisTarget(parts.hostname, port, int(path or 0), unquote(parts.password) if parts.password else None,
+                       unquote(parts.username) if parts.username else None, parts.scheme == "rediss")
+
+
+def command(*args: str | bytes | int | float) -> bytes:
+    """One RESP command (an array of bulk strings)."""
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else str(arg).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)
+
+
+def encode_event(node: str, event: Any) -> bytes:
+    """An event as it crosses to other processes: the node it came from, its kind, its fields."""
+    kind = type(event).__name__
+    return json.dumps([node, kind, [getattr(event, name) for name in _FIELDS[kind]]],
+                      separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def decode_event(data: bytes) -> tuple[str, Any]:
+    """(node, event); ValueError for anything that is not one of ours."""
+    node, kind, values = json.loads(data)
+    cls = SHARED_EVENTS.get(kind)
+    if cls is None or not isinstance(node, str) or len(values) != len(_FIELDS[kind]):
+        raise ValueError(f"not a selchat event: {data[:80]!r}")
+    return node, cls(*values)
+
+
+def room_channel(key: str) -> str:
+    return f"{PREFIX}room:{key}"
+
+
+def new_node_id() -> str:
+    return f"{os.getpid()}-{secrets.token_hex(4)}"
+
+
+# Releases a claim only if it is still ours (a check-then-delete done atomically inside Redis).
+RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+class Link:
+    """One RESP connection's state: the parser, and the callbacks waiting for replies."""
+
+    def __init__(self, name: str) -> None:
+        import hiredis
+
+        self.name = name
+        self.conn: Any = None  # the reactor's Conn while connected (or connecting)
+        self.up = False
+        self.reader = hiredis.Reader()
+        self.waiting: deque[Callable[[Any], None] | None] = deque()
+
+    def reset(self) -> None:
+        import hiredis
+
+        self.conn = None
+        self.up = False
+        self.reader = hiredis.Reader()
+        waiting, self.waiting = self.waiting, deque()
+        for callback in waiting:
+            if callback is not None:
+                callback(ConnectionError("the link to Redis was lost"))
+
+
+# Claims a name for a node, atomically inside Redis: free, already ours, or held by a node that
+# is no longer alive.
+CLAIM = ("local v = redis.call('get', KEYS[1]) "
+         "if v == false or v == ARGV[1] or redis.call('exists', ARGV[3] .. v) == 0 then "
+         "redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1 end return 0")
+NODE_KEY = f"{PREFIX}node:"
+
+
+class Backplane:
+    """The process's side of the shared rooms: two links, heartbeats, claims and presence.
+
+    ``owner`` is the server: it gives the reactor and takes what arrives (``remote_event``,
+    ``remote_members``, ``node_gone``, ``link_changed``) and says what this process holds
+    (``local_rooms``, ``local_presence``, ``local_names``) so that a new link can register it.
+    """
+
+    def __init__(self, target: RedisTarget, owner: Any, node: str | None = None) -> None:
+        self.target = target
+        self.owner = owner
+        self.node = node or new_node_id()
+        self.cmd = Link("commands")
+        self.sub = Link("subscriptions")
+        self.subscribed: dict[str, str] = {}  # room key -> name, subscribed (or asked for) on this link
+        self.backoff = BACKOFF_FIRST
+        self.retry_timer: Any = None
+        self.told_down = False  # the users were told the rooms are cut off
+        self.whole = False  # both links up and everything registered again
+        self.published = 0
+        self.received = 0
+        self.stopped = False
+
+    # -- the links ------------------------------------------------------------------------------
+    @property
+    def up(self) -> bool:
+        return self.cmd.up and self.sub.up
+
+    def start(self) -> None:
+        self._dial(self.cmd, "redis-cmd")
+        self._dial(self.sub, "redis-sub")
+        reactor = self.owner.reactor
+        reactor.call_later(HEARTBEAT, self._heartbeat)
+        reactor.call_later(CLAIM_RENEW, self._renew_claims)
+
+    def stop(self) -> None:
+        self.stopped = True
+        for link in (self.cmd, self.sub):
+            if link.conn is not None and not link.conn.closing:
+                self.owner.reactor.close(link.conn, "shutdown")
+
+    def _dial(self, link: Link, tag: str) -> None:
+        if self.stopped:
+            return
+        try:
+            link.conn = self.owner.reactor.connect(self.target.host, self.target.port, tag)
+        except OSError as exc:
+            log.warning("cannot reach Redis at %s:%d: %s", self.target.host, self.target.port, exc)
+            self._retry()
+
+    def _retry(self) -> None:
+        if self.retry_timer is not None or self.stopped:
+            return
+        delay, self.backoff = self.backoff, min(BACKOFF_MOST, self.backoff * 2)
+        self.retry_timer = self.owner.reactor.call_later(delay, self._redial)
+
+    def _redial(self) -> None:
+        self.retry_timer = None
+        for link, tag in ((self.cmd, "redis-cmd"), (self.sub, "redis-sub")):
+            if link.conn is None:
+                self._dial(link, tag)
+
+    def link_of(self, conn: Any) -> Link:
+        return self.cmd if conn.tag == "redis-cmd" else self.sub
+
+    def opened(self, conn: Any) -> None:
+        link = self.link_of(conn)
+        hello = []
+        if self.target.password is not None:
+            auth = ("AUTH", self.target.username, self.target.password) if self.target.username else \
+                ("AUTH", self.target.password)
+            hello.append(auth)
+        if self.target.db:
+            hello.append(("SELECT", self.target.db))
+        for args in hello:
+            self._send(link, args, self._checked(args[0]))
+        link.up = True
+        log.info("Redis %s link up (%s:%d)", link.name, self.target.host, self.target.port)
+        if link is self.sub:
+            self.subscribed = {}
+            # the lobby always (everyone lands there, and its members should be known before they
+            # do), and every room someone here is in
+            self._subscribe(LOBBY_KEY, LOBBY_ROOM)
+            for key in self.owner.local_rooms():
+                self._subscribe(key)
+        else:
+            self._register()
+        if self.up:
+            self.backoff = BACKOFF_FIRST
+            if self.told_down:
+                self.told_down = False
+                self.owner.link_changed(True)
+
+    def _checked(self, what: str) -> Callable[[Any], None]:
+        def check(reply: Any) -> None:
+            if isinstance(reply, Exception):
+                log.error("Redis refused %s: %s", what, reply)
+        return check
+
+    def data(self, conn: Any, payload: bytes) -> None:
+        link = self.link_of(conn)
+        reader = link.reader
+        reader.feed(payload)
+        while True:
+            try:
+                reply = reader.gets()
+            except Exception as exc:  # hiredis.ProtocolError: not Redis on the other end
+                log.error("Redis %s link: %s", link.name, exc)
+                self.owner.reactor.close(conn, "protocol error")
+                return
+            if reply is False:
+                return
+            if link is self.sub:
+                self._pushed(reply)
+            elif link.waiting:
+                callback = link.waiting.popleft()
+                if callback is not None:
+                    callback(reply)
+
+    def closed(self, conn: Any, reason: str) -> None:
+        link = self.link_of(conn)
+        was_up = link.up
+        link.reset()
+        if link is self.sub:
+            self.subscribed = {}
+        if self.stopped:
+            return
+        log.warning("Redis %s link %s: %s; retrying", link.name, "lost" if was_up else "not made", reason)
+        if not self.told_down and (was_up or not self.whole):
+            self.told_down = True
+            self.owner.link_changed(False)
+        self._retry()
+
+    def _send(self, link: Link, args: tuple[Any, ...], callback: Callable[[Any], None] | None = None) -> bool:
+        if not link.up or link.conn is None:
+            return False
+        link.waiting.append(callback)
+        self.owner.reactor.send(link.conn, command(*args))
+        return True
+
+    # -- what this process says ---------------------------------------------------------------
+    def publish(self, event: Any) -> None:
+        key = event.room.casefold()
+        if self._send(self.cmd, ("PUBLISH", room_channel(key), encode_event(self.node, event))):
+            self.published += 1
+
+    def presence(self, room_key: str, event: Any, local: bool = True) -> None:
+        """Someone entered or left a room: the room's hash of members, the subscription, and
+        (for this node's own users) the event for the other nodes."""
+        members = f"{PREFIX}members:{room_key}"
+        if type(event) is ev.UserJoined:
+            self._subscribe(room_key, event.room)
+            self._send(self.cmd, ("HSET", members, event.username, self.node))
+        else:
+            self._send(self.cmd, ("HDEL", members, event.username))
+            if not self.owner.has_local_members(room_key):
+                self._unsubscribe(room_key)
+        if local:
+            self.publish(event)
+
+    def claim(self, name_key: str, done: Callable[[bool], None]) -> None:
+        """Claim a name for this node; ``done(True)`` also when Redis is away (local rules then)."""
+        def answered(reply: Any) -> None:
+            done(reply == 1 or isinstance(reply, Exception))
+        if not self._send(self.cmd, self._claim_args(name_key), answered):
+            done(True)
+
+    def _claim_args(self, name_key: str) -> tuple[Any, ...]:
+        return ("EVAL", CLAIM, 1, f"{PREFIX}name:{name_key}", self.node, CLAIM_TTL, NODE_KEY)
+
+    def release(self, name_key: str) -> None:
+        self._send(self.cmd, ("EVAL", RELEASE, 1, f"{PREFIX}name:{name_key}", self.node))
+
+    def _subscribe(self, key: str, name: str | None = None) -> None:
+        if key in self.subscribed or not self.sub.up:
+            return
+        self.subscribed[key] = name or key
+        self._send(self.sub, ("SUBSCRIBE", room_channel(key)))
+        self._fetch_members(key)
+
+    def _fetch_members(self, key: str) -> None:
+        """Who is already in the room, on other nodes."""
+        shown = self.subscribed.get(key, key)
+
+        def members(reply: Any) -> None:
+            if isinstance(reply, Exception) or not reply:
+                return
+            pairs = [(reply[i].decode(), reply[i + 1].decode()) for i in range(0, len(reply) - 1, 2)]
+            self.owner.remote_members(key, shown, [(n, node) for n, node in pairs if node != self.node])
+        self._send(self.cmd, ("HGETALL", f"{PREFIX}members:{key}"), members)
+
+    def _unsubscribe(self, key: str) -> None:
+        if key in self.subscribed and self.sub.up and key != LOBBY_KEY:
+            self.subscribed.pop(key, None)
+            self._send(self.sub, ("UNSUBSCRIBE", room_channel(key)))
+
+    def _register(self) -> None:
+        """A new command link: this node's liveness, names and members, anew."""
+        self._send(self.cmd, ("SET", f"{PREFIX}node:{self.node}", 1, "EX", NODE_TTL))
+        for name_key in self.owner.local_names():
+            self._send(self.cmd, self._claim_args(name_key))
+        for room_key, name in self.owner.local_presence():
+            self._send(self.cmd, ("HSET", f"{PREFIX}members:{room_key}", name, self.node))
+        for key in self.subscribed:  # subscribed before this link was up
+            self._fetch_members(key)
+        self.whole = True
+
+    def _pushed(self, reply: Any) -> None:
+        """What the subscription link receives: acknowledgements and messages."""
+        if not isinstance(reply, list) or not reply:
+            return
+        kind = reply[0]
+        if kind == b"message" and len(reply) == 3:
+            try:
+                node, event = decode_event(reply[2])
+            except (ValueError, TypeError) as exc:
+                log.warning("ignored a message on %s: %s", reply[1], exc)
+                return
+            if node == self.node:
+                return  # our own publication: delivered here already
+            self.received += 1
+            self.owner.remote_event(node, event)
+
+    # -- timers ---------------------------------------------------------------------------------
+    def _heartbeat(self) -> None:
+        reactor = self.owner.reactor
+        reactor.call_later(HEARTBEAT, self._heartbeat)
+        if not self.cmd.up:
+            return
+        self._send(self.cmd, ("SET", f"{PREFIX}node:{self.node}", 1, "EX", NODE_TTL))
+        for node in self.owner.remote_nodes():
+            def alive(reply: Any, node: str = node) -> None:
+                if reply == 0:
+                    log.info("node %s is gone: its users have left", node)
+                    self.owner.node_gone(node)
+            self._send(self.cmd, ("EXISTS", f"{PREFIX}node:{node}"), alive)
+
+    def _renew_claims(self) -> None:
+        self.owner.reactor.call_later(CLAIM_RENEW, self._renew_claims)
+        for name_key in self.owner.local_names():
+            self._send(self.cmd, self._claim_args(name_key))

@@ -1,0 +1,259 @@
+"""Several `selchat serve --redis` processes sharing rooms through a real redis-server (Debian's
+package; .ci/run installs it), started by the tests on free loopback ports."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from selchat.backplane import RedisUrlError, command, decode_event, encode_event, parse_url
+from selchat.outbound import Message, UserLeft
+from tests.helpers import DEADLINE, RawClient, ServerProcess, wait_for
+
+REDIS = shutil.which("redis-server")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Redis:
+    """A redis-server of our own on a loopback port, which a test may stop and start again."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        assert REDIS is not None
+        self.proc = subprocess.Popen([REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--daemonize", "no"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        wait_for(self._answers, what="redis-server to answer PING")
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                s.sendall(command("PING"))
+                return s.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(DEADLINE)
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+@pytest.fixture
+def redis() -> Iterator[Redis]:
+    if REDIS is None:
+        pytest.skip("redis-server (Debian's redis-server package) is not installed; .ci/run installs it")
+    server = Redis()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pair(redis: Redis, start_server: Callable[..., ServerProcess]) -> tuple[ServerProcess, ServerProcess]:
+    """Two selchat processes on one Redis, each with its link up."""
+    a = start_server("--redis", redis.url, "--rate-limit", "0")
+    b = start_server("--redis", redis.url, "--rate-limit", "0")
+    for s in (a, b):
+        s.wait_log("Redis subscriptions link up")
+        s.wait_log("Redis commands link up")
+    return a, b
+
+
+# -- the pure parts --------------------------------------------------------------------------------
+
+
+def test_urls() -> None:
+    assert parse_url("redis://127.0.0.1:6380/2") == parse_url("redis://127.0.0.1:6380/2")
+    t = parse_url("rediss://user:p%40ss@cache.lan/3")
+    assert (t.host, t.port, t.db, t.username, t.password, t.tls) == ("cache.lan", 6379, 3, "user", "p@ss", True)
+    for bad in ("http://x", "redis://", "redis://h:port/0", "redis://h/zero"):
+        with pytest.raises(RedisUrlError):
+            parse_url(bad)
+
+
+def test_events_cross_as_they_left() -> None:
+    message = Message("#lobby", "alice", "hi ✓", 12.5, action=True)
+    assert decode_event(encode_event("node-1", message)) == ("node-1", message)
+    left = UserLeft("bob", "#dev", 13.0, "server lost")
+    assert decode_event(encode_event("n", left))[1] == left
+    with pytest.raises(ValueError):
+        decode_event(b'["n", "Shutdown", ["bye", 1.0]]')  # not an event that crosses
+
+
+def test_command_encoding() -> None:
+    assert command("SET", "k", 1) == b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\n1\r\n"
+
+
+# -- two and three processes -------------------------------------------------------------------------
+
+
+def test_chat_crosses_processes_once_and_in_order(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    a, b = pair
+    alice, bob = RawClient(a.address), RawClient(b.address)
+    try:
+        alice.join("alice", version=2)
+        welcome = bob.join("bob", version=2)
+        wait_for(lambda: "alice" in _users(bob), what="bob's server to know alice")
+        assert "alice" in welcome["users"] or "alice" in _users(bob)
+        assert alice.expect("user_joined", username="bob")["room"] == "#lobby"
+        for i in range(50):
+            alice.send(type="chat", message=f"m{i}")
+        got = [bob.expect("chat")["message"] for _ in range(50)]
+        assert got == [f"m{i}" for i in range(50)]  # every one, once, in the order sent
+        bob.send(type="chat", message="back at you")
+        assert alice.expect("chat")["message"] == "back at you"
+        alice.send(type="ping", id=7)
+        frames = []
+        while (f := alice.recv())["type"] != "pong":
+            frames.append(f)
+        assert not [f for f in frames if f["type"] == "chat"]  # alice never hears her own lines
+    finally:
+        alice.close()
+        bob.close()
+
+
+def _users(client: RawClient) -> list[str]:
+    client.send(type="users")
+    return client.expect("users")["users"]
+
+
+def test_rooms_and_topics_cross(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    a, b = pair
+    alice, bob = RawClient(a.address), RawClient(b.address)
+    try:
+        alice.join("alice", version=2)
+        bob.join("bob", version=2)
+        alice.send(type="join_room", room="#dev")
+        alice.expect("room_joined")
+        bob.send(type="join_room", room="#dev")
+        assert bob.expect("room_joined")["room"] == "#dev"
+        assert alice.expect("user_joined", username="bob", room="#dev")["username"] == "bob"
+        alice.send(type="topic", room="#dev", topic="ship it")
+        assert bob.expect("topic")["topic"] == "ship it"
+        bob.send(type="chat", room="#dev", message="on it")
+        assert alice.expect("chat", room="#dev")["message"] == "on it"
+        bob.send(type="leave_room", room="#dev")
+        assert alice.expect("user_left", username="bob", room="#dev")["username"] == "bob"
+    finally:
+        alice.close()
+        bob.close()
+
+
+def test_a_name_is_one_users_across_processes_even_when_claims_race(
+        pair: tuple[ServerProcess, ServerProcess]) -> None:
+    a, b = pair
+    carol = RawClient(a.address)
+    try:
+        carol.join("carol")
+        other = RawClient(b.address)
+        try:
+            other.send(type="join", username="Carol")
+            assert other.error("username_taken")["message"].startswith("that name is taken on another server")
+        finally:
+            other.close()
+    finally:
+        carol.close()
+    for round_ in range(5):  # two joins for one name, one on each process, at the same moment
+        one, two = RawClient(a.address), RawClient(b.address)
+        try:
+            name = f"racer{round_}"
+            one.send(type="join", username=name)
+            two.send(type="join", username=name)
+            outcomes = sorted(c.recv()["type"] for c in (one, two))
+            assert outcomes == ["error", "welcome"]
+        finally:
+            one.close()
+            two.close()
+    # carol left: her name is free everywhere again
+    wait_for(lambda: _joins(b.address, "carol"), what="carol's name to be free on b")
+
+
+def _joins(address: tuple[str, int], name: str) -> bool:
+    client = RawClient(address)
+    try:
+        client.send(type="join", username=name)
+        return client.recv()["type"] == "welcome"
+    finally:
+        client.close()
+
+
+def test_a_killed_process_users_leave_everyones_lists_within_5_s(
+        redis: Redis, start_server: Callable[..., ServerProcess]) -> None:
+    a = start_server("--redis", redis.url)
+    b = start_server("--redis", redis.url)
+    c = start_server("--redis", redis.url)
+    for s in (a, b, c):
+        s.wait_log("Redis commands link up")
+    alice, carol, eve = RawClient(a.address), RawClient(c.address), RawClient(b.address)
+    try:
+        alice.join("alice", version=2)
+        carol.join("carol", version=2)
+        eve.join("eve", version=2)
+        alice.expect("user_joined", username="eve")
+        carol.expect("user_joined", username="eve")
+        killed_at = time.monotonic()
+        b.proc.send_signal(signal.SIGKILL)
+        for watcher in (alice, carol):
+            left = watcher.expect("user_left", username="eve", timeout=8)
+            assert left["reason"] == "server lost"
+        assert time.monotonic() - killed_at < 5.5
+        assert "eve" not in _users(alice)
+        assert _joins(a.address, "eve")  # the dead process's claim on the name is void
+    finally:
+        for client in (alice, carol, eve):
+            client.close()
+
+
+def test_redis_going_away_is_not_a_crash(redis: Redis, pair: tuple[ServerProcess, ServerProcess]) -> None:
+    a, b = pair
+    alice, ann, bob = RawClient(a.address), RawClient(a.address), RawClient(b.address)
+    try:
+        alice.join("alice", version=2)
+        ann.join("ann", version=2)
+        bob.join("bob", version=2)
+        alice.expect("user_joined", username="bob")
+        redis.stop()
+        for client in (alice, bob):
+            assert "lost the link to the other servers" in client.expect("server", timeout=8)["message"]
+        alice.send(type="chat", message="still here")  # local delivery goes on
+        assert ann.expect("chat")["message"] == "still here"
+        redis.start()  # the same port: the servers find it again by themselves
+        for client in (alice, bob):
+            assert "rooms are whole again" in client.expect("server", timeout=15)["message"]
+        wait_for(lambda: "alice" in _users(bob), what="bob's server to know alice again")
+        alice.send(type="chat", message="across again")
+        assert bob.expect("chat", timeout=8)["message"] == "across again"
+        assert a.proc.poll() is None and b.proc.poll() is None
+    finally:
+        for client in (alice, ann, bob):
+            client.close()
+
+
+def test_a_bad_redis_url_is_one_line() -> None:
+    from tests.helpers import selchat_cmd
+
+    done = subprocess.run(selchat_cmd("serve", "--redis", "http://nope"), capture_output=True, text=True,
+                          timeout=DEADLINE, stdin=subprocess.DEVNULL)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "selchat: --redis: 'http://nope' is not a redis:// or rediss:// URL (redis://127.0.0.1:6379/0)"]
