@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: serve test lint bench bench-history bench-protocols soak fuzz irctest screenshot clean
+.PHONY: serve test lint bench bench-history bench-protocols bench-shared soak fuzz irctest screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ bench-history: $(VENV)/.dev
 # JSON, IRC, mixed and WebSocket clients side by side (BEFORE=DIR adds older code's JSON rate): bench/results/protocols.md
 bench-protocols: $(VENV)/.dev
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/protocols.py $(if $(BEFORE),--before $(BEFORE)) $(ARGS)
+
+# one process alone, one with --redis, two with --redis: CPU per delivery, side by side: bench/results/shared.md
+bench-shared: $(VENV)/.dev
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/shared.py $(ARGS)
 
 # the README's picture of the page, taken by the browser test (Chromium through Playwright)
 screenshot: $(VENV)/.dev

@@ -97,6 +97,10 @@ class Spec:
     # a server the bench did not start may refuse floods; scanning every read for refusals costs
     # the generator (1 ms a megabyte of IRC), so a server started without flood control is spared it
     flood_control: bool = True
+    ports: list[int] = field(default_factory=list)  # several servers sharing rooms: client i on ports[i % n]
+
+    def port_of(self, i: int) -> int:
+        return self.ports[i % len(self.ports)] if len(self.ports) > 1 else self.port
 
 
 @dataclass
@@ -302,9 +306,9 @@ def _connect_all(spec: Spec, first: int,
                 read_ready(0)  # welcomes are read as they come, so each is timed from its own connect
             try:
                 connected_at.append(time.monotonic())
-                sock = socket.create_connection((spec.host, spec.port), timeout=10)
+                sock = socket.create_connection((spec.host, spec.port_of(i)), timeout=10)
             except ConnectionRefusedError:
-                raise BenchError(f"cannot connect to {spec.host}:{spec.port}: connection refused")
+                raise BenchError(f"cannot connect to {spec.host}:{spec.port_of(i)}: connection refused")
             except OSError as exc:
                 raise BenchError(_ran_out(spec, i, first, exc))
             socks.append(sock)
@@ -939,7 +943,8 @@ def format_table(r: Result) -> str:
 
 def main(spec: Spec, *, server_cmd: str | None, target_given: bool, json_output: bool) -> Result:
     server: StartedServer | None = None
-    label = f"{spec.host}:{spec.port} (already running)"
+    shown_ports = ",".join(map(str, spec.ports)) if len(spec.ports) > 1 else str(spec.port)
+    label = f"{spec.host}:{shown_ports} (already running)"
     scratch: tempfile.TemporaryDirectory[str] | None = None
     if spec.logins and (target_given or server_cmd):
         raise BenchError("--logins needs the bench to start its own selchat (it creates the accounts)")

@@ -221,6 +221,9 @@ def main() -> None:
               help="Serve Prometheus metrics at http://HOST:PORT/metrics (a listener of its own; off by default).")
 @click.option("--redis", envvar="SELCHAT_REDIS", metavar="URL",
               help="redis://HOST:PORT/DB shared with other selchat processes: their users are in the same rooms.")
+@click.option("--workers", default=1, show_default=True, envvar="SELCHAT_WORKERS", type=click.IntRange(1, 64),
+              help="Server processes on this port (SO_REUSEPORT), supervised and sharing rooms through --redis.")
+@click.option("--reuse-port", is_flag=True, hidden=True, help="Bind with SO_REUSEPORT (what --workers' workers do).")
 @click.option("--log-level", default="INFO", show_default=True, envvar="SELCHAT_LOG_LEVEL",
               type=click.Choice(LOG_LEVELS, case_sensitive=False))
 @click.option("--log-format", default="text", show_default=True, envvar="SELCHAT_LOG_FORMAT",
@@ -256,6 +259,8 @@ def serve(
     motd_file: Path | None,
     metrics: str | None,
     redis: str | None,
+    workers: int,
+    reuse_port: bool,
     log_level: str,
     log_format: str,
     config_file: Path | None,
@@ -294,6 +299,18 @@ def serve(
 
         def reload() -> ServerConfig:
             return server_config({**defaults, **read_config_file(ctx, config_file), **kept})
+    if workers > 1:
+        if not config.redis:
+            fail("--workers needs --redis: the workers share their rooms through it", 2)
+        if config.metrics:
+            fail("--metrics serves one process; with --workers, run each server with its own --metrics", 2)
+        from selchat.supervisor import Supervisor
+
+        try:
+            supervisor = Supervisor(workers, host, port, _worker_args(sys.argv[2:]))
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", 2)
+        sys.exit(supervisor.run())
     warning = raise_fd_limit(max_clients)
     if warning:
         click.echo(f"selchat: warning: {warning}", err=True)
@@ -306,7 +323,7 @@ def serve(
     except (OSError, ssl.SSLError) as exc:
         fail(f"cannot use the TLS certificate {tls_cert} and key {tls_key}: {exc.strerror or exc}", 2)
     try:
-        bound_host, bound_port = server.listen()
+        bound_host, bound_port = server.listen(reuse_port=reuse_port)
     except socket.gaierror as exc:
         fail(f"cannot listen on {host}: {exc.strerror}", 2)
     except OSError as exc:
@@ -329,6 +346,23 @@ def serve(
         click.echo("console: type to announce; /users, /stats, /kick NAME, /ban NAME, /shutdown, /help")
     sys.stdout.flush()
     server.serve_forever(console=console)
+
+
+def _worker_args(argv: list[str]) -> list[str]:
+    """serve's command line for one worker: the same, without --workers, --host and --port (the
+    supervisor gives those)."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        name = arg.split("=", 1)[0]
+        if name in ("--workers", "--host", "--port"):
+            skip = "=" not in arg
+            continue
+        out.append(arg)
+    return out
 
 
 @main.group(context_settings=CONTEXT)
@@ -499,7 +533,9 @@ def join(
 @click.option("--workers", type=click.IntRange(min=1),
               help="Load-generator processes [default: one per core the server leaves free].")
 @click.option("--host", help="Target a running server instead of starting one.")
-@click.option("--port", type=click.IntRange(1, 65535), help="Target a running server's port.")
+@click.option("--port", "ports", type=click.IntRange(1, 65535), multiple=True,
+              help="Target a running server's port; give it more than once to spread the clients over "
+                   "several servers (selchat serve --redis), client i on the i-th port in turn.")
 @click.option("--server-cmd", help="Start this server instead of selchat (it gets --host and --port 0 "
               "appended and must print 'listening on HOST:PORT').")
 @click.option("--rooms", default=0, type=click.IntRange(min=0),
@@ -520,7 +556,7 @@ def bench(
     senders: int | None,
     workers: int | None,
     host: str | None,
-    port: int | None,
+    ports: tuple[int, ...],
     server_cmd: str | None,
     rooms: int,
     db: str,
@@ -538,16 +574,17 @@ def bench(
     from selchat.bench import BenchError, Spec, format_table, to_json
     from selchat.bench import main as bench_main
 
-    if (host is None) != (port is None) and port is None:
+    if host is not None and not ports:
         fail("--host needs --port", 2)
-    target_given = port is not None
+    target_given = bool(ports)
     if target_given and server_cmd:
         fail("--server-cmd starts a server; it does not go with --host/--port", 2)
     if workers is None:
         workers = max(1, min(4, (os.cpu_count() or 2) - (0 if target_given else 1)))
     spec = Spec(
         host=host or DEFAULT_HOST,
-        port=port or 0,
+        port=ports[0] if ports else 0,
+        ports=list(ports),
         clients=clients,
         duration=duration,
         rate=rate,

@@ -208,7 +208,7 @@ class Reactor:
 
     # -- set-up --------------------------------------------------------------------------------
     def listen(self, host: str, port: int, backlog: int = socket.SOMAXCONN, *,
-               tag: str | None = None) -> tuple[str, int]:
+               tag: str | None = None, reuse_port: bool = False) -> tuple[str, int]:
         """Bind and listen; returns the bound (host, port). Raises OSError as bind() does.
         Connections from a tagged listener carry its tag and are not counted against
         ``max_conns`` (the metrics port stays reachable when the chat is full)."""
@@ -217,6 +217,8 @@ class Reactor:
         sock = socket.socket(family, type_, proto)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:  # several processes on one port (serve --workers): the kernel spreads connections
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             sock.bind(addr)
             sock.listen(backlog)
             sock.setblocking(False)

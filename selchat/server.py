@@ -209,8 +209,8 @@ class ChatServer:
         self._signalled: list[int] = []
 
     # -- set-up --------------------------------------------------------------------------------
-    def listen(self) -> tuple[str, int]:
-        self.address = self.reactor.listen(self.config.host, self.config.port)
+    def listen(self, reuse_port: bool = False) -> tuple[str, int]:
+        self.address = self.reactor.listen(self.config.host, self.config.port, reuse_port=reuse_port)
         return self.address
 
     def listen_metrics(self) -> tuple[str, int]:

@@ -3,6 +3,7 @@ package; .ci/run installs it), started by the tests on free loopback ports."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -257,3 +258,85 @@ def test_a_bad_redis_url_is_one_line() -> None:
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "selchat: --redis: 'http://nope' is not a redis:// or rediss:// URL (redis://127.0.0.1:6379/0)"]
+
+
+def test_workers_share_one_port_and_a_dead_worker_comes_back(redis: Redis, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    from tests.helpers import selchat_cmd
+
+    log_path = tmp_path / "supervisor.log"
+    with log_path.open("w") as log_file:
+        sup = subprocess.Popen(selchat_cmd("serve", "--workers", "2", "--redis", redis.url, "--host", "127.0.0.1",
+                                           "--port", "0", "--log-level", "INFO"),
+                               stdout=subprocess.PIPE, stderr=log_file, stdin=subprocess.DEVNULL, text=True)
+    try:
+        assert sup.stdout is not None
+        line = sup.stdout.readline()
+        match = re.match(r"selchat listening on 127\.0\.0\.1:(\d+) \(2 workers\)", line)
+        assert match, line
+        address = ("127.0.0.1", int(match.group(1)))
+        wait_for(lambda: len(re.findall(r"worker \d is pid (\d+)", log_path.read_text())) == 2, what="two")
+        pids = [int(p) for p in re.findall(r"worker \d is pid (\d+)", log_path.read_text())]
+        clients = [RawClient(address) for _ in range(6)]
+        try:
+            for i, client in enumerate(clients):
+                client.join(f"user{i}", version=2)
+            wait_for(lambda: len(_users(clients[0])) == 6, what="everyone seen from one worker")
+            clients[5].send(type="chat", message="to all")
+            for client in clients[:5]:
+                assert client.expect("chat")["message"] == "to all"
+        finally:
+            for client in clients:
+                client.close()
+        os.kill(pids[0], signal.SIGKILL)
+        wait_for(lambda: "restarting" in log_path.read_text(), what="the supervisor to notice")
+        wait_for(lambda: len(re.findall(r"worker \d is pid (\d+)", log_path.read_text())) == 3, what="a new worker")
+        after = RawClient(address)
+        try:
+            assert after.join("later")["type"] == "welcome"
+        finally:
+            after.close()
+        sup.send_signal(signal.SIGINT)
+        assert sup.wait(DEADLINE) == 0
+        for pid in [int(p) for p in re.findall(r"worker \d is pid (\d+)", log_path.read_text())][1:]:
+            wait_for(lambda pid=pid: not os.path.exists(f"/proc/{pid}") or _zombie(pid), what=f"worker {pid} gone")
+    finally:
+        if sup.poll() is None:
+            sup.kill()
+            sup.wait()
+        if sup.stdout is not None:
+            sup.stdout.close()
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_workers_need_redis() -> None:
+    from tests.helpers import selchat_cmd
+
+    done = subprocess.run(selchat_cmd("serve", "--workers", "2"), capture_output=True, text=True,
+                          timeout=DEADLINE, stdin=subprocess.DEVNULL)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "selchat: --workers needs --redis: the workers share their rooms through it"
+
+
+def test_bench_spreads_its_clients_over_several_servers(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    import json
+
+    from tests.helpers import selchat_cmd
+
+    a, b = pair
+    done = subprocess.run(selchat_cmd("bench", "--host", "127.0.0.1", "--port", str(a.port), "--port", str(b.port),
+                                      "--clients", "6", "--duration", "1", "--json"),
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["sent"] > 0 and result["expected"] == result["sent"] * 5
+    assert result["delivered"] == result["expected"] and result["missing"] == 0  # exactly, across both
+    assert f"{a.port},{b.port}" in result["server"]
