@@ -55,7 +55,7 @@ BACKOFF_FIRST = 0.1
 BACKOFF_MOST = 5.0
 # Events that cross processes, by name (nothing else is ever decoded from the wire).
 SHARED_EVENTS: dict[str, type] = {cls.__name__: cls for cls in (
-    ev.Message, ev.UserJoined, ev.UserLeft, ev.TopicChanged, ev.NickChanged, ev.AwayChanged)}
+    ev.Message, ev.UserJoined, ev.UserLeft, ev.TopicChanged, ev.DirectMessage)}
 _FIELDS = {name: tuple(f.name for f in fields(cls)) for name, cls in SHARED_EVENTS.items()}
 
 
@@ -118,6 +118,11 @@ def decode_event(data: bytes) -> tuple[str, Any]:
 
 def room_channel(key: str) -> str:
     return f"{PREFIX}room:{key}"
+
+
+def node_channel(node: str) -> str:
+    """A node's own channel: private messages for its users."""
+    return f"{PREFIX}to:{node}"
 
 
 def new_node_id() -> str:
@@ -242,6 +247,7 @@ class Backplane:
             self.subscribed = {}
             # the lobby always (everyone lands there, and its members should be known before they
             # do), and every room someone here is in
+            self._send(self.sub, ("SUBSCRIBE", node_channel(self.node)))
             self._subscribe(LOBBY_KEY, LOBBY_ROOM)
             for key in self.owner.local_rooms():
                 self._subscribe(key)
@@ -305,6 +311,9 @@ class Backplane:
         key = event.room.casefold()
         if self._send(self.cmd, ("PUBLISH", room_channel(key), encode_event(self.node, event))):
             self.published += 1
+
+    def relay(self, node: str, event: Any) -> None:
+        self._send(self.cmd, ("PUBLISH", node_channel(node), encode_event(self.node, event)))
 
     def presence(self, room_key: str, event: Any, local: bool = True) -> None:
         """Someone entered or left a room: the room's hash of members, the subscription, and
@@ -381,7 +390,10 @@ class Backplane:
             if node == self.node:
                 return  # our own publication: delivered here already
             self.received += 1
-            self.owner.remote_event(node, event)
+            if type(event) is ev.DirectMessage:
+                self.owner.remote_dm(event)
+            else:
+                self.owner.remote_event(node, event)
 
     # -- timers ---------------------------------------------------------------------------------
     def _heartbeat(self) -> None:

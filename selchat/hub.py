@@ -151,7 +151,15 @@ class Presence:
     local: bool = True
 
 
-Effect = Union[Send, Broadcast, Close, Fail, Store, Ask, Presence]
+@dataclass(slots=True)
+class Relay:
+    """Several processes: a private message for a user on another node."""
+
+    node: str
+    event: ev.DirectMessage
+
+
+Effect = Union[Send, Broadcast, Close, Fail, Store, Ask, Presence, Relay]
 
 
 class Room:
@@ -452,6 +460,21 @@ class Hub:
         if not room.members or (kind is not ev.TopicChanged and room.quiet(self.config.quiet_above)):
             return []
         return [room.broadcast(event)]
+
+    def _remote_user(self, key: str) -> tuple[str, str] | None:
+        for room in self._rooms.values():
+            found = room.remote.get(key)
+            if found is not None:
+                return found
+        return None
+
+    def remote_dm(self, dm: ev.DirectMessage) -> list[Effect]:
+        """A private message relayed from another node to a user here."""
+        target = self._names.get(dm.to.casefold())
+        if target is None:
+            return []
+        recipient = self._sessions[target]
+        return [Send((target,), replace(dm, away=recipient.away))]
 
     def remote_members(self, key: str, name: str, members: list[tuple[str, str]]) -> None:
         """Who else is in a room, as the other processes registered them (read on subscribing)."""
@@ -901,6 +924,15 @@ class Hub:
         if target is None and key in self._accounts:
             target = self._account_sessions.get(key)  # its owner, online under another name
         assert session.name is not None
+        if target is None and self.shared:
+            found = self._remote_user(key)
+            if found is not None:  # on another node: relayed there, and a copy for the sender here
+                name, node = found
+                self._spend_token(session, now)
+                session.spoke_at = now
+                dm = ev.DirectMessage(session.name, name, text, self._stamp(now), action=cmd.action,
+                                      notice=cmd.notice)
+                return [Relay(node, dm), Send((session.conn_id,), dm)]
         if target is None:
             if session.account is None or key not in self._accounts:
                 raise ProtocolError(ErrorCode.NO_SUCH_USER, f"no user named {cmd.to[:NAME_MAX]!r} is online")

@@ -30,7 +30,7 @@ from selchat.codec import encode
 from selchat.config import SPARE_FDS, ServerConfig
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.fdlimit import raise_open_file_limit
-from selchat.hub import Ask, Broadcast, Close, Effect, Fail, Hub, Presence, Send, Store
+from selchat.hub import Ask, Broadcast, Close, Effect, Fail, Hub, Presence, Relay, Send, Store
 from selchat.logsink import flush_logs
 from selchat.metrics import MetricsCodec, parse_address
 from selchat.reactor import HANDSHAKE, SNIFF, Conn, Reactor, Timer
@@ -541,6 +541,9 @@ class ChatServer:
                 p: Presence = effect  # type: ignore[assignment]
                 if self.backplane is not None:
                     self.backplane.presence(p.room_key, p.event, p.local)
+            elif kind is Relay:
+                if self.backplane is not None:
+                    self.backplane.relay(effect.node, effect.event)  # type: ignore[union-attr]
             elif kind is Fail:
                 conn = self.reactor.conns.get(effect.conn_id)  # type: ignore[union-attr]
                 if conn is not None and not conn.closing:
@@ -851,6 +854,9 @@ class ChatServer:
             self.apply(self.hub.remote(node, event, self.wall_clock()))
         finally:
             self._remote = False
+
+    def remote_dm(self, dm: ev.DirectMessage) -> None:
+        self.apply(self.hub.remote_dm(dm))
 
     def node_gone(self, node: str) -> None:
         self._remote = True

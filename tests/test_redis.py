@@ -133,6 +133,24 @@ def test_chat_crosses_processes_once_and_in_order(pair: tuple[ServerProcess, Ser
         bob.close()
 
 
+def test_private_messages_cross(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    a, b = pair
+    alice, bob = RawClient(a.address), RawClient(b.address)
+    try:
+        alice.join("alice", version=2)
+        bob.join("bob", version=2)
+        wait_for(lambda: "bob" in _users(alice), what="alice's server to know bob")
+        alice.send(type="dm", to="Bob", message="psst")
+        got = bob.expect("dm")
+        assert (got["from"], got["to"], got["message"]) == ("alice", "bob", "psst")
+        assert alice.expect("dm")["message"] == "psst"  # the sender's own copy
+        alice.send(type="dm", to="nobody", message="?")
+        assert alice.error("no_such_user")["code"] == "no_such_user"
+    finally:
+        alice.close()
+        bob.close()
+
+
 def _users(client: RawClient) -> list[str]:
     client.send(type="users")
     return client.expect("users")["users"]
