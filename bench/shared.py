@@ -90,12 +90,14 @@ def start_selchat(redis_url: str | None) -> Proc:
     return proc
 
 
-def run(label: str, servers: list[Proc], redis: Proc | None, clients: int, duration: float) -> dict:
+def run(label: str, servers: list[Proc], redis: Proc | None, clients: int, duration: float,
+        load: list[str]) -> dict:
     ports = [a for s in servers for a in ("--port", str(s.port))]
     pids = [s.proc.pid for s in servers] + ([redis.proc.pid] if redis else [])
     before = [cpu(pid) for pid in pids]
     done = subprocess.run([sys.executable, "-m", "selchat", "bench", "--host", "127.0.0.1", *ports,
-                           "--clients", str(clients), "--duration", f"{duration:g}", "--workers", "1", "--json"],
+                           "--clients", str(clients), "--duration", f"{duration:g}", "--workers", "1", *load,
+                           "--json"],
                           capture_output=True, text=True, timeout=duration + 120, stdin=subprocess.DEVNULL)
     after = [cpu(pid) for pid in pids]
     if done.returncode != 0:
@@ -105,12 +107,13 @@ def run(label: str, servers: list[Proc], redis: Proc | None, clients: int, durat
     selchat_cpu = sum(spent[: len(servers)])
     redis_cpu = spent[-1] if redis else 0.0
     delivered = result["delivered"]
-    row = {"setup": label, "processes": len(servers), "clients": clients, "delivered": delivered,
+    row = {"setup": label, "load": " ".join(load) or "saturating", "processes": len(servers), "clients": clients,
+           "delivered": delivered,
            "missing": result["missing"], "deliveries_per_s": result["deliveries_per_s"],
            "selchat_cpu_s": round(selchat_cpu, 2), "redis_cpu_s": round(redis_cpu, 2),
            "cpu_per_million": round((selchat_cpu + redis_cpu) / max(1e-9, delivered / 1e6), 3),
            "generator_cpu_s": result["generator_cpu_s"]}
-    print(f"  {label:28s} {row['deliveries_per_s'] / 1e6:5.2f}M deliveries/s, "
+    print(f"  {label:24s} {row['load']:12s} {row['deliveries_per_s'] / 1e6:5.2f}M deliveries/s, "
           f"{row['cpu_per_million']:.3f} CPU s per million (selchat {selchat_cpu:.1f} s, redis {redis_cpu:.1f} s),"
           f" missing {row['missing']}", flush=True)
     return row
@@ -121,6 +124,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=4000.0,
+                        help="messages a second for the fixed-load rows (every set-up can carry it)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     redis_server = shutil.which("redis-server")
@@ -128,44 +133,51 @@ def main() -> None:
         raise SystemExit("redis-server is not installed (Debian: apt-get install redis-server)")
     rows: list[dict] = []
     print(f"bench-shared: {args.clients} clients, {args.duration:g} s a row, {args.rounds} rounds")
+    loads = [[], ["--rate", f"{args.rate:g}"]]
     for _ in range(args.rounds):
-        alone = start_selchat(None)
-        try:
-            rows.append(run("one process", [alone], None, args.clients, args.duration))
-        finally:
-            alone.stop()
-        for count in (1, 2):
-            redis = start_redis(redis_server)
-            servers = []
+        for load in loads:
+            alone = start_selchat(None)
             try:
-                servers = [start_selchat(f"redis://127.0.0.1:{redis.port}/0") for _ in range(count)]
-                label = "one process, --redis" if count == 1 else "two processes, --redis"
-                rows.append(run(label, servers, redis, args.clients, args.duration))
+                rows.append(run("one process", [alone], None, args.clients, args.duration, load))
             finally:
-                for s in servers:
-                    s.stop()
-                redis.stop()
+                alone.stop()
+            for count in (1, 2):
+                redis = start_redis(redis_server)
+                servers = []
+                try:
+                    servers = [start_selchat(f"redis://127.0.0.1:{redis.port}/0") for _ in range(count)]
+                    label = "one process, --redis" if count == 1 else "two processes, --redis"
+                    rows.append(run(label, servers, redis, args.clients, args.duration, load))
+                finally:
+                    for s in servers:
+                        s.stop()
+                    redis.stop()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "shared.json").write_text(json.dumps(rows, indent=1))
     lines = ["# What sharing rooms through Redis costs", "",
              f"`make bench-shared` (`python bench/shared.py`): {args.clients} clients saturating the lobby, "
              f"{args.duration:g} s a row, {args.rounds} rounds; CPU summed over the selchat processes and "
              "redis-server, deliveries counted at the clients.", "",
-             "| set-up | deliveries/s | CPU s per million deliveries | selchat CPU | redis CPU | missing |",
-             "|---|---|---|---|---|---|"]
+             "| set-up | load | deliveries/s | CPU s per million deliveries | selchat CPU | redis CPU | missing |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
         if "failed" in r:
-            lines.append(f"| {r['setup']} | failed: {r['failed'][:100]} | | | | |")
+            lines.append(f"| {r['setup']} | failed: {r['failed'][:100]} | | | | | |")
             continue
-        lines.append(f"| {r['setup']} | {r['deliveries_per_s'] / 1e6:.2f}M | {r['cpu_per_million']:.3f} "
+        lines.append(f"| {r['setup']} | {r['load']} | {r['deliveries_per_s'] / 1e6:.2f}M | {r['cpu_per_million']:.3f} "
                      f"| {r['selchat_cpu_s']:.1f} s | {r['redis_cpu_s']:.1f} s | {r['missing']:,} |")
     lines += ["", "## Medians", ""]
-    for label in ("one process", "one process, --redis", "two processes, --redis"):
-        values = sorted(r["cpu_per_million"] for r in rows if r.get("setup") == label and "failed" not in r)
-        rates = sorted(r["deliveries_per_s"] for r in rows if r.get("setup") == label and "failed" not in r)
-        if values:
-            lines.append(f"- {label}: {values[len(values) // 2]:.3f} CPU s per million deliveries, "
-                         f"{rates[len(rates) // 2] / 1e6:.2f}M deliveries/s")
+    for load in ("saturating", f"--rate {args.rate:g}"):
+        base = None
+        for label in ("one process", "one process, --redis", "two processes, --redis"):
+            ok = [r for r in rows if r.get("setup") == label and r.get("load") == load and "failed" not in r]
+            if not ok:
+                continue
+            cpu_pm = sorted(r["cpu_per_million"] for r in ok)[len(ok) // 2]
+            rate = sorted(r["deliveries_per_s"] for r in ok)[len(ok) // 2]
+            base = base or cpu_pm
+            lines.append(f"- {load}, {label}: {cpu_pm:.3f} CPU s per million deliveries ({cpu_pm / base:.2f}x), "
+                         f"{rate / 1e6:.2f}M deliveries/s")
     (args.out / "shared.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out / 'shared.md'}")
 

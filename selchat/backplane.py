@@ -100,20 +100,26 @@ def command(*args: str | bytes | int | float) -> bytes:
     return b"".join(out)
 
 
-def encode_event(node: str, event: Any) -> bytes:
-    """An event as it crosses to other processes: the node it came from, its kind, its fields."""
-    kind = type(event).__name__
-    return json.dumps([node, kind, [getattr(event, name) for name in _FIELDS[kind]]],
-                      separators=(",", ":"), ensure_ascii=False).encode()
+def encode_events(node: str, events: list[Any]) -> bytes:
+    """A loop turn's events for one room as they cross to other processes: the node they came
+    from, then each event's kind and fields. One publication a room a turn, as the local batch
+    is one buffer a room a turn."""
+    return json.dumps([node, [[type(e).__name__, [getattr(e, name) for name in _FIELDS[type(e).__name__]]]
+                              for e in events]], separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def decode_event(data: bytes) -> tuple[str, Any]:
-    """(node, event); ValueError for anything that is not one of ours."""
-    node, kind, values = json.loads(data)
-    cls = SHARED_EVENTS.get(kind)
-    if cls is None or not isinstance(node, str) or len(values) != len(_FIELDS[kind]):
-        raise ValueError(f"not a selchat event: {data[:80]!r}")
-    return node, cls(*values)
+def decode_events(data: bytes) -> tuple[str, list[Any]]:
+    """(node, events); ValueError for anything that is not ours."""
+    node, items = json.loads(data)
+    if not isinstance(node, str) or not isinstance(items, list):
+        raise ValueError(f"not selchat events: {data[:80]!r}")
+    events = []
+    for kind, values in items:
+        cls = SHARED_EVENTS.get(kind)
+        if cls is None or len(values) != len(_FIELDS[kind]):
+            raise ValueError(f"not a selchat event: {kind!r}")
+        events.append(cls(*values))
+    return node, events
 
 
 def room_channel(key: str) -> str:
@@ -186,6 +192,7 @@ class Backplane:
         self.whole = False  # both links up and everything registered again
         self.published = 0
         self.received = 0
+        self._outbox: dict[str, list[Any]] = {}  # room key -> this turn's events, published at its end
         self.stopped = False
 
     # -- the links ------------------------------------------------------------------------------
@@ -308,12 +315,24 @@ class Backplane:
 
     # -- what this process says ---------------------------------------------------------------
     def publish(self, event: Any) -> None:
+        """Queue an event for the other nodes; ``flush`` publishes the turn's, one message a room."""
         key = event.room.casefold()
-        if self._send(self.cmd, ("PUBLISH", room_channel(key), encode_event(self.node, event))):
-            self.published += 1
+        box = self._outbox.get(key)
+        if box is None:
+            self._outbox[key] = [event]
+        else:
+            box.append(event)
+
+    def flush(self) -> None:
+        outbox, self._outbox = self._outbox, {}
+        if not self.cmd.up:
+            return  # delivered here already; the other nodes are out of reach until the link is back
+        for key, events in outbox.items():
+            self._send(self.cmd, ("PUBLISH", room_channel(key), encode_events(self.node, events)))
+            self.published += len(events)
 
     def relay(self, node: str, event: Any) -> None:
-        self._send(self.cmd, ("PUBLISH", node_channel(node), encode_event(self.node, event)))
+        self._send(self.cmd, ("PUBLISH", node_channel(node), encode_events(self.node, [event])))
 
     def presence(self, room_key: str, event: Any, local: bool = True) -> None:
         """Someone entered or left a room: the room's hash of members, the subscription, and
@@ -383,17 +402,14 @@ class Backplane:
         kind = reply[0]
         if kind == b"message" and len(reply) == 3:
             try:
-                node, event = decode_event(reply[2])
+                node, events = decode_events(reply[2])
             except (ValueError, TypeError) as exc:
                 log.warning("ignored a message on %s: %s", reply[1], exc)
                 return
             if node == self.node:
                 return  # our own publication: delivered here already
-            self.received += 1
-            if type(event) is ev.DirectMessage:
-                self.owner.remote_dm(event)
-            else:
-                self.owner.remote_event(node, event)
+            self.received += len(events)
+            self.owner.remote_events(node, events)
 
     # -- timers ---------------------------------------------------------------------------------
     def _heartbeat(self) -> None:

@@ -490,6 +490,8 @@ class ChatServer:
 
     def before_flush(self) -> None:
         self._flush_batch()
+        if self.backplane is not None:
+            self.backplane.flush()  # the turn's events for the other nodes, one publication a room
         if self._releases:
             self._release_names()
         self._commit()
@@ -848,15 +850,19 @@ class ChatServer:
     def remote_members(self, key: str, name: str, members: list[tuple[str, str]]) -> None:
         self.hub.remote_members(key, name, members)
 
-    def remote_event(self, node: str, event: ev.Event) -> None:
+    def remote_events(self, node: str, events: list[ev.Event]) -> None:
+        """Another node's turn of events (one room's, or a private message): into this turn's batch."""
         self._remote = True
+        now = self.wall_clock()
+        hub = self.hub
         try:
-            self.apply(self.hub.remote(node, event, self.wall_clock()))
+            for event in events:
+                if type(event) is ev.DirectMessage:
+                    self.apply(hub.remote_dm(event))  # type: ignore[arg-type]
+                else:
+                    self.apply(hub.remote(node, event, now))
         finally:
             self._remote = False
-
-    def remote_dm(self, dm: ev.DirectMessage) -> None:
-        self.apply(self.hub.remote_dm(dm))
 
     def node_gone(self, node: str) -> None:
         self._remote = True

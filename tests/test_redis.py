@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from selchat.backplane import RedisUrlError, command, decode_event, encode_event, parse_url
+from selchat.backplane import RedisUrlError, command, decode_events, encode_events, parse_url
 from selchat.outbound import Message, UserLeft
 from tests.helpers import DEADLINE, RawClient, ServerProcess, wait_for
 
@@ -94,11 +94,12 @@ def test_urls() -> None:
 
 def test_events_cross_as_they_left() -> None:
     message = Message("#lobby", "alice", "hi ✓", 12.5, action=True)
-    assert decode_event(encode_event("node-1", message)) == ("node-1", message)
-    left = UserLeft("bob", "#dev", 13.0, "server lost")
-    assert decode_event(encode_event("n", left))[1] == left
+    left = UserLeft("bob", "#lobby", 13.0, "server lost")
+    assert decode_events(encode_events("node-1", [message, left])) == ("node-1", [message, left])
     with pytest.raises(ValueError):
-        decode_event(b'["n", "Shutdown", ["bye", 1.0]]')  # not an event that crosses
+        decode_events(b'["n", [["Shutdown", ["bye", 1.0]]]]')  # not an event that crosses
+    with pytest.raises(ValueError):
+        decode_events(b'["n", [["Message", ["too", "few"]]]]')
 
 
 def test_command_encoding() -> None:
