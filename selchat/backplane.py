@@ -126,6 +126,9 @@ def room_channel(key: str) -> str:
     return f"{PREFIX}room:{key}"
 
 
+ACCOUNTS = f"{PREFIX}accounts"  # a hash of every account, and the channel new ones are told on
+
+
 def node_channel(node: str) -> str:
     """A node's own channel: private messages for its users."""
     return f"{PREFIX}to:{node}"
@@ -254,7 +257,7 @@ class Backplane:
             self.subscribed = {}
             # the lobby always (everyone lands there, and its members should be known before they
             # do), and every room someone here is in
-            self._send(self.sub, ("SUBSCRIBE", node_channel(self.node)))
+            self._send(self.sub, ("SUBSCRIBE", node_channel(self.node), ACCOUNTS))
             self._subscribe(LOBBY_KEY, LOBBY_ROOM)
             for key in self.owner.local_rooms():
                 self._subscribe(key)
@@ -393,13 +396,37 @@ class Backplane:
             self._send(self.cmd, ("HSET", f"{PREFIX}members:{room_key}", name, self.node))
         for key in self.subscribed:  # subscribed before this link was up
             self._fetch_members(key)
+        self._sync_accounts()
         self.whole = True
+
+    # -- accounts: each process keeps them in its own database, and Redis has them all ---------
+    def share_account(self, key: str, name: str, hashed: str, created: float) -> None:
+        record = json.dumps([key, name, hashed, created])
+        self._send(self.cmd, ("HSETNX", ACCOUNTS, key, record))
+        self._send(self.cmd, ("PUBLISH", ACCOUNTS, record))
+
+    def _sync_accounts(self) -> None:
+        """Both ways: this process's accounts into Redis (first one wins), Redis's into this one."""
+        for key, name, hashed, created in self.owner.local_accounts():
+            self._send(self.cmd, ("HSETNX", ACCOUNTS, key, json.dumps([key, name, hashed, created])))
+
+        def fetched(reply: Any) -> None:
+            if isinstance(reply, Exception) or not reply:
+                return
+            self.owner.remote_accounts([_account(reply[i + 1]) for i in range(0, len(reply) - 1, 2)])
+        self._send(self.cmd, ("HGETALL", ACCOUNTS), fetched)
 
     def _pushed(self, reply: Any) -> None:
         """What the subscription link receives: acknowledgements and messages."""
         if not isinstance(reply, list) or not reply:
             return
         kind = reply[0]
+        if kind == b"message" and len(reply) == 3 and reply[1] == ACCOUNTS.encode():
+            try:
+                self.owner.remote_accounts([_account(reply[2])])
+            except (ValueError, TypeError) as exc:
+                log.warning("ignored an account record: %s", exc)
+            return
         if kind == b"message" and len(reply) == 3:
             try:
                 node, events = decode_events(reply[2])
@@ -429,3 +456,8 @@ class Backplane:
         self.owner.reactor.call_later(CLAIM_RENEW, self._renew_claims)
         for name_key in self.owner.local_names():
             self._send(self.cmd, self._claim_args(name_key))
+
+
+def _account(data: bytes) -> tuple[str, str, str, float]:
+    key, name, hashed, created = json.loads(data)
+    return str(key), str(name), str(hashed), float(created)

@@ -461,6 +461,10 @@ class Hub:
             return []
         return [room.broadcast(event)]
 
+    def learn_account(self, key: str, name: str) -> None:
+        """An account registered on another process: its name is the account's here too."""
+        self._accounts.setdefault(key, name)
+
     def _remote_user(self, key: str) -> tuple[str, str] | None:
         for room in self._rooms.values():
             found = room.remote.get(key)

@@ -48,6 +48,7 @@ from selchat.records import (
     PasswordHashed,
     ReleaseName,
     Request,
+    SaveAccount,
     SaveBan,
 )
 from selchat.store import Store as Database
@@ -529,7 +530,10 @@ class ChatServer:
                 if self.backplane is not None and not self._remote and type(b.event) in SHARED_BROADCASTS:
                     self.backplane.publish(b.event)
             elif kind is Store:
-                self.store.write(effect.write)  # type: ignore[union-attr]
+                write = effect.write  # type: ignore[union-attr]
+                self.store.write(write)
+                if self.backplane is not None and type(write) is SaveAccount:
+                    self.backplane.share_account(write.key, write.name, write.hash, write.created)
             elif kind is Send:
                 targets = effect.targets  # type: ignore[union-attr]
                 if len(targets) == 1:
@@ -846,6 +850,16 @@ class ChatServer:
 
     def remote_nodes(self) -> set[str]:
         return self.hub.remote_nodes()
+
+    def local_accounts(self) -> list[tuple[str, str, str, float]]:
+        return self.store.accounts()
+
+    def remote_accounts(self, accounts: list[tuple[str, str, str, float]]) -> None:
+        """Accounts made on other processes: kept in this one's database too, so logins work here."""
+        for key, name, hashed, created in accounts:
+            if self.store.account(key) is None:
+                self.store.write(SaveAccount(key, name, hashed, created))
+            self.hub.learn_account(key, name)
 
     def remote_members(self, key: str, name: str, members: list[tuple[str, str]]) -> None:
         self.hub.remote_members(key, name, members)

@@ -370,6 +370,11 @@ class Store:
             rows.reverse()
         return [Message(name, user, text, ts / 1_000_000, bool(action), True) for ts, user, text, action in rows], more
 
+    def accounts(self) -> list[tuple[str, str, str, float]]:
+        """Every account: (key, name, hash, created), for sharing them with other processes."""
+        self.commit()
+        return [tuple(row) for row in self.db.execute("SELECT key, name, hash, created FROM accounts")]  # type: ignore[misc]
+
     def account(self, key: str) -> tuple[str, str] | None:
         """(name, argon2 hash) of an account, or None."""
         self.commit()

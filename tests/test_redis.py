@@ -152,6 +152,42 @@ def test_private_messages_cross(pair: tuple[ServerProcess, ServerProcess]) -> No
         bob.close()
 
 
+def test_accounts_made_on_one_process_log_in_on_another(redis: Redis,
+                                                         start_server: Callable[..., ServerProcess]) -> None:
+    a = start_server("--redis", redis.url)
+    b = start_server("--redis", redis.url)
+    for s in (a, b):
+        s.wait_log("Redis commands link up")
+    alice = RawClient(a.address)
+    try:
+        alice.join("alice", version=2)
+        alice.send(type="register", password="correct horse battery")
+        assert alice.expect("registered", timeout=15)["account"] == "alice"
+    finally:
+        alice.close()
+    wait_for(lambda: _refused_as_registered(b.address, "alice"), what="b to know alice's account")
+    again = RawClient(b.address)
+    try:
+        welcome = again.join("alice", version=2, login="correct horse battery")
+        assert welcome["account"] == "alice"
+    finally:
+        again.close()
+    # a process that starts later learns every account from Redis
+    c = start_server("--redis", redis.url)
+    c.wait_log("Redis commands link up")
+    wait_for(lambda: _refused_as_registered(c.address, "alice"), what="c to know alice's account")
+
+
+def _refused_as_registered(address: tuple[str, int], name: str) -> bool:
+    client = RawClient(address)
+    try:
+        client.send(type="join", username=name, version=2)
+        frame = client.recv()
+        return frame["type"] == "error" and frame["code"] == "name_registered"
+    finally:
+        client.close()
+
+
 def _users(client: RawClient) -> list[str]:
     client.send(type="users")
     return client.expect("users")["users"]
