@@ -444,8 +444,20 @@ class Hub:
             return []
         kind = type(event)
         if kind is ev.Message:
-            room.recent.append(event)  # type: ignore[arg-type]
-            return [room.broadcast(event)] if room.members else []
+            m: ev.Message = event  # type: ignore[assignment]
+            room.recent.append(m)
+            room.total += 1
+            # kept here too, so every process's history has it; under a stamp unique here (the
+            # other node's may equal one of ours), which orders it as it arrived
+            stamp = max(int(m.timestamp * 1_000_000), self._last_stamp + 1)
+            self._last_stamp = stamp
+            effects: list[Effect] = [Store((room.key, stamp, m.username, m.text, 1 if m.action else 0))]
+            if not room.stored:
+                room.stored = True
+                effects.insert(0, Store(SaveRoom(room.key, room.name)))
+            if room.members:
+                effects.append(room.broadcast(m))
+            return effects
         if kind is ev.UserJoined:
             j: ev.UserJoined = event  # type: ignore[assignment]
             room.remote[j.username.casefold()] = (j.username, node)
@@ -457,7 +469,11 @@ class Hub:
         elif kind is ev.TopicChanged:
             t: ev.TopicChanged = event  # type: ignore[assignment]
             room.topic, room.topic_by, room.topic_at = t.topic, t.by, t.timestamp
-        if not room.members or (kind is not ev.TopicChanged and room.quiet(self.config.quiet_above)):
+            stored: list[Effect] = [] if room.stored else [Store(SaveRoom(room.key, room.name))]
+            room.stored = True
+            stored.append(Store(SaveTopic(room.key, t.topic, t.by, t.timestamp)))
+            return [*stored, room.broadcast(event)] if room.members else stored
+        if not room.members or room.quiet(self.config.quiet_above):
             return []
         return [room.broadcast(event)]
 

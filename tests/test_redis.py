@@ -134,6 +134,36 @@ def test_chat_crosses_processes_once_and_in_order(pair: tuple[ServerProcess, Ser
         bob.close()
 
 
+def test_history_and_topics_are_kept_by_every_process(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    a, b = pair
+    alice, watcher = RawClient(a.address), RawClient(b.address)
+    try:
+        alice.join("alice", version=2)
+        watcher.join("watcher", version=2)
+        for i in range(3):
+            alice.send(type="chat", message=f"said on a {i}")
+        alice.send(type="topic", room="#lobby", topic="everyone welcome")
+        watcher.expect("topic", topic="everyone welcome")
+    finally:
+        alice.close()
+    late = RawClient(b.address)  # joins on the other process after it was said
+    try:
+        welcome = late.join("late", version=2)
+        assert welcome["topic"] == "everyone welcome"
+        replay = []
+        while (frame := late.recv())["type"] != "history_end":
+            replay.append(frame)
+        assert [f["message"] for f in replay if f["type"] == "chat"][-3:] == [f"said on a {i}" for i in range(3)]
+        late.send(type="history", room="#lobby", limit=10)
+        page = []
+        while (frame := late.recv())["type"] != "history_end":
+            page.append(frame)
+        assert [f["message"] for f in page if f["type"] == "chat"][-3:] == [f"said on a {i}" for i in range(3)]
+    finally:
+        late.close()
+        watcher.close()
+
+
 def test_private_messages_cross(pair: tuple[ServerProcess, ServerProcess]) -> None:
     a, b = pair
     alice, bob = RawClient(a.address), RawClient(b.address)
