@@ -155,9 +155,10 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "shared.json").write_text(json.dumps(rows, indent=1))
     lines = ["# What sharing rooms through Redis costs", "",
-             f"`make bench-shared` (`python bench/shared.py`): {args.clients} clients saturating the lobby, "
-             f"{args.duration:g} s a row, {args.rounds} rounds; CPU summed over the selchat processes and "
-             "redis-server, deliveries counted at the clients.", "",
+             f"`make bench-shared` (`python bench/shared.py`): {args.clients} clients in the lobby, saturating "
+             f"(128 messages in flight) and at {args.rate:g} messages a second, {args.duration:g} s a row, "
+             f"{args.rounds} rounds; CPU summed over the selchat processes and redis-server, deliveries "
+             "counted at the clients.", "",
              "| set-up | load | deliveries/s | CPU s per million deliveries | selchat CPU | redis CPU | missing |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
