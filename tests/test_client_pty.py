@@ -160,6 +160,7 @@ def test_lost_connection_retries_and_quitting_then_exits_1(spawn, start_server) 
     child.sendline("anyone?")
     child.expect("not connected; reconnecting")
     child.expect("reconnecting in 2 s")  # back-off: the server is still gone
+    child.expect(r"bob>")  # the prompt is back under the notice: Ctrl-D goes to it, not into a redraw
     child.sendeof()
     child.expect("bye")
     assert finished(child) == 1
