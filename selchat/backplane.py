@@ -242,6 +242,7 @@ class Backplane:
 
     def opened(self, conn: Any) -> None:
         link = self.link_of(conn)
+        link.up = True
         hello = []
         if self.target.password is not None:
             auth = ("AUTH", self.target.username, self.target.password) if self.target.username else \
@@ -249,9 +250,8 @@ class Backplane:
             hello.append(auth)
         if self.target.db:
             hello.append(("SELECT", self.target.db))
-        for args in hello:
+        for args in hello:  # first on the connection: Redis answers them before anything else
             self._send(link, args, self._checked(args[0]))
-        link.up = True
         log.info("Redis %s link up (%s:%d)", link.name, self.target.host, self.target.port)
         if link is self.sub:
             self.subscribed = {}
@@ -354,6 +354,8 @@ class Backplane:
     def claim(self, name_key: str, done: Callable[[bool], None]) -> None:
         """Claim a name for this node; ``done(True)`` also when Redis is away (local rules then)."""
         def answered(reply: Any) -> None:
+            if isinstance(reply, Exception):  # Redis said no to the script itself: local rules, and say why
+                log.error("claiming a name in Redis failed: %s", reply)
             done(reply == 1 or isinstance(reply, Exception))
         if not self._send(self.cmd, self._claim_args(name_key), answered):
             done(True)
@@ -418,6 +420,9 @@ class Backplane:
 
     def _pushed(self, reply: Any) -> None:
         """What the subscription link receives: acknowledgements and messages."""
+        if isinstance(reply, Exception):
+            log.error("Redis subscriptions link: %s", reply)
+            return
         if not isinstance(reply, list) or not reply:
             return
         kind = reply[0]

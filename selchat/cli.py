@@ -33,7 +33,8 @@ def _option_keys(command: click.Command) -> dict[str, click.Parameter]:
     """serve's options by the names a config file may use: max-clients or max_clients."""
     keys: dict[str, click.Parameter] = {}
     for param in command.params:
-        if isinstance(param, click.Option) and param.name != "config_file" and "--help" not in param.opts:
+        if (isinstance(param, click.Option) and param.name != "config_file" and "--help" not in param.opts
+                and not param.hidden):
             for opt in param.opts:
                 if opt.startswith("--"):
                     keys[opt[2:]] = param
@@ -92,9 +93,12 @@ def server_config(values: dict[str, Any]) -> ServerConfig:
         from selchat.backplane import RedisUrlError, parse_url
 
         try:
-            parse_url(values["redis"])
+            target = parse_url(values["redis"])
         except RedisUrlError as exc:
             raise ConfigError(f"--redis: {exc}")
+        if target.tls:
+            raise ConfigError("--redis: rediss:// (TLS to Redis) is not supported yet; use redis:// on a "
+                              "trusted network or through a TLS tunnel (stunnel, spiped)")
     if values.get("metrics"):
         try:
             parse_address(values["metrics"])
@@ -343,7 +347,7 @@ def serve(
         click.echo(f"metrics at http://{m_shown}:{m_port}/metrics")
     console = sys.stdin is not None and sys.stdin.isatty()
     if console:
-        click.echo("console: type to announce; /users, /stats, /kick NAME, /ban NAME, /shutdown, /help")
+        click.echo("console: type to announce; /users, /stats, /kick NAME, /ban, /unban, /bans, /shutdown, /help")
     sys.stdout.flush()
     server.serve_forever(console=console)
 

@@ -940,6 +940,8 @@ class ChatServer:
         log.info("shutting down: %d connections", len(self.reactor.conns))
         self.apply(self.hub.shutdown(self.wall_clock(), message))
         self._flush_batch()
+        if self.backplane is not None:
+            self.backplane.stop()  # the others notice this node's key lapse, as for any node that goes
         self.reactor.drain_and_stop(self.config.shutdown_grace)
 
     def announce(self, text: str) -> None:

@@ -35,6 +35,8 @@ irc-name = "irc.example.org"
 quiet-above = 50
 ban = ["mallory", "10.0.0.0/8"]
 metrics = "127.0.0.1:9100"
+redis = "redis://127.0.0.1:6379/1"
+workers = 1
 allow-origin = ["https://chat.example.org"]
 motd = "{motd}"
 log-level = "warning"
@@ -52,7 +54,7 @@ def test_every_key_reaches_the_configuration(tmp_path: Path) -> None:
     file.write_text(EVERY_KEY.format(pw=pw, cert=cert, key=key, motd=motd))
     ctx = serve.make_context("serve", [])
     values = read_config_file(ctx, file)
-    assert len(values) == 27  # every option of serve but --config and --help
+    assert len(values) == 29  # every option of serve but --config, --help and the hidden --reuse-port
     config = server_config({**ctx.params, **values})
     assert (config.host, config.port, config.max_clients, config.max_frame, config.max_message) == (
         "127.0.0.2", 6001, 300, 8192, 500)
@@ -65,7 +67,8 @@ def test_every_key_reaches_the_configuration(tmp_path: Path) -> None:
     assert config.allow_origins == ("https://chat.example.org",) and config.motd == "hello"
     assert config.log_level == "WARNING" and values["log_format"] == "json"
     assert config.quiet_above == 50 and config.bans == ("mallory", "10.0.0.0/8")
-    assert config.metrics == "127.0.0.1:9100"
+    assert config.metrics == "127.0.0.1:9100" and config.redis == "redis://127.0.0.1:6379/1"
+    assert values["workers"] == 1
 
 
 @pytest.mark.parametrize(("text", "says"), [

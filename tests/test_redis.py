@@ -125,10 +125,7 @@ def test_chat_crosses_processes_once_and_in_order(pair: tuple[ServerProcess, Ser
         bob.send(type="chat", message="back at you")
         assert alice.expect("chat")["message"] == "back at you"
         alice.send(type="ping", id=7)
-        frames = []
-        while (f := alice.recv())["type"] != "pong":
-            frames.append(f)
-        assert not [f for f in frames if f["type"] == "chat"]  # alice never hears her own lines
+        assert not [f for f in _until(alice, "pong") if f["type"] == "chat"]  # never her own lines
     finally:
         alice.close()
         bob.close()
@@ -150,15 +147,10 @@ def test_history_and_topics_are_kept_by_every_process(pair: tuple[ServerProcess,
     try:
         welcome = late.join("late", version=2)
         assert welcome["topic"] == "everyone welcome"
-        replay = []
-        while (frame := late.recv())["type"] != "history_end":
-            replay.append(frame)
-        assert [f["message"] for f in replay if f["type"] == "chat"][-3:] == [f"said on a {i}" for i in range(3)]
+        said = [f"said on a {i}" for i in range(3)]
+        assert [f["message"] for f in _until(late, "history_end") if f["type"] == "chat"][-3:] == said  # replay
         late.send(type="history", room="#lobby", limit=10)
-        page = []
-        while (frame := late.recv())["type"] != "history_end":
-            page.append(frame)
-        assert [f["message"] for f in page if f["type"] == "chat"][-3:] == [f"said on a {i}" for i in range(3)]
+        assert [f["message"] for f in _until(late, "history_end") if f["type"] == "chat"][-3:] == said  # a page
     finally:
         late.close()
         watcher.close()
@@ -216,6 +208,14 @@ def _refused_as_registered(address: tuple[str, int], name: str) -> bool:
         return frame["type"] == "error" and frame["code"] == "name_registered"
     finally:
         client.close()
+
+
+def _until(client: RawClient, type_: str) -> list[dict]:
+    """The frames before the first of ``type_``."""
+    frames = []
+    while (frame := client.recv())["type"] != type_:
+        frames.append(frame)
+    return frames
 
 
 def _users(client: RawClient) -> list[str]:
@@ -335,14 +335,45 @@ def test_redis_going_away_is_not_a_crash(redis: Redis, pair: tuple[ServerProcess
             client.close()
 
 
-def test_a_bad_redis_url_is_one_line() -> None:
+@pytest.mark.parametrize(("url", "says"), [
+    ("http://nope", "selchat: --redis: 'http://nope' is not a redis:// or rediss:// URL (redis://127.0.0.1:6379/0)"),
+    ("rediss://h:6380/0", "selchat: --redis: rediss:// (TLS to Redis) is not supported yet; use redis:// on a "
+                          "trusted network or through a TLS tunnel (stunnel, spiped)"),
+])
+def test_a_bad_redis_url_is_one_line(url: str, says: str) -> None:
     from tests.helpers import selchat_cmd
 
-    done = subprocess.run(selchat_cmd("serve", "--redis", "http://nope"), capture_output=True, text=True,
+    done = subprocess.run(selchat_cmd("serve", "--redis", url), capture_output=True, text=True,
                           timeout=DEADLINE, stdin=subprocess.DEVNULL)
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [
-        "selchat: --redis: 'http://nope' is not a redis:// or rediss:// URL (redis://127.0.0.1:6379/0)"]
+    assert done.stderr.strip().splitlines() == [says]
+
+
+def test_a_redis_with_a_password(start_server: Callable[..., ServerProcess]) -> None:
+    if REDIS is None:
+        pytest.skip("redis-server (Debian's redis-server package) is not installed; .ci/run installs it")
+    port = _free_port()
+    proc = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--requirepass", "s3cret"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"redis://:s3cret@127.0.0.1:{port}/2"
+        a, b = start_server("--redis", url), start_server("--redis", url)
+        for s in (a, b):
+            s.wait_log("Redis commands link up")
+        alice, bob = RawClient(a.address), RawClient(b.address)
+        try:
+            alice.join("alice")
+            bob.join("bob")
+            alice.expect("user_joined", username="bob")
+            bob.send(type="chat", message="through a locked door")
+            assert alice.expect("chat")["message"] == "through a locked door"
+        finally:
+            alice.close()
+            bob.close()
+        assert "Redis refused" not in a.log()
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_workers_share_one_port_and_a_dead_worker_comes_back(redis: Redis, tmp_path) -> None:  # type: ignore[no-untyped-def]
