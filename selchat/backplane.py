@@ -53,6 +53,10 @@ CLAIM_RENEW = 600.0
 # redis-py and ioredis back off the same way).
 BACKOFF_FIRST = 0.1
 BACKOFF_MOST = 5.0
+# What may wait to be written to Redis before the link counts as stalled and is cut (then
+# retried): a client's limit is 1 MiB, a link carrying every room's traffic gets more (Redis's
+# own client-output-buffer-limit for replicas is 256 MiB; pub/sub's is 32 MiB).
+LINK_OUTPUT_MAX = 64 * 1024 * 1024
 # Events that cross processes, by name (nothing else is ever decoded from the wire).
 SHARED_EVENTS: dict[str, type] = {cls.__name__: cls for cls in (
     ev.Message, ev.UserJoined, ev.UserLeft, ev.TopicChanged, ev.DirectMessage)}
@@ -220,7 +224,7 @@ class Backplane:
         if self.stopped:
             return
         try:
-            link.conn = self.owner.reactor.connect(self.target.host, self.target.port, tag)
+            link.conn = self.owner.reactor.connect(self.target.host, self.target.port, tag, LINK_OUTPUT_MAX)
         except OSError as exc:
             log.warning("cannot reach Redis at %s:%d: %s", self.target.host, self.target.port, exc)
             self._retry()

@@ -114,6 +114,8 @@ class Conn:
         "ctx",
         "tag",
         "connecting",
+        "limit",
+        "outbound",
     )
 
     def __init__(self, conn_id: int, sock: socket.socket, peer: str) -> None:
@@ -136,6 +138,8 @@ class Conn:
         self.ctx: Any = None  # the handler's per-connection state
         self.tag: str | None = None  # the listener's tag (None: the chat port), or an outbound link's
         self.connecting = False  # an outbound connect() not finished yet
+        self.limit: int | None = None  # its own output limit (None: the reactor's max_output)
+        self.outbound = False  # made by connect(): a link of ours, not a client
 
     def __repr__(self) -> str:
         return f"<Conn {self.id} {self.peer}{' closing' if self.closing else ''}>"
@@ -231,7 +235,7 @@ class Reactor:
         bound = sock.getsockname()
         return bound[0], bound[1]
 
-    def connect(self, host: str, port: int, tag: str) -> Conn:
+    def connect(self, host: str, port: int, tag: str, limit: int | None = None) -> Conn:
         """An outbound connection (the Redis link): a non-blocking connect whose outcome is the
         handler's ``on_open`` (up) or ``on_close`` (failed, with the reason). The address is
         resolved here, so give a literal address or a name the resolver answers at once
@@ -244,6 +248,8 @@ class Reactor:
         conn = Conn(next(self._ids), sock, format_peer(addr))
         conn.tag = tag
         conn.connecting = True
+        conn.outbound = True
+        conn.limit = limit
         self.conns[conn.id] = conn
         err = sock.connect_ex(addr)
         if err not in (0, errno.EINPROGRESS, errno.EAGAIN):
@@ -314,7 +320,7 @@ class Reactor:
             return  # a closing connection is no longer a target
         conn.out.append(data)
         conn.out_bytes += len(data)
-        if conn.out_bytes > self.max_output:
+        if conn.out_bytes > (conn.limit or self.max_output):
             self._slow_consumer(conn)
         self._pending.add(conn)
 
@@ -358,7 +364,7 @@ class Reactor:
             conn.out_bytes = len(keep)
         else:
             conn.head_partial = False
-        if self.slow_payload:
+        if self.slow_payload and not conn.outbound:  # a client is told why; a link of ours is just cut
             out.append(self.slow_payload)
             conn.out_bytes += len(self.slow_payload)
         self.close(conn, "slow_consumer")
