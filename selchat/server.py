@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from selchat import outbound as ev
-from selchat.backplane import Backplane, RedisTarget, parse_url
+from selchat.backplane import Backplane, parse_url
 from selchat.bans import Ban, BanError, describe, make_ban, parse_duration, parse_target
 from selchat.codec import encode
 from selchat.config import SPARE_FDS, ServerConfig
@@ -198,7 +198,7 @@ class ChatServer:
         self._remote = False  # applying another process's event: not to be published again
         self._releases: list[str] = []  # names freed this turn (released unless taken back)
         if config.redis:
-            self.backplane = Backplane(parse_redis_url(config.redis), self)
+            self.backplane = Backplane(parse_url(config.redis), self)
             self.hub.shared = True
         # counters for the metrics endpoint (with the reactor's, the hub's and the store's)
         self.opened: dict[str, int] = {}
@@ -1144,10 +1144,6 @@ CONSOLE_HELP = (
 )
 # How often bans whose time is up are forgotten in the database (a lookup ignores them at once).
 BAN_SWEEP = 60.0
-
-
-def parse_redis_url(url: str) -> RedisTarget:
-    return parse_url(url)
 
 
 def _config_bans(config: ServerConfig) -> list[Ban]:
