@@ -336,15 +336,18 @@ def serve(
         if exc.errno == errno.EACCES:
             fail(f"no permission to listen on {host}:{port}; use a port above 1023 with --port", 2)
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", 2)
-    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    click.echo(f"selchat listening on {shown}:{bound_port}{' (TLS)' if tls_cert else ''}")
+    metrics_at = None
     if config.metrics:
         try:
-            m_host, m_port = server.listen_metrics()
+            metrics_at = server.listen_metrics()
         except OSError as exc:
             fail(f"cannot serve --metrics on {config.metrics}: {exc.strerror or exc}", 2)
-        m_shown = f"[{m_host}]" if ":" in m_host else m_host
-        click.echo(f"metrics at http://{m_shown}:{m_port}/metrics")
+    server.prepare()  # after the last way start-up can fail: it starts the worker thread
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    click.echo(f"selchat listening on {shown}:{bound_port}{' (TLS)' if tls_cert else ''}")
+    if metrics_at is not None:
+        m_shown = f"[{metrics_at[0]}]" if ":" in metrics_at[0] else metrics_at[0]
+        click.echo(f"metrics at http://{m_shown}:{metrics_at[1]}/metrics")
     console = sys.stdin is not None and sys.stdin.isatty()
     if console:
         click.echo("console: type to announce; /users, /stats, /kick NAME, /ban, /unban, /bans, /shutdown, /help")

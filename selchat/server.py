@@ -227,8 +227,14 @@ class ChatServer:
         self.worker = Worker()
         self.reactor.add_reader(self.worker.wake_r, self.worker.run_ready)
 
+    def prepare(self) -> None:
+        """What serving needs besides the listener (the signal wake-up, the worker), made before
+        the server says it is listening, so that what it holds is settled by then."""
+        self._install_signals()
+        self.start_worker()
+
     def serve_forever(self, *, console: bool = False, signals: bool = True) -> None:
-        if signals:
+        if signals and self._wake_r is None:
             self._install_signals()
         if console:
             self.reactor.add_reader(sys.stdin.fileno(), self._console_readable)
