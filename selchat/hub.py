@@ -215,7 +215,7 @@ class Room:
 
     def quiet(self, above: int) -> bool:
         """Too large for joins and leaves to be announced (config.quiet_above)."""
-        return 0 < above < len(self.members) + len(self.remote)
+        return 0 < above < self.size()
 
     @property
     def lasting(self) -> bool:

@@ -67,6 +67,10 @@ class Collector:
         yield GaugeMetricFamily("selchat_rooms", "Rooms that exist now.", value=s["rooms"])
         yield GaugeMetricFamily("selchat_output_queued_bytes", "Bytes queued for clients, not yet written.",
                                 value=s["queued"])
+        yield GaugeMetricFamily("selchat_redis_up", "1 while both links to Redis (--redis) are up.",
+                                value=s["redis_up"])
+        yield counter("redis_published", "Events published to the other processes (--redis).", s["redis_published"])
+        yield counter("redis_received", "Events received from the other processes (--redis).", s["redis_received"])
         for name, doc, hist in (("loop_turn_seconds", "Time one loop turn took, select() excluded.", s["turns"]),
                                 ("db_commit_seconds", "Time one database commit took.", s["commits"])):
             yield HistogramMetricFamily(f"selchat_{name}", doc, buckets=hist.buckets(), sum_value=hist.sum)

@@ -1102,6 +1102,9 @@ class ChatServer:
             "users": len(hub.online()), "rooms": len(hub.room_names()),
             "queued": sum(conn.out_bytes for conn in reactor.conns.values()),
             "turns": reactor.turns, "commits": self.store.commit_times,
+            "redis_up": int(self.backplane.up) if self.backplane is not None else 0,
+            "redis_published": self.backplane.published if self.backplane is not None else 0,
+            "redis_received": self.backplane.received if self.backplane is not None else 0,
         }
 
     def stats(self) -> str:

@@ -223,6 +223,32 @@ def _users(client: RawClient) -> list[str]:
     return client.expect("users")["users"]
 
 
+def test_the_link_is_counted_in_the_metrics(redis: Redis, start_server: Callable[..., ServerProcess]) -> None:
+    from tests.test_metrics import _get, _metrics_address, _samples
+
+    a = start_server("--redis", redis.url, "--metrics", "127.0.0.1:0")
+    b = start_server("--redis", redis.url)
+    for s in (a, b):
+        s.wait_log("Redis commands link up")
+    address = _metrics_address(a)
+    wait_for(lambda: _samples(_get(address)[2])[("selchat_redis_up", ())] == 1, what="a's links up")
+    alice, bob = RawClient(a.address), RawClient(b.address)
+    try:
+        alice.join("alice")
+        bob.join("bob")
+        alice.expect("user_joined", username="bob")
+        alice.send(type="chat", message="counted")
+        bob.expect("chat", message="counted")
+        bob.send(type="chat", message="counted back")
+        alice.expect("chat", message="counted back")
+        got = _samples(_get(address)[2])
+    finally:
+        alice.close()
+        bob.close()
+    assert got[("selchat_redis_published_total", ())] >= 2  # alice's join and her message
+    assert got[("selchat_redis_received_total", ())] >= 2  # bob's join and his message
+
+
 def test_rooms_and_topics_cross(pair: tuple[ServerProcess, ServerProcess]) -> None:
     a, b = pair
     alice, bob = RawClient(a.address), RawClient(b.address)
