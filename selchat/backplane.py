@@ -16,6 +16,10 @@ What crosses processes:
 - Presence: who is in which room, on which node, is a hash per room (``selchat:members:KEY``),
   read when a process first subscribes to the room. Each node keeps ``selchat:node:NODE`` alive
   with a short expiry; when a node's key is gone its users are told to have left.
+- History and topics live in Redis (``shared_history``): a turn's messages are appended to the
+  room's stream by the same script that publishes them, and a process that subscribes to a room
+  reads the stream's tail and the topic once the subscription holds, before its newcomers get
+  their replay.
 
 Redis going away is not a crash: local delivery goes on, the link is retried with back-off, and
 on its return the process subscribes again and registers its names and members anew.
@@ -29,11 +33,12 @@ import os
 import secrets
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from selchat import outbound as ev
+from selchat import shared_history as sh
 from selchat.config import LOBBY_ROOM
 
 log = logging.getLogger("selchat.backplane")
@@ -126,8 +131,11 @@ def decode_events(data: bytes) -> tuple[str, list[Any]]:
     return node, events
 
 
+ROOM_CHANNEL = f"{PREFIX}room:"
+
+
 def room_channel(key: str) -> str:
-    return f"{PREFIX}room:{key}"
+    return ROOM_CHANNEL + key
 
 
 ACCOUNTS = f"{PREFIX}accounts"  # a hash of every account, and the channel new ones are told on
@@ -178,6 +186,18 @@ CLAIM = ("local v = redis.call('get', KEYS[1]) "
 NODE_KEY = f"{PREFIX}node:"
 
 
+@dataclass
+class _Sync:
+    """A room being caught up after subscribing: its tail is read once the subscription holds
+    (``requested``); meanwhile what other nodes publish waits in ``buffered``, and what this node
+    appends after the read went is in ``own_after`` (it is not in the tail)."""
+
+    confirmed: bool = False
+    requested: bool = False
+    own_after: list[ev.Message] = field(default_factory=list)
+    buffered: list[tuple[str, list[bytes], list[Any]]] = field(default_factory=list)
+
+
 class Backplane:
     """The process's side of the shared rooms: two links, heartbeats, claims and presence.
 
@@ -186,10 +206,14 @@ class Backplane:
     (``local_rooms``, ``local_presence``, ``local_names``) so that a new link can register it.
     """
 
-    def __init__(self, target: RedisTarget, owner: Any, node: str | None = None) -> None:
+    def __init__(self, target: RedisTarget, owner: Any, node: str | None = None, *, history_max: int = 10_000,
+                 replay: int = 50) -> None:
         self.target = target
         self.owner = owner
         self.node = node or new_node_id()
+        self.history_max = history_max
+        self.replay = replay
+        self.syncing: dict[str, _Sync] = {}  # rooms subscribed to and not yet caught up
         self.cmd = Link("commands")
         self.sub = Link("subscriptions")
         self.subscribed: dict[str, str] = {}  # room key -> name, subscribed (or asked for) on this link
@@ -305,6 +329,11 @@ class Backplane:
         link.reset()
         if link is self.sub:
             self.subscribed = {}
+            self.syncing = {}
+        else:  # a read that went is lost with the link: asked again once it is back
+            for sync in self.syncing.values():
+                sync.requested = False
+                sync.own_after.clear()
         if self.stopped:
             return
         log.warning("Redis %s link %s: %s; retrying", link.name, "lost" if was_up else "not made", reason)
@@ -335,11 +364,25 @@ class Backplane:
         if not self.cmd.up:
             return  # delivered here already; the other nodes are out of reach until the link is back
         for key, events in outbox.items():
-            self._send(self.cmd, ("PUBLISH", room_channel(key), encode_events(self.node, events)))
+            publication = encode_events(self.node, events)
+            messages = [e for e in events if type(e) is ev.Message]
+            topics = [e for e in events if type(e) is ev.TopicChanged]
+            if messages or topics:  # kept in the room's stream and published, in one script
+                sync = self.syncing.get(key)
+                if sync is not None and sync.requested:
+                    sync.own_after.extend(messages)
+                self._send(self.cmd, sh.append_args(key, room_channel(key), self.history_max, publication, messages,
+                                                    topics[-1] if topics else None), self._appended)
+            else:
+                self._send(self.cmd, ("PUBLISH", room_channel(key), b"\n" + publication))
             self.published += len(events)
 
+    def _appended(self, reply: Any) -> None:
+        if isinstance(reply, Exception) and not isinstance(reply, ConnectionError):
+            log.error("Redis refused a room's messages: %s", reply)
+
     def relay(self, node: str, event: Any) -> None:
-        self._send(self.cmd, ("PUBLISH", node_channel(node), encode_events(self.node, [event])))
+        self._send(self.cmd, ("PUBLISH", node_channel(node), b"\n" + encode_events(self.node, [event])))
 
     def presence(self, room_key: str, event: Any, local: bool = True) -> None:
         """Someone entered or left a room: the room's hash of members, the subscription, and
@@ -374,8 +417,109 @@ class Backplane:
         if key in self.subscribed or not self.sub.up:
             return
         self.subscribed[key] = name or key
+        self.syncing[key] = _Sync()
+        self.owner.room_unsynced(key)
         self._send(self.sub, ("SUBSCRIBE", room_channel(key)))
         self._fetch_members(key)
+
+    def _sync(self, key: str) -> None:
+        """Read the room's tail, length and topic, now that the subscription holds."""
+        sync = self.syncing[key]
+        sync.requested = True
+        stream = sh.stream_key(key)
+        got: list[Any] = []
+
+        def collect(reply: Any) -> None:
+            got.append(reply)
+            if len(got) == 3:
+                self._synced(key, sync, *got)
+        self._send(self.cmd, ("XREVRANGE", stream, "+", "-", "COUNT", max(1, self.replay)), collect)
+        self._send(self.cmd, ("XLEN", stream), collect)
+        self._send(self.cmd, ("HGETALL", sh.topic_key(key)), collect)
+
+    def _synced(self, key: str, sync: _Sync, tail: Any, length: Any, topic: Any) -> None:
+        if self.syncing.get(key) is not sync or not sync.requested:
+            return  # unsubscribed meanwhile, or the link went and the read will be made again
+        del self.syncing[key]
+        for reply in (tail, length, topic):
+            if isinstance(reply, Exception):
+                log.error("reading %s's history from Redis failed: %s", key, reply)
+        found = [] if isinstance(tail, Exception) else sh.entries(tail)
+        found.reverse()  # oldest first
+        newest = found[-1][0] if found else (0, 0)
+        messages = [m for _, m in found][-self.replay:] if self.replay else []
+        total = (length if isinstance(length, int) else len(found)) + len(sync.own_after)
+        self.owner.room_synced(key, messages, total, None if isinstance(topic, Exception) else sh.topic(topic),
+                               sync.own_after)
+        for node, ids, events in sync.buffered:
+            if ids and sh.parse_id(ids[0]) <= newest:  # appended before the read: in the tail already
+                events = [e for e in events if type(e) is not ev.Message]
+            if events:
+                self.owner.remote_events(node, events)
+
+    def history(self, key: str, before: float | None, limit: int, after: float | None, oldest: bool,
+                around: float | None, done: Callable[[list[ev.Message], bool], None]) -> bool:
+        """A page of the room's stream, as ``Store.history`` gives one; False when Redis is away."""
+        if not self.cmd.up:
+            return False
+        stream = sh.stream_key(key)
+
+        def failed(reply: Any) -> bool:
+            if isinstance(reply, Exception):
+                log.error("reading %s's history from Redis failed: %s", key, reply)
+                done([], False)
+                return True
+            return False
+
+        def with_more(page: list[ev.Message], first: str | None) -> None:
+            """Whether anything is older than the page's first entry (one more read)."""
+            if first is None:
+                done(page, False)
+                return
+
+            def older(reply: Any) -> None:
+                if not failed(reply):
+                    done(page, bool(reply))
+            self._send(self.cmd, ("XREVRANGE", stream, "(" + first, "-", "COUNT", 1), older)
+
+        def first_id(items: list[tuple[tuple[int, int], ev.Message]]) -> str | None:
+            return f"{items[0][0][0]}-{items[0][0][1]}" if items else None
+
+        if limit <= 0:
+            done([], False)
+            return True
+        if around is not None:
+            # half before it, half from it on (as Store.history)
+            halves: list[Any] = [] if limit // 2 else [[]]
+
+            def half(reply: Any) -> None:
+                halves.append(reply)
+                if len(halves) < 2:
+                    return
+                if failed(halves[0]) or failed(halves[1]):
+                    return
+                older_half = sh.entries(halves[0])
+                older_half.reverse()
+                items = older_half + sh.entries(halves[1])
+                with_more([m for _, m in items], first_id(items))
+            if limit // 2:
+                self._send(self.cmd, ("XREVRANGE", stream, sh.bound(around), "-", "COUNT", limit // 2), half)
+            self._send(self.cmd, ("XRANGE", stream, sh.stream_id(around), "+", "COUNT", limit - limit // 2), half)
+            return True
+
+        def page(reply: Any) -> None:
+            if failed(reply):
+                return
+            items = sh.entries(reply)
+            if oldest:
+                with_more([m for _, m in items], first_id(items))
+                return
+            more = len(items) > limit
+            items = items[:limit]
+            items.reverse()
+            done([m for _, m in items], more)
+        self._send(self.cmd, sh.page_range(key, before, limit if oldest else limit + 1, after, oldest), page)
+        return True
 
     def _fetch_members(self, key: str) -> None:
         """Who is already in the room, on other nodes."""
@@ -391,6 +535,8 @@ class Backplane:
     def _unsubscribe(self, key: str) -> None:
         if key in self.subscribed and self.sub.up and key != LOBBY_KEY:
             self.subscribed.pop(key, None)
+            self.syncing.pop(key, None)
+            self.owner.room_unsynced(key)  # it hears the room no more: caught up again when it does
             self._send(self.sub, ("UNSUBSCRIBE", room_channel(key)))
 
     def _register(self) -> None:
@@ -402,6 +548,9 @@ class Backplane:
             self._send(self.cmd, ("HSET", f"{PREFIX}members:{room_key}", name, self.node))
         for key in self.subscribed:  # subscribed before this link was up
             self._fetch_members(key)
+        for key, sync in self.syncing.items():  # subscriptions that held before this link was up
+            if sync.confirmed and not sync.requested:
+                self._sync(key)
         self._sync_accounts()
         self.whole = True
 
@@ -430,6 +579,14 @@ class Backplane:
         if not isinstance(reply, list) or not reply:
             return
         kind = reply[0]
+        if kind == b"subscribe" and len(reply) == 3:
+            channel = reply[1].decode()
+            sync = self.syncing.get(channel[len(ROOM_CHANNEL):]) if channel.startswith(ROOM_CHANNEL) else None
+            if sync is not None and not sync.confirmed:
+                sync.confirmed = True
+                if self.cmd.up:
+                    self._sync(channel[len(ROOM_CHANNEL):])
+            return
         if kind == b"message" and len(reply) == 3 and reply[1] == ACCOUNTS.encode():
             try:
                 self.owner.remote_accounts([_account(reply[2])])
@@ -438,13 +595,20 @@ class Backplane:
             return
         if kind == b"message" and len(reply) == 3:
             try:
-                node, events = decode_events(reply[2])
+                ids, payload = sh.split_publication(reply[2])
+                node, events = decode_events(payload)
             except (ValueError, TypeError) as exc:
                 log.warning("ignored a message on %s: %s", reply[1], exc)
                 return
             if node == self.node:
                 return  # our own publication: delivered here already
             self.received += len(events)
+            channel = reply[1]
+            if channel.startswith(ROOM_CHANNEL.encode()):
+                sync = self.syncing.get(channel[len(ROOM_CHANNEL):].decode())
+                if sync is not None:  # after the room's tail is read, and only if newer than it
+                    sync.buffered.append((node, ids, events))
+                    return
             self.owner.remote_events(node, events)
 
     # -- timers ---------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ class ErrorCode(str, enum.Enum):
     ALREADY_REGISTERED = "already_registered"
     WEAK_PASSWORD = "weak_password"
     LOGGED_IN_ELSEWHERE = "logged_in_elsewhere"
+    HISTORY_UNAVAILABLE = "history_unavailable"
 
 
 # After these the server closes the connection; after every other code it stays usable.

@@ -164,7 +164,7 @@ Effect = Union[Send, Broadcast, Close, Fail, Store, Ask, Presence, Relay]
 
 class Room:
     __slots__ = ("key", "name", "members", "remote", "_roster", "topic", "topic_by", "topic_at", "recent", "total",
-                 "stored")
+                 "stored", "synced", "awaiting")
 
     def __init__(self, key: str, name: str, replay: int) -> None:
         self.key = key
@@ -178,6 +178,10 @@ class Room:
         self.recent: deque[ev.Message] = deque(maxlen=replay)  # replayed on join, no disk read
         self.total = 0  # messages stored, as far as this process knows
         self.stored = False  # the room has a row in the database
+        # with --redis: the room's recent history and topic are Redis's, as read when this
+        # process last subscribed to it; until they are, newcomers wait here for their replay
+        self.synced = True
+        self.awaiting: list[tuple[int, bool]] = []  # (connection, whether it waits for room_joined too)
 
     @property
     def roster(self) -> list[int]:
@@ -275,6 +279,7 @@ class Hub:
         self._last_stamp = 0
         self._peak = 0  # most users online at once
         self.shared = False  # several processes share rooms (--redis): claims, presence, remote events
+        self.linked = False
         self.messages = 0  # chat messages accepted (for the metrics endpoint)
         self.deliveries = 0  # and the recipients they were addressed to
         self.bans = BanList(snapshot.bans if snapshot is not None else ())  # names here, addresses in the server
@@ -316,7 +321,15 @@ class Hub:
         room = self._rooms.get(key)
         if room is None:
             room = self._rooms[key] = Room(key, name, self.config.replay)
+            room.synced = not self.shared
         return room
+
+    def share(self) -> None:
+        """Share rooms with other processes (--redis): history, topics and names are Redis's."""
+        self.shared = True
+        self.linked = True  # the link to Redis is up, or being made (newcomers wait for rooms' tails)
+        for room in self._rooms.values():
+            room.synced = False
 
     def _load(self, snapshot: Snapshot) -> None:
         for state in snapshot.rooms:
@@ -443,21 +456,11 @@ class Hub:
         if room is None:
             return []
         kind = type(event)
-        if kind is ev.Message:
+        if kind is ev.Message:  # kept in Redis's stream by the process it came from
             m: ev.Message = event  # type: ignore[assignment]
             room.recent.append(m)
             room.total += 1
-            # kept here too, so every process's history has it; under a stamp unique here (the
-            # other node's may equal one of ours), which orders it as it arrived
-            stamp = max(int(m.timestamp * 1_000_000), self._last_stamp + 1)
-            self._last_stamp = stamp
-            effects: list[Effect] = [Store((room.key, stamp, m.username, m.text, 1 if m.action else 0))]
-            if not room.stored:
-                room.stored = True
-                effects.insert(0, Store(SaveRoom(room.key, room.name)))
-            if room.members:
-                effects.append(room.broadcast(m))
-            return effects
+            return [room.broadcast(m)] if room.members else []
         if kind is ev.UserJoined:
             j: ev.UserJoined = event  # type: ignore[assignment]
             room.remote[j.username.casefold()] = (j.username, node)
@@ -469,13 +472,55 @@ class Hub:
         elif kind is ev.TopicChanged:
             t: ev.TopicChanged = event  # type: ignore[assignment]
             room.topic, room.topic_by, room.topic_at = t.topic, t.by, t.timestamp
-            stored: list[Effect] = [] if room.stored else [Store(SaveRoom(room.key, room.name))]
-            room.stored = True
-            stored.append(Store(SaveTopic(room.key, t.topic, t.by, t.timestamp)))
-            return [*stored, room.broadcast(event)] if room.members else stored
+            return [room.broadcast(event)] if room.members else []
         if not room.members or room.quiet(self.config.quiet_above):
             return []
         return [room.broadcast(event)]
+
+    def synced(self, key: str, recent: list[ev.Message], total: int,
+               topic: tuple[str, str | None, float | None] | None, own_after: list[ev.Message]) -> list[Effect]:
+        """A room's tail and topic as Redis has them, read once this process subscribed to it
+        (``own_after``: this process's messages since the read): the newcomers' replays."""
+        room = self._rooms.get(key)
+        if room is None:
+            return []
+        room.recent.clear()
+        room.recent.extend(recent)
+        room.recent.extend(own_after)  # the newcomers were in the room for these: not replayed
+        room.total = total
+        if topic is not None:
+            room.topic, room.topic_by, room.topic_at = topic
+        room.synced = True
+        return self._let_in(room, recent)
+
+    def _let_in(self, room: Room, recent: Sequence[ev.Message] | None = None) -> list[Effect]:
+        """The waiting newcomers' room_joined (now with the room's topic and everyone in it) and
+        replay."""
+        waiting, room.awaiting = room.awaiting, []
+        effects: list[Effect] = []
+        for conn_id, joining in waiting:
+            session = self._sessions.get(conn_id)
+            if session is not None and session.rooms.get(room.key) is room:
+                if joining:
+                    effects.append(Send((conn_id,), self._room_joined(room, session.name)))
+                effects.extend(self._replay(session, room, recent))
+        return effects
+
+    def unsynced(self, key: str) -> None:
+        """This process is (again) catching up with a room, or no longer hears it."""
+        room = self._rooms.get(key)
+        if room is not None:
+            room.synced = False
+
+    def link(self, up: bool) -> list[Effect]:
+        """The link to Redis came or went: while it is away, newcomers get what this process has."""
+        self.linked = up
+        effects: list[Effect] = []
+        if not up:
+            for room in self._rooms.values():
+                if room.awaiting:
+                    effects.extend(self._let_in(room))
+        return effects
 
     def learn_account(self, key: str, name: str) -> None:
         """An account registered on another process: its name is the account's here too."""
@@ -617,9 +662,19 @@ class Hub:
             seen.update(dict.fromkeys(room.members))
         return tuple(seen)
 
-    def _replay(self, session: Session, room: Room) -> list[Effect]:
-        page = tuple(replace(m, history=True) for m in room.recent)
+    def _replay(self, session: Session, room: Room, recent: Sequence[ev.Message] | None = None) -> list[Effect]:
+        page = tuple(replace(m, history=True) for m in (room.recent if recent is None else recent))
         return [Send((session.conn_id,), ev.HistoryBatch(room.name, page, room.total > len(page)))]
+
+    def _replay_or_wait(self, session: Session, room: Room, joining: bool = False) -> list[Effect]:
+        """The replay (after room_joined when ``joining``), or, in a shared room this process has
+        yet to catch up with, a place in line for them."""
+        if room.synced or not self.linked:
+            if joining:
+                return [Send((session.conn_id,), self._room_joined(room, session.name)), *self._replay(session, room)]
+            return self._replay(session, room)
+        room.awaiting.append((session.conn_id, joining))
+        return []
 
     # -- joining -------------------------------------------------------------------------------
     def _join(self, session: Session, cmd: Join, now: float) -> list[Effect]:
@@ -813,7 +868,7 @@ class Hub:
         )
         effects: list[Effect] = [Send((conn_id,), welcome), *presence]
         if version >= 2:
-            effects.extend(self._replay(session, room))
+            effects.extend(self._replay_or_wait(session, room))
         if not quiet:
             effects.append(room.broadcast(ev.UserJoined(name, room.name, now), conn_id))
         return effects
@@ -824,7 +879,7 @@ class Hub:
         self._spend_token(session, now)
         room = session.rooms.get(key)
         if room is not None:  # already in it: the same answer again, and no one else hears
-            return [Send((session.conn_id,), self._room_joined(room, session.name)), *self._replay(session, room)]
+            return self._replay_or_wait(session, room, joining=True)
         if len(session.rooms) >= self.config.max_rooms:
             raise ProtocolError(
                 ErrorCode.TOO_MANY_ROOMS, f"you are in {len(session.rooms)} rooms, the most allowed; leave one first"
@@ -833,10 +888,10 @@ class Hub:
         assert session.name is not None
         room.add(session.conn_id, session.name)
         session.rooms[key] = room
-        effects: list[Effect] = [Send((session.conn_id,), self._room_joined(room, session.name))]
+        effects: list[Effect] = []
         if self.shared:
             effects.append(Presence(room.key, ev.UserJoined(session.name, room.name, now)))
-        effects.extend(self._replay(session, room))
+        effects.extend(self._replay_or_wait(session, room, joining=True))
         if not room.quiet(self.config.quiet_above):
             effects.append(room.broadcast(ev.UserJoined(session.name, room.name, now), session.conn_id))
         return effects
@@ -902,12 +957,15 @@ class Hub:
         self._spend_token(session, now)
         assert session.name is not None
         room.topic, room.topic_by, room.topic_at = topic, session.name, now
+        changed = room.broadcast(ev.TopicChanged(room.name, topic, session.name, now))
+        if self.shared:  # kept in Redis, with the turn's messages (backplane)
+            return [changed]
         effects: list[Effect] = []
         if not room.stored:
             room.stored = True
             effects.append(Store(SaveRoom(room.key, room.name)))
         effects.append(Store(SaveTopic(room.key, topic, session.name, now)))
-        effects.append(room.broadcast(ev.TopicChanged(room.name, topic, session.name, now)))
+        effects.append(changed)
         return effects
 
     # -- messages ------------------------------------------------------------------------------
@@ -927,11 +985,13 @@ class Hub:
         session.spoke_at = now
         room.recent.append(message)
         room.total += 1
-        row = Store((room.key, stamp, name, text, 1 if cmd.action else 0))
         # echo-message: the sender hears its own line too, so the whole room shares one buffer
         broadcast = room.broadcast(message, None if cmd.echo else session.conn_id)
         self.messages += 1
         self.deliveries += broadcast.count - (0 if cmd.echo else 1)
+        if self.shared:  # kept in the room's stream in Redis (backplane), not here
+            return [broadcast]
+        row = Store((room.key, stamp, name, text, 1 if cmd.action else 0))
         if room.stored:
             return [broadcast, row]
         room.stored = True

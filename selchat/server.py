@@ -198,8 +198,9 @@ class ChatServer:
         self._remote = False  # applying another process's event: not to be published again
         self._releases: list[str] = []  # names freed this turn (released unless taken back)
         if config.redis:
-            self.backplane = Backplane(parse_url(config.redis), self)
-            self.hub.shared = True
+            self.backplane = Backplane(parse_url(config.redis), self, history_max=config.history_max,
+                                       replay=config.replay)
+            self.hub.share()
         # counters for the metrics endpoint (with the reactor's, the hub's and the store's)
         self.opened: dict[str, int] = {}
         self.joins = 0
@@ -734,6 +735,9 @@ class ChatServer:
         kind = type(request)
         if kind is LoadHistory:
             r: LoadHistory = request  # type: ignore[assignment]
+            if self.backplane is not None:
+                self._shared_history(r)
+                return
             messages, more = self.store.history(r.room_key, r.room, r.before, r.limit, r.after, r.oldest, r.around)
             self._complete(r.conn_id, HistoryPage(r.room_key, tuple(messages), more, r.tag))
         elif kind is LoadOfflineDms:
@@ -751,6 +755,16 @@ class ChatServer:
             self.backplane.claim(c.name_key, lambda ok: self._complete(c.conn_id, NameClaimed(c.name_key, ok)))
         elif kind is ReleaseName:
             self._releases.append(request.name_key)  # type: ignore[union-attr]
+
+    def _shared_history(self, r: LoadHistory) -> None:
+        """A page of a shared room's history, which is Redis's (--redis)."""
+        def done(messages: list[ev.Message], more: bool) -> None:
+            self._complete(r.conn_id, HistoryPage(r.room_key, tuple(messages), more, r.tag))
+
+        assert self.backplane is not None
+        if not self.backplane.history(r.room_key, r.before, r.limit, r.after, r.oldest, r.around, done):
+            self._complete_error(r.conn_id, ProtocolError(
+                ErrorCode.HISTORY_UNAVAILABLE, "history is kept in Redis, and the link to it is down; try again soon"))
 
     def _complete(self, conn_id: int, result: object) -> None:
         self.apply(self.hub.complete(conn_id, result, self.wall_clock()))  # type: ignore[arg-type]
@@ -891,8 +905,16 @@ class ChatServer:
         finally:
             self._remote = False
 
+    def room_synced(self, key: str, recent: list[ev.Message], total: int,
+                    topic: tuple[str, str | None, float | None] | None, own_after: list[ev.Message]) -> None:
+        self.apply(self.hub.synced(key, recent, total, topic, own_after))
+
+    def room_unsynced(self, key: str) -> None:
+        self.hub.unsynced(key)
+
     def link_changed(self, up: bool) -> None:
         """Tell everyone here when the rooms are cut off from the other servers, and when whole again."""
+        self.apply(self.hub.link(up))
         text = ("the other servers are back: the rooms are whole again" if up else
                 "lost the link to the other servers (Redis): you are chatting with this server's users only "
                 "until it is back")

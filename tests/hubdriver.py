@@ -12,7 +12,7 @@ import pytest
 from selchat.config import ServerConfig
 from selchat.errors import ProtocolError
 from selchat.events import Command, Join
-from selchat.hub import Ask, Broadcast, Close, Fail, Hub, Send, Store
+from selchat.hub import Ask, Broadcast, Close, Fail, Hub, Presence, Relay, Send, Store
 from selchat.records import Snapshot
 from selchat.wire.jsonl import JSON_V1, JSON_V2
 
@@ -24,6 +24,7 @@ class Driver:
         self.closed: dict[int, str] = {}
         self.stored: list[Any] = []
         self.asked: list[Any] = []
+        self.shared: list[Any] = []  # Presence and Relay: for the other processes (--redis)
         self.now = 1000.0
 
     def connect(self, cid: int, address: str = "127.0.0.1") -> None:
@@ -48,6 +49,8 @@ class Driver:
                 self.stored.append(effect.write)
             elif isinstance(effect, Ask):
                 self.asked.append(effect.request)
+            elif isinstance(effect, (Presence, Relay)):
+                self.shared.append(effect)
             elif isinstance(effect, Fail):
                 self.inbox[effect.conn_id].append(effect.error.to_frame())
                 if effect.error.closes:

@@ -156,6 +156,46 @@ def test_history_and_topics_are_kept_by_every_process(pair: tuple[ServerProcess,
         watcher.close()
 
 
+def test_a_rooms_history_is_redis_s_whichever_process_is_asked(redis: Redis,
+                                                                start_server: Callable[..., ServerProcess]) -> None:
+    """A room the other process had nobody in, and a process started afterwards: the same
+    history, once each, trimmed to about --history-max."""
+    flags = ("--redis", redis.url, "--rate-limit", "0", "--history-max", "100")
+    a, b = start_server(*flags), start_server(*flags)
+    for s in (a, b):
+        s.wait_log("Redis commands link up")
+    alice = RawClient(a.address)
+    try:
+        alice.join("alice", version=2)
+        alice.send(type="join_room", room="#dev")
+        _until(alice, "history_end")
+        for i in range(300):
+            alice.send(type="chat", room="#dev", message=f"dev {i}")
+        alice.send(type="topic", room="#dev", topic="shipping")
+        alice.expect("topic", topic="shipping")
+        alice.send(type="history", room="#dev", limit=5)  # on the process it was said on: once each
+        assert [f["message"] for f in _until(alice, "history_end")] == [f"dev {i}" for i in range(295, 300)]
+    finally:
+        alice.close()
+    c = start_server(*flags)
+    c.wait_log("Redis commands link up")
+    for server, name in ((b, "bob"), (c, "carl")):  # b had nobody in #dev; c was not running
+        bob = RawClient(server.address)
+        try:
+            bob.join(name, version=2)
+            bob.send(type="join_room", room="#dev")
+            joined = bob.expect("room_joined")
+            assert joined["topic"] == "shipping"
+            replay = [f["message"] for f in _until(bob, "history_end")]
+            assert replay == [f"dev {i}" for i in range(250, 300)]  # the last --replay (50)
+            bob.send(type="history", room="#dev", before=1e12, limit=200)
+            page = [f["message"] for f in _until(bob, "history_end")]
+            assert page == [f"dev {i}" for i in range(300 - len(page), 300)]
+            assert 100 <= len(page) < 300  # Redis trims whole nodes of entries: about --history-max
+        finally:
+            bob.close()
+
+
 def test_private_messages_cross(pair: tuple[ServerProcess, ServerProcess]) -> None:
     a, b = pair
     alice, bob = RawClient(a.address), RawClient(b.address)
@@ -349,6 +389,8 @@ def test_redis_going_away_is_not_a_crash(redis: Redis, pair: tuple[ServerProcess
             assert "lost the link to the other servers" in client.expect("server", timeout=8)["message"]
         alice.send(type="chat", message="still here")  # local delivery goes on
         assert ann.expect("chat")["message"] == "still here"
+        ann.send(type="history", room="#lobby", limit=5)  # history is Redis's: out of reach, said so
+        assert "link to it is down" in ann.error("history_unavailable")["message"]
         redis.start()  # the same port: the servers find it again by themselves
         for client in (alice, bob):
             assert "rooms are whole again" in client.expect("server", timeout=15)["message"]
