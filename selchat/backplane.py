@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import secrets
+import ssl
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -98,6 +99,12 @@ def parse_url(url: str) -> RedisTarget:
         raise RedisUrlError(f"{url!r} names no host")
     return RedisTarget(parts.hostname, port, int(path or 0), unquote(parts.password) if parts.password else None,
                        unquote(parts.username) if parts.username else None, parts.scheme == "rediss")
+
+
+def tls_context(cafile: str | None = None) -> ssl.SSLContext:
+    """rediss://: the server's certificate is checked, against ``cafile`` (a self-signed or
+    private CA's certificate) or else the system's store, and so is its name."""
+    return ssl.create_default_context(cafile=cafile)
 
 
 def command(*args: str | bytes | int | float) -> bytes:
@@ -207,8 +214,9 @@ class Backplane:
     """
 
     def __init__(self, target: RedisTarget, owner: Any, node: str | None = None, *, history_max: int = 10_000,
-                 replay: int = 50) -> None:
+                 replay: int = 50, cafile: str | None = None) -> None:
         self.target = target
+        self.ssl_context = tls_context(cafile) if target.tls else None
         self.owner = owner
         self.node = node or new_node_id()
         self.history_max = history_max
@@ -248,7 +256,8 @@ class Backplane:
         if self.stopped:
             return
         try:
-            link.conn = self.owner.reactor.connect(self.target.host, self.target.port, tag, LINK_OUTPUT_MAX)
+            link.conn = self.owner.reactor.connect(self.target.host, self.target.port, tag, LINK_OUTPUT_MAX,
+                                                   self.ssl_context)
         except OSError as exc:
             log.warning("cannot reach Redis at %s:%d: %s", self.target.host, self.target.port, exc)
             self._retry()

@@ -96,9 +96,20 @@ def server_config(values: dict[str, Any]) -> ServerConfig:
             target = parse_url(values["redis"])
         except RedisUrlError as exc:
             raise ConfigError(f"--redis: {exc}")
+        if values.get("redis_cafile") and not target.tls:
+            raise ConfigError("--redis-cafile is for a rediss:// (TLS) URL")
         if target.tls:
-            raise ConfigError("--redis: rediss:// (TLS to Redis) is not supported yet; use redis:// on a "
-                              "trusted network or through a TLS tunnel (stunnel, spiped)")
+            import ssl
+
+            from selchat.backplane import tls_context
+
+            try:
+                tls_context(values.get("redis_cafile"))
+            except (ssl.SSLError, OSError) as exc:
+                raise ConfigError(f"--redis-cafile: {values.get('redis_cafile')} holds no certificate "
+                                  f"({getattr(exc, 'reason', None) or exc})")
+    elif values.get("redis_cafile"):
+        raise ConfigError("--redis-cafile goes with --redis rediss://...")
     if values.get("metrics"):
         try:
             parse_address(values["metrics"])
@@ -122,6 +133,7 @@ def server_config(values: dict[str, Any]) -> ServerConfig:
         log_level=values["log_level"].upper(), quiet_above=values["quiet_above"],
         bans=tuple(values.get("bans") or ()), metrics=values.get("metrics") or None,
         redis=values.get("redis") or None,
+        redis_cafile=str(values["redis_cafile"]) if values.get("redis_cafile") else None,
     )
 
 
@@ -224,7 +236,11 @@ def main() -> None:
 @click.option("--metrics", envvar="SELCHAT_METRICS", metavar="HOST:PORT",
               help="Serve Prometheus metrics at http://HOST:PORT/metrics (a listener of its own; off by default).")
 @click.option("--redis", envvar="SELCHAT_REDIS", metavar="URL",
-              help="redis://HOST:PORT/DB shared with other selchat processes: their users are in the same rooms.")
+              help="redis://HOST:PORT/DB (rediss:// for TLS) shared with other selchat processes: their users are "
+                   "in the same rooms.")
+@click.option("--redis-cafile", envvar="SELCHAT_REDIS_CAFILE", metavar="FILE",
+              type=click.Path(exists=True, dir_okay=False),
+              help="rediss://: trust this certificate file (a self-signed or private CA's) instead of the system's.")
 @click.option("--workers", default=1, show_default=True, envvar="SELCHAT_WORKERS", type=click.IntRange(1, 64),
               help="Server processes on this port (SO_REUSEPORT), supervised and sharing rooms through --redis.")
 @click.option("--reuse-port", is_flag=True, hidden=True, help="Bind with SO_REUSEPORT (what --workers' workers do).")
@@ -263,6 +279,7 @@ def serve(
     motd_file: Path | None,
     metrics: str | None,
     redis: str | None,
+    redis_cafile: str | None,
     workers: int,
     reuse_port: bool,
     log_level: str,

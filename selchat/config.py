@@ -96,6 +96,7 @@ class ServerConfig:
     metrics: str | None = None
     # redis://HOST:PORT/DB shared by several selchat processes (rooms, names, presence); None: alone.
     redis: str | None = None
+    redis_cafile: str | None = None  # rediss://: the certificate(s) to trust (None: the system's store)
     # The SQLite file for history, topics and accounts; ":memory:" keeps nothing.
     db: str = ":memory:"
 

@@ -116,6 +116,7 @@ class Conn:
         "connecting",
         "limit",
         "outbound",
+        "tls_client",
     )
 
     def __init__(self, conn_id: int, sock: socket.socket, peer: str) -> None:
@@ -140,6 +141,7 @@ class Conn:
         self.connecting = False  # an outbound connect() not finished yet
         self.limit: int | None = None  # its own output limit (None: the reactor's max_output)
         self.outbound = False  # made by connect(): a link of ours, not a client
+        self.tls_client: tuple[ssl.SSLContext, str] | None = None  # connect()'s TLS: (context, server name)
 
     def __repr__(self) -> str:
         return f"<Conn {self.id} {self.peer}{' closing' if self.closing else ''}>"
@@ -235,11 +237,14 @@ class Reactor:
         bound = sock.getsockname()
         return bound[0], bound[1]
 
-    def connect(self, host: str, port: int, tag: str, limit: int | None = None) -> Conn:
+    def connect(self, host: str, port: int, tag: str, limit: int | None = None,
+                tls: ssl.SSLContext | None = None) -> Conn:
         """An outbound connection (the Redis link): a non-blocking connect whose outcome is the
         handler's ``on_open`` (up) or ``on_close`` (failed, with the reason). The address is
         resolved here, so give a literal address or a name the resolver answers at once
-        (localhost, /etc/hosts). OSError if no socket can be made."""
+        (localhost, /etc/hosts). OSError if no socket can be made. With ``tls``, the handshake
+        (checking the certificate against ``host``) runs in the loop like a client's; what
+        ``on_open`` sends waits for it, and a failed one closes the connection."""
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         family, type_, proto, _, addr = infos[0]
         sock = socket.socket(family, type_, proto)
@@ -250,6 +255,7 @@ class Reactor:
         conn.connecting = True
         conn.outbound = True
         conn.limit = limit
+        conn.tls_client = (tls, host) if tls is not None else None
         self.conns[conn.id] = conn
         err = sock.connect_ex(addr)
         if err not in (0, errno.EINPROGRESS, errno.EAGAIN):
@@ -265,7 +271,24 @@ class Reactor:
             self.abort(conn, f"connect failed: {os.strerror(err)}")
             return
         conn.connecting = False
+        if conn.tls_client is not None:
+            context, server_name = conn.tls_client
+            if conn.registered:
+                self.sel.unregister(conn.sock)
+                conn.registered = False
+            try:
+                conn.sock = context.wrap_socket(conn.sock, server_side=False, server_hostname=server_name,
+                                                do_handshake_on_connect=False)
+            except (ssl.SSLError, OSError, ValueError) as exc:
+                self.abort(conn, f"TLS failed: {exc}")
+                return
+            conn.tls = HANDSHAKE
+            self._tls_step(conn)  # the ClientHello goes now; on_open once the handshake is done
+            return
         self._update(conn)
+        self._opened(conn)
+
+    def _opened(self, conn: Conn) -> None:
         try:
             self.handler.on_open(conn)
         except Exception:
@@ -681,11 +704,14 @@ class Reactor:
         except ssl.SSLWantWriteError:
             conn.tls_want = EVENT_WRITE
         except (ssl.SSLError, OSError) as exc:
-            log.info("TLS handshake with %s failed: %s", conn.peer, getattr(exc, "reason", None) or exc)
+            why = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or exc
+            log.info("TLS handshake with %s failed: %s", conn.peer, why)
             conn.tls = PLAIN
-            self.abort(conn, "TLS handshake failed")
+            self.abort(conn, f"TLS handshake failed: {why}" if conn.outbound else "TLS handshake failed")
         else:
             conn.tls = TLS
+            if conn.outbound:
+                self._opened(conn)  # a link of ours is up once its server's certificate holds
             if conn.out:
                 self._pending.add(conn)
         self._update(conn)

@@ -199,7 +199,7 @@ class ChatServer:
         self._releases: list[str] = []  # names freed this turn (released unless taken back)
         if config.redis:
             self.backplane = Backplane(parse_url(config.redis), self, history_max=config.history_max,
-                                       replay=config.replay)
+                                       replay=config.replay, cafile=config.redis_cafile)
             self.hub.share()
         # counters for the metrics endpoint (with the reactor's, the hub's and the store's)
         self.opened: dict[str, int] = {}

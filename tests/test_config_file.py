@@ -35,7 +35,8 @@ irc-name = "irc.example.org"
 quiet-above = 50
 ban = ["mallory", "10.0.0.0/8"]
 metrics = "127.0.0.1:9100"
-redis = "redis://127.0.0.1:6379/1"
+redis = "rediss://127.0.0.1:6379/1"
+redis-cafile = "{ca}"
 workers = 1
 allow-origin = ["https://chat.example.org"]
 motd = "{motd}"
@@ -45,16 +46,19 @@ log-format = "json"
 
 
 def test_every_key_reaches_the_configuration(tmp_path: Path) -> None:
-    pw, cert, key, motd = (tmp_path / n for n in ("pw", "cert.pem", "key.pem", "motd"))
+    from selchat.certs import write_self_signed
+
+    pw, cert, key, motd, ca = (tmp_path / n for n in ("pw", "cert.pem", "key.pem", "motd", "ca.pem"))
     pw.write_text("sekrit\n")
     cert.write_text("x")
     key.write_text("x")
     motd.write_text("hello\n")
+    write_self_signed(["127.0.0.1"], ca, tmp_path / "ca-key.pem")
     file = tmp_path / "selchat.toml"
-    file.write_text(EVERY_KEY.format(pw=pw, cert=cert, key=key, motd=motd))
+    file.write_text(EVERY_KEY.format(pw=pw, cert=cert, key=key, motd=motd, ca=ca))
     ctx = serve.make_context("serve", [])
     values = read_config_file(ctx, file)
-    assert len(values) == 29  # every option of serve but --config, --help and the hidden --reuse-port
+    assert len(values) == 30  # every option of serve but --config, --help and the hidden --reuse-port
     config = server_config({**ctx.params, **values})
     assert (config.host, config.port, config.max_clients, config.max_frame, config.max_message) == (
         "127.0.0.2", 6001, 300, 8192, 500)
@@ -67,7 +71,8 @@ def test_every_key_reaches_the_configuration(tmp_path: Path) -> None:
     assert config.allow_origins == ("https://chat.example.org",) and config.motd == "hello"
     assert config.log_level == "WARNING" and values["log_format"] == "json"
     assert config.quiet_above == 50 and config.bans == ("mallory", "10.0.0.0/8")
-    assert config.metrics == "127.0.0.1:9100" and config.redis == "redis://127.0.0.1:6379/1"
+    assert config.metrics == "127.0.0.1:9100" and config.redis == "rediss://127.0.0.1:6379/1"
+    assert config.redis_cafile == str(ca)
     assert values["workers"] == 1
 
 

@@ -27,23 +27,35 @@ def _free_port() -> int:
 
 
 class Redis:
-    """A redis-server of our own on a loopback port, which a test may stop and start again."""
+    """A redis-server of our own on a loopback port, which a test may stop and start again;
+    with ``tls`` (a certificate and its key) it speaks TLS only."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[str, str] | None = None) -> None:
         self.port = _free_port()
+        self.tls = tls
         self.proc: subprocess.Popen[bytes] | None = None
         self.start()
 
     def start(self) -> None:
         assert REDIS is not None
-        self.proc = subprocess.Popen([REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+        ports = ["--port", str(self.port)]
+        if self.tls is not None:
+            cert, key = self.tls
+            ports = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", cert, "--tls-key-file", key,
+                     "--tls-ca-cert-file", cert, "--tls-auth-clients", "no"]
+        self.proc = subprocess.Popen([REDIS, *ports, "--bind", "127.0.0.1", "--save", "",
                                       "--appendonly", "no", "--daemonize", "no"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         wait_for(self._answers, what="redis-server to answer PING")
 
     def _answers(self) -> bool:
+        import ssl
+
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as raw:
+                s = raw
+                if self.tls is not None:
+                    s = ssl.create_default_context(cafile=self.tls[0]).wrap_socket(raw, server_hostname="127.0.0.1")
                 s.sendall(command("PING"))
                 return s.recv(64).startswith(b"+PONG")
         except OSError:
@@ -405,16 +417,49 @@ def test_redis_going_away_is_not_a_crash(redis: Redis, pair: tuple[ServerProcess
 
 @pytest.mark.parametrize(("url", "says"), [
     ("http://nope", "selchat: --redis: 'http://nope' is not a redis:// or rediss:// URL (redis://127.0.0.1:6379/0)"),
-    ("rediss://h:6380/0", "selchat: --redis: rediss:// (TLS to Redis) is not supported yet; use redis:// on a "
-                          "trusted network or through a TLS tunnel (stunnel, spiped)"),
+    ("redis://h:6380/0 --redis-cafile pyproject.toml", "selchat: --redis-cafile is for a rediss:// (TLS) URL"),
+    ("rediss://h:6380/0 --redis-cafile pyproject.toml",
+     "selchat: --redis-cafile: pyproject.toml holds no certificate"),
 ])
 def test_a_bad_redis_url_is_one_line(url: str, says: str) -> None:
     from tests.helpers import selchat_cmd
 
-    done = subprocess.run(selchat_cmd("serve", "--redis", url), capture_output=True, text=True,
+    done = subprocess.run(selchat_cmd("serve", "--redis", *url.split()), capture_output=True, text=True,
                           timeout=DEADLINE, stdin=subprocess.DEVNULL)
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [says]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(says), lines
+
+
+def test_rediss_checks_redis_s_certificate(start_server: Callable[..., ServerProcess], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from selchat.certs import write_self_signed
+
+    if REDIS is None:
+        pytest.skip("redis-server (Debian's redis-server package) is not installed; .ci/run installs it")
+    cert, key = tmp_path / "redis.pem", tmp_path / "redis-key.pem"
+    write_self_signed(["127.0.0.1"], cert, key)
+    redis = Redis(tls=(str(cert), str(key)))
+    try:
+        url = f"rediss://127.0.0.1:{redis.port}/0"
+        a = start_server("--redis", url, "--redis-cafile", str(cert))
+        b = start_server("--redis", url, "--redis-cafile", str(cert))
+        for s in (a, b):
+            s.wait_log("Redis commands link up")
+        alice, bob = RawClient(a.address), RawClient(b.address)
+        try:
+            alice.join("alice", version=2)
+            bob.join("bob", version=2)
+            alice.expect("user_joined", username="bob")
+            bob.send(type="chat", message="over TLS")
+            assert alice.expect("chat")["message"] == "over TLS"
+        finally:
+            alice.close()
+            bob.close()
+        stranger = start_server("--redis", url)  # trusts only the system's store: refused, and says why
+        stranger.wait_log("Redis commands link not made: TLS handshake failed: self-signed certificate")
+        assert "link up" not in stranger.log()
+    finally:
+        redis.stop()
 
 
 def test_a_redis_with_a_password(start_server: Callable[..., ServerProcess]) -> None:
