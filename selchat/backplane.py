@@ -63,9 +63,23 @@ BACKOFF_MOST = 5.0
 # retried): a client's limit is 1 MiB, a link carrying every room's traffic gets more (Redis's
 # own client-output-buffer-limit for replicas is 256 MiB; pub/sub's is 32 MiB).
 LINK_OUTPUT_MAX = 64 * 1024 * 1024
+# A login to an account whose session is on another node: that node ends it, and the claim on
+# the name is tried again after DISPLACE_WAIT, doubling, DISPLACE_TRIES times.
+DISPLACE_WAIT = 0.05
+DISPLACE_TRIES = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Displace:
+    """For the node holding an account's name: another node has a login to it."""
+
+    account: str
+
+
 # Events that cross processes, by name (nothing else is ever decoded from the wire).
 SHARED_EVENTS: dict[str, type] = {cls.__name__: cls for cls in (
-    ev.Message, ev.UserJoined, ev.UserLeft, ev.TopicChanged, ev.DirectMessage)}
+    ev.Message, ev.UserJoined, ev.UserLeft, ev.TopicChanged, ev.DirectMessage, ev.NickChanged, ev.AwayChanged,
+    Displace)}
 _FIELDS = {name: tuple(f.name for f in fields(cls)) for name, cls in SHARED_EVENTS.items()}
 
 
@@ -186,10 +200,10 @@ class Link:
 
 
 # Claims a name for a node, atomically inside Redis: free, already ours, or held by a node that
-# is no longer alive.
+# is no longer alive (1); else the node that holds it.
 CLAIM = ("local v = redis.call('get', KEYS[1]) "
          "if v == false or v == ARGV[1] or redis.call('exists', ARGV[3] .. v) == 0 then "
-         "redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1 end return 0")
+         "redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1 end return v")
 NODE_KEY = f"{PREFIX}node:"
 
 
@@ -390,6 +404,15 @@ class Backplane:
         if isinstance(reply, Exception) and not isinstance(reply, ConnectionError):
             log.error("Redis refused a room's messages: %s", reply)
 
+    def everywhere(self, event: Any) -> None:
+        """News of a user for every node (a rename, an away message): on the lobby's channel,
+        which every node hears, in this turn's order."""
+        box = self._outbox.get(LOBBY_KEY)
+        if box is None:
+            self._outbox[LOBBY_KEY] = [event]
+        else:
+            box.append(event)
+
     def relay(self, node: str, event: Any) -> None:
         self._send(self.cmd, ("PUBLISH", node_channel(node), b"\n" + encode_events(self.node, [event])))
 
@@ -407,14 +430,32 @@ class Backplane:
         if local:
             self.publish(event)
 
-    def claim(self, name_key: str, done: Callable[[bool], None]) -> None:
-        """Claim a name for this node; ``done(True)`` also when Redis is away (local rules then)."""
+    def claim(self, name_key: str, done: Callable[[bool], None], displace: bool = False) -> None:
+        """Claim a name for this node; ``done(True)`` also when Redis is away (local rules then).
+        ``displace`` (an account's login): the node holding the name is told to end its session
+        of the account, and the claim is tried again until that node has let the name go."""
+        tries = 0
+
         def answered(reply: Any) -> None:
+            nonlocal tries
             if isinstance(reply, Exception):  # Redis said no to the script itself: local rules, and say why
-                log.error("claiming a name in Redis failed: %s", reply)
-            done(reply == 1 or isinstance(reply, Exception))
-        if not self._send(self.cmd, self._claim_args(name_key), answered):
-            done(True)
+                if not isinstance(reply, ConnectionError):
+                    log.error("claiming a name in Redis failed: %s", reply)
+                done(True)
+                return
+            if reply == 1 or not displace or not isinstance(reply, bytes) or tries == DISPLACE_TRIES:
+                done(reply == 1)
+                return
+            if tries == 0:
+                self._send(self.cmd, ("PUBLISH", node_channel(reply.decode()),
+                                      b"\n" + encode_events(self.node, [Displace(name_key)])))
+            tries += 1
+            self.owner.reactor.call_later(DISPLACE_WAIT * 2 ** (tries - 1), again)
+
+        def again() -> None:
+            if not self._send(self.cmd, self._claim_args(name_key), answered):
+                done(True)
+        again()
 
     def _claim_args(self, name_key: str) -> tuple[Any, ...]:
         return ("EVAL", CLAIM, 1, f"{PREFIX}name:{name_key}", self.node, CLAIM_TTL, NODE_KEY)

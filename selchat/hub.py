@@ -159,7 +159,15 @@ class Relay:
     event: ev.DirectMessage
 
 
-Effect = Union[Send, Broadcast, Close, Fail, Store, Ask, Presence, Relay]
+@dataclass(slots=True)
+class Everywhere:
+    """Several processes: news of a user for every other process (a rename, an away message),
+    which each tells its users who share a room with that user."""
+
+    event: ev.NickChanged | ev.AwayChanged
+
+
+Effect = Union[Send, Broadcast, Close, Fail, Store, Ask, Presence, Relay, Everywhere]
 
 
 class Room:
@@ -280,6 +288,7 @@ class Hub:
         self._peak = 0  # most users online at once
         self.shared = False  # several processes share rooms (--redis): claims, presence, remote events
         self.linked = False
+        self._remote_away: dict[str, str] = {}  # other processes' users who are away: key -> message
         self.messages = 0  # chat messages accepted (for the metrics endpoint)
         self.deliveries = 0  # and the recipients they were addressed to
         self.bans = BanList(snapshot.bans if snapshot is not None else ())  # names here, addresses in the server
@@ -468,6 +477,8 @@ class Hub:
             gone: ev.UserLeft = event  # type: ignore[assignment]
             if room.remote.pop(gone.username.casefold(), None) is None:
                 return []
+            if self._remote_away and self._remote_user(gone.username.casefold()) is None:
+                self._remote_away.pop(gone.username.casefold(), None)
             event = replace(gone, again=False)
         elif kind is ev.TopicChanged:
             t: ev.TopicChanged = event  # type: ignore[assignment]
@@ -533,6 +544,32 @@ class Hub:
                 return found
         return None
 
+    def remote_user(self, event: ev.NickChanged | ev.AwayChanged) -> list[Effect]:
+        """Another process's user renamed or went away (or came back): told to the users here
+        who share a room with them."""
+        old = event.old.casefold() if type(event) is ev.NickChanged else event.username.casefold()  # type: ignore[union-attr]
+        sharers: dict[int, None] = {}
+        in_lobby = False
+        for room in self._rooms.values():
+            found = room.remote.get(old)
+            if found is None:
+                continue
+            if type(event) is ev.NickChanged:
+                del room.remote[old]
+                room.remote[event.new.casefold()] = (event.new, found[1])
+            in_lobby = in_lobby or room.key == LOBBY_KEY
+            sharers.update(dict.fromkeys(room.members))
+        if type(event) is ev.NickChanged:
+            away = self._remote_away.pop(old, None)
+            if away is not None:
+                self._remote_away[event.new.casefold()] = away
+            event = replace(event, room=LOBBY_ROOM if in_lobby else None)
+        elif event.message:  # type: ignore[union-attr]
+            self._remote_away[old] = event.message  # type: ignore[union-attr]
+        else:
+            self._remote_away.pop(old, None)
+        return [Send(tuple(sharers), event)] if sharers else []
+
     def remote_dm(self, dm: ev.DirectMessage) -> list[Effect]:
         """A private message relayed from another node to a user here."""
         target = self._names.get(dm.to.casefold())
@@ -571,6 +608,7 @@ class Hub:
             quiet = room.quiet(self.config.quiet_above)
             for key in lost:
                 name, _ = room.remote.pop(key)
+                self._remote_away.pop(key, None)
                 left = ev.UserLeft(name, room.name, now, "server lost")
                 effects.append(Presence(room.key, left, local=False))  # out of the room's shared list too
                 if room.members and not quiet:
@@ -729,7 +767,7 @@ class Hub:
         if not self.shared:
             return admit()
         session.claiming = (key, guest, admit)
-        return [Ask(ClaimName(session.conn_id, key))]
+        return [Ask(ClaimName(session.conn_id, key, displace=not guest))]
 
     def _name_claimed(self, session: Session, result: NameClaimed, now: float) -> list[Effect]:
         pending = session.claiming
@@ -800,6 +838,22 @@ class Hub:
         effects = self._forget(previous, now, "logged in elsewhere")
         effects.append(Fail(old, ProtocolError(
             ErrorCode.LOGGED_IN_ELSEWHERE, f"{name} logged in from another connection")))
+        return effects
+
+    def displace(self, key: str, now: float) -> list[Effect]:
+        """Another process admitted a login to the account ``key``: its session here ends, as a
+        second login on one process replaces the first."""
+        conn_id = self._account_sessions.get(key)
+        if conn_id is None:
+            conn_id = self._names.get(key)
+        session = self._sessions.get(conn_id) if conn_id is not None else None
+        if session is None or session.name is None:
+            return []
+        name = session.name
+        del self._sessions[session.conn_id]
+        effects = self._forget(session, now, "logged in elsewhere")
+        effects.append(Fail(session.conn_id, ProtocolError(
+            ErrorCode.LOGGED_IN_ELSEWHERE, f"{name} logged in on another server")))
         return effects
 
     def _log_in_late(self, session: Session, key: str, name: str, now: float) -> list[Effect]:
@@ -935,6 +989,11 @@ class Hub:
             message = self._sessions[conn_id].away
             if message is not None:
                 away.append((name, message))
+        if self._remote_away:
+            for key, (name, _) in room.remote.items():
+                message = self._remote_away.get(key)
+                if message is not None:
+                    away.append((name, message))
         away.sort(key=lambda pair: pair[0].casefold())
         names = room.names()
         info: tuple[tuple[str, str], ...] = ()
@@ -1072,14 +1131,37 @@ class Hub:
             raise ProtocolError(ErrorCode.USERNAME_TAKEN, f"{new} is taken; choose another name")
         if (key in self._accounts or key in self._registering) and key != session.account:
             raise ProtocolError(ErrorCode.NAME_REGISTERED, f"{new} is a registered account")
+        if self.shared:
+            if session.claiming is not None:
+                raise ProtocolError(ErrorCode.USERNAME_TAKEN, "a rename is already being checked; wait for it")
+            if key != old.casefold() and self._remote_user(key) is not None:
+                raise ProtocolError(ErrorCode.USERNAME_TAKEN, f"{new} is taken on another server; choose another name")
         self._spend_token(session, now)
+        return self._claimed(session, key, True, lambda: self._rename(session, new, now))
+
+    def _rename(self, session: Session, new: str, now: float) -> list[Effect]:
+        old = session.name
+        assert old is not None
+        key = new.casefold()
+        holder = self._names.get(key)
+        if holder is not None and holder != session.conn_id:  # taken here while Redis was asked
+            taken = ProtocolError(ErrorCode.USERNAME_TAKEN, f"{new} is taken; choose another name")
+            return [Fail(session.conn_id, taken)]
         del self._names[old.casefold()]
         self._names[key] = session.conn_id
         session.name = new
         for room in session.rooms.values():
             room.members[session.conn_id] = new  # same members: the cached tuple stays valid
         lobby = LOBBY_ROOM if LOBBY_KEY in session.rooms else None
-        return [Send(self._sharers(session), ev.NickChanged(old, new, now, lobby))]
+        renamed = ev.NickChanged(old, new, now, lobby)
+        effects: list[Effect] = [Send(self._sharers(session), renamed)]
+        if self.shared:  # the old name is free everywhere, and the rooms' lists say the new one
+            effects.append(Ask(ReleaseName(old.casefold())))
+            for room in session.rooms.values():
+                effects.append(Presence(room.key, ev.UserLeft(old, room.name, now), local=False))
+                effects.append(Presence(room.key, ev.UserJoined(new, room.name, now), local=False))
+            effects.append(Everywhere(renamed))
+        return effects
 
     def _away(self, session: Session, cmd: Away, now: float) -> list[Effect]:
         message = cmd.message.strip() if cmd.message is not None else None
@@ -1091,7 +1173,10 @@ class Hub:
         event = ev.AwayChanged(session.name, session.away)
         others = self._sharers(session)[1:]  # the first is the session itself
         # the setter's own answer first (IRC: 305/306), then everyone who shares a room
-        return [Send((session.conn_id,), event), *([Send(others, event)] if others else [])]
+        effects: list[Effect] = [Send((session.conn_id,), event), *([Send(others, event)] if others else [])]
+        if self.shared:
+            effects.append(Everywhere(event))
+        return effects
 
     def _register(self, session: Session, cmd: Register, now: float) -> list[Effect]:
         assert session.name is not None

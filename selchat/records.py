@@ -108,10 +108,12 @@ class HashPassword:
 
 @dataclass(slots=True)
 class ClaimName:
-    """Several processes (``--redis``): claim the name in Redis before admitting it here."""
+    """Several processes (``--redis``): claim the name in Redis before admitting it here;
+    ``displace``: an account's login, for which a session of it on another process ends."""
 
     conn_id: int
     name_key: str
+    displace: bool = False
 
 
 @dataclass(slots=True)

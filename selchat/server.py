@@ -24,13 +24,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from selchat import outbound as ev
-from selchat.backplane import Backplane, parse_url
+from selchat.backplane import Backplane, Displace, parse_url
 from selchat.bans import Ban, BanError, describe, make_ban, parse_duration, parse_target
 from selchat.codec import encode
 from selchat.config import SPARE_FDS, ServerConfig
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.fdlimit import raise_open_file_limit
-from selchat.hub import Ask, Broadcast, Close, Effect, Fail, Hub, Presence, Relay, Send, Store
+from selchat.hub import Ask, Broadcast, Close, Effect, Everywhere, Fail, Hub, Presence, Relay, Send, Store
 from selchat.logsink import flush_logs
 from selchat.metrics import MetricsCodec, parse_address
 from selchat.reactor import HANDSHAKE, SNIFF, Conn, Reactor, Timer
@@ -557,6 +557,9 @@ class ChatServer:
             elif kind is Relay:
                 if self.backplane is not None:
                     self.backplane.relay(effect.node, effect.event)  # type: ignore[union-attr]
+            elif kind is Everywhere:
+                if self.backplane is not None:
+                    self.backplane.everywhere(effect.event)  # type: ignore[union-attr]
             elif kind is Fail:
                 conn = self.reactor.conns.get(effect.conn_id)  # type: ignore[union-attr]
                 if conn is not None and not conn.closing:
@@ -752,7 +755,8 @@ class ChatServer:
             if self.backplane is None:
                 self._complete(c.conn_id, NameClaimed(c.name_key, True))
                 return
-            self.backplane.claim(c.name_key, lambda ok: self._complete(c.conn_id, NameClaimed(c.name_key, ok)))
+            self.backplane.claim(c.name_key, lambda ok: self._complete(c.conn_id, NameClaimed(c.name_key, ok)),
+                                 c.displace)
         elif kind is ReleaseName:
             self._releases.append(request.name_key)  # type: ignore[union-attr]
 
@@ -891,8 +895,13 @@ class ChatServer:
         hub = self.hub
         try:
             for event in events:
-                if type(event) is ev.DirectMessage:
+                kind = type(event)
+                if kind is ev.DirectMessage:
                     self.apply(hub.remote_dm(event))  # type: ignore[arg-type]
+                elif kind is ev.NickChanged or kind is ev.AwayChanged:
+                    self.apply(hub.remote_user(event))  # type: ignore[arg-type]
+                elif kind is Displace:
+                    self.apply(hub.displace(event.account, now))  # type: ignore[attr-defined]
                 else:
                     self.apply(hub.remote(node, event, now))
         finally:

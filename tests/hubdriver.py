@@ -12,7 +12,7 @@ import pytest
 from selchat.config import ServerConfig
 from selchat.errors import ProtocolError
 from selchat.events import Command, Join
-from selchat.hub import Ask, Broadcast, Close, Fail, Hub, Presence, Relay, Send, Store
+from selchat.hub import Ask, Broadcast, Close, Everywhere, Fail, Hub, Presence, Relay, Send, Store
 from selchat.records import Snapshot
 from selchat.wire.jsonl import JSON_V1, JSON_V2
 
@@ -49,7 +49,7 @@ class Driver:
                 self.stored.append(effect.write)
             elif isinstance(effect, Ask):
                 self.asked.append(effect.request)
-            elif isinstance(effect, (Presence, Relay)):
+            elif isinstance(effect, (Presence, Relay, Everywhere)):
                 self.shared.append(effect)
             elif isinstance(effect, Fail):
                 self.inbox[effect.conn_id].append(effect.error.to_frame())

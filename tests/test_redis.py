@@ -208,6 +208,39 @@ def test_a_rooms_history_is_redis_s_whichever_process_is_asked(redis: Redis,
             bob.close()
 
 
+def test_renames_and_away_messages_cross(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    a, b = pair
+    alice, bob, carol = RawClient(a.address), RawClient(b.address), RawClient(b.address)
+    try:
+        alice.join("alice", version=2)
+        bob.join("bob", version=2)
+        carol.join("carol", version=2)
+        wait_for(lambda: "alice" in _users(bob), what="b to know alice")
+        alice.send(type="nick", username="carol")  # carol is on the other process
+        assert "taken on another server" in alice.error("username_taken")["message"]
+        alice.send(type="nick", username="ally")
+        assert alice.expect("nick")["to"] == "ally"
+        got = bob.expect("nick")
+        assert (got["from"], got["to"]) == ("alice", "ally")
+        assert "ally" in _users(carol) and "alice" not in _users(carol)
+        bob.send(type="nick", username="alice")  # the old name is free everywhere again
+        assert bob.expect("nick")["to"] == "alice"
+        assert alice.expect("nick")["from"] == "bob"
+        alice.send(type="dm", to="alice", message="to the new alice")  # ally, on a, writes to b's alice
+        assert bob.expect("dm")["message"] == "to the new alice"
+        alice.send(type="away", message="lunch")
+        assert carol.expect("away") == {"type": "away", "username": "ally", "message": "lunch"}
+        carol.send(type="users")
+        assert carol.expect("users").get("away", {}) == {"ally": "lunch"}
+        alice.send(type="away")
+        assert carol.expect("away")["message"] is None
+        carol.send(type="users")
+        assert carol.expect("users").get("away", {}) == {}
+    finally:
+        for client in (alice, bob, carol):
+            client.close()
+
+
 def test_private_messages_cross(pair: tuple[ServerProcess, ServerProcess]) -> None:
     a, b = pair
     alice, bob = RawClient(a.address), RawClient(b.address)
@@ -250,6 +283,34 @@ def test_accounts_made_on_one_process_log_in_on_another(redis: Redis,
     c = start_server("--redis", redis.url)
     c.wait_log("Redis commands link up")
     wait_for(lambda: _refused_as_registered(c.address, "alice"), what="c to know alice's account")
+
+
+def test_a_login_on_another_process_replaces_the_session(redis: Redis,
+                                                        start_server: Callable[..., ServerProcess]) -> None:
+    """As on one process: the account's owner is back, from wherever; the older session ends."""
+    a, b = start_server("--redis", redis.url), start_server("--redis", redis.url)
+    for s in (a, b):
+        s.wait_log("Redis commands link up")
+    first, watcher = RawClient(a.address), RawClient(b.address)
+    again = RawClient(b.address)
+    try:
+        first.join("alice", version=2)
+        first.send(type="register", password="correct horse battery")
+        assert first.expect("registered", timeout=15)["account"] == "alice"
+        watcher.join("watcher", version=2)
+        wait_for(lambda: _refused_as_registered(b.address, "alice"), what="b to know alice's account")
+        welcome = again.join("alice", version=2, login="correct horse battery")
+        assert welcome["account"] == "alice"
+        assert "on another server" in first.error("logged_in_elsewhere")["message"]
+        first.wait_closed()
+        left = watcher.expect("user_left", username="alice")
+        assert left["reason"] == "logged in elsewhere"
+        watcher.expect("user_joined", username="alice")  # back, on b
+        again.send(type="chat", message="moved")
+        assert watcher.expect("chat")["message"] == "moved"
+    finally:
+        for client in (first, watcher, again):
+            client.close()
 
 
 def _refused_as_registered(address: tuple[str, int], name: str) -> bool:
