@@ -171,6 +171,17 @@ def new_node_id() -> str:
     return f"{os.getpid()}-{secrets.token_hex(4)}"
 
 
+# Private messages for an account that is offline everywhere: a list per account, at most
+# OFFLINE_MAX of the newest, taken (read and emptied at once) by the node it next logs in on.
+OFFLINE_MAX = 1000
+KEEP_DM = "redis.call('rpush', KEYS[1], ARGV[1]) redis.call('ltrim', KEYS[1], -tonumber(ARGV[2]), -1) return 1"
+TAKE_DMS = "local v = redis.call('lrange', KEYS[1], 0, -1) redis.call('del', KEYS[1]) return v"
+
+
+def offline_key(account_key: str) -> str:
+    return f"{PREFIX}dms:{account_key}"
+
+
 # Releases a claim only if it is still ours (a check-then-delete done atomically inside Redis).
 RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
@@ -603,6 +614,30 @@ class Backplane:
                 self._sync(key)
         self._sync_accounts()
         self.whole = True
+
+    # -- private messages for accounts that are offline everywhere ------------------------------
+    def keep_dm(self, account_key: str, dm: ev.DirectMessage) -> bool:
+        """Keep ``dm`` for the account's next login on any node; False when Redis is away."""
+        record = json.dumps([getattr(dm, name) for name in _FIELDS["DirectMessage"]], ensure_ascii=False)
+        return self._send(self.cmd, ("EVAL", KEEP_DM, 1, offline_key(account_key), record, OFFLINE_MAX),
+                          self._checked("keeping a private message"))
+
+    def take_dms(self, account_key: str, done: Callable[[list[ev.DirectMessage]], None]) -> bool:
+        """The account's kept messages, which Redis then forgets; False when Redis is away."""
+        def taken(reply: Any) -> None:
+            dms = []
+            if isinstance(reply, Exception):
+                log.error("reading %s's private messages from Redis failed: %s", account_key, reply)
+            else:
+                for record in reply or ():
+                    try:
+                        values = json.loads(record)
+                        if len(values) == len(_FIELDS["DirectMessage"]):
+                            dms.append(ev.DirectMessage(*values))
+                    except (ValueError, TypeError):
+                        log.warning("ignored a private message record: %r", record[:80])
+            done(dms)
+        return self._send(self.cmd, ("EVAL", TAKE_DMS, 1, offline_key(account_key)), taken)
 
     # -- accounts: each process keeps them in its own database, and Redis has them all ---------
     def share_account(self, key: str, name: str, hashed: str, created: float) -> None:

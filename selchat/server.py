@@ -50,6 +50,7 @@ from selchat.records import (
     Request,
     SaveAccount,
     SaveBan,
+    SaveDm,
 )
 from selchat.store import Store as Database
 from selchat.store import Worker, checkpoint
@@ -538,6 +539,9 @@ class ChatServer:
                     self.backplane.publish(b.event)
             elif kind is Store:
                 write = effect.write  # type: ignore[union-attr]
+                if (self.backplane is not None and type(write) is SaveDm and not write.delivered
+                        and self.backplane.keep_dm(write.recipient_key, write.dm)):
+                    continue  # for the account's next login on any process (here, while Redis is away)
                 self.store.write(write)
                 if self.backplane is not None and type(write) is SaveAccount:
                     self.backplane.share_account(write.key, write.name, write.hash, write.created)
@@ -745,7 +749,13 @@ class ChatServer:
             self._complete(r.conn_id, HistoryPage(r.room_key, tuple(messages), more, r.tag))
         elif kind is LoadOfflineDms:
             o: LoadOfflineDms = request  # type: ignore[assignment]
-            self._complete(o.conn_id, OfflineDms(tuple(self.store.offline_dms(o.account_key))))
+            here = self.store.offline_dms(o.account_key)
+
+            def offline(kept: list[ev.DirectMessage]) -> None:
+                dms = sorted(here + kept, key=lambda dm: dm.timestamp)
+                self._complete(o.conn_id, OfflineDms(tuple(dms)))
+            if self.backplane is None or not self.backplane.take_dms(o.account_key, offline):
+                offline([])
         elif kind is CheckLogin:
             self._check_login(request)  # type: ignore[arg-type]
         elif kind is HashPassword:

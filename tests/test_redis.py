@@ -313,6 +313,39 @@ def test_a_login_on_another_process_replaces_the_session(redis: Redis,
             client.close()
 
 
+def test_a_private_message_for_an_offline_account_waits_for_its_login_anywhere(
+        redis: Redis, start_server: Callable[..., ServerProcess]) -> None:
+    a, b = start_server("--redis", redis.url), start_server("--redis", redis.url)
+    for s in (a, b):
+        s.wait_log("Redis commands link up")
+    for server, name in ((a, "alice"), (b, "bob")):
+        client = RawClient(server.address)
+        try:
+            client.join(name, version=2)
+            client.send(type="register", password="correct horse battery")
+            client.expect("registered", timeout=15)
+        finally:
+            client.close()
+    wait_for(lambda: _refused_as_registered(a.address, "bob"), what="a to know bob's account")
+    alice = RawClient(a.address)
+    try:
+        alice.join("alice", version=2, login="correct horse battery")
+        alice.send(type="dm", to="bob", message="call me when you are back")
+        assert alice.expect("dm")["offline"] is True
+    finally:
+        alice.close()
+    for server in (b, a):  # kept in Redis: delivered once, on whichever process bob logs in on first
+        bob = RawClient(server.address)
+        try:
+            bob.join("bob", version=2, login="correct horse battery")
+            bob.send(type="ping", id=1)
+            frames = _until(bob, "pong")
+            got = [f["message"] for f in frames if f["type"] == "dm"]
+            assert got == (["call me when you are back"] if server is b else [])
+        finally:
+            bob.close()
+
+
 def _refused_as_registered(address: tuple[str, int], name: str) -> bool:
     client = RawClient(address)
     try:
