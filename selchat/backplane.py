@@ -178,6 +178,28 @@ KEEP_DM = "redis.call('rpush', KEYS[1], ARGV[1]) redis.call('ltrim', KEYS[1], -t
 TAKE_DMS = "local v = redis.call('lrange', KEYS[1], 0, -1) redis.call('del', KEYS[1]) return v"
 
 
+# Every room's name, and what each has: members (on any node), a topic, history. A room with
+# none of them is forgotten as it is listed.
+ROOMS = f"{PREFIX}rooms"
+LIST_ROOMS = """
+local out = {}
+local rooms = redis.call('hgetall', KEYS[1])
+for i = 1, #rooms, 2 do
+  local key, name = rooms[i], rooms[i + 1]
+  local members = redis.call('hlen', ARGV[1] .. key)
+  local topic = redis.call('hget', ARGV[2] .. key, 'topic')
+  if members == 0 and (topic == false or topic == '') and redis.call('exists', ARGV[3] .. key) == 0 then
+    redis.call('hdel', KEYS[1], key)
+  else
+    out[#out + 1] = name
+    out[#out + 1] = members
+    out[#out + 1] = topic or ''
+  end
+end
+return out
+"""
+
+
 def offline_key(account_key: str) -> str:
     return f"{PREFIX}dms:{account_key}"
 
@@ -434,6 +456,7 @@ class Backplane:
         if type(event) is ev.UserJoined:
             self._subscribe(room_key, event.room)
             self._send(self.cmd, ("HSET", members, event.username, self.node))
+            self._send(self.cmd, ("HSET", ROOMS, room_key, event.room))
         else:
             self._send(self.cmd, ("HDEL", members, event.username))
             if not self.owner.has_local_members(room_key):
@@ -607,13 +630,27 @@ class Backplane:
             self._send(self.cmd, self._claim_args(name_key))
         for room_key, name in self.owner.local_presence():
             self._send(self.cmd, ("HSET", f"{PREFIX}members:{room_key}", name, self.node))
-        for key in self.subscribed:  # subscribed before this link was up
+        for key, name in self.subscribed.items():  # subscribed before this link was up
             self._fetch_members(key)
+            self._send(self.cmd, ("HSET", ROOMS, key, name))
         for key, sync in self.syncing.items():  # subscriptions that held before this link was up
             if sync.confirmed and not sync.requested:
                 self._sync(key)
         self._sync_accounts()
         self.whole = True
+
+    def list_rooms(self, done: Callable[[tuple[ev.RoomInfo, ...] | None], None]) -> bool:
+        """Every room on every node, with its members' count and topic; False when Redis is away."""
+        def listed(reply: Any) -> None:
+            if isinstance(reply, Exception) or not isinstance(reply, list):
+                if not isinstance(reply, ConnectionError):
+                    log.error("listing the rooms in Redis failed: %s", reply)
+                done(None)
+                return
+            done(tuple(ev.RoomInfo(reply[i].decode(), int(reply[i + 1]), reply[i + 2].decode())
+                       for i in range(0, len(reply) - 2, 3)))
+        return self._send(self.cmd, ("EVAL", LIST_ROOMS, 1, ROOMS, f"{PREFIX}members:", sh.topic_key(""),
+                                     sh.stream_key("")), listed)
 
     # -- private messages for accounts that are offline everywhere ------------------------------
     def keep_dm(self, account_key: str, dm: ev.DirectMessage) -> bool:

@@ -64,6 +64,7 @@ from selchat.records import (
     DmsDelivered,
     HashPassword,
     HistoryPage,
+    ListRooms,
     LoadHistory,
     LoadOfflineDms,
     LoginChecked,
@@ -73,6 +74,7 @@ from selchat.records import (
     ReleaseName,
     Request,
     Result,
+    RoomsListed,
     SaveAccount,
     SaveDm,
     SaveRoom,
@@ -324,6 +326,7 @@ class Hub:
             PasswordHashed: self._password_hashed,
             OfflineDms: self._offline_dms,
             NameClaimed: self._name_claimed,
+            RoomsListed: self._rooms_listed,
         }
 
     def _room(self, key: str, name: str) -> Room:
@@ -972,9 +975,23 @@ class Hub:
         return effects
 
     def _rooms_list(self, session: Session, cmd: Rooms, now: float) -> list[Effect]:
+        if self.shared and self.linked:  # every process's rooms: Redis knows them
+            return [Ask(ListRooms(session.conn_id))]
         rooms = sorted((r for r in self._rooms.values() if r.lasting), key=lambda r: r.key)
-        listing = tuple(ev.RoomInfo(r.name, len(r.members), r.topic) for r in rooms)
+        listing = tuple(ev.RoomInfo(r.name, r.size(), r.topic) for r in rooms)
         return [Send((session.conn_id,), ev.RoomList(listing))]
+
+    def _rooms_listed(self, session: Session, result: RoomsListed, now: float) -> list[Effect]:
+        if result.rooms is None:
+            linked, self.linked = self.linked, False
+            try:
+                return self._rooms_list(session, Rooms(), now)
+            finally:
+                self.linked = linked
+        rooms = {room_key(r.room): r for r in result.rooms if _ROOM_RE.fullmatch(r.room)}
+        lobby = self._lobby
+        rooms.setdefault(LOBBY_KEY, ev.RoomInfo(lobby.name, lobby.size(), lobby.topic))
+        return [Send((session.conn_id,), ev.RoomList(tuple(rooms[k] for k in sorted(rooms))))]
 
     def _users(self, session: Session, cmd: Users, now: float) -> list[Effect]:
         if cmd.room is None or session.version < 2:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from selchat.bans import Ban
-from selchat.outbound import DirectMessage, Message
+from selchat.outbound import DirectMessage, Message, RoomInfo
 
 # -- writes (committed together at the end of a loop turn) ----------------------------------------
 
@@ -123,7 +123,14 @@ class ReleaseName:
     name_key: str
 
 
-Request = LoadHistory | LoadOfflineDms | CheckLogin | HashPassword | ClaimName | ReleaseName
+@dataclass(slots=True)
+class ListRooms:
+    """Several processes: every room, as Redis knows them (members on every process)."""
+
+    conn_id: int
+
+
+Request = LoadHistory | LoadOfflineDms | CheckLogin | HashPassword | ClaimName | ReleaseName | ListRooms
 
 # -- results --------------------------------------------------------------------------------------
 
@@ -161,7 +168,12 @@ class NameClaimed:
     ok: bool
 
 
-Result = HistoryPage | OfflineDms | LoginChecked | PasswordHashed | NameClaimed
+@dataclass(slots=True)
+class RoomsListed:
+    rooms: tuple[RoomInfo, ...] | None  # None: Redis could not say (this process's own list then)
+
+
+Result = HistoryPage | OfflineDms | LoginChecked | PasswordHashed | NameClaimed | RoomsListed
 
 
 @dataclass(slots=True)

@@ -40,6 +40,7 @@ from selchat.records import (
     DeleteBan,
     HashPassword,
     HistoryPage,
+    ListRooms,
     LoadHistory,
     LoadOfflineDms,
     LoginChecked,
@@ -48,6 +49,7 @@ from selchat.records import (
     PasswordHashed,
     ReleaseName,
     Request,
+    RoomsListed,
     SaveAccount,
     SaveBan,
     SaveDm,
@@ -767,6 +769,13 @@ class ChatServer:
                 return
             self.backplane.claim(c.name_key, lambda ok: self._complete(c.conn_id, NameClaimed(c.name_key, ok)),
                                  c.displace)
+        elif kind is ListRooms:
+            conn_id = request.conn_id  # type: ignore[union-attr]
+
+            def listed(rooms: tuple[ev.RoomInfo, ...] | None) -> None:
+                self._complete(conn_id, RoomsListed(rooms))
+            if self.backplane is None or not self.backplane.list_rooms(listed):
+                listed(None)
         elif kind is ReleaseName:
             self._releases.append(request.name_key)  # type: ignore[union-attr]
 

@@ -241,6 +241,28 @@ def test_renames_and_away_messages_cross(pair: tuple[ServerProcess, ServerProces
             client.close()
 
 
+def test_rooms_lists_every_processs_rooms(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    a, b = pair
+    alice, bob = RawClient(a.address), RawClient(b.address)
+    try:
+        alice.join("alice", version=2)
+        bob.join("bob", version=2)
+        alice.send(type="join_room", room="#Dev")
+        _until(alice, "history_end")
+        alice.send(type="topic", room="#Dev", topic="release day")
+        alice.expect("topic")
+        bob.send(type="rooms")  # nobody on b is in #Dev
+        listing = {r["room"]: (r["users"], r["topic"]) for r in bob.expect("rooms")["rooms"]}
+        assert listing == {"#Dev": (1, "release day"), "#lobby": (2, "")}
+        alice.send(type="leave_room", room="#Dev")
+        alice.expect("room_left")
+        bob.send(type="rooms")  # empty now, and still there: it has a topic
+        assert {r["room"]: r["users"] for r in bob.expect("rooms")["rooms"]} == {"#Dev": 0, "#lobby": 2}
+    finally:
+        alice.close()
+        bob.close()
+
+
 def test_private_messages_cross(pair: tuple[ServerProcess, ServerProcess]) -> None:
     a, b = pair
     alice, bob = RawClient(a.address), RawClient(b.address)
