@@ -574,9 +574,15 @@ class Hub:
         return [Send(tuple(sharers), event)] if sharers else []
 
     def remote_dm(self, dm: ev.DirectMessage) -> list[Effect]:
-        """A private message relayed from another node to a user here."""
-        target = self._names.get(dm.to.casefold())
+        """A private message relayed from another node to a user here (who may have left since:
+        then, if it is an account's, it waits for the account's next login like any other)."""
+        key = dm.to.casefold()
+        target = self._names.get(key)
         if target is None:
+            target = self._account_sessions.get(key)
+        if target is None:
+            if key in self._accounts:
+                return [Store(SaveDm(dm.sender.casefold(), key, replace(dm, offline=True), delivered=False))]
             return []
         recipient = self._sessions[target]
         return [Send((target,), replace(dm, away=recipient.away))]

@@ -276,3 +276,17 @@ def test_a_process_that_subscribes_late_reads_the_tail_and_the_topic(linked: Cal
     speaker.until(lambda: not speaker.backplane.cmd.waiting, "the append")
     listener.until(lambda: bool(listener.events), "the live line")
     assert [m.text for m in listener.events] == ["after"]  # live, and once
+
+
+def test_a_relayed_private_message_for_someone_gone_waits_for_their_login() -> None:
+    from selchat.outbound import DirectMessage
+    from selchat.records import SaveDm
+
+    d = Driver()
+    d.hub.share()
+    d.hub.learn_account("bob", "bob")
+    dm = DirectMessage("alice", "bob", "left before it arrived", 5.0)
+    d.apply(d.hub.remote_dm(dm))
+    assert d.stored == [SaveDm("alice", "bob", DirectMessage("alice", "bob", "left before it arrived", 5.0,
+                                                             offline=True), delivered=False)]
+    assert d.hub.remote_dm(DirectMessage("alice", "guest", "no account: nowhere to keep it", 6.0)) == []
