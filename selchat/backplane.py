@@ -652,6 +652,23 @@ class Backplane:
         return self._send(self.cmd, ("EVAL", LIST_ROOMS, 1, ROOMS, f"{PREFIX}members:", sh.topic_key(""),
                                      sh.stream_key("")), listed)
 
+    def load_topic(self, key: str, done: Callable[[str | None, Any, bool], None]) -> bool:
+        """A room's name and topic as Redis has them: ``done(name, topic, failed)``; False when
+        Redis is away."""
+        got: list[Any] = []
+
+        def collect(reply: Any) -> None:
+            got.append(reply)
+            if len(got) < 2:
+                return
+            name, topic = got
+            if isinstance(name, Exception) or isinstance(topic, Exception):
+                done(None, None, True)
+                return
+            done(name.decode() if name else None, sh.topic(topic), False)
+        self._send(self.cmd, ("HGET", ROOMS, key), collect)
+        return self._send(self.cmd, ("HGETALL", sh.topic_key(key)), collect)
+
     # -- private messages for accounts that are offline everywhere ------------------------------
     def keep_dm(self, account_key: str, dm: ev.DirectMessage) -> bool:
         """Keep ``dm`` for the account's next login on any node; False when Redis is away."""

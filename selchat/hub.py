@@ -67,6 +67,7 @@ from selchat.records import (
     ListRooms,
     LoadHistory,
     LoadOfflineDms,
+    LoadTopic,
     LoginChecked,
     NameClaimed,
     OfflineDms,
@@ -80,6 +81,7 @@ from selchat.records import (
     SaveRoom,
     SaveTopic,
     Snapshot,
+    TopicLoaded,
     Write,
 )
 
@@ -327,6 +329,7 @@ class Hub:
             OfflineDms: self._offline_dms,
             NameClaimed: self._name_claimed,
             RoomsListed: self._rooms_listed,
+            TopicLoaded: self._topic_loaded,
         }
 
     def _room(self, key: str, name: str) -> Room:
@@ -1028,7 +1031,10 @@ class Hub:
 
     def _topic(self, session: Session, cmd: Topic, now: float) -> list[Effect]:
         if cmd.topic is None:  # a question, also about a room one is not in
-            found = self._rooms.get(room_key(cmd.room))
+            key = room_key(cmd.room)
+            found = self._rooms.get(key)
+            if self.shared and self.linked and (found is None or not found.synced):  # Redis's to say
+                return [Ask(LoadTopic(session.conn_id, key, cmd.room))]
             if found is None or not found.lasting:
                 raise ProtocolError(ErrorCode.NO_SUCH_ROOM, f"there is no room {cmd.room}")
             return [Send((session.conn_id,), ev.TopicIs(found.name, found.topic, found.topic_by, found.topic_at))]
@@ -1049,6 +1055,17 @@ class Hub:
         effects.append(Store(SaveTopic(room.key, topic, session.name, now)))
         effects.append(changed)
         return effects
+
+    def _topic_loaded(self, session: Session, result: TopicLoaded, now: float) -> list[Effect]:
+        if result.failed:
+            found = self._rooms.get(room_key(result.room))
+            if found is None or not found.lasting:
+                return [Fail(session.conn_id, ProtocolError(ErrorCode.NO_SUCH_ROOM, f"there is no room {result.room}"))]
+            return [Send((session.conn_id,), ev.TopicIs(found.name, found.topic, found.topic_by, found.topic_at))]
+        if result.name is None and result.topic is None:
+            return [Fail(session.conn_id, ProtocolError(ErrorCode.NO_SUCH_ROOM, f"there is no room {result.room}"))]
+        text, by, at = result.topic or ("", None, None)
+        return [Send((session.conn_id,), ev.TopicIs(result.name or result.room, text, by, at))]
 
     # -- messages ------------------------------------------------------------------------------
     def _chat(self, session: Session, cmd: Chat, now: float) -> list[Effect]:
@@ -1241,7 +1258,16 @@ class Hub:
         return [Close(session.conn_id, "quit")]
 
     def _whois(self, session: Session, cmd: Whois, now: float) -> list[Effect]:
-        target = self._names.get(cmd.username.casefold())
+        key = cmd.username.casefold()
+        target = self._names.get(key)
+        if target is None and self.shared:
+            found = self._remote_user(key)
+            if found is not None:  # on another process: what the rooms here know of them
+                rooms = tuple(r.name for r in self._rooms.values() if key in r.remote)
+                # an account's name is only ever its own (guests are refused it)
+                info = ev.UserInfo(found[0], self._accounts.get(key), self._remote_away.get(key), rooms, "", 0.0,
+                                   found[0], found[0], cmd.tag)
+                return [Send((session.conn_id,), info)]
         if target is None:
             raise ProtocolError(ErrorCode.NO_SUCH_USER, f"no user named {cmd.username[:NAME_MAX]!r} is online")
         who = self._sessions[target]

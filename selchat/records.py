@@ -130,7 +130,16 @@ class ListRooms:
     conn_id: int
 
 
-Request = LoadHistory | LoadOfflineDms | CheckLogin | HashPassword | ClaimName | ReleaseName | ListRooms
+@dataclass(slots=True)
+class LoadTopic:
+    """Several processes: a room's topic as Redis has it (for a room nobody here is in)."""
+
+    conn_id: int
+    room_key: str
+    room: str  # as the asker wrote it
+
+
+Request = LoadHistory | LoadOfflineDms | CheckLogin | HashPassword | ClaimName | ReleaseName | ListRooms | LoadTopic
 
 # -- results --------------------------------------------------------------------------------------
 
@@ -173,7 +182,15 @@ class RoomsListed:
     rooms: tuple[RoomInfo, ...] | None  # None: Redis could not say (this process's own list then)
 
 
-Result = HistoryPage | OfflineDms | LoginChecked | PasswordHashed | NameClaimed | RoomsListed
+@dataclass(slots=True)
+class TopicLoaded:
+    room: str
+    name: str | None  # the room's name; None: Redis knows no such room
+    topic: tuple[str, str | None, float | None] | None
+    failed: bool = False  # Redis could not say (this process's idea of it then)
+
+
+Result = HistoryPage | OfflineDms | LoginChecked | PasswordHashed | NameClaimed | RoomsListed | TopicLoaded
 
 
 @dataclass(slots=True)

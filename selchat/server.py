@@ -43,6 +43,7 @@ from selchat.records import (
     ListRooms,
     LoadHistory,
     LoadOfflineDms,
+    LoadTopic,
     LoginChecked,
     NameClaimed,
     OfflineDms,
@@ -53,6 +54,7 @@ from selchat.records import (
     SaveAccount,
     SaveBan,
     SaveDm,
+    TopicLoaded,
 )
 from selchat.store import Store as Database
 from selchat.store import Worker, checkpoint
@@ -769,6 +771,13 @@ class ChatServer:
                 return
             self.backplane.claim(c.name_key, lambda ok: self._complete(c.conn_id, NameClaimed(c.name_key, ok)),
                                  c.displace)
+        elif kind is LoadTopic:
+            t: LoadTopic = request  # type: ignore[assignment]
+
+            def loaded(name: str | None, topic: Any, failed: bool) -> None:
+                self._complete(t.conn_id, TopicLoaded(t.room, name, topic, failed))
+            if self.backplane is None or not self.backplane.load_topic(t.room_key, loaded):
+                loaded(None, None, True)
         elif kind is ListRooms:
             conn_id = request.conn_id  # type: ignore[union-attr]
 

@@ -238,6 +238,9 @@ def test_renames_and_away_messages_cross(pair: tuple[ServerProcess, ServerProces
         assert carol.expect("away") == {"type": "away", "username": "ally", "message": "lunch"}
         carol.send(type="users")
         assert carol.expect("users").get("away", {}) == {"ally": "lunch"}
+        carol.send(type="whois", username="ally")  # on the other process
+        info = carol.expect("whois")
+        assert (info["username"], info["away"], info["rooms"]) == ("ally", "lunch", ["#lobby"])
         alice.send(type="away")
         assert carol.expect("away")["message"] is None
         carol.send(type="users")
@@ -260,6 +263,11 @@ def test_rooms_lists_every_processs_rooms(pair: tuple[ServerProcess, ServerProce
         bob.send(type="rooms")  # nobody on b is in #Dev
         listing = {r["room"]: (r["users"], r["topic"]) for r in bob.expect("rooms")["rooms"]}
         assert listing == {"#Dev": (1, "release day"), "#lobby": (2, "")}
+        bob.send(type="topic", room="#dev")  # a question about a room nobody on b is in
+        got = bob.expect("topic")
+        assert (got["room"], got["topic"], got["by"]) == ("#Dev", "release day", "alice")
+        bob.send(type="topic", room="#nowhere")
+        assert bob.error("no_such_room")["message"] == "there is no room #nowhere"
         alice.send(type="leave_room", room="#Dev")
         alice.expect("room_left")
         bob.send(type="rooms")  # empty now, and still there: it has a topic
