@@ -277,6 +277,43 @@ def test_rooms_lists_every_processs_rooms(pair: tuple[ServerProcess, ServerProce
         bob.close()
 
 
+def test_irc_and_json_users_on_two_processes_share_a_channel(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    """Every protocol the server speaks reaches the other process: an IRC user on one, a JSON
+    user on the other; NAMES, messages, actions, CHATHISTORY, nick changes and parts cross."""
+    from tests.test_irc import Irc
+
+    a, b = pair
+    jay = RawClient(b.address)
+    irc = Irc(a, "ircy", caps="server-time batch draft/chathistory")
+    try:
+        jay.join("jay", version=2)
+        jay.send(type="join_room", room="#dev")
+        jay.expect("room_joined")
+        _until(jay, "history_end")  # #dev's (the lobby's came before room_joined)
+        jay.send(type="chat", room="#dev", message="said before ircy came")
+        irc.expect(" 001 ircy ")
+        irc.send("JOIN #dev")
+        irc.expect(":ircy!ircy@selchat JOIN #dev")
+        assert irc.expect(" 353 ").endswith(":ircy jay")  # jay is on the other process
+        assert jay.expect("user_joined")["username"] == "ircy"
+        irc.send("CHATHISTORY LATEST #dev * 10")
+        assert "PRIVMSG #dev :said before ircy came" in irc.expect("said before ircy came")
+        irc.send("PRIVMSG #dev :hello from irc", "PRIVMSG #dev :\x01ACTION waves\x01")
+        assert jay.expect("chat")["message"] == "hello from irc"
+        waved = jay.expect("chat")
+        assert (waved["message"], waved["action"]) == ("waves", True)
+        jay.send(type="chat", room="#dev", message="hi ircy")
+        assert irc.expect("hi ircy").endswith(":jay!jay@selchat PRIVMSG #dev :hi ircy")
+        jay.send(type="nick", username="jaybird")
+        irc.expect(":jay!jay@selchat NICK jaybird")
+        irc.send("PART #dev :bye")
+        left = jay.expect("user_left")
+        assert (left["username"], left["room"]) == ("ircy", "#dev")
+    finally:
+        irc.close()
+        jay.close()
+
+
 def test_private_messages_cross(pair: tuple[ServerProcess, ServerProcess]) -> None:
     a, b = pair
     alice, bob = RawClient(a.address), RawClient(b.address)
@@ -440,7 +477,8 @@ def test_rooms_and_topics_cross(pair: tuple[ServerProcess, ServerProcess]) -> No
         alice.send(type="join_room", room="#dev")
         alice.expect("room_joined")
         bob.send(type="join_room", room="#dev")
-        assert bob.expect("room_joined")["room"] == "#dev"
+        joined = bob.expect("room_joined")
+        assert (joined["room"], joined["users"]) == ("#dev", ["alice", "bob"])  # alice is on the other process
         assert alice.expect("user_joined", username="bob", room="#dev")["username"] == "bob"
         alice.send(type="topic", room="#dev", topic="ship it")
         assert bob.expect("topic")["topic"] == "ship it"
