@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.helpers import RawClient, ServerProcess
+from tests.redisserver import REDIS, Redis
 
 
 def _open_fds() -> set[str]:
@@ -72,3 +73,13 @@ def connect(server: ServerProcess) -> Iterator[Callable[..., RawClient]]:
     yield open_client
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def redis() -> Iterator[Redis]:
+    """A redis-server of this test's own, stopped afterwards (skips where none is installed)."""
+    if REDIS is None:
+        pytest.skip("redis-server (Debian's redis-server package) is not installed; .ci/run installs it")
+    server = Redis()
+    yield server
+    server.stop()

@@ -4,87 +4,17 @@ package; .ci/run installs it), started by the tests on free loopback ports."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
 from selchat.backplane import RedisUrlError, command, decode_events, encode_events, parse_url
 from selchat.outbound import Message, UserLeft
 from tests.helpers import DEADLINE, RawClient, ServerProcess, wait_for
-
-REDIS = shutil.which("redis-server")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Redis:
-    """A redis-server of our own on a loopback port, which a test may stop and start again;
-    with ``tls`` (a certificate and its key) it speaks TLS only."""
-
-    def __init__(self, tls: tuple[str, str] | None = None) -> None:
-        self.port = _free_port()
-        self.tls = tls
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.start()
-
-    def start(self) -> None:
-        assert REDIS is not None
-        ports = ["--port", str(self.port)]
-        if self.tls is not None:
-            cert, key = self.tls
-            ports = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", cert, "--tls-key-file", key,
-                     "--tls-ca-cert-file", cert, "--tls-auth-clients", "no"]
-        self.proc = subprocess.Popen([REDIS, *ports, "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--daemonize", "no"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-        wait_for(self._answers, what="redis-server to answer PING")
-
-    def _answers(self) -> bool:
-        import ssl
-
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as raw:
-                s = raw
-                if self.tls is not None:
-                    s = ssl.create_default_context(cafile=self.tls[0]).wrap_socket(raw, server_hostname="127.0.0.1")
-                s.sendall(command("PING"))
-                return s.recv(64).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def query(self, *args: str) -> bytes:
-        """One command's reply line, raw (``:1``, ``+OK``)."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=DEADLINE) as s:
-            s.sendall(command(*args))
-            return s.recv(4096).split(b"\r\n")[0]
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(DEADLINE)
-        self.proc = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-
-@pytest.fixture
-def redis() -> Iterator[Redis]:
-    if REDIS is None:
-        pytest.skip("redis-server (Debian's redis-server package) is not installed; .ci/run installs it")
-    server = Redis()
-    yield server
-    server.stop()
+from tests.redisserver import REDIS, Redis, free_port
 
 
 @pytest.fixture
@@ -633,7 +563,7 @@ def test_rediss_checks_redis_s_certificate(start_server: Callable[..., ServerPro
 def test_a_redis_with_a_password(start_server: Callable[..., ServerProcess]) -> None:
     if REDIS is None:
         pytest.skip("redis-server (Debian's redis-server package) is not installed; .ci/run installs it")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                              "--requirepass", "s3cret"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -19,7 +19,7 @@ from selchat.records import NameClaimed, SaveRoom
 from selchat.store import Store
 from tests.helpers import DEADLINE
 from tests.hubdriver import Driver
-from tests.test_redis import REDIS, Redis
+from tests.redisserver import Redis
 
 # -- the pure parts --------------------------------------------------------------------------------
 
@@ -195,15 +195,6 @@ class _Owner:
 
     def room_unsynced(self, key: str) -> None:
         pass
-
-
-@pytest.fixture
-def redis() -> Iterator[Redis]:
-    if REDIS is None:
-        pytest.skip("redis-server (Debian's redis-server package) is not installed; .ci/run installs it")
-    server = Redis()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
