@@ -122,7 +122,7 @@ def test_a_rooms_history_is_redis_s_whichever_process_is_asked(redis: Redis,
         alice.send(type="topic", room="#dev", topic="shipping")
         alice.expect("topic", topic="shipping")
         alice.send(type="history", room="#dev", limit=5)  # on the process it was said on: once each
-        assert [f["message"] for f in _until(alice, "history_end")] == [f"dev {i}" for i in range(295, 300)]
+        assert _said(_until(alice, "history_end")) == [f"dev {i}" for i in range(295, 300)]
     finally:
         alice.close()
     c = start_server(*flags)
@@ -134,10 +134,10 @@ def test_a_rooms_history_is_redis_s_whichever_process_is_asked(redis: Redis,
             bob.send(type="join_room", room="#dev")
             joined = bob.expect("room_joined")
             assert joined["topic"] == "shipping"
-            replay = [f["message"] for f in _until(bob, "history_end")]
+            replay = _said(_until(bob, "history_end"))
             assert replay == [f"dev {i}" for i in range(250, 300)]  # the last --replay (50)
             bob.send(type="history", room="#dev", before=1e12, limit=200)
-            page = [f["message"] for f in _until(bob, "history_end")]
+            page = _said(_until(bob, "history_end"))
             assert page == [f"dev {i}" for i in range(300 - len(page), 300)]
             assert 100 <= len(page) < 300  # Redis trims whole nodes of entries: about --history-max
         finally:
@@ -365,6 +365,11 @@ def _until(client: RawClient, type_: str) -> list[dict]:
     while (frame := client.recv())["type"] != type_:
         frames.append(frame)
     return frames
+
+
+def _said(frames: list[dict]) -> list[str]:
+    """The chat lines among ``frames`` (joins and leaves say things too)."""
+    return [f["message"] for f in frames if f["type"] == "chat"]
 
 
 def _users(client: RawClient) -> list[str]:
@@ -595,7 +600,7 @@ def test_workers_share_one_port_and_a_dead_worker_comes_back(redis: Redis, tmp_p
     log_path = tmp_path / "supervisor.log"
     with log_path.open("w") as log_file:
         sup = subprocess.Popen(selchat_cmd("serve", "--workers", "2", "--redis", redis.url, "--host", "127.0.0.1",
-                                           "--port", "0", "--log-level", "INFO"),
+                                           "--port", "0", "--log-level", "INFO", "--db", str(tmp_path / "w.db")),
                                stdout=subprocess.PIPE, stderr=log_file, stdin=subprocess.DEVNULL, text=True)
     try:
         assert sup.stdout is not None
@@ -613,6 +618,15 @@ def test_workers_share_one_port_and_a_dead_worker_comes_back(redis: Redis, tmp_p
             clients[5].send(type="chat", message="to all")
             for client in clients[:5]:
                 assert client.expect("chat")["message"] == "to all"
+            for i in range(4):  # whichever worker a newcomer lands on: the line, once (the workers share one --db)
+                late = RawClient(address)
+                try:
+                    late.join(f"late{i}", version=2)
+                    assert _said(_until(late, "history_end")) == ["to all"]  # the replay
+                    late.send(type="history", room="#lobby", limit=10)
+                    assert _said(_until(late, "history_end")) == ["to all"]  # a page
+                finally:
+                    late.close()
         finally:
             for client in clients:
                 client.close()
