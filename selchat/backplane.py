@@ -266,6 +266,7 @@ class Backplane:
         self.ssl_context = tls_context(cafile) if target.tls else None
         self.owner = owner
         self.node = node or new_node_id()
+        self._own = json.dumps([self.node]).encode()[:-1] + b","  # how this node's publications start
         self.history_max = history_max
         self.replay = replay
         self.syncing: dict[str, _Sync] = {}  # rooms subscribed to and not yet caught up
@@ -735,12 +736,14 @@ class Backplane:
         if kind == b"message" and len(reply) == 3:
             try:
                 ids, payload = sh.split_publication(reply[2])
+                if payload.startswith(self._own):
+                    return  # our own publication: delivered here already (and not worth decoding)
                 node, events = decode_events(payload)
             except (ValueError, TypeError) as exc:
                 log.warning("ignored a message on %s: %s", reply[1], exc)
                 return
             if node == self.node:
-                return  # our own publication: delivered here already
+                return
             self.received += len(events)
             channel = reply[1]
             if channel.startswith(ROOM_CHANNEL.encode()):

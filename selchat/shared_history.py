@@ -40,6 +40,7 @@ end
 redis.call('PUBLISH', ARGV[1], table.concat(ids, ',') .. '\\n' .. ARGV[3])
 return #ids
 """
+_APPEND = APPEND.encode()  # sent with every turn's messages: encoded once
 
 
 def stream_key(room_key: str) -> str:
@@ -76,7 +77,7 @@ def message(data: bytes) -> ev.Message:
 def append_args(room_key: str, channel: str, maxlen: int, publication: bytes, messages: list[ev.Message],
                 topic: ev.TopicChanged | None) -> tuple[Any, ...]:
     """The EVAL that appends a turn's messages, sets the topic and publishes the turn."""
-    args: list[Any] = ["EVAL", APPEND, 2, stream_key(room_key), topic_key(room_key), channel, maxlen, publication]
+    args: list[Any] = ["EVAL", _APPEND, 2, stream_key(room_key), topic_key(room_key), channel, maxlen, publication]
     if topic is None:
         args.extend(("0", "", "", ""))
     else:
