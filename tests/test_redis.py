@@ -643,9 +643,16 @@ def test_workers_share_one_port_and_a_dead_worker_comes_back(redis: Redis, tmp_p
         for pid in [int(p) for p in re.findall(r"worker \d is pid (\d+)", log_path.read_text())][1:]:
             wait_for(lambda pid=pid: not os.path.exists(f"/proc/{pid}") or _zombie(pid), what=f"worker {pid} gone")
     finally:
-        if sup.poll() is None:
-            sup.kill()
-            sup.wait()
+        if sup.poll() is None:  # a failed assertion: stop it as Ctrl-C would, so its workers go too
+            sup.send_signal(signal.SIGINT)
+            try:
+                sup.wait(DEADLINE)
+            except subprocess.TimeoutExpired:
+                sup.kill()
+                sup.wait()
+        for pid in [int(p) for p in re.findall(r"worker \d is pid (\d+)", log_path.read_text())]:
+            if os.path.exists(f"/proc/{pid}") and not _zombie(pid):
+                os.kill(pid, signal.SIGKILL)  # ours: started by this supervisor, still running
         if sup.stdout is not None:
             sup.stdout.close()
 
