@@ -409,7 +409,9 @@ class Backplane:
     # -- what this process says ---------------------------------------------------------------
     def publish(self, event: Any) -> None:
         """Queue an event for the other nodes; ``flush`` publishes the turn's, one message a room."""
-        key = event.room.casefold()
+        self._queue(event.room.casefold(), event)
+
+    def _queue(self, key: str, event: Any) -> None:
         box = self._outbox.get(key)
         if box is None:
             self._outbox[key] = [event]
@@ -441,11 +443,7 @@ class Backplane:
     def everywhere(self, event: Any) -> None:
         """News of a user for every node (a rename, an away message): on the lobby's channel,
         which every node hears, in this turn's order."""
-        box = self._outbox.get(LOBBY_KEY)
-        if box is None:
-            self._outbox[LOBBY_KEY] = [event]
-        else:
-            box.append(event)
+        self._queue(LOBBY_KEY, event)
 
     def relay(self, node: str, event: Any) -> None:
         self._send(self.cmd, ("PUBLISH", node_channel(node), b"\n" + encode_events(self.node, [event])))
@@ -524,7 +522,9 @@ class Backplane:
 
     def _synced(self, key: str, sync: _Sync, tail: Any, length: Any, topic: Any) -> None:
         if self.syncing.get(key) is not sync or not sync.requested:
-            return  # unsubscribed meanwhile, or the link went and the read will be made again
+            return  # unsubscribed meanwhile
+        if any(isinstance(reply, ConnectionError) for reply in (tail, length, topic)):
+            return  # the link went (its waiting replies fail first): the read is made again once it is back
         del self.syncing[key]
         for reply in (tail, length, topic):
             if isinstance(reply, Exception):

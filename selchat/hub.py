@@ -986,17 +986,17 @@ class Hub:
     def _rooms_list(self, session: Session, cmd: Rooms, now: float) -> list[Effect]:
         if self.shared and self.linked:  # every process's rooms: Redis knows them
             return [Ask(ListRooms(session.conn_id))]
+        return self._rooms_here(session)
+
+    def _rooms_here(self, session: Session) -> list[Effect]:
+        """The rooms as this process knows them."""
         rooms = sorted((r for r in self._rooms.values() if r.lasting), key=lambda r: r.key)
         listing = tuple(ev.RoomInfo(r.name, r.size(), r.topic) for r in rooms)
         return [Send((session.conn_id,), ev.RoomList(listing))]
 
     def _rooms_listed(self, session: Session, result: RoomsListed, now: float) -> list[Effect]:
         if result.rooms is None:
-            linked, self.linked = self.linked, False
-            try:
-                return self._rooms_list(session, Rooms(), now)
-            finally:
-                self.linked = linked
+            return self._rooms_here(session)
         rooms = {room_key(r.room): r for r in result.rooms if _ROOM_RE.fullmatch(r.room)}
         lobby = self._lobby
         rooms.setdefault(LOBBY_KEY, ev.RoomInfo(lobby.name, lobby.size(), lobby.topic))
@@ -1035,9 +1035,7 @@ class Hub:
             found = self._rooms.get(key)
             if self.shared and self.linked and (found is None or not found.synced):  # Redis's to say
                 return [Ask(LoadTopic(session.conn_id, key, cmd.room))]
-            if found is None or not found.lasting:
-                raise ProtocolError(ErrorCode.NO_SUCH_ROOM, f"there is no room {cmd.room}")
-            return [Send((session.conn_id,), ev.TopicIs(found.name, found.topic, found.topic_by, found.topic_at))]
+            return self._topic_here(session, cmd.room)
         room = self._my_room(session, cmd.room)
         topic = cmd.topic.strip()
         if len(topic) > TOPIC_MAX:
@@ -1056,12 +1054,19 @@ class Hub:
         effects.append(changed)
         return effects
 
+    def _topic_here(self, session: Session, name: str) -> list[Effect]:
+        """A room's topic as this process knows it."""
+        found = self._rooms.get(room_key(name))
+        if found is None or not found.lasting:
+            raise ProtocolError(ErrorCode.NO_SUCH_ROOM, f"there is no room {name}")
+        return [Send((session.conn_id,), ev.TopicIs(found.name, found.topic, found.topic_by, found.topic_at))]
+
     def _topic_loaded(self, session: Session, result: TopicLoaded, now: float) -> list[Effect]:
         if result.failed:
-            found = self._rooms.get(room_key(result.room))
-            if found is None or not found.lasting:
-                return [Fail(session.conn_id, ProtocolError(ErrorCode.NO_SUCH_ROOM, f"there is no room {result.room}"))]
-            return [Send((session.conn_id,), ev.TopicIs(found.name, found.topic, found.topic_by, found.topic_at))]
+            try:
+                return self._topic_here(session, result.room)
+            except ProtocolError as exc:  # an answer that came back: the error is an effect, not raised
+                return [Fail(session.conn_id, exc)]
         if result.name is None and result.topic is None:
             return [Fail(session.conn_id, ProtocolError(ErrorCode.NO_SUCH_ROOM, f"there is no room {result.room}"))]
         text, by, at = result.topic or ("", None, None)

@@ -75,6 +75,21 @@ def test_a_rooms_tail_keeps_only_what_is_newer() -> None:
     assert "#dev" not in bp.syncing
 
 
+def test_a_read_cut_off_by_a_lost_link_is_not_taken_for_an_empty_room() -> None:
+    synced: list[Any] = []
+
+    class Owner:
+        def room_synced(self, *args: Any) -> None:
+            synced.append(args)
+
+    bp = Backplane(parse_url("redis://127.0.0.1:1/0"), Owner(), "me")
+    sync = _Sync(confirmed=True, requested=True)
+    bp.syncing["#dev"] = sync
+    lost = ConnectionError("the link to Redis was lost")
+    bp._synced("#dev", sync, lost, lost, lost)
+    assert synced == [] and bp.syncing["#dev"] is sync  # read again once the link is back
+
+
 def test_a_shared_room_replays_once_its_tail_is_read() -> None:
     d = Driver(replay=5)
     d.hub.share()
