@@ -9,6 +9,7 @@ messages arrive above it, and a plain one for pipes and scripts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import ssl
@@ -27,6 +28,7 @@ CONNECT_TIMEOUT = 10.0
 WELCOME_TIMEOUT = 5.0
 # After `quit`, how long to wait for the server's last frames and its close.
 QUIT_TIMEOUT = 5.0
+JOIN_WAIT = 5.0  # the most a line after /join waits for the join's answer
 MAX_FRAME = 1 << 20  # what the client accepts from a server, in bytes a line
 
 COMMANDS = {
@@ -417,6 +419,9 @@ class Session:
         self.missed: dict[str, int] = {}
         self.keep_current: str | None = None  # the room to stay in while rooms are rejoined
         self.quiet_lists = 0  # `rooms` answers fetched for Tab completion, not to be shown
+        # a /join sent and not yet answered: the next line waits for it, so that a line typed (or
+        # piped) after "/join #dev" goes to #dev, as it reads
+        self.joining: asyncio.Event | None = None
         renderer.current = state.current
 
     async def receive(self) -> None:
@@ -431,6 +436,8 @@ class Session:
             before = self.state.newest.get(str(frame.get("room", "")).casefold(), 0.0)
             self.state.learn(frame)
             self.renderer.current = self.state.current
+            if self.joining is not None and kind in ("room_joined", "error"):
+                self.joining.set()
             if kind == "ping":
                 await self.link.send({"type": "pong", "id": frame.get("id")})
             if self.options.json_output:
@@ -557,6 +564,10 @@ class Session:
         if kind == "quit":
             await self.quit()
             return False
+        if self.joining is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.joining.wait(), JOIN_WAIT)
+            self.joining = None
         if not self.connected:
             self.out(self.renderer.problem("not connected; reconnecting (Ctrl-D quits)"))
             return True
@@ -570,6 +581,7 @@ class Session:
             await send({"type": "ping", "id": ping_id})
         elif kind == "join":
             if self._v2() and not self.switch(action.target):
+                self.joining = asyncio.Event()
                 await send({"type": "join_room", "room": action.target})
         elif kind == "part":
             if self._v2():

@@ -45,6 +45,18 @@ def test_commands_work_and_arrivals_are_printed(server: ServerProcess, connect) 
     assert watcher.expect("dm")["message"] == "private"
 
 
+def test_a_line_after_join_goes_to_that_room(server: ServerProcess, connect) -> None:
+    watcher = connect()
+    watcher.join("watcher", version=2)
+    watcher.send(type="join_room", room="#dev")
+    watcher.expect("room_joined")
+    result = join_piped(server.port, "/join #dev\nin dev\n/join #nope!\nstill in dev\n", "--name", "bot")
+    assert result.returncode == 0, result.stderr
+    said = [watcher.expect("chat") for _ in range(2)]
+    assert [(c["room"], c["message"]) for c in said] == [("#dev", "in dev"), ("#dev", "still in dev")]
+    assert "room names are #" in result.stdout  # the bad join's error, and the next line went on
+
+
 def test_json_output(server: ServerProcess, connect) -> None:
     watcher = connect()
     watcher.join("watcher")
