@@ -216,6 +216,7 @@ class Link:
 
         self.name = name
         self.conn: Any = None  # the reactor's Conn while connected (or connecting)
+        self.resolving = False  # its host is being resolved (off the loop), before connecting
         self.up = False
         self.reader = hiredis.Reader()
         self.waiting: deque[Callable[[Any], None] | None] = deque()
@@ -301,14 +302,24 @@ class Backplane:
                 self.owner.reactor.close(link.conn, "shutdown")
 
     def _dial(self, link: Link, tag: str) -> None:
-        if self.stopped:
+        """Resolve Redis's host off the loop (a name may take the resolver seconds), then connect."""
+        if self.stopped or link.conn is not None or link.resolving:
             return
-        try:
-            link.conn = self.owner.reactor.connect(self.target.host, self.target.port, tag, LINK_OUTPUT_MAX,
-                                                   self.ssl_context)
-        except OSError as exc:
-            log.warning("cannot reach Redis at %s:%d: %s", self.target.host, self.target.port, exc)
-            self._retry()
+        link.resolving = True
+
+        def resolved(address: Any) -> None:
+            link.resolving = False
+            if self.stopped:
+                return
+            try:
+                if isinstance(address, Exception):
+                    raise address
+                link.conn = self.owner.reactor.connect(address, self.target.port, tag, LINK_OUTPUT_MAX,
+                                                       self.ssl_context, self.target.host)
+            except OSError as exc:
+                log.warning("cannot reach Redis at %s:%d: %s", self.target.host, self.target.port, exc)
+                self._retry()
+        self.owner.resolve(self.target.host, self.target.port, resolved)
 
     def _retry(self) -> None:
         if self.retry_timer is not None or self.stopped:
@@ -320,7 +331,7 @@ class Backplane:
         self.retry_timer = None
         for link, tag in ((self.cmd, "redis-cmd"), (self.sub, "redis-sub")):
             if link.conn is None:
-                self._dial(link, tag)
+                self._dial(link, tag)  # (not twice: a link whose host is being resolved waits for it)
 
     def link_of(self, conn: Any) -> Link:
         return self.cmd if conn.tag == "redis-cmd" else self.sub

@@ -238,13 +238,13 @@ class Reactor:
         return bound[0], bound[1]
 
     def connect(self, host: str, port: int, tag: str, limit: int | None = None,
-                tls: ssl.SSLContext | None = None) -> Conn:
+                tls: ssl.SSLContext | None = None, server_name: str | None = None) -> Conn:
         """An outbound connection (the Redis link): a non-blocking connect whose outcome is the
-        handler's ``on_open`` (up) or ``on_close`` (failed, with the reason). The address is
-        resolved here, so give a literal address or a name the resolver answers at once
-        (localhost, /etc/hosts). OSError if no socket can be made. With ``tls``, the handshake
-        (checking the certificate against ``host``) runs in the loop like a client's; what
-        ``on_open`` sends waits for it, and a failed one closes the connection."""
+        handler's ``on_open`` (up) or ``on_close`` (failed, with the reason). ``host`` is a
+        literal address (a name is resolved here, which may block: resolve it off the loop
+        first). OSError if no socket can be made. With ``tls``, the handshake (checking the
+        certificate against ``server_name``, or else ``host``) runs in the loop like a
+        client's; what ``on_open`` sends waits for it, and a failed one closes the connection."""
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         family, type_, proto, _, addr = infos[0]
         sock = socket.socket(family, type_, proto)
@@ -255,7 +255,7 @@ class Reactor:
         conn.connecting = True
         conn.outbound = True
         conn.limit = limit
-        conn.tls_client = (tls, host) if tls is not None else None
+        conn.tls_client = (tls, server_name or host) if tls is not None else None
         self.conns[conn.id] = conn
         err = sock.connect_ex(addr)
         if err not in (0, errno.EINPROGRESS, errno.EAGAIN):

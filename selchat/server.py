@@ -888,6 +888,28 @@ class ChatServer:
             if self.backplane is not None and self.hub.find(key) is None:  # not taken back meanwhile
                 self.backplane.release(key)
 
+    def resolve(self, host: str, port: int, done: Callable[[Any], None]) -> None:
+        """``done(address)`` (or ``done(OSError)``) on the loop: a literal address at once, a name
+        in the worker, since the resolver may take seconds and the loop must not wait for it."""
+        try:
+            socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+        except OSError:
+            pass
+        else:
+            done(host)
+            return
+
+        def lookup() -> str:
+            addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4]
+            return str(addr[0])
+        if self.worker is None:
+            try:
+                done(lookup())
+            except OSError as exc:
+                done(exc)
+            return
+        self.worker.submit(lookup, done)
+
     def local_rooms(self) -> list[str]:
         return self.hub.local_rooms()
 

@@ -565,6 +565,23 @@ def test_rediss_checks_redis_s_certificate(start_server: Callable[..., ServerPro
         redis.stop()
 
 
+def test_redis_by_name_is_resolved_off_the_loop(redis: Redis, start_server: Callable[..., ServerProcess]) -> None:
+    """A name in --redis is looked up in the worker (a resolver can take seconds); one that does
+    not resolve is retried, and the server serves meanwhile."""
+    named = start_server("--redis", f"redis://localhost:{redis.port}/0")
+    named.wait_log("Redis commands link up")
+    lost = start_server("--redis", "redis://nohost.invalid:6379/0")
+    lost.wait_log("cannot reach Redis at nohost.invalid:6379")
+    client = RawClient(lost.address)
+    try:
+        client.join("alice", version=2)
+        client.send(type="chat", message="alone")
+        client.send(type="ping", id=1)
+        assert client.expect("pong")["id"] == 1
+    finally:
+        client.close()
+
+
 def test_a_redis_with_a_password(start_server: Callable[..., ServerProcess]) -> None:
     if REDIS is None:
         pytest.skip("redis-server (Debian's redis-server package) is not installed; .ci/run installs it")
