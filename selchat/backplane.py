@@ -41,6 +41,7 @@ from urllib.parse import unquote, urlsplit
 from selchat import outbound as ev
 from selchat import shared_history as sh
 from selchat.config import LOBBY_ROOM
+from selchat.news import Displace
 
 log = logging.getLogger("selchat.backplane")
 
@@ -67,13 +68,6 @@ LINK_OUTPUT_MAX = 64 * 1024 * 1024
 # the name is tried again after DISPLACE_WAIT, doubling, DISPLACE_TRIES times.
 DISPLACE_WAIT = 0.05
 DISPLACE_TRIES = 6
-
-
-@dataclass(frozen=True, slots=True)
-class Displace:
-    """For the node holding an account's name: another node has a login to it."""
-
-    account: str
 
 
 # Events that cross processes, by name (nothing else is ever decoded from the wire).

@@ -14,7 +14,7 @@ from typing import Any
 
 import h11
 
-from selchat.wire.web import Hangup
+from selchat.wire.web import Hangup, plain
 
 MAX_REQUEST = 8 * 1024  # a scrape's request head (h11 keeps at most this much)
 
@@ -92,6 +92,7 @@ class MetricsCodec:
     codec gives, so the server handles it with no special case."""
 
     wire = None
+    kind = "metrics"
 
     def __init__(self, read: Callable[[], dict[str, Any]]) -> None:
         self.read = read
@@ -136,6 +137,16 @@ class MetricsCodec:
 
     def error(self, exc: Any, command: Any = None) -> bytes:
         return b""
+
+    def refuse(self, exc: Any) -> bytes:
+        """A request that never finished: HTTP's 408, as the page's listener answers."""
+        return plain(408, "no whole request in time") if not self.done else b""
+
+    def welcomed(self, version: int) -> None:
+        return None
+
+    def saw(self, event: Any) -> None:
+        return None
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}

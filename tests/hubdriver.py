@@ -18,8 +18,8 @@ from selchat.wire.jsonl import JSON_V1, JSON_V2
 
 
 class Driver:
-    def __init__(self, snapshot: Snapshot | None = None, **config: Any) -> None:
-        self.hub = Hub(ServerConfig(**config), snapshot)
+    def __init__(self, snapshot: Snapshot | None = None, shared: bool = False, **config: Any) -> None:
+        self.hub = Hub(ServerConfig(**config), snapshot, shared=shared)
         self.inbox: dict[int, list[dict]] = defaultdict(list)
         self.closed: dict[int, str] = {}
         self.stored: list[Any] = []
@@ -65,6 +65,9 @@ class Driver:
 
     def complete(self, cid: int, result: Any) -> None:
         self.apply(self.hub.complete(cid, result, self.now))
+
+    def hear(self, news: Any) -> None:
+        self.apply(self.hub.hear(news, self.now))
 
     def error(self, cid: int, command: Command) -> ProtocolError:
         with pytest.raises(ProtocolError) as info:

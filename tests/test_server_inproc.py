@@ -148,14 +148,15 @@ def test_a_turn_of_chats_and_joins_is_one_batch_and_newcomers_get_only_what_foll
     conns = sorted(loop.server.reactor.conns.values(), key=lambda c: c.id)
     ca, cb, cc, cd = conns
     flushes = []
-    real_flush = loop.server._flush_batch
+    fanout = loop.server.fanout
+    real_flush = fanout.flush
 
     def counting_flush() -> None:
-        if loop.server._batch_roster is not None:
-            flushes.append(len(loop.server._batch_events))
+        if fanout.roster is not None:
+            flushes.append(len(fanout.events))
         real_flush()
 
-    loop.server._flush_batch = counting_flush  # type: ignore[method-assign]
+    fanout.flush = counting_flush  # type: ignore[method-assign]
     # one loop turn, as the reactor would hand it over: chats and joins interleaved
     server = loop.server
     server.on_data(ca, b'{"type":"chat","message":"1"}\n')

@@ -13,6 +13,7 @@ import pytest
 from selchat import shared_history as sh
 from selchat.backplane import Backplane, _Sync, parse_url
 from selchat.events import Chat, Join, JoinRoom, Topic
+from selchat.news import AccountsFound, Heard, LinkChanged, RoomSynced, RoomUnsynced
 from selchat.outbound import Message, TopicChanged, UserJoined
 from selchat.reactor import Reactor
 from selchat.records import NameClaimed, SaveRoom
@@ -91,31 +92,30 @@ def test_a_read_cut_off_by_a_lost_link_is_not_taken_for_an_empty_room() -> None:
 
 
 def test_a_shared_room_replays_once_its_tail_is_read() -> None:
-    d = Driver(replay=5)
-    d.hub.share()
+    d = Driver(replay=5, shared=True)
     d.connect(1)
     d.do(1, Join("alice", version=2))
     d.complete(1, NameClaimed("alice", True))
     assert [f["type"] for f in d.take(1)] == ["welcome"]  # the lobby's tail is not read yet: no replay
     said = [Message("#lobby", "bob", "from another process", 5.0, history=True)]
-    d.apply(d.hub.synced("#lobby", said, 1, ("ours", "bob", 4.0), []))
+    d.hear(RoomSynced("#lobby", said, 1, ("ours", "bob", 4.0), []))
     got = d.take(1)
     assert [(f["type"], f.get("message")) for f in got] == [("chat", "from another process"), ("history_end", None)]
     d.do(1, JoinRoom("#dev"))
     assert d.take(1) == []  # room_joined waits for the room's topic and tail
-    d.apply(d.hub.synced("#dev", [], 0, ("set elsewhere", "bob", 4.5), []))
+    d.hear(RoomSynced("#dev", [], 0, ("set elsewhere", "bob", 4.5), []))
     joined = d.take(1)
     assert [f["type"] for f in joined] == ["room_joined", "history_end"] and joined[0]["topic"] == "set elsewhere"
     d.do(1, Chat("first here", room="#dev"))
     assert d.stored == []  # a shared room's history is Redis's, not this process's database
     d.do(1, JoinRoom("#ops"))
-    d.apply(d.hub.link(False))  # Redis is away: no more waiting, the room is what this process has
+    d.hear(LinkChanged(False))  # Redis is away: no more waiting, the room is what this process has
     assert [f["type"] for f in d.take(1)] == ["room_joined", "history_end"]
-    d.hub.unsynced("#dev")
+    d.hear(RoomUnsynced("#dev"))
     d.do(1, JoinRoom("#dev"))  # in it already: the same answer, at once while Redis is away
     assert [(f["type"], f.get("message")) for f in d.take(1)] == [
         ("room_joined", None), ("chat", "first here"), ("history_end", None)]
-    d.hub.unsynced("#dev")
+    d.hear(RoomUnsynced("#dev"))
     d.connect(2)
     d.do(2, Join("bob", version=2))
     d.complete(2, NameClaimed("bob", True))
@@ -126,14 +126,13 @@ def test_a_shared_room_replays_once_its_tail_is_read() -> None:
 
 
 def test_the_own_lines_of_a_room_being_read_are_not_replayed_twice() -> None:
-    d = Driver()
-    d.hub.share()
+    d = Driver(shared=True)
     d.connect(1)
     d.do(1, Join("alice", version=2))
     d.complete(1, NameClaimed("alice", True))
     d.take(1)
     mine = Message("#lobby", "alice", "said while the tail was read", 5.0)
-    d.apply(d.hub.synced("#lobby", [Message("#lobby", "bob", "before", 4.0)], 2, None, [mine]))
+    d.hear(RoomSynced("#lobby", [Message("#lobby", "bob", "before", 4.0)], 2, None, [mine]))
     assert [f.get("message") for f in d.take(1)] == ["before", None]
     d.connect(2)  # a later newcomer gets both
     d.do(2, Join("carl", version=2))
@@ -291,11 +290,11 @@ def test_a_relayed_private_message_for_someone_gone_waits_for_their_login() -> N
     from selchat.outbound import DirectMessage
     from selchat.records import SaveDm
 
-    d = Driver()
-    d.hub.share()
-    d.hub.learn_account("bob", "bob")
+    d = Driver(shared=True)
+    d.hear(AccountsFound([("bob", "bob", "", 0.0)]))
     dm = DirectMessage("alice", "bob", "left before it arrived", 5.0)
-    d.apply(d.hub.remote_dm(dm))
+    d.hear(Heard("node", [dm]))
     assert d.stored == [SaveDm("alice", "bob", DirectMessage("alice", "bob", "left before it arrived", 5.0,
                                                              offline=True), delivered=False)]
-    assert d.hub.remote_dm(DirectMessage("alice", "guest", "no account: nowhere to keep it", 6.0)) == []
+    assert d.hub.hear(Heard("node", [DirectMessage("alice", "guest", "no account: nowhere to keep it", 6.0)]),
+                      d.now) == []

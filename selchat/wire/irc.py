@@ -254,6 +254,8 @@ NUMERICS: dict[ErrorCode, tuple[str, str | None]] = {
 class IrcCodec:
     """One IRC connection."""
 
+    kind = "irc"
+
     def __init__(self, max_frame: int, server: str = SERVER) -> None:
         self.max_frame = max(max_frame, TAGS_MAX + LINE_MAX)
         self.server = server
@@ -825,6 +827,12 @@ class IrcCodec:
 
     def ping(self, ping_id: int) -> bytes:
         return f"PING :{ping_id}\r\n".encode()
+
+    def refuse(self, exc: ProtocolError) -> bytes:
+        return f"ERROR :Closing link: {_flat(exc.message)}\r\n".encode("utf-8", "replace")
+
+    def welcomed(self, version: int) -> None:
+        return None  # IRC has one version; its numerics came with the welcome
 
     def saw(self, event: ev.Event) -> None:
         """An event this connection heard through the shared wire that changes what it is."""

@@ -227,6 +227,7 @@ class JsonCodec:
     once per version."""
 
     __slots__ = ("decoder", "wire")
+    kind = "json"
 
     def __init__(self, max_frame: int) -> None:
         self.decoder = LineDecoder(max_frame)
@@ -244,8 +245,14 @@ class JsonCodec:
                 out.append(exc)
         return out
 
-    def joined(self, version: int) -> None:
+    def welcomed(self, version: int) -> None:
         self.wire = JSON_V2 if version >= 2 else JSON_V1
+
+    def saw(self, event: Event) -> None:
+        return None  # a JSON client keeps its own name
+
+    def refuse(self, exc: ProtocolError) -> bytes:
+        return self.wire.error(exc)
 
     def encode(self, event: Event) -> bytes | None:
         return self.wire.encode(event)

@@ -65,6 +65,8 @@ def _line(text: str) -> bytes:
 class TextCodec:
     """One person at a terminal: lines in, commands out; events in, readable lines out."""
 
+    kind = "text"
+
     def __init__(self, max_frame: int, needs_password: bool) -> None:
         self.max_frame = max_frame
         self.needs_password = needs_password
@@ -228,3 +230,12 @@ class TextCodec:
 
     def ping(self, ping_id: int) -> None:
         return None  # a person at nc cannot answer a ping: text connections are not pinged
+
+    def refuse(self, exc: ProtocolError) -> bytes:
+        return _line(f"! {exc.message}")
+
+    def welcomed(self, version: int) -> None:
+        return None  # the welcome itself, encoded, tells the codec it is in
+
+    def saw(self, event: ev.Event) -> None:
+        return None  # a text connection is its own wire: its own encode saw the rename

@@ -49,6 +49,10 @@ CLOSE_UNSUPPORTED = 1003
 CLOSE_PROTOCOL = 1002
 
 
+# The HTTP status of an error that ends a request before any WebSocket.
+REFUSAL_STATUS = {ErrorCode.HANDSHAKE_TIMEOUT: 408, ErrorCode.SERVER_FULL: 503, ErrorCode.BANNED: 403}
+
+
 @dataclass(slots=True)
 class Hangup:
     """Close the connection once what was queued before this is written."""
@@ -141,6 +145,10 @@ def plain(status: int, text: str, extra: list[tuple[str, str]] | None = None) ->
 
 class WebCodec:
     """One browser connection: HTTP until it upgrades, then WebSocket around the JSON or IRC codec."""
+
+    @property
+    def kind(self) -> str:
+        return "websocket" if self.ws is not None else "http"
 
     def __init__(self, max_frame: int, irc_name: str, allowed_origins: frozenset[str]) -> None:
         self.max_frame = max_frame
@@ -292,7 +300,7 @@ class WebCodec:
             if self.done:
                 return b""
             self.done = True
-            status = {ErrorCode.HANDSHAKE_TIMEOUT: 408, ErrorCode.SERVER_FULL: 503}.get(exc.code, 400)
+            status = REFUSAL_STATUS.get(exc.code, 400)
             return plain(status, exc.message)
         data = self.inner.error(exc, command)
         return messages(data) if data else b""
@@ -303,11 +311,15 @@ class WebCodec:
         return frame(str(ping_id).encode(), 0x9)  # a browser answers a WebSocket ping by itself
 
     def saw(self, event: Event) -> None:
-        saw = getattr(self.inner, "saw", None)
-        if saw is not None:
-            saw(event)
+        if self.inner is not None:
+            self.inner.saw(event)
 
-    def joined(self, version: int) -> None:
-        joined = getattr(self.inner, "joined", None)
-        if joined is not None:
-            joined(version)
+    def welcomed(self, version: int) -> None:
+        if self.inner is not None:
+            self.inner.welcomed(version)
+
+    def refuse(self, exc: ProtocolError) -> bytes:
+        if self.inner is None:  # still HTTP: a status
+            return plain(REFUSAL_STATUS.get(exc.code, 400), exc.message)
+        data = self.inner.refuse(exc)
+        return messages(data) if data else b""

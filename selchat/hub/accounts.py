@@ -1,0 +1,203 @@
+"""Accounts and logins: the join command's checks, logging in (before or after joining),
+registering, wrong-login throttling, and one session per account."""
+
+from __future__ import annotations
+
+import hmac
+from collections import deque
+from collections.abc import Callable
+
+from selchat import outbound as ev
+from selchat.config import LOGIN_FAILURE_WINDOW, LOGIN_FAILURES_MAX, NAME_MAX, PASSWORD_MAX
+from selchat.errors import ErrorCode, ProtocolError
+from selchat.events import Authenticate, Join, Register
+from selchat.hub.effects import Ask, Effect, Fail, Send, Store
+from selchat.hub.names import NameManager
+from selchat.hub.state import Session, State, check_name, valid_name
+from selchat.records import CheckLogin, HashPassword, LoadOfflineDms, LoginChecked, PasswordHashed, SaveAccount
+
+# forget(session, now, reason): a session's name and rooms are given up (the hub's departure)
+Forget = Callable[[Session, float, "str | None"], list[Effect]]
+
+
+class AccountManager:
+    def __init__(self, state: State, names: NameManager, forget: Forget) -> None:
+        self.state = state
+        self.names = names
+        self._forget = forget
+        self.login_failures: dict[str, deque[float]] = {}  # address -> times of wrong logins
+
+    # -- joining -----------------------------------------------------------------------------------
+    def join(self, session: Session, cmd: Join, now: float) -> list[Effect]:
+        state = self.state
+        if session.name is not None:
+            raise ProtocolError(ErrorCode.ALREADY_JOINED, f"already joined as {session.name}")
+        if session.logging_in is not None or session.claiming is not None:
+            raise ProtocolError(ErrorCode.ALREADY_JOINED, "a login is already being checked")
+        expected = state.config.password
+        if expected is not None and not hmac.compare_digest(
+            (cmd.password or "").encode("utf-8", "surrogatepass"),
+            expected.encode("utf-8", "surrogatepass"),
+        ):
+            raise ProtocolError(ErrorCode.BAD_PASSWORD, "wrong or missing password")
+        if session.authed is not None:  # logged in already (SASL): this join is the account's
+            return self._join_authed(session, session.authed, cmd, now)
+        key = check_name(cmd.username)
+        if state.bans.name(key, now):
+            raise ProtocolError(ErrorCode.BANNED, f"{cmd.username} is banned from this server")
+        if cmd.login is not None:
+            self._check_throttle(session, now)
+            session.logging_in = cmd
+            return [Ask(CheckLogin(session.conn_id, key, cmd.login))]
+        if state.config.require_account:
+            raise ProtocolError(
+                ErrorCode.ACCOUNT_REQUIRED, 'this server admits accounts only: join with "login":PASSWORD'
+            )
+        return self.names.join_guest(session, cmd, key, now)
+
+    def _join_authed(self, session: Session, account: str, cmd: Join, now: float) -> list[Effect]:
+        state = self.state
+        if state.bans.name(account, now):
+            raise ProtocolError(ErrorCode.BANNED, f"{state.accounts[account]} is banned from this server")
+        key = check_name(cmd.username)
+        if key == account:
+            return self.names.claim(session, account, False, lambda: self._admit_account(session, account, cmd, now))
+        # another nick, as IRC allows: one that is nobody else's
+        if state.bans.name(key, now):
+            raise ProtocolError(ErrorCode.BANNED, f"{cmd.username} is banned from this server")
+        if key in state.accounts or key in state.registering:
+            raise ProtocolError(ErrorCode.NAME_REGISTERED, f"{cmd.username} is another registered account")
+        if key in state.names:
+            raise ProtocolError(ErrorCode.USERNAME_TAKEN, f"{cmd.username} is taken; choose another name")
+        return self.names.claim(session, key, False,
+                                lambda: self._admit_account(session, account, cmd, now, cmd.username))
+
+    def _admit_account(self, session: Session, key: str, cmd: Join, now: float,
+                       nick: str | None = None) -> list[Effect]:
+        """Admit ``session`` as the account ``key``, whose password it has proven, under the
+        account's name or ``nick``."""
+        state = self.state
+        name = nick or state.accounts[key]
+        old = state.account_sessions.get(key)
+        if old is None:
+            old = state.names.get(key)  # someone using the account's name
+        effects = self._replace_session(old, session, name, now)
+        effects.extend(self.names.admit(session, name, cmd, key, now))
+        effects.append(Ask(LoadOfflineDms(session.conn_id, key)))
+        return effects
+
+    # -- logging in --------------------------------------------------------------------------------
+    def _check_throttle(self, session: Session, now: float) -> None:
+        failures = self.login_failures.get(session.address)
+        if not failures:
+            return
+        while failures and failures[0] <= now - LOGIN_FAILURE_WINDOW:
+            failures.popleft()
+        if len(failures) >= LOGIN_FAILURES_MAX:
+            wait = failures[0] + LOGIN_FAILURE_WINDOW - now
+            raise ProtocolError(
+                ErrorCode.TOO_MANY_LOGINS,
+                f"{LOGIN_FAILURES_MAX} wrong logins from your address in a minute; try again in {wait:.0f} s",
+            )
+        if not failures:
+            del self.login_failures[session.address]
+
+    def authenticate(self, session: Session, cmd: Authenticate, now: float) -> list[Effect]:
+        if session.account is not None or session.authed is not None:
+            raise ProtocolError(ErrorCode.ALREADY_JOINED, "you are logged in already")
+        if session.logging_in is not None:
+            raise ProtocolError(ErrorCode.ALREADY_JOINED, "a login is already being checked")
+        self._check_throttle(session, now)
+        if not valid_name(cmd.account):  # no such account could exist: no need to ask the store
+            self.login_failures.setdefault(session.address, deque()).append(now)
+            raise ProtocolError(ErrorCode.BAD_LOGIN, f"wrong account name or password for {cmd.account[:NAME_MAX]}")
+        session.logging_in = cmd
+        return [Ask(CheckLogin(session.conn_id, cmd.account.casefold(), cmd.password))]
+
+    def login_checked(self, session: Session, result: LoginChecked, now: float) -> list[Effect]:
+        cmd = session.logging_in
+        if cmd is None:
+            return []
+        session.logging_in = None
+        if not result.ok or result.name is None:
+            self.login_failures.setdefault(session.address, deque()).append(now)
+            name = cmd.account if type(cmd) is Authenticate else cmd.username
+            return [Fail(session.conn_id, ProtocolError(
+                ErrorCode.BAD_LOGIN, f"wrong account name or password for {name}"))]
+        key = result.account_key
+        self.state.accounts[key] = result.name
+        if type(cmd) is Authenticate:
+            if session.name is None:
+                session.authed = key  # the join that follows is the account's
+                return [Send((session.conn_id,), ev.LoggedIn(result.name))]
+            return self._log_in_late(session, key, result.name, now)
+        join: Join = cmd  # type: ignore[assignment]
+        return self.names.claim(session, key, False, lambda: self._admit_account(session, key, join, now))
+
+    def _log_in_late(self, session: Session, key: str, name: str, now: float) -> list[Effect]:
+        """A joined guest proves an account's password (SASL after registration): the session
+        keeps its name and becomes the account's, replacing any other session of it."""
+        effects = self._replace_session(self.state.account_sessions.get(key), session, name, now)
+        session.account = key
+        self.state.account_sessions[key] = session.conn_id
+        effects.append(Send((session.conn_id,), ev.LoggedIn(name)))
+        effects.append(Ask(LoadOfflineDms(session.conn_id, key)))
+        return effects
+
+    def _replace_session(self, old: int | None, session: Session, name: str, now: float) -> list[Effect]:
+        """The account's owner is back (often from a connection the server has not yet seen die):
+        the new login replaces the old session ``old``, as IRC's GHOST does."""
+        if old is None or old == session.conn_id:
+            return []
+        previous = self.state.sessions.pop(old)
+        effects = self._forget(previous, now, "logged in elsewhere")
+        effects.append(Fail(old, ProtocolError(
+            ErrorCode.LOGGED_IN_ELSEWHERE, f"{name} logged in from another connection")))
+        return effects
+
+    def displace(self, key: str, now: float) -> list[Effect]:
+        """Another process admitted a login to the account ``key``: its session here ends, as a
+        second login on one process replaces the first."""
+        state = self.state
+        conn_id = state.account_sessions.get(key)
+        if conn_id is None:
+            conn_id = state.names.get(key)
+        session = state.sessions.get(conn_id) if conn_id is not None else None
+        if session is None or session.name is None:
+            return []
+        name = session.name
+        del state.sessions[session.conn_id]
+        effects = self._forget(session, now, "logged in elsewhere")
+        effects.append(Fail(session.conn_id, ProtocolError(
+            ErrorCode.LOGGED_IN_ELSEWHERE, f"{name} logged in on another server")))
+        return effects
+
+    # -- registering -------------------------------------------------------------------------------
+    def register(self, session: Session, cmd: Register, now: float) -> list[Effect]:
+        state = self.state
+        assert session.name is not None
+        key = session.name.casefold()
+        if session.account is not None:
+            raise ProtocolError(ErrorCode.ALREADY_REGISTERED, f"you are logged in to the account {session.account}")
+        if key in state.accounts or key in state.registering:
+            raise ProtocolError(ErrorCode.NAME_REGISTERED, f"{session.name} is a registered account already")
+        shortest = state.config.password_min
+        if not shortest <= len(cmd.password) <= PASSWORD_MAX:
+            raise ProtocolError(
+                ErrorCode.WEAK_PASSWORD, f"an account password is {shortest}-{PASSWORD_MAX} characters"
+            )
+        state.spend_token(session, now)
+        state.registering.add(key)
+        return [Ask(HashPassword(session.conn_id, key, session.name, cmd.password))]
+
+    def password_hashed(self, session: Session | None, result: PasswordHashed, now: float) -> list[Effect]:
+        state = self.state
+        key = result.account_key
+        state.registering.discard(key)
+        state.accounts[key] = result.name
+        effects: list[Effect] = [Store(SaveAccount(key, result.name, result.hash, now))]
+        if session is not None and session.name is not None and session.name.casefold() == key:
+            session.account = key
+            state.account_sessions[key] = session.conn_id
+            effects.append(Send((session.conn_id,), ev.Registered(result.name)))
+        return effects

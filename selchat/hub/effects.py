@@ -1,0 +1,99 @@
+"""What the hub asks the server to do: the effects every handler returns.
+
+Plain slotted dataclasses, not frozen ones: several are made per chat line, and a frozen
+dataclass's ``__init__`` costs four times as much (see docs/architecture.md, hot-path costs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Union
+
+from selchat import outbound as ev
+from selchat.errors import ProtocolError
+from selchat.records import Request, Write
+
+
+@dataclass(slots=True)
+class Send:
+    """Deliver ``event`` to each connection in ``targets``, in order with earlier effects."""
+
+    targets: tuple[int, ...]
+    event: ev.Event
+
+
+@dataclass(slots=True)
+class Broadcast:
+    """Deliver ``event`` to the first ``count`` ids of ``targets`` (a room's roster, which may
+    grow after this effect is made), except ``exclude``."""
+
+    targets: Sequence[int]
+    count: int
+    event: ev.Event
+    exclude: int | None = None
+
+    @property
+    def audience(self) -> Sequence[int]:
+        return self.targets[: self.count]
+
+
+@dataclass(slots=True)
+class Close:
+    """Close a connection once its queued output is written."""
+
+    conn_id: int
+    reason: str
+
+
+@dataclass(slots=True)
+class Fail:
+    """Tell a connection about an error that arose outside its own input (a login that failed
+    in the worker, a session replaced by a login elsewhere)."""
+
+    conn_id: int
+    error: ProtocolError
+
+
+@dataclass(slots=True)
+class Store:
+    """Keep this in the database; writes of one loop turn are committed together."""
+
+    write: Write
+
+
+@dataclass(slots=True)
+class Ask:
+    """A read or slow work; its result comes back through ``Hub.complete``."""
+
+    request: Request
+
+
+@dataclass(slots=True)
+class Presence:
+    """Several processes (``--redis``): someone entered or left a room (``event`` is the
+    ``UserJoined`` or ``UserLeft``), also in a room too large to announce it; ``local`` when it
+    is one of this process's users, whose news the other processes need."""
+
+    room_key: str
+    event: ev.UserJoined | ev.UserLeft
+    local: bool = True
+
+
+@dataclass(slots=True)
+class Relay:
+    """Several processes: a private message for a user on another node."""
+
+    node: str
+    event: ev.DirectMessage
+
+
+@dataclass(slots=True)
+class Everywhere:
+    """Several processes: news of a user for every other process (a rename, an away message),
+    which each tells its users who share a room with that user."""
+
+    event: ev.NickChanged | ev.AwayChanged
+
+
+Effect = Union[Send, Broadcast, Close, Fail, Store, Ask, Presence, Relay, Everywhere]

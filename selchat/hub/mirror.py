@@ -1,0 +1,275 @@
+"""Several processes sharing rooms through Redis (``--redis``): the only part of the hub that
+knows there are other processes.
+
+``Mirror`` answers the managers' hooks (see sharing.py) the shared way: names are claimed in
+Redis before they are admitted, presence and renames are published, history and topics are
+Redis's. ``Heard`` takes news from the other processes (selchat/news.py), entering through
+``Hub.hear`` like any command, and keeps the mirror of who is where elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from selchat import news
+from selchat import outbound as ev
+from selchat.config import LOBBY_ROOM
+from selchat.errors import ErrorCode, ProtocolError
+from selchat.hub.effects import Ask, Effect, Everywhere, Presence, Relay, Send, Store
+from selchat.hub.state import LOBBY_KEY, Room, Session, State, room_key
+from selchat.records import ClaimName, ListRooms, LoadTopic, MessageRow, ReleaseName, SaveDm
+
+
+class Mirror:
+    """The managers' hooks when rooms are shared: see sharing.Sharing."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.linked = True  # the link to Redis is up, or being made (newcomers wait for rooms' tails)
+        self.remote_away: dict[str, str] = {}  # other processes' users who are away: key -> message
+
+    def claim(self, session: Session, key: str, guest: bool, admit: Callable[[], list[Effect]]) -> list[Effect]:
+        """A name is claimed in Redis before it is admitted here (an atomic claim, never
+        check-then-set); ``admit`` runs when the claim comes back (``Names.claimed``)."""
+        session.claiming = (key, guest, admit)
+        return [Ask(ClaimName(session.conn_id, key, displace=not guest))]
+
+    def entered(self, room: Room, name: str, now: float) -> list[Effect]:
+        return [Presence(room.key, ev.UserJoined(name, room.name, now))]
+
+    def left(self, room: Room, event: ev.UserLeft) -> list[Effect]:
+        return [Presence(room.key, event)]
+
+    def forgotten(self, name: str) -> list[Effect]:
+        return [Ask(ReleaseName(name.casefold()))]
+
+    def kept(self, room: Room, row: MessageRow) -> list[Effect]:
+        return []  # kept in the room's stream in Redis, with the turn's publication (backplane)
+
+    def topic_kept(self, room: Room, topic: str, by: str, now: float) -> list[Effect]:
+        return []  # kept in Redis, with the turn's messages (backplane)
+
+    def find_user(self, key: str) -> tuple[str, str] | None:
+        for room in self.state.rooms.values():
+            found = room.remote.get(key)
+            if found is not None:
+                return found
+        return None
+
+    def relay(self, node: str, dm: ev.DirectMessage) -> list[Effect]:
+        return [Relay(node, dm)]
+
+    def topic_question(self, session: Session, key: str, found: Room | None, name: str) -> list[Effect] | None:
+        if self.linked and (found is None or not found.synced):  # Redis's to say
+            return [Ask(LoadTopic(session.conn_id, key, name))]
+        return None
+
+    def check_rename(self, session: Session, new: str, old: str) -> None:
+        if session.claiming is not None:
+            raise ProtocolError(ErrorCode.USERNAME_TAKEN, "a rename is already being checked; wait for it")
+        key = new.casefold()
+        if key != old.casefold() and self.find_user(key) is not None:
+            raise ProtocolError(ErrorCode.USERNAME_TAKEN, f"{new} is taken on another server; choose another name")
+
+    def renamed(self, session: Session, old: str, new: str, event: ev.NickChanged, now: float) -> list[Effect]:
+        """The old name is free everywhere, and the rooms' lists say the new one."""
+        effects: list[Effect] = [Ask(ReleaseName(old.casefold()))]
+        for room in session.rooms.values():
+            effects.append(Presence(room.key, ev.UserLeft(old, room.name, now), local=False))
+            effects.append(Presence(room.key, ev.UserJoined(new, room.name, now), local=False))
+        effects.append(Everywhere(event))
+        return effects
+
+    def away_changed(self, event: ev.AwayChanged) -> list[Effect]:
+        return [Everywhere(event)]
+
+    def list_rooms(self, session: Session) -> list[Effect] | None:
+        return [Ask(ListRooms(session.conn_id))] if self.linked else None  # every process's rooms
+
+    def waits(self, room: Room) -> bool:
+        return not room.synced and self.linked
+
+    def away_in(self, room: Room) -> list[tuple[str, str]]:
+        if not self.remote_away:
+            return []
+        away = self.remote_away
+        return [(name, away[key]) for key, (name, _) in room.remote.items() if key in away]
+
+    def whois(self, key: str, tag: str | None) -> ev.UserInfo | None:
+        found = self.find_user(key)
+        if found is None:
+            return None
+        rooms = tuple(r.name for r in self.state.rooms.values() if key in r.remote)
+        # what the rooms here know of them; an account's name is only ever its own (guests are refused it)
+        return ev.UserInfo(found[0], self.state.accounts.get(key), self.remote_away.get(key), rooms, "", 0.0,
+                           found[0], found[0], tag)
+
+
+class Heard:
+    """News from the other processes, into effects for the users here."""
+
+    def __init__(self, state: State, mirror: Mirror, let_in: Callable[[Room, Any], list[Effect]],
+                 displace: Callable[[str, float], list[Effect]]) -> None:
+        self.state = state
+        self.mirror = mirror
+        self._let_in = let_in
+        self._displace = displace
+        self.table: dict[type, Callable[[Any, float], list[Effect]]] = {
+            news.Heard: self.heard, news.RoomSynced: self.synced, news.RoomUnsynced: self.unsynced,
+            news.LinkChanged: self.link, news.NodeGone: self.node_gone, news.MembersFound: self.members,
+            news.AccountsFound: self.accounts,
+        }
+        self._events: dict[type, Callable[[str, Any, float], list[Effect]]] = {
+            ev.Message: self.message, ev.UserJoined: self.joined, ev.UserLeft: self.left,
+            ev.TopicChanged: self.topic, ev.DirectMessage: self.dm, ev.NickChanged: self.user,
+            ev.AwayChanged: self.user, news.Displace: self.displaced,
+        }
+
+    def heard(self, item: news.Heard, now: float) -> list[Effect]:
+        effects: list[Effect] = []
+        for event in item.events:
+            effects.extend(self._events[type(event)](item.node, event, now))
+        return effects
+
+    def _room_of(self, event: Any) -> Room | None:
+        return self.state.rooms.get(room_key(event.room))
+
+    def message(self, node: str, m: ev.Message, now: float) -> list[Effect]:
+        room = self._room_of(m)
+        if room is None:
+            return []
+        room.recent.append(m)  # kept in Redis's stream by the process it came from
+        room.total += 1
+        return [room.broadcast(m)] if room.members else []
+
+    def topic(self, node: str, t: ev.TopicChanged, now: float) -> list[Effect]:
+        room = self._room_of(t)
+        if room is None:
+            return []
+        room.topic, room.topic_by, room.topic_at = t.topic, t.by, t.timestamp
+        return [room.broadcast(t)] if room.members else []
+
+    def joined(self, node: str, j: ev.UserJoined, now: float) -> list[Effect]:
+        room = self._room_of(j)
+        if room is None:
+            return []
+        room.remote[j.username.casefold()] = (j.username, node)
+        return self._told(room, j)
+
+    def left(self, node: str, gone: ev.UserLeft, now: float) -> list[Effect]:
+        room = self._room_of(gone)
+        if room is None or room.remote.pop(gone.username.casefold(), None) is None:
+            return []
+        if self.mirror.remote_away and self.mirror.find_user(gone.username.casefold()) is None:
+            self.mirror.remote_away.pop(gone.username.casefold(), None)
+        return self._told(room, replace(gone, again=False))
+
+    def _told(self, room: Room, event: ev.Event) -> list[Effect]:
+        if not room.members or room.quiet(self.state.config.quiet_above):
+            return []
+        return [room.broadcast(event)]
+
+    def user(self, node: str, event: ev.NickChanged | ev.AwayChanged, now: float) -> list[Effect]:
+        """Another process's user renamed or went away (or came back): told to the users here
+        who share a room with them."""
+        renamed = type(event) is ev.NickChanged
+        old = event.old.casefold() if renamed else event.username.casefold()  # type: ignore[union-attr]
+        sharers: dict[int, None] = {}
+        in_lobby = False
+        for room in self.state.rooms.values():
+            found = room.remote.get(old)
+            if found is None:
+                continue
+            if renamed:
+                del room.remote[old]
+                room.remote[event.new.casefold()] = (event.new, found[1])  # type: ignore[union-attr]
+            in_lobby = in_lobby or room.key == LOBBY_KEY
+            sharers.update(dict.fromkeys(room.members))
+        away = self.mirror.remote_away
+        if renamed:
+            message = away.pop(old, None)
+            if message is not None:
+                away[event.new.casefold()] = message  # type: ignore[union-attr]
+            event = replace(event, room=LOBBY_ROOM if in_lobby else None)  # type: ignore[arg-type]
+        elif event.message:  # type: ignore[union-attr]
+            away[old] = event.message  # type: ignore[union-attr]
+        else:
+            away.pop(old, None)
+        return [Send(tuple(sharers), event)] if sharers else []
+
+    def dm(self, node: str, dm: ev.DirectMessage, now: float) -> list[Effect]:
+        """A private message relayed from another node to a user here (who may have left since:
+        then, if it is an account's, it waits for the account's next login like any other)."""
+        state = self.state
+        key = dm.to.casefold()
+        target = state.names.get(key)
+        if target is None:
+            target = state.account_sessions.get(key)
+        if target is None:
+            if key in state.accounts:
+                return [Store(SaveDm(dm.sender.casefold(), key, replace(dm, offline=True), delivered=False))]
+            return []
+        return [Send((target,), replace(dm, away=state.sessions[target].away))]
+
+    def displaced(self, node: str, item: news.Displace, now: float) -> list[Effect]:
+        return self._displace(item.account, now)
+
+    def synced(self, item: news.RoomSynced, now: float) -> list[Effect]:
+        """A room's tail and topic as Redis has them: the waiting newcomers' replays."""
+        room = self.state.rooms.get(item.key)
+        if room is None:
+            return []
+        room.recent.clear()
+        room.recent.extend(item.recent)
+        room.recent.extend(item.own_after)  # the newcomers were in the room for these: not replayed
+        room.total = item.total
+        if item.topic is not None:
+            room.topic, room.topic_by, room.topic_at = item.topic
+        room.synced = True
+        return self._let_in(room, item.recent)
+
+    def unsynced(self, item: news.RoomUnsynced, now: float) -> list[Effect]:
+        room = self.state.rooms.get(item.key)
+        if room is not None:
+            room.synced = False
+        return []
+
+    def link(self, item: news.LinkChanged, now: float) -> list[Effect]:
+        """The link to Redis came or went: while it is away, newcomers get what this process has."""
+        self.mirror.linked = item.up
+        effects: list[Effect] = []
+        if not item.up:
+            for room in self.state.rooms.values():
+                if room.awaiting:
+                    effects.extend(self._let_in(room, None))
+        return effects
+
+    def members(self, item: news.MembersFound, now: float) -> list[Effect]:
+        room = self.state.room(item.key, item.name)
+        for member, node in item.members:
+            room.remote[member.casefold()] = (member, node)
+        return []
+
+    def accounts(self, item: news.AccountsFound, now: float) -> list[Effect]:
+        """Accounts registered on other processes: their names are the accounts' here too."""
+        for key, name, _, _ in item.accounts:
+            self.state.accounts.setdefault(key, name)
+        return []
+
+    def node_gone(self, item: news.NodeGone, now: float) -> list[Effect]:
+        """A process stopped answering (killed, or cut off): its users have left."""
+        effects: list[Effect] = []
+        for room in list(self.state.rooms.values()):
+            lost = [key for key, (_, where) in room.remote.items() if where == item.node]
+            quiet = room.quiet(self.state.config.quiet_above)
+            for key in lost:
+                name, _ = room.remote.pop(key)
+                self.mirror.remote_away.pop(key, None)
+                left = ev.UserLeft(name, room.name, now, "server lost")
+                effects.append(Presence(room.key, left, local=False))  # out of the room's shared list too
+                if room.members and not quiet:
+                    effects.append(room.broadcast(left))
+        return effects
+

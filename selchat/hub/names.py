@@ -1,0 +1,148 @@
+"""Names: admitting a guest under a name, renames and away messages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from selchat import outbound as ev
+from selchat.config import AWAY_MAX, LOBBY_ROOM, NAME_MAX
+from selchat.errors import ErrorCode, ProtocolError
+from selchat.events import Away, Join, Nick
+from selchat.hub.effects import Effect, Fail, Send
+from selchat.hub.rooms import RoomManager
+from selchat.hub.sharing import Sharing
+from selchat.hub.state import LOBBY_KEY, Session, State, check_name
+from selchat.records import NameClaimed
+
+
+class NameManager:
+    def __init__(self, state: State, sharing: Sharing, rooms: RoomManager) -> None:
+        self.state = state
+        self.sharing = sharing
+        self.rooms = rooms
+
+    def join_guest(self, session: Session, cmd: Join, key: str, now: float) -> list[Effect]:
+        state = self.state
+        if key in state.accounts or key in state.registering:
+            raise ProtocolError(
+                ErrorCode.NAME_REGISTERED,
+                f'{cmd.username} is a registered account; join with "login":PASSWORD, or choose another name',
+            )
+        if key in state.names:
+            raise ProtocolError(ErrorCode.USERNAME_TAKEN, f"{cmd.username} is taken; choose another name")
+        return self.claim(session, key, True, lambda: self.admit(session, cmd.username, cmd, None, now))
+
+    def claim(self, session: Session, key: str, guest: bool, admit: Callable[[], list[Effect]]) -> list[Effect]:
+        return self.sharing.claim(session, key, guest, admit)
+
+    def claimed(self, session: Session, result: NameClaimed, now: float) -> list[Effect]:
+        """The answer to a claim in Redis: the admission it waited for, or the name is taken."""
+        pending = session.claiming
+        if pending is None or pending[0] != result.name_key:
+            return []
+        session.claiming = None
+        key, guest, admit = pending
+        holder = self.state.names.get(key)
+        if not result.ok or (guest and holder is not None and holder != session.conn_id):
+            where = "on another server" if not result.ok else "here"
+            return [Fail(session.conn_id, ProtocolError(
+                ErrorCode.USERNAME_TAKEN, f"that name is taken {where}; choose another name"))]
+        return admit()
+
+    def admit(self, session: Session, name: str, cmd: Join, account: str | None, now: float) -> list[Effect]:
+        state, config = self.state, self.state.config
+        conn_id = session.conn_id
+        session.name = name
+        session.version = cmd.version
+        session.account = account
+        session.user = (cmd.user or name)[:NAME_MAX]
+        session.realname = (cmd.realname or name)[:AWAY_MAX]
+        state.names[name.casefold()] = conn_id
+        state.peak = max(state.peak, len(state.names))
+        if account is not None:
+            state.account_sessions[account] = conn_id
+        shown_account = account and state.accounts.get(account)
+        if not cmd.lobby:  # in no room until it joins one (IRC)
+            welcome = ev.Welcome(name, "", (), f"Welcome to selchat, {name}!", config.max_message,
+                                 config.rate_limit, config.burst, "", shown_account, config.max_rooms, config.motd)
+            return [Send((conn_id,), welcome)]
+        room = state.lobby
+        room.add(conn_id, name)
+        session.rooms[room.key] = room
+        quiet = room.quiet(config.quiet_above)
+        presence = self.sharing.entered(room, name, now)
+        others = room.size() - 1
+        plural = "s" if others != 1 else ""
+        online = f"{others} other user{plural} online." if others else "You are the first one here."
+        welcome = ev.Welcome(
+            username=name,
+            room=room.name,
+            # a large room's list would be most of the welcome's cost: the count, and ask for more
+            users=(name,) if quiet else tuple(room.names()),
+            message=f"Welcome to selchat, {name}! {online}",
+            max_message=config.max_message,
+            # so that a client can pace itself (a script piping many lines, say)
+            rate_limit=config.rate_limit,
+            burst=config.burst,
+            topic=room.topic,
+            account=shown_account,
+            max_rooms=config.max_rooms,
+            motd=config.motd,
+            user_count=room.size() if quiet else None,
+        )
+        effects: list[Effect] = [Send((conn_id,), welcome), *presence]
+        if cmd.version >= 2:
+            effects.extend(self.rooms.replay_or_wait(session, room))
+        if not quiet:
+            effects.append(room.broadcast(ev.UserJoined(name, room.name, now), conn_id))
+        return effects
+
+    def nick(self, session: Session, cmd: Nick, now: float) -> list[Effect]:
+        state = self.state
+        new = cmd.username
+        key = check_name(new)
+        old = session.name
+        assert old is not None
+        if new == old:
+            return []
+        if state.bans.name(key, now):
+            raise ProtocolError(ErrorCode.INVALID_USERNAME, f"{new} is banned from this server")
+        holder = state.names.get(key)
+        if holder is not None and holder != session.conn_id:
+            raise ProtocolError(ErrorCode.USERNAME_TAKEN, f"{new} is taken; choose another name")
+        if (key in state.accounts or key in state.registering) and key != session.account:
+            raise ProtocolError(ErrorCode.NAME_REGISTERED, f"{new} is a registered account")
+        self.sharing.check_rename(session, new, old)
+        state.spend_token(session, now)
+        return self.claim(session, key, True, lambda: self._rename(session, new, now))
+
+    def _rename(self, session: Session, new: str, now: float) -> list[Effect]:
+        state = self.state
+        old = session.name
+        assert old is not None
+        key = new.casefold()
+        holder = state.names.get(key)
+        if holder is not None and holder != session.conn_id:  # taken here while Redis was asked
+            taken = ProtocolError(ErrorCode.USERNAME_TAKEN, f"{new} is taken; choose another name")
+            return [Fail(session.conn_id, taken)]
+        del state.names[old.casefold()]
+        state.names[key] = session.conn_id
+        session.name = new
+        for room in session.rooms.values():
+            room.members[session.conn_id] = new  # same members: the cached tuple stays valid
+        lobby = LOBBY_ROOM if LOBBY_KEY in session.rooms else None
+        renamed = ev.NickChanged(old, new, now, lobby)
+        return [Send(state.sharers(session), renamed), *self.sharing.renamed(session, old, new, renamed, now)]
+
+    def away(self, session: Session, cmd: Away, now: float) -> list[Effect]:
+        message = cmd.message.strip() if cmd.message is not None else None
+        if message is not None and len(message) > AWAY_MAX:
+            raise ProtocolError(ErrorCode.MESSAGE_TOO_LONG, f"away message is longer than {AWAY_MAX} characters")
+        self.state.spend_token(session, now)
+        session.away = message or None
+        assert session.name is not None
+        event = ev.AwayChanged(session.name, session.away)
+        others = self.state.sharers(session)[1:]  # the first is the session itself
+        # the setter's own answer first (IRC: 305/306), then everyone who shares a room
+        effects: list[Effect] = [Send((session.conn_id,), event), *([Send(others, event)] if others else [])]
+        return effects + self.sharing.away_changed(event)

@@ -1,0 +1,252 @@
+"""The hub's state, at the bottom of the package: sessions, rooms and the registries of names
+and accounts, with the small rules every manager shares (names, the token bucket, stamps).
+
+Managers own behaviour and read and change this state; nothing here returns effects. A room keeps
+a roster of its members' ids in joining order: a join appends to the same list, a departure
+replaces it. A broadcast carries the roster and its length at that moment, so the server can
+batch a turn's broadcasts to one room by the roster's identity, across joins, and give each
+newcomer only the frames that came after it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from selchat import outbound as ev
+from selchat.bans import BanList
+from selchat.config import LOBBY_ROOM, NAME_MAX, ROOM_MAX, ServerConfig
+from selchat.errors import ErrorCode, ProtocolError
+from selchat.hub.effects import Broadcast
+from selchat.records import Snapshot
+
+if TYPE_CHECKING:
+    from selchat.events import Authenticate, Join
+    from selchat.hub.effects import Effect
+
+NAME_RE = re.compile(rf"[A-Za-z0-9_.\-]{{1,{NAME_MAX}}}")
+ROOM_RE = re.compile(rf"#[A-Za-z0-9_.\-]{{1,{ROOM_MAX}}}")
+LOBBY_KEY = LOBBY_ROOM
+
+
+class Room:
+    __slots__ = ("key", "name", "members", "remote", "_roster", "topic", "topic_by", "topic_at", "recent", "total",
+                 "stored", "synced", "awaiting")
+
+    def __init__(self, key: str, name: str, replay: int) -> None:
+        self.key = key
+        self.name = name
+        self.members: dict[int, str] = {}
+        self.remote: dict[str, tuple[str, str]] = {}  # other processes' members: key -> (name, node)
+        self._roster: list[int] | None = []
+        self.topic = ""
+        self.topic_by: str | None = None
+        self.topic_at: float | None = None
+        self.recent: deque[ev.Message] = deque(maxlen=replay)  # replayed on join, no disk read
+        self.total = 0  # messages stored, as far as this process knows
+        self.stored = False  # the room has a row in the database
+        # with --redis: the room's recent history and topic are Redis's, as read when this
+        # process last subscribed to it; until they are, newcomers wait here for their replay
+        self.synced = True
+        self.awaiting: list[tuple[int, bool]] = []  # (connection, whether it waits for room_joined too)
+
+    @property
+    def roster(self) -> list[int]:
+        """The members' ids in joining order. Appended to in place while nobody leaves (so a
+        turn's batch of broadcasts survives a join storm); a new list once someone has left."""
+        roster = self._roster
+        if roster is None:
+            roster = self._roster = list(self.members)  # a dict keeps joining order
+        return roster
+
+    def broadcast(self, event: ev.Event, exclude: int | None = None) -> Broadcast:
+        roster = self.roster
+        return Broadcast(roster, len(roster), event, exclude)
+
+    def add(self, conn_id: int, name: str) -> None:
+        if conn_id in self.members:
+            self.members[conn_id] = name
+            return
+        self.members[conn_id] = name
+        if self._roster is not None:
+            self._roster.append(conn_id)
+
+    def remove(self, conn_id: int) -> None:
+        if self.members.pop(conn_id, None) is not None:
+            self._roster = None
+
+    def names(self) -> list[str]:
+        names = list(self.members.values())
+        if self.remote:
+            names.extend(name for name, _ in self.remote.values())
+        return sorted(names, key=str.casefold)
+
+    def size(self) -> int:
+        return len(self.members) + len(self.remote)
+
+    def quiet(self, above: int) -> bool:
+        """Too large for joins and leaves to be announced (config.quiet_above)."""
+        return 0 < above < self.size()
+
+    @property
+    def lasting(self) -> bool:
+        """A room exists while it has members or stored history (or a topic)."""
+        return bool(self.members) or bool(self.remote) or self.total > 0 or bool(self.topic) or self.key == LOBBY_KEY
+
+
+class Session:
+    __slots__ = ("conn_id", "address", "name", "version", "rooms", "tokens", "refill_at", "strikes", "away",
+                 "account", "logging_in", "quit_message", "spoke_at", "authed", "user", "realname", "claiming")
+
+    def __init__(self, conn_id: int, address: str, burst: float, now: float) -> None:
+        self.conn_id = conn_id
+        self.address = address
+        self.name: str | None = None
+        self.version = 1
+        self.rooms: dict[str, Room] = {}  # key -> room, in the order joined
+        self.tokens = burst
+        self.refill_at = now
+        self.strikes = 0
+        self.away: str | None = None
+        self.account: str | None = None  # the account's key, once logged in or registered
+        self.logging_in: Join | Authenticate | None = None  # waiting on a password check
+        self.authed: str | None = None  # the account an Authenticate logged in to, before the join
+        self.user = ""
+        self.realname = ""
+        self.quit_message: str | None = None
+        self.spoke_at = now
+        # (name key, a guest?, the admission) while its name is claimed in Redis
+        self.claiming: tuple[str, bool, Callable[[], list[Effect]]] | None = None
+
+
+def valid_name(name: str) -> bool:
+    return NAME_RE.fullmatch(name) is not None
+
+
+def room_key(name: str) -> str:
+    """A room's identity: ``#Dev`` and ``#dev`` are one room. Raises ``bad_room_name``."""
+    if ROOM_RE.fullmatch(name) is None:
+        raise ProtocolError(
+            ErrorCode.BAD_ROOM_NAME,
+            f"room names are # and 1-{ROOM_MAX} ASCII letters, digits, '_', '-' or '.'",
+        )
+    return name.lower()
+
+
+class State:
+    """Everything the hub knows, in one place its managers share (one thread: no locks)."""
+
+    def __init__(self, config: ServerConfig, snapshot: Snapshot | None, shared: bool) -> None:
+        self.config = config
+        self.sessions: dict[int, Session] = {}
+        self.names: dict[str, int] = {}  # casefolded name -> connection id
+        self.rooms: dict[str, Room] = {}
+        self.accounts: dict[str, str] = {}  # key -> the name it was registered as
+        self.account_sessions: dict[str, int] = {}  # key -> the connection logged in to it
+        self.registering: set[str] = set()
+        self.last_stamp = 0
+        self.peak = 0  # most users online at once
+        # with several processes a room's tail is Redis's: a room is not caught up until read
+        self.new_rooms_synced = not shared
+        self.messages = 0  # chat messages accepted (for the metrics endpoint)
+        self.deliveries = 0  # and the recipients they were addressed to
+        self.bans = BanList(snapshot.bans if snapshot is not None else ())  # names here, addresses in the server
+        self.lobby = self.room(LOBBY_KEY, LOBBY_ROOM)
+        if snapshot is not None:
+            self._load(snapshot)
+
+    def _load(self, snapshot: Snapshot) -> None:
+        for state in snapshot.rooms:
+            room = self.room(state.key, state.name if state.key != LOBBY_KEY else LOBBY_ROOM)
+            room.topic = state.topic
+            room.topic_by = state.topic_by
+            room.topic_at = state.topic_at
+            room.total = state.total
+            room.stored = True
+            room.recent.extend(state.recent)
+        self.accounts.update(snapshot.accounts)
+        self.last_stamp = round(snapshot.last_timestamp * 1_000_000)
+
+    def room(self, key: str, name: str) -> Room:
+        """The room ``key``, made when it does not exist yet."""
+        room = self.rooms.get(key)
+        if room is None:
+            room = self.rooms[key] = Room(key, name, self.config.replay)
+            room.synced = self.new_rooms_synced
+        return room
+
+    def maybe_drop(self, room: Room) -> None:
+        if not room.lasting:
+            del self.rooms[room.key]
+
+    def stamp(self, now: float) -> float:
+        """A timestamp no message has had: unique and increasing, bursts included, as IRCv3
+        chathistory servers ensure, so that paging by timestamp never skips or repeats."""
+        stamp = int(now * 1_000_000)
+        if stamp <= self.last_stamp:
+            stamp = self.last_stamp + 1
+        self.last_stamp = stamp
+        return stamp / 1_000_000
+
+    def sharers(self, session: Session) -> tuple[int, ...]:
+        """Everyone who shares a room with ``session``, and the session itself."""
+        seen = {session.conn_id: None}
+        for room in session.rooms.values():
+            seen.update(dict.fromkeys(room.members))
+        return tuple(seen)
+
+    def my_room(self, session: Session, name: str | None) -> Room:
+        """The room a command names (the lobby when it names none), which the sender must be in."""
+        key = LOBBY_KEY if name is None else room_key(name)
+        room = session.rooms.get(key)
+        if room is None:
+            raise ProtocolError(ErrorCode.NOT_IN_ROOM, f"you are not in {name or LOBBY_ROOM}; join it first")
+        return room
+
+    def room_name(self, key: str) -> str:
+        room = self.rooms.get(key)
+        return room.name if room else key
+
+    def spend_token(self, session: Session, now: float) -> None:
+        """Token bucket: ``rate_limit`` messages a second, ``burst`` at once."""
+        rate = self.config.rate_limit
+        if rate <= 0:
+            return
+        elapsed = now - session.refill_at
+        if elapsed > 0:
+            session.tokens = min(float(self.config.burst), session.tokens + elapsed * rate)
+        session.refill_at = now
+        if session.tokens >= 1.0:
+            session.tokens -= 1.0
+            session.strikes = 0
+            return
+        session.strikes += 1
+        if session.strikes >= self.config.flood_strikes:
+            raise ProtocolError(ErrorCode.FLOODING, "disconnected for flooding")
+        raise ProtocolError(
+            ErrorCode.RATE_LIMITED,
+            f"slow down: at most {rate:g} messages a second (bursts of {self.config.burst});"
+            " that message was not delivered",
+        )
+
+    def check_message(self, text: str) -> str:
+        if len(text) > self.config.max_message:
+            raise ProtocolError(
+                ErrorCode.MESSAGE_TOO_LONG,
+                f"message is {len(text)} characters; the limit is {self.config.max_message}",
+            )
+        if not text or text.isspace():
+            raise ProtocolError(ErrorCode.EMPTY_MESSAGE, "message is empty")
+        return text
+
+
+def check_name(name: str) -> str:
+    """The name's key; raises ``invalid_username`` when it is no name."""
+    if not valid_name(name):
+        raise ProtocolError(
+            ErrorCode.INVALID_USERNAME,
+            f"usernames are 1-{NAME_MAX} ASCII letters, digits, '_', '-' or '.'",
+        )
+    return name.casefold()

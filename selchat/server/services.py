@@ -1,0 +1,192 @@
+"""What the hub's ``Store`` and ``Ask`` effects reach: the database, the worker thread and, with
+``--redis``, the backplane. Picked at start: ``LocalServices`` for one process, and
+``SharedServices`` (shared.py) for one of several, so nothing else asks which it is.
+
+Reads are inline (indexed look-ups the page cache answers); password work runs in the worker.
+A result re-enters the hub through ``complete``, the continuation the server gives, so the hub
+never waits and the services never touch chat state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from selchat import outbound as ev
+from selchat.errors import ErrorCode, ProtocolError
+from selchat.reactor import Reactor, Timer
+from selchat.records import (
+    CheckLogin,
+    ClaimName,
+    HashPassword,
+    HistoryPage,
+    ListRooms,
+    LoadHistory,
+    LoadOfflineDms,
+    LoadTopic,
+    LoginChecked,
+    NameClaimed,
+    OfflineDms,
+    PasswordHashed,
+    ReleaseName,
+    Request,
+    Result,
+    RoomsListed,
+    TopicLoaded,
+    Write,
+)
+from selchat.store import Store, Worker, checkpoint
+
+log = logging.getLogger("selchat.server")
+
+# Password checks waiting for the worker before new logins are refused: at ~0.2 s each this is a
+# few minutes of work, and a flood of logins must not queue more than that.
+MAX_QUEUED_HASHES = 1000
+
+Complete = Callable[[int, Result], None]
+Failed = Callable[[int, ProtocolError], None]
+
+
+class LocalServices:
+    """One process: SQLite and the one worker thread."""
+
+    def __init__(self, reactor: Reactor, store: Store, complete: Complete, fail: Failed) -> None:
+        self.reactor = reactor
+        self.store = store
+        self.worker: Worker | None = None
+        self.complete = complete
+        self.fail = fail
+        self._commit_timer: Timer | None = None
+        self.asks: dict[type, Callable[[Any], None]] = {
+            LoadHistory: self.load_history, LoadOfflineDms: self.load_offline_dms, CheckLogin: self.check_login,
+            HashPassword: self.hash_password, ClaimName: self.claim_name, LoadTopic: self.load_topic,
+            ListRooms: self.list_rooms, ReleaseName: self.release_name,
+        }
+
+    # -- life --------------------------------------------------------------------------------------
+    def start_worker(self) -> None:
+        self.worker = Worker()
+        self.reactor.add_reader(self.worker.wake_r, self.worker.run_ready)
+
+    def start(self) -> None:
+        """Serving begins (the shared services dial Redis here)."""
+
+    def stop(self) -> None:
+        """Serving ends (the shared services let Redis know)."""
+
+    def close(self) -> None:
+        """Finish the worker's jobs, then commit everything and close the database."""
+        if self.worker is not None:
+            self.reactor.remove_reader(self.worker.wake_r)
+            self.worker.close()
+            self.worker = None
+        self.store.close()
+
+    # -- effects -----------------------------------------------------------------------------------
+    def write(self, write: Write) -> None:
+        self.store.write(write)
+
+    def ask(self, request: Request) -> None:
+        self.asks[type(request)](request)
+
+    def effect_handlers(self) -> dict[type, Callable[[Any], None]]:
+        """Effects beyond storage and requests that these services carry out: none alone."""
+        return {}
+
+    def published(self, event: ev.Event) -> None:
+        """A room's broadcast, for other processes: there are none."""
+
+    def before_flush(self) -> None:
+        """The end of a turn: the turn's writes are committed together."""
+        self.commit()
+
+    # -- requests ----------------------------------------------------------------------------------
+    def load_history(self, r: LoadHistory) -> None:
+        messages, more = self.store.history(r.room_key, r.room, r.before, r.limit, r.after, r.oldest, r.around)
+        self.complete(r.conn_id, HistoryPage(r.room_key, tuple(messages), more, r.tag))
+
+    def load_offline_dms(self, o: LoadOfflineDms) -> None:
+        dms = sorted(self.store.offline_dms(o.account_key), key=lambda dm: dm.timestamp)
+        self.complete(o.conn_id, OfflineDms(tuple(dms)))
+
+    def claim_name(self, c: ClaimName) -> None:
+        self.complete(c.conn_id, NameClaimed(c.name_key, True))  # one process: the hub's check is the claim
+
+    def load_topic(self, t: LoadTopic) -> None:
+        self.complete(t.conn_id, TopicLoaded(t.room, None, None, True))
+
+    def list_rooms(self, request: ListRooms) -> None:
+        self.complete(request.conn_id, RoomsListed(None))
+
+    def release_name(self, request: ReleaseName) -> None:
+        """Nothing holds a name but the hub."""
+
+    def _busy(self, conn_id: int) -> bool:
+        if self.worker is not None and self.worker.queued < MAX_QUEUED_HASHES:
+            return False
+        self.fail(conn_id, ProtocolError(
+            ErrorCode.TOO_MANY_LOGINS, "the server is busy checking other logins; try again in a minute"))
+        return True
+
+    def check_login(self, request: CheckLogin) -> None:
+        from selchat.passwords import verify_password
+
+        if self._busy(request.conn_id):
+            self.complete(request.conn_id, LoginChecked(request.account_key, False, None))
+            return
+        found = self.store.account(request.account_key)
+        name, stored = found if found else (None, None)
+        password = request.password
+
+        def done(ok: object) -> None:
+            if isinstance(ok, Exception):
+                log.error("checking a password failed: %s", ok)
+                ok = False
+            self.complete(request.conn_id, LoginChecked(request.account_key, ok is True, name))
+
+        assert self.worker is not None
+        self.worker.submit(lambda: verify_password(stored, password), done)
+
+    def hash_password(self, request: HashPassword) -> None:
+        from selchat.passwords import hash_password
+
+        assert self.worker is not None
+        password = request.password
+
+        def done(hashed: object) -> None:
+            if isinstance(hashed, Exception):
+                log.error("hashing a password failed: %s", hashed)
+                return
+            self.complete(request.conn_id, PasswordHashed(request.account_key, request.name, str(hashed)))
+
+        self.worker.submit(lambda: hash_password(password), done)
+
+    # -- commits -----------------------------------------------------------------------------------
+    def commit(self) -> None:
+        store = self.store
+        if not store.pending:
+            return
+        try:
+            due = store.commit_due()
+        except Exception:
+            log.exception("committing to %s failed; those writes are lost", store.path)
+            return
+        if due is not None:
+            if self._commit_timer is None:
+                self._commit_timer = self.reactor.call_at(due - store.clock() + self.reactor.now, self._commit_later)
+        elif self.worker is not None and store.checkpoint_wanted():
+            self.worker.submit(checkpoint(store.path), self._checkpointed)
+
+    def _commit_later(self) -> None:
+        self._commit_timer = None
+        self.commit()
+
+    def _checkpointed(self, result: object) -> None:
+        if isinstance(result, Exception):
+            log.warning("checkpoint of %s failed: %s", self.store.path, result)
+
+    # -- the metrics' questions --------------------------------------------------------------------
+    def redis_counters(self) -> tuple[int, int, int]:
+        """(up, published, received): no link."""
+        return 0, 0, 0

@@ -1,0 +1,291 @@
+"""Each chat connection's life: the codec its first bytes choose, feeding it, its timers
+(handshake, keepalive, the silence that means a person at ``nc``), its errors and its end.
+
+The codecs all show one face (wire/base.py), so nothing here asks what a connection speaks:
+a refusal, an error and a ping are each the codec's to phrase.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from selchat.bans import BanList
+from selchat.config import ServerConfig
+from selchat.errors import ErrorCode, ProtocolError
+from selchat.hub import Hub
+from selchat.reactor import HANDSHAKE, SNIFF, Conn, Reactor, Timer
+from selchat.server.fanout import Fanout
+from selchat.server.stats import Tally
+from selchat.wire.base import Codec
+from selchat.wire.irc import IrcCodec
+from selchat.wire.jsonl import JSON_V1, JSON_V2, JsonCodec
+from selchat.wire.sniff import HTTP, IRC, JSON, TEXT, sniff
+from selchat.wire.text import TextCodec
+from selchat.wire.web import Hangup, WebCodec
+
+if TYPE_CHECKING:
+    from selchat.server.effects import Effects
+
+log = logging.getLogger("selchat.server")
+
+# Protocol errors logged per connection before the rest go to DEBUG (a broken client can send
+# thousands; the log should not be its megaphone).
+ERRORS_LOGGED = 5
+# A connection silent this long after connecting is a person at a plain terminal (text mode):
+# programs speak first (a JSON join, an IRC CAP LS or NICK) within milliseconds.
+TEXT_AFTER = 1.0
+# Seconds a person in text mode has to give a name (a program has --handshake-timeout).
+TEXT_HANDSHAKE = 120.0
+
+
+class ConnState:
+    __slots__ = ("codec", "wire", "sniffed", "last_rx", "handshake", "keepalive", "pinged_at", "errors", "name",
+                 "fresh", "text_timer", "banned")
+
+    def __init__(self, now: float) -> None:
+        self.codec: Any = None  # chosen by the first bytes (wire/sniff.py)
+        self.wire: Any = JSON_V1  # the encoder shared by connections that hear alike
+        self.sniffed = b""  # first bytes, held until they tell the protocol
+        self.last_rx = now
+        self.handshake: Timer | None = None
+        self.keepalive: Timer | None = None
+        self.pinged_at: float | None = None
+        self.errors = 0
+        self.name: str | None = None
+        self.fresh = True  # no bytes seen yet
+        self.text_timer: Timer | None = None
+        self.banned = False  # from a banned address: told so in its own protocol, then closed
+
+
+def host_of(peer: str) -> str:
+    return peer.rsplit(":", 1)[0].strip("[]")
+
+
+class Connections:
+    """The chat port's connections, from accept to close."""
+
+    def __init__(self, reactor: Reactor, hub: Hub, config: ServerConfig, fanout: Fanout, bans: BanList,
+                 wall_clock: Callable[[], float], tally: Tally) -> None:
+        self.reactor = reactor
+        self.hub = hub
+        self.config = config
+        self.fanout = fanout
+        self.bans = bans
+        self.wall_clock = wall_clock
+        self.tally = tally
+        self.effects: Effects  # wired by the server: the effects of what a connection sends
+        self.codecs: dict[str, Callable[[], Codec]] = {
+            JSON: lambda: JsonCodec(self.config.max_frame),
+            IRC: lambda: IrcCodec(self.config.max_frame, self.config.irc_name),
+            TEXT: lambda: TextCodec(self.config.max_frame, self.config.password is not None),
+            HTTP: lambda: WebCodec(self.config.max_frame, self.config.irc_name,
+                                   frozenset(self.config.allow_origins)),
+        }
+
+    # -- opening -----------------------------------------------------------------------------------
+    def opened(self, conn: Conn) -> None:
+        host = host_of(conn.peer)
+        reactor = self.reactor
+        ctx = conn.ctx = ConnState(reactor.now)
+        if self.bans.address(host, self.wall_clock()):
+            # refused in the protocol its first bytes speak (a JSON line if it says nothing first)
+            log.info("refused %s: banned address", conn.peer)
+            ctx.banned = True
+            ctx.text_timer = reactor.call_later(TEXT_AFTER, self._refuse_banned, conn, JSON)
+            return
+        ctx.text_timer = reactor.call_later(TEXT_AFTER, self._silent, conn)
+        self.hub.connect(conn.id, self.wall_clock(), host)
+        ctx.handshake = reactor.call_later(self.config.handshake_timeout, self._handshake_expired, conn)
+        ctx.keepalive = reactor.call_later(self.config.ping_interval, self._keepalive, conn)
+        # DEBUG: the join (or the disconnect) that follows names the peer; one line a client is enough
+        log.debug("connect %s (%d connections)", conn.peer, len(reactor.conns))
+
+    def _choose(self, conn: Conn, kind: str) -> None:
+        """Give a connection the codec its first bytes asked for."""
+        self.tally.opened[kind] = self.tally.opened.get(kind, 0) + 1
+        ctx: ConnState = conn.ctx
+        if ctx.text_timer is not None:
+            ctx.text_timer.cancel()
+            ctx.text_timer = None
+        codec = ctx.codec = self.codecs[kind]()
+        ctx.wire = codec.wire  # None for HTTP: in no room until it upgrades and joins
+        if kind == TEXT:
+            self.reactor.send(conn, codec.greeting())  # type: ignore[attr-defined]
+            if ctx.handshake is not None:  # a person types slower than a program
+                ctx.handshake.cancel()
+                ctx.handshake = self.reactor.call_later(
+                    max(self.config.handshake_timeout, TEXT_HANDSHAKE), self._handshake_expired, conn)
+        log.debug("%s speaks %s", conn.peer, kind)
+
+    def _refuse_banned(self, conn: Conn, kind: str) -> None:
+        ctx: ConnState = conn.ctx
+        ctx.text_timer = None
+        if conn.closing:
+            return
+        self.reactor.send(conn, self.codecs[kind]().refuse(
+            ProtocolError(ErrorCode.BANNED, "you are banned from this server")))
+        self.reactor.close(conn, "banned")
+
+    def _silent(self, conn: Conn) -> None:
+        """Nothing for a second: a person at a plain terminal, waiting to be greeted."""
+        ctx: ConnState = conn.ctx
+        ctx.text_timer = None
+        if conn.closing or ctx.codec is not None or ctx.sniffed:
+            return
+        if conn.tls in (SNIFF, HANDSHAKE):  # silence before TLS is up is the handshake timeout's
+            ctx.text_timer = self.reactor.call_later(TEXT_AFTER, self._silent, conn)
+            return
+        self._choose(conn, TEXT)
+
+    # -- reading -----------------------------------------------------------------------------------
+    def data(self, conn: Conn, data: bytes) -> None:
+        ctx: ConnState = conn.ctx
+        ctx.last_rx = self.reactor.now
+        if ctx.fresh:
+            ctx.fresh = False
+            if data[0] == 0x16 and self.reactor.ssl_context is None:
+                # a TLS ClientHello on the plain port: it cannot read a plain error, so just close
+                log.info("TLS client %s on a plain port", conn.peer)
+                self.reactor.close(conn, "TLS on the plain port")
+                return
+        if ctx.codec is None:
+            ctx.sniffed += data
+            kind = sniff(ctx.sniffed)
+            if kind is None:
+                return
+            if ctx.banned:
+                self._refuse_banned(conn, kind)
+                return
+            data, ctx.sniffed = ctx.sniffed, b""
+            self._choose(conn, kind)
+            if conn.closing:
+                return
+        self.feed(conn, ctx, data)
+
+    def feed(self, conn: Conn, ctx: ConnState, data: bytes) -> None:
+        """What the connection's codec makes of its bytes, each item to where it goes."""
+        now = self.wall_clock()
+        hub, apply = self.hub, self.effects.apply
+        for item in ctx.codec.feed(data):
+            if conn.closing:
+                return  # once closing, its input is ignored
+            kind = type(item)
+            if kind is bytes:
+                self.fanout.flush_for(conn.id)
+                self.reactor.send(conn, item)  # the codec's own answer (help, a prompt, a page)
+                continue
+            if kind is Hangup:
+                self.fanout.flush_for(conn.id)
+                self.reactor.close(conn, item.reason)
+                return
+            if isinstance(item, ProtocolError):
+                self.error(conn, item)
+                continue
+            try:
+                effects = hub.handle(conn.id, item, now)
+            except ProtocolError as exc:
+                self.error(conn, exc, item)
+                continue
+            apply(effects)
+        if ctx.wire is not ctx.codec.wire and not conn.closing:
+            # capabilities changed after joining (IRC's CAP REQ): audiences split by wire are stale
+            self.fanout.forget_audiences()
+            ctx.wire = ctx.codec.wire
+
+    # -- answers -----------------------------------------------------------------------------------
+    def error(self, conn: Conn, exc: ProtocolError, command: Any = None) -> None:
+        ctx: ConnState = conn.ctx
+        ctx.errors += 1
+        errors = self.tally.errors
+        errors[exc.code.value] = errors.get(exc.code.value, 0) + 1
+        level = logging.INFO if ctx.errors <= ERRORS_LOGGED or exc.closes else logging.DEBUG
+        who = f"{ctx.name} ({conn.peer})" if ctx.name else conn.peer
+        log.log(level, "error %s to %s: %s", exc.code.value, who, exc.message)
+        self.fanout.flush_for(conn.id)
+        self.reactor.send(conn, ctx.codec.error(exc, command) if ctx.codec is not None else JSON_V1.error(exc))
+        if exc.closes:
+            self.reactor.close(conn, exc.code.value)
+            return
+        if exc.code is not ErrorCode.RATE_LIMITED:  # that one has spent its token already
+            try:
+                self.hub.penalize(conn.id, self.wall_clock())
+            except ProtocolError as flood:
+                self.error(conn, flood)
+
+    def fail(self, conn_id: int, exc: ProtocolError) -> None:
+        """An error that arose outside the connection's own input (``Fail``)."""
+        conn = self.reactor.conns.get(conn_id)
+        if conn is not None and not conn.closing:
+            self.error(conn, exc)
+
+    def welcomed(self, conn_id: int) -> None:
+        """A connection has joined: its codec is now the version it asked for."""
+        conn = self.reactor.conns.get(conn_id)
+        if conn is None or conn.ctx is None:
+            return
+        ctx: ConnState = conn.ctx
+        self.tally.joins += 1
+        ctx.name = self.hub.name_of(conn_id)
+        ctx.codec.welcomed(self.hub.version_of(conn_id))  # a JSON wire depends on the version joined
+        ctx.wire = ctx.codec.wire
+        if ctx.handshake is not None:
+            ctx.handshake.cancel()
+            ctx.handshake = None
+        how = {JSON_V1: "", JSON_V2: " v2"}.get(ctx.wire, f" ({ctx.codec.kind})")
+        log.info("join %s (%s)%s", ctx.name, conn.peer, how)
+
+    # -- timers ------------------------------------------------------------------------------------
+    def _handshake_expired(self, conn: Conn) -> None:
+        if conn.closing or conn.ctx.name is not None:
+            return
+        if self.hub.logging_in(conn.id):
+            # the wait is the worker's, not the client's: look again later
+            conn.ctx.handshake = self.reactor.call_later(self.config.handshake_timeout, self._handshake_expired, conn)
+            return
+        secs = self.config.handshake_timeout
+        self.error(conn, ProtocolError(ErrorCode.HANDSHAKE_TIMEOUT, f"no join within {secs:g} s"))
+
+    def _keepalive(self, conn: Conn) -> None:
+        """Ping after ``ping_interval`` of silence; drop after as long again (lazy reset).
+
+        Bytes arriving only update ``last_rx``; the timer, when it comes due, works out whether
+        the client was silent, so a busy connection costs no timer work per frame.
+        """
+        if conn.closing:
+            return
+        ctx: ConnState = conn.ctx
+        interval = self.config.ping_interval
+        now = self.reactor.now
+        silent = now - ctx.last_rx
+        if silent < interval:
+            when = ctx.last_rx + interval
+        elif ctx.pinged_at is None or ctx.last_rx > ctx.pinged_at:
+            # silent for a whole interval (again): ask whether it is still there
+            payload = ctx.codec.ping(int(self.wall_clock())) if ctx.codec is not None else None
+            if payload is None:  # a person at nc is not pinged, and not dropped for silence
+                ctx.keepalive = self.reactor.call_at(now + interval, self._keepalive, conn)
+                return
+            ctx.pinged_at = now
+            self.fanout.flush_for(conn.id)
+            self.reactor.send(conn, payload)
+            when = now + interval
+        else:
+            self.error(conn, ProtocolError(ErrorCode.IDLE_TIMEOUT, f"silent for {silent:.0f} s"))
+            return
+        ctx.keepalive = self.reactor.call_at(when, self._keepalive, conn)
+
+    # -- closing -----------------------------------------------------------------------------------
+    def closed(self, conn: Conn, reason: str) -> None:
+        ctx: ConnState | None = conn.ctx
+        if ctx is None:
+            return
+        for timer in (ctx.handshake, ctx.keepalive, ctx.text_timer):
+            if timer is not None:
+                timer.cancel()
+        self.fanout.flush()  # membership is about to change
+        shown = None if reason == "quit" else reason.replace("_", " ")
+        self.effects.apply(self.hub.disconnect(conn.id, self.wall_clock(), shown))
+        who = f"{ctx.name} ({conn.peer})" if ctx.name else conn.peer
+        log.info("%s %s: %s", "leave" if ctx.name else "disconnect", who, reason)
