@@ -222,8 +222,13 @@ def test_errors_spend_tokens_and_garbage_floods() -> None:
 def test_rate_limit_off() -> None:
     d = Driver(rate_limit=0)
     d.join(1, "a")
-    for _ in range(500):
-        d.do(1, Chat("x"))
+    d.join(2, "b")
+    d.take(1), d.take(2)
+    for i in range(500):  # far past any burst, in no time at all: every line is delivered
+        d.do(1, Chat(f"x{i}"))
+    got = [f["message"] for f in d.take(2) if f["type"] == "chat"]
+    assert got == [f"x{i}" for i in range(500)]
+    assert d.take(1) == []  # and the sender hears no rate_limited error
 
 
 def test_password() -> None:

@@ -1,0 +1,83 @@
+"""The code's shape, measured with an ast walk: small parts, and layers that do not leak.
+
+No module under selchat/ over 450 lines, no class over 300, no function over 60 (decorators not
+counted), except the ones still listed in ``NOT_YET`` with their size today: the core redesign
+(issue 20) is landing in steps, and this list may only shrink. A part that grows past its listed
+size, or a new part over the limit, fails; so does a listed part that is now within it (take it
+off the list).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "selchat"
+MODULE_MAX, CLASS_MAX, FUNCTION_MAX = 450, 300, 60
+
+# (path, name or "" for the module) -> lines today; still to be split (issue 20's later steps)
+NOT_YET = {
+    ("backplane.py", ""): 783, ("backplane.py", "Backplane"): 529, ("backplane.py", "history"): 63,
+    ("bench.py", ""): 982, ("bench.py", "_connect_all"): 138, ("bench.py", "_load"): 142,
+    ("bench.py", "run_bench"): 146, ("bench.py", "on_ready"): 68,
+    ("cli.py", ""): 632, ("cli.py", "serve"): 118,
+    ("client.py", ""): 909, ("client.py", "run_interactive"): 170, ("client.py", "handle"): 84,
+    ("reactor.py", ""): 787, ("reactor.py", "Reactor"): 616,
+    ("store.py", ""): 488, ("store.py", "commit"): 64,
+    ("wire/irc.py", ""): 840, ("wire/irc.py", "IrcCodec"): 587, ("wire/irc.py", "encode"): 82,
+    ("wire/text.py", "encode"): 67,
+}
+
+# what the pure layers must not import
+IO_MODULES = {"socket", "selectors", "ssl", "sqlite3", "select", "threading", "subprocess", "asyncio", "time"}
+CHAT_MODULES = ("selchat.hub", "selchat.events", "selchat.outbound", "selchat.wire", "selchat.server",
+                "selchat.records", "selchat.news")
+
+
+def oversized() -> dict[tuple[str, str], int]:
+    found: dict[tuple[str, str], int] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).as_posix()
+        source = path.read_text()
+        lines = source.count("\n")
+        if lines > MODULE_MAX:
+            found[(rel, "")] = lines
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                size = (node.end_lineno or node.lineno) - node.lineno + 1  # from the def: decorators apart
+                limit = CLASS_MAX if isinstance(node, ast.ClassDef) else FUNCTION_MAX
+                if size > limit:
+                    found[(rel, node.name)] = size
+    return found
+
+
+def imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_no_part_grows_past_its_size() -> None:
+    found = oversized()
+    new = {k: v for k, v in found.items() if k not in NOT_YET}
+    grown = {k: (NOT_YET[k], v) for k, v in found.items() if k in NOT_YET and v > NOT_YET[k]}
+    assert not new, f"over the limits (module {MODULE_MAX}, class {CLASS_MAX}, function {FUNCTION_MAX}): {new}"
+    assert not grown, f"grew past their listed size (listed, now): {grown}"
+
+
+def test_the_list_of_parts_still_to_split_only_shrinks() -> None:
+    found = oversized()
+    done = sorted(k for k in NOT_YET if k not in found)
+    assert not done, f"within the limits now: take them off NOT_YET: {done}"
+
+
+def test_the_hub_touches_no_io_and_the_reactor_no_chat() -> None:
+    for path in sorted((PACKAGE / "hub").glob("*.py")):
+        leaked = {name for name in imports(path) if name.split(".")[0] in IO_MODULES}
+        assert not leaked, f"{path.name} imports I/O: {leaked}"
+    chat = {name for name in imports(PACKAGE / "reactor.py") if name.startswith(CHAT_MODULES)}
+    assert not chat, f"the reactor imports chat modules: {chat}"
