@@ -119,7 +119,7 @@ class ChatServer:
         from selchat.server.shared import SharedServices
 
         return SharedServices(self.reactor, self.store, self.complete, self.connections.fail, config, self.hub,
-                              self.hear, self.announce)
+                              self.hear)
 
     @property
     def config(self) -> ServerConfig:
@@ -200,7 +200,7 @@ class ChatServer:
     # -- the reactor's callbacks -------------------------------------------------------------------
     def on_open(self, conn: Conn) -> None:
         if conn.tag in REDIS_TAGS:
-            self.backplane.opened(conn)
+            self._settle(self.services.link_opened(conn))  # type: ignore[attr-defined]
         elif conn.tag == METRICS:  # a scrape: one request, one answer
             ctx = conn.ctx = ConnState(self.reactor.now)
             ctx.codec, ctx.wire, ctx.fresh = MetricsCodec(self.counters), None, False
@@ -214,11 +214,11 @@ class ChatServer:
         elif conn.tag == METRICS:
             self.connections.feed(conn, conn.ctx, data)
         else:
-            self.backplane.data(conn, data)
+            self._settle(self.services.link_data(conn, data))  # type: ignore[attr-defined]
 
     def on_close(self, conn: Conn, reason: str) -> None:
         if conn.tag in REDIS_TAGS:
-            self.backplane.closed(conn, reason)
+            self._settle(self.services.link_closed(conn, reason))  # type: ignore[attr-defined]
             return
         self.tally.closes[reason] = self.tally.closes.get(reason, 0) + 1
         if conn.tag == METRICS:
@@ -242,6 +242,27 @@ class ChatServer:
     def complete(self, conn_id: int, result: Result) -> None:
         """A request's result, back into the hub."""
         self.apply(self.hub.complete(conn_id, result, self.wall_clock()))
+
+    def _settle(self, learned: list[Any]) -> None:
+        """What the backplane learned from a link, in the order it learned it: news for the hub
+        (applied as another process's, so not published again), results, refusals."""
+        from selchat.server.shared import Announced, Answered, Refused
+
+        services: Any = self.services
+        for item in learned:
+            kind = type(item)
+            if kind is Answered:
+                self.complete(item.conn_id, item.result)
+            elif kind is Refused:
+                self.connections.fail(item.conn_id, item.error)
+            elif kind is Announced:
+                self.announce(item.text)
+            else:
+                services.hearing = True
+                try:
+                    self.hear(item)
+                finally:
+                    services.hearing = False
 
     def hear(self, news: News) -> None:
         """News from another process, into the hub like any command."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from selchat import news
@@ -31,6 +32,7 @@ from selchat.records import (
     NameClaimed,
     OfflineDms,
     ReleaseName,
+    Result,
     RoomsListed,
     SaveAccount,
     SaveDm,
@@ -47,17 +49,45 @@ SHARED_BROADCASTS = (ev.Message, ev.TopicChanged)
 Hear = Callable[[news.News], None]
 
 
+@dataclass(slots=True)
+class Answered:
+    """A request's result that Redis's reply carried: for ``Hub.complete``."""
+
+    conn_id: int
+    result: Result
+
+
+@dataclass(slots=True)
+class Refused:
+    """A request that failed (Redis away): for the connection, as its error."""
+
+    conn_id: int
+    error: ProtocolError
+
+
+@dataclass(slots=True)
+class Announced:
+    """Words for everyone here from the server itself (the link to the other servers came or went)."""
+
+    text: str
+
+
+Learned = news.News | Answered | Refused | Announced
+
+
 class SharedServices(LocalServices):
     """The store and worker, and the backplane; the backplane's owner (what it asks of this
     process and tells it)."""
 
     def __init__(self, reactor: Reactor, store: Store, complete: Complete, fail: Failed, config: ServerConfig,
-                 hub: Hub, hear: Hear, announce: Callable[[str], None]) -> None:
+                 hub: Hub, hear: Hear) -> None:
         super().__init__(reactor, store, complete, fail)
         self.hub = hub
         self._hear = hear
-        self._announce = announce
         self.hearing = False  # applying another process's news: its broadcasts are not published again
+        # what the backplane learns while it reads its links, returned to the server in order
+        # (sans-I/O: the link's bytes in, news and answers out; nothing calls back up into the hub)
+        self._learned: list[Learned] | None = None
         self._releases: list[str] = []  # names freed this turn (released unless taken back)
         self.backplane = Backplane(parse_url(config.redis or ""), self, history_max=config.history_max,
                                    replay=config.replay, cafile=config.redis_cafile)
@@ -68,6 +98,38 @@ class SharedServices(LocalServices):
 
     def start(self) -> None:
         self.backplane.start()
+
+    # -- the links: bytes in, what was learned out -------------------------------------------------
+    def link_opened(self, conn: Any) -> list[Learned]:
+        return self._reading(self.backplane.opened, conn)
+
+    def link_data(self, conn: Any, data: bytes) -> list[Learned]:
+        return self._reading(self.backplane.data, conn, data)
+
+    def link_closed(self, conn: Any, reason: str) -> list[Learned]:
+        return self._reading(self.backplane.closed, conn, reason)
+
+    def _reading(self, step: Callable[..., None], *args: Any) -> list[Learned]:
+        self._learned = learned = []
+        try:
+            step(*args)
+        finally:
+            self._learned = None
+        return learned
+
+    def _learn(self, item: Learned) -> None:
+        """Kept for the server while a link is read; an answer given at once (Redis away, asked
+        while applying effects) goes back at once, as a local read would."""
+        if self._learned is not None:
+            self._learned.append(item)
+        elif type(item) is Answered:
+            self.complete(item.conn_id, item.result)  # type: ignore[union-attr]
+        elif type(item) is Refused:
+            self.fail(item.conn_id, item.error)  # type: ignore[union-attr]
+        elif type(item) is Announced:
+            raise AssertionError("announced only while a link is read")
+        else:
+            self._hear(item)  # type: ignore[arg-type]
 
     def stop(self) -> None:
         self.backplane.stop()  # the others notice this node's key lapse, as for any node that goes
@@ -114,34 +176,34 @@ class SharedServices(LocalServices):
     def load_history(self, r: LoadHistory) -> None:
         """A page of a shared room's history, which is Redis's."""
         def done(messages: list[ev.Message], more: bool) -> None:
-            self.complete(r.conn_id, HistoryPage(r.room_key, tuple(messages), more, r.tag))
+            self._learn(Answered(r.conn_id, HistoryPage(r.room_key, tuple(messages), more, r.tag)))
 
         if not self.backplane.history(r.room_key, r.before, r.limit, r.after, r.oldest, r.around, done):
-            self.fail(r.conn_id, ProtocolError(
-                ErrorCode.HISTORY_UNAVAILABLE, "history is kept in Redis, and the link to it is down; try again soon"))
+            self._learn(Refused(r.conn_id, ProtocolError(
+                ErrorCode.HISTORY_UNAVAILABLE, "history is kept in Redis, and the link to it is down; try again soon")))
 
     def load_offline_dms(self, o: LoadOfflineDms) -> None:
         here = self.store.offline_dms(o.account_key)
 
         def offline(kept: list[ev.DirectMessage]) -> None:
             dms = sorted(here + kept, key=lambda dm: dm.timestamp)
-            self.complete(o.conn_id, OfflineDms(tuple(dms)))
+            self._learn(Answered(o.conn_id, OfflineDms(tuple(dms))))
         if not self.backplane.take_dms(o.account_key, offline):
             offline([])
 
     def claim_name(self, c: ClaimName) -> None:
-        self.backplane.claim(c.name_key, lambda ok: self.complete(c.conn_id, NameClaimed(c.name_key, ok)),
+        self.backplane.claim(c.name_key, lambda ok: self._learn(Answered(c.conn_id, NameClaimed(c.name_key, ok))),
                              c.displace)
 
     def load_topic(self, t: LoadTopic) -> None:
         def loaded(name: str | None, topic: Any, failed: bool) -> None:
-            self.complete(t.conn_id, TopicLoaded(t.room, name, topic, failed))
+            self._learn(Answered(t.conn_id, TopicLoaded(t.room, name, topic, failed)))
         if not self.backplane.load_topic(t.room_key, loaded):
             loaded(None, None, True)
 
     def list_rooms(self, request: ListRooms) -> None:
         def listed(rooms: tuple[ev.RoomInfo, ...] | None) -> None:
-            self.complete(request.conn_id, RoomsListed(rooms))
+            self._learn(Answered(request.conn_id, RoomsListed(rooms)))
         if not self.backplane.list_rooms(listed):
             listed(None)
 
@@ -190,40 +252,35 @@ class SharedServices(LocalServices):
         return self.store.accounts()
 
     # -- what the backplane tells: news for the hub ------------------------------------------------
-    def hear(self, item: news.News) -> None:
-        self.hearing = True
-        try:
-            self._hear(item)
-        finally:
-            self.hearing = False
-
     def remote_events(self, node: str, events: list[ev.Event]) -> None:
         """Another node's turn of events (one room's, or a private message): into this turn's batch."""
-        self.hear(news.Heard(node, events))
+        self._learn(news.Heard(node, events))
 
     def node_gone(self, node: str) -> None:
-        self.hear(news.NodeGone(node))
+        self._learn(news.NodeGone(node))
 
     def remote_accounts(self, accounts: list[tuple[str, str, str, float]]) -> None:
         """Accounts made on other processes: kept in this one's database too, so logins work here."""
         for key, name, hashed, created in accounts:
             if self.store.account(key) is None:
                 self.store.write(SaveAccount(key, name, hashed, created))
-        self.hear(news.AccountsFound(accounts))
+        self._learn(news.AccountsFound(accounts))
 
     def remote_members(self, key: str, name: str, members: list[tuple[str, str]]) -> None:
-        self.hear(news.MembersFound(key, name, members))
+        self._learn(news.MembersFound(key, name, members))
 
     def room_synced(self, key: str, recent: list[ev.Message], total: int,
                     topic: tuple[str, str | None, float | None] | None, own_after: list[ev.Message]) -> None:
-        self._hear(news.RoomSynced(key, recent, total, topic, own_after))  # this process's own news: published
+        self._learn(news.RoomSynced(key, recent, total, topic, own_after))
 
     def room_unsynced(self, key: str) -> None:
+        # at once, also while effects are applied (a subscription made for a join): a newcomer
+        # after it must wait for the room's tail
         self._hear(news.RoomUnsynced(key))
 
     def link_changed(self, up: bool) -> None:
         """Tell everyone here when the rooms are cut off from the other servers, and when whole again."""
-        self._hear(news.LinkChanged(up))
-        self._announce("the other servers are back: the rooms are whole again" if up else
-                       "lost the link to the other servers (Redis): you are chatting with this server's users only "
-                       "until it is back")
+        self._learn(news.LinkChanged(up))
+        self._learn(Announced("the other servers are back: the rooms are whole again" if up else
+                              "lost the link to the other servers (Redis): you are chatting with this server's "
+                              "users only until it is back"))
