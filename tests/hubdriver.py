@@ -37,28 +37,30 @@ class Driver:
             self.inbox[target].extend(json.loads(line) for line in payload.splitlines())
 
     def apply(self, effects: list) -> None:
+        """Each effect by its type, as the server's effect table does (selchat/server/effects.py)."""
+        table = {Broadcast: self._broadcast, Send: self._send, Store: lambda e: self.stored.append(e.write),
+                 Ask: lambda e: self.asked.append(e.request), Presence: self.shared.append,
+                 Relay: self.shared.append, Everywhere: self.shared.append, Fail: self._fail, Close: self._close}
         for effect in effects:
-            if isinstance(effect, Broadcast):
-                for target in effect.audience:
-                    if target != effect.exclude:
-                        self.deliver(target, effect.event)
-            elif isinstance(effect, Send):
-                for target in effect.targets:
-                    self.deliver(target, effect.event)
-            elif isinstance(effect, Store):
-                self.stored.append(effect.write)
-            elif isinstance(effect, Ask):
-                self.asked.append(effect.request)
-            elif isinstance(effect, (Presence, Relay, Everywhere)):
-                self.shared.append(effect)
-            elif isinstance(effect, Fail):
-                self.inbox[effect.conn_id].append(effect.error.to_frame())
-                if effect.error.closes:
-                    self.closed[effect.conn_id] = effect.error.code.value
-            else:
-                assert isinstance(effect, Close)
-                self.closed[effect.conn_id] = effect.reason
-                self.apply(self.hub.disconnect(effect.conn_id, self.now, None))
+            table[type(effect)](effect)
+
+    def _broadcast(self, effect: Broadcast) -> None:
+        for target in effect.audience:
+            if target != effect.exclude:
+                self.deliver(target, effect.event)
+
+    def _send(self, effect: Send) -> None:
+        for target in effect.targets:
+            self.deliver(target, effect.event)
+
+    def _fail(self, effect: Fail) -> None:
+        self.inbox[effect.conn_id].append(effect.error.to_frame())
+        if effect.error.closes:
+            self.closed[effect.conn_id] = effect.error.code.value
+
+    def _close(self, effect: Close) -> None:
+        self.closed[effect.conn_id] = effect.reason
+        self.apply(self.hub.disconnect(effect.conn_id, self.now, None))
 
     def do(self, cid: int, command: Command) -> None:
         self.apply(self.hub.handle(cid, command, self.now))
