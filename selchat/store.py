@@ -134,6 +134,35 @@ class StoreError(Exception):
     """The database cannot be used; said in one line."""
 
 
+def _dm_row(d: SaveDm) -> tuple[str, tuple[Any, ...]]:
+    dm = d.dm
+    return ("INSERT INTO dms (ts, sender, recipient, sender_name, recipient_name, message, delivered)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (_us(dm.timestamp), d.sender_key, d.recipient_key, dm.sender, dm.to, _text(dm.text), int(d.delivered)))
+
+
+def _ban_row(record: SaveBan) -> tuple[str, tuple[Any, ...]]:
+    b = record.ban
+    return ("INSERT OR REPLACE INTO bans (target, shown, until, reason, created) VALUES (?, ?, ?, ?, ?)",
+            (b.target, b.shown, b.until, _text(b.reason), b.created))
+
+
+# Each kind of write as its SQL statement and parameters (room messages, the common case, are
+# inserted together with executemany instead).
+_STATEMENTS: dict[type, Callable[[Any], tuple[str, tuple[Any, ...]]]] = {
+    SaveRoom: lambda r: ("INSERT OR IGNORE INTO rooms (key, name) VALUES (?, ?)", (r.key, r.name)),
+    SaveTopic: lambda t: ("UPDATE rooms SET topic = ?, topic_by = ?, topic_at = ? WHERE key = ?",
+                          (_text(t.topic), t.by, t.at, t.key)),
+    SaveAccount: lambda a: ("INSERT OR REPLACE INTO accounts (key, name, hash, created) VALUES (?, ?, ?, ?)",
+                            (a.key, a.name, a.hash, a.created)),
+    SaveDm: _dm_row,
+    SaveBan: _ban_row,
+    DeleteBan: lambda d: ("DELETE FROM bans WHERE target = ?", (d.target,)),
+    DmsDelivered: lambda r: ("UPDATE dms SET delivered = 1 WHERE recipient = ? AND delivered = 0 AND ts <= ?",
+                             (r.recipient_key, _us(r.up_to))),
+}
+
+
 def connect(path: str) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA busy_timeout = 5000")
@@ -248,48 +277,12 @@ class Store:
         db.execute("BEGIN")
         try:
             for record in pending:
-                kind = type(record)
-                if kind is tuple:  # a room message's row, as the hub built it
-                    messages.append(record)  # type: ignore[arg-type]
-                elif kind is SaveRoom:
-                    db.execute("INSERT OR IGNORE INTO rooms (key, name) VALUES (?, ?)",
-                               (record.key, record.name))  # type: ignore[union-attr]
-                elif kind is SaveTopic:
-                    t: SaveTopic = record  # type: ignore[assignment]
-                    db.execute("UPDATE rooms SET topic = ?, topic_by = ?, topic_at = ? WHERE key = ?",
-                               (_text(t.topic), t.by, t.at, t.key))
-                elif kind is SaveAccount:
-                    a: SaveAccount = record  # type: ignore[assignment]
-                    db.execute("INSERT OR REPLACE INTO accounts (key, name, hash, created) VALUES (?, ?, ?, ?)",
-                               (a.key, a.name, a.hash, a.created))
-                elif kind is SaveDm:
-                    d: SaveDm = record  # type: ignore[assignment]
-                    dm = d.dm
-                    db.execute(
-                        "INSERT INTO dms (ts, sender, recipient, sender_name, recipient_name, message, delivered)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (_us(dm.timestamp), d.sender_key, d.recipient_key, dm.sender, dm.to, _text(dm.text),
-                         int(d.delivered)),
-                    )
-                elif kind is SaveBan:
-                    b: Ban = record.ban  # type: ignore[union-attr]
-                    db.execute("INSERT OR REPLACE INTO bans (target, shown, until, reason, created) "
-                               "VALUES (?, ?, ?, ?, ?)", (b.target, b.shown, b.until, _text(b.reason), b.created))
-                elif kind is DeleteBan:
-                    db.execute("DELETE FROM bans WHERE target = ?", (record.target,))  # type: ignore[union-attr]
-                elif kind is DmsDelivered:
-                    r: DmsDelivered = record  # type: ignore[assignment]
-                    db.execute("UPDATE dms SET delivered = 1 WHERE recipient = ? AND delivered = 0 AND ts <= ?",
-                               (r.recipient_key, _us(r.up_to)))
+                if type(record) is tuple:  # a room message's row, as the hub built it
+                    messages.append(record)
+                else:
+                    db.execute(*_STATEMENTS[type(record)](record))
             if messages:
-                insert = "INSERT INTO messages (room, ts, username, message, action) VALUES (?, ?, ?, ?, ?)"
-                try:
-                    db.executemany(insert, messages)
-                except UnicodeEncodeError:  # rare: clean only then, off the common path
-                    messages = [(r, ts, u, _text(text), a) for r, ts, u, text, a in messages]
-                    # the rows before the bad one are in already: (room, ts) is unique, skip them
-                    db.executemany(insert.replace("INSERT", "INSERT OR IGNORE", 1), messages)
-                self._prune(messages)
+                self._insert_messages(messages)
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
@@ -300,6 +293,16 @@ class Store:
         self.commits += 1
         self.rows += len(pending)
         self._since_checkpoint += len(pending)
+
+    def _insert_messages(self, messages: list[tuple[Any, ...]]) -> None:
+        insert = "INSERT INTO messages (room, ts, username, message, action) VALUES (?, ?, ?, ?, ?)"
+        try:
+            self.db.executemany(insert, messages)
+        except UnicodeEncodeError:  # rare: clean only then, off the common path
+            messages = [(r, ts, u, _text(text), a) for r, ts, u, text, a in messages]
+            # the rows before the bad one are in already: (room, ts) is unique, skip them
+            self.db.executemany(insert.replace("INSERT", "INSERT OR IGNORE", 1), messages)
+        self._prune(messages)
 
     def _prune(self, rows: list[tuple[Any, ...]]) -> None:
         counts = self._room_rows

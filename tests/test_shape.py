@@ -23,9 +23,8 @@ NOT_YET = {
     ("cli.py", ""): 632, ("cli.py", "serve"): 118,
     ("client.py", ""): 909, ("client.py", "run_interactive"): 170, ("client.py", "handle"): 84,
     ("reactor.py", ""): 787, ("reactor.py", "Reactor"): 616,
-    ("store.py", ""): 488, ("store.py", "commit"): 64,
+    ("store.py", ""): 491,
     ("wire/irc.py", ""): 840, ("wire/irc.py", "IrcCodec"): 587, ("wire/irc.py", "encode"): 82,
-    ("wire/text.py", "encode"): 67,
 }
 
 # what the pure layers must not import

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
+from typing import Any
 
 from selchat import outbound as ev
 from selchat.codec import LineSplitter
@@ -150,72 +152,75 @@ class TextCodec:
 
     # -- out ------------------------------------------------------------------------------------
     def encode(self, event: ev.Event) -> bytes | None:
-        kind = type(event)
-        if kind is ev.Message:
-            m: ev.Message = event  # type: ignore[assignment]
-            body = f"* {m.username} {m.text}" if m.action else f"{m.username}: {m.text}"
-            return _line(f"[{_hhmm(m.timestamp)}] {m.room} {body}")
-        if kind is ev.HistoryBatch:
-            return b"".join(self.encode(m) or b"" for m in event.messages)  # type: ignore[union-attr]
-        if kind is ev.Welcome:
-            w: ev.Welcome = event  # type: ignore[assignment]
-            self.joined = True
-            self.name = w.username
-            self.rooms = [w.room]
-            self.current = w.room
-            lines = [w.message, *w.motd.splitlines(), f"You are in {w.room}" + (f" — {w.topic}" if w.topic else "")
-                     + f". Here: {', '.join(w.users)}. Type /help for commands."]
-            return b"".join(_line(x) for x in lines)
-        if kind is ev.UserJoined:
-            j: ev.UserJoined = event  # type: ignore[assignment]
-            return _line(f"[{_hhmm(j.timestamp)}] {j.room} * {j.username} joined")
-        if kind is ev.UserLeft:
-            left: ev.UserLeft = event  # type: ignore[assignment]
-            why = f" ({left.reason})" if left.reason else ""
-            return _line(f"[{_hhmm(left.timestamp)}] {left.room} * {left.username} left{why}")
-        if kind is ev.DirectMessage:
-            d: ev.DirectMessage = event  # type: ignore[assignment]
-            mine = self.name is not None and d.sender.lower() == self.name.lower()
-            head = f"[dm to {d.to}]" if mine else f"[dm from {d.sender}]"
-            return _line(f"[{_hhmm(d.timestamp)}] {head} {d.text}")
-        if kind is ev.RoomJoined:
-            r: ev.RoomJoined = event  # type: ignore[assignment]
-            if r.room not in self.rooms:
-                self.rooms.append(r.room)
-            self.current = r.room
-            topic = f" — {r.topic}" if r.topic else ""
-            return _line(f"* you joined {r.room}{topic}. Here: {', '.join(r.users)}")
-        if kind is ev.RoomLeft:
-            gone: ev.RoomLeft = event  # type: ignore[assignment]
-            self.rooms = [x for x in self.rooms if x != gone.room]
-            if self.current == gone.room:
-                self.current = self.rooms[0] if self.rooms else LOBBY_ROOM
-            return _line(f"* you left {gone.room}; now in {self.current}")
-        if kind is ev.UserList:
-            u: ev.UserList = event  # type: ignore[assignment]
-            away = dict(u.away)
-            names = ", ".join(n + (f" (away: {away[n]})" if n in away else "") for n in u.users)
-            return _line(f"* in {u.room}: {names}")
-        if kind is ev.RoomList:
-            rl: ev.RoomList = event  # type: ignore[assignment]
-            return b"".join(_line(f"* {r.room} ({r.users} here)" + (f" — {r.topic}" if r.topic else ""))
-                            for r in rl.rooms)
-        if kind is ev.TopicChanged:
-            t: ev.TopicChanged = event  # type: ignore[assignment]
-            return _line(f"[{_hhmm(t.timestamp)}] {t.room} * {t.by} set the topic: {t.topic}")
-        if kind is ev.NickChanged:
-            n: ev.NickChanged = event  # type: ignore[assignment]
-            if self.name is not None and n.old.lower() == self.name.lower():
-                self.name = n.new
-            return _line(f"[{_hhmm(n.timestamp)}] * {n.old} is now known as {n.new}")
-        if kind is ev.AwayChanged:
-            a: ev.AwayChanged = event  # type: ignore[assignment]
-            return _line(f"* {a.username} is away: {a.message}" if a.message else f"* {a.username} is back")
-        if kind in (ev.Announcement, ev.Shutdown):
-            return _line(f"[{_hhmm(event.timestamp)}] *** {event.text}")  # type: ignore[union-attr]
-        if kind is ev.Registered:
-            return _line(f"* {event.account} is now your account")  # type: ignore[union-attr]
-        return None  # pongs, history ends: nothing a person needs to read
+        render = _RENDER.get(type(event))
+        return render(self, event) if render is not None else None  # pongs, history ends: nothing to read
+
+    def _message(self, m: ev.Message) -> bytes:
+        body = f"* {m.username} {m.text}" if m.action else f"{m.username}: {m.text}"
+        return _line(f"[{_hhmm(m.timestamp)}] {m.room} {body}")
+
+    def _batch(self, batch: ev.HistoryBatch) -> bytes:
+        return b"".join(self._message(m) for m in batch.messages)
+
+    def _welcome(self, w: ev.Welcome) -> bytes:
+        self.joined = True
+        self.name = w.username
+        self.rooms = [w.room]
+        self.current = w.room
+        lines = [w.message, *w.motd.splitlines(), f"You are in {w.room}" + (f" — {w.topic}" if w.topic else "")
+                 + f". Here: {', '.join(w.users)}. Type /help for commands."]
+        return b"".join(_line(x) for x in lines)
+
+    def _joined(self, j: ev.UserJoined) -> bytes:
+        return _line(f"[{_hhmm(j.timestamp)}] {j.room} * {j.username} joined")
+
+    def _left(self, left: ev.UserLeft) -> bytes:
+        why = f" ({left.reason})" if left.reason else ""
+        return _line(f"[{_hhmm(left.timestamp)}] {left.room} * {left.username} left{why}")
+
+    def _dm(self, d: ev.DirectMessage) -> bytes:
+        mine = self.name is not None and d.sender.lower() == self.name.lower()
+        head = f"[dm to {d.to}]" if mine else f"[dm from {d.sender}]"
+        return _line(f"[{_hhmm(d.timestamp)}] {head} {d.text}")
+
+    def _room_joined(self, r: ev.RoomJoined) -> bytes:
+        if r.room not in self.rooms:
+            self.rooms.append(r.room)
+        self.current = r.room
+        topic = f" — {r.topic}" if r.topic else ""
+        return _line(f"* you joined {r.room}{topic}. Here: {', '.join(r.users)}")
+
+    def _room_left(self, gone: ev.RoomLeft) -> bytes:
+        self.rooms = [x for x in self.rooms if x != gone.room]
+        if self.current == gone.room:
+            self.current = self.rooms[0] if self.rooms else LOBBY_ROOM
+        return _line(f"* you left {gone.room}; now in {self.current}")
+
+    def _users(self, u: ev.UserList) -> bytes:
+        away = dict(u.away)
+        names = ", ".join(n + (f" (away: {away[n]})" if n in away else "") for n in u.users)
+        return _line(f"* in {u.room}: {names}")
+
+    def _rooms(self, rl: ev.RoomList) -> bytes:
+        return b"".join(_line(f"* {r.room} ({r.users} here)" + (f" — {r.topic}" if r.topic else ""))
+                        for r in rl.rooms)
+
+    def _topic(self, t: ev.TopicChanged) -> bytes:
+        return _line(f"[{_hhmm(t.timestamp)}] {t.room} * {t.by} set the topic: {t.topic}")
+
+    def _nick(self, n: ev.NickChanged) -> bytes:
+        if self.name is not None and n.old.lower() == self.name.lower():
+            self.name = n.new
+        return _line(f"[{_hhmm(n.timestamp)}] * {n.old} is now known as {n.new}")
+
+    def _away(self, a: ev.AwayChanged) -> bytes:
+        return _line(f"* {a.username} is away: {a.message}" if a.message else f"* {a.username} is back")
+
+    def _notice(self, event: ev.Announcement | ev.Shutdown) -> bytes:
+        return _line(f"[{_hhmm(event.timestamp)}] *** {event.text}")
+
+    def _registered(self, event: ev.Registered) -> bytes:
+        return _line(f"* {event.account} is now your account")
 
     def error(self, exc: ProtocolError, command: Command | None = None) -> bytes:
         if not self.joined and exc.code in (ErrorCode.USERNAME_TAKEN, ErrorCode.INVALID_USERNAME,
@@ -239,3 +244,14 @@ class TextCodec:
 
     def saw(self, event: ev.Event) -> None:
         return None  # a text connection is its own wire: its own encode saw the rename
+
+
+# what a person reads of each event, by its type (the rest, pongs and history ends, is silent)
+_RENDER: dict[type, Callable[[TextCodec, Any], bytes]] = {
+    ev.Message: TextCodec._message, ev.HistoryBatch: TextCodec._batch, ev.Welcome: TextCodec._welcome,
+    ev.UserJoined: TextCodec._joined, ev.UserLeft: TextCodec._left, ev.DirectMessage: TextCodec._dm,
+    ev.RoomJoined: TextCodec._room_joined, ev.RoomLeft: TextCodec._room_left, ev.UserList: TextCodec._users,
+    ev.RoomList: TextCodec._rooms, ev.TopicChanged: TextCodec._topic, ev.NickChanged: TextCodec._nick,
+    ev.AwayChanged: TextCodec._away, ev.Announcement: TextCodec._notice, ev.Shutdown: TextCodec._notice,
+    ev.Registered: TextCodec._registered,
+}
