@@ -552,63 +552,14 @@ class Backplane:
         """A page of the room's stream, as ``Store.history`` gives one; False when Redis is away."""
         if not self.cmd.up:
             return False
-        stream = sh.stream_key(key)
-
-        def failed(reply: Any) -> bool:
-            if isinstance(reply, Exception):
-                log.error("reading %s's history from Redis failed: %s", key, reply)
-                done([], False)
-                return True
-            return False
-
-        def with_more(page: list[ev.Message], first: str | None) -> None:
-            """Whether anything is older than the page's first entry (one more read)."""
-            if first is None:
-                done(page, False)
-                return
-
-            def older(reply: Any) -> None:
-                if not failed(reply):
-                    done(page, bool(reply))
-            self._send(self.cmd, ("XREVRANGE", stream, "(" + first, "-", "COUNT", 1), older)
-
-        def first_id(items: list[tuple[tuple[int, int], ev.Message]]) -> str | None:
-            return f"{items[0][0][0]}-{items[0][0][1]}" if items else None
-
         if limit <= 0:
             done([], False)
             return True
+        read = _PageRead(self, key, done)
         if around is not None:
-            # half before it, half from it on (as Store.history)
-            halves: list[Any] = [] if limit // 2 else [[]]
-
-            def half(reply: Any) -> None:
-                halves.append(reply)
-                if len(halves) < 2:
-                    return
-                if failed(halves[0]) or failed(halves[1]):
-                    return
-                older_half = sh.entries(halves[0])
-                older_half.reverse()
-                items = older_half + sh.entries(halves[1])
-                with_more([m for _, m in items], first_id(items))
-            if limit // 2:
-                self._send(self.cmd, ("XREVRANGE", stream, sh.bound(around), "-", "COUNT", limit // 2), half)
-            self._send(self.cmd, ("XRANGE", stream, sh.stream_id(around), "+", "COUNT", limit - limit // 2), half)
-            return True
-
-        def page(reply: Any) -> None:
-            if failed(reply):
-                return
-            items = sh.entries(reply)
-            if oldest:
-                with_more([m for _, m in items], first_id(items))
-                return
-            more = len(items) > limit
-            items = items[:limit]
-            items.reverse()
-            done([m for _, m in items], more)
-        self._send(self.cmd, sh.page_range(key, before, limit if oldest else limit + 1, after, oldest), page)
+            read.around(around, limit)
+        else:
+            read.range(before, limit, after, oldest)
         return True
 
     def _fetch_members(self, key: str) -> None:
@@ -776,6 +727,74 @@ class Backplane:
         self.owner.reactor.call_later(CLAIM_RENEW, self._renew_claims)
         for name_key in self.owner.local_names():
             self._send(self.cmd, self._claim_args(name_key))
+
+
+class _PageRead:
+    """One page of a room's stream being read: its replies, and one more read for whether
+    anything is older than the page, where SQLite would ask too."""
+
+    def __init__(self, backplane: Backplane, key: str, done: Callable[[list[ev.Message], bool], None]) -> None:
+        self.backplane = backplane
+        self.key = key
+        self.stream = sh.stream_key(key)
+        self.done = done
+
+    def _send(self, args: tuple[Any, ...], callback: Callable[[Any], None]) -> None:
+        self.backplane._send(self.backplane.cmd, args, callback)
+
+    def failed(self, reply: Any) -> bool:
+        if isinstance(reply, Exception):
+            log.error("reading %s's history from Redis failed: %s", self.key, reply)
+            self.done([], False)
+            return True
+        return False
+
+    def with_more(self, page: list[ev.Message], first: str | None) -> None:
+        """Whether anything is older than the page's first entry (one more read)."""
+        if first is None:
+            self.done(page, False)
+            return
+
+        def older(reply: Any) -> None:
+            if not self.failed(reply):
+                self.done(page, bool(reply))
+        self._send(("XREVRANGE", self.stream, "(" + first, "-", "COUNT", 1), older)
+
+    @staticmethod
+    def first_id(items: list[tuple[tuple[int, int], ev.Message]]) -> str | None:
+        return f"{items[0][0][0]}-{items[0][0][1]}" if items else None
+
+    def around(self, around: float, limit: int) -> None:
+        """Half before it, half from it on (as Store.history)."""
+        halves: list[Any] = [] if limit // 2 else [[]]
+
+        def half(reply: Any) -> None:
+            halves.append(reply)
+            if len(halves) < 2:
+                return
+            if self.failed(halves[0]) or self.failed(halves[1]):
+                return
+            older_half = sh.entries(halves[0])
+            older_half.reverse()
+            items = older_half + sh.entries(halves[1])
+            self.with_more([m for _, m in items], self.first_id(items))
+        if limit // 2:
+            self._send(("XREVRANGE", self.stream, sh.bound(around), "-", "COUNT", limit // 2), half)
+        self._send(("XRANGE", self.stream, sh.stream_id(around), "+", "COUNT", limit - limit // 2), half)
+
+    def range(self, before: float | None, limit: int, after: float | None, oldest: bool) -> None:
+        def page(reply: Any) -> None:
+            if self.failed(reply):
+                return
+            items = sh.entries(reply)
+            if oldest:
+                self.with_more([m for _, m in items], self.first_id(items))
+                return
+            more = len(items) > limit
+            items = items[:limit]
+            items.reverse()
+            self.done([m for _, m in items], more)
+        self._send(sh.page_range(self.key, before, limit if oldest else limit + 1, after, oldest), page)
 
 
 def _account(data: bytes) -> tuple[str, str, str, float]:

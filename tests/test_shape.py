@@ -17,7 +17,7 @@ MODULE_MAX, CLASS_MAX, FUNCTION_MAX = 450, 300, 60
 
 # (path, name or "" for the module) -> lines today; still to be split (issue 20's later steps)
 NOT_YET = {
-    ("backplane.py", ""): 783, ("backplane.py", "Backplane"): 529, ("backplane.py", "history"): 63,
+    ("backplane.py", ""): 802, ("backplane.py", "Backplane"): 480,
     ("bench.py", ""): 982, ("bench.py", "_connect_all"): 138, ("bench.py", "_load"): 142,
     ("bench.py", "run_bench"): 146, ("bench.py", "on_ready"): 68,
     ("cli.py", ""): 632, ("cli.py", "serve"): 118,
