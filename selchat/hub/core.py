@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from selchat import outbound as ev
+from selchat.bans import BanList
 from selchat.config import ServerConfig
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import (
@@ -104,12 +105,8 @@ class Hub:
         self.state.config = config
 
     @property
-    def bans(self) -> Any:
+    def bans(self) -> BanList:
         return self.state.bans
-
-    @property
-    def shared(self) -> bool:
-        return self.mirror is not None
 
     # -- the three doors ---------------------------------------------------------------------------
     def handle(self, conn_id: int, command: Command, now: float) -> list[Effect]:

@@ -33,6 +33,7 @@ from selchat.server.fanout import Fanout
 from selchat.server.operator import BAN_SWEEP, Operator, config_bans
 from selchat.server.services import LocalServices
 from selchat.server.session import Connections, ConnState
+from selchat.server.shared import Announced, Answered, Learned, Refused, SharedServices
 from selchat.server.signals import Signals
 from selchat.store import Store as Database
 from selchat.store import Worker
@@ -80,6 +81,7 @@ class ChatServer:
         self.fanout = Fanout(self.reactor)
         self.connections = Connections(self.reactor, self.hub, config, self.fanout, self.bans, wall_clock,
                                        self.tally)
+        self.links: SharedServices | None = None  # the services' Redis links, when shared
         self.services = self._services(config)
         self.effects = Effects(self.reactor, self.fanout, self.services, self.connections)
         self.connections.effects = self.effects
@@ -116,10 +118,9 @@ class ChatServer:
         """One process alone, or one of several sharing rooms through Redis: chosen once, here."""
         if not config.redis:
             return LocalServices(self.reactor, self.store, self.complete, self.connections.fail)
-        from selchat.server.shared import SharedServices
-
-        return SharedServices(self.reactor, self.store, self.complete, self.connections.fail, config, self.hub,
-                              self.hear)
+        self.links = SharedServices(self.reactor, self.store, self.complete, self.connections.fail, config,
+                                    self.hub, self.hear)
+        return self.links
 
     @property
     def config(self) -> ServerConfig:
@@ -137,10 +138,6 @@ class ChatServer:
     @property
     def worker(self) -> Worker | None:
         return self.services.worker
-
-    @property
-    def backplane(self) -> Any:
-        return getattr(self.services, "backplane", None)
 
     # -- set-up and life ---------------------------------------------------------------------------
     def listen(self, reuse_port: bool = False) -> tuple[str, int]:
@@ -200,7 +197,8 @@ class ChatServer:
     # -- the reactor's callbacks -------------------------------------------------------------------
     def on_open(self, conn: Conn) -> None:
         if conn.tag in REDIS_TAGS:
-            self._settle(self.services.link_opened(conn))  # type: ignore[attr-defined]
+            assert self.links is not None
+            self._settle(self.links.link_opened(conn))
         elif conn.tag == METRICS:  # a scrape: one request, one answer
             ctx = conn.ctx = ConnState(self.reactor.now)
             ctx.codec, ctx.wire, ctx.fresh = MetricsCodec(self.counters), None, False
@@ -214,11 +212,13 @@ class ChatServer:
         elif conn.tag == METRICS:
             self.connections.feed(conn, conn.ctx, data)
         else:
-            self._settle(self.services.link_data(conn, data))  # type: ignore[attr-defined]
+            assert self.links is not None
+            self._settle(self.links.link_data(conn, data))
 
     def on_close(self, conn: Conn, reason: str) -> None:
         if conn.tag in REDIS_TAGS:
-            self._settle(self.services.link_closed(conn, reason))  # type: ignore[attr-defined]
+            assert self.links is not None
+            self._settle(self.links.link_closed(conn, reason))
             return
         self.tally.closes[reason] = self.tally.closes.get(reason, 0) + 1
         if conn.tag == METRICS:
@@ -243,12 +243,11 @@ class ChatServer:
         """A request's result, back into the hub."""
         self.apply(self.hub.complete(conn_id, result, self.wall_clock()))
 
-    def _settle(self, learned: list[Any]) -> None:
+    def _settle(self, learned: list[Learned]) -> None:
         """What the backplane learned from a link, in the order it learned it: news for the hub
         (applied as another process's, so not published again), results, refusals."""
-        from selchat.server.shared import Announced, Answered, Refused
-
-        services: Any = self.services
+        assert self.links is not None
+        links = self.links
         for item in learned:
             kind = type(item)
             if kind is Answered:
@@ -258,11 +257,11 @@ class ChatServer:
             elif kind is Announced:
                 self.announce(item.text)
             else:
-                services.hearing = True
+                links.hearing = True
                 try:
-                    self.hear(item)
+                    self.hear(item)  # type: ignore[arg-type]
                 finally:
-                    services.hearing = False
+                    links.hearing = False
 
     def hear(self, news: News) -> None:
         """News from another process, into the hub like any command."""

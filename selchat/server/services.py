@@ -18,22 +18,15 @@ from selchat.errors import ErrorCode, ProtocolError
 from selchat.reactor import Reactor, Timer
 from selchat.records import (
     CheckLogin,
-    ClaimName,
     HashPassword,
     HistoryPage,
-    ListRooms,
     LoadHistory,
     LoadOfflineDms,
-    LoadTopic,
     LoginChecked,
-    NameClaimed,
     OfflineDms,
     PasswordHashed,
-    ReleaseName,
     Request,
     Result,
-    RoomsListed,
-    TopicLoaded,
     Write,
 )
 from selchat.store import Store, Worker, checkpoint
@@ -58,10 +51,10 @@ class LocalServices:
         self.complete = complete
         self.fail = fail
         self._commit_timer: Timer | None = None
+        # one process asks only these: names, topics and the list of rooms are the hub's own
         self.asks: dict[type, Callable[[Any], None]] = {
             LoadHistory: self.load_history, LoadOfflineDms: self.load_offline_dms, CheckLogin: self.check_login,
-            HashPassword: self.hash_password, ClaimName: self.claim_name, LoadTopic: self.load_topic,
-            ListRooms: self.list_rooms, ReleaseName: self.release_name,
+            HashPassword: self.hash_password,
         }
 
     # -- life --------------------------------------------------------------------------------------
@@ -109,18 +102,6 @@ class LocalServices:
     def load_offline_dms(self, o: LoadOfflineDms) -> None:
         dms = sorted(self.store.offline_dms(o.account_key), key=lambda dm: dm.timestamp)
         self.complete(o.conn_id, OfflineDms(tuple(dms)))
-
-    def claim_name(self, c: ClaimName) -> None:
-        self.complete(c.conn_id, NameClaimed(c.name_key, True))  # one process: the hub's check is the claim
-
-    def load_topic(self, t: LoadTopic) -> None:
-        self.complete(t.conn_id, TopicLoaded(t.room, None, None, True))
-
-    def list_rooms(self, request: ListRooms) -> None:
-        self.complete(request.conn_id, RoomsListed(None))
-
-    def release_name(self, request: ReleaseName) -> None:
-        """Nothing holds a name but the hub."""
 
     def _busy(self, conn_id: int) -> bool:
         if self.worker is not None and self.worker.queued < MAX_QUEUED_HASHES:

@@ -91,9 +91,9 @@ class SharedServices(LocalServices):
         self._releases: list[str] = []  # names freed this turn (released unless taken back)
         self.backplane = Backplane(parse_url(config.redis or ""), self, history_max=config.history_max,
                                    replay=config.replay, cafile=config.redis_cafile)
-        self.asks.update({
-            LoadHistory: self.load_history, LoadOfflineDms: self.load_offline_dms, ClaimName: self.claim_name,
-            LoadTopic: self.load_topic, ListRooms: self.list_rooms, ReleaseName: self.release_name,
+        self.asks.update({  # what only several processes ask (load_history and the rest are overridden)
+            ClaimName: self.claim_name, LoadTopic: self.load_topic, ListRooms: self.list_rooms,
+            ReleaseName: self.release_name,
         })
 
     def start(self) -> None:
