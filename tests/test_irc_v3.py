@@ -13,7 +13,8 @@ import pytest
 from selchat import outbound as ev
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import Authenticate, History, Who
-from selchat.wire.irc import IrcCodec, _reference, msgid, parse_time
+from selchat.wire.irc import IrcCodec, msgid, parse_time
+from selchat.wire.irc import reference as _reference
 from tests.helpers import RawClient, ServerProcess
 from tests.test_irc import Irc, irc_clients  # noqa: F401 - irc_clients is a fixture
 

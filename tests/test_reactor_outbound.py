@@ -29,7 +29,7 @@ class Handler:
 
 
 def _reactor(handler: Any) -> Reactor:
-    reactor = Reactor(handler, max_conns=10, max_output=1024, slow_payload=b'{"type":"error"}\n')
+    reactor = Reactor(max_conns=10, max_output=1024, slow_payload=b'{"type":"error"}\n')
 
     def tick() -> None:  # keeps select() from sleeping while a test waits on a condition
         reactor.call_later(0.01, tick)
@@ -45,7 +45,7 @@ def test_a_refused_connect_is_a_close_with_the_reason() -> None:
     handler = Handler()
     reactor = _reactor(handler)
     try:
-        reactor.connect("127.0.0.1", port, "link")
+        reactor.connect("127.0.0.1", port, handler)
         wait_for(lambda: (reactor.run_once(), bool(handler.closed))[1], what="the connect to fail")
         assert handler.closed == ["connect failed: Connection refused"] and not handler.opened
     finally:
@@ -59,7 +59,7 @@ def test_an_outbound_link_has_its_own_limit_and_is_cut_without_a_client_error() 
     handler = Handler()
     reactor = _reactor(handler)
     try:
-        conn = reactor.connect("127.0.0.1", listener.getsockname()[1], "link", limit=4096)
+        conn = reactor.connect("127.0.0.1", listener.getsockname()[1], handler, limit=4096)
         wait_for(lambda: (reactor.run_once(), bool(handler.opened))[1], what="the link to open")
         reactor.send(conn, b"x" * 3000)  # over a client's 1 KiB, under the link's own 4 KiB
         assert not conn.closing

@@ -159,12 +159,12 @@ def test_a_turn_of_chats_and_joins_is_one_batch_and_newcomers_get_only_what_foll
     fanout.flush = counting_flush  # type: ignore[method-assign]
     # one loop turn, as the reactor would hand it over: chats and joins interleaved
     server = loop.server
-    server.on_data(ca, b'{"type":"chat","message":"1"}\n')
-    server.on_data(cc, b'{"type":"join","username":"c"}\n')
-    server.on_data(cb, b'{"type":"chat","message":"2"}\n')
-    server.on_data(cd, b'{"type":"join","username":"d"}\n')
-    server.on_data(ca, b'{"type":"chat","message":"3"}\n')
-    server.on_data(cc, b'{"type":"chat","message":"4"}\n')
+    server.connections.on_data(ca, b'{"type":"chat","message":"1"}\n')
+    server.connections.on_data(cc, b'{"type":"join","username":"c"}\n')
+    server.connections.on_data(cb, b'{"type":"chat","message":"2"}\n')
+    server.connections.on_data(cd, b'{"type":"join","username":"d"}\n')
+    server.connections.on_data(ca, b'{"type":"chat","message":"3"}\n')
+    server.connections.on_data(cc, b'{"type":"chat","message":"4"}\n')
     server.reactor.before_sleep()
     assert flushes == [6]  # the welcomes did not split the batch
     chat, joined = "chat", "user_joined"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from selchat import shared_history as sh
-from selchat.backplane import Backplane, _Sync, parse_url
+from selchat.backplane import Backplane, RoomSync, parse_url
 from selchat.events import Chat, Join, JoinRoom, Topic
 from selchat.news import AccountsFound, Heard, LinkChanged, RoomSynced, RoomUnsynced
 from selchat.outbound import Message, TopicChanged, UserJoined
@@ -47,23 +47,29 @@ def test_entries_and_publications_round_trip() -> None:
     assert sh.topic([]) is None
 
 
+def _backplane(tell: Callable[[Any], None], replay: int = 50) -> Backplane:
+    """A backplane that is never started: for its pure steps."""
+    reactor = Reactor(max_conns=1, max_output=1024)
+    return Backplane(parse_url("redis://127.0.0.1:1/0"), reactor, None, tell,  # type: ignore[arg-type]
+                     handler=None, resolve=None, node="me", replay=replay)  # type: ignore[arg-type]
+
+
 def test_a_rooms_tail_keeps_only_what_is_newer() -> None:
     """Publications heard while the tail was read: the ones appended before the read are in the
     tail already, and only their joins and leaves still count."""
     seen: dict[str, Any] = {"synced": [], "events": []}
 
-    class Owner:
-        def room_synced(self, *args: Any) -> None:
-            seen["synced"].append(args)
+    def tell(item: Any) -> None:
+        if type(item) is RoomSynced:
+            seen["synced"].append((item.key, item.recent, item.total, item.topic, item.own_after))
+        elif type(item) is Heard:
+            seen["events"].append(item.events)
 
-        def remote_events(self, node: str, events: list[Any]) -> None:
-            seen["events"].append(events)
-
-    bp = Backplane(parse_url("redis://127.0.0.1:1/0"), Owner(), "me", replay=2)
+    bp = _backplane(tell, replay=2)
     old, new = Message("#dev", "bob", "old", 1.0), Message("#dev", "bob", "new", 3.0)
     joined = UserJoined("carol", "#dev", 2.0)
     mine = Message("#dev", "me", "mine", 2.5)
-    sync = _Sync(confirmed=True, requested=True, own_after=[mine],
+    sync = RoomSync(confirmed=True, requested=True, own_after=[mine],
                  buffered=[("n2", [b"1000-0"], [old, joined]), ("n2", [b"3000-0"], [new])])
     bp.syncing["#dev"] = sync
     tail = [[b"1000-0", [b"m", sh.entry(old)]], [b"900-0", [b"m", sh.entry(Message("#dev", "bob", "older", 0.9))]],
@@ -78,13 +84,8 @@ def test_a_rooms_tail_keeps_only_what_is_newer() -> None:
 
 def test_a_read_cut_off_by_a_lost_link_is_not_taken_for_an_empty_room() -> None:
     synced: list[Any] = []
-
-    class Owner:
-        def room_synced(self, *args: Any) -> None:
-            synced.append(args)
-
-    bp = Backplane(parse_url("redis://127.0.0.1:1/0"), Owner(), "me")
-    sync = _Sync(confirmed=True, requested=True)
+    bp = _backplane(synced.append)
+    sync = RoomSync(confirmed=True, requested=True)
     bp.syncing["#dev"] = sync
     lost = ConnectionError("the link to Redis was lost")
     bp._synced("#dev", sync, lost, lost, lost)
@@ -144,11 +145,13 @@ def test_the_own_lines_of_a_room_being_read_are_not_replayed_twice() -> None:
 
 
 class _Owner:
-    """What the server gives a backplane, for one in this process: a reactor and the callbacks."""
+    """What the server gives a backplane, for one in this process: a reactor, the links'
+    handler, what this process holds (nothing), and a place for the news."""
 
     def __init__(self, url: str, node: str) -> None:
-        self.reactor = Reactor(self, max_conns=8, max_output=1 << 20)
-        self.backplane = Backplane(parse_url(url), self, node, history_max=10_000, replay=50)
+        self.reactor = Reactor(max_conns=8, max_output=1 << 20, before_flush=self.before_flush)
+        self.backplane = Backplane(parse_url(url), self.reactor, self, self.tell, handler=self,
+                                   resolve=self.resolve, node=node, history_max=10_000, replay=50)
         self.synced: list[Any] = []
         self.events: list[Any] = []
 
@@ -170,10 +173,10 @@ class _Owner:
             assert time.monotonic() < deadline, f"timed out waiting for {what}"
             self.reactor.run_once()
 
-    # what the backplane asks and tells
     def resolve(self, host: str, port: int, done: Callable[[Any], None]) -> None:
         done(host)  # the tests' Redis is at a literal address
 
+    # what this process holds
     def local_rooms(self) -> list[str]:
         return []
 
@@ -192,26 +195,11 @@ class _Owner:
     def local_accounts(self) -> list[Any]:
         return []
 
-    def remote_accounts(self, accounts: list[Any]) -> None:
-        pass
-
-    def remote_members(self, key: str, name: str, members: list[Any]) -> None:
-        pass
-
-    def remote_events(self, node: str, events: list[Any]) -> None:
-        self.events.extend(events)
-
-    def node_gone(self, node: str) -> None:
-        pass
-
-    def link_changed(self, up: bool) -> None:
-        pass
-
-    def room_synced(self, *args: Any) -> None:
-        self.synced.append(args)
-
-    def room_unsynced(self, key: str) -> None:
-        pass
+    def tell(self, item: Any) -> None:
+        if type(item) is Heard:
+            self.events.extend(item.events)
+        elif type(item) is RoomSynced:
+            self.synced.append((item.key, item.recent, item.total, item.topic, item.own_after))
 
 
 @pytest.fixture
@@ -262,7 +250,7 @@ def test_pages_from_redis_are_the_pages_sqlite_gives(linked: Callable[[str], _Ow
 
 def _page(owner: _Owner, *query: Any) -> tuple[list[Message], bool]:
     answers: list[tuple[list[Message], bool]] = []
-    assert owner.backplane.history("#dev", *query, lambda page, more: answers.append((page, more)))
+    assert owner.backplane.reads.history("#dev", *query, lambda page, more: answers.append((page, more)))
     owner.until(lambda: bool(answers), "a page")
     return answers[0]
 

@@ -33,15 +33,13 @@ from selchat.server.fanout import Fanout
 from selchat.server.operator import BAN_SWEEP, Operator, config_bans
 from selchat.server.services import LocalServices
 from selchat.server.session import Connections, ConnState
-from selchat.server.shared import Announced, Answered, Learned, Refused, SharedServices
+from selchat.server.shared import SharedServices
 from selchat.server.signals import Signals
 from selchat.store import Store as Database
 from selchat.store import Worker
 
 log = logging.getLogger("selchat.server")
 
-METRICS = "metrics"  # the tag of the metrics listener's connections
-REDIS_TAGS = ("redis-cmd", "redis-sub")  # the backplane's two links
 
 
 def error_payload(code: ErrorCode, message: str) -> bytes:
@@ -69,6 +67,8 @@ class ChatServer:
         self.started = 0.0  # the reactor's clock when serving began (for /stats)
         self.wall_clock = wall_clock
         self.out = out if out is not None else sys.stdout
+        self.tls_context = (server_ssl_context(config.tls_cert, config.tls_key)
+                            if config.tls_cert and config.tls_key else None)
         self.reactor = self._reactor(config)
         self.store = Database(config.db, history_max=config.history_max, replay=config.replay)
         self.hub = Hub(config, self.store.snapshot(), shared=bool(config.redis))
@@ -93,7 +93,7 @@ class ChatServer:
 
     def _reactor(self, config: ServerConfig) -> Reactor:
         return Reactor(
-            self,
+            before_flush=self.before_flush,
             max_conns=config.max_clients,
             max_output=config.max_output,
             reject_payload=error_payload(
@@ -104,11 +104,6 @@ class ChatServer:
                 f"you fell {config.max_output} bytes behind reading; disconnected",
             ),
             linger=config.linger,
-            ssl_context=(
-                server_ssl_context(config.tls_cert, config.tls_key)
-                if config.tls_cert and config.tls_key
-                else None
-            ),
             plain_on_tls_payload=error_payload(
                 ErrorCode.TLS_REQUIRED, "this server speaks TLS; connect with: selchat join --tls"
             ),
@@ -119,7 +114,7 @@ class ChatServer:
         if not config.redis:
             return LocalServices(self.reactor, self.store, self.complete, self.connections.fail)
         self.links = SharedServices(self.reactor, self.store, self.complete, self.connections.fail, config,
-                                    self.hub, self.hear)
+                                    self.hub, self.hear, self.announce)
         return self.links
 
     @property
@@ -133,7 +128,7 @@ class ChatServer:
         self.hub.config = config
         self.connections.config = config
         self.reactor.max_conns = config.max_clients
-        self.reactor.max_output = config.max_output
+        self.reactor.output.max_output = config.max_output
 
     @property
     def worker(self) -> Worker | None:
@@ -141,14 +136,15 @@ class ChatServer:
 
     # -- set-up and life ---------------------------------------------------------------------------
     def listen(self, reuse_port: bool = False) -> tuple[str, int]:
-        self.address = self.reactor.listen(self.config.host, self.config.port, reuse_port=reuse_port)
+        self.address = self.reactor.listen(self.config.host, self.config.port, self.connections,
+                                           tls=self.tls_context, reuse_port=reuse_port)
         return self.address
 
     def listen_metrics(self) -> tuple[str, int]:
         """The metrics listener (--metrics HOST:PORT), in the same loop as the chat."""
         assert self.config.metrics
         host, port = parse_address(self.config.metrics)
-        self.metrics_address = self.reactor.listen(host, port, tag=METRICS)
+        self.metrics_address = self.reactor.listen(host, port, Scrapes(self), counted=False)
         shown = f"[{self.metrics_address[0]}]" if ":" in self.metrics_address[0] else self.metrics_address[0]
         log.info("metrics at http://%s:%d/metrics", shown, self.metrics_address[1])
         return self.metrics_address
@@ -194,74 +190,16 @@ class ChatServer:
         self.services.stop()
         self.reactor.drain_and_stop(self.config.shutdown_grace)
 
-    # -- the reactor's callbacks -------------------------------------------------------------------
-    def on_open(self, conn: Conn) -> None:
-        if conn.tag in REDIS_TAGS:
-            assert self.links is not None
-            self._settle(self.links.link_opened(conn))
-        elif conn.tag == METRICS:  # a scrape: one request, one answer
-            ctx = conn.ctx = ConnState(self.reactor.now)
-            ctx.codec, ctx.wire, ctx.fresh = MetricsCodec(self.counters), None, False
-            ctx.handshake = self.reactor.call_later(self.config.handshake_timeout, self._scrape_expired, conn)
-        else:
-            self.connections.opened(conn)
-
-    def on_data(self, conn: Conn, data: bytes) -> None:
-        if conn.tag is None:
-            self.connections.data(conn, data)
-        elif conn.tag == METRICS:
-            self.connections.feed(conn, conn.ctx, data)
-        else:
-            assert self.links is not None
-            self._settle(self.links.link_data(conn, data))
-
-    def on_close(self, conn: Conn, reason: str) -> None:
-        if conn.tag in REDIS_TAGS:
-            assert self.links is not None
-            self._settle(self.links.link_closed(conn, reason))
-            return
-        self.tally.closes[reason] = self.tally.closes.get(reason, 0) + 1
-        if conn.tag == METRICS:
-            if conn.ctx is not None and conn.ctx.handshake is not None:
-                conn.ctx.handshake.cancel()
-            return
-        self.connections.closed(conn, reason)
-
     def before_flush(self) -> None:
+        """The reactor's before-sleep hook: the turn's batch, publications, commits and log lines."""
         self.fanout.flush()
         self.services.before_flush()  # the turn's publications and commits
         flush_logs()  # the turn's log lines, in one write
-
-    def _scrape_expired(self, conn: Conn) -> None:
-        if conn.closing:
-            return
-        self.reactor.send(conn, conn.ctx.codec.refuse(ProtocolError(ErrorCode.HANDSHAKE_TIMEOUT, "")))
-        self.reactor.close(conn, "handshake_timeout")
 
     # -- into the hub ------------------------------------------------------------------------------
     def complete(self, conn_id: int, result: Result) -> None:
         """A request's result, back into the hub."""
         self.apply(self.hub.complete(conn_id, result, self.wall_clock()))
-
-    def _settle(self, learned: list[Learned]) -> None:
-        """What the backplane learned from a link, in the order it learned it: news for the hub
-        (applied as another process's, so not published again), results, refusals."""
-        assert self.links is not None
-        links = self.links
-        for item in learned:
-            kind = type(item)
-            if kind is Answered:
-                self.complete(item.conn_id, item.result)
-            elif kind is Refused:
-                self.connections.fail(item.conn_id, item.error)
-            elif kind is Announced:
-                self.announce(item.text)
-            else:
-                links.hearing = True
-                try:
-                    self.hear(item)  # type: ignore[arg-type]
-                finally:
-                    links.hearing = False
 
     def hear(self, news: News) -> None:
         """News from another process, into the hub like any command."""
@@ -304,3 +242,32 @@ def raise_fd_limit(max_clients: int) -> str | None:
         )
     return None
 
+
+
+class Scrapes:
+    """The metrics listener's connections: one request, one answer, in the chat's loop."""
+
+    def __init__(self, server: ChatServer) -> None:
+        self.server = server
+
+    def on_open(self, conn: Conn) -> None:
+        server = self.server
+        ctx = conn.ctx = ConnState(server.reactor.now)
+        ctx.codec, ctx.wire, ctx.fresh = MetricsCodec(server.counters), None, False
+        ctx.handshake = server.reactor.call_later(server.config.handshake_timeout, self._expired, conn)
+
+    def on_data(self, conn: Conn, data: bytes) -> None:
+        self.server.connections.feed(conn, conn.ctx, data)
+
+    def on_close(self, conn: Conn, reason: str) -> None:
+        tally = self.server.tally
+        tally.closes[reason] = tally.closes.get(reason, 0) + 1
+        if conn.ctx is not None and conn.ctx.handshake is not None:
+            conn.ctx.handshake.cancel()
+
+    def _expired(self, conn: Conn) -> None:
+        if conn.closing:
+            return
+        reactor = self.server.reactor
+        reactor.send(conn, conn.ctx.codec.refuse(ProtocolError(ErrorCode.HANDSHAKE_TIMEOUT, "")))
+        reactor.close(conn, "handshake_timeout")

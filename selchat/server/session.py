@@ -15,7 +15,7 @@ from selchat.bans import BanList
 from selchat.config import ServerConfig
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.hub import Hub
-from selchat.reactor import HANDSHAKE, SNIFF, Conn, Reactor, Timer
+from selchat.reactor import Conn, Reactor, Timer
 from selchat.server.fanout import Fanout
 from selchat.server.stats import Tally
 from selchat.wire.base import Codec
@@ -85,7 +85,7 @@ class Connections:
         }
 
     # -- opening -----------------------------------------------------------------------------------
-    def opened(self, conn: Conn) -> None:
+    def on_open(self, conn: Conn) -> None:
         host = host_of(conn.peer)
         reactor = self.reactor
         ctx = conn.ctx = ConnState(reactor.now)
@@ -134,18 +134,18 @@ class Connections:
         ctx.text_timer = None
         if conn.closing or ctx.codec is not None or ctx.sniffed:
             return
-        if conn.tls in (SNIFF, HANDSHAKE):  # silence before TLS is up is the handshake timeout's
+        if conn.handshaking:  # silence before TLS is up is the handshake timeout's
             ctx.text_timer = self.reactor.call_later(TEXT_AFTER, self._silent, conn)
             return
         self._choose(conn, TEXT)
 
     # -- reading -----------------------------------------------------------------------------------
-    def data(self, conn: Conn, data: bytes) -> None:
+    def on_data(self, conn: Conn, data: bytes) -> None:
         ctx: ConnState = conn.ctx
         ctx.last_rx = self.reactor.now
         if ctx.fresh:
             ctx.fresh = False
-            if data[0] == 0x16 and self.reactor.ssl_context is None:
+            if data[0] == 0x16 and conn.tls is None:
                 # a TLS ClientHello on the plain port: it cannot read a plain error, so just close
                 log.info("TLS client %s on a plain port", conn.peer)
                 self.reactor.close(conn, "TLS on the plain port")
@@ -277,7 +277,8 @@ class Connections:
         ctx.keepalive = self.reactor.call_at(when, self._keepalive, conn)
 
     # -- closing -----------------------------------------------------------------------------------
-    def closed(self, conn: Conn, reason: str) -> None:
+    def on_close(self, conn: Conn, reason: str) -> None:
+        self.tally.closes[reason] = self.tally.closes.get(reason, 0) + 1
         ctx: ConnState | None = conn.ctx
         if ctx is None:
             return

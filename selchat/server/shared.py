@@ -21,7 +21,7 @@ from selchat.config import ServerConfig
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.hub import Hub
 from selchat.hub.effects import Everywhere, Presence, Relay
-from selchat.reactor import Reactor
+from selchat.reactor import Conn, Reactor
 from selchat.records import (
     ClaimName,
     HistoryPage,
@@ -76,21 +76,23 @@ Learned = news.News | Answered | Refused | Announced
 
 
 class SharedServices(LocalServices):
-    """The store and worker, and the backplane; the backplane's owner (what it asks of this
-    process and tells it)."""
+    """The store and worker, and the backplane; the reactor's handler for the backplane's links,
+    and what the backplane asks of this process (``Holdings``)."""
 
     def __init__(self, reactor: Reactor, store: Store, complete: Complete, fail: Failed, config: ServerConfig,
-                 hub: Hub, hear: Hear) -> None:
+                 hub: Hub, hear: Hear, announce: Callable[[str], None]) -> None:
         super().__init__(reactor, store, complete, fail)
         self.hub = hub
         self._hear = hear
+        self._announce = announce
         self.hearing = False  # applying another process's news: its broadcasts are not published again
-        # what the backplane learns while it reads its links, returned to the server in order
-        # (sans-I/O: the link's bytes in, news and answers out; nothing calls back up into the hub)
+        # what the backplane learns while it reads its links, settled in order once the read is
+        # done (sans-I/O: the link's bytes in, news and answers out; nothing calls up into the hub)
         self._learned: list[Learned] | None = None
         self._releases: list[str] = []  # names freed this turn (released unless taken back)
-        self.backplane = Backplane(parse_url(config.redis or ""), self, history_max=config.history_max,
-                                   replay=config.replay, cafile=config.redis_cafile)
+        self.backplane = Backplane(parse_url(config.redis or ""), reactor, self, self._learn, handler=self,
+                                   resolve=self.resolve, history_max=config.history_max, replay=config.replay,
+                                   cafile=config.redis_cafile)
         self.asks.update({  # what only several processes ask (load_history and the rest are overridden)
             ClaimName: self.claim_name, LoadTopic: self.load_topic, ListRooms: self.list_rooms,
             ReleaseName: self.release_name,
@@ -99,15 +101,15 @@ class SharedServices(LocalServices):
     def start(self) -> None:
         self.backplane.start()
 
-    # -- the links: bytes in, what was learned out -------------------------------------------------
-    def link_opened(self, conn: Any) -> list[Learned]:
-        return self._reading(self.backplane.opened, conn)
+    # -- the links' handler: bytes in, what was learned settled --------------------------------------
+    def on_open(self, conn: Conn) -> None:
+        self._settle(self._reading(self.backplane.opened, conn))
 
-    def link_data(self, conn: Any, data: bytes) -> list[Learned]:
-        return self._reading(self.backplane.data, conn, data)
+    def on_data(self, conn: Conn, data: bytes) -> None:
+        self._settle(self._reading(self.backplane.data, conn, data))
 
-    def link_closed(self, conn: Any, reason: str) -> list[Learned]:
-        return self._reading(self.backplane.closed, conn, reason)
+    def on_close(self, conn: Conn, reason: str) -> None:
+        self._settle(self._reading(self.backplane.closed, conn, reason))
 
     def _reading(self, step: Callable[..., None], *args: Any) -> list[Learned]:
         self._learned = learned = []
@@ -117,19 +119,54 @@ class SharedServices(LocalServices):
             self._learned = None
         return learned
 
+    def _settle(self, learned: list[Learned]) -> None:
+        """What the backplane learned from a link, in the order it learned it: news for the hub
+        (applied as another process's, so not published again), results, refusals."""
+        for item in learned:
+            kind = type(item)
+            if kind is Answered:
+                self.complete(item.conn_id, item.result)  # type: ignore[union-attr]
+            elif kind is Refused:
+                self.fail(item.conn_id, item.error)  # type: ignore[union-attr]
+            elif kind is Announced:
+                self._announce(item.text)  # type: ignore[union-attr]
+            else:
+                self._hear_news(item)  # type: ignore[arg-type]
+
+    def _hear_news(self, item: news.News) -> None:
+        if type(item) is news.AccountsFound:  # kept in this process's database too, so logins work here
+            for key, name, hashed, created in item.accounts:
+                if self.store.account(key) is None:
+                    self.store.write(SaveAccount(key, name, hashed, created))
+        self.hearing = True
+        try:
+            self._hear(item)
+        finally:
+            self.hearing = False
+
     def _learn(self, item: Learned) -> None:
-        """Kept for the server while a link is read; an answer given at once (Redis away, asked
-        while applying effects) goes back at once, as a local read would."""
-        if self._learned is not None:
+        """Kept to settle once a link's read is done; learned otherwise (Redis away, asked while
+        applying effects), it is settled at once, as a local read would answer."""
+        if type(item) is news.RoomUnsynced:
+            # at once, also while effects are applied (a subscription made for a join): a newcomer
+            # after it must wait for the room's tail
+            self._hear(item)
+        elif type(item) is news.LinkChanged:
+            self._learn_link(item)
+        elif self._learned is not None:
             self._learned.append(item)
-        elif type(item) is Answered:
-            self.complete(item.conn_id, item.result)  # type: ignore[union-attr]
-        elif type(item) is Refused:
-            self.fail(item.conn_id, item.error)  # type: ignore[union-attr]
-        elif type(item) is Announced:
-            raise AssertionError("announced only while a link is read")
         else:
-            self._hear(item)  # type: ignore[arg-type]
+            self._settle([item])
+
+    def _learn_link(self, item: news.LinkChanged) -> None:
+        """Tell everyone here when the rooms are cut off from the other servers, and when whole again."""
+        said = Announced("the other servers are back: the rooms are whole again" if item.up else
+                         "lost the link to the other servers (Redis): you are chatting with this server's "
+                         "users only until it is back")
+        if self._learned is not None:
+            self._learned.extend((item, said))
+        else:
+            self._settle([item, said])
 
     def stop(self) -> None:
         self.backplane.stop()  # the others notice this node's key lapse, as for any node that goes
@@ -137,7 +174,7 @@ class SharedServices(LocalServices):
     # -- effects -----------------------------------------------------------------------------------
     def write(self, write: Write) -> None:
         backplane = self.backplane
-        if type(write) is SaveDm and not write.delivered and backplane.keep_dm(write.recipient_key, write.dm):
+        if type(write) is SaveDm and not write.delivered and backplane.reads.keep_dm(write.recipient_key, write.dm):
             return  # for the account's next login on any process (here, while Redis is away)
         self.store.write(write)
         if type(write) is SaveAccount:
@@ -178,7 +215,7 @@ class SharedServices(LocalServices):
         def done(messages: list[ev.Message], more: bool) -> None:
             self._learn(Answered(r.conn_id, HistoryPage(r.room_key, tuple(messages), more, r.tag)))
 
-        if not self.backplane.history(r.room_key, r.before, r.limit, r.after, r.oldest, r.around, done):
+        if not self.backplane.reads.history(r.room_key, r.before, r.limit, r.after, r.oldest, r.around, done):
             self._learn(Refused(r.conn_id, ProtocolError(
                 ErrorCode.HISTORY_UNAVAILABLE, "history is kept in Redis, and the link to it is down; try again soon")))
 
@@ -188,7 +225,7 @@ class SharedServices(LocalServices):
         def offline(kept: list[ev.DirectMessage]) -> None:
             dms = sorted(here + kept, key=lambda dm: dm.timestamp)
             self._learn(Answered(o.conn_id, OfflineDms(tuple(dms))))
-        if not self.backplane.take_dms(o.account_key, offline):
+        if not self.backplane.reads.take_dms(o.account_key, offline):
             offline([])
 
     def claim_name(self, c: ClaimName) -> None:
@@ -198,13 +235,13 @@ class SharedServices(LocalServices):
     def load_topic(self, t: LoadTopic) -> None:
         def loaded(name: str | None, topic: Any, failed: bool) -> None:
             self._learn(Answered(t.conn_id, TopicLoaded(t.room, name, topic, failed)))
-        if not self.backplane.load_topic(t.room_key, loaded):
+        if not self.backplane.reads.load_topic(t.room_key, loaded):
             loaded(None, None, True)
 
     def list_rooms(self, request: ListRooms) -> None:
         def listed(rooms: tuple[ev.RoomInfo, ...] | None) -> None:
             self._learn(Answered(request.conn_id, RoomsListed(rooms)))
-        if not self.backplane.list_rooms(listed):
+        if not self.backplane.reads.list_rooms(listed):
             listed(None)
 
     def release_name(self, request: ReleaseName) -> None:
@@ -250,37 +287,3 @@ class SharedServices(LocalServices):
 
     def local_accounts(self) -> list[tuple[str, str, str, float]]:
         return self.store.accounts()
-
-    # -- what the backplane tells: news for the hub ------------------------------------------------
-    def remote_events(self, node: str, events: list[ev.Event]) -> None:
-        """Another node's turn of events (one room's, or a private message): into this turn's batch."""
-        self._learn(news.Heard(node, events))
-
-    def node_gone(self, node: str) -> None:
-        self._learn(news.NodeGone(node))
-
-    def remote_accounts(self, accounts: list[tuple[str, str, str, float]]) -> None:
-        """Accounts made on other processes: kept in this one's database too, so logins work here."""
-        for key, name, hashed, created in accounts:
-            if self.store.account(key) is None:
-                self.store.write(SaveAccount(key, name, hashed, created))
-        self._learn(news.AccountsFound(accounts))
-
-    def remote_members(self, key: str, name: str, members: list[tuple[str, str]]) -> None:
-        self._learn(news.MembersFound(key, name, members))
-
-    def room_synced(self, key: str, recent: list[ev.Message], total: int,
-                    topic: tuple[str, str | None, float | None] | None, own_after: list[ev.Message]) -> None:
-        self._learn(news.RoomSynced(key, recent, total, topic, own_after))
-
-    def room_unsynced(self, key: str) -> None:
-        # at once, also while effects are applied (a subscription made for a join): a newcomer
-        # after it must wait for the room's tail
-        self._hear(news.RoomUnsynced(key))
-
-    def link_changed(self, up: bool) -> None:
-        """Tell everyone here when the rooms are cut off from the other servers, and when whole again."""
-        self._learn(news.LinkChanged(up))
-        self._learn(Announced("the other servers are back: the rooms are whole again" if up else
-                              "lost the link to the other servers (Redis): you are chatting with this server's "
-                              "users only until it is back"))

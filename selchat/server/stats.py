@@ -37,8 +37,8 @@ def counters(server: ChatServer) -> dict[str, Any]:
     return {
         "connections": connections_by_kind(server), "opened": dict(tally.opened),
         "refused_full": reactor.refused_full, "joins": tally.joins, "messages": state.messages,
-        "deliveries": state.deliveries, "bytes_in": reactor.bytes_in, "bytes_out": reactor.bytes_out,
-        "closes": dict(tally.closes), "errors": dict(tally.errors), "slow_consumers": reactor.slow_consumers,
+        "deliveries": state.deliveries, "bytes_in": reactor.bytes_in, "bytes_out": reactor.output.bytes_out,
+        "closes": dict(tally.closes), "errors": dict(tally.errors), "slow_consumers": reactor.output.slow_consumers,
         "users": len(server.hub.online()), "rooms": len(server.hub.room_names()),
         "queued": sum(conn.out_bytes for conn in reactor.conns.values()),
         "turns": reactor.turns, "commits": server.store.commit_times,

@@ -1,0 +1,112 @@
+"""What selchat keeps in Redis and says on its channels: key names, the Lua scripts that must run
+atomically inside Redis, and chat events as they cross between processes. Pure: no I/O."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import fields
+from typing import Any
+
+from selchat import outbound as ev
+from selchat.config import LOBBY_ROOM
+from selchat.news import Displace
+
+PREFIX = "selchat:"
+LOBBY_KEY = LOBBY_ROOM.casefold()
+NODE_KEY = f"{PREFIX}node:"
+ROOM_CHANNEL = f"{PREFIX}room:"
+ACCOUNTS = f"{PREFIX}accounts"  # a hash of every account, and the channel new ones are told on
+ROOMS = f"{PREFIX}rooms"  # every room's name by its key
+MEMBERS = f"{PREFIX}members:"  # a hash per room: who is in it, on which node
+
+# Events that cross processes, by name (nothing else is ever decoded from the wire).
+SHARED_EVENTS: dict[str, type] = {cls.__name__: cls for cls in (
+    ev.Message, ev.UserJoined, ev.UserLeft, ev.TopicChanged, ev.DirectMessage, ev.NickChanged, ev.AwayChanged,
+    Displace)}
+FIELDS = {name: tuple(f.name for f in fields(cls)) for name, cls in SHARED_EVENTS.items()}
+
+
+def encode_events(node: str, events: list[Any]) -> bytes:
+    """A loop turn's events for one room as they cross to other processes: the node they came
+    from, then each event's kind and fields. One publication a room a turn, as the local batch
+    is one buffer a room a turn."""
+    return json.dumps([node, [[type(e).__name__, [getattr(e, name) for name in FIELDS[type(e).__name__]]]
+                              for e in events]], separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def decode_events(data: bytes) -> tuple[str, list[Any]]:
+    """(node, events); ValueError for anything that is not ours."""
+    node, items = json.loads(data)
+    if not isinstance(node, str) or not isinstance(items, list):
+        raise ValueError(f"not selchat events: {data[:80]!r}")
+    events = []
+    for kind, values in items:
+        cls = SHARED_EVENTS.get(kind)
+        if cls is None or len(values) != len(FIELDS[kind]):
+            raise ValueError(f"not a selchat event: {kind!r}")
+        events.append(cls(*values))
+    return node, events
+
+
+def room_channel(key: str) -> str:
+    return ROOM_CHANNEL + key
+
+
+def node_channel(node: str) -> str:
+    """A node's own channel: private messages for its users."""
+    return f"{PREFIX}to:{node}"
+
+
+def name_key(key: str) -> str:
+    return f"{PREFIX}name:{key}"
+
+
+def offline_key(account_key: str) -> str:
+    return f"{PREFIX}dms:{account_key}"
+
+
+def new_node_id() -> str:
+    return f"{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def account_record(data: bytes) -> tuple[str, str, str, float]:
+    key, name, hashed, created = json.loads(data)
+    return str(key), str(name), str(hashed), float(created)
+
+
+# Private messages for an account that is offline everywhere: a list per account, at most
+# OFFLINE_MAX of the newest, taken (read and emptied at once) by the node it next logs in on.
+OFFLINE_MAX = 1000
+KEEP_DM = "redis.call('rpush', KEYS[1], ARGV[1]) redis.call('ltrim', KEYS[1], -tonumber(ARGV[2]), -1) return 1"
+TAKE_DMS = "local v = redis.call('lrange', KEYS[1], 0, -1) redis.call('del', KEYS[1]) return v"
+
+# Every room's name, and what each has: members (on any node), a topic, history. A room with
+# none of them is forgotten as it is listed.
+LIST_ROOMS = """
+local out = {}
+local rooms = redis.call('hgetall', KEYS[1])
+for i = 1, #rooms, 2 do
+  local key, name = rooms[i], rooms[i + 1]
+  local members = redis.call('hlen', ARGV[1] .. key)
+  local topic = redis.call('hget', ARGV[2] .. key, 'topic')
+  if members == 0 and (topic == false or topic == '') and redis.call('exists', ARGV[3] .. key) == 0 then
+    redis.call('hdel', KEYS[1], key)
+  else
+    out[#out + 1] = name
+    out[#out + 1] = members
+    out[#out + 1] = topic or ''
+  end
+end
+return out
+"""
+
+# Releases a claim only if it is still ours (a check-then-delete done atomically inside Redis).
+RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+# Claims a name for a node, atomically inside Redis: free, already ours, or held by a node that
+# is no longer alive (1); else the node that holds it.
+CLAIM = ("local v = redis.call('get', KEYS[1]) "
+         "if v == false or v == ARGV[1] or redis.call('exists', ARGV[3] .. v) == 0 then "
+         "redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1 end return v")

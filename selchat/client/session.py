@@ -1,0 +1,202 @@
+"""The part both front ends share: frames received and shown, a lost connection resumed,
+scroll-back, and how the session ends. Typed lines are typed.py's."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from selchat.client import typed
+from selchat.client.joining import Asker, Options
+from selchat.client.link import Link, Pacer
+from selchat.client.state import ChatState
+from selchat.render import Renderer, sanitize
+
+# Scroll-back: messages asked for per PageUp.
+PAGE = 20
+# Reconnecting: the first wait, doubled after each failure up to the last.
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 30.0
+
+
+
+class Session:
+    """The part both front ends share: incoming frames, typed lines, and how the session ends."""
+
+    def __init__(self, link: Link, state: ChatState, renderer: Renderer, options: Options,
+                 out: Callable[[str], None], ask_secret: Asker | None = None) -> None:
+        self.link = link
+        self.state = state
+        self.renderer = renderer
+        self.options = options
+        self.out = out
+        self.ask_secret = ask_secret
+        self.status: int | None = None  # the exit status, once the session is over
+        self.quitting = False
+        self.connected = True
+        self.paging: set[str] = set()  # rooms whose older page we asked for
+        # after a reconnect: the newest message seen per room before it, and how many are new
+        self.resuming: dict[str, float] = {}
+        self.missed: dict[str, int] = {}
+        self.keep_current: str | None = None  # the room to stay in while rooms are rejoined
+        self.quiet_lists = 0  # `rooms` answers fetched for Tab completion, not to be shown
+        # a /join sent and not yet answered: the next line waits for it, so that a line typed (or
+        # piped) after "/join #dev" goes to #dev, as it reads
+        self.joining: asyncio.Event | None = None
+        renderer.current = state.current
+
+    async def receive(self) -> None:
+        """Show frames until the connection ends; ``status`` is set if the session is over."""
+        while True:
+            frame = await self.link.next_frame()
+            if frame is None:
+                if self.quitting:
+                    self.status = 0
+                return
+            kind = frame.get("type")
+            before = self.state.newest.get(str(frame.get("room", "")).casefold(), 0.0)
+            self.state.learn(frame)
+            self.renderer.current = self.state.current
+            if self.joining is not None and kind in ("room_joined", "error"):
+                self.joining.set()
+            if kind == "ping":
+                await self.link.send({"type": "pong", "id": frame.get("id")})
+            if self.options.json_output:
+                self.out(json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
+            elif kind == "pong" and frame.get("id") in self.state.pings:
+                sent = self.state.pings.pop(frame["id"])
+                took = (time.monotonic() - sent) * 1000
+                self.out(self.renderer.notice(f"pong from {self.link.address}: {took:.1f} ms"))
+            elif not self._quiet(frame, before):
+                line = self.renderer.frame(frame)
+                if line is not None:
+                    self.out(line)
+            if kind == "shutdown":
+                self.status = 0
+                return
+
+    def _quiet(self, frame: dict[str, Any], newest_before: float) -> bool:
+        """Frames not to show: replayed messages already on screen, and the ends of pages."""
+        kind = frame.get("type")
+        room = str(frame.get("room", "")).casefold()
+        if kind == "rooms" and self.quiet_lists:
+            self.quiet_lists -= 1
+            return True
+        if kind == "room_joined" and room in self.resuming:
+            if self.keep_current:
+                self.state.current = self.renderer.current = self.keep_current
+            return True
+        if kind == "chat" and frame.get("history"):
+            stamp = frame.get("timestamp")
+            if room in self.paging:
+                return False
+            if room in self.resuming:
+                if isinstance(stamp, (int, float)) and stamp <= self.resuming[room]:
+                    return True
+                self.missed[room] = self.missed.get(room, 0) + 1
+            return False
+        if kind == "history_end":
+            if room in self.paging:
+                self.paging.discard(room)
+                if not frame.get("more"):
+                    self.out(self.renderer.notice(f"that is the beginning of {sanitize(frame.get('room'))}"))
+            elif room in self.resuming:
+                newest_before_gap = self.resuming.pop(room)
+                if frame.get("more") and self.missed.get(room, 0) and newest_before_gap:
+                    self.missed[room] = -self.missed[room]  # more were missed than were replayed
+                if not self.resuming:
+                    self._resumed()
+            return True
+        return False
+
+    def _resumed(self) -> None:
+        parts = []
+        for room, count in sorted(self.missed.items()):
+            if count:
+                parts.append(f"{abs(count)}{'+' if count < 0 else ''} in {room}")
+        gap = "missed: " + ", ".join(parts) if parts else "nothing missed"
+        self.out(self.renderer.notice(f"reconnected to {self.link.address}; {gap}"
+                                      + (" (PageUp shows older)" if any(c < 0 for c in self.missed.values()) else "")))
+        self.missed = {}
+
+    async def resume(self, link: Link, welcome: dict[str, Any]) -> None:
+        """A new connection after a lost one: rejoin the rooms and show what was missed."""
+        self.link = link
+        self.connected = True
+        rooms = [r for r in self.state.rooms if r.casefold() != str(welcome.get("room", "")).casefold()]
+        self.resuming = {r.casefold(): self.state.newest.get(r.casefold(), 0.0) for r in self.state.rooms}
+        current = self.state.current
+        self.state.rooms = []
+        self.state.learn(welcome)
+        if self.state.version < 2:
+            self.resuming = {}
+            self.out(self.renderer.notice(f"reconnected to {link.address}"))
+            return
+        for room in rooms:
+            await link.send({"type": "join_room", "room": room})
+        self.state.current = self.keep_current = current  # rejoining must not move the user
+
+    def switch(self, room: str) -> bool:
+        joined = self.state.in_room(room)
+        if joined is None:
+            return False
+        self.state.current = joined
+        self.renderer.current = joined
+        topic = self.state.topics.get(joined.casefold())
+        self.out(self.renderer.notice(f"now in {sanitize(joined)}" + (f" — {sanitize(topic)}" if topic else "")))
+        return True
+
+    async def page_up(self) -> None:
+        """Ask for the page of messages before the oldest shown in the current room."""
+        room = self.state.current
+        if self.state.version < 2 or not self.connected:
+            return
+        key = room.casefold()
+        if key in self.paging:
+            return
+        self.paging.add(key)
+        frame: dict[str, Any] = {"type": "history", "room": room, "limit": PAGE}
+        if key in self.state.oldest:
+            frame["before"] = self.state.oldest[key]
+        self.out(self.renderer.notice(f"earlier in {sanitize(room)}:"))
+        await self.link.send(frame)
+
+    async def handle(self, line: str, pacer: Pacer | None = None) -> bool:
+        """Act on one typed line; False once the user asked to quit."""
+        return await typed.handle(self, line, pacer)
+
+    def v2(self) -> bool:
+        """Rooms and accounts are protocol v2's: say so once asked of a v1 server."""
+        if self.state.version >= 2:
+            return True
+        self.out(self.renderer.problem("this server speaks protocol v1: one room, no rooms or accounts"))
+        return False
+
+    async def register(self) -> None:
+        if not self.v2():
+            return
+        if self.state.account is not None:
+            self.out(self.renderer.problem(f"you are logged in to the account {sanitize(self.state.account)} already"))
+            return
+        if self.ask_secret is None:
+            self.out(self.renderer.problem("/register asks for a password: it needs a terminal"))
+            return
+        first = await self.ask_secret(f"New password for {self.state.me}: ")
+        if not first:
+            self.out(self.renderer.notice("not registered"))
+            return
+        if await self.ask_secret("The same password again: ") != first:
+            self.out(self.renderer.problem("the passwords differ; not registered"))
+            return
+        self.options.login = first  # reconnects log in with it
+        await self.link.send({"type": "register", "password": first})
+
+    async def quit(self) -> None:
+        self.quitting = True
+        if self.connected:
+            await self.link.send({"type": "quit"})
+
+

@@ -1,0 +1,97 @@
+"""What the client knows of the chat: its rooms, users, topics and newest messages, learned
+from the frames it receives (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ChatState:
+    """What the client knows of the server and its rooms, kept current from the frames it gets."""
+
+    me: str
+    users: set[str] = field(default_factory=set)  # everyone seen in any room (for Tab)
+    max_message: int = 2000
+    rate_limit: float = 0.0
+    burst: int = 20
+    pings: dict[int, float] = field(default_factory=dict)
+    next_ping: int = 1
+    version: int = 1  # the protocol the server speaks: 1 is one room
+    account: str | None = None
+    rooms: list[str] = field(default_factory=list)  # the rooms we are in, in the order joined
+    current: str = "#lobby"
+    topics: dict[str, str] = field(default_factory=dict)  # casefolded room -> topic
+    known_rooms: set[str] = field(default_factory=set)  # every room heard of (for Tab)
+    oldest: dict[str, float] = field(default_factory=dict)  # oldest message shown, for scroll-back
+    newest: dict[str, float] = field(default_factory=dict)  # newest message seen, for gap filling
+
+    def in_room(self, room: str) -> str | None:
+        """The room as we joined it (its canonical spelling), if we are in it."""
+        for joined in self.rooms:
+            if joined.casefold() == room.casefold():
+                return joined
+        return None
+
+    def seen(self, room: str, timestamp: float) -> None:
+        key = room.casefold()
+        if timestamp > self.newest.get(key, 0.0):
+            self.newest[key] = timestamp
+        if key not in self.oldest or timestamp < self.oldest[key]:
+            self.oldest[key] = timestamp
+
+    def learn(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        get = frame.get
+        if kind == "welcome":
+            self.me = str(get("username", self.me))
+            self.users = {str(u) for u in get("users") or []}
+            if isinstance(get("max_message"), int):
+                self.max_message = get("max_message")
+            if isinstance(get("rate_limit"), (int, float)):
+                self.rate_limit = float(get("rate_limit"))
+            if isinstance(get("burst"), int):
+                self.burst = get("burst")
+            self.version = get("version") if isinstance(get("version"), int) else 1
+            self.account = get("account") if isinstance(get("account"), str) else None
+            room = str(get("room")) if self.version >= 2 else "#lobby"
+            if not self.in_room(room):
+                self.rooms.insert(0, room)
+            self.topics[room.casefold()] = str(get("topic") or "")
+            self.known_rooms.add(room)
+        elif kind == "users":
+            self.users = {str(u) for u in get("users") or []}
+        elif kind == "user_joined":
+            self.users.add(str(get("username")))
+        elif kind == "user_left":
+            self.users.discard(str(get("username")))
+        elif kind == "room_joined":
+            room = str(get("room"))
+            if not self.in_room(room):
+                self.rooms.append(room)
+            self.current = self.in_room(room) or room
+            self.topics[room.casefold()] = str(get("topic") or "")
+            self.known_rooms.add(room)
+            self.users |= {str(u) for u in get("users") or []}
+        elif kind == "room_left":
+            room = self.in_room(str(get("room")))
+            if room:
+                self.rooms.remove(room)
+                if self.current == room:
+                    self.current = self.rooms[0] if self.rooms else "#lobby"
+        elif kind == "rooms":
+            self.known_rooms |= {str(r.get("room")) for r in get("rooms") or [] if isinstance(r, dict)}
+        elif kind == "topic":
+            self.topics[str(get("room")).casefold()] = str(get("topic") or "")
+        elif kind == "nick":
+            self.users.discard(str(get("from")))
+            self.users.add(str(get("to")))
+            if str(get("from")) == self.me:
+                self.me = str(get("to"))
+        elif kind == "registered":
+            self.account = str(get("account"))
+        elif kind == "chat" and isinstance(get("timestamp"), (int, float)) and isinstance(get("room"), str):
+            self.seen(get("room"), float(get("timestamp")))
+
+

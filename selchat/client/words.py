@@ -1,0 +1,110 @@
+"""What a person types: the commands the client knows, a typed line as an ``Action`` (pure),
+and the one-line error a front end ends with."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from selchat.render import sanitize
+
+COMMANDS = {
+    "/help": "this list",
+    "/join #ROOM": "join a room, or switch to one you are in (also Alt-1..9)",
+    "/part [#ROOM]": "leave the current room (or the one named)",
+    "/list": "every room, with its people and topic",
+    "/names [#ROOM]": "who is in the current room (or the one named), and who is away",
+    "/users": "who is in the lobby",
+    "/topic [TEXT]": "show the current room's topic, or set it",
+    "/me TEXT": "an action: * alice waves",
+    "/msg NAME TEXT": "a private message (also: @NAME TEXT)",
+    "/nick NAME": "change your name",
+    "/away [TEXT]": "say you are away (without TEXT: back)",
+    "/register": "make your name an account (the password is asked for)",
+    "/ping": "the round trip to the server, in milliseconds",
+    "/quit": "leave (also /exit, /q, Ctrl-D or Ctrl-C)",
+}
+COMMAND_WORDS = ("/help", "/join", "/part", "/list", "/names", "/users", "/topic", "/me", "/msg", "/nick", "/away",
+                 "/register", "/ping", "/quit", "/exit", "/q")
+
+
+class ClientError(Exception):
+    """A problem the user is told about in one line, with the exit status to leave with."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class Action(NamedTuple):
+    # chat, action, dm, users, names, ping, quit, help, join, part, list, topic, nick, away, register,
+    # nothing, invalid
+    kind: str
+    target: str = ""
+    text: str = ""
+
+
+def parse_input(line: str) -> Action:
+    """What a typed line asks for. Never sends an unknown command as chat."""
+    line = line.rstrip("\r\n")
+    if not line.strip():
+        return Action("nothing")
+    if line.startswith("//"):
+        return Action("chat", text=line[1:])  # "//x" sends "/x"
+    if line.startswith("@"):
+        name, _, text = line[1:].partition(" ")
+        if not name or not text.strip():
+            return Action("invalid", text="usage: @NAME TEXT")
+        return Action("dm", name, text)
+    if not line.startswith("/"):
+        return Action("chat", text=line)
+    word, _, rest = line.partition(" ")
+    word = word.lower()
+    if word in ("/quit", "/exit", "/q"):
+        return Action("quit")
+    if word == "/help":
+        return Action("help")
+    if word == "/users":
+        return Action("users")
+    if word == "/ping":
+        return Action("ping")
+    if word == "/msg":
+        name, _, text = rest.strip().partition(" ")
+        if not name or not text.strip():
+            return Action("invalid", text="usage: /msg NAME TEXT")
+        return Action("dm", name, text)
+    arg = rest.strip()
+    if word in ("/join", "/j"):
+        if not arg or " " in arg:
+            return Action("invalid", text="usage: /join #ROOM")
+        return Action("join", arg if arg.startswith("#") else "#" + arg)
+    if word in ("/part", "/leave"):
+        return Action("part", arg)
+    if word == "/list":
+        return Action("list")
+    if word == "/names":
+        return Action("names", arg)
+    if word == "/topic":
+        return Action("topic", text=arg)
+    if word == "/me":
+        if not arg:
+            return Action("invalid", text="usage: /me TEXT")
+        return Action("action", text=rest.lstrip(" "))
+    if word == "/nick":
+        if not arg or " " in arg:
+            return Action("invalid", text="usage: /nick NAME")
+        return Action("nick", arg)
+    if word == "/away":
+        return Action("away", text=arg)
+    if word == "/register":
+        return Action("register")
+    return Action("invalid", text=f"unknown command {sanitize(word)}; type /help for the list")
+
+
+def help_lines() -> list[str]:
+    width = max(map(len, COMMANDS))
+    lines = [f"{cmd.ljust(width)}  {what}" for cmd, what in COMMANDS.items()]
+    lines.append("anything else is sent to the room; start a line with // to send one that begins with /")
+    return lines
+
+

@@ -1,0 +1,106 @@
+"""The listening sockets: each with the handler its connections get, whether they count against
+the client limit, and its TLS; accepting in bounded batches, and pausing when out of descriptors."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from selchat.reactor.conn import DISCONNECTED, Handler
+from selchat.reactor.events import EventLoop
+
+log = logging.getLogger("selchat.reactor")
+
+# accept() failures that mean "out of descriptors or memory": pause accepting instead of spinning.
+ACCEPT_EXHAUSTED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+ACCEPT_PAUSE = 0.5
+ACCEPTS_PER_TURN = 256
+
+
+@dataclass(slots=True)
+class Listener:
+    sock: socket.socket
+    handler: Handler
+    counted: bool  # its connections count against max_conns (the metrics port's do not)
+    tls: ssl.SSLContext | None
+
+
+Admit = Callable[[socket.socket, Any, Listener], None]
+
+
+class Listeners:
+    """Every listening socket of the loop; ``admit`` takes what is accepted."""
+
+    def __init__(self, loop: EventLoop, admit: Admit) -> None:
+        self.loop = loop
+        self.admit = admit
+        self.all: list[Listener] = []
+        self.paused = False
+
+    def listen(self, host: str, port: int, handler: Handler, *, backlog: int = socket.SOMAXCONN,
+               counted: bool = True, tls: ssl.SSLContext | None = None, reuse_port: bool = False) -> tuple[str, int]:
+        """Bind and listen; returns the bound (host, port). Raises OSError as bind() does."""
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, type_, proto, _, addr = infos[0]
+        sock = socket.socket(family, type_, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:  # several processes on one port (serve --workers): the kernel spreads connections
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind(addr)
+            sock.listen(backlog)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        listener = Listener(sock, handler, counted, tls)
+        self.all.append(listener)
+        if not self.paused:
+            self.loop.add_reader(sock, partial(self.accept, listener))
+        bound = sock.getsockname()
+        return bound[0], bound[1]
+
+    def accept(self, listener: Listener) -> None:
+        for _ in range(ACCEPTS_PER_TURN):
+            try:
+                sock, addr = listener.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in ACCEPT_EXHAUSTED:
+                    log.error("accept failed (%s); pausing accepts for %.1fs", exc, ACCEPT_PAUSE)
+                    self.pause(ACCEPT_PAUSE)
+                    return
+                if exc.errno in DISCONNECTED or exc.errno == errno.EPROTO:
+                    continue
+                raise
+            self.admit(sock, addr, listener)
+
+    def pause(self, delay: float) -> None:
+        if self.paused:
+            return
+        self.paused = True
+        for listener in self.all:
+            self.loop.remove_reader(listener.sock)
+        self.loop.call_later(delay, self.resume)
+
+    def resume(self) -> None:
+        if not self.paused or self.loop.stop_at is not None:
+            return
+        self.paused = False
+        for listener in self.all:
+            self.loop.add_reader(listener.sock, partial(self.accept, listener))
+
+    def close(self) -> None:
+        for listener in self.all:
+            if not self.paused:
+                self.loop.remove_reader(listener.sock)
+            listener.sock.close()
+        self.all = []
+        self.paused = True

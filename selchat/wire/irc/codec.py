@@ -1,0 +1,95 @@
+"""One IRC connection (``IrcCodec``): its parser, its registration, its nick and capabilities.
+The verbs are commands.py's table, the replies replies.py's, the room's lines the shared
+``IrcWire``'s; this object holds the state they share and the face every codec shows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from selchat import outbound as ev
+from selchat.codec import LineSplitter
+from selchat.errors import ProtocolError
+from selchat.events import Command, Join
+from selchat.wire.irc import commands, replies
+from selchat.wire.irc.lines import CLIENT_TAGS_MAX, LINE_MAX, SERVER, TAGS_MAX, flat
+from selchat.wire.irc.wire import IrcWire
+
+
+class IrcCodec:
+    """One IRC connection."""
+
+    kind = "irc"
+
+    def __init__(self, max_frame: int, server: str = SERVER) -> None:
+        self.max_frame = max(max_frame, TAGS_MAX + LINE_MAX)
+        self.server = server
+        self._lines = LineSplitter(self.max_frame)
+        self.caps: set[str] = set()
+        self.wire = IrcWire.for_caps(frozenset(), server)
+        self.realname: str | None = None
+        self.negotiating = False  # CAP LS until CAP END holds registration back
+        self.nick: str | None = None
+        self.user: str | None = None
+        self.password: str | None = None
+        self.registering = False  # a Join was sent, the welcome not yet seen
+        self.registered = False
+        self.channels: list[str] = []
+        self.cap_version = 301
+        self.sasl: str | None = None  # "plain": waiting for the credentials; "checking": sent on
+        self.sasl_data = ""
+        self.account: str | None = None
+        self.batches = 0
+        self.motd = ""
+
+    # -- in -------------------------------------------------------------------------------------
+    def feed(self, data: bytes) -> list[Command | ProtocolError | bytes]:
+        out: list[Command | ProtocolError | bytes] = []
+        for raw in self._lines.feed(data):
+            if type(raw) is not bytes:  # longer than max_frame: discarded
+                out.append(self.numeric("417", "Input line was too long"))
+                continue
+            body = raw.split(b" ", 1)[1] if raw.startswith(b"@") and b" " in raw else raw
+            # IRCv3 message-tags: a client's tags take at most 4096 bytes with the "@" and the space
+            if len(body) + 2 > LINE_MAX or len(raw) - len(body) > CLIENT_TAGS_MAX or len(raw) + 2 > self.max_frame:
+                out.append(self.numeric("417", "Input line was too long"))
+                continue
+            try:
+                commands.dispatch(self, raw.decode("utf-8"), out)
+            except UnicodeDecodeError:
+                commands.dispatch(self, raw.decode("latin-1"), out)  # what older clients send; shown as is
+        return out
+
+    def numeric(self, number: str, *params: str) -> bytes:
+        """A numeric reply to this connection: it names its recipient, so it is never shared."""
+        *middle, last = params
+        target = self.nick if self.registered and self.nick else "*"
+        return f":{self.server} {number} {' '.join([target, *middle])} :{last}\r\n".encode("utf-8", "replace")
+
+    def register(self, out: list[Any]) -> None:
+        """NICK and USER given and CAP negotiation over: the hub is asked for the name."""
+        if self.registered or self.registering or self.negotiating or not self.nick or not self.user:
+            return
+        self.registering = True
+        out.append(Join(self.nick, password=self.password, version=2, lobby=False, user=self.user,
+                        realname=self.realname))
+
+    # -- out ------------------------------------------------------------------------------------
+    def encode(self, event: ev.Event) -> bytes | None:
+        return replies.encode(self, event)
+
+    def error(self, exc: ProtocolError, command: Command | None = None) -> bytes:
+        return replies.error(self, exc, command)
+
+    def ping(self, ping_id: int) -> bytes:
+        return f"PING :{ping_id}\r\n".encode()
+
+    def refuse(self, exc: ProtocolError) -> bytes:
+        return f"ERROR :Closing link: {flat(exc.message)}\r\n".encode("utf-8", "replace")
+
+    def welcomed(self, version: int) -> None:
+        return None  # IRC has one version; its numerics came with the welcome
+
+    def saw(self, event: ev.Event) -> None:
+        """An event this connection heard through the shared wire that changes what it is."""
+        if type(event) is ev.NickChanged and self.nick is not None and event.old.lower() == self.nick.lower():
+            self.nick = event.new

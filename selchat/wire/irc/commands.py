@@ -1,0 +1,372 @@
+"""IRC's command table (as ergo's irc/commands.go): each verb's handler, the parameters it needs
+at least, whether it may come before registration, and whether it is for registration only.
+``dispatch`` checks all of that once, so a handler only does its own work: it appends to ``out``
+the hub's commands and the lines the codec answers by itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from selchat.config import HISTORY_PAGE_MAX
+from selchat.events import (
+    Authenticate,
+    Away,
+    Chat,
+    Dm,
+    History,
+    JoinRoom,
+    LeaveRoom,
+    Lusers,
+    Nick,
+    Pong,
+    Quit,
+    Rooms,
+    Topic,
+    Users,
+    Who,
+    Whois,
+)
+from selchat.wire.irc import replies
+from selchat.wire.irc.lines import CAPS, CTCP, SASL_CHUNK, SASL_MAX, flat, parse_line, reference
+from selchat.wire.irc.wire import IrcWire
+
+if TYPE_CHECKING:
+    from selchat.wire.irc.codec import IrcCodec
+
+Handler = Callable[["IrcCodec", list[str], list[Any]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Verb:
+    handler: Handler
+    min_params: int = 0  # fewer (or empty ones) get 461
+    before_registration: bool = False  # allowed before the welcome (else 451)
+    registration_only: bool = False  # after the welcome: 462
+
+
+def dispatch(c: IrcCodec, line: str, out: list[Any]) -> None:
+    """One line: its verb looked up and its checks made, then its handler."""
+    parsed = parse_line(line)
+    if parsed is None:
+        return
+    _tags, name, params = parsed
+    verb = COMMANDS.get(name)
+    if verb is None:
+        out.append(c.numeric("421", name, "Unknown command") if c.registered
+                   else c.numeric("451", "You have not registered"))
+        return
+    # once registration is under way, what follows is handled in order after it (a client may
+    # send JOIN right behind USER); if registration fails, the hub answers 451 for those
+    started = c.registered or c.registering
+    if not started and not verb.before_registration:
+        out.append(c.numeric("451", "You have not registered"))
+    elif started and verb.registration_only:
+        out.append(c.numeric("462", "You may not reregister"))
+    elif len(params) < verb.min_params or not all(params[:verb.min_params]):
+        out.append(c.numeric("461", name, "Not enough parameters"))
+    else:
+        verb.handler(c, params, out)
+
+
+def cap(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    sub = params[0].upper()
+    target = c.nick or "*"
+    if sub == "LS":
+        if not c.registered:
+            c.negotiating = True
+        if len(params) > 1 and params[1].isdigit():
+            c.cap_version = max(c.cap_version, int(params[1]))
+        offered = [name if value is None or c.cap_version < 302 else f"{name}={value}"
+                   for name, value in CAPS.items()]
+        out.append(f":{c.server} CAP {target} LS :{' '.join(offered)}\r\n".encode())
+    elif sub == "LIST":
+        out.append(f":{c.server} CAP {target} LIST :{' '.join(sorted(c.caps))}\r\n".encode())
+    elif sub == "REQ":
+        if not c.registered:
+            c.negotiating = True
+        wanted = params[1].split() if len(params) > 1 else []
+        names = [w.lstrip("-") for w in wanted]
+        if wanted and all(n in CAPS for n in names):
+            for w in wanted:
+                if w.startswith("-"):
+                    c.caps.discard(w[1:])
+                else:
+                    c.caps.add(w)
+            c.wire = IrcWire.for_caps(frozenset(c.caps), c.server)
+            out.append(f":{c.server} CAP {target} ACK :{' '.join(wanted)}\r\n".encode())
+        else:
+            out.append(f":{c.server} CAP {target} NAK :{' '.join(wanted)}\r\n".encode())
+    elif sub == "END":
+        c.negotiating = False
+        c.register(out)
+    else:
+        out.append(c.numeric("410", params[0], "Invalid CAP command"))
+
+
+def authenticate(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    """SASL PLAIN (IRCv3 sasl-3.1): the credentials go to the hub as an ``Authenticate``;
+    900 and 903 follow its ``LoggedIn``, 904 its refusal."""
+    arg = params[0]
+    if c.account is not None:
+        out.append(c.numeric("907", "You have already authenticated using SASL"))
+        return
+    if arg == "*":
+        if c.sasl == "plain":
+            c.sasl, c.sasl_data = None, ""
+            out.append(c.numeric("906", "SASL authentication aborted"))
+        else:
+            out.append(c.numeric("904", "SASL authentication failed: nothing to abort"))
+        return
+    if c.sasl is None:
+        if arg.upper() != "PLAIN":
+            out.append(c.numeric("908", "PLAIN", "are available SASL mechanisms"))
+            out.append(c.numeric("904", "SASL authentication failed: only PLAIN is offered"))
+            return
+        c.sasl = "plain"
+        out.append(b"AUTHENTICATE +\r\n")
+        return
+    if c.sasl == "checking":
+        out.append(c.numeric("904", "SASL authentication failed: wait for the answer"))
+        return
+    if len(arg) > SASL_CHUNK:
+        c.sasl, c.sasl_data = None, ""
+        out.append(c.numeric("905", "SASL message too long"))
+        return
+    if arg != "+":
+        c.sasl_data += arg
+    if len(c.sasl_data) > SASL_MAX:
+        c.sasl, c.sasl_data = None, ""
+        out.append(c.numeric("904", "SASL authentication failed: the credentials are too long"))
+        return
+    if len(arg) == SASL_CHUNK:
+        return  # more follows (a last chunk of exactly 400 bytes is followed by "+")
+    data, c.sasl_data = c.sasl_data, ""
+    try:
+        authzid, authcid, password = base64.b64decode(data, validate=True).decode("utf-8").split("\0")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        c.sasl = None
+        out.append(c.numeric("904", "SASL authentication failed: PLAIN wants authzid NUL authcid NUL password"))
+        return
+    if authzid and authzid.casefold() != authcid.casefold():
+        c.sasl = None
+        out.append(c.numeric("904", "SASL authentication failed: you can only log in as yourself"))
+        return
+    c.sasl = "checking"
+    out.append(Authenticate(authcid, password))
+
+
+def chathistory(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    """IRCv3 draft/chathistory over a room's stored messages; the reply is one batch."""
+    sub = params[0].upper() if params else ""
+    if sub not in ("LATEST", "BEFORE", "AFTER", "AROUND", "BETWEEN"):
+        out.append(f"FAIL CHATHISTORY INVALID_PARAMS {sub or '*'} :LATEST, BEFORE, AFTER, AROUND "
+                   "or BETWEEN\r\n".encode())
+        return
+    wanted = 5 if sub == "BETWEEN" else 4
+    if len(params) < wanted:
+        out.append(f"FAIL CHATHISTORY INVALID_PARAMS {sub} :Not enough parameters\r\n".encode())
+        return
+    target = params[1]
+    if not target.startswith("#"):
+        out.append(f"FAIL CHATHISTORY INVALID_TARGET {sub} {flat(target)} :only rooms keep history "
+                   "here\r\n".encode("utf-8", "replace"))
+        return
+    try:
+        limit = int(params[wanted - 1])
+        refs = [reference(r, sub == "LATEST") for r in params[2:wanted - 1]]
+    except ValueError:
+        out.append(f"FAIL CHATHISTORY INVALID_PARAMS {sub} :a reference is *, msgid=ID or "
+                   "timestamp=TIME, and the limit a number\r\n".encode())
+        return
+    limit = max(1, min(limit, HISTORY_PAGE_MAX))
+    tag = f"chathistory {sub}"
+    first = refs[0]
+    if sub == "LATEST":
+        cmd = History(target, None, limit, None if first is None else first[1], False, tag=tag)
+    elif sub == "BEFORE":
+        cmd = History(target, first[0], limit, tag=tag)  # type: ignore[index]
+    elif sub == "AFTER":
+        cmd = History(target, None, limit, first[1], True, tag=tag)  # type: ignore[index]
+    elif sub == "AROUND":
+        cmd = History(target, None, limit, around=first[0], tag=tag)  # type: ignore[index]
+    else:
+        a, b = first, refs[1]
+        assert a is not None and b is not None
+        if a[0] <= b[0]:
+            cmd = History(target, b[0], limit, a[1], True, tag=tag)
+        else:
+            cmd = History(target, a[0], limit, b[1], False, tag=tag)
+    out.append(cmd)
+
+
+def password(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    c.password = params[0]
+
+
+def nick(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    if not params or not params[0]:
+        out.append(c.numeric("431", "No nickname given"))
+        return
+    if c.registered:
+        out.append(Nick(params[0]))
+        return
+    c.nick = params[0]
+    if c.registering:  # the first try was refused (433): this is the next one
+        c.registering = False
+    c.register(out)
+
+
+def user(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    c.user = params[0]
+    c.realname = params[3]
+    c.register(out)
+
+
+def ping(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    out.append(f":{c.server} PONG {c.server} :{params[0]}\r\n".encode("utf-8", "replace"))
+
+
+def pong(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    out.append(Pong(params[0] if params else None))
+
+
+def quit_(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    out.append(b"ERROR :Closing link (quit)\r\n")
+    out.append(Quit(params[0] if params else None))
+
+
+def join(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    if params[0] == "0":
+        out.extend(LeaveRoom(room) for room in list(c.channels))
+        return
+    for channel in params[0].split(","):
+        if channel:
+            out.append(JoinRoom(channel))
+
+
+def part(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    reason = params[1] if len(params) > 1 else None
+    out.extend(LeaveRoom(room, reason) for room in params[0].split(",") if room)
+
+
+def message(c: IrcCodec, params: list[str], out: list[Any], notice: bool) -> None:
+    verb = "NOTICE" if notice else "PRIVMSG"
+    if not params or not params[0]:
+        if not notice:
+            out.append(c.numeric("411", f"No recipient given ({verb})"))
+        return
+    if len(params) < 2 or not params[1]:
+        if not notice:
+            out.append(c.numeric("412", "No text to send"))
+        return
+    text = params[1]
+    action = text.startswith(f"{CTCP}ACTION ")
+    if action:
+        text = text[8:].rstrip(CTCP)
+    elif text.startswith(CTCP):
+        return  # other CTCP (VERSION, PING ...) is not relayed
+    echo = "echo-message" in c.caps
+    for target in params[0].split(","):
+        if target.startswith("#"):
+            out.append(Chat(text, room=target, action=action, notice=notice, echo=echo))
+        elif target:
+            out.append(Dm(target, text, action=action, notice=notice))
+
+
+def privmsg(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    message(c, params, out, notice=False)
+
+
+def notice(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    message(c, params, out, notice=True)
+
+
+def topic(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    out.append(Topic(params[0], params[1] if len(params) > 1 else None))
+
+
+def names(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    if not params:
+        out.append(c.numeric("366", "*", "End of /NAMES list"))
+        return
+    out.extend(Users(room, tag="names") for room in params[0].split(",") if room)
+
+
+def rooms(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    out.append(Rooms())
+
+
+def who(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    if params and params[0].startswith("#"):
+        out.append(Users(params[0], tag="who"))
+    else:
+        out.append(Who(params[0] if params and params[0] else "*"))
+
+
+def whois(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    if not params:
+        out.append(c.numeric("431", "No nickname given"))
+        return
+    out.append(Whois(params[-1]))
+
+
+def userhost(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    out.extend(Whois(nick, tag="userhost") for nick in params[:5])
+
+
+def away(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    out.append(Away(params[0] if params and params[0] else None))
+
+
+def lusers(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    out.append(Lusers())
+
+
+def motd(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    out.extend(replies.motd(c, c.motd))
+
+
+def mode(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    target = params[0]
+    if target.startswith("#"):
+        if len(params) > 1 and params[1] in ("b", "+b"):
+            out.append(c.numeric("368", target, "End of channel ban list"))
+        elif len(params) > 1:
+            out.append(c.numeric("482", target, "Channel modes are fixed on selchat (+nt)"))
+        else:
+            out.append(c.numeric("324", target, "+nt"))
+    elif c.nick and target.lower() == c.nick.lower():
+        out.append(c.numeric("221", "+i"))
+    else:
+        out.append(c.numeric("502", "Can't change mode for other users"))
+
+COMMANDS: dict[str, Verb] = {
+    "CAP": Verb(cap, 1, before_registration=True),
+    "AUTHENTICATE": Verb(authenticate, 1, before_registration=True),
+    "PASS": Verb(password, 1, before_registration=True, registration_only=True),
+    "NICK": Verb(nick, before_registration=True),
+    "USER": Verb(user, 4, before_registration=True, registration_only=True),
+    "PING": Verb(ping, 1, before_registration=True),
+    "PONG": Verb(pong, before_registration=True),
+    "QUIT": Verb(quit_, before_registration=True),
+    "CHATHISTORY": Verb(chathistory),
+    "JOIN": Verb(join, 1),
+    "PART": Verb(part, 1),
+    "PRIVMSG": Verb(privmsg),
+    "NOTICE": Verb(notice),
+    "TOPIC": Verb(topic, 1),
+    "NAMES": Verb(names),
+    "LIST": Verb(rooms),
+    "WHO": Verb(who),
+    "WHOIS": Verb(whois),
+    "USERHOST": Verb(userhost, 1),
+    "AWAY": Verb(away),
+    "LUSERS": Verb(lusers),
+    "MOTD": Verb(motd),
+    "MODE": Verb(mode, 1),
+}

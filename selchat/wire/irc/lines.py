@@ -1,0 +1,126 @@
+"""IRC's lines and words: the server's constants, parsing a line, the values IRCv3 tags carry,
+and ProtocolError codes as numerics. Pure functions, shared by the codec's parts."""
+
+from __future__ import annotations
+
+import calendar
+import time
+
+from selchat.config import HISTORY_PAGE_MAX, NAME_MAX, ROOM_MAX, TOPIC_MAX
+from selchat.errors import ErrorCode
+
+SERVER = "selchat"  # the server name, unless the operator gives another (--irc-name)
+HOST = "selchat"  # the host part of every user mask
+VERSION = "selchat-0.2"
+# RFC 1459: a line is at most 512 bytes with its CR LF; IRCv3 message-tags allows 4094 more bytes
+# of client tags (8191 in all) in front of it.
+LINE_MAX = 512
+TAGS_MAX = 8191
+CLIENT_TAGS_MAX = 4096
+# The capabilities offered (IRCv3), with their values for CAP LS 302.
+CAPS = {"away-notify": None, "batch": None, "draft/chathistory": None, "echo-message": None,
+        "message-tags": None, "multi-prefix": None, "sasl": "PLAIN", "server-time": None,
+        "userhost-in-names": None}
+ISUPPORT = (
+    f"CASEMAPPING=ascii CHANTYPES=# CHANLIMIT=#:20 NICKLEN={NAME_MAX} CHANNELLEN={ROOM_MAX + 1} "
+    f"TOPICLEN={TOPIC_MAX} AWAYLEN={TOPIC_MAX} MAXTARGETS=1 NETWORK=selchat CHANMODES=,,,nt PREFIX= "
+    f"STATUSMSG= UTF8ONLY CHATHISTORY={HISTORY_PAGE_MAX} MSGREFTYPES=msgid,timestamp"
+)
+ISUPPORT_TOKENS = ISUPPORT.split(" ")
+SASL_CHUNK = 400  # AUTHENTICATE carries base64 in chunks of 400 bytes
+SASL_MAX = 8192  # bytes of base64 in all: a name and the longest account password, with room
+CTCP = "\x01"
+
+
+def time_tag(timestamp: float) -> str:
+    millis = int(timestamp * 1000) % 1000
+    return "time=" + time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(timestamp)) + f".{millis:03d}Z"
+
+
+def msgid(timestamp: float) -> str:
+    """A message's id: its timestamp in microseconds, which the hub makes unique, so an id found
+    in a CHATHISTORY reference needs no lookup."""
+    return str(round(timestamp * 1_000_000))
+
+
+def parse_time(text: str) -> float | None:
+    """An IRCv3 server-time value (2026-11-24T19:03:07.123Z) as a Unix timestamp."""
+    head, dot, frac = text.rstrip("Z").partition(".")
+    try:
+        whole = time.strptime(head, "%Y-%m-%dT%H:%M:%S")
+        fraction = float("0." + frac) if dot and frac.isdigit() else 0.0
+    except ValueError:
+        return None
+    return calendar.timegm(whole) + fraction
+
+
+def flat(text: str) -> str:
+    """One IRC line's worth of text: no CR, LF or NUL."""
+    return text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ").replace("\0", "")
+
+
+def mask(nick: str) -> str:
+    return f"{nick}!{nick}@{HOST}"
+
+
+def parse_line(line: str) -> tuple[dict[str, str], str, list[str]] | None:
+    """(tags, command, params) of one IRC line, or None for an empty one."""
+    tags: dict[str, str] = {}
+    if line.startswith("@"):
+        raw, _, line = line.partition(" ")
+        for item in raw[1:].split(";"):
+            key, _, value = item.partition("=")
+            if key:
+                tags[key] = value
+    line = line.lstrip(" ")
+    if line.startswith(":"):
+        _, _, line = line.partition(" ")  # a prefix from a client is ignored
+    trailing = None
+    if " :" in line:
+        line, _, trailing = line.partition(" :")
+    elif line.startswith(":"):
+        trailing, line = line[1:], ""
+    words = [w for w in line.split(" ") if w]
+    if not words:
+        return None
+    params = words[1:]
+    if trailing is not None:
+        params.append(trailing)
+    return tags, words[0].upper(), params
+
+
+def reference(text: str, star: bool) -> tuple[float, float] | None:
+    """A CHATHISTORY reference as (upper bound, lower bound), both exclusive: what lies before
+    it and what lies after it. A msgid is exact; a timestamp has millisecond precision, so the
+    messages "after" it start at the next millisecond. None for ``*`` where that is allowed."""
+    if text == "*" and star:
+        return None
+    kind, _, value = text.partition("=")
+    if kind == "msgid" and value.isdigit():
+        stamp = int(value) / 1_000_000
+        return stamp, stamp
+    if kind == "timestamp":
+        at = parse_time(value)
+        if at is not None:
+            return at, at + 0.000999
+    raise ValueError(text)
+
+
+# ProtocolError codes as IRC numerics: (numeric, the parameter it names, the text); a parameter of
+# None names nothing. Codes not here become a NOTICE, and closing codes an ERROR.
+NUMERICS: dict[ErrorCode, tuple[str, str | None]] = {
+    ErrorCode.USERNAME_TAKEN: ("433", "nick"),
+    ErrorCode.NAME_REGISTERED: ("433", "nick"),
+    ErrorCode.INVALID_USERNAME: ("432", "nick"),
+    ErrorCode.NO_SUCH_USER: ("401", "nick"),
+    ErrorCode.NOT_IN_ROOM: ("442", "room"),
+    ErrorCode.NO_SUCH_ROOM: ("403", "room"),
+    ErrorCode.BAD_ROOM_NAME: ("403", "room"),
+    ErrorCode.TOO_MANY_ROOMS: ("405", "room"),
+    ErrorCode.EMPTY_MESSAGE: ("412", None),
+    ErrorCode.MESSAGE_TOO_LONG: ("417", None),
+    ErrorCode.FRAME_TOO_LARGE: ("417", None),
+    ErrorCode.NOT_JOINED: ("451", None),
+    ErrorCode.ALREADY_JOINED: ("462", None),
+    ErrorCode.BAD_PASSWORD: ("464", None),
+}

@@ -1,0 +1,261 @@
+"""IRC's replies: what one connection alone is told, by the type of the hub's event (a table,
+as the wire's), the numerics they are made of, and errors as numerics, FAIL or ERROR."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from selchat import outbound as ev
+from selchat.errors import ErrorCode, ProtocolError
+from selchat.events import Authenticate, Chat, Command, Dm, History, Users, Whois
+from selchat.wire.irc.lines import HOST, ISUPPORT_TOKENS, NUMERICS, VERSION, flat, mask
+
+if TYPE_CHECKING:
+    from selchat.wire.irc.codec import IrcCodec
+
+
+def encode(c: IrcCodec, event: ev.Event) -> bytes | None:
+    """An event for this connection alone (a reply, a private message, a replayed line)."""
+    reply = REPLIES.get(type(event))
+    return reply(c, event) if reply is not None else c.wire.encode(event)
+
+
+def room_joined(c: IrcCodec, r: ev.RoomJoined) -> bytes:
+    if r.room not in c.channels:
+        c.channels.append(r.room)
+    assert c.nick is not None
+    return (c.wire._out(mask(c.nick), f"JOIN {r.room}")
+            + topic_lines(c, r.room, r.topic, r.topic_by, r.topic_at, quiet=True)
+            + names(c, r.room, r.users) + quiet_note(c, r.room, r.user_count))
+
+
+def room_left(c: IrcCodec, gone: ev.RoomLeft) -> bytes:
+    c.channels = [room for room in c.channels if room.lower() != gone.room.lower()]
+    assert c.nick is not None
+    reason = f" :{flat(gone.reason)}" if gone.reason else ""
+    return c.wire._out(mask(c.nick), f"PART {gone.room}{reason}")
+
+
+def logged_in(c: IrcCodec, event: ev.LoggedIn) -> bytes:
+    c.sasl = None
+    c.account = event.account
+    nick = c.nick or "*"
+    return (c.numeric("900", f"{nick}!{nick}@{HOST}", c.account, f"You are now logged in as {c.account}")
+            + c.numeric("903", "SASL authentication successful"))
+
+
+def direct(c: IrcCodec, d: ev.DirectMessage) -> bytes | None:
+    mine = c.nick is not None and d.sender.lower() == c.nick.lower()
+    away = b""
+    if mine and d.away and not d.notice and d.to.lower() != d.sender.lower():
+        away = c.numeric("301", d.to, flat(d.away))
+    if mine and d.to.lower() != d.sender.lower() and "echo-message" not in c.caps:
+        return away or None  # the sender's receipt: only with echo-message
+    return away + c.wire.message(d.sender, d.to, d.text, d.timestamp, d.action, d.notice)
+
+
+def user_list(c: IrcCodec, u: ev.UserList) -> bytes:
+    if u.tag not in ("who", "whomask"):
+        return names(c, u.room, u.users)
+    away = dict(u.away)
+    info = u.info or tuple((n, n) for n in u.users)
+    channel = u.room if u.tag == "who" else "*"
+    lines = [c.numeric("352", channel, user, HOST, c.server, n, "G" if n in away else "H", f"0 {real}")
+             for n, (user, real) in zip(u.users, info, strict=True)]
+    return b"".join(lines) + c.numeric("315", u.room, "End of WHO list")
+
+
+def room_list(c: IrcCodec, rl: ev.RoomList) -> bytes:
+    return (c.numeric("321", "Channel", "Users  Name")
+            + b"".join(c.numeric("322", r.room, str(r.users), flat(r.topic)) for r in rl.rooms
+                       if r.users)  # IRC channels exist while someone is in them
+            + c.numeric("323", "End of /LIST"))
+
+
+def topic_is(c: IrcCodec, ti: ev.TopicIs) -> bytes:
+    return topic_lines(c, ti.room, ti.topic, ti.by, ti.at, quiet=False)
+
+
+def user_info(c: IrcCodec, ui: ev.UserInfo) -> bytes:
+    if ui.tag == "userhost":
+        return c.numeric("302", f"{ui.username}={'-' if ui.away else '+'}{ui.user}@{HOST}")
+    return whois(c, ui)
+
+
+def away_changed(c: IrcCodec, a: ev.AwayChanged) -> bytes | None:
+    if c.nick is not None and a.username.lower() == c.nick.lower():
+        return (c.numeric("306", "You have been marked as being away") if a.message
+                else c.numeric("305", "You are no longer marked as being away"))
+    return c.wire.encode(a)
+
+
+def nick_changed(c: IrcCodec, n: ev.NickChanged) -> bytes | None:
+    line = c.wire.encode(n)
+    if c.nick is not None and n.old.lower() == c.nick.lower():
+        c.nick = n.new
+    return line
+
+
+def registered(c: IrcCodec, r: ev.Registered) -> bytes:
+    return c.wire._out(c.server, f"NOTICE {c.nick} :You are now logged in to the account {r.account}")
+
+
+def nothing(c: IrcCodec, event: Any) -> None:
+    return None
+
+
+def history(c: IrcCodec, hb: ev.HistoryBatch) -> bytes | None:
+    asked = hb.tag is not None and hb.tag.startswith("chathistory")
+    if not asked and "draft/chathistory" in c.caps:
+        return None  # such a client asks for what it wants (as Ergo does)
+    wire = c.wire
+    batch = None
+    head = tail = b""
+    if "batch" in c.caps and (asked or wire.server_time):
+        c.batches += 1
+        batch = str(c.batches)
+        head = f":{c.server} BATCH +{batch} chathistory {hb.room}\r\n".encode()
+        tail = f":{c.server} BATCH -{batch}\r\n".encode()
+    body = b"".join(wire.message(m.username, m.room, m.text, m.timestamp, m.action, m.notice, True, batch)
+                    for m in hb.messages)
+    return head + body + tail
+
+
+def welcome(c: IrcCodec, w: ev.Welcome) -> bytes:
+    c.registered = True
+    c.registering = False
+    c.nick = w.username
+    c.channels = [w.room] if w.room else []
+    c.motd = w.motd
+    created = "This server speaks selchat's rooms as channels"
+    lines = [
+        c.numeric("001", f"Welcome to selchat, {w.username}"),
+        c.numeric("002", f"Your host is {c.server}, running version {VERSION}"),
+        c.numeric("003", created),
+        c.numeric("004", c.server, VERSION, "i", "nt"),
+        *(c.numeric("005", *ISUPPORT_TOKENS[i:i + 12], "are supported by this server")
+          for i in range(0, len(ISUPPORT_TOKENS), 12)),  # at most 15 parameters a line
+        *motd(c, w.motd),
+    ]
+    if w.room:
+        lines += [c.wire._out(mask(w.username), f"JOIN {w.room}"),
+                  topic_lines(c, w.room, w.topic, None, None, quiet=True), names(c, w.room, w.users),
+                  quiet_note(c, w.room, w.user_count)]
+    return b"".join(lines)
+
+
+def quiet_note(c: IrcCodec, room: str, count: int | None) -> bytes:
+    """A large room's NAMES lists only you (as Twitch's do): say how many are there."""
+    if count is None:
+        return b""
+    return c.wire._out(c.server, f"NOTICE {c.nick or '*'} :{room} has {count} users; joins and "
+                                       "leaves are not shown in a room this large (/names lists everyone)")
+
+
+def motd(c: IrcCodec, motd: str) -> list[bytes]:
+    if not motd:
+        return [c.numeric("422", "MOTD File is missing")]
+    return [c.numeric("375", f"- {c.server} Message of the day -"),
+            *(c.numeric("372", f"- {flat(line)}") for line in motd.splitlines()),
+            c.numeric("376", "End of /MOTD command.")]
+
+
+def topic_lines(c: IrcCodec, room: str, topic: str, by: str | None, at: float | None, quiet: bool) -> bytes:
+    if not topic:
+        return b"" if quiet else c.numeric("331", room, "No topic is set")
+    lines = c.numeric("332", room, flat(topic))
+    if by:
+        lines += c.numeric("333", room, by, str(int(at or 0)))
+    return lines
+
+
+def names(c: IrcCodec, room: str, users: tuple[str, ...]) -> bytes:
+    lines = b""
+    chunk: list[str] = []
+    full = "userhost-in-names" in c.caps
+    for name in users:
+        chunk.append(mask(name) if full else name)
+        if len(" ".join(chunk)) > 400:
+            lines += c.numeric("353", "=", room, " ".join(chunk))
+            chunk = []
+    if chunk:
+        lines += c.numeric("353", "=", room, " ".join(chunk))
+    return lines + c.numeric("366", room, "End of /NAMES list")
+
+
+def whois(c: IrcCodec, info: ev.UserInfo) -> bytes:
+    n = info.username
+    lines = c.numeric("311", n, info.user or n, HOST, "*", info.realname or n)
+    if info.rooms:
+        lines += c.numeric("319", n, " ".join(info.rooms))
+    lines += c.numeric("312", n, c.server, "selchat")
+    if info.away:
+        lines += c.numeric("301", n, flat(info.away))
+    if info.account:
+        lines += c.numeric("330", n, info.account, "is logged in as")
+    lines += c.numeric("317", n, str(int(info.idle)), "seconds idle")
+    return lines + c.numeric("318", n, "End of /WHOIS list")
+
+
+def lusers(c: IrcCodec, st: ev.ServerStats) -> bytes:
+    unknown = max(0, st.connections - st.users)
+    return (c.numeric("251", f"There are {st.users} users and 0 invisible on 1 servers")
+            + c.numeric("252", "0", "operator(s) online")
+            + (c.numeric("253", str(unknown), "unknown connection(s)") if unknown else b"")
+            + c.numeric("254", str(st.rooms), "channels formed")
+            + c.numeric("255", f"I have {st.users} clients and 0 servers")
+            + c.numeric("265", str(st.users), str(st.peak), f"Current local users {st.users}, max {st.peak}")
+            + c.numeric("266", str(st.users), str(st.peak), f"Current global users {st.users}, max {st.peak}"))
+
+
+def error(c: IrcCodec, exc: ProtocolError, command: Command | None = None) -> bytes:
+    kind = type(command)
+    if kind is Authenticate or (command is None and c.sasl == "checking" and exc.code in (
+            ErrorCode.BAD_LOGIN, ErrorCode.TOO_MANY_LOGINS)):
+        c.sasl = None
+        if exc.code is ErrorCode.ALREADY_JOINED:
+            return c.numeric("907", "You have already authenticated using SASL")
+        return c.numeric("904", f"SASL authentication failed: {flat(exc.message)}")
+    if kind is History:
+        sub = command.tag.split(" ")[1] if command.tag else "LATEST"  # type: ignore[union-attr]
+        code = "INVALID_TARGET" if exc.code in (ErrorCode.NOT_IN_ROOM, ErrorCode.BAD_ROOM_NAME,
+                                                ErrorCode.NO_SUCH_ROOM) else "MESSAGE_ERROR"
+        return (f"FAIL CHATHISTORY {code} {sub} {flat(command.room)} :"  # type: ignore[union-attr]
+                f"{flat(exc.message)}\r\n").encode("utf-8", "replace")
+    if kind in (Chat, Dm) and command.notice and not exc.closes:  # type: ignore[union-attr]
+        return b""  # NOTICE is never answered, not even with an error (RFC 2812 3.3.2)
+    if kind is Users and command.tag == "names" and exc.code in (  # type: ignore[union-attr]
+            ErrorCode.NO_SUCH_ROOM, ErrorCode.BAD_ROOM_NAME):
+        return c.numeric("366", flat(command.room or "*"), "End of /NAMES list")  # type: ignore[union-attr]
+    if kind is Whois and exc.code is ErrorCode.NO_SUCH_USER:
+        nick = flat(command.username)  # type: ignore[union-attr]
+        if command.tag == "userhost":  # type: ignore[union-attr]
+            return c.numeric("302", "")
+        return c.numeric("401", nick, flat(exc.message)) + c.numeric("318", nick, "End of /WHOIS list")
+    if exc.closes:
+        return (c.numeric("464", "Password incorrect") if exc.code is ErrorCode.BAD_PASSWORD else b"") + \
+            f"ERROR :Closing link: {flat(exc.message)}\r\n".encode("utf-8", "replace")
+    found = NUMERICS.get(exc.code)
+    if exc.code is ErrorCode.NOT_IN_ROOM and type(command) is Chat:
+        found = ("404", "room")  # ERR_CANNOTSENDTOCHAN
+    if found is None:
+        return c.wire._out(c.server, f"NOTICE {c.nick or '*'} :{flat(exc.message)}")
+    number, about = found
+    params: list[str] = []
+    if about == "nick":
+        name = getattr(command, "username", None) or getattr(command, "to", None) or c.nick or "*"
+        params.append(str(name))
+        if exc.code in (ErrorCode.USERNAME_TAKEN, ErrorCode.NAME_REGISTERED, ErrorCode.INVALID_USERNAME) \
+                and not c.registered:
+            c.registering = False  # the client will send another NICK
+    elif about == "room":
+        params.append(str(getattr(command, "room", None) or "*"))
+    return c.numeric(number, *params, flat(exc.message))
+
+REPLIES: dict[type, Callable[[IrcCodec, Any], bytes | None]] = {
+    ev.Welcome: welcome, ev.RoomJoined: room_joined, ev.RoomLeft: room_left, ev.HistoryBatch: history,
+    ev.LoggedIn: logged_in, ev.DirectMessage: direct, ev.UserList: user_list, ev.RoomList: room_list,
+    ev.TopicIs: topic_is, ev.UserInfo: user_info, ev.ServerStats: lusers, ev.PongReply: nothing,
+    ev.AwayChanged: away_changed, ev.NickChanged: nick_changed, ev.Registered: registered,
+}

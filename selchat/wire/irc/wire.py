@@ -1,0 +1,112 @@
+"""What a whole room hears, as IRC lines: rendered once per capability set and shared by every
+connection with that set, so a broadcast is encoded once per set, not once per person."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from selchat import outbound as ev
+from selchat.wire.irc.lines import CTCP, LINE_MAX, SERVER, flat, mask, msgid, time_tag
+
+
+class IrcWire:
+    """What a room hears, rendered once per capability set."""
+
+    _interned: dict[tuple[frozenset[str], str], IrcWire] = {}
+
+    def __init__(self, caps: frozenset[str], server: str = SERVER) -> None:
+        self.caps = caps
+        self.server = server
+        self.server_time = "server-time" in caps
+        self.tags = "message-tags" in caps
+
+    @classmethod
+    def for_caps(cls, caps: frozenset[str], server: str = SERVER) -> IrcWire:
+        wire = cls._interned.get((caps, server))
+        if wire is None:
+            wire = cls._interned[(caps, server)] = cls(caps, server)
+        return wire
+
+    def _out(self, source: str, rest: str, timestamp: float | None = None, batch: str | None = None,
+             ident: bool = False) -> bytes:
+        tags = []
+        if batch is not None:
+            tags.append(f"batch={batch}")
+        if self.server_time and timestamp is not None:
+            tags.append(time_tag(timestamp))
+        if ident and self.tags and timestamp is not None:
+            tags.append(f"msgid={msgid(timestamp)}")
+        head = f"@{';'.join(tags)} " if tags else ""
+        return f"{head}:{source} {rest}\r\n".encode("utf-8", "replace")
+
+    def message(self, sender: str, target: str, text: str, timestamp: float, action: bool, notice: bool,
+                history: bool = False, batch: str | None = None) -> bytes:
+        verb = "NOTICE" if notice else "PRIVMSG"
+        text = flat(text)
+        if history and not self.server_time:
+            text = f"[{time.strftime('%H:%M', time.localtime(timestamp))}] {text}"
+        prefix = f"{verb} {target} :" + (f"{CTCP}ACTION " if action else "")
+        suffix = CTCP if action else ""
+        # keep each line within 512 bytes, as the recipient's client counts them
+        room = LINE_MAX - len(f":{mask(sender)} {prefix}{suffix}\r\n".encode()) - 8
+        out = []
+        data = text.encode("utf-8", "replace")
+        while True:
+            piece = data[:room]
+            while piece and len(piece) < len(data):  # do not cut a UTF-8 sequence in two
+                try:
+                    piece.decode("utf-8")
+                    break
+                except UnicodeDecodeError:
+                    piece = piece[:-1]
+            out.append(self._out(mask(sender), prefix + piece.decode("utf-8", "replace") + suffix, timestamp,
+                                 batch, True))
+            data = data[len(piece):]
+            if not data or not piece:
+                break
+        return b"".join(out)
+
+    def encode(self, event: ev.Event) -> bytes | None:
+        render = _RENDER.get(type(event))
+        return render(self, event) if render is not None else None
+
+    # -- one renderer an event type (the table below) ---------------------------------------------
+    def _said(self, m: ev.Message) -> bytes:
+        return self.message(m.username, m.room, m.text, m.timestamp, m.action, m.notice, m.history)
+
+    def _joined(self, j: ev.UserJoined) -> bytes:
+        return self._out(mask(j.username), f"JOIN {j.room}", j.timestamp)
+
+    def _left(self, left: ev.UserLeft) -> bytes | None:
+        if left.parted:
+            reason = f" :{flat(left.reason)}" if left.reason else ""
+            return self._out(mask(left.username), f"PART {left.room}{reason}", left.timestamp)
+        if left.again:
+            return None  # QUIT is said once, whatever rooms were shared
+        return self._out(mask(left.username), f"QUIT :{flat(left.reason or 'Quit')}", left.timestamp)
+
+    def _topic(self, t: ev.TopicChanged) -> bytes:
+        return self._out(mask(t.by), f"TOPIC {t.room} :{flat(t.topic)}", t.timestamp)
+
+    def _nick(self, n: ev.NickChanged) -> bytes:
+        return self._out(mask(n.old), f"NICK {n.new}", n.timestamp)
+
+    def _away(self, a: ev.AwayChanged) -> bytes | None:
+        if "away-notify" not in self.caps:
+            return None
+        return self._out(mask(a.username), f"AWAY :{flat(a.message)}" if a.message else "AWAY")
+
+    def _announced(self, an: ev.Announcement) -> bytes:
+        return self._out(self.server, f"NOTICE * :{flat(an.text)}", an.timestamp)
+
+    def _shutdown(self, sd: ev.Shutdown) -> bytes:
+        return f"ERROR :{flat(sd.text)}\r\n".encode()
+
+
+_RENDER: dict[type, Callable[[IrcWire, Any], bytes | None]] = {
+    ev.Message: IrcWire._said, ev.UserJoined: IrcWire._joined, ev.UserLeft: IrcWire._left,
+    ev.TopicChanged: IrcWire._topic, ev.NickChanged: IrcWire._nick, ev.AwayChanged: IrcWire._away,
+    ev.Announcement: IrcWire._announced, ev.Shutdown: IrcWire._shutdown,
+}
