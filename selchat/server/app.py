@@ -36,7 +36,7 @@ from selchat.server.session import Connections, ConnState
 from selchat.server.shared import SharedServices
 from selchat.server.signals import Signals
 from selchat.store import Store as Database
-from selchat.store import Worker
+from selchat.worker import Worker
 
 log = logging.getLogger("selchat.server")
 

@@ -29,7 +29,8 @@ from selchat.records import (
     Result,
     Write,
 )
-from selchat.store import Store, Worker, checkpoint
+from selchat.store import Store
+from selchat.worker import Worker, checkpoint
 
 log = logging.getLogger("selchat.server")
 
