@@ -112,6 +112,14 @@ class LineDecoder:
                 self._scan = len(tail)
         return out
 
+    def message(self, text: str) -> list[DecodeResult]:
+        """One line that arrived whole and already decoded (a WebSocket text message, whose size
+        the transport bounded): parsed as it is, with no bytes and no splitting in between."""
+        out: list[DecodeResult] = []
+        if text and not text.isspace():
+            self._decode_text(text, out)
+        return out
+
     def _overflow(self, out: list[DecodeResult]) -> None:
         self._buf = bytearray()
         self._scan = 0
@@ -132,10 +140,15 @@ class LineDecoder:
             out.append(self._too_large())
             return
         try:
-            obj = _DECODE(line.decode("utf-8"))
+            text = line.decode("utf-8")
         except UnicodeDecodeError:
             out.append(FrameError(ErrorCode.BAD_FRAME, "frame is not valid UTF-8"))
             return
+        self._decode_text(text, out)
+
+    def _decode_text(self, text: str, out: list[DecodeResult]) -> None:
+        try:
+            obj = _DECODE(text)
         except (ValueError, RecursionError):
             out.append(FrameError(ErrorCode.BAD_FRAME, "frame is not valid JSON"))
             return

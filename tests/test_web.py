@@ -361,3 +361,30 @@ def test_keepalive_pings_flood_control_and_the_server_password(start_server, tmp
     page.send(type="ping", id=7)
     assert page.expect("pong")["id"] == 7  # still connected: pings answered, flooding refused
 
+
+
+@pytest.mark.parametrize("subprotocols", [[], ["text.ircv3.net"]])
+def test_a_websocket_message_is_decoded_once(subprotocols: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """wsproto's text goes to the inner codec as the one line it is: never back to bytes to be
+    split into lines and decoded again (the inner codec's byte door is not used)."""
+    from selchat.events import Chat, Join
+    from selchat.wire.web import WebCodec
+
+    codec = WebCodec(16384, "selchat", frozenset())
+    client = WSConnection(ConnectionType.CLIENT)
+    upgrade = client.send(Request(host="127.0.0.1", target="/ws", subprotocols=subprotocols))
+    for item in codec.feed(upgrade):
+        if type(item) is bytes:
+            client.receive_data(item)
+    assert [type(e) for e in client.events()] == [AcceptConnection] and codec.inner is not None
+
+    def no_bytes(self: Any, data: bytes) -> list[Any]:
+        raise AssertionError("a WebSocket message went through the byte stream")
+    monkeypatch.setattr(type(codec.inner), "feed", no_bytes)
+    if subprotocols:
+        said = ["NICK ünï", "USER u 0 * :real", "PRIVMSG #lobby :hi ✓"]
+    else:
+        said = ['{"type":"join","username":"ünï","version":2}', '{"type":"chat","message":"hi ✓"}']
+    got = [item for text in said for item in codec.feed(client.send(Message(data=text)))]
+    assert [type(c) for c in got if isinstance(c, (Join, Chat))] == [Join, Chat]
+    assert next(c for c in got if isinstance(c, Chat)).message == "hi ✓"

@@ -234,8 +234,15 @@ class JsonCodec:
         self.wire: JsonWire = JSON_V1  # until the join says which version
 
     def feed(self, data: bytes) -> list[Command | ProtocolError]:
+        return self._commands(self.decoder.feed(data))
+
+    def message(self, text: str) -> list[Command | ProtocolError]:
+        """One line that arrived whole and decoded (a WebSocket message)."""
+        return self._commands(self.decoder.message(text))
+
+    def _commands(self, items: list[Any]) -> list[Command | ProtocolError]:
         out: list[Command | ProtocolError] = []
-        for item in self.decoder.feed(data):
+        for item in items:
             if type(item) is not dict:
                 out.append(item)  # type: ignore[arg-type]  # a FrameError
                 continue

@@ -269,8 +269,8 @@ class WebCodec:
                 text = "".join(self._parts)
                 self._parts, self._size = [], 0
                 assert self.inner is not None
-                ending = "\r\n" if isinstance(self.inner, IrcCodec) else "\n"
-                for item in self.inner.feed((text.replace("\r", "").replace("\n", " ") + ending).encode()):
+                # one message is one line: the inner codec parses wsproto's text as it is
+                for item in self.inner.message(text):
                     out.append(messages(item) if type(item) is bytes else item)
         elif isinstance(event, BytesMessage):
             out.append(self._close(CLOSE_UNSUPPORTED, "text messages only"))

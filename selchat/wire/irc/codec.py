@@ -49,15 +49,31 @@ class IrcCodec:
                 out.append(self.numeric("417", "Input line was too long"))
                 continue
             body = raw.split(b" ", 1)[1] if raw.startswith(b"@") and b" " in raw else raw
-            # IRCv3 message-tags: a client's tags take at most 4096 bytes with the "@" and the space
-            if len(body) + 2 > LINE_MAX or len(raw) - len(body) > CLIENT_TAGS_MAX or len(raw) + 2 > self.max_frame:
-                out.append(self.numeric("417", "Input line was too long"))
+            if self._too_long(len(body), len(raw), out):
                 continue
             try:
                 commands.dispatch(self, raw.decode("utf-8"), out)
             except UnicodeDecodeError:
                 commands.dispatch(self, raw.decode("latin-1"), out)  # what older clients send; shown as is
         return out
+
+    def message(self, text: str) -> list[Command | ProtocolError | bytes]:
+        """One line that arrived whole and decoded (a WebSocket message): parsed as it is."""
+        out: list[Command | ProtocolError | bytes] = []
+        line = text.replace("\r", "").replace("\n", " ")
+        body = line.split(" ", 1)[1] if line.startswith("@") and " " in line else line
+        # the sizes IRC counts are bytes
+        sizes = (len(body), len(line)) if line.isascii() else (len(body.encode()), len(line.encode()))
+        if not self._too_long(*sizes, out):
+            commands.dispatch(self, line, out)
+        return out
+
+    def _too_long(self, body: int, whole: int, out: list[Any]) -> bool:
+        # IRCv3 message-tags: a client's tags take at most 4096 bytes with the "@" and the space
+        if body + 2 > LINE_MAX or whole - body > CLIENT_TAGS_MAX or whole + 2 > self.max_frame:
+            out.append(self.numeric("417", "Input line was too long"))
+            return True
+        return False
 
     def numeric(self, number: str, *params: str) -> bytes:
         """A numeric reply to this connection: it names its recipient, so it is never shared."""
