@@ -17,8 +17,8 @@ MODULE_MAX, CLASS_MAX, FUNCTION_MAX = 450, 300, 60
 
 # (path, name or "" for the module) -> lines today; still to be split (issue 20's later steps)
 NOT_YET = {
-    ("bench.py", ""): 982, ("bench.py", "_connect_all"): 138, ("bench.py", "_load"): 142,
-    ("bench.py", "run_bench"): 146, ("bench.py", "on_ready"): 68,
+    ("bench/load.py", "_load"): 142,
+    ("bench/__init__.py", "run_bench"): 146,
 }
 
 # what the pure layers must not import

@@ -1,0 +1,331 @@
+"""`selchat bench`: a load generator for protocol v1 chat servers.
+
+Clients are spread over worker processes, each a selectors loop, so the generator can use every
+core the server does not. Workers publish their sent and delivered counts in a shared array
+(one writer per slot, no lock), so each can see how many messages are in flight in total: a
+message is in flight until every other client has received it, and deliveries / (clients - 1)
+messages are complete. Deliveries are counted without decoding: ``bytes.count`` of the chat
+frame's prefix over whole lines. Only sampled messages, at a few receivers per worker, have
+their send time (carried in the message text) parsed for latency.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+import shlex
+import sys
+import tempfile
+import time
+from array import array
+from dataclasses import asdict
+from typing import Any
+
+from selchat.bench.load import _login_storm, _worker, make_login_accounts
+from selchat.bench.procs import (
+    StartedServer,
+    _proc_cpu,
+    _proc_peak_rss_mb,
+    _proc_rss_mb,
+    raise_fd_limit,
+    selchat_server_command,
+)
+from selchat.bench.spec import DELIVERED, JOIN_TIMEOUT, PACE_SHARE, SENT, SLOT, BenchError, Result, Spec
+from selchat.fdlimit import raise_open_file_limit
+
+
+def _receive(proc: Any, pipe: Any, timeout: float, progress: Any = None, shared: Any = None,
+             workers: int = 0) -> dict[str, Any]:
+    """A worker's next report; BenchError if it died or went silent."""
+    deadline = time.monotonic() + timeout
+    while not pipe.poll(0.5):
+        if not proc.is_alive():
+            raise BenchError(f"a load-generator worker died (exit status {proc.exitcode})")
+        if time.monotonic() > deadline:
+            raise BenchError(f"a load-generator worker did not report within {timeout:g} s")
+        if progress:
+            progress(shared, workers, time.monotonic())
+    return pipe.recv()
+
+
+def _percentile(sorted_values: list[float], fraction: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, math.ceil(fraction * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def run_bench(spec: Spec, *, server: StartedServer | None = None, label: str = "",
+              progress: Any = None) -> Result:
+    """Run one load; the caller owns ``server`` (if any) and stops it."""
+    senders = spec.clients if spec.senders is None else min(spec.senders, spec.clients)
+    workers = max(1, min(spec.workers, spec.clients))
+    spec.workers = workers
+    spec.flood_control = server is None  # the servers the bench starts run with --rate-limit 0
+    # every worker holds its share of the sockets; say so before connecting if they cannot fit
+    per_worker = math.ceil(spec.clients / workers) + 64
+    soft = raise_open_file_limit(spec.clients + 256)
+    if soft is not None and soft < per_worker:
+        raise BenchError(f"{spec.clients} clients over {workers} worker{'s' if workers > 1 else ''} need "
+                         f"{per_worker} open files each, and the limit is {soft}: raise it (ulimit -n) or "
+                         "add --workers")
+    context = multiprocessing.get_context("spawn")
+    shared = context.RawArray("q", workers * SLOT)
+    go = context.Event()
+    close = context.Event()
+    procs = []
+    pipes = []
+    storm: Any = None
+    share, extra = divmod(spec.clients, workers)
+    sender_share, sender_extra = divmod(senders, workers)
+    first = 0
+    cpu_start = _proc_cpu(server.proc.pid) if server else None
+    started = time.monotonic()
+    try:
+        for w in range(workers):
+            count = share + (1 if w < extra else 0)
+            my_senders = sender_share + (1 if w < sender_extra else 0)
+            parent, child = context.Pipe()
+            proc = context.Process(
+                target=_worker, args=(w, spec, first, count, my_senders, shared, child, go, close), daemon=True
+            )
+            proc.start()
+            child.close()
+            procs.append(proc)
+            pipes.append(parent)
+            first += count
+        limits: dict[str, Any] = {}
+        joins = []
+        for proc, pipe in zip(procs, pipes, strict=True):
+            message = _receive(proc, pipe, JOIN_TIMEOUT + 30)
+            if "error" in message:
+                raise BenchError(message["error"])
+            limits = limits or message.get("limits") or {}
+            joins.append(message)
+        join_seconds = time.monotonic() - started
+        idle_rss = _proc_rss_mb(server.proc.pid) if server else None
+        cpu_joined = _proc_cpu(server.proc.pid) if server else None
+        if spec.logins:
+            storm_pipe, storm_child = context.Pipe()
+            storm = context.Process(target=_login_storm, args=(spec, storm_child, close), daemon=True)
+            storm.start()
+            storm_child.close()
+            _receive(storm, storm_pipe, JOIN_TIMEOUT)  # its clients are connected
+        cpu_before = _proc_cpu(server.proc.pid) if server else None
+        go.set()
+        results = []
+        for proc, pipe in zip(procs, pipes, strict=True):
+            results.append(_receive(proc, pipe, spec.duration + spec.drain + 60, progress, shared, workers))
+        cpu_after = _proc_cpu(server.proc.pid) if server else None
+        logins_done = 0
+        if storm is not None:
+            close.set()
+            logins_done = _receive(storm, storm_pipe, 30)["logins"]
+            storm_pipe.close()
+    except BaseException:
+        for proc in [*procs, storm]:
+            if proc is not None:
+                proc.kill()  # a worker may be waiting for a start that will never come
+        raise
+    finally:
+        close.set()
+        for proc in [*procs, *([storm] if storm is not None else [])]:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        for pipe in pipes:
+            pipe.close()
+    start = min(r["start"] for r in results)
+    end = max(r["finished"] for r in results)
+    elapsed = max(1e-9, end - start)
+    sent = sum(r["sent"] for r in results)
+    delivered = sum(r["delivered"] for r in results)
+    expected = sum(r["expected"] for r in results)
+    lat = array("d")
+    for r in results:
+        lat.frombytes(r["latencies"])
+    ordered = sorted(lat)
+    waits = array("d")
+    for j in joins:
+        waits.frombytes(j["waits"])
+    ordered_waits = sorted(waits)
+    result = Result(
+        server=label,
+        clients=spec.clients,
+        senders=senders,
+        workers=workers,
+        size=spec.size,
+        window=None if spec.rate else spec.window,
+        rate=spec.rate,
+        duration=spec.duration,
+        joined=spec.clients,
+        join_seconds=round(join_seconds, 3),
+        sent=sent,
+        sent_per_s=round(sent / min(elapsed, spec.duration), 1),
+        delivered=delivered,
+        expected=expected,
+        missing=max(0, expected - delivered),
+        deliveries_per_s=round(delivered / elapsed, 1),
+        latency_ms={
+            name: round(_percentile(ordered, q) * 1000, 3)
+            for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))
+        } if ordered else {},
+        samples=len(ordered),
+        errors=sum(r["errors"] for r in results),
+        drops=sum(r["drops"] + r["left"] for r in results),
+        elapsed=round(elapsed, 3),
+        generator_cpu_s=round(sum(r["cpu"] for r in results), 2),
+        rooms=spec.rooms,
+        db=spec.db,
+        logins=spec.logins,
+        logins_done=logins_done,
+        protocol=spec.protocol,
+        refused=sum(r["refused"] for r in results),
+        rate_limit=limits.get("rate_limit"),
+        burst=limits.get("burst"),
+        connect_join_s=round(max(j["welcomed_at"] for j in joins) - min(j["connected_at"] for j in joins), 3),
+        welcome_ms={name: round(_percentile(ordered_waits, q) * 1000, 1)
+                    for name, q in (("p50", 0.5), ("p99", 0.99), ("max", 1.0))} if ordered_waits else {},
+    )
+    if cpu_start is not None and cpu_joined is not None:
+        result.join_cpu_s = round(cpu_joined - cpu_start, 2)
+    if server is not None and idle_rss is not None:
+        result.server_idle_rss_mb = round(idle_rss, 1)
+        if server.base_rss_mb is not None:
+            result.rss_per_client_kb = round((idle_rss - server.base_rss_mb) * 1024 / spec.clients, 2)
+    if server is not None and cpu_before is not None and cpu_after is not None:
+        result.server_cpu_s = round(cpu_after - cpu_before, 2)
+        result.server_peak_rss_mb = _proc_peak_rss_mb(server.proc.pid)
+        if result.server_peak_rss_mb is not None:
+            result.server_peak_rss_mb = round(result.server_peak_rss_mb, 1)
+    result.bottleneck = _bottleneck(result)
+    return result
+
+
+def _bottleneck(r: Result) -> str:
+    """Which side ran out of CPU: the server's one thread, or the generator's workers."""
+    gen = r.generator_cpu_s / (r.elapsed * r.workers)
+    if r.refused:
+        return "the server's flood control (see refused)"
+    if r.server_cpu_s is None:
+        return "generator" if gen > 0.9 else "not the generator (the server's CPU is not measured)"
+    srv = r.server_cpu_s / r.elapsed
+    if srv > 0.9 and gen > 0.9:
+        return "both (each at its CPU limit)"
+    if srv > 0.9:
+        return "server"
+    if gen > 0.9:
+        return "generator"
+    return "neither (bound by the window or rate)"
+
+
+def progress_printer(spec: Spec, started: float) -> Any:
+    last = [0.0, 0, 0]
+
+    def show(shared: Any, workers: int, now: float) -> None:
+        sent = sum(shared[i * SLOT + SENT] for i in range(workers))
+        delivered = sum(shared[i * SLOT + DELIVERED] for i in range(workers))
+        dt = now - last[0] if last[0] else 0.5
+        rate = (delivered - last[2]) / dt if dt > 0 else 0
+        last[:] = [now, sent, delivered]
+        sys.stderr.write(
+            f"\r  {min(now - started, spec.duration):5.1f}s  sent {sent:,}  delivered {delivered:,}"
+            f"  ({rate / 1e6:.2f}M deliveries/s)   "
+        )
+        sys.stderr.flush()
+
+    return show
+
+
+def format_table(r: Result) -> str:
+    lat = r.latency_ms
+    mode = f"rate {r.rate:g} msg/s" if r.rate else f"window {r.window}"
+    rows = [
+        f"selchat bench: {r.clients} clients ({r.senders} sending), {r.size}-byte messages, {mode}, "
+        f"{r.duration:g} s, {r.workers} worker{'s' if r.workers != 1 else ''}",
+        f"server: {r.server}",
+        f"  clients joined     {r.joined:,} in {r.join_seconds:.2f} s"
+        + (f" (first connect to last welcome {r.connect_join_s:.2f} s; each welcomed after p50 "
+           f"{r.welcome_ms['p50']:.1f} ms, p99 {r.welcome_ms['p99']:.1f}, max {r.welcome_ms['max']:.1f})"
+           if r.welcome_ms else ""),
+        f"  messages sent      {r.sent:,}  ({r.sent_per_s:,.0f}/s)",
+        f"  deliveries         {r.delivered:,}  ({r.deliveries_per_s / 1e6:.2f}M/s)"
+        f"  expected {r.expected:,}, missing {r.missing:,}",
+        "  latency (ms)       "
+        + (f"p50 {lat['p50']:.2f}  p90 {lat['p90']:.2f}  p99 {lat['p99']:.2f}  max {lat['max']:.2f}"
+           f"  ({r.samples:,} samples)" if lat else "no samples"),
+        f"  errors / drops     {r.errors:,} / {r.drops:,}",
+    ]
+    if r.rate_limit:
+        rows.append(f"  flood control      the server allows {r.rate_limit:g} messages a second per client: each "
+                    f"sender kept to {PACE_SHARE * r.rate_limit:g}/s, so this measures the policy, not the server "
+                    "(start it with --rate-limit 0 for that)")
+    if r.refused:
+        rows.append(f"  refused            {r.refused:,} messages by flood control: not expected anywhere, not missing")
+    if r.rooms:
+        rows.insert(2, f"  rooms              {r.rooms} (each message to one room)")
+    if r.protocol != "json":
+        mixed = " (every other client IRC)" if r.protocol == "mixed" else ""
+        rows.insert(2, f"  protocol           {r.protocol}{mixed}")
+    if r.db:
+        rows.insert(2, f"  database           {r.db}")
+    if r.logins:
+        rows.append(f"  logins             {r.logins_done:,} by {r.logins} clients during the run")
+    if r.server_idle_rss_mb is not None:
+        per = f", {r.rss_per_client_kb:.1f} KB a client" if r.rss_per_client_kb is not None else ""
+        rows.append(f"  server RSS idle    {r.server_idle_rss_mb:.1f} MB with everyone joined{per}")
+    if r.join_cpu_s is not None:
+        rows.append(f"  server CPU joining {r.join_cpu_s:.2f} s")
+    if r.server_cpu_s is not None:
+        rss = f", peak RSS {r.server_peak_rss_mb:.1f} MB" if r.server_peak_rss_mb else ""
+        rows.append(f"  server CPU         {r.server_cpu_s:.2f} s ({r.server_cpu_s / r.elapsed:.0%} of a core){rss}")
+    rows.append(
+        f"  generator CPU      {r.generator_cpu_s:.2f} s ({r.generator_cpu_s / (r.elapsed * r.workers):.0%}"
+        f" of {r.workers} core{'s' if r.workers != 1 else ''})"
+    )
+    rows.append(f"  bottleneck         {r.bottleneck}")
+    return "\n".join(rows)
+
+
+def main(spec: Spec, *, server_cmd: str | None, target_given: bool, json_output: bool) -> Result:
+    server: StartedServer | None = None
+    shown_ports = ",".join(map(str, spec.ports)) if len(spec.ports) > 1 else str(spec.port)
+    label = f"{spec.host}:{shown_ports} (already running)"
+    scratch: tempfile.TemporaryDirectory[str] | None = None
+    if spec.logins and (target_given or server_cmd):
+        raise BenchError("--logins needs the bench to start its own selchat (it creates the accounts)")
+    if not target_given:
+        raise_fd_limit(spec.clients + spec.logins + 256)
+        if server_cmd:
+            command = [*shlex.split(server_cmd), "--host", "127.0.0.1", "--port", "0"]
+            name = os.path.basename(shlex.split(server_cmd)[-1])
+        else:
+            db = spec.db
+            if spec.logins and db == ":memory:":
+                scratch = tempfile.TemporaryDirectory(prefix="selchat-bench-")
+                db = spec.db = os.path.join(scratch.name, "bench.db")
+            if spec.logins:
+                make_login_accounts(db, spec.logins)
+            command = selchat_server_command(spec.clients + spec.logins, db)
+            name = "selchat"
+        server = StartedServer(command)
+        spec.host, spec.port = server.host, server.port
+        label = f"{name} (started by the bench, pid {server.proc.pid})"
+    try:
+        show = progress_printer(spec, time.monotonic()) if sys.stderr.isatty() and not json_output else None
+        result = run_bench(spec, server=server, label=label, progress=show)
+        if show:
+            sys.stderr.write("\r" + " " * 90 + "\r")
+        return result
+    finally:
+        if server is not None:
+            server.stop()
+        if scratch is not None:
+            scratch.cleanup()
+
+
+def to_json(result: Result) -> str:
+    return json.dumps(asdict(result))
