@@ -48,6 +48,12 @@ class ErrorCode(str, enum.Enum):
 
 
 # After these the server closes the connection; after every other code it stays usable.
+# The hub's words for what each wire phrases in its own syntax (the hub names no wire's syntax):
+# a wire may say these its own way, keyed by the very text.
+JOIN_FIRST = "join first"
+V2_ONLY = "that is protocol v2's: join with version 2 to use it"
+LOG_IN_TO_IT = "log in to it"
+
 CLOSING_CODES = frozenset(
     {
         ErrorCode.SERVER_FULL,

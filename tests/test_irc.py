@@ -291,3 +291,16 @@ def test_kick_and_flood_control_apply_to_irc(start_server, irc_clients) -> None:
     flood.expect(" 366 flood #lobby ")
     flood.send(*["PRIVMSG #lobby :spam"] * 6)
     assert "slow down" in flood.expect("NOTICE flood :slow down")
+
+
+def test_the_hubs_words_are_said_each_wires_way() -> None:
+    """One refusal from the hub, phrased by each codec in its own syntax."""
+    from selchat.errors import JOIN_FIRST, LOG_IN_TO_IT, ErrorCode, ProtocolError
+    from selchat.wire.jsonl import JsonCodec
+
+    not_joined = ProtocolError(ErrorCode.NOT_JOINED, JOIN_FIRST)
+    assert IrcCodec(512).error(not_joined) == b":selchat 451 * :You have not registered\r\n"
+    assert b'send {\\"type\\":\\"join\\"' in JsonCodec(512).error(not_joined)
+    registered = ProtocolError(ErrorCode.NAME_REGISTERED, f"bob is a registered account; {LOG_IN_TO_IT}, or not")
+    assert b"log in to it with SASL" in IrcCodec(512).error(registered)
+    assert b'join with \\"login\\":PASSWORD' in JsonCodec(512).error(registered)

@@ -75,3 +75,11 @@ def test_the_hub_touches_no_io_and_the_reactor_no_chat() -> None:
     for path in [*sorted((PACKAGE / "reactor").glob("*.py")), PACKAGE / "backplane" / "resp.py"]:
         chat = {name for name in imports(path) if name.startswith(CHAT_MODULES)}
         assert not chat, f"{path.name} (the reactor or the RESP client) imports chat modules: {chat}"
+
+
+def test_the_hub_names_no_wires_syntax() -> None:
+    """Each wire phrases its own errors: the hub's words carry no JSON (nor any wire's) syntax."""
+    for path in sorted((PACKAGE / "hub").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                assert '{"' not in node.value and '":' not in node.value, f"{path.name}: {node.value!r}"

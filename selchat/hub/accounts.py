@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from selchat import outbound as ev
 from selchat.config import LOGIN_FAILURE_WINDOW, LOGIN_FAILURES_MAX, NAME_MAX, PASSWORD_MAX
-from selchat.errors import ErrorCode, ProtocolError
+from selchat.errors import LOG_IN_TO_IT, ErrorCode, ProtocolError
 from selchat.events import Authenticate, Join, Register
 from selchat.hub.effects import Ask, Effect, Fail, Send, Store
 from selchat.hub.names import NameManager
@@ -51,7 +51,7 @@ class AccountManager:
             return [Ask(CheckLogin(session.conn_id, key, cmd.login))]
         if state.config.require_account:
             raise ProtocolError(
-                ErrorCode.ACCOUNT_REQUIRED, 'this server admits accounts only: join with "login":PASSWORD'
+                ErrorCode.ACCOUNT_REQUIRED, f"this server admits accounts only: {LOG_IN_TO_IT}"
             )
         return self.names.join_guest(session, cmd, key, now)
 

@@ -16,7 +16,7 @@ from typing import Any
 from selchat import outbound as ev
 from selchat.bans import BanList
 from selchat.config import ServerConfig
-from selchat.errors import ErrorCode, ProtocolError
+from selchat.errors import JOIN_FIRST, V2_ONLY, ErrorCode, ProtocolError
 from selchat.events import (
     V2_COMMANDS,
     Authenticate,
@@ -116,12 +116,9 @@ class Hub:
         if session.name is None and kind not in BEFORE_JOINING:
             if session.logging_in is not None:
                 raise ProtocolError(ErrorCode.NOT_JOINED, "wait for the answer to your login")
-            raise ProtocolError(ErrorCode.NOT_JOINED, 'send {"type":"join","username":...} first')
+            raise ProtocolError(ErrorCode.NOT_JOINED, JOIN_FIRST)
         if kind in V2_COMMANDS and session.version < 2:
-            raise ProtocolError(
-                ErrorCode.UNKNOWN_TYPE,
-                'that frame type is protocol v2: join with "version":2 to use it',
-            )
+            raise ProtocolError(ErrorCode.UNKNOWN_TYPE, V2_ONLY)
         return self._handlers[kind](session, command, now)
 
     def complete(self, conn_id: int, result: Result, now: float) -> list[Effect]:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from selchat import outbound as ev
 from selchat.config import AWAY_MAX, LOBBY_ROOM, NAME_MAX
-from selchat.errors import ErrorCode, ProtocolError
+from selchat.errors import LOG_IN_TO_IT, ErrorCode, ProtocolError
 from selchat.events import Away, Join, Nick
 from selchat.hub.effects import Effect, Fail, Send
 from selchat.hub.rooms import RoomManager
@@ -26,7 +26,7 @@ class NameManager:
         if key in state.accounts or key in state.registering:
             raise ProtocolError(
                 ErrorCode.NAME_REGISTERED,
-                f'{cmd.username} is a registered account; join with "login":PASSWORD, or choose another name',
+                f"{cmd.username} is a registered account; {LOG_IN_TO_IT}, or choose another name",
             )
         if key in state.names:
             raise ProtocolError(ErrorCode.USERNAME_TAKEN, f"{cmd.username} is taken; choose another name")

@@ -13,7 +13,7 @@ from typing import Any
 
 from selchat.codec import LineDecoder, encode
 from selchat.config import LOBBY, LOBBY_ROOM
-from selchat.errors import ProtocolError
+from selchat.errors import JOIN_FIRST, LOG_IN_TO_IT, V2_ONLY, ErrorCode, ProtocolError
 from selchat.events import Command, parse
 from selchat.outbound import (
     Announcement,
@@ -187,6 +187,16 @@ V1: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
 }
 
 
+# The hub's protocol-neutral words, in JSON's own syntax (errors.py: JOIN_FIRST and the rest).
+_PHRASES: dict[ErrorCode, Callable[[str], str]] = {
+    ErrorCode.NOT_JOINED: lambda m: 'send {"type":"join","username":...} first' if m == JOIN_FIRST else m,
+    ErrorCode.UNKNOWN_TYPE: lambda m: 'that frame type is protocol v2: join with "version":2 to use it'
+    if m == V2_ONLY else m,
+    ErrorCode.NAME_REGISTERED: lambda m: m.replace(LOG_IN_TO_IT, 'join with "login":PASSWORD'),
+    ErrorCode.ACCOUNT_REQUIRED: lambda m: m.replace(LOG_IN_TO_IT, 'join with "login":PASSWORD'),
+}
+
+
 class JsonWire:
     """Renders events for one protocol version. Stateless: one instance serves every connection
     of its version, which is what lets the server encode an event once per codec."""
@@ -210,6 +220,9 @@ class JsonWire:
 
     @staticmethod
     def error(exc: ProtocolError) -> bytes:
+        phrase = _PHRASES.get(exc.code)
+        if phrase is not None:
+            exc = ProtocolError(exc.code, phrase(exc.message))
         return encode(exc.to_frame())
 
     @staticmethod

@@ -7,12 +7,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from selchat import outbound as ev
-from selchat.errors import ErrorCode, ProtocolError
+from selchat.errors import JOIN_FIRST, LOG_IN_TO_IT, ErrorCode, ProtocolError
 from selchat.events import Authenticate, Chat, Command, Dm, History, Users, Whois
 from selchat.wire.irc.lines import HOST, ISUPPORT_TOKENS, NUMERICS, VERSION, flat, mask
 
 if TYPE_CHECKING:
     from selchat.wire.irc.codec import IrcCodec
+
+
+# The hub's protocol-neutral words as IRC says them (errors.py: JOIN_FIRST and the rest).
+IRC_PHRASES = {JOIN_FIRST: "You have not registered"}
 
 
 def encode(c: IrcCodec, event: ev.Event) -> bytes | None:
@@ -237,6 +241,8 @@ def error(c: IrcCodec, exc: ProtocolError, command: Command | None = None) -> by
         return (c.numeric("464", "Password incorrect") if exc.code is ErrorCode.BAD_PASSWORD else b"") + \
             f"ERROR :Closing link: {flat(exc.message)}\r\n".encode("utf-8", "replace")
     found = NUMERICS.get(exc.code)
+    exc = ProtocolError(exc.code, IRC_PHRASES.get(exc.message, exc.message.replace(
+        LOG_IN_TO_IT, "log in to it with SASL")))  # the hub's words, IRC's way
     if exc.code is ErrorCode.NOT_IN_ROOM and type(command) is Chat:
         found = ("404", "room")  # ERR_CANNOTSENDTOCHAN
     if found is None:
