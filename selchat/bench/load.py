@@ -89,85 +89,127 @@ def _worker(index: int, spec: Spec, first: int, count: int, senders: int, shared
 
 def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes], markers: list[Markers],
           senders: int, shared: Any, first: int = 0, rate_limit: float | None = None) -> dict[str, Any]:
-    workers = spec.workers
-    # Under the server's flood control (its welcome says the rate), each sender keeps to 90 % of
-    # it: messages refused, and clients dropped for flooding, would measure the policy, not the server.
-    pace = 1.0 / (PACE_SHARE * rate_limit) if rate_limit else 0.0
-    scan_refused = spec.flood_control and rate_limit != 0
-    next_ok = [0.0] * max(1, senders)
-    # messages are complete when every recipient has them: on average this many each
-    recipients = max(1.0, spec.clients / spec.rooms - 1) if spec.rooms else max(1, spec.clients - 1)
-    fanout = [recipients_of(spec, first + n) for n in range(len(socks))]
-    prefixes = [
-        (f"PRIVMSG {room_of(spec, first + n) or '#lobby'} :".encode(), IRC_END, False) if speaks_irc(spec, first + n)
-        else (CHAT_PREFIX, JSON_END, False) if not spec.rooms and not speaks_ws(spec, first + n)
-        else (CHAT_PREFIX, WS_END, True) if not spec.rooms
-        else (b'{"type":"chat","room":"' + str(room_of(spec, first + n)).encode() + b'","message":"',
-              WS_END if speaks_ws(spec, first + n) else JSON_END, speaks_ws(spec, first + n))
-        for n in range(len(socks))
-    ]
-    ends = [WS_MESSAGE_END if speaks_ws(spec, first + n) else LINE_END for n in range(len(socks))]
-    expected = 0
-    base = index * SLOT
-    sel = selectors.DefaultSelector()
-    for n, sock in enumerate(socks):
-        sel.register(sock, selectors.EVENT_READ, n)
-    samplers = min(len(socks), SAMPLERS_PER_WORKER)
-    every = 1 if spec.rate else 64
-    my_rate = (spec.rate / workers) if spec.rate else 0.0
-    sent = delivered = drops = refused = 0
-    counts = [0, 0]  # errors, user_left
-    latencies = array("d")
-    buf = bytearray(RECV_SIZE)  # recv_into one buffer: no allocation per read
-    next_sender = 0
-    cpu0 = time.process_time()
-    start = time.monotonic()
-    end_send = start + spec.duration
-    sending = senders > 0
-    if not sending:
-        shared[base + DONE] = 1
-    clock = time.monotonic
-    while True:
-        now = clock()
-        timeout = 0.002
-        if sending and now >= end_send:
-            sending = False
+    return Load(index, spec, socks, tails, markers, senders, shared, first, rate_limit).run()
+
+
+class Load:
+    """One worker's clients under load: each turn it sends what is due, then counts what arrived.
+    The per-message loops keep what they use in locals (this is the generator's hot path)."""
+
+    def __init__(self, index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes],
+                 markers: list[Markers], senders: int, shared: Any, first: int, rate_limit: float | None) -> None:
+        self.spec, self.socks, self.tails, self.markers, self.senders, self.shared = (
+            spec, socks, tails, markers, senders, shared)
+        self.workers = spec.workers
+        # Under the server's flood control (its welcome says the rate), each sender keeps to 90 % of
+        # it: messages refused, and clients dropped for flooding, would measure the policy, not the server.
+        self.pace = 1.0 / (PACE_SHARE * rate_limit) if rate_limit else 0.0
+        self.scan_refused = spec.flood_control and rate_limit != 0
+        self.next_ok = [0.0] * max(1, senders)
+        # messages are complete when every recipient has them: on average this many each
+        self.recipients = max(1.0, spec.clients / spec.rooms - 1) if spec.rooms else max(1, spec.clients - 1)
+        self.fanout = [recipients_of(spec, first + n) for n in range(len(socks))]
+        self.prefixes = [_prefix(spec, first + n) for n in range(len(socks))]
+        self.ends = [WS_MESSAGE_END if speaks_ws(spec, first + n) else LINE_END for n in range(len(socks))]
+        self.base = index * SLOT
+        self.sel = selectors.DefaultSelector()
+        for n, sock in enumerate(socks):
+            self.sel.register(sock, selectors.EVENT_READ, n)
+        self.samplers = min(len(socks), SAMPLERS_PER_WORKER)
+        self.every = 1 if spec.rate else 64
+        self.my_rate = (spec.rate / self.workers) if spec.rate else 0.0
+        self.sent = self.delivered = self.drops = self.refused = self.expected = 0
+        self.counts = [0, 0]  # errors, user_left
+        self.latencies = array("d")
+        self.buf = bytearray(RECV_SIZE)  # recv_into one buffer: no allocation per read
+        self.next_sender = 0
+
+    def totals(self, field_: int) -> int:
+        shared = self.shared
+        return sum(shared[i * SLOT + field_] for i in range(self.workers))
+
+    def run(self) -> dict[str, Any]:
+        spec, shared, base = self.spec, self.shared, self.base
+        cpu0 = time.process_time()
+        clock = time.monotonic
+        start = clock()
+        end_send = start + spec.duration
+        sending = self.senders > 0
+        if not sending:
             shared[base + DONE] = 1
-        if sending:
-            if my_rate:
-                due = int((now - start) * my_rate) + 1 - sent
-                if due <= 0:
-                    timeout = min(0.002, (sent - (now - start) * my_rate) / my_rate)
-            else:
-                total_sent = sum(shared[i * SLOT + SENT] - shared[i * SLOT + REFUSED] for i in range(workers))
-                total_done = sum(shared[i * SLOT + DELIVERED] for i in range(workers)) / recipients
-                room = spec.window - (total_sent - total_done)
-                # top up in chunks, not one message per turn: a trickle of single sends would
-                # measure the per-turn overhead of both sides instead of the server's capacity
-                due = math.ceil(room / workers) if room >= max(1, spec.window // 4) else 0
-            for _ in range(max(0, due)):
-                this = next_sender
-                if pace:
-                    if now < next_ok[this]:
-                        timeout = min(timeout, max(0.0005, next_ok[this] - now))
-                        break  # round robin: the next sender's turn has not come, nor will the others'
-                    next_ok[this] = max(now, next_ok[this]) + pace
-                sock = socks[this]
-                next_sender = (next_sender + 1) % senders
-                try:
-                    sock.send(_message(spec.size, sent % every == 0, clock(), *prefixes[this]))
-                except (BlockingIOError, InterruptedError):
-                    break  # this socket's buffer is full: the server is behind; try again later
-                except OSError:
-                    drops += 1
-                    break
-                sent += 1
-                expected += fanout[this]
-            shared[base + SENT] = sent
-        ready = sel.select(timeout)
-        # Receipts are stamped when select() returned: the bytes were there by then, and the time
-        # this loop takes to reach each socket is the generator's delay, not the server's.
-        received = clock()
+        while True:
+            now = clock()
+            timeout = 0.002
+            if sending and now >= end_send:
+                sending = False
+                shared[base + DONE] = 1
+            if sending:
+                timeout = self.send(now, start, timeout)
+            ready = self.sel.select(timeout)
+            # Receipts are stamped when select() returned: the bytes were there by then, and the time
+            # this loop takes to reach each socket is the generator's delay, not the server's.
+            self.receive(ready, clock())
+            shared[base + DELIVERED] = self.delivered
+            if not sending and (self.all_delivered() or clock() > end_send + spec.drain):
+                break
+        finished = clock()
+        self.sel.close()
+        return {"sent": self.sent, "expected": self.expected, "delivered": self.delivered, "errors": self.counts[0],
+                "refused": self.refused, "left": self.counts[1], "drops": self.drops,
+                "latencies": self.latencies.tobytes(), "cpu": time.process_time() - cpu0, "start": start,
+                "finished": finished}
+
+    def all_delivered(self) -> bool:
+        if not all(self.shared[i * SLOT + DONE] for i in range(self.workers)):
+            return False
+        total_sent = self.totals(SENT) - self.totals(REFUSED)
+        return self.totals(DELIVERED) >= round(total_sent * self.recipients)
+
+    def due(self, now: float, start: float, timeout: float) -> tuple[int, float]:
+        """How many to send now (a rate, or what the shared window has room for), and the timeout."""
+        spec, my_rate = self.spec, self.my_rate
+        if my_rate:
+            due = int((now - start) * my_rate) + 1 - self.sent
+            if due <= 0:
+                timeout = min(0.002, (self.sent - (now - start) * my_rate) / my_rate)
+            return due, timeout
+        total_sent = self.totals(SENT) - self.totals(REFUSED)
+        total_done = self.totals(DELIVERED) / self.recipients
+        room = spec.window - (total_sent - total_done)
+        # top up in chunks, not one message per turn: a trickle of single sends would
+        # measure the per-turn overhead of both sides instead of the server's capacity
+        return (math.ceil(room / self.workers) if room >= max(1, spec.window // 4) else 0), timeout
+
+    def send(self, now: float, start: float, timeout: float) -> float:
+        due, timeout = self.due(now, start, timeout)
+        pace, next_ok, socks, prefixes, fanout = self.pace, self.next_ok, self.socks, self.prefixes, self.fanout
+        size, every, senders, clock = self.spec.size, self.every, self.senders, time.monotonic
+        sent, expected, next_sender = self.sent, self.expected, self.next_sender
+        for _ in range(max(0, due)):
+            this = next_sender
+            if pace:
+                if now < next_ok[this]:
+                    timeout = min(timeout, max(0.0005, next_ok[this] - now))
+                    break  # round robin: the next sender's turn has not come, nor will the others'
+                next_ok[this] = max(now, next_ok[this]) + pace
+            next_sender = (next_sender + 1) % senders
+            try:
+                socks[this].send(_message(size, sent % every == 0, clock(), *prefixes[this]))
+            except (BlockingIOError, InterruptedError):
+                break  # this socket's buffer is full: the server is behind; try again later
+            except OSError:
+                self.drops += 1
+                break
+            sent += 1
+            expected += fanout[this]
+        self.sent, self.expected, self.next_sender = sent, expected, next_sender
+        self.shared[self.base + SENT] = sent
+        return timeout
+
+    def receive(self, ready: list[Any], received: float) -> None:
+        socks, tails, markers, buf, ends = self.socks, self.tails, self.markers, self.buf, self.ends
+        latencies, counts, samplers = self.latencies, self.counts, self.samplers
+        delivered = self.delivered
         for key, _ in ready:
             n = key.data
             try:
@@ -177,8 +219,8 @@ def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes]
             except OSError:
                 size = 0
             if not size:
-                drops += 1
-                sel.unregister(socks[n])
+                self.drops += 1
+                self.sel.unregister(socks[n])
                 continue
             end_mark = ends[n]
             last = buf.rfind(end_mark, 0, size) + 1
@@ -187,15 +229,8 @@ def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes]
                 continue
             sample = n < samplers and len(latencies) < MAX_SAMPLES
             tail = tails[n]
-            if scan_refused and n < senders:  # a sender hears it when flood control refuses one of its messages
-                mark = markers[n].refused
-                no = buf.count(mark, buf.find(end_mark, 0, size) + 1 if tail else 0, last)
-                if tail:
-                    no += (tail + buf[: buf.find(end_mark, 0, size) + 1]).count(mark)
-                if no:
-                    refused += no
-                    expected -= no * fanout[n]
-                    shared[base + REFUSED] = refused
+            if self.scan_refused and n < self.senders:  # a sender hears it when flood control refuses one
+                self.count_refused(n, tail, size, last, end_mark)
             if tail:
                 # the line that straddles two reads: scan it whole, then the rest in place
                 first = buf.find(end_mark, 0, size) + 1
@@ -205,30 +240,28 @@ def _load(index: int, spec: Spec, socks: list[socket.socket], tails: list[bytes]
             else:
                 delivered += _scan(buf, 0, last, sample, latencies, counts, markers[n], received, end_mark)
             tails[n] = bytes(buf[last:size])
-        shared[base + DELIVERED] = delivered
-        if not sending:
-            if all(shared[i * SLOT + DONE] for i in range(workers)):
-                total_sent = sum(shared[i * SLOT + SENT] - shared[i * SLOT + REFUSED] for i in range(workers))
-                total_delivered = sum(shared[i * SLOT + DELIVERED] for i in range(workers))
-                if total_delivered >= round(total_sent * recipients):
-                    break
-            if clock() > end_send + spec.drain:
-                break
-    finished = clock()
-    sel.close()
-    return {
-        "sent": sent,
-        "expected": expected,
-        "delivered": delivered,
-        "errors": counts[0],
-        "refused": refused,
-        "left": counts[1],
-        "drops": drops,
-        "latencies": latencies.tobytes(),
-        "cpu": time.process_time() - cpu0,
-        "start": start,
-        "finished": finished,
-    }
+        self.delivered = delivered
+
+    def count_refused(self, n: int, tail: bytes, size: int, last: int, end_mark: bytes) -> None:
+        buf, mark = self.buf, self.markers[n].refused
+        no = buf.count(mark, buf.find(end_mark, 0, size) + 1 if tail else 0, last)
+        if tail:
+            no += (tail + buf[: buf.find(end_mark, 0, size) + 1]).count(mark)
+        if no:
+            self.refused += no
+            self.expected -= no * self.fanout[n]
+            self.shared[self.base + REFUSED] = self.refused
+
+
+def _prefix(spec: Spec, i: int) -> tuple[bytes, bytes, bool]:
+    """What client ``i``'s messages start and end with, and whether they go as WebSocket frames."""
+    ws = speaks_ws(spec, i)
+    if speaks_irc(spec, i):
+        return f"PRIVMSG {room_of(spec, i) or '#lobby'} :".encode(), IRC_END, False
+    if not spec.rooms:
+        return (CHAT_PREFIX, WS_END, True) if ws else (CHAT_PREFIX, JSON_END, False)
+    return (b'{"type":"chat","room":"' + str(room_of(spec, i)).encode() + b'","message":"',
+            WS_END if ws else JSON_END, ws)
 
 
 # -- a login storm beside the load ---------------------------------------------------------------
