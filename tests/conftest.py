@@ -1,12 +1,17 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import pexpect
 import pytest
 
-from tests.helpers import RawClient, ServerProcess
+from tests.clients import ENV, RawClient
+from tests.helpers import DEADLINE, ROOT, ServerProcess, selchat_cmd
 from tests.redisserver import REDIS, Redis
 
 
@@ -83,3 +88,62 @@ def redis() -> Iterator[Redis]:
     server = Redis()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def irc_clients():
+    opened: list = []
+    yield opened
+    for client in opened:
+        client.close()
+
+
+@pytest.fixture
+def sockets():
+    opened: list = []
+    yield opened
+    for s in opened:
+        s.close()
+
+
+@pytest.fixture
+def spawn() -> Iterator[Callable[..., pexpect.spawn]]:
+    children: list[pexpect.spawn] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> pexpect.spawn:
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "selchat", "join", *args],
+            env={**ENV, **(env or {})},
+            cwd=str(ROOT),
+            encoding="utf-8",
+            timeout=10,
+            dimensions=(30, 120),
+        )
+        children.append(child)
+        return child
+
+    yield start
+    for child in children:
+        if child.isalive():
+            child.terminate(force=True)
+        child.close()
+
+
+@pytest.fixture(scope="module")
+def cert_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    result = subprocess.run(
+        selchat_cmd(
+            "cert", "--host", "localhost", "--host", "127.0.0.1", "--cert", str(cert), "--key", str(key)
+        ),
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "selchat join --tls --cafile" in result.stdout
+    assert key.stat().st_mode & 0o077 == 0  # the key is private
+    return cert, key
+

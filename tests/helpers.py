@@ -11,8 +11,6 @@ import re
 import select
 import shlex
 import signal
-import socket
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -122,83 +120,3 @@ class ServerProcess:
         Path(self.log_file.name).unlink(missing_ok=True)
 
 
-class RawClient:
-    """A protocol v1 peer over a plain socket, as `nc` would be."""
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        timeout: float = DEADLINE,
-        tls: ssl.SSLContext | None = None,
-        server_hostname: str = "localhost",
-    ) -> None:
-        self.sock = socket.create_connection(address, timeout=timeout)
-        if tls is not None:
-            self.sock = tls.wrap_socket(self.sock, server_hostname=server_hostname)
-        self.buf = b""
-        self.closed = False
-
-    def send_raw(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def send(self, **frame: Any) -> None:
-        self.sock.sendall(json.dumps(frame).encode() + b"\n")
-
-    def recv(self, timeout: float = DEADLINE) -> dict[str, Any]:
-        """The next frame; AssertionError if none arrives in time or the server closed."""
-        end = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            left = end - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"no frame within {timeout}s (buffered {self.buf[:200]!r})")
-            self.sock.settimeout(left)
-            try:
-                chunk = self.sock.recv(65536)
-            except TimeoutError:
-                continue
-            if not chunk:
-                self.closed = True
-                raise AssertionError(f"connection closed (buffered {self.buf[:200]!r})")
-            self.buf += chunk
-        line, _, self.buf = self.buf.partition(b"\n")
-        return json.loads(line)
-
-    def expect(self, type_: str, timeout: float = DEADLINE, **fields: Any) -> dict[str, Any]:
-        """Skip frames until one of ``type_`` (with matching ``fields``) arrives."""
-        end = time.monotonic() + timeout
-        seen = []
-        while True:
-            left = end - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"no {type_} {fields} frame; saw {seen}")
-            frame = self.recv(left)
-            if frame.get("type") == type_ and all(frame.get(k) == v for k, v in fields.items()):
-                return frame
-            seen.append(frame)
-
-    def error(self, code: str, timeout: float = DEADLINE) -> dict[str, Any]:
-        return self.expect("error", timeout, code=code)
-
-    def join(self, name: str, **extra: Any) -> dict[str, Any]:
-        self.send(type="join", username=name, **extra)
-        return self.expect("welcome")
-
-    def wait_closed(self, timeout: float = DEADLINE) -> list[dict[str, Any]]:
-        """Read until the server closes; returns the frames that came before."""
-        frames = []
-        end = time.monotonic() + timeout
-        while True:
-            try:
-                frames.append(self.recv(max(0.01, end - time.monotonic())))
-            except AssertionError:
-                if self.closed:
-                    return frames
-                raise
-            except (ConnectionResetError, BrokenPipeError):
-                return frames
-
-    def close(self) -> None:
-        try:
-            self.sock.close()
-        except OSError:
-            pass

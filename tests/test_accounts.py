@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import RawClient, ServerProcess, selchat_cmd
+from tests.clients import RawClient
+from tests.helpers import ServerProcess, selchat_cmd
 
 Start = Callable[..., ServerProcess]
 PASSWORD = "correct horse battery"

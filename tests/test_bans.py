@@ -14,8 +14,8 @@ import pexpect
 import pytest
 
 from selchat.bans import BanError, BanList, describe, make_ban, parse_duration, parse_target
-from tests.helpers import DEADLINE, ROOT, RawClient, wait_for
-from tests.test_irc import Irc
+from tests.clients import Irc, RawClient
+from tests.helpers import DEADLINE, ROOT, wait_for
 
 # -- the list on its own ---------------------------------------------------------------------------
 

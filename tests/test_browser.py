@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import DEADLINE, RawClient, ServerProcess
-from tests.test_client_pty import finished, port_args, spawn  # noqa: F401 - spawn is a fixture
+from tests.clients import RawClient, finished, port_args
+from tests.helpers import DEADLINE, ServerProcess
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 try:
@@ -59,7 +59,7 @@ def say(page: Page, text: str) -> None:
     page.press("#line", "Enter")
 
 
-def test_two_pages_and_a_terminal_user_chat_in_one_room(browser, spawn, server: ServerProcess) -> None:  # noqa: F811
+def test_two_pages_and_a_terminal_user_chat_in_one_room(browser, spawn, server: ServerProcess) -> None:
     terminal = spawn(*port_args(server), "--name", "termy", "--no-color")
     terminal.expect(r"\[#lobby\] termy>")
     ann = open_page(browser, server, "ann")

@@ -65,7 +65,7 @@ def test_json_logs(start_server) -> None:
     """--log-format json: every line of the log is one JSON object with time, level, logger, message."""
     import json as json_module
 
-    from tests.helpers import RawClient
+    from tests.clients import RawClient
 
     server = start_server("--log-format", "json")
     client = RawClient(server.address)

@@ -6,7 +6,8 @@ import json
 import socket
 import subprocess
 
-from tests.helpers import DEADLINE, RawClient, ServerProcess, selchat_cmd
+from tests.clients import RawClient
+from tests.helpers import DEADLINE, ServerProcess, selchat_cmd
 
 
 def join_piped(server_port: int, text: str, *args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:

@@ -5,61 +5,11 @@ What the server and other clients receive is asserted through raw sockets, not o
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
-import sys
-from collections.abc import Callable, Iterator
 
-import pexpect
-import pytest
-
-from tests.helpers import ROOT, RawClient, ServerProcess
-
-ENV = {**os.environ, "TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1"}
-ENV.pop("NO_COLOR", None)
-
-
-@pytest.fixture
-def spawn() -> Iterator[Callable[..., pexpect.spawn]]:
-    children: list[pexpect.spawn] = []
-
-    def start(*args: str, env: dict[str, str] | None = None) -> pexpect.spawn:
-        child = pexpect.spawn(
-            sys.executable,
-            ["-m", "selchat", "join", *args],
-            env={**ENV, **(env or {})},
-            cwd=str(ROOT),
-            encoding="utf-8",
-            timeout=10,
-            dimensions=(30, 120),
-        )
-        children.append(child)
-        return child
-
-    yield start
-    for child in children:
-        if child.isalive():
-            child.terminate(force=True)
-        child.close()
-
-
-def port_args(server: ServerProcess) -> list[str]:
-    return ["--host", "127.0.0.1", "--port", str(server.port)]
-
-
-def joined_child(spawn, server: ServerProcess, name: str, *extra: str) -> pexpect.spawn:
-    child = spawn(*port_args(server), "--name", name, "--no-color", *extra)
-    child.expect("type /help for commands")
-    child.expect(f"{name}>")
-    return child
-
-
-def finished(child: pexpect.spawn) -> int:
-    child.expect(pexpect.EOF)
-    child.close()
-    assert "Traceback" not in (child.before or "")
-    return child.exitstatus
+from tests.clients import RawClient, finished, joined_child, port_args
+from tests.helpers import ServerProcess
 
 
 def test_two_clients_chat_both_ways(spawn, server: ServerProcess) -> None:

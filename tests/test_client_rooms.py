@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import RawClient, ServerProcess, selchat_cmd
-from tests.test_client_pty import finished, port_args, spawn  # noqa: F401 - spawn is a fixture
+from tests.clients import RawClient, finished, port_args
+from tests.helpers import ServerProcess, selchat_cmd
 
 Start = Callable[..., ServerProcess]
 ALT = "\x1b"
@@ -34,14 +34,14 @@ def connect() -> Iterator[Callable[..., RawClient]]:
         client.close()
 
 
-def child_for(spawn, server: ServerProcess, name: str, *extra: str, env: dict[str, str] | None = None):  # noqa: F811
+def child_for(spawn, server: ServerProcess, name: str, *extra: str, env: dict[str, str] | None = None):
     child = spawn(*port_args(server), "--name", name, "--no-color", *extra, env=env)
     child.expect("type /help for commands")
     child.expect(rf"\[#lobby\] {name}>")
     return child
 
 
-def test_room_commands(spawn, server: ServerProcess, connect) -> None:  # noqa: F811
+def test_room_commands(spawn, server: ServerProcess, connect) -> None:
     bob = connect(server, "bob")
     alice = child_for(spawn, server, "alice")
     alice.sendline("/join dev")  # the # may be left out
@@ -89,7 +89,7 @@ def test_room_commands(spawn, server: ServerProcess, connect) -> None:  # noqa: 
     assert finished(alice) == 0
 
 
-def test_alt_number_switches_rooms(spawn, server: ServerProcess, connect) -> None:  # noqa: F811
+def test_alt_number_switches_rooms(spawn, server: ServerProcess, connect) -> None:
     bob = connect(server, "bob")
     bob.send(type="join_room", room="#dev")
     bob.expect("history_end")
@@ -111,7 +111,7 @@ def test_alt_number_switches_rooms(spawn, server: ServerProcess, connect) -> Non
     alice.expect("/join #dev")
 
 
-def test_history_is_dimmed_and_page_up_scrolls_back(spawn, start_server, connect) -> None:  # noqa: F811
+def test_history_is_dimmed_and_page_up_scrolls_back(spawn, start_server, connect) -> None:
     server = start_server("--replay", "5", "--rate-limit", "0")
     bob = connect(server, "bob")
     for i in range(30):
@@ -132,7 +132,7 @@ def test_history_is_dimmed_and_page_up_scrolls_back(spawn, start_server, connect
     child.expect("that is the beginning of #lobby")
 
 
-def test_reconnects_rejoins_and_fills_the_gap(spawn, start_server, connect, tmp_path: Path) -> None:  # noqa: F811
+def test_reconnects_rejoins_and_fills_the_gap(spawn, start_server, connect, tmp_path: Path) -> None:
     db = str(tmp_path / "chat.db")
     server = start_server("--db", db)
     alice = child_for(spawn, server, "alice")
@@ -164,7 +164,7 @@ def test_reconnects_rejoins_and_fills_the_gap(spawn, start_server, connect, tmp_
     assert carol.expect("chat", room="#dev")["message"] == "back"
 
 
-def test_login_and_register(spawn, start_server, tmp_path: Path, connect) -> None:  # noqa: F811
+def test_login_and_register(spawn, start_server, tmp_path: Path, connect) -> None:
     db = str(tmp_path / "accounts.db")
     env = {**os.environ, "SELCHAT_ACCOUNT_PASSWORD": "carol's password"}
     subprocess.run(selchat_cmd("account", "add", "carol", "--db", db), env=env, check=True, capture_output=True,

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from selchat.cli import ConfigError, read_config_file, serve, server_config
-from tests.helpers import DEADLINE, RawClient, selchat_cmd
+from tests.clients import RawClient
+from tests.helpers import DEADLINE, selchat_cmd
 
 EVERY_KEY = """
 host = "127.0.0.2"

@@ -8,7 +8,8 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from tests.helpers import DEADLINE, RawClient, selchat_cmd
+from tests.clients import RawClient
+from tests.helpers import DEADLINE, selchat_cmd
 
 
 def test_warns_when_the_open_file_limit_is_too_low() -> None:

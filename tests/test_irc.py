@@ -12,8 +12,8 @@ import pytest
 
 from selchat.events import Chat, Dm, Join, JoinRoom, LeaveRoom, Quit
 from selchat.wire.irc import IrcCodec, parse_line
-from tests.helpers import DEADLINE, RawClient, ServerProcess
-from tests.test_text_mode import Terminal
+from tests.clients import Irc, RawClient, Terminal
+from tests.helpers import DEADLINE, ServerProcess
 
 
 def test_parse_line() -> None:
@@ -58,66 +58,6 @@ def test_split_lines_and_limits() -> None:
     codec.registered = True
     assert codec.feed(b"PRIVMSG #a :" + b"x" * 600 + b"\r\n")[0].startswith(b":selchat 417 alice")
     assert codec.feed(b"PRIVMSG #a :fine\r\n") == [Chat("fine", room="#a")]  # and it goes on
-
-
-class Irc:
-    """A raw IRC client."""
-
-    def __init__(self, server: ServerProcess, nick: str, caps: str = "", password: str | None = None) -> None:
-        self.sock = socket.create_connection(server.address, timeout=DEADLINE)
-        self.buf = b""
-        lines = []
-        if caps:
-            lines.append("CAP LS 302")
-        if password:
-            lines.append(f"PASS {password}")
-        lines += [f"NICK {nick}", f"USER {nick} 0 * :{nick}"]
-        if caps:
-            lines += [f"CAP REQ :{caps}", "CAP END"]
-        self.send(*lines)
-        self.nick = nick
-
-    def send(self, *lines: str) -> None:
-        self.sock.sendall("".join(line + "\r\n" for line in lines).encode())
-
-    def upto(self, needle: str) -> list[str]:
-        """Every line until the first containing ``needle``, that one included."""
-        seen: list[str] = []
-        self.expect(needle, seen)
-        return seen
-
-    def expect(self, needle: str, seen: list[str] | None = None) -> str:
-        """The first line containing ``needle``; lines before it are skipped (or kept in ``seen``)."""
-        end = time.monotonic() + DEADLINE
-        while True:
-            while b"\n" in self.buf:
-                raw, _, self.buf = self.buf.partition(b"\n")
-                line = raw.decode("utf-8", "replace").rstrip("\r")
-                if seen is not None:
-                    seen.append(line)
-                if needle in line:
-                    return line
-            if time.monotonic() > end:
-                raise AssertionError(f"no line with {needle!r}; buffered {self.buf[-300:]!r}")
-            self.sock.settimeout(max(0.01, end - time.monotonic()))
-            try:
-                chunk = self.sock.recv(65536)
-            except TimeoutError:
-                continue
-            if not chunk:
-                raise AssertionError(f"closed before {needle!r}")
-            self.buf += chunk
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-@pytest.fixture
-def irc_clients():
-    opened: list = []
-    yield opened
-    for client in opened:
-        client.close()
 
 
 def test_irc_json_and_text_users_in_one_room(server: ServerProcess, connect, irc_clients) -> None:

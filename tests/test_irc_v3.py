@@ -15,8 +15,8 @@ from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import Authenticate, History, Who
 from selchat.wire.irc import IrcCodec, msgid, parse_time
 from selchat.wire.irc import reference as _reference
-from tests.helpers import RawClient, ServerProcess
-from tests.test_irc import Irc, irc_clients  # noqa: F401 - irc_clients is a fixture
+from tests.clients import Irc, RawClient
+from tests.helpers import ServerProcess
 
 
 def plain(authcid: str, password: str, authzid: str = "") -> str:
@@ -155,7 +155,7 @@ def sasl_client(server: ServerProcess, nick: str, account: str, password: str) -
     return client
 
 
-def test_sasl_logs_irc_users_in_to_selchat_accounts(server: ServerProcess, irc_clients) -> None:  # noqa: F811
+def test_sasl_logs_irc_users_in_to_selchat_accounts(server: ServerProcess, irc_clients) -> None:
     register(server, "saslu", "sesame123")
     good = sasl_client(server, "saslu", "saslu", "sesame123")
     irc_clients.append(good)
@@ -208,7 +208,7 @@ def batch(client: Irc, command: str) -> list[str]:
     return texts
 
 
-def test_chathistory_over_the_stored_history(server: ServerProcess, irc_clients) -> None:  # noqa: F811
+def test_chathistory_over_the_stored_history(server: ServerProcess, irc_clients) -> None:
     caps = "batch server-time message-tags draft/chathistory echo-message"
     asker = Irc(server, "asker", caps=caps)
     irc_clients.append(asker)
@@ -273,7 +273,7 @@ def test_json_history_pages_forward_too(server: ServerProcess, connect) -> None:
     assert jay.expect("history_end", room="#fwd")["more"] is True  # older ones than the page's first exist
 
 
-def test_who_masks_and_userhost(server: ServerProcess, irc_clients) -> None:  # noqa: F811
+def test_who_masks_and_userhost(server: ServerProcess, irc_clients) -> None:
     a = Irc(server, "whoa")
     b = Irc(server, "whob")
     loner = Irc(server, "loner")
@@ -298,7 +298,7 @@ def test_who_masks_and_userhost(server: ServerProcess, irc_clients) -> None:  # 
     assert [line for line in a.upto("PONG") if "PONG" not in line] == [":selchat 302 whoa :"]
 
 
-def test_part_reasons_reach_everyone(server: ServerProcess, connect, irc_clients) -> None:  # noqa: F811
+def test_part_reasons_reach_everyone(server: ServerProcess, connect, irc_clients) -> None:
     jay = connect()
     jay.join("jay", version=2)
     jay.send(type="join_room", room="#bye")
@@ -313,7 +313,7 @@ def test_part_reasons_reach_everyone(server: ServerProcess, connect, irc_clients
     assert left["username"] == "parter" and left["reason"] == "see you"
 
 
-def test_a_quit_is_told_once_to_irc_users(server: ServerProcess, connect, irc_clients) -> None:  # noqa: F811
+def test_a_quit_is_told_once_to_irc_users(server: ServerProcess, connect, irc_clients) -> None:
     jay = connect()
     jay.join("jay", version=2)
     watcher = Irc(server, "watcher")
@@ -333,7 +333,7 @@ def test_a_quit_is_told_once_to_irc_users(server: ServerProcess, connect, irc_cl
     assert rooms == {"#one", "#two"}  # JSON clients hear of each room
 
 
-def test_sasl_after_registration(server: ServerProcess, irc_clients) -> None:  # noqa: F811
+def test_sasl_after_registration(server: ServerProcess, irc_clients) -> None:
     register(server, "latey", "sesame123")
     late = Irc(server, "guesty", caps="sasl")
     irc_clients.append(late)

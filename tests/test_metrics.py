@@ -10,8 +10,8 @@ import subprocess
 from prometheus_client.parser import text_string_to_metric_families
 
 from selchat.counters import Histogram
-from tests.helpers import DEADLINE, RawClient, selchat_cmd, wait_for
-from tests.test_irc import Irc
+from tests.clients import Irc, RawClient
+from tests.helpers import DEADLINE, selchat_cmd, wait_for
 
 
 def _get(address: tuple[str, int], path: str = "/metrics", method: str = "GET") -> tuple[str, dict, str]:

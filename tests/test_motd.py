@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers import RawClient
-from tests.test_client_pty import finished, port_args, spawn  # noqa: F401 - spawn is a fixture
-from tests.test_irc import Irc
-from tests.test_text_mode import Terminal
-from tests.test_web import Ws
+from tests.clients import Irc, RawClient, Terminal, Ws, finished, port_args
 
 MOTD = "Be kind.\nThe server restarts on Sundays at 03:00."
 
 
-def test_every_protocol_shows_the_message_of_the_day(start_server, tmp_path: Path, spawn) -> None:  # noqa: F811
+def test_every_protocol_shows_the_message_of_the_day(start_server, tmp_path: Path, spawn) -> None:
     motd = tmp_path / "motd.txt"
     motd.write_text(MOTD + "\n")
     server = start_server("--motd", str(motd))

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.clients import finished, port_args
 from tests.helpers import DEADLINE, ServerProcess, wait_for
-from tests.test_client_pty import finished, port_args, spawn  # noqa: F401 - spawn is a fixture
 
 
-def selchat_user(spawn, server: ServerProcess, name: str):  # noqa: F811
+def selchat_user(spawn, server: ServerProcess, name: str):
     child = spawn(*port_args(server), "--name", name, "--no-color")
     child.expect(rf"\[#lobby\] {name}>")
     return child
@@ -49,7 +49,7 @@ class Tmux:
 
 @pytest.mark.skipif(shutil.which("irssi") is None or shutil.which("tmux") is None,
                     reason="irssi and tmux (Debian packages) are not installed")
-def test_irssi(spawn, server: ServerProcess, tmp_path: Path) -> None:  # noqa: F811
+def test_irssi(spawn, server: ServerProcess, tmp_path: Path) -> None:
     alice = selchat_user(spawn, server, "alice")
     home = tmp_path / "irssi"
     home.mkdir()
@@ -75,7 +75,7 @@ def test_irssi(spawn, server: ServerProcess, tmp_path: Path) -> None:  # noqa: F
 
 
 @pytest.mark.skipif(shutil.which("weechat-headless") is None, reason="weechat-headless (Debian) is not installed")
-def test_weechat(spawn, server: ServerProcess, tmp_path: Path) -> None:  # noqa: F811
+def test_weechat(spawn, server: ServerProcess, tmp_path: Path) -> None:
     alice = selchat_user(spawn, server, "alice")
     home = tmp_path / "weechat"
     commands = ";".join([

@@ -13,7 +13,8 @@ import pytest
 
 from selchat.backplane import RedisUrlError, command, decode_events, encode_events, parse_url
 from selchat.outbound import Message, UserLeft
-from tests.helpers import DEADLINE, RawClient, ServerProcess, wait_for
+from tests.clients import RawClient
+from tests.helpers import DEADLINE, ServerProcess, wait_for
 from tests.redisserver import REDIS, Redis, free_port
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import RawClient, ServerProcess, wait_for
+from tests.clients import RawClient
+from tests.helpers import ServerProcess, wait_for
 
 Start = Callable[..., ServerProcess]
 

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from tests.helpers import DEADLINE, RawClient, ServerProcess, chat_lines, selchat_cmd, wait_for
+from tests.clients import RawClient
+from tests.helpers import DEADLINE, ServerProcess, chat_lines, selchat_cmd, wait_for
 
 
 def joined(server: ServerProcess, *names: str) -> list[RawClient]:

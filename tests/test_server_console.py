@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pexpect
 import pytest
 
-from tests.helpers import ROOT, RawClient
-from tests.test_irc import Irc
+from tests.clients import Irc, RawClient
+from tests.helpers import ROOT
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from selchat.wire.sniff import HTTP, IRC, JSON, TEXT, sniff
-from tests.helpers import DEADLINE, RawClient, ServerProcess, wait_for
+from tests.clients import RawClient, Terminal
+from tests.helpers import DEADLINE, ServerProcess, wait_for
 
 
 @pytest.mark.parametrize(
@@ -43,33 +44,6 @@ def test_sniff_at_every_split(first: bytes, kind: str) -> None:
 def test_sniff_waits_for_enough() -> None:
     for partial in (b"", b"  ", b"N", b"NI", b"NIC", b"NICK", b"G", b"GE", b"GET", b"ca"):
         assert sniff(partial) is None, partial
-
-
-class Terminal:
-    """A person at `nc`: raw lines both ways."""
-
-    def __init__(self, address: tuple[str, int], sock: socket.socket | None = None) -> None:
-        self.sock = sock or socket.create_connection(address, timeout=DEADLINE)
-        self.buf = b""
-
-    def say(self, line: str) -> None:
-        self.sock.sendall(line.encode() + b"\r\n")
-
-    def wait(self, text: str) -> str:
-        """Read until ``text`` has arrived; everything read so far."""
-        end = time.monotonic() + DEADLINE
-        while text.encode() not in self.buf:
-            if time.monotonic() > end:
-                raise AssertionError(f"no {text!r} in {self.buf[-400:]!r}")
-            self.sock.settimeout(max(0.01, end - time.monotonic()))
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise AssertionError(f"closed before {text!r}: {self.buf[-400:]!r}")
-            self.buf += chunk
-        return self.buf.decode("utf-8", "replace")
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def test_silence_means_a_person_at_a_terminal(server: ServerProcess, connect) -> None:

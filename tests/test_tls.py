@@ -12,25 +12,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.helpers import DEADLINE, RawClient, selchat_cmd
-
-
-@pytest.fixture(scope="module")
-def cert_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    result = subprocess.run(
-        selchat_cmd(
-            "cert", "--host", "localhost", "--host", "127.0.0.1", "--cert", str(cert), "--key", str(key)
-        ),
-        capture_output=True,
-        text=True,
-        timeout=DEADLINE,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "selchat join --tls --cafile" in result.stdout
-    assert key.stat().st_mode & 0o077 == 0  # the key is private
-    return cert, key
+from tests.clients import RawClient
+from tests.helpers import DEADLINE, selchat_cmd
 
 
 @pytest.fixture

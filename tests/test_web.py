@@ -18,134 +18,12 @@ from wsproto.events import (
     CloseConnection,
     Message,
     Ping,
-    RejectConnection,
-    RejectData,
     Request,
-    TextMessage,
 )
 
 from selchat.wire.web import CSP, frame, messages
-from tests.helpers import DEADLINE, RawClient, ServerProcess
-from tests.test_tls import cert_files  # noqa: F401  (the fixture)
-
-
-def http(server: ServerProcess, request: bytes, tls: ssl.SSLContext | None = None) -> tuple[int, dict[str, str], bytes]:
-    """Send a raw request; (status, headers, body) of the answer, read until the server closes."""
-    sock = socket.create_connection(server.address, timeout=DEADLINE)
-    if tls is not None:
-        sock = tls.wrap_socket(sock, server_hostname="localhost")
-    with sock:
-        sock.sendall(request)
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for item in lines:
-        name, _, value = item.partition(":")
-        headers[name.lower()] = value.strip()
-    return int(status_line.split(" ")[1]), headers, body
-
-
-def get(path: str, *extra: str) -> bytes:
-    return ("\r\n".join([f"GET {path} HTTP/1.1", "Host: 127.0.0.1", *extra]) + "\r\n\r\n").encode()
-
-
-class Ws:
-    """A WebSocket client on wsproto."""
-
-    def __init__(self, server: ServerProcess, origin: str | None = None, subprotocols: list[str] | None = None,
-                 tls: ssl.SSLContext | None = None, rcvbuf: int | None = None) -> None:
-        self.sock = socket.socket()
-        if rcvbuf:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.settimeout(DEADLINE)
-        self.sock.connect(server.address)
-        if tls is not None:
-            self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
-        self.ws = WSConnection(ConnectionType.CLIENT)
-        host = f"127.0.0.1:{server.port}"
-        headers = [(b"Origin", origin.encode())] if origin else []
-        self.sock.sendall(self.ws.send(Request(host=host, target="/ws", extra_headers=headers,
-                                               subprotocols=subprotocols or [])))
-        self.events: list[Any] = []
-        self.accepted: AcceptConnection | None = None
-        self.rejected: int | None = None
-        self.closed: CloseConnection | None = None
-        self.pings = 0
-        while self.accepted is None and self.rejected is None:
-            self._read()
-
-    def _read(self, timeout: float = DEADLINE) -> None:
-        self.sock.settimeout(timeout)
-        data = self.sock.recv(65536)
-        self.ws.receive_data(data or None)
-        for event in self.ws.events():
-            if isinstance(event, AcceptConnection):
-                self.accepted = event
-            elif isinstance(event, RejectConnection):
-                self.rejected = event.status_code
-            elif isinstance(event, RejectData):
-                pass
-            elif isinstance(event, CloseConnection):
-                self.closed = event
-            elif isinstance(event, Ping):
-                self.pings += 1  # answered at once, as a browser does
-                self.sock.sendall(self.ws.send(event.response()))
-            else:
-                self.events.append(event)
-        if not data and self.closed is None:
-            raise ConnectionError("closed")
-
-    def send(self, **frame: Any) -> None:
-        self.sock.sendall(self.ws.send(Message(data=json.dumps(frame))))
-
-    def send_text(self, text: str) -> None:
-        self.sock.sendall(self.ws.send(Message(data=text)))
-
-    def text(self, timeout: float = DEADLINE) -> str:
-        end = time.monotonic() + timeout
-        while not any(isinstance(e, TextMessage) for e in self.events):
-            if self.closed is not None:
-                raise AssertionError(f"closed: {self.closed}")
-            self._read(max(0.01, end - time.monotonic()))
-        i = next(i for i, e in enumerate(self.events) if isinstance(e, TextMessage))
-        return self.events.pop(i).data
-
-    def expect(self, type_: str, **fields: Any) -> dict[str, Any]:
-        end = time.monotonic() + DEADLINE
-        while True:
-            frame = json.loads(self.text(max(0.01, end - time.monotonic())))
-            if frame.get("type") == type_ and all(frame.get(k) == v for k, v in fields.items()):
-                return frame
-
-    def expect_line(self, needle: str) -> str:
-        end = time.monotonic() + DEADLINE
-        while True:
-            line = self.text(max(0.01, end - time.monotonic()))
-            if needle in line:
-                return line
-
-    def wait_closed(self) -> CloseConnection:
-        end = time.monotonic() + DEADLINE
-        while self.closed is None:
-            if time.monotonic() > end:
-                raise AssertionError("not closed")
-            self._read(max(0.01, end - time.monotonic()))
-        return self.closed
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-@pytest.fixture
-def sockets():
-    opened: list = []
-    yield opened
-    for s in opened:
-        s.close()
-
+from tests.clients import RawClient, Ws, get, http
+from tests.helpers import DEADLINE, ServerProcess
 
 # -- the codec's framing, alone ---------------------------------------------------------------------
 
@@ -323,7 +201,7 @@ def test_a_slow_websocket_reader_is_dropped_and_others_go_on(start_server, socke
     assert left["username"] == "slowpoke" and left["reason"] == "slow consumer"
 
 
-def test_https_and_wss_on_the_tls_port(start_server, cert_files, sockets) -> None:  # noqa: F811
+def test_https_and_wss_on_the_tls_port(start_server, cert_files, sockets) -> None:
     cert, key = cert_files
     server = start_server("--tls-cert", str(cert), "--tls-key", str(key))
     context = ssl.create_default_context(cafile=str(cert))
