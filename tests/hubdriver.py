@@ -12,7 +12,8 @@ import pytest
 from selchat.config import ServerConfig
 from selchat.errors import ProtocolError
 from selchat.events import Command, Join
-from selchat.hub import Ask, Broadcast, Close, Everywhere, Fail, Hub, Presence, Relay, Send, Store
+from selchat.hub import Ask, Broadcast, Close, Fail, Hub, Presence, Send, Store
+from selchat.hub.effects import LOCAL_VERBS, SHARED_VERBS, carriers
 from selchat.records import Snapshot
 from selchat.wire.jsonl import JSON_V1, JSON_V2
 
@@ -26,6 +27,7 @@ class Driver:
         self.asked: list[Any] = []
         self.shared: list[Any] = []  # Presence and Relay: for the other processes (--redis)
         self.now = 1000.0
+        self.table = carriers(self, LOCAL_VERBS | SHARED_VERBS)
 
     def connect(self, cid: int, address: str = "127.0.0.1") -> None:
         self.hub.connect(cid, self.now, address)
@@ -37,28 +39,37 @@ class Driver:
             self.inbox[target].extend(json.loads(line) for line in payload.splitlines())
 
     def apply(self, effects: list) -> None:
-        """Each effect by its type, as the server's effect table does (selchat/server/effects.py)."""
-        table = {Broadcast: self._broadcast, Send: self._send, Store: lambda e: self.stored.append(e.write),
-                 Ask: lambda e: self.asked.append(e.request), Presence: self.shared.append,
-                 Relay: self.shared.append, Everywhere: self.shared.append, Fail: self._fail, Close: self._close}
+        """Each effect by its type, through the server's own table of verbs (selchat/hub/effects.py)."""
+        table = self.table
         for effect in effects:
             table[type(effect)](effect)
 
-    def _broadcast(self, effect: Broadcast) -> None:
+    def broadcast(self, effect: Broadcast) -> None:
         for target in effect.audience:
             if target != effect.exclude:
                 self.deliver(target, effect.event)
 
-    def _send(self, effect: Send) -> None:
+    def send(self, effect: Send) -> None:
         for target in effect.targets:
             self.deliver(target, effect.event)
 
-    def _fail(self, effect: Fail) -> None:
+    def store(self, effect: Store) -> None:
+        self.stored.append(effect.write)
+
+    def ask(self, effect: Ask) -> None:
+        self.asked.append(effect.request)
+
+    def presence(self, effect: Presence) -> None:  # Presence, Relay, Everywhere: for other processes
+        self.shared.append(effect)
+
+    relay = everywhere = presence
+
+    def fail(self, effect: Fail) -> None:
         self.inbox[effect.conn_id].append(effect.error.to_frame())
         if effect.error.closes:
             self.closed[effect.conn_id] = effect.error.code.value
 
-    def _close(self, effect: Close) -> None:
+    def close(self, effect: Close) -> None:
         self.closed[effect.conn_id] = effect.reason
         self.apply(self.hub.disconnect(effect.conn_id, self.now, None))
 

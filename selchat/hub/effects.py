@@ -6,9 +6,9 @@ dataclass's ``__init__`` costs four times as much (see docs/architecture.md, hot
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Union
+from typing import Any, Union
 
 from selchat import outbound as ev
 from selchat.errors import ProtocolError
@@ -97,3 +97,17 @@ class Everywhere:
 
 
 Effect = Union[Send, Broadcast, Close, Fail, Store, Ask, Presence, Relay, Everywhere]
+
+# The verb that carries out each effect: an interpreter has a method of that name for each, and
+# ``carriers`` binds them into its table. The server (selchat/server/effects.py and shared.py) and
+# the tests' hub driver both build their tables from these two, so a new effect is one entry here
+# and every interpreter that lacks it fails at once instead of dropping it.
+LOCAL_VERBS: dict[type, str] = {
+    Broadcast: "broadcast", Send: "send", Store: "store", Ask: "ask", Fail: "fail", Close: "close",
+}
+SHARED_VERBS: dict[type, str] = {Presence: "presence", Relay: "relay", Everywhere: "everywhere"}
+
+
+def carriers(owner: object, verbs: dict[type, str]) -> dict[type, Callable[[Any], None]]:
+    """``owner``'s method for each effect in ``verbs`` (AttributeError names the one it lacks)."""
+    return {kind: getattr(owner, verb) for kind, verb in verbs.items()}

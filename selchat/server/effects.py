@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from selchat import outbound as ev
-from selchat.hub.effects import Ask, Broadcast, Close, Effect, Fail, Send, Store
+from selchat.hub.effects import LOCAL_VERBS, Ask, Broadcast, Close, Effect, Fail, Send, Store, carriers
 from selchat.reactor import Reactor
 from selchat.server.fanout import Fanout
 from selchat.server.services import LocalServices
@@ -20,10 +20,7 @@ class Effects:
         self.fanout = fanout
         self.services = services
         self.connections = connections
-        self.table: dict[type, Callable[[Any], None]] = {
-            Broadcast: self.broadcast, Send: self.send, Store: self.store, Ask: self.ask, Fail: self.fail,
-            Close: self.close,
-        }
+        self.table: dict[type, Callable[[Any], None]] = carriers(self, LOCAL_VERBS)
         # what is for the other processes (Presence, Relay, Everywhere): the shared services'
         self.table.update(services.effect_handlers())
 

@@ -20,7 +20,7 @@ from selchat.backplane import Backplane, parse_url
 from selchat.config import ServerConfig
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.hub import Hub
-from selchat.hub.effects import Everywhere, Presence, Relay
+from selchat.hub.effects import SHARED_VERBS, Everywhere, Presence, Relay, carriers
 from selchat.reactor import Conn, Reactor
 from selchat.records import (
     ClaimName,
@@ -181,7 +181,7 @@ class SharedServices(LocalServices):
             backplane.share_account(write.key, write.name, write.hash, write.created)
 
     def effect_handlers(self) -> dict[type, Callable[[Any], None]]:
-        return {Presence: self.presence, Relay: self.relay, Everywhere: self.everywhere}
+        return carriers(self, SHARED_VERBS)
 
     def published(self, event: ev.Event) -> None:
         if not self.hearing and type(event) in SHARED_BROADCASTS:
