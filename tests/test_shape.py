@@ -1,10 +1,7 @@
 """The code's shape, measured with an ast walk: small parts, and layers that do not leak.
 
 No module under selchat/ over 450 lines, no class over 300, no function over 60 (decorators not
-counted), except the ones still listed in ``NOT_YET`` with their size today: the core redesign
-(issue 20) is landing in steps, and this list may only shrink. A part that grows past its listed
-size, or a new part over the limit, fails; so does a listed part that is now within it (take it
-off the list).
+counted, as a function's size is from its ``def`` to its last line).
 """
 
 from __future__ import annotations
@@ -14,11 +11,6 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "selchat"
 MODULE_MAX, CLASS_MAX, FUNCTION_MAX = 450, 300, 60
-
-# (path, name or "" for the module) -> lines today; still to be split (issue 20's later steps)
-NOT_YET = {
-    ("bench/__init__.py", "run_bench"): 146,
-}
 
 # what the pure layers must not import
 IO_MODULES = {"socket", "selectors", "ssl", "sqlite3", "select", "threading", "subprocess", "asyncio", "time"}
@@ -53,18 +45,9 @@ def imports(path: Path) -> set[str]:
     return names
 
 
-def test_no_part_grows_past_its_size() -> None:
+def test_no_part_is_over_its_size() -> None:
     found = oversized()
-    new = {k: v for k, v in found.items() if k not in NOT_YET}
-    grown = {k: (NOT_YET[k], v) for k, v in found.items() if k in NOT_YET and v > NOT_YET[k]}
-    assert not new, f"over the limits (module {MODULE_MAX}, class {CLASS_MAX}, function {FUNCTION_MAX}): {new}"
-    assert not grown, f"grew past their listed size (listed, now): {grown}"
-
-
-def test_the_list_of_parts_still_to_split_only_shrinks() -> None:
-    found = oversized()
-    done = sorted(k for k in NOT_YET if k not in found)
-    assert not done, f"within the limits now: take them off NOT_YET: {done}"
+    assert not found, f"over the limits (module {MODULE_MAX}, class {CLASS_MAX}, function {FUNCTION_MAX}): {found}"
 
 
 def test_the_hub_touches_no_io_and_the_reactor_no_chat() -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
 import os
 import shlex
 import sys
@@ -23,31 +22,10 @@ from array import array
 from dataclasses import asdict
 from typing import Any
 
-from selchat.bench.load import _login_storm, _worker, make_login_accounts
-from selchat.bench.procs import (
-    StartedServer,
-    _proc_cpu,
-    _proc_peak_rss_mb,
-    _proc_rss_mb,
-    raise_fd_limit,
-    selchat_server_command,
-)
-from selchat.bench.spec import DELIVERED, JOIN_TIMEOUT, PACE_SHARE, SENT, SLOT, BenchError, Result, Spec
-from selchat.fdlimit import raise_open_file_limit
-
-
-def _receive(proc: Any, pipe: Any, timeout: float, progress: Any = None, shared: Any = None,
-             workers: int = 0) -> dict[str, Any]:
-    """A worker's next report; BenchError if it died or went silent."""
-    deadline = time.monotonic() + timeout
-    while not pipe.poll(0.5):
-        if not proc.is_alive():
-            raise BenchError(f"a load-generator worker died (exit status {proc.exitcode})")
-        if time.monotonic() > deadline:
-            raise BenchError(f"a load-generator worker did not report within {timeout:g} s")
-        if progress:
-            progress(shared, workers, time.monotonic())
-    return pipe.recv()
+from selchat.bench.load import make_login_accounts
+from selchat.bench.procs import StartedServer, raise_fd_limit, selchat_server_command
+from selchat.bench.run import Probe, Run, check_open_files
+from selchat.bench.spec import DELIVERED, PACE_SHARE, SENT, SLOT, BenchError, Result, Spec
 
 
 def _percentile(sorted_values: list[float], fraction: float) -> float:
@@ -61,148 +39,78 @@ def run_bench(spec: Spec, *, server: StartedServer | None = None, label: str = "
               progress: Any = None) -> Result:
     """Run one load; the caller owns ``server`` (if any) and stops it."""
     senders = spec.clients if spec.senders is None else min(spec.senders, spec.clients)
-    workers = max(1, min(spec.workers, spec.clients))
-    spec.workers = workers
+    spec.workers = max(1, min(spec.workers, spec.clients))
     spec.flood_control = server is None  # the servers the bench starts run with --rate-limit 0
-    # every worker holds its share of the sockets; say so before connecting if they cannot fit
-    per_worker = math.ceil(spec.clients / workers) + 64
-    soft = raise_open_file_limit(spec.clients + 256)
-    if soft is not None and soft < per_worker:
-        raise BenchError(f"{spec.clients} clients over {workers} worker{'s' if workers > 1 else ''} need "
-                         f"{per_worker} open files each, and the limit is {soft}: raise it (ulimit -n) or "
-                         "add --workers")
-    context = multiprocessing.get_context("spawn")
-    shared = context.RawArray("q", workers * SLOT)
-    go = context.Event()
-    close = context.Event()
-    procs = []
-    pipes = []
-    storm: Any = None
-    share, extra = divmod(spec.clients, workers)
-    sender_share, sender_extra = divmod(senders, workers)
-    first = 0
-    cpu_start = _proc_cpu(server.proc.pid) if server else None
-    started = time.monotonic()
-    try:
-        for w in range(workers):
-            count = share + (1 if w < extra else 0)
-            my_senders = sender_share + (1 if w < sender_extra else 0)
-            parent, child = context.Pipe()
-            proc = context.Process(
-                target=_worker, args=(w, spec, first, count, my_senders, shared, child, go, close), daemon=True
-            )
-            proc.start()
-            child.close()
-            procs.append(proc)
-            pipes.append(parent)
-            first += count
-        limits: dict[str, Any] = {}
-        joins = []
-        for proc, pipe in zip(procs, pipes, strict=True):
-            message = _receive(proc, pipe, JOIN_TIMEOUT + 30)
-            if "error" in message:
-                raise BenchError(message["error"])
-            limits = limits or message.get("limits") or {}
-            joins.append(message)
-        join_seconds = time.monotonic() - started
-        idle_rss = _proc_rss_mb(server.proc.pid) if server else None
-        cpu_joined = _proc_cpu(server.proc.pid) if server else None
-        if spec.logins:
-            storm_pipe, storm_child = context.Pipe()
-            storm = context.Process(target=_login_storm, args=(spec, storm_child, close), daemon=True)
-            storm.start()
-            storm_child.close()
-            _receive(storm, storm_pipe, JOIN_TIMEOUT)  # its clients are connected
-        cpu_before = _proc_cpu(server.proc.pid) if server else None
-        go.set()
-        results = []
-        for proc, pipe in zip(procs, pipes, strict=True):
-            results.append(_receive(proc, pipe, spec.duration + spec.drain + 60, progress, shared, workers))
-        cpu_after = _proc_cpu(server.proc.pid) if server else None
-        logins_done = 0
-        if storm is not None:
-            close.set()
-            logins_done = _receive(storm, storm_pipe, 30)["logins"]
-            storm_pipe.close()
-    except BaseException:
-        for proc in [*procs, storm]:
-            if proc is not None:
-                proc.kill()  # a worker may be waiting for a start that will never come
-        raise
-    finally:
-        close.set()
-        for proc in [*procs, *([storm] if storm is not None else [])]:
-            proc.join(10)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
-        for pipe in pipes:
-            pipe.close()
-    start = min(r["start"] for r in results)
-    end = max(r["finished"] for r in results)
-    elapsed = max(1e-9, end - start)
+    check_open_files(spec, spec.workers)
+    probe = Probe(server)
+    probe.read("start")
+    run = Run(spec, senders, probe)
+    run.run(progress)
+    result = _report(spec, label, senders, run)
+    _server_figures(result, spec, server, probe)
+    result.bottleneck = _bottleneck(result)
+    return result
+
+
+def _sorted(blobs: list[bytes]) -> list[float]:
+    values = array("d")
+    for blob in blobs:
+        values.frombytes(blob)
+    return sorted(values)
+
+
+def _report(spec: Spec, label: str, senders: int, run: Run) -> Result:
+    """The generator's side of the figures, from the workers' reports."""
+    results, joins = run.results, run.joins
+    elapsed = max(1e-9, max(r["finished"] for r in results) - min(r["start"] for r in results))
     sent = sum(r["sent"] for r in results)
     delivered = sum(r["delivered"] for r in results)
     expected = sum(r["expected"] for r in results)
-    lat = array("d")
-    for r in results:
-        lat.frombytes(r["latencies"])
-    ordered = sorted(lat)
-    waits = array("d")
-    for j in joins:
-        waits.frombytes(j["waits"])
-    ordered_waits = sorted(waits)
-    result = Result(
-        server=label,
-        clients=spec.clients,
-        senders=senders,
-        workers=workers,
-        size=spec.size,
-        window=None if spec.rate else spec.window,
-        rate=spec.rate,
-        duration=spec.duration,
-        joined=spec.clients,
-        join_seconds=round(join_seconds, 3),
-        sent=sent,
-        sent_per_s=round(sent / min(elapsed, spec.duration), 1),
-        delivered=delivered,
-        expected=expected,
-        missing=max(0, expected - delivered),
+    latencies = _sorted([r["latencies"] for r in results])
+    waits = _sorted([j["waits"] for j in joins])
+    return Result(
+        server=label, clients=spec.clients, senders=senders, workers=spec.workers, size=spec.size,
+        window=None if spec.rate else spec.window, rate=spec.rate, duration=spec.duration,
+        joined=spec.clients, join_seconds=round(run.join_seconds, 3),
+        sent=sent, sent_per_s=round(sent / min(elapsed, spec.duration), 1),
+        delivered=delivered, expected=expected, missing=max(0, expected - delivered),
         deliveries_per_s=round(delivered / elapsed, 1),
         latency_ms={
-            name: round(_percentile(ordered, q) * 1000, 3)
+            name: round(_percentile(latencies, q) * 1000, 3)
             for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))
-        } if ordered else {},
-        samples=len(ordered),
+        } if latencies else {},
+        samples=len(latencies),
         errors=sum(r["errors"] for r in results),
         drops=sum(r["drops"] + r["left"] for r in results),
         elapsed=round(elapsed, 3),
         generator_cpu_s=round(sum(r["cpu"] for r in results), 2),
-        rooms=spec.rooms,
-        db=spec.db,
-        logins=spec.logins,
-        logins_done=logins_done,
+        rooms=spec.rooms, db=spec.db, logins=spec.logins, logins_done=run.logins_done,
         protocol=spec.protocol,
         refused=sum(r["refused"] for r in results),
-        rate_limit=limits.get("rate_limit"),
-        burst=limits.get("burst"),
+        rate_limit=run.limits.get("rate_limit"), burst=run.limits.get("burst"),
         connect_join_s=round(max(j["welcomed_at"] for j in joins) - min(j["connected_at"] for j in joins), 3),
-        welcome_ms={name: round(_percentile(ordered_waits, q) * 1000, 1)
-                    for name, q in (("p50", 0.5), ("p99", 0.99), ("max", 1.0))} if ordered_waits else {},
+        welcome_ms={name: round(_percentile(waits, q) * 1000, 1)
+                    for name, q in (("p50", 0.5), ("p99", 0.99), ("max", 1.0))} if waits else {},
     )
-    if cpu_start is not None and cpu_joined is not None:
-        result.join_cpu_s = round(cpu_joined - cpu_start, 2)
-    if server is not None and idle_rss is not None:
+
+
+def _server_figures(result: Result, spec: Spec, server: StartedServer | None, probe: Probe) -> None:
+    """The server's side, when the bench started it: CPU while joining and sending, memory."""
+    if server is None:
+        return
+    join_cpu = probe.spent("start", "joined")
+    if join_cpu is not None:
+        result.join_cpu_s = round(join_cpu, 2)
+    idle_rss = probe.rss_mb.get("joined")
+    if idle_rss is not None:
         result.server_idle_rss_mb = round(idle_rss, 1)
         if server.base_rss_mb is not None:
             result.rss_per_client_kb = round((idle_rss - server.base_rss_mb) * 1024 / spec.clients, 2)
-    if server is not None and cpu_before is not None and cpu_after is not None:
-        result.server_cpu_s = round(cpu_after - cpu_before, 2)
-        result.server_peak_rss_mb = _proc_peak_rss_mb(server.proc.pid)
-        if result.server_peak_rss_mb is not None:
-            result.server_peak_rss_mb = round(result.server_peak_rss_mb, 1)
-    result.bottleneck = _bottleneck(result)
-    return result
+    sending = probe.spent("before", "after")
+    if sending is not None:
+        result.server_cpu_s = round(sending, 2)
+        peak = probe.peak_rss_mb()
+        result.server_peak_rss_mb = round(peak, 1) if peak is not None else None
 
 
 def _bottleneck(r: Result) -> str:
