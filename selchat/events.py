@@ -18,9 +18,9 @@ from selchat.errors import ErrorCode, ProtocolError
 class Join:
     username: str
     password: str | None = None
-    version: int = 1
     login: str | None = None  # an account's password: join as that account
     lobby: bool = True  # start in the lobby (IRC clients start in no channel and join themselves)
+    replay: bool = False  # hear the lobby's recent messages on joining it
     user: str | None = None  # IRC's username and real name, shown by WHO and WHOIS
     realname: str | None = None
 
@@ -46,6 +46,7 @@ class Dm:
 class Users:
     room: str | None = None
     tag: str | None = None  # copied into the answer, so a codec knows which question it answers
+    detail: bool = False  # each member's user and real name too (IRC's WHO shows them)
 
 
 @dataclass(slots=True)
@@ -144,7 +145,7 @@ class Authenticate:
 Command = Union[Join, Chat, Dm, Users, Ping, Pong, Quit, JoinRoom, LeaveRoom, Rooms, History, Topic, Nick, Away,
                 Register, Whois, Lusers, Authenticate, Who]
 
-# Commands a client must have joined with "version": 2 to use.
+# Commands a JSON client must have joined with "version": 2 to use (its codec refuses them).
 V2_COMMANDS = frozenset({JoinRoom, LeaveRoom, Rooms, History, Topic, Nick, Away, Register, Whois, Lusers, Who})
 
 _USERS = Users()
@@ -176,11 +177,16 @@ def _number(frame: dict[str, Any], name: str) -> float | None:
     return value
 
 
-def _join(frame: dict[str, Any]) -> Join:
+def join_version(frame: dict[str, Any]) -> int:
     version = frame.get("version", 1)
     if type(version) is not int or version < 1:
         raise ProtocolError(ErrorCode.BAD_FRAME, '"version" must be a positive integer')
-    return Join(_field(frame, "username"), _optional(frame, "password"), version, _optional(frame, "login"))
+    return version
+
+
+def _join(frame: dict[str, Any]) -> Join:
+    return Join(_field(frame, "username"), _optional(frame, "password"), _optional(frame, "login"),
+                replay=join_version(frame) >= 2)
 
 
 def _chat(frame: dict[str, Any]) -> Chat:

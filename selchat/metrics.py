@@ -142,7 +142,7 @@ class MetricsCodec:
         """A request that never finished: HTTP's 408, as the page's listener answers."""
         return plain(408, "no whole request in time") if not self.done else b""
 
-    def welcomed(self, version: int) -> None:
+    def welcomed(self) -> None:
         return None
 
     def saw(self, event: Any) -> None:

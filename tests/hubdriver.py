@@ -1,5 +1,7 @@
 """A driver for the pure hub (h11's ConnectionPair idea): commands for several connection ids
-go in, and each connection's inbox holds the frames its codec (v1 or v2) would have sent."""
+go in, and each connection's inbox holds the frames its JSON codec (v1 or v2) would have sent.
+Each connection has a real JsonCodec, which holds a version 1 client to version 1 and picks the
+wire on its welcome, as on the server."""
 
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ from selchat.errors import ProtocolError
 from selchat.events import Command, Join
 from selchat.hub import Ask, Broadcast, Close, Fail, Hub, Presence, Send, Store
 from selchat.hub.effects import LOCAL_VERBS, SHARED_VERBS, carriers
+from selchat.outbound import Welcome
 from selchat.records import Snapshot
-from selchat.wire.jsonl import JSON_V1, JSON_V2
+from selchat.wire.jsonl import JsonCodec
 
 
 class Driver:
@@ -27,14 +30,30 @@ class Driver:
         self.asked: list[Any] = []
         self.shared: list[Any] = []  # Presence and Relay: for the other processes (--redis)
         self.now = 1000.0
+        self.codecs: dict[int, JsonCodec] = {}
         self.table = carriers(self, LOCAL_VERBS | SHARED_VERBS)
 
     def connect(self, cid: int, address: str = "127.0.0.1") -> None:
         self.hub.connect(cid, self.now, address)
 
+    def codec(self, cid: int) -> JsonCodec:
+        codec = self.codecs.get(cid)
+        if codec is None:
+            codec = self.codecs[cid] = JsonCodec(self.hub.config.max_frame)
+        return codec
+
+    def held(self, cid: int, command: Command) -> Command:
+        """The command as the connection's codec passes it on (a join says which version)."""
+        codec = self.codec(cid)
+        if type(command) is Join:
+            return codec.held(command, {"version": 2 if command.replay else 1})
+        return codec.held(command, {}) if codec.v1 else command
+
     def deliver(self, target: int, event: Any) -> None:
-        wire = JSON_V2 if self.hub.version_of(target) >= 2 else JSON_V1
-        payload = wire.encode(event)
+        codec = self.codec(target)
+        if type(event) is Welcome:
+            codec.welcomed()
+        payload = codec.encode(event)
         if payload:
             self.inbox[target].extend(json.loads(line) for line in payload.splitlines())
 
@@ -74,7 +93,7 @@ class Driver:
         self.apply(self.hub.disconnect(effect.conn_id, self.now, None))
 
     def do(self, cid: int, command: Command) -> None:
-        self.apply(self.hub.handle(cid, command, self.now))
+        self.apply(self.hub.handle(cid, self.held(cid, command), self.now))
 
     def complete(self, cid: int, result: Any) -> None:
         self.apply(self.hub.complete(cid, result, self.now))
@@ -84,12 +103,12 @@ class Driver:
 
     def error(self, cid: int, command: Command) -> ProtocolError:
         with pytest.raises(ProtocolError) as info:
-            self.hub.handle(cid, command, self.now)
+            self.hub.handle(cid, self.held(cid, command), self.now)
         return info.value
 
     def join(self, cid: int, name: str, version: int = 1) -> dict:
         self.connect(cid)
-        self.do(cid, Join(name, version=version))
+        self.do(cid, Join(name, replay=version >= 2))
         return next(f for f in self.inbox[cid] if f["type"] == "welcome")
 
     def drop(self, cid: int, reason: str | None = "connection lost") -> None:

@@ -272,7 +272,7 @@ def test_login_success_failure_and_throttle(d: Driver) -> None:
     register(d, 1, "alice")
     d.drop(1)
     d.connect(2, "10.0.0.7")
-    d.do(2, Join("ALICE", version=2, login="wrong"))
+    d.do(2, Join("ALICE", replay=True, login="wrong"))
     assert d.asked.pop() == CheckLogin(2, "alice", "wrong")
     assert d.error(2, Chat("x")).code is ErrorCode.NOT_JOINED  # waiting for the check
     assert d.error(2, Join("alice", login="again")).code is ErrorCode.ALREADY_JOINED
@@ -285,10 +285,10 @@ def test_login_success_failure_and_throttle(d: Driver) -> None:
         d.complete(2, LoginChecked("alice", False))
     assert d.error(2, Join("alice", login="right")).code is ErrorCode.TOO_MANY_LOGINS
     d.connect(3, "10.0.0.8")  # another address is not held back
-    d.do(3, Join("alice", version=2, login="right"))
+    d.do(3, Join("alice", replay=True, login="right"))
     d.now += 61
     d.take(2)
-    d.do(2, Join("alice", version=2, login="right"))  # a minute later, address 1 may try again
+    d.do(2, Join("alice", replay=True, login="right"))  # a minute later, address 1 may try again
     d.complete(2, LoginChecked("alice", True, "alice"))
     welcome = d.take(2)[0]
     assert welcome["type"] == "welcome" and welcome["account"] == "alice" and welcome["username"] == "alice"
@@ -300,7 +300,7 @@ def test_login_elsewhere_replaces_the_old_session(d: Driver) -> None:
     d.join(2, "bob", version=2)
     d.take(2)
     d.connect(3)
-    d.do(3, Join("alice", version=2, login="correct horse"))
+    d.do(3, Join("alice", replay=True, login="correct horse"))
     d.complete(3, LoginChecked("alice", True, "alice"))
     assert d.closed[1] == "logged_in_elsewhere"
     assert d.hub.find("alice") == 3
@@ -331,7 +331,7 @@ def test_offline_dms_between_accounts(d: Driver) -> None:
     assert d.error(3, Dm("bob", "hi")).code is ErrorCode.NO_SUCH_USER  # guests cannot leave messages
     # bob logs in: the store hands the kept messages back, and the hub delivers them
     d.connect(4)
-    d.do(4, Join("bob", version=2, login="correct horse"))
+    d.do(4, Join("bob", replay=True, login="correct horse"))
     d.complete(4, LoginChecked("bob", True, "bob"))
     dm = DirectMessage("alice", "bob", "are you there?", 1000.1, offline=True)
     d.complete(4, OfflineDms((dm,)))

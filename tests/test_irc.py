@@ -34,7 +34,7 @@ def test_registration_waits_for_cap_end() -> None:
     out = codec.feed(b"CAP REQ :echo-message nope\r\nCAP REQ :echo-message\r\nCAP END\r\n")
     assert out[0] == b":selchat CAP alice NAK :echo-message nope\r\n"
     assert out[1] == b":selchat CAP alice ACK :echo-message\r\n"
-    assert out[2] == Join("alice", version=2, lobby=False, user="a", realname="Alice")
+    assert out[2] == Join("alice", lobby=False, user="a", realname="Alice")
 
 
 def test_commands_become_hub_commands() -> None:
@@ -54,7 +54,7 @@ def test_split_lines_and_limits() -> None:
     out: list = []
     for i in range(len(whole)):
         out += codec.feed(whole[i : i + 1])
-    assert out == [Join("alice", version=2, lobby=False, user="a", realname="Alice")]
+    assert out == [Join("alice", lobby=False, user="a", realname="Alice")]
     codec.registered = True
     assert codec.feed(b"PRIVMSG #a :" + b"x" * 600 + b"\r\n")[0].startswith(b":selchat 417 alice")
     assert codec.feed(b"PRIVMSG #a :fine\r\n") == [Chat("fine", room="#a")]  # and it goes on

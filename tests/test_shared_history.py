@@ -95,7 +95,7 @@ def test_a_read_cut_off_by_a_lost_link_is_not_taken_for_an_empty_room() -> None:
 def test_a_shared_room_replays_once_its_tail_is_read() -> None:
     d = Driver(replay=5, shared=True)
     d.connect(1)
-    d.do(1, Join("alice", version=2))
+    d.do(1, Join("alice", replay=True))
     d.complete(1, NameClaimed("alice", True))
     assert [f["type"] for f in d.take(1)] == ["welcome"]  # the lobby's tail is not read yet: no replay
     said = [Message("#lobby", "bob", "from another process", 5.0, history=True)]
@@ -118,7 +118,7 @@ def test_a_shared_room_replays_once_its_tail_is_read() -> None:
         ("room_joined", None), ("chat", "first here"), ("history_end", None)]
     d.hear(RoomUnsynced("#dev"))
     d.connect(2)
-    d.do(2, Join("bob", version=2))
+    d.do(2, Join("bob", replay=True))
     d.complete(2, NameClaimed("bob", True))
     d.do(2, JoinRoom("#dev"))
     assert [f["type"] for f in d.take(2)][-2:] == ["chat", "history_end"]  # still away: at once
@@ -129,14 +129,14 @@ def test_a_shared_room_replays_once_its_tail_is_read() -> None:
 def test_the_own_lines_of_a_room_being_read_are_not_replayed_twice() -> None:
     d = Driver(shared=True)
     d.connect(1)
-    d.do(1, Join("alice", version=2))
+    d.do(1, Join("alice", replay=True))
     d.complete(1, NameClaimed("alice", True))
     d.take(1)
     mine = Message("#lobby", "alice", "said while the tail was read", 5.0)
     d.hear(RoomSynced("#lobby", [Message("#lobby", "bob", "before", 4.0)], 2, None, [mine]))
     assert [f.get("message") for f in d.take(1)] == ["before", None]
     d.connect(2)  # a later newcomer gets both
-    d.do(2, Join("carl", version=2))
+    d.do(2, Join("carl", replay=True))
     d.complete(2, NameClaimed("carl", True))
     assert [f.get("message") for f in d.take(2) if f["type"] == "chat"] == ["before", "said while the tail was read"]
 

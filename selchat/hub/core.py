@@ -16,9 +16,8 @@ from typing import Any
 from selchat import outbound as ev
 from selchat.bans import BanList
 from selchat.config import ServerConfig
-from selchat.errors import JOIN_FIRST, V2_ONLY, ErrorCode, ProtocolError
+from selchat.errors import JOIN_FIRST, ErrorCode, ProtocolError
 from selchat.events import (
-    V2_COMMANDS,
     Authenticate,
     Away,
     Chat,
@@ -117,8 +116,6 @@ class Hub:
             if session.logging_in is not None:
                 raise ProtocolError(ErrorCode.NOT_JOINED, "wait for the answer to your login")
             raise ProtocolError(ErrorCode.NOT_JOINED, JOIN_FIRST)
-        if kind in V2_COMMANDS and session.version < 2:
-            raise ProtocolError(ErrorCode.UNKNOWN_TYPE, V2_ONLY)
         return self._handlers[kind](session, command, now)
 
     def complete(self, conn_id: int, result: Result, now: float) -> list[Effect]:
@@ -196,10 +193,6 @@ class Hub:
 
     def connections(self) -> tuple[int, ...]:
         return tuple(self.state.sessions)
-
-    def version_of(self, conn_id: int) -> int:
-        session = self.state.sessions.get(conn_id)
-        return session.version if session else 1
 
     def logging_in(self, conn_id: int) -> bool:
         """Waiting on the server (a password check, or a name claim in Redis), not on the client."""

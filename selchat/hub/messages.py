@@ -20,9 +20,7 @@ class MessageManager:
     def chat(self, session: Session, cmd: Chat, now: float) -> list[Effect]:
         state = self.state
         text = state.check_message(cmd.message)
-        room = state.lobby if session.version < 2 else state.my_room(session, cmd.room)
-        if session.version < 2 and room.key not in session.rooms:
-            raise ProtocolError(ErrorCode.NOT_IN_ROOM, "you are not in the lobby")
+        room = state.my_room(session, cmd.room)
         state.spend_token(session, now)
         name = session.name
         assert name is not None

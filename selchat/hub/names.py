@@ -53,7 +53,6 @@ class NameManager:
         state, config = self.state, self.state.config
         conn_id = session.conn_id
         session.name = name
-        session.version = cmd.version
         session.account = account
         session.user = (cmd.user or name)[:NAME_MAX]
         session.realname = (cmd.realname or name)[:AWAY_MAX]
@@ -91,7 +90,7 @@ class NameManager:
             user_count=room.size() if quiet else None,
         )
         effects: list[Effect] = [Send((conn_id,), welcome), *presence]
-        if cmd.version >= 2:
+        if cmd.replay:
             effects.extend(self.rooms.replay_or_wait(session, room))
         if not quiet:
             effects.append(room.broadcast(ev.UserJoined(name, room.name, now), conn_id))

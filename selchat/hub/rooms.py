@@ -139,7 +139,7 @@ class RoomManager:
 
     def users(self, session: Session, cmd: Users, now: float) -> list[Effect]:
         state = self.state
-        if cmd.room is None or session.version < 2:
+        if cmd.room is None:
             room: Room | None = state.lobby
         else:
             room = state.rooms.get(room_key(cmd.room))
@@ -151,7 +151,7 @@ class RoomManager:
         away.extend(self.sharing.away_in(room))
         away.sort(key=lambda pair: pair[0].casefold())
         info: tuple[tuple[str, str], ...] = ()
-        if cmd.tag == "who":
+        if cmd.detail:
             info = tuple((sessions[cid].user, sessions[cid].realname)
                          for cid in sorted(room.members, key=lambda c: room.members[c].casefold()))
         listing = ev.UserList(room.name, tuple(room.names()), tuple(away), cmd.tag, room.topic, info)  # type: ignore[arg-type]

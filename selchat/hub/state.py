@@ -97,14 +97,13 @@ class Room:
 
 
 class Session:
-    __slots__ = ("conn_id", "address", "name", "version", "rooms", "tokens", "refill_at", "strikes", "away",
+    __slots__ = ("conn_id", "address", "name", "rooms", "tokens", "refill_at", "strikes", "away",
                  "account", "logging_in", "quit_message", "spoke_at", "authed", "user", "realname", "claiming")
 
     def __init__(self, conn_id: int, address: str, burst: float, now: float) -> None:
         self.conn_id = conn_id
         self.address = address
         self.name: str | None = None
-        self.version = 1
         self.rooms: dict[str, Room] = {}  # key -> room, in the order joined
         self.tokens = burst
         self.refill_at = now

@@ -228,7 +228,7 @@ class Connections:
         ctx: ConnState = conn.ctx
         self.tally.joins += 1
         ctx.name = self.hub.name_of(conn_id)
-        ctx.codec.welcomed(self.hub.version_of(conn_id))  # a JSON wire depends on the version joined
+        ctx.codec.welcomed()  # a JSON wire depends on the version joined
         ctx.wire = ctx.codec.wire
         if ctx.handshake is not None:
             ctx.handshake.cancel()

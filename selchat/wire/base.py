@@ -32,7 +32,7 @@ class Codec(Protocol):
         """A keepalive, or None for a connection that cannot answer one (a person at nc)."""
         ...
 
-    def welcomed(self, version: int) -> None:
+    def welcomed(self) -> None:
         """The join was accepted, in the protocol version it asked for."""
         ...
 

@@ -14,7 +14,7 @@ from typing import Any
 from selchat.codec import LineDecoder, encode
 from selchat.config import LOBBY, LOBBY_ROOM
 from selchat.errors import JOIN_FIRST, LOG_IN_TO_IT, V2_ONLY, ErrorCode, ProtocolError
-from selchat.events import Command, parse
+from selchat.events import V2_COMMANDS, Chat, Command, Join, Users, join_version, parse
 from selchat.outbound import (
     Announcement,
     AwayChanged,
@@ -237,14 +237,20 @@ JSON_V2 = JsonWire(2)
 class JsonCodec:
     """One JSON-lines connection: bytes in, commands (or ProtocolErrors) out; events out through
     ``wire``, which is shared by every connection of the same version so broadcasts are encoded
-    once per version."""
+    once per version.
 
-    __slots__ = ("decoder", "wire")
+    The protocol's version is this codec's business, not the hub's: a join says which it speaks,
+    and from then on a version 1 client's commands are those of version 1 (its lines go to the
+    lobby whatever room they name, and the version 2 commands are refused here)."""
+
+    __slots__ = ("decoder", "wire", "asked", "v1")
     kind = "json"
 
     def __init__(self, max_frame: int) -> None:
         self.decoder = LineDecoder(max_frame)
         self.wire: JsonWire = JSON_V1  # until the join says which version
+        self.asked = 1  # the version the last join asked for
+        self.v1 = False  # a version 1 join has been sent: hold its commands to version 1
 
     def feed(self, data: bytes) -> list[Command | ProtocolError]:
         return self._commands(self.decoder.feed(data))
@@ -260,13 +266,28 @@ class JsonCodec:
                 out.append(item)  # type: ignore[arg-type]  # a FrameError
                 continue
             try:
-                out.append(parse(item))  # type: ignore[arg-type]
+                command = parse(item)  # type: ignore[arg-type]
+                if self.v1 or type(command) is Join:
+                    command = self.held(command, item)
+                out.append(command)
             except ProtocolError as exc:
                 out.append(exc)
         return out
 
-    def welcomed(self, version: int) -> None:
-        self.wire = JSON_V2 if version >= 2 else JSON_V1
+    def held(self, command: Command, frame: dict[str, Any]) -> Command:
+        """A command as the version joined allows it (a join sets which version that is)."""
+        kind = type(command)
+        if kind is Join:
+            self.asked = join_version(frame)
+            self.v1 = self.asked < 2
+        elif kind in V2_COMMANDS:
+            raise ProtocolError(ErrorCode.UNKNOWN_TYPE, V2_ONLY)
+        elif kind is Chat or kind is Users:
+            command.room = None  # type: ignore[union-attr]  # version 1 has one room, the lobby
+        return command
+
+    def welcomed(self) -> None:
+        self.wire = JSON_V2 if self.asked >= 2 else JSON_V1
 
     def saw(self, event: Event) -> None:
         return None  # a JSON client keeps its own name

@@ -107,9 +107,9 @@ class TextCodec:
                 return
             if self.name is None:
                 self.name = line
-                out.append(Join(line, version=2))
+                out.append(Join(line, replay=True))
             else:
-                out.append(Join(self.name, password=line, version=2))
+                out.append(Join(self.name, password=line, replay=True))
             self.asked = True
             return
         if not line.startswith("/") or line.startswith("//"):
@@ -239,7 +239,7 @@ class TextCodec:
     def refuse(self, exc: ProtocolError) -> bytes:
         return _line(f"! {exc.message}")
 
-    def welcomed(self, version: int) -> None:
+    def welcomed(self) -> None:
         return None  # the welcome itself, encoded, tells the codec it is in
 
     def saw(self, event: ev.Event) -> None:

@@ -314,9 +314,9 @@ class WebCodec:
         if self.inner is not None:
             self.inner.saw(event)
 
-    def welcomed(self, version: int) -> None:
+    def welcomed(self) -> None:
         if self.inner is not None:
-            self.inner.welcomed(version)
+            self.inner.welcomed()
 
     def refuse(self, exc: ProtocolError) -> bytes:
         if self.inner is None:  # still HTTP: a status

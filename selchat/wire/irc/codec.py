@@ -86,7 +86,7 @@ class IrcCodec:
         if self.registered or self.registering or self.negotiating or not self.nick or not self.user:
             return
         self.registering = True
-        out.append(Join(self.nick, password=self.password, version=2, lobby=False, user=self.user,
+        out.append(Join(self.nick, password=self.password, lobby=False, user=self.user,
                         realname=self.realname))
 
     # -- out ------------------------------------------------------------------------------------
@@ -102,7 +102,7 @@ class IrcCodec:
     def refuse(self, exc: ProtocolError) -> bytes:
         return f"ERROR :Closing link: {flat(exc.message)}\r\n".encode("utf-8", "replace")
 
-    def welcomed(self, version: int) -> None:
+    def welcomed(self) -> None:
         return None  # IRC has one version; its numerics came with the welcome
 
     def saw(self, event: ev.Event) -> None:

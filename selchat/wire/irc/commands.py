@@ -303,7 +303,7 @@ def rooms(c: IrcCodec, params: list[str], out: list[Any]) -> None:
 
 def who(c: IrcCodec, params: list[str], out: list[Any]) -> None:
     if params and params[0].startswith("#"):
-        out.append(Users(params[0], tag="who"))
+        out.append(Users(params[0], tag="who", detail=True))
     else:
         out.append(Who(params[0] if params and params[0] else "*"))
 
