@@ -45,6 +45,7 @@ class ErrorCode(str, enum.Enum):
     WEAK_PASSWORD = "weak_password"
     LOGGED_IN_ELSEWHERE = "logged_in_elsewhere"
     HISTORY_UNAVAILABLE = "history_unavailable"
+    SERVER_ERROR = "server_error"  # the server failed at a request (logged); nothing was kept
 
 
 # After these the server closes the connection; after every other code it stays usable.

@@ -168,7 +168,7 @@ class LoginChecked:
 class PasswordHashed:
     account_key: str
     name: str
-    hash: str
+    hash: str | None  # None: hashing failed (logged), and no account was made
 
 
 @dataclass(slots=True)

@@ -268,6 +268,19 @@ def test_register_makes_an_account(d: Driver) -> None:
     assert d.error(3, Join("alice")).code is ErrorCode.NAME_REGISTERED  # a guest cannot take it
 
 
+def test_a_failed_hash_answers_and_holds_no_name(d: Driver) -> None:
+    d.join(1, "alice", version=2)
+    d.do(1, Register("correct horse"))
+    d.asked.pop()
+    d.take(1)
+    d.complete(1, PasswordHashed("alice", "alice", None))  # the worker failed (a database error, say)
+    assert [f["code"] for f in d.take(1)] == ["server_error"]
+    assert not d.stored
+    register(d, 2, "bob")
+    d.do(1, Register("correct horse"))  # and the name may be registered after all
+    assert isinstance(d.asked.pop(), HashPassword)
+
+
 def test_login_success_failure_and_throttle(d: Driver) -> None:
     register(d, 1, "alice")
     d.drop(1)

@@ -177,3 +177,22 @@ def test_a_turn_of_chats_and_joins_is_one_batch_and_newcomers_get_only_what_foll
                                                       (chat, "a", "3")]
     got_d = _frames(d_sock, 3)
     assert got_d[0][0] == "welcome" and got_d[1:] == [(chat, "a", "3"), (chat, "c", "4")]
+
+
+def test_closed_connections_leave_no_timers_behind() -> None:
+    """Issue 21, 13: each connection's keepalive and handshake timers are cancelled when it goes;
+    before, they stayed in the heap (holding the connection) until due, --ping-interval later."""
+    lp = Loop(ping_interval=600.0)
+    try:
+        reactor = lp.server.reactor
+        base = reactor.pending_timers()
+        for i in range(300):  # join and quit, over real sockets
+            sock = lp.client(f"u{i}")
+            sock.sendall(b'{"type":"quit"}\n')
+            lp.read_until(sock, "<closed>")
+            lp.socks.remove(sock)
+            sock.close()
+        assert not reactor.conns
+        assert reactor.pending_timers() < base + 2 * 100  # swept, not 300 connections' worth
+    finally:
+        lp.close()

@@ -20,6 +20,16 @@ from selchat.records import CheckLogin, HashPassword, LoadOfflineDms, LoginCheck
 Forget = Callable[[Session, float, "str | None"], list[Effect]]
 
 
+
+def is_text(password: str) -> bool:
+    """Whether a password is text: a JSON string may hold a lone surrogate (``"\\ud800"``), which
+    no encoding takes, so argon2 would fail on it in the worker."""
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
 class AccountManager:
     def __init__(self, state: State, names: NameManager, forget: Forget) -> None:
         self.state = state
@@ -47,6 +57,10 @@ class AccountManager:
             raise ProtocolError(ErrorCode.BANNED, f"{cmd.username} is banned from this server")
         if cmd.login is not None:
             self._check_throttle(session, now)
+            if not is_text(cmd.login):  # no account has such a password: a wrong login, without argon2
+                self.login_failures.setdefault(session.address, deque()).append(now)
+                raise ProtocolError(ErrorCode.BAD_LOGIN,
+                                    f"wrong account name or password for {cmd.username[:NAME_MAX]}")
             session.logging_in = cmd
             return [Ask(CheckLogin(session.conn_id, key, cmd.login))]
         if state.config.require_account:
@@ -108,7 +122,7 @@ class AccountManager:
         if session.logging_in is not None:
             raise ProtocolError(ErrorCode.ALREADY_JOINED, "a login is already being checked")
         self._check_throttle(session, now)
-        if not valid_name(cmd.account):  # no such account could exist: no need to ask the store
+        if not valid_name(cmd.account) or not is_text(cmd.password):  # no such account or password could exist
             self.login_failures.setdefault(session.address, deque()).append(now)
             raise ProtocolError(ErrorCode.BAD_LOGIN, f"wrong account name or password for {cmd.account[:NAME_MAX]}")
         session.logging_in = cmd
@@ -182,6 +196,8 @@ class AccountManager:
         if key in state.accounts or key in state.registering:
             raise ProtocolError(ErrorCode.NAME_REGISTERED, f"{session.name} is a registered account already")
         shortest = state.config.password_min
+        if not is_text(cmd.password):
+            raise ProtocolError(ErrorCode.WEAK_PASSWORD, "a password must be text (it holds a character that is not)")
         if not shortest <= len(cmd.password) <= PASSWORD_MAX:
             raise ProtocolError(
                 ErrorCode.WEAK_PASSWORD, f"an account password is {shortest}-{PASSWORD_MAX} characters"
@@ -194,6 +210,11 @@ class AccountManager:
         state = self.state
         key = result.account_key
         state.registering.discard(key)
+        if result.hash is None:  # nothing is kept, and the name is free to register again
+            if session is None:
+                return []
+            return [Fail(session.conn_id, ProtocolError(
+                ErrorCode.SERVER_ERROR, "the server could not register the account; try again later"))]
         state.accounts[key] = result.name
         effects: list[Effect] = [Store(SaveAccount(key, result.name, result.hash, now))]
         if session is not None and session.name is not None and session.name.casefold() == key:

@@ -19,20 +19,35 @@ EVENT_READ = selectors.EVENT_READ
 EVENT_WRITE = selectors.EVENT_WRITE
 
 
+# asyncio's rule (base_events.py): rebuild the heap once over half of it is cancelled entries and
+# there are more than this many, so a cancelled timer (a closed connection's keepalive, holding
+# the connection through its arguments) never waits for its due time to be freed.
+COMPACT_ABOVE = 100
+
+
 class Timer:
-    """A scheduled call; ``cancel()`` is lazy (the heap entry is skipped when it comes due)."""
+    """A scheduled call; ``cancel()`` drops what it would have called at once and leaves the heap
+    entry to be skipped when it comes due, or swept when the cancelled are most of the heap."""
 
-    __slots__ = ("when", "seq", "fn", "args", "cancelled")
+    __slots__ = ("when", "seq", "fn", "args", "cancelled", "loop")
 
-    def __init__(self, when: float, seq: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    def __init__(self, when: float, seq: int, fn: Callable[..., Any], args: tuple[Any, ...],
+                 loop: EventLoop | None = None) -> None:
         self.when = when
         self.seq = seq
-        self.fn = fn
+        self.fn: Callable[..., Any] | None = fn
         self.args = args
         self.cancelled = False
+        self.loop = loop
 
     def cancel(self) -> None:
+        if self.cancelled:
+            return
         self.cancelled = True
+        self.fn, self.args = None, ()  # what it held (a connection, say) is freed now
+        if self.loop is not None:
+            self.loop.timer_cancelled()
+            self.loop = None
 
     def __lt__(self, other: Timer) -> bool:
         return (self.when, self.seq) < (other.when, other.seq)
@@ -47,6 +62,7 @@ class EventLoop:
         self.sel = selectors.DefaultSelector()
         self._timers: list[Timer] = []
         self._seq = itertools.count()
+        self._cancelled = 0  # cancelled entries still in the heap
         self.stop_at: float | None = None  # the deadline of a drain: select() never sleeps past it
 
     # -- readers that are not connections (listeners, the worker's and signals' wake-ups) ----------
@@ -64,9 +80,21 @@ class EventLoop:
         return self.call_at(self.now + delay, fn, *args)
 
     def call_at(self, when: float, fn: Callable[..., Any], *args: Any) -> Timer:
-        timer = Timer(when, next(self._seq), fn, args)
+        timer = Timer(when, next(self._seq), fn, args, self)
         heapq.heappush(self._timers, timer)
         return timer
+
+    def timer_cancelled(self) -> None:
+        self._cancelled += 1
+        timers = self._timers
+        if self._cancelled > COMPACT_ABOVE and self._cancelled * 2 > len(timers):
+            timers[:] = [t for t in timers if not t.cancelled]  # in place: run_timers may hold it
+            heapq.heapify(timers)
+            self._cancelled = 0
+
+    def pending_timers(self) -> int:
+        """Entries in the heap, cancelled ones included (a test's and the metrics' measure)."""
+        return len(self._timers)
 
     def run_timers(self) -> None:
         timers = self._timers
@@ -74,9 +102,11 @@ class EventLoop:
         while timers and timers[0].when <= now:
             timer = heapq.heappop(timers)
             if timer.cancelled:
+                self._cancelled -= 1
                 continue
+            timer.loop = None  # it has run: a late cancel() has nothing to count
             try:
-                timer.fn(*timer.args)
+                timer.fn(*timer.args)  # type: ignore[misc]
             except Exception:
                 log.exception("timer %r failed", timer.fn)
 
@@ -85,6 +115,7 @@ class EventLoop:
         timers = self._timers
         while timers and timers[0].cancelled:
             heapq.heappop(timers)
+            self._cancelled -= 1
         deadline = timers[0].when if timers else None
         if self.stop_at is not None:
             deadline = self.stop_at if deadline is None else min(deadline, self.stop_at)

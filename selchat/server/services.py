@@ -137,10 +137,10 @@ class LocalServices:
         password = request.password
 
         def done(hashed: object) -> None:
-            if isinstance(hashed, Exception):
+            if isinstance(hashed, Exception):  # the hub must hear it all the same: the name is held
                 log.error("hashing a password failed: %s", hashed)
-                return
-            self.complete(request.conn_id, PasswordHashed(request.account_key, request.name, str(hashed)))
+            self.complete(request.conn_id, PasswordHashed(
+                request.account_key, request.name, None if isinstance(hashed, Exception) else str(hashed)))
 
         self.worker.submit(lambda: hash_password(password), done)
 
