@@ -91,7 +91,8 @@ def redis() -> Iterator[Redis]:
 
 
 @pytest.fixture
-def irc_clients():
+def sockets() -> Iterator[list]:
+    """Clients a test opens (any with close()), closed after it whatever happened."""
     opened: list = []
     yield opened
     for client in opened:
@@ -99,11 +100,8 @@ def irc_clients():
 
 
 @pytest.fixture
-def sockets():
-    opened: list = []
-    yield opened
-    for s in opened:
-        s.close()
+def irc_clients(sockets: list) -> list:
+    return sockets
 
 
 @pytest.fixture
