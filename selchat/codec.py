@@ -25,7 +25,15 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")  # NaN and Infinity: Python accepts them, peers do not
 
 
-_DECODE = json.JSONDecoder(parse_constant=_refuse_constant).decode
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (_INF, -_INF):  # 1e400 overflows to infinity, which no JSON can say back
+        raise ValueError(f"{text[:20]} is out of range")
+    return value
+
+
+_INF = float("inf")
+_DECODE = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float).decode
 
 
 def _unencodable(obj: Any) -> Any:

@@ -168,12 +168,23 @@ def _optional(frame: dict[str, Any], name: str) -> str | None:
     return value
 
 
+# The latest time a client may name, in seconds since 1970 (1e12, some 30,000 years: clients say
+# "before the far future" for "the newest"). Timestamps are kept as microseconds in SQLite's
+# 64-bit integers, which overflow past 9.2e12 s; a bound inside that, checked where the number
+# is parsed, keeps every query in range (issue 21, item 8).
+MAX_TIMESTAMP = 1_000_000_000_000
+
+
+def in_time_range(value: float) -> bool:
+    return 0 <= value <= MAX_TIMESTAMP
+
+
 def _number(frame: dict[str, Any], name: str) -> float | None:
     value = frame.get(name)
     if value is None:
         return None
-    if type(value) not in (int, float):
-        raise ProtocolError(ErrorCode.BAD_FRAME, f'"{name}" must be a number')
+    if type(value) not in (int, float) or not in_time_range(value):
+        raise ProtocolError(ErrorCode.BAD_FRAME, f'"{name}" must be a time from 0 to {MAX_TIMESTAMP}')
     return value
 
 

@@ -10,6 +10,7 @@ so nothing that matters waits.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any, TextIO
 
@@ -44,8 +45,27 @@ class TurnBufferedHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self.release()
 
 
+# What would let a value from a client forge or hide a log line: C0 and C1 controls (a newline
+# starts a fake line, ESC drives the terminal tailing the log), DEL, the Unicode line separators
+# and the bidirectional overrides. The JSON log escapes these by being JSON.
+_FORGING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    """``text`` as one log line: what could end or disguise the line shown as an escape."""
+    return _FORGING.sub(_escaped, text)
+
+
 class TextFormatter(logging.Formatter):
-    """``2026-12-01 19:57:18,713 INFO selchat.server: ...``, the time formatted once a second."""
+    """``2026-12-01 19:57:18,713 INFO selchat.server: ...``, the time formatted once a second.
+
+    The message is escaped whole (issue 21, item 9): any value a client sent, wherever a log call
+    puts it, stays inside its own line. A traceback, added after, keeps its newlines."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -58,6 +78,10 @@ class TextFormatter(logging.Formatter):
             self._second = second
             self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
         return f"{self._stamp},{int(record.msecs):03d}"
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
 
 
 def flush_logs() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import h11
 
-from selchat.wire.web import Hangup, plain
+from selchat.wire.web import Hangup, plain, reason
 
 MAX_REQUEST = 8 * 1024  # a scrape's request head (h11 keeps at most this much)
 
@@ -128,7 +128,7 @@ class MetricsCodec:
         head = [*(headers or [(b"Content-Type", b"text/plain; charset=utf-8")]),
                 (b"Content-Length", str(len(body) if length is None else length).encode()),
                 (b"Connection", b"close")]
-        out = b"".join((f"HTTP/1.1 {status} {_REASONS[status]}\r\n".encode(),
+        out = b"".join((f"HTTP/1.1 {status} {reason(status)}\r\n".encode(),
                         *(name + b": " + value + b"\r\n" for name, value in head), b"\r\n", body))
         return [out, Hangup("metrics answered")]
 
@@ -148,5 +148,3 @@ class MetricsCodec:
     def saw(self, event: Any) -> None:
         return None
 
-
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}

@@ -156,3 +156,21 @@ def test_older_pages_when_scrolling_up_and_a_phone_sized_screen(browser, start_s
         poster.expect("chat", message="from a phone")
     finally:
         poster.close()
+
+
+def test_a_paste_too_long_is_kept_and_explained_not_sent(browser, start_server) -> None:
+    """Before: a 17 KB paste went out, the server closed the WebSocket (1009) and the page could
+    not come back under its name."""
+    server = start_server("--max-message", "500")
+    listener = RawClient(server.address)
+    try:
+        listener.join("listener", version=2)
+        page = open_page(browser, server, "paster")
+        paste = "long line " * 1700  # 17,000 characters
+        say(page, paste)
+        expect(page.locator("#messages li.error").last).to_contain_text("at most 500")
+        assert page.input_value("#line") == paste  # kept, to shorten
+        say(page, "a short one")
+        assert listener.expect("chat")["message"] == "a short one"  # the paste never went
+    finally:
+        listener.close()

@@ -52,3 +52,37 @@ def test_warnings_and_a_full_buffer_are_written_at_once() -> None:
     for i in range(MAX_BUFFERED):
         logger.info("line %d", i)
     assert stream.writes == before + 1
+
+
+def test_a_message_cannot_start_a_line_of_its_own() -> None:
+    stream = CountingStream()
+    logger, handler = _logger(stream)
+    logger.info("join %s", "x\nFORGED INFO: root\r\x1b[2J\u202e")
+    handler.flush()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].endswith(r"join x\x0aFORGED INFO: root\x0d\x1b[2J\u202e")
+
+
+def test_a_bug_is_logged_once_per_kind_per_minute() -> None:
+    from selchat.reactor.buglog import WINDOW, BugLog
+
+    stream = CountingStream()
+    logger, handler = _logger(stream)
+    now = [0.0]
+    bugs = BugLog(lambda: now[0])
+
+    def fail(kind: type[Exception]) -> None:
+        try:
+            raise kind("boom")
+        except Exception:
+            bugs.exception(logger, "handling %s failed", "peer")
+
+    for _ in range(500):
+        fail(ValueError)
+    fail(KeyError)  # another kind is logged at once
+    now[0] = WINDOW + 1
+    fail(ValueError)
+    handler.flush()
+    text = stream.getvalue()
+    assert text.count("Traceback") == 3
+    assert "handling peer failed (and 499 more like it in the last minute, not logged)" in text

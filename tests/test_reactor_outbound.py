@@ -24,12 +24,15 @@ class Handler:
     def on_close(self, conn: Conn, reason: str) -> None:
         self.closed.append(reason)
 
+    def on_slow(self, conn: Conn) -> bytes:
+        return b'{"type":"error"}\n'
+
     def before_flush(self) -> None:
         pass
 
 
 def _reactor(handler: Any) -> Reactor:
-    reactor = Reactor(max_conns=10, max_output=1024, slow_payload=b'{"type":"error"}\n')
+    reactor = Reactor(max_conns=10, max_output=1024)
 
     def tick() -> None:  # keeps select() from sleeping while a test waits on a condition
         reactor.call_later(0.01, tick)

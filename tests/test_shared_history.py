@@ -164,6 +164,9 @@ class _Owner:
     def on_close(self, conn: Any, reason: str) -> None:
         self.backplane.closed(conn, reason)
 
+    def on_slow(self, conn: Any) -> bytes:
+        return b""
+
     def before_flush(self) -> None:
         self.backplane.flush()
 

@@ -63,6 +63,9 @@ def test_silence_means_a_person_at_a_terminal(server: ServerProcess, connect) ->
         bob.send(type="chat", message="hi \x1b[2Jnc\x07 user")
         screen = you.wait("bob: hi")
         assert "[2Jnc user" in screen and "\x1b" not in screen and "\x07" not in screen  # stripped
+        bob.send(type="chat", message="pay \u202etxt.exe\u200b now")  # reads "exe.txt" reversed
+        screen = you.wait("bob: pay")
+        assert "pay <U+202E>txt.exe<U+200B> now" in screen and "\u202e" not in screen  # issue 21, 18
         you.say("/join #dev")
         you.wait("you joined #dev. Here: alice")
         bob.send(type="join_room", room="#dev")

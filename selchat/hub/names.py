@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from selchat import outbound as ev
-from selchat.config import AWAY_MAX, LOBBY_ROOM, NAME_MAX
+from selchat.config import AWAY_MAX, LOBBY_ROOM
 from selchat.errors import LOG_IN_TO_IT, ErrorCode, ProtocolError
 from selchat.events import Away, Join, Nick
 from selchat.hub.effects import Effect, Fail, Send
 from selchat.hub.rooms import RoomManager
 from selchat.hub.sharing import Sharing
-from selchat.hub.state import LOBBY_KEY, Session, State, check_name
+from selchat.hub.state import LOBBY_KEY, Session, State, check_name, ident, one_line
 from selchat.records import NameClaimed
 
 
@@ -54,8 +54,8 @@ class NameManager:
         conn_id = session.conn_id
         session.name = name
         session.account = account
-        session.user = (cmd.user or name)[:NAME_MAX]
-        session.realname = (cmd.realname or name)[:AWAY_MAX]
+        session.user = ident(cmd.user or "") or name
+        session.realname = one_line(cmd.realname or "")[:AWAY_MAX] or name
         state.names[name.casefold()] = conn_id
         state.peak = max(state.peak, len(state.names))
         if account is not None:
@@ -134,7 +134,7 @@ class NameManager:
         return [Send(state.sharers(session), renamed), *self.sharing.renamed(session, old, new, renamed, now)]
 
     def away(self, session: Session, cmd: Away, now: float) -> list[Effect]:
-        message = cmd.message.strip() if cmd.message is not None else None
+        message = one_line(cmd.message) if cmd.message is not None else None
         if message is not None and len(message) > AWAY_MAX:
             raise ProtocolError(ErrorCode.MESSAGE_TOO_LONG, f"away message is longer than {AWAY_MAX} characters")
         self.state.spend_token(session, now)

@@ -11,7 +11,7 @@ from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import Lusers, Ping, Pong, Quit, Who, Whois
 from selchat.hub.effects import Close, Effect, Send
 from selchat.hub.sharing import Sharing
-from selchat.hub.state import Session, State
+from selchat.hub.state import Session, State, one_line
 
 
 class QueryManager:
@@ -68,5 +68,5 @@ class QueryManager:
 
     def quit(self, session: Session, cmd: Quit, now: float) -> list[Effect]:
         if cmd.message:
-            session.quit_message = f"Quit: {cmd.message[:AWAY_MAX]}"
+            session.quit_message = f"Quit: {one_line(cmd.message)[:AWAY_MAX]}"
         return [Close(session.conn_id, "quit")]

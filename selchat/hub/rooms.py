@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from selchat import outbound as ev
-from selchat.config import TOPIC_MAX
+from selchat.config import AWAY_MAX, TOPIC_MAX
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import JoinRoom, LeaveRoom, Rooms, Topic, Users
 from selchat.hub.effects import Broadcast, Effect, Fail, Send
 from selchat.hub.sharing import Sharing
-from selchat.hub.state import LOBBY_KEY, ROOM_RE, Room, Session, State, room_key
+from selchat.hub.state import LOBBY_KEY, ROOM_RE, Room, Session, State, one_line, room_key
 from selchat.records import RoomsListed, TopicLoaded
 
 
@@ -48,8 +48,9 @@ class RoomManager:
         quiet = room.quiet(self.state.config.quiet_above)
         room.remove(session.conn_id)
         del session.rooms[room.key]
-        effects: list[Effect] = [Send((session.conn_id,), ev.RoomLeft(room.name, cmd.message or None))]
-        left = ev.UserLeft(session.name, room.name, now, cmd.message or None, parted=True)
+        reason = one_line(cmd.message or "")[:AWAY_MAX] or None
+        effects: list[Effect] = [Send((session.conn_id,), ev.RoomLeft(room.name, reason))]
+        left = ev.UserLeft(session.name, room.name, now, reason, parted=True)
         effects.extend(self.sharing.left(room, left))
         if not quiet:
             effects.append(room.broadcast(left))
@@ -164,7 +165,7 @@ class RoomManager:
             asked = self.sharing.topic_question(session, key, self.state.rooms.get(key), cmd.room)
             return asked if asked is not None else self._topic_here(session, cmd.room)
         room = self.state.my_room(session, cmd.room)
-        topic = cmd.topic.strip()
+        topic = one_line(cmd.topic)
         if len(topic) > TOPIC_MAX:
             raise ProtocolError(ErrorCode.TOPIC_TOO_LONG, f"topic is {len(topic)} characters; the limit is {TOPIC_MAX}")
         self.state.spend_token(session, now)

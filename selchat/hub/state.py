@@ -238,7 +238,26 @@ class State:
             )
         if not text or text.isspace():
             raise ProtocolError(ErrorCode.EMPTY_MESSAGE, "message is empty")
+        if "\r" in text or "\0" in text:  # lines stay lines (LF), and no NUL reaches anyone
+            text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\0", "")
         return text
+
+
+# Every field a client gives that others are shown is cleaned on the way in, whatever protocol it
+# came by (issue 21, item 4): a CR, LF or NUL inside a WHO reply or a topic forges a line for IRC
+# clients that end lines at a lone CR, and other controls drive terminals.
+_CONTROLS = re.compile("[\x00-\x1f\x7f]+")
+_NOT_IDENT = re.compile(r"[^A-Za-z0-9_.\-~]")
+
+
+def one_line(text: str) -> str:
+    """A topic, an away message, a reason or a real name: controls become one space each run."""
+    return _CONTROLS.sub(" ", text).strip()
+
+
+def ident(text: str) -> str:
+    """IRC's username (shown as user@host): what a hostmask may hold, at most a name's length."""
+    return _NOT_IDENT.sub("", text)[:NAME_MAX]
 
 
 def check_name(name: str) -> str:

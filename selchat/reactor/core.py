@@ -39,7 +39,7 @@ class Reactor(EventLoop):
     """Connections, their handlers and their lives: accepted or dialled, read, closed."""
 
     def __init__(self, *, max_conns: int, max_output: int, before_flush: Callable[[], None] = nothing,
-                 reject_payload: bytes = b"", slow_payload: bytes = b"", linger: float = 2.0,
+                 reject_payload: bytes = b"", linger: float = 2.0,
                  clock: Callable[[], float] = time.monotonic, plain_on_tls_payload: bytes = b"") -> None:
         super().__init__(clock)
         self.max_conns = max_conns  # the client limit (CLIENT_COUNT): counted listeners only
@@ -50,7 +50,7 @@ class Reactor(EventLoop):
         self.conns: dict[int, Conn] = {}
         self._ids = itertools.count(1)
         self.listeners = Listeners(self, self._admit)
-        self.output = Output(self, self.conns, max_output, slow_payload, self.close, self._lost)
+        self.output = Output(self, self.conns, max_output, self.close, self._lost)
         self.send = self.output.send  # the hot paths, without a hop
         self.send_many = self.output.send_many
         self.send_parts = self.output.send_parts
@@ -139,7 +139,7 @@ class Reactor(EventLoop):
         try:
             conn.handler.on_open(conn)
         except Exception:
-            log.exception("opening %s failed", conn.peer)
+            self.bugs.exception(log, "opening %s failed", conn.peer)
             self.abort(conn, "internal error")
 
     def _handshake(self, conn: Conn) -> None:
@@ -187,7 +187,7 @@ class Reactor(EventLoop):
             conn.handler.on_data(conn, data)
         except Exception:
             # A bug while handling one connection closes that connection only.
-            log.exception("error while handling %s; closing it", conn.peer)
+            self.bugs.exception(log, "error while handling %s; closing it", conn.peer)
             self.abort(conn, "internal error")
 
     # -- closing -------------------------------------------------------------------------------
@@ -239,7 +239,7 @@ class Reactor(EventLoop):
         try:
             conn.handler.on_close(conn, conn.close_reason)
         except Exception:
-            log.exception("closing %s failed", conn.peer)
+            self.bugs.exception(log, "closing %s failed", conn.peer)
 
     def _finish(self, conn: Conn) -> None:
         if conn.closed:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from selchat.reactor.buglog import BugLog
 from selchat.reactor.conn import Conn
 
 log = logging.getLogger("selchat.reactor")
@@ -59,6 +60,7 @@ class EventLoop:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.now = clock()
+        self.bugs = BugLog(clock)  # a bug input can reach is logged once a minute, not per request
         self.sel = selectors.DefaultSelector()
         self._timers: list[Timer] = []
         self._seq = itertools.count()
@@ -108,7 +110,7 @@ class EventLoop:
             try:
                 timer.fn(*timer.args)  # type: ignore[misc]
             except Exception:
-                log.exception("timer %r failed", timer.fn)
+                self.bugs.exception(log, "timer %r failed", timer.fn)
 
     def timeout(self) -> float | None:
         """How long select() may sleep: until the next timer or the drain's deadline."""

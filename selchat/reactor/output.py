@@ -25,12 +25,11 @@ except (AttributeError, ValueError, OSError):  # pragma: no cover - non-POSIX
 class Output:
     """The queues of every connection, and the set of those with something to write."""
 
-    def __init__(self, loop: EventLoop, conns: dict[int, Conn], max_output: int, slow_payload: bytes,
+    def __init__(self, loop: EventLoop, conns: dict[int, Conn], max_output: int,
                  close: Callable[[Conn, str], None], lost: Callable[[Conn, OSError], None]) -> None:
         self.loop = loop
         self.conns = conns
         self.max_output = max_output  # a connection's limit unless it has its own (Conn.limit)
-        self.slow_payload = slow_payload  # written (best effort) to a dropped slow consumer
         self.close = close
         self.lost = lost
         self.pending: set[Conn] = set()
@@ -88,9 +87,10 @@ class Output:
             conn.out_bytes = len(keep)
         else:
             conn.head_partial = False
-        if self.slow_payload and not conn.outbound:  # a client is told why; a link of ours is just cut
-            out.append(self.slow_payload)
-            conn.out_bytes += len(self.slow_payload)
+        words = b"" if conn.outbound else conn.handler.on_slow(conn)  # a link of ours is just cut
+        if words:  # written best effort: a client is told why, in what it speaks
+            out.append(words)
+            conn.out_bytes += len(words)
         self.close(conn, "slow_consumer")
 
     # -- writing ---------------------------------------------------------------------------------

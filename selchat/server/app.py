@@ -99,10 +99,6 @@ class ChatServer:
             reject_payload=error_payload(
                 ErrorCode.SERVER_FULL, f"server is full ({config.max_clients} clients); try later"
             ),
-            slow_payload=error_payload(
-                ErrorCode.SLOW_CONSUMER,
-                f"you fell {config.max_output} bytes behind reading; disconnected",
-            ),
             linger=config.linger,
             plain_on_tls_payload=error_payload(
                 ErrorCode.TLS_REQUIRED, "this server speaks TLS; connect with: selchat join --tls"
@@ -264,6 +260,9 @@ class Scrapes:
         tally.closes[reason] = tally.closes.get(reason, 0) + 1
         if conn.ctx is not None and conn.ctx.handshake is not None:
             conn.ctx.handshake.cancel()
+
+    def on_slow(self, conn: Conn) -> bytes:
+        return b""  # a scrape that does not read its answer is only cut
 
     def _expired(self, conn: Conn) -> None:
         if conn.closing:

@@ -277,6 +277,14 @@ class Connections:
         ctx.keepalive = self.reactor.call_at(when, self._keepalive, conn)
 
     # -- closing -----------------------------------------------------------------------------------
+    def on_slow(self, conn: Conn) -> bytes:
+        """Why a slow consumer is dropped, in the words of what it speaks: IRC's ERROR, a text
+        line, a WebSocket close, a JSON error (issue 21, item 7)."""
+        limit = conn.limit or self.config.max_output
+        exc = ProtocolError(ErrorCode.SLOW_CONSUMER, f"you fell {limit} bytes behind reading; disconnected")
+        codec = conn.ctx.codec if conn.ctx is not None else None
+        return codec.refuse(exc) if codec is not None else JSON_V1.error(exc)
+
     def on_close(self, conn: Conn, reason: str) -> None:
         self.tally.closes[reason] = self.tally.closes.get(reason, 0) + 1
         ctx: ConnState | None = conn.ctx

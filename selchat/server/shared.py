@@ -111,6 +111,9 @@ class SharedServices(LocalServices):
     def on_close(self, conn: Conn, reason: str) -> None:
         self._settle(self._reading(self.backplane.closed, conn, reason))
 
+    def on_slow(self, conn: Conn) -> bytes:
+        return b""  # a link of ours: the reactor cuts it without words
+
     def _reading(self, step: Callable[..., None], *args: Any) -> list[Learned]:
         self._learned = learned = []
         try:

@@ -9,6 +9,7 @@ const state = {
   order: [],             // rooms in the order joined
   current: "#lobby",
   retry: 1000, refused: false,
+  maxMessage: 0,         // characters a message may hold, from the welcome
 };
 
 function colour(name) {
@@ -154,6 +155,7 @@ const handlers = {
   welcome(f) {
     state.joined = true;
     state.name = f.username;
+    state.maxMessage = f.max_message;
     state.retry = 1000;
     $("login").hidden = true;
     $("chat").hidden = false;
@@ -337,8 +339,14 @@ function command(text) {
 $("say").addEventListener("submit", (e) => {
   e.preventDefault();
   const text = $("line").value;
-  $("line").value = "";
   if (!text.trim()) return;
+  const size = [...text].length;  // the server counts characters, not UTF-16 units
+  if (state.maxMessage && size > state.maxMessage) {  // kept in the box, to shorten
+    line(state.current, [`that is ${size} characters; this server takes at most ${state.maxMessage} a message`],
+      "error", Date.now() / 1000);
+    return;
+  }
+  $("line").value = "";
   if (text.startsWith("/") && !text.startsWith("//")) { command(text); return; }
   const message = text.startsWith("//") ? text.slice(1) : text;
   send({ type: "chat", room: state.current, message });

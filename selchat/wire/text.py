@@ -60,8 +60,18 @@ def _hhmm(timestamp: float) -> str:
     return time.strftime("%H:%M", time.localtime(timestamp))
 
 
+# Bidirectional overrides and isolates, marks and zero-width characters: a name or line shown
+# with them can read backwards or hide a character (issue 21, item 18). Shown as the terminal
+# client shows them, <U+202E>; the joiners (U+200C, U+200D) stay, scripts and emoji need them.
+_INVISIBLE = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+
+
+def _marked(match: re.Match[str]) -> str:
+    return f"<U+{ord(match.group()):04X}>"
+
+
 def _line(text: str) -> bytes:
-    return clean(text).encode("utf-8", "replace") + b"\r\n"
+    return _INVISIBLE.sub(_marked, clean(text)).encode("utf-8", "replace") + b"\r\n"
 
 
 class TextCodec:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from dataclasses import dataclass
+from http import HTTPStatus
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
@@ -46,6 +47,8 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 CLOSE_TOO_BIG = 1009
 CLOSE_UNSUPPORTED = 1003
+CLOSE_POLICY = 1008  # refused: banned, too slow, no join in time
+CLOSE_TRY_LATER = 1013  # the server is full
 CLOSE_PROTOCOL = 1002
 
 
@@ -94,6 +97,12 @@ def frame(payload: bytes, opcode: int = 0x1) -> bytes:
     return head + payload
 
 
+def close_frame(code: int, reason: str) -> bytes:
+    """A Close frame; its reason is cut to fit a control frame's 125 bytes, on a UTF-8 boundary."""
+    text = reason.encode("utf-8")[:123].decode("utf-8", "ignore").encode("utf-8")
+    return frame(struct.pack("!H", code) + text, 0x8)
+
+
 def messages(data: bytes) -> bytes:
     """A codec's lines as WebSocket text messages, one a line, without the line ending."""
     if data.count(b"\n") == 1 and data.endswith(b"\n"):  # the common case: one line
@@ -122,15 +131,19 @@ class WsWire:
         return messages(data) if data else None
 
 
-REASONS = {200: "OK", 304: "Not Modified", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-           405: "Method Not Allowed", 408: "Request Timeout", 431: "Request Header Fields Too Large",
-           503: "Service Unavailable"}
+def reason(status: int) -> str:
+    """The reason phrase for any status h11 or we might answer with (h11 hints 501 for a transfer
+    coding it does not know): the standard library's table, so no status is missing from ours."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
 
 
 def _response(status: int, body: bytes, headers: list[tuple[str, str]], head_only: bool = False) -> bytes:
     """A response to write and then close: h11 parses what the browser sends; what we send is a
     fixed shape, written out."""
-    lines = [f"HTTP/1.1 {status} {REASONS[status]}"]
+    lines = [f"HTTP/1.1 {status} {reason(status)}"]
     if status != 304:
         lines.append(f"Content-Length: {len(body)}")
     lines += ["Connection: close", "X-Content-Type-Options: nosniff", "Referrer-Policy: no-referrer",
@@ -262,7 +275,7 @@ class WebCodec:
         elif isinstance(event, TextMessage):
             self._size += len(event.data)
             if self._size > self.max_frame:
-                out.append(self._close(CLOSE_TOO_BIG, f"a message is at most {self.max_frame} bytes"))
+                out += self._close(CLOSE_TOO_BIG, f"a message is at most {self.max_frame} bytes")
                 return
             self._parts.append(event.data)
             if event.message_finished:
@@ -273,7 +286,7 @@ class WebCodec:
                 for item in self.inner.message(text):
                     out.append(messages(item) if type(item) is bytes else item)
         elif isinstance(event, BytesMessage):
-            out.append(self._close(CLOSE_UNSUPPORTED, "text messages only"))
+            out += self._close(CLOSE_UNSUPPORTED, "text messages only")
         elif isinstance(event, Ping):
             out.append(self.ws.send(event.response()))
         elif isinstance(event, CloseConnection):
@@ -283,10 +296,12 @@ class WebCodec:
         else:  # Pong: the keepalive answered
             out.append(Pong(None))
 
-    def _close(self, code: int, reason: str) -> bytes:
+    def _close(self, code: int, reason: str) -> list[Any]:
+        """Our Close, and the end of the session at once: after it RFC 6455 (5.5.1) allows no
+        more data frames, so nothing else is written and the TCP connection is closed once the
+        Close is out (issue 21, item 6)."""
         self.done = True
-        payload = struct.pack("!H", code) + reason.encode()[:120]
-        return frame(payload, 0x8)
+        return [close_frame(code, reason), Hangup(f"WebSocket closed by the server ({code})")]
 
     # -- out ------------------------------------------------------------------------------------
     def encode(self, event: Event) -> bytes | None:
@@ -319,7 +334,10 @@ class WebCodec:
             self.inner.welcomed()
 
     def refuse(self, exc: ProtocolError) -> bytes:
+        """Last words: HTTP's status before the upgrade; after it the error as the inner protocol
+        says it, then a Close with the reason (a page sees both)."""
         if self.inner is None:  # still HTTP: a status
             return plain(REFUSAL_STATUS.get(exc.code, 400), exc.message)
         data = self.inner.refuse(exc)
-        return messages(data) if data else b""
+        code = CLOSE_TRY_LATER if exc.code is ErrorCode.SERVER_FULL else CLOSE_POLICY
+        return (messages(data) if data else b"") + close_frame(code, exc.message)

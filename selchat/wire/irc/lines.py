@@ -8,6 +8,7 @@ import time
 
 from selchat.config import HISTORY_PAGE_MAX, NAME_MAX, ROOM_MAX, TOPIC_MAX
 from selchat.errors import ErrorCode
+from selchat.events import in_time_range
 
 SERVER = "selchat"  # the server name, unless the operator gives another (--irc-name)
 HOST = "selchat"  # the host part of every user mask
@@ -96,12 +97,14 @@ def reference(text: str, star: bool) -> tuple[float, float] | None:
     if text == "*" and star:
         return None
     kind, _, value = text.partition("=")
-    if kind == "msgid" and value.isdigit():
+    # a msgid is a stamp in microseconds; either kind outside the times a server keeps is refused
+    if kind == "msgid" and value.isdigit() and len(value) <= 19:
         stamp = int(value) / 1_000_000
-        return stamp, stamp
+        if in_time_range(stamp):
+            return stamp, stamp
     if kind == "timestamp":
         at = parse_time(value)
-        if at is not None:
+        if at is not None and in_time_range(at):
             return at, at + 0.000999
     raise ValueError(text)
 
