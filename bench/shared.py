@@ -25,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 TICK = os.sysconf("SC_CLK_TCK")
 SERVE = ["--host", "127.0.0.1", "--port", "0", "--rate-limit", "0", "--max-clients", "4000",
+         "--max-per-address", "0", "--connects-per-minute", "0",  # every client is 127.0.0.1
          "--max-output", str(256 << 20), "--handshake-timeout", "60", "--ping-interval", "600",
          "--log-level", "WARNING", "--db", ":memory:"]
 

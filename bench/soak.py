@@ -522,6 +522,9 @@ def main(argv: list[str] | None = None, mix: str = "soak") -> int:
     server = StartedServer([
         sys.executable, "-m", "selchat", "serve", "--host", "127.0.0.1", "--port", "0",
         "--max-clients", str(args.clients * 2 + 64), "--max-output", "65536",
+        # every client here is 127.0.0.1, well-behaved or not: the per-address limits would refuse
+        # them all alike (tests/test_abuse.py and `make abuse` hold those limits)
+        "--max-per-address", "0", "--connects-per-minute", "0",
         "--handshake-timeout", "5", "--ping-interval", "20", "--log-level", "INFO", "--db", ":memory:",
     ])
     pid = server.proc.pid

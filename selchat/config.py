@@ -35,6 +35,13 @@ LOGIN_FAILURE_WINDOW = 60.0
 NAME_MAX = 32
 
 
+# The usual IRC services' names (Atheme's and Anope's): IRC clients send them passwords on
+# connect, so a guest must not be one (issue 21, item 11).
+SERVICES = ("NickServ", "ChanServ", "MemoServ", "OperServ", "HostServ", "BotServ", "SaslServ")
+# Names no guest may take: the services, and the server's own (its --irc-name is added).
+RESERVED_NAMES = (*SERVICES, "Global", "services", "selchat", "server")
+
+
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
     host: str = DEFAULT_HOST
@@ -42,6 +49,10 @@ class ServerConfig:
     # CLIENT_COUNT. pyftpdlib's max_cons: "to avoid running out of file descriptors"; Redis's
     # maxclients answers one error line and closes (acceptCommonHandler).
     max_clients: int = 256
+    # Connections one address (an IPv6 /64) may hold, and open a minute: ergo's connection-limits
+    # (16) and connection-throttling (32 a window); ngIRCd's MaxConnectionsIP is 5. 0: no limit.
+    max_per_address: int = 16
+    connects_per_minute: int = 32
     # h11's DEFAULT_MAX_INCOMPLETE_EVENT_SIZE is 16 KiB too (node and tomcat use 8-80 KiB).
     max_frame: int = 16 * 1024
     # Characters in one chat or private message; IRC allows 512 bytes a line, Slack 40,000.
@@ -78,6 +89,8 @@ class ServerConfig:
     password_min: int = PASSWORD_MIN
     # The name IRC clients see the server by (numerics come from it; PONG and 004 carry it).
     irc_name: str = "selchat"
+    # Names nobody may join or rename as (casefolded), besides irc_name: RESERVED_NAMES.
+    reserved_names: tuple[str, ...] = tuple(n.casefold() for n in RESERVED_NAMES)
     # Origins (https://chat.example.org) whose pages may open a WebSocket; none: the server's own.
     allow_origins: tuple[str, ...] = ()
     # In a room of more than this many members joins and leaves are not announced, and a

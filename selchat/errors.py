@@ -46,6 +46,7 @@ class ErrorCode(str, enum.Enum):
     LOGGED_IN_ELSEWHERE = "logged_in_elsewhere"
     HISTORY_UNAVAILABLE = "history_unavailable"
     SERVER_ERROR = "server_error"  # the server failed at a request (logged); nothing was kept
+    TOO_MANY_CONNECTIONS = "too_many_connections"  # from one address (issue 21)
 
 
 # After these the server closes the connection; after every other code it stays usable.
@@ -58,6 +59,7 @@ LOG_IN_TO_IT = "log in to it"
 CLOSING_CODES = frozenset(
     {
         ErrorCode.SERVER_FULL,
+        ErrorCode.TOO_MANY_CONNECTIONS,
         ErrorCode.HANDSHAKE_TIMEOUT,
         ErrorCode.IDLE_TIMEOUT,
         ErrorCode.SLOW_CONSUMER,

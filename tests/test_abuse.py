@@ -14,7 +14,7 @@ from wsproto.events import Message
 
 from selchat.codec import encode
 from tests.clients import Irc, RawClient, Terminal, Ws, get, http
-from tests.helpers import ServerProcess
+from tests.helpers import DEADLINE, ServerProcess, wait_for
 
 LONE_SURROGATE = "\ud800abcdefghij"  # a JSON string may hold it; no encoding takes it
 
@@ -192,3 +192,116 @@ def test_after_its_close_a_websocket_hears_nothing_and_its_name_is_free(start_se
     sockets.append(again)
     again.send(type="join", username="paster", version=2)
     assert again.expect("welcome")["username"] == "paster"
+
+
+def test_one_address_cannot_fill_the_server(start_server, sockets: list) -> None:
+    """Before: 256 silent sockets from one address filled --max-clients, and everyone else was
+    refused. Now the 17th from one address is refused in its own protocol, and the rest of the
+    server (here another address, ::1) is served."""
+    server = start_server("--max-clients", "40", "--host", "::", "--connects-per-minute", "0")
+    v4 = ("127.0.0.1", server.port)
+    silent = [socket.create_connection(v4, timeout=10) for _ in range(16)]
+    sockets.extend(silent)
+    json_more = socket.create_connection(v4, timeout=10)
+    irc_more = socket.create_connection(v4, timeout=10)
+    sockets.extend([json_more, irc_more])
+    irc_more.sendall(b"NICK extra\r\nUSER e 0 * :e\r\n")
+    assert b"ERROR :Closing link: at most 16 connections at once from one address" in _all_of(irc_more)
+    json_more.sendall(b'{"type":"join","username":"extra"}\n')
+    assert json.loads(_all_of(json_more))["code"] == "too_many_connections"
+    other = RawClient(("::1", server.port))  # another address is let in
+    sockets.append(other)
+    assert other.join("other")["type"] == "welcome"
+    silent.pop().close()  # a place freed is a place again
+    wait_for(lambda: server.log().count("disconnect") >= 3, 10, "the closes to be seen")
+    again = RawClient(v4)
+    sockets.append(again)
+    assert again.join("again")["type"] == "welcome"
+
+
+def test_one_address_cannot_reconnect_in_a_loop(start_server, sockets: list) -> None:
+    """A page stuck reconnecting (or a script) opens at most 32 connections a minute."""
+    server = start_server("--connects-per-minute", "5")
+    for i in range(5):
+        client = RawClient(server.address)
+        sockets.append(client)
+        client.join(f"loop{i}")
+        client.close()
+    # the sixth, a page, is refused before its upgrade: HTTP's 429
+    status, _, body = http(server, get("/ws", "Upgrade: websocket", "Connection: Upgrade"))
+    assert status == 429 and b"5 new connections a minute" in body
+
+
+def _all_of(sock: socket.socket) -> bytes:
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def test_service_and_server_names_are_reserved(server: ServerProcess, sockets: list) -> None:
+    """Before: a guest could join as NickServ and receive the IDENTIFY passwords IRC clients send."""
+    for name in ("NickServ", "chanserv", "selchat"):
+        guest = RawClient(server.address)
+        sockets.append(guest)
+        guest.send(type="join", username=name)
+        assert "reserved" in guest.error("invalid_username")["message"]
+    renamer = RawClient(server.address)
+    sockets.append(renamer)
+    renamer.join("renamer", version=2)
+    renamer.send(type="nick", username="NickServ")
+    assert "reserved" in renamer.error("invalid_username")["message"]
+    irc = Irc(server, "ircuser")
+    sockets.append(irc)
+    irc.expect(" 001 ")
+    irc.send("NICK ChanServ")
+    assert " 432 " in irc.expect("reserved")
+    irc.send("PRIVMSG NickServ :IDENTIFY ircuser hunter2")
+    notice = irc.expect("NOTICE ircuser")
+    assert "no NickServ here" in notice and "SASL" in notice and "hunter2" not in server.log()
+
+
+def test_one_irc_line_is_held_to_what_005_promised(server: ServerProcess, sockets: list) -> None:
+    """Before: MAXTARGETS=1 was not enforced, and a 125-channel JOIN ended in a flooding
+    disconnect; now the first CHANLIMIT are joined and the rest answered."""
+    irc = Irc(server, "joiner")
+    sockets.append(irc)
+    irc.expect(" 001 ")
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    names = [f"#{digits[i // 36]}{digits[i % 36]}" for i in range(125)]  # fits one 512-byte line
+    irc.send("JOIN " + ",".join(names))
+    seen = irc.upto(f"{names[-1]} :")
+    assert sum(" JOIN " in line for line in seen) == 20
+    assert sum(" 405 " in line for line in seen) == 105
+    friend = Irc(server, "friend")
+    sockets.append(friend)
+    friend.expect(" 001 ")
+    friend.send(f"JOIN {names[0]}")
+    friend.expect(" 366 ")
+    # the friend's tokens are whole (the joiner spent its burst on its JOINs)
+    friend.send(f"PRIVMSG {names[0]},joiner :to two targets", "PING :after")
+    lines = friend.upto("after")
+    assert any(" 407 " in line and " joiner " in line for line in lines), lines
+    assert "to two targets" in irc.expect(f"PRIVMSG {names[0]}")
+
+
+def test_a_rebound_dns_name_is_not_the_page_s_own_origin(start_server) -> None:
+    """Before: the Origin was compared with the request's Host, so a page on evil.example whose
+    name was rebound to 127.0.0.1 sent matching ones and chatted as its visitor."""
+    server = start_server()
+    upgrade = ("Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13",
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==")
+
+    def opening(host: str) -> int:
+        request = "\r\n".join(["GET /ws HTTP/1.1", f"Host: {host}", f"Origin: http://{host}", *upgrade])
+        # a 101 keeps the connection open, so read only up to the end of the status line
+        with socket.create_connection(server.address, timeout=DEADLINE) as sock:
+            sock.sendall((request + "\r\n\r\n").encode())
+            head = b""
+            while b"\r\n" not in head and (chunk := sock.recv(4096)):
+                head += chunk
+        return int(head.split(b" ")[1])
+
+    assert opening(f"evil.example:{server.port}") == 403
+    assert opening(f"127.0.0.1:{server.port}") == 101  # the page's own address still opens
+    assert opening(f"localhost:{server.port}") == 101

@@ -31,7 +31,7 @@ def test_warns_when_the_open_file_limit_is_too_low() -> None:
 
 
 def test_out_of_descriptors_pauses_accepting_and_recovers(start_server) -> None:
-    server = start_server("--max-clients", "100", ulimit=40)
+    server = start_server("--max-clients", "100", "--max-per-address", "0", "--connects-per-minute", "0", ulimit=40)
     clients = []
     try:
         for i in range(60):  # more than the 40 descriptors the server has

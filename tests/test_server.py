@@ -315,7 +315,7 @@ def test_abrupt_disconnects(server: ServerProcess) -> None:
 
 
 def test_many_clients_and_dribbled_bytes(start_server) -> None:
-    server = start_server("--rate-limit", "0")
+    server = start_server("--rate-limit", "0", "--max-per-address", "0", "--connects-per-minute", "0")
     names = [f"c{i}" for i in range(40)]
     clients = [RawClient(server.address) for _ in names]
     try:

@@ -182,7 +182,7 @@ def test_a_turn_of_chats_and_joins_is_one_batch_and_newcomers_get_only_what_foll
 def test_closed_connections_leave_no_timers_behind() -> None:
     """Issue 21, 13: each connection's keepalive and handshake timers are cancelled when it goes;
     before, they stayed in the heap (holding the connection) until due, --ping-interval later."""
-    lp = Loop(ping_interval=600.0)
+    lp = Loop(ping_interval=600.0, connects_per_minute=0)
     try:
         reactor = lp.server.reactor
         base = reactor.pending_timers()
@@ -194,5 +194,26 @@ def test_closed_connections_leave_no_timers_behind() -> None:
             sock.close()
         assert not reactor.conns
         assert reactor.pending_timers() < base + 2 * 100  # swept, not 300 connections' worth
+    finally:
+        lp.close()
+
+
+def test_a_person_at_nc_is_kept_alive_by_tcp_and_waits_less_when_the_server_is_nearly_full() -> None:
+    """Issue 21, 2: text-mode users are never pinged (nc cannot answer), so before they were never
+    dropped; and a silent socket had two minutes to name itself however full the server was."""
+    lp = Loop(max_clients=10, handshake_timeout=5.0)
+    try:
+        reactor = lp.server.reactor
+        waits = []
+        for count in (1, 9):  # alone, then with the server nine-tenths full
+            while len(lp.socks) < count:
+                lp.socks.append(socket.create_connection(lp.address))
+            wait_for(lambda n=count: reactor.run_once() is None and len(reactor.conns) == n, 5, "accepts")
+            conn = max(reactor.conns.values(), key=lambda c: c.id)
+            wait_for(lambda c=conn: reactor.run_once() is None and c.ctx.codec is not None, 5, "text mode")
+            assert conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+            assert conn.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 60
+            waits.append(round(conn.ctx.handshake.when - reactor.now))
+        assert waits == [120, 5]
     finally:
         lp.close()

@@ -85,7 +85,8 @@ class StartedServer:
 def selchat_server_command(clients: int, db: str = ":memory:") -> list[str]:
     return [
         sys.executable, "-m", "selchat", "serve", "--host", "127.0.0.1", "--port", "0",
-        "--max-clients", str(clients + 16), "--rate-limit", "0", "--max-output", str(256 << 20),
+        "--max-clients", str(clients + 16), "--max-per-address", "0", "--connects-per-minute", "0",
+        "--rate-limit", "0", "--max-output", str(256 << 20),
         "--handshake-timeout", "60", "--ping-interval", "600", "--log-level", "WARNING", "--db", db,
         "--max-rooms", "1000",
     ]

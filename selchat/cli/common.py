@@ -120,6 +120,8 @@ def server_config(values: dict[str, Any]) -> ServerConfig:
             raise ConfigError(f"--ban: {exc}")
     return ServerConfig(
         host=values["host"], port=values["port"], max_clients=values["max_clients"],
+        reserved_names=tuple(n.strip().casefold() for n in values["reserved_names"].split(",") if n.strip()),
+        max_per_address=values["max_per_address"], connects_per_minute=values["connects_per_minute"],
         max_frame=values["max_frame"], max_message=values["max_message"], max_output=values["max_output"],
         handshake_timeout=values["handshake_timeout"], ping_interval=values["ping_interval"],
         rate_limit=values["rate_limit"], burst=values["burst"], password=password, tls_cert=tls_cert,

@@ -23,7 +23,7 @@ from selchat.cli.common import (
     server_config,
     use_config_file,
 )
-from selchat.config import DEFAULT_HOST, DEFAULT_PORT, ServerConfig
+from selchat.config import DEFAULT_HOST, DEFAULT_PORT, RESERVED_NAMES, ServerConfig
 
 
 @main.command(context_settings=CONTEXT)
@@ -33,6 +33,15 @@ from selchat.config import DEFAULT_HOST, DEFAULT_PORT, ServerConfig
               type=click.IntRange(0, 65535), help="TCP port (0 picks a free one).")
 @click.option("--max-clients", default=256, show_default=True, envvar="SELCHAT_MAX_CLIENTS",
               type=click.IntRange(min=1), help="Connections served at once (CLIENT_COUNT).")
+@click.option("--reserved-names", default=",".join(RESERVED_NAMES), show_default=True,
+              envvar="SELCHAT_RESERVED_NAMES",
+              help="Comma-separated names no guest may take (services, the server's); --irc-name is added.")
+@click.option("--max-per-address", default=16, show_default=True, envvar="SELCHAT_MAX_PER_ADDRESS",
+              type=click.IntRange(min=0),
+              help="Connections one address (an IPv6 /64) may hold at once, as ergo allows; 0: no limit.")
+@click.option("--connects-per-minute", default=32, show_default=True, envvar="SELCHAT_CONNECTS_PER_MINUTE",
+              type=click.IntRange(min=0),
+              help="New connections one address may open a minute (bursts of as many); 0: no limit.")
 @click.option("--max-frame", default=16384, show_default=True, envvar="SELCHAT_MAX_FRAME",
               type=click.IntRange(min=64), help="Longest frame (one line), in bytes.")
 @click.option("--max-message", default=2000, show_default=True, envvar="SELCHAT_MAX_MESSAGE",

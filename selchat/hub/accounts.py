@@ -77,6 +77,7 @@ class AccountManager:
         if key == account:
             return self.names.claim(session, account, False, lambda: self._admit_account(session, account, cmd, now))
         # another nick, as IRC allows: one that is nobody else's
+        state.check_unreserved(key, cmd.username)
         if state.bans.name(key, now):
             raise ProtocolError(ErrorCode.BANNED, f"{cmd.username} is banned from this server")
         if key in state.accounts or key in state.registering:

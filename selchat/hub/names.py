@@ -23,6 +23,7 @@ class NameManager:
 
     def join_guest(self, session: Session, cmd: Join, key: str, now: float) -> list[Effect]:
         state = self.state
+        state.check_unreserved(key, cmd.username)
         if key in state.accounts or key in state.registering:
             raise ProtocolError(
                 ErrorCode.NAME_REGISTERED,
@@ -106,6 +107,8 @@ class NameManager:
             return []
         if state.bans.name(key, now):
             raise ProtocolError(ErrorCode.INVALID_USERNAME, f"{new} is banned from this server")
+        if key != session.account:
+            state.check_unreserved(key, new)
         holder = state.names.get(key)
         if holder is not None and holder != session.conn_id:
             raise ProtocolError(ErrorCode.USERNAME_TAKEN, f"{new} is taken; choose another name")

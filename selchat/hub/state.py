@@ -230,6 +230,13 @@ class State:
             " that message was not delivered",
         )
 
+    def check_unreserved(self, key: str, name: str) -> None:
+        """A guest may not be a service or the server: IRC clients send NickServ passwords."""
+        config = self.config
+        if key in config.reserved_names or key == config.irc_name.casefold():
+            raise ProtocolError(ErrorCode.INVALID_USERNAME,
+                                f"{name} is reserved for the server's own use; choose another name")
+
     def check_message(self, text: str) -> str:
         if len(text) > self.config.max_message:
             raise ProtocolError(

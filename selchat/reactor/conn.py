@@ -114,3 +114,18 @@ def close_quietly(sock: socket.socket) -> None:
         sock.close()
     except OSError:
         pass
+
+
+def keep_alive(conn: Conn, idle: float) -> None:
+    """TCP keepalive on a connection its owner cannot ping: after ``idle`` seconds of silence
+    the kernel probes, and a peer that is gone is found within three more probes."""
+    sock = conn.sock
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if hasattr(socket, "TCP_KEEPIDLE"):  # Linux; macOS has only SO_KEEPALIVE's defaults
+            seconds = max(1, int(idle))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, seconds)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(1, seconds // 3))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+    except OSError:
+        pass  # not TCP (a socketpair in a test): nothing to keep alive

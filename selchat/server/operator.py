@@ -75,7 +75,7 @@ class Operator:
         now = server.wall_clock()
         for conn in list(server.reactor.conns.values()):
             ctx: ConnState | None = conn.ctx
-            if conn.closing or ctx is None or ctx.banned:
+            if conn.closing or ctx is None or ctx.refused is not None:
                 continue
             name = server.hub.name_of(conn.id)
             if (name is not None and server.bans.name(name, now)) or server.bans.address(host_of(conn.peer), now):

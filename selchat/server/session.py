@@ -16,6 +16,8 @@ from selchat.config import ServerConfig
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.hub import Hub
 from selchat.reactor import Conn, Reactor, Timer
+from selchat.reactor.conn import keep_alive
+from selchat.server.addresses import AddressGate
 from selchat.server.fanout import Fanout
 from selchat.server.stats import Tally
 from selchat.wire.base import Codec
@@ -38,11 +40,12 @@ ERRORS_LOGGED = 5
 TEXT_AFTER = 1.0
 # Seconds a person in text mode has to give a name (a program has --handshake-timeout).
 TEXT_HANDSHAKE = 120.0
+NEAR_FULL = 0.9  # of --max-clients: past it a silent person gets a program's wait
 
 
 class ConnState:
     __slots__ = ("codec", "wire", "sniffed", "last_rx", "handshake", "keepalive", "pinged_at", "errors", "name",
-                 "fresh", "text_timer", "banned")
+                 "fresh", "text_timer", "refused", "address")
 
     def __init__(self, now: float) -> None:
         self.codec: Any = None  # chosen by the first bytes (wire/sniff.py)
@@ -56,7 +59,9 @@ class ConnState:
         self.name: str | None = None
         self.fresh = True  # no bytes seen yet
         self.text_timer: Timer | None = None
-        self.banned = False  # from a banned address: told so in its own protocol, then closed
+        # refused at the door (a banned address, too many from one): told so in its own protocol
+        self.refused: ProtocolError | None = None
+        self.address: str | None = None  # the address group it counts against (addresses.py)
 
 
 def host_of(peer: str) -> str:
@@ -75,6 +80,7 @@ class Connections:
         self.bans = bans
         self.wall_clock = wall_clock
         self.tally = tally
+        self.gate = AddressGate()  # connections per address (--max-per-address)
         self.effects: Effects  # wired by the server: the effects of what a connection sends
         self.codecs: dict[str, Callable[[], Codec]] = {
             JSON: lambda: JsonCodec(self.config.max_frame),
@@ -89,11 +95,18 @@ class Connections:
         host = host_of(conn.peer)
         reactor = self.reactor
         ctx = conn.ctx = ConnState(reactor.now)
+        config = self.config
         if self.bans.address(host, self.wall_clock()):
-            # refused in the protocol its first bytes speak (a JSON line if it says nothing first)
             log.info("refused %s: banned address", conn.peer)
-            ctx.banned = True
-            ctx.text_timer = reactor.call_later(TEXT_AFTER, self._refuse_banned, conn, JSON)
+            ctx.refused = ProtocolError(ErrorCode.BANNED, "you are banned from this server")
+        else:
+            ctx.address, ctx.refused = self.gate.admit(host, reactor.now, config.max_per_address,
+                                                       config.connects_per_minute)
+            if ctx.refused is not None:  # DEBUG: a script opening thousands would fill the log
+                log.debug("refused %s: %s", conn.peer, ctx.refused.message)
+        if ctx.refused is not None:
+            # refused in the protocol its first bytes speak (a JSON line if it says nothing first)
+            ctx.text_timer = reactor.call_later(TEXT_AFTER, self._refuse, conn, JSON)
             return
         ctx.text_timer = reactor.call_later(TEXT_AFTER, self._silent, conn)
         self.hub.connect(conn.id, self.wall_clock(), host)
@@ -113,20 +126,27 @@ class Connections:
         ctx.wire = codec.wire  # None for HTTP: in no room until it upgrades and joins
         if kind == TEXT:
             self.reactor.send(conn, codec.greeting())  # type: ignore[attr-defined]
+            # a person is never pinged (nc cannot answer): TCP's keepalive finds one who is gone
+            keep_alive(conn, self.config.ping_interval)
             if ctx.handshake is not None:  # a person types slower than a program
                 ctx.handshake.cancel()
-                ctx.handshake = self.reactor.call_later(
-                    max(self.config.handshake_timeout, TEXT_HANDSHAKE), self._handshake_expired, conn)
+                ctx.handshake = self.reactor.call_later(self._name_wait(), self._handshake_expired, conn)
         log.debug("%s speaks %s", conn.peer, kind)
 
-    def _refuse_banned(self, conn: Conn, kind: str) -> None:
+    def _refuse(self, conn: Conn, kind: str) -> None:
         ctx: ConnState = conn.ctx
         ctx.text_timer = None
-        if conn.closing:
+        if conn.closing or ctx.refused is None:
             return
-        self.reactor.send(conn, self.codecs[kind]().refuse(
-            ProtocolError(ErrorCode.BANNED, "you are banned from this server")))
-        self.reactor.close(conn, "banned")
+        self.reactor.send(conn, self.codecs[kind]().refuse(ctx.refused))
+        self.reactor.close(conn, ctx.refused.code.value)
+
+    def _name_wait(self) -> float:
+        """A person has two minutes to give a name; once the server is nine-tenths full, only as
+        long as a program has (silent sockets must not hold the last places)."""
+        if len(self.reactor.conns) >= NEAR_FULL * self.config.max_clients:
+            return self.config.handshake_timeout
+        return max(self.config.handshake_timeout, TEXT_HANDSHAKE)
 
     def _silent(self, conn: Conn) -> None:
         """Nothing for a second: a person at a plain terminal, waiting to be greeted."""
@@ -155,8 +175,8 @@ class Connections:
             kind = sniff(ctx.sniffed)
             if kind is None:
                 return
-            if ctx.banned:
-                self._refuse_banned(conn, kind)
+            if ctx.refused is not None:
+                self._refuse(conn, kind)
                 return
             data, ctx.sniffed = ctx.sniffed, b""
             self._choose(conn, kind)
@@ -293,6 +313,8 @@ class Connections:
         for timer in (ctx.handshake, ctx.keepalive, ctx.text_timer):
             if timer is not None:
                 timer.cancel()
+        if ctx.address is not None:
+            self.gate.release(ctx.address)
         self.fanout.flush()  # membership is about to change
         shown = None if reason == "quit" else reason.replace("_", " ")
         self.effects.apply(self.hub.disconnect(conn.id, self.wall_clock(), shown))

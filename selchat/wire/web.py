@@ -15,6 +15,7 @@ that need care: the handshake, unmasking, fragments, control frames and close co
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import struct
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -53,7 +54,8 @@ CLOSE_PROTOCOL = 1002
 
 
 # The HTTP status of an error that ends a request before any WebSocket.
-REFUSAL_STATUS = {ErrorCode.HANDSHAKE_TIMEOUT: 408, ErrorCode.SERVER_FULL: 503, ErrorCode.BANNED: 403}
+REFUSAL_STATUS = {ErrorCode.HANDSHAKE_TIMEOUT: 408, ErrorCode.SERVER_FULL: 503, ErrorCode.BANNED: 403,
+                  ErrorCode.TOO_MANY_CONNECTIONS: 429}
 
 
 @dataclass(slots=True)
@@ -95,6 +97,17 @@ def frame(payload: bytes, opcode: int = 0x1) -> bytes:
     else:
         head = struct.pack("!BBQ", 0x80 | opcode, 127, size)
     return head + payload
+
+
+def _not_rebindable(hostname: str) -> bool:
+    """An address literal or localhost: a name no other site's DNS can point here."""
+    if hostname == "localhost":  # browsers resolve it to loopback themselves (RFC 6761)
+        return True
+    try:
+        ipaddress.ip_address(hostname)
+    except ValueError:
+        return False
+    return True
 
 
 def close_frame(code: int, reason: str) -> bytes:
@@ -237,7 +250,12 @@ class WebCodec:
 
     def origin_allowed(self, origin: str | None, host: str | None) -> bool:
         """A browser always says where the page that opens a WebSocket came from; a page on
-        another site must not chat as its visitor. Programs send no Origin and are let in."""
+        another site must not chat as its visitor. Programs send no Origin and are let in.
+
+        The page's own origin is let in only where it cannot be rebound: an address (127.0.0.1,
+        [::1], a LAN address) or localhost. A DNS name is named with --allow-origin; otherwise a
+        page on evil.example, its name rebound to this server, would pass a Host comparison
+        (DNS rebinding, issue 21, item 17)."""
         if origin is None:
             return True
         if origin in self.allowed_origins:
@@ -245,7 +263,8 @@ class WebCodec:
         if self.allowed_origins:
             return False
         parts = urlsplit(origin)
-        return parts.scheme in ("http", "https") and host is not None and parts.netloc.lower() == host.lower()
+        same = host is not None and parts.netloc.lower() == host.lower()
+        return parts.scheme in ("http", "https") and same and _not_rebindable(parts.hostname or "")
 
     def _upgrade(self, method: str, headers: dict[str, str]) -> list[Any]:
         if method != "GET" or headers.get("upgrade", "").lower() != "websocket":
@@ -339,5 +358,6 @@ class WebCodec:
         if self.inner is None:  # still HTTP: a status
             return plain(REFUSAL_STATUS.get(exc.code, 400), exc.message)
         data = self.inner.refuse(exc)
-        code = CLOSE_TRY_LATER if exc.code is ErrorCode.SERVER_FULL else CLOSE_POLICY
+        later = exc.code in (ErrorCode.SERVER_FULL, ErrorCode.TOO_MANY_CONNECTIONS)
+        code = CLOSE_TRY_LATER if later else CLOSE_POLICY
         return (messages(data) if data else b"") + close_frame(code, exc.message)

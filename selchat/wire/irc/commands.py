@@ -32,7 +32,18 @@ from selchat.events import (
     Whois,
 )
 from selchat.wire.irc import replies
-from selchat.wire.irc.lines import CAPS, CTCP, SASL_CHUNK, SASL_MAX, flat, parse_line, reference
+from selchat.wire.irc.lines import (
+    CAPS,
+    CHANLIMIT,
+    CTCP,
+    MAXTARGETS,
+    SASL_CHUNK,
+    SASL_MAX,
+    SERVICES,
+    flat,
+    parse_line,
+    reference,
+)
 from selchat.wire.irc.wire import IrcWire
 
 if TYPE_CHECKING:
@@ -244,9 +255,9 @@ def join(c: IrcCodec, params: list[str], out: list[Any]) -> None:
     if params[0] == "0":
         out.extend(LeaveRoom(room) for room in list(c.channels))
         return
-    for channel in params[0].split(","):
-        if channel:
-            out.append(JoinRoom(channel))
+    channels = [channel for channel in params[0].split(",") if channel]
+    out.extend(JoinRoom(channel) for channel in channels[:CHANLIMIT])
+    out.extend(c.numeric("405", channel, f"at most {CHANLIMIT} channels a JOIN") for channel in channels[CHANLIMIT:])
 
 
 def part(c: IrcCodec, params: list[str], out: list[Any]) -> None:
@@ -271,11 +282,19 @@ def message(c: IrcCodec, params: list[str], out: list[Any], notice: bool) -> Non
     elif text.startswith(CTCP):
         return  # other CTCP (VERSION, PING ...) is not relayed
     echo = "echo-message" in c.caps
-    for target in params[0].split(","):
+    targets = [target for target in params[0].split(",") if target]
+    for target in targets[:MAXTARGETS]:
         if target.startswith("#"):
             out.append(Chat(text, room=target, action=action, notice=notice, echo=echo))
-        elif target:
+        elif target.casefold() in SERVICES:
+            if not notice:  # IDENTIFY user password: never delivered to a guest under that name
+                out.append(c.wire._out(c.server, f"NOTICE {c.nick or '*'} :There is no {flat(target)} here; "
+                                       "nothing was sent. To log in to your account, use SASL PLAIN "
+                                       "(your client's SASL setting) with its name and password."))
+        else:
             out.append(Dm(target, text, action=action, notice=notice))
+    out.extend(c.numeric("407", target, f"at most {MAXTARGETS} target a message; not sent there")
+               for target in targets[MAXTARGETS:])
 
 
 def privmsg(c: IrcCodec, params: list[str], out: list[Any]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import calendar
 import time
 
+from selchat import config
 from selchat.config import HISTORY_PAGE_MAX, NAME_MAX, ROOM_MAX, TOPIC_MAX
 from selchat.errors import ErrorCode
 from selchat.events import in_time_range
@@ -22,9 +23,16 @@ CLIENT_TAGS_MAX = 4096
 CAPS = {"away-notify": None, "batch": None, "draft/chathistory": None, "echo-message": None,
         "message-tags": None, "multi-prefix": None, "sasl": "PLAIN", "server-time": None,
         "userhost-in-names": None}
+# Channels one JOIN line may ask for, and targets one PRIVMSG may name: what 005 promises is
+# what the codec holds a line to (issue 21, item 16); the rest are answered, not flooded in.
+CHANLIMIT = 20
+MAXTARGETS = 1
+# The usual services' names: a guest may not take them, and what clients send them on connect
+# (IDENTIFY user password) is answered with how to log in here, never delivered (item 11).
+SERVICES = frozenset(name.casefold() for name in config.SERVICES)
 ISUPPORT = (
-    f"CASEMAPPING=ascii CHANTYPES=# CHANLIMIT=#:20 NICKLEN={NAME_MAX} CHANNELLEN={ROOM_MAX + 1} "
-    f"TOPICLEN={TOPIC_MAX} AWAYLEN={TOPIC_MAX} MAXTARGETS=1 NETWORK=selchat CHANMODES=,,,nt PREFIX= "
+    f"CASEMAPPING=ascii CHANTYPES=# CHANLIMIT=#:{CHANLIMIT} NICKLEN={NAME_MAX} CHANNELLEN={ROOM_MAX + 1} "
+    f"TOPICLEN={TOPIC_MAX} AWAYLEN={TOPIC_MAX} MAXTARGETS={MAXTARGETS} NETWORK=selchat CHANMODES=,,,nt PREFIX= "
     f"STATUSMSG= UTF8ONLY CHATHISTORY={HISTORY_PAGE_MAX} MSGREFTYPES=msgid,timestamp"
 )
 ISUPPORT_TOKENS = ISUPPORT.split(" ")
