@@ -26,9 +26,6 @@ HISTORY_PAGE_MAX = 200
 # hashing one costs what argon2 says and no more.
 PASSWORD_MIN = 8
 PASSWORD_MAX = 1024
-# Wrong logins allowed per address per minute (sshd's MaxStartups and fail2ban's default of 5).
-LOGIN_FAILURES_MAX = 5
-LOGIN_FAILURE_WINDOW = 60.0
 
 # Name rules: short enough to fit a terminal column, ASCII only so that look-alike letters from
 # other scripts cannot impersonate an existing user (IRC nicknames are ASCII for the same reason).

@@ -47,6 +47,7 @@ class ErrorCode(str, enum.Enum):
     HISTORY_UNAVAILABLE = "history_unavailable"
     SERVER_ERROR = "server_error"  # the server failed at a request (logged); nothing was kept
     TOO_MANY_CONNECTIONS = "too_many_connections"  # from one address (issue 21)
+    TOO_MANY_REGISTRATIONS = "too_many_registrations"  # new accounts from one address, or in all
 
 
 # After these the server closes the connection; after every other code it stays usable.

@@ -169,6 +169,7 @@ class PasswordHashed:
     account_key: str
     name: str
     hash: str | None  # None: hashing failed (logged), and no account was made
+    busy: bool = False  # not hashed at all: the worker had too many registrations queued
 
 
 @dataclass(slots=True)

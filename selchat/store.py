@@ -206,6 +206,8 @@ class Store:
                 parent = Path(path).expanduser().resolve().parent
                 if not parent.is_dir():
                     raise StoreError(f"cannot open {path}: folder {parent} does not exist")
+            if not self.memory:
+                self._note_wal(path)
             self.db = connect(path)
             migrate(self.db, path)
             self.db.execute("PRAGMA wal_autocheckpoint = 0")  # the worker checkpoints instead
@@ -219,8 +221,30 @@ class Store:
         self.rows = 0
         self.commit_times = Histogram(COMMIT_BUCKETS)  # seconds per commit, for the metrics endpoint
 
+    @staticmethod
+    def _note_wal(path: str) -> None:
+        """A write-ahead log left behind means the last server did not stop cleanly: SQLite
+        replays its committed transactions and drops an unfinished one, so say so."""
+        wal = Path(path + "-wal")
+        try:
+            size = wal.stat().st_size
+        except OSError:
+            return
+        if size:
+            log.warning("%s was not closed cleanly: replaying its write-ahead log (%d bytes);"
+                        " a transaction it did not finish is rolled back", path, size)
+
     # -- start-up ------------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
+        """Everything the hub holds from the start; a damaged file is a StoreError naming it, not
+        a traceback (SQLite finds corrupt pages only when it reads them, which this does first)."""
+        try:
+            return self._snapshot()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot read {self.path}: {exc} (restore a backup, or try"
+                             f" sqlite3 {self.path} .recover)") from exc
+
+    def _snapshot(self) -> Snapshot:
         db = self.db
         snap = Snapshot()
         counts = dict(db.execute("SELECT room, COUNT(*) FROM messages GROUP BY room"))

@@ -7,6 +7,7 @@ worker never touches chat state or a client's socket.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import queue
@@ -20,6 +21,8 @@ from typing import Any
 
 log = logging.getLogger("selchat.store")
 
+Job = tuple[Callable[[], Any], Callable[[Any], None], int]  # (work, its continuation, priority)
+
 
 class Worker:
     """The one thread besides the loop: slow work in, results out through a socketpair.
@@ -29,9 +32,16 @@ class Worker:
     loop's thread, where chat state lives.
     """
 
+    # Job priorities, lowest first: someone waiting to log in goes ahead of an account being
+    # made, so a registration storm delays logins by one hash at most (issue 21, item 10).
+    FIRST, LATER = 0, 1
+
     def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Callable[[Any], None]] | None] = queue.SimpleQueue()
-        self._done: deque[tuple[Callable[[Any], None], Any]] = deque()
+        # (priority, order of submission, job); order keeps one priority first in, first out
+        self._jobs: queue.PriorityQueue[tuple[int, int, Job | None]] = queue.PriorityQueue()
+        self._submitted = itertools.count()
+        self.later = 0  # LATER jobs queued or running, for the services' own limit on them
+        self._done: deque[tuple[Callable[[Any], None], Any, int]] = deque()
         self.wake_r, self._wake_w = socket.socketpair()
         self.wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -39,9 +49,11 @@ class Worker:
         self._thread = threading.Thread(target=self._run, name="selchat-worker", daemon=True)
         self._thread.start()
 
-    def submit(self, fn: Callable[[], Any], done: Callable[[Any], None]) -> None:
+    def submit(self, fn: Callable[[], Any], done: Callable[[Any], None], priority: int = FIRST) -> None:
         self.queued += 1
-        self._jobs.put((fn, done))
+        if priority == self.LATER:
+            self.later += 1
+        self._jobs.put((priority, next(self._submitted), (fn, done, priority)))
 
     def _run(self) -> None:
         if sys.platform.startswith("linux"):
@@ -54,15 +66,15 @@ class Worker:
             except (OSError, AttributeError):
                 pass
         while True:
-            job = self._jobs.get()
+            job = self._jobs.get()[2]
             if job is None:
                 return
-            fn, done = job
+            fn, done, priority = job
             try:
                 result: Any = fn()
             except Exception as exc:  # handed to the loop, which logs it
                 result = exc
-            self._done.append((done, result))
+            self._done.append((done, result, priority))
             try:
                 self._wake_w.send(b"\0")
             except (BlockingIOError, InterruptedError):
@@ -77,8 +89,10 @@ class Worker:
         except (BlockingIOError, InterruptedError):
             pass
         while self._done:
-            done, result = self._done.popleft()
+            done, result, priority = self._done.popleft()
             self.queued -= 1
+            if priority == self.LATER:
+                self.later -= 1
             try:
                 done(result)
             except Exception:
@@ -86,7 +100,7 @@ class Worker:
 
     def close(self) -> None:
         """Finish the queued jobs, stop the thread, and deliver what it finished."""
-        self._jobs.put(None)
+        self._jobs.put((self.LATER + 1, next(self._submitted), None))  # after every job
         self._thread.join()
         self.run_ready()
         self.wake_r.close()

@@ -166,7 +166,16 @@ def test_a_slow_reader_is_told_in_its_own_protocol(start_server, sockets: list, 
     assert (b'"code":"slow_consumer"' in data[-300:]) == (protocol == "ws")
 
 
-@pytest.mark.parametrize("too_much", ["big", "binary"])
+def _masked_text_frame(payload: bytes) -> bytes:
+    """A text frame as a client sends one, whatever its payload (wsproto sends only valid text)."""
+    key = b"\x01\x02\x03\x04"
+    return bytes([0x81, 0x80 | len(payload)]) + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+CLOSE_CODES = {"big": b"\x03\xf1", "binary": b"\x03\xeb", "not utf-8": b"\x03\xef"}  # 1009, 1003, 1007
+
+
+@pytest.mark.parametrize("too_much", list(CLOSE_CODES))
 def test_after_its_close_a_websocket_hears_nothing_and_its_name_is_free(start_server, sockets: list,
                                                                          too_much: str) -> None:
     """Before: after its Close (1009 or 1003) the server kept sending data frames, kept the
@@ -179,14 +188,16 @@ def test_after_its_close_a_websocket_hears_nothing_and_its_name_is_free(start_se
     talker = RawClient(server.address)
     sockets.append(talker)
     talker.join("talker")
-    page.sock.sendall(page.ws.send(Message(data="x" * 2000) if too_much == "big" else Message(data=b"\0")))
+    frames = {"big": page.ws.send(Message(data="x" * 2000)), "binary": page.ws.send(Message(data=b"\0")),
+              "not utf-8": _masked_text_frame(b'{"type":"chat","message":"hi\xaa"}')}
+    page.sock.sendall(frames[too_much])
     assert talker.expect("user_left")["username"] == "paster"  # the session ended at once
     talker.send(type="chat", message="after the close")
     data = b""
     while chunk := page.sock.recv(65536):  # the server hangs up without waiting for our Close
         data += chunk
     close = data.rfind(b"\x88")
-    assert close >= 0 and data[close + 2:close + 4] == (b"\x03\xf1" if too_much == "big" else b"\x03\xeb")
+    assert close >= 0 and data[close + 2:close + 4] == CLOSE_CODES[too_much]
     assert b"after the close" not in data and b"\x81" not in data[close:]  # no data frame after it
     again = Ws(server)
     sockets.append(again)
@@ -305,3 +316,130 @@ def test_a_rebound_dns_name_is_not_the_page_s_own_origin(start_server) -> None:
     assert opening(f"evil.example:{server.port}") == 403
     assert opening(f"127.0.0.1:{server.port}") == 101  # the page's own address still opens
     assert opening(f"localhost:{server.port}") == 101
+
+
+def test_text_that_is_not_utf_8_is_refused_in_every_protocol(server: ServerProcess, sockets: list) -> None:
+    """Before: 005 said UTF8ONLY, yet an IRC line that was not UTF-8 was relayed re-decoded as
+    latin-1, and text mode showed it with replacement marks; now each protocol refuses it in its
+    own words and nothing reaches the room. (The page's WebSocket closes with 1007: above.)"""
+    listener = RawClient(server.address)
+    sockets.append(listener)
+    listener.join("listener")
+    irc = Irc(server, "latin")
+    sockets.append(irc)
+    irc.expect(" 001 ")
+    irc.sock.sendall(b"PRIVMSG #lobby :caf\xe9\r\nPRIVMSG listener :d\xe9j\xe0\r\n")
+    assert " FAIL PRIVMSG INVALID_UTF8 :" in irc.expect("INVALID_UTF8")
+    assert " FAIL PRIVMSG INVALID_UTF8 :" in irc.expect("INVALID_UTF8")
+    terminal = Terminal(server.address)
+    sockets.append(terminal)
+    terminal.wait("Your name:")
+    terminal.say("typist")
+    terminal.wait("You are in #lobby")
+    terminal.sock.sendall(b"na\xefve\r\n")
+    assert "not UTF-8" in terminal.wait("not UTF-8")
+    listener.sock.sendall(b'{"type":"chat","message":"caf\xe9"}\n')
+    assert "UTF-8" in listener.error("bad_frame")["message"]
+    listener.send(type="ping", id=7)  # the answer comes after anything relayed to it before
+    frames = []
+    while (frame := listener.recv())["type"] != "pong":
+        frames.append(frame)
+    assert not [f for f in frames if f["type"] in ("chat", "dm")], frames
+
+
+def test_irc_replies_are_cut_to_512_bytes_on_a_character_boundary(server: ServerProcess, sockets: list) -> None:
+    """Before: a message an IRC client sent in one full line reached others past 512 bytes (the
+    sender's mask in front), and PONG and CAP ACK echoed what they were given at any length."""
+    sender, reader = Irc(server, "longsender"), Irc(server, "reader")
+    sockets.extend([sender, reader])
+    sender.expect(" 001 ")
+    reader.expect(" 001 ")
+    body = "PRIVMSG reader :"
+    text = "a" * (510 - len(body) - 4) + "😃"  # the sender's line is exactly 512 bytes
+    sender.sock.sendall((body + text + "\r\n").encode())
+    sender.sock.sendall(("PING :" + "p" * 499 + "é\r\n").encode())
+    sender.sock.sendall(b"CAP REQ :" + b"sasl " * 100 + b"\r\n")
+    got = reader.expect("PRIVMSG reader")
+    assert len(got.encode()) + 2 <= 512 and text.startswith(got.split(" :", 1)[1])
+    assert got.split(" :", 1)[1].endswith("a")  # the emoji was dropped whole, never half of it
+    pong = sender.expect(" PONG ")
+    assert len(pong.encode()) + 2 <= 512
+    ack = sender.expect(" ACK ")
+    assert ack.endswith(" ACK :sasl")
+
+
+def _try_login(client: RawClient, password: str) -> dict:
+    """One login; a too_many_logins that names a wait of a few seconds is waited out and retried."""
+    end = time.monotonic() + 3 * DEADLINE
+    while True:
+        client.send(type="join", username="owner", version=2, login=password)
+        frame = client.recv()
+        wait = frame.get("message", "").rpartition("try again in ")[2].removesuffix(" s")
+        if frame.get("code") != "too_many_logins" or "address" in frame["message"] or not wait.isdigit():
+            return frame
+        assert time.monotonic() + int(wait) < end, "the account stayed locked"
+        time.sleep(int(wait))  # the wait the server named
+
+
+def test_wrong_logins_from_one_address_do_not_lock_out_the_owner(start_server, sockets: list) -> None:
+    """Before: five wrong logins from one address locked the right password out from that
+    address, which behind NAT or a reverse proxy is everyone's. Now they are counted per account
+    and address (5 a minute) and per account (3, then a doubling wait): the guesser is stopped,
+    and the owner, from another address, is let in after a few seconds at most."""
+    server = start_server("--host", "::")
+    owner = RawClient(("::1", server.port))
+    sockets.append(owner)
+    owner.join("owner", version=2)
+    owner.send(type="register", password="the owner's password")
+    owner.expect("registered")
+    owner.close()
+    guesser = RawClient(("127.0.0.1", server.port))
+    sockets.append(guesser)
+    codes = [_try_login(guesser, f"guess {i}")["code"] for i in range(5)]
+    assert codes == ["bad_login"] * 5  # the waits in between were waited out
+    stopped = _try_login(guesser, "guess 6")
+    assert stopped["code"] == "too_many_logins" and "from your address" in stopped["message"]
+    again = RawClient(("::1", server.port))
+    sockets.append(again)
+    assert _try_login(again, "the owner's password")["type"] == "welcome"
+
+
+def _lines(*frames: dict) -> bytes:
+    return b"".join(encode(frame) for frame in frames)
+
+
+def _errors_until_pong(client: RawClient) -> list[dict]:
+    errors = []
+    while (frame := client.recv())["type"] != "pong":
+        if frame["type"] == "error":
+            errors.append(frame)
+    return errors
+
+
+def test_a_registration_storm_is_limited_per_connection_and_address(start_server, sockets: list) -> None:
+    """Before: six guests registering and renaming made 61 accounts in 0.3 s. Now one hash is in
+    flight per connection, and one address makes 5 accounts in ten minutes."""
+    server = start_server()
+    storm = RawClient(server.address)
+    sockets.append(storm)
+    storm.join("maker0", version=2)
+    # register, rename before the hash is done (so it stays a guest), register again: one packet,
+    # so the hub reads all of it in one turn, before the worker can answer
+    storm.sock.sendall(_lines({"type": "register", "password": "password 0"},
+                              {"type": "nick", "username": "maker1"},
+                              {"type": "register", "password": "password 1"}, {"type": "ping", "id": 1}))
+    assert ["still being made" in e["message"] for e in _errors_until_pong(storm)] == [True]
+    made, n, end = 1, 1, time.monotonic() + 3 * DEADLINE
+    while time.monotonic() < end:
+        storm.sock.sendall(_lines({"type": "register", "password": f"password {n}"},
+                                  {"type": "nick", "username": f"maker{n + 1}"}, {"type": "ping", "id": 1}))
+        n += 1
+        errors = _errors_until_pong(storm)
+        if any(e["code"] == "too_many_registrations" for e in errors):
+            break
+        if errors:  # the one before is still being made: again, under the next name
+            assert all("still being made" in e["message"] for e in errors), errors
+            time.sleep(0.05)
+            continue
+        made += 1
+    assert made == 5

@@ -293,12 +293,21 @@ def test_login_success_failure_and_throttle(d: Driver) -> None:
     assert d.take(2) == [{"type": "error", "code": "bad_login",
                           "message": "wrong account name or password for ALICE"}]
     assert 2 not in d.closed  # the connection stays open to try again
-    for _ in range(4):
+    for _ in range(2):  # three wrong logins to an account are free
         d.do(2, Join("alice", login="wrong"))
         d.complete(2, LoginChecked("alice", False))
-    assert d.error(2, Join("alice", login="right")).code is ErrorCode.TOO_MANY_LOGINS
+    refused = d.error(2, Join("alice", login="right"))
+    assert refused.code is ErrorCode.TOO_MANY_LOGINS and "try again in 1 s" in refused.message
+    for wait in (1, 2):  # then each waits twice as long as the one before
+        d.now += wait
+        d.do(2, Join("alice", login="wrong"))
+        d.complete(2, LoginChecked("alice", False))
+    d.now += 4
+    refused = d.error(2, Join("alice", login="right"))  # five from this address: it waits a minute
+    assert refused.code is ErrorCode.TOO_MANY_LOGINS and "from your address" in refused.message
     d.connect(3, "10.0.0.8")  # another address is not held back
     d.do(3, Join("alice", replay=True, login="right"))
+    assert d.asked.pop() == CheckLogin(3, "alice", "right")
     d.now += 61
     d.take(2)
     d.do(2, Join("alice", replay=True, login="right"))  # a minute later, address 1 may try again

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from selchat.bans import make_ban
 from selchat.outbound import DirectMessage, Message
 from selchat.records import DeleteBan, DmsDelivered, SaveAccount, SaveBan, SaveDm, SaveRoom, SaveTopic
 from selchat.store import SCHEMA_VERSION, Store, StoreError, connect, migrate
+from tests.helpers import DEADLINE, selchat_cmd
 
 # What each schema version could hold, so that a migration test can fill a file of that version
 # the way a selchat of that version would have. A new migration adds its line here.
@@ -163,4 +165,36 @@ def test_file_survives_reopen(tmp_path: Path) -> None:
     snap = again.snapshot()
     assert snap.rooms[0].topic == "kept" and len(snap.rooms[0].recent) == 3
     assert again.account("bob") == ("Bob", "$argon2id$h")
+    again.close()
+
+
+def test_corrupt_pages_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    """Before: a file with a good header and damaged pages ended the start in a traceback."""
+    path = tmp_path / "damaged.db"
+    store = Store(str(path))
+    fill(store, 3000)
+    store.close()
+    size = path.stat().st_size
+    with path.open("r+b") as f:  # page 1 (the schema) stays whole; the tables' pages do not
+        f.seek(4096 * 2)
+        f.write(b"\xde\xad" * ((size - 4096 * 2) // 2))
+    result = subprocess.run(selchat_cmd("serve", "--db", str(path), "--port", "0"),
+                            capture_output=True, text=True, timeout=DEADLINE)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert f"cannot read {path}" in result.stderr and "malformed" in result.stderr
+
+
+def test_a_write_ahead_log_left_behind_is_said(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A server that was killed leaves its -wal file; the next start replays it and says so."""
+    path, copy = tmp_path / "live.db", tmp_path / "copy.db"
+    store = Store(str(path))
+    fill(store, 10)  # committed into the -wal file (the worker checkpoints, not SQLite)
+    for suffix in ("", "-wal"):  # what a kill -9 leaves on the disk
+        Path(str(copy) + suffix).write_bytes(Path(str(path) + suffix).read_bytes())
+    store.close()
+    with caplog.at_level("WARNING", logger="selchat.store"):
+        again = Store(str(copy))
+    assert "was not closed cleanly" in caplog.text
+    assert len(again.history("#dev", "#dev", None, 100)[0]) == 10
     again.close()

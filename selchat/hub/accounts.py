@@ -4,16 +4,16 @@ registering, wrong-login throttling, and one session per account."""
 from __future__ import annotations
 
 import hmac
-from collections import deque
 from collections.abc import Callable
 
 from selchat import outbound as ev
-from selchat.config import LOGIN_FAILURE_WINDOW, LOGIN_FAILURES_MAX, NAME_MAX, PASSWORD_MAX
+from selchat.config import NAME_MAX, PASSWORD_MAX
 from selchat.errors import LOG_IN_TO_IT, ErrorCode, ProtocolError
 from selchat.events import Authenticate, Join, Register
 from selchat.hub.effects import Ask, Effect, Fail, Send, Store
 from selchat.hub.names import NameManager
 from selchat.hub.state import Session, State, check_name, valid_name
+from selchat.hub.throttle import LoginThrottle, RegistrationThrottle
 from selchat.records import CheckLogin, HashPassword, LoadOfflineDms, LoginChecked, PasswordHashed, SaveAccount
 
 # forget(session, now, reason): a session's name and rooms are given up (the hub's departure)
@@ -35,7 +35,8 @@ class AccountManager:
         self.state = state
         self.names = names
         self._forget = forget
-        self.login_failures: dict[str, deque[float]] = {}  # address -> times of wrong logins
+        self.logins = LoginThrottle()  # wrong logins per account and address (throttle.py)
+        self.registrations = RegistrationThrottle()
 
     # -- joining -----------------------------------------------------------------------------------
     def join(self, session: Session, cmd: Join, now: float) -> list[Effect]:
@@ -56,9 +57,9 @@ class AccountManager:
         if state.bans.name(key, now):
             raise ProtocolError(ErrorCode.BANNED, f"{cmd.username} is banned from this server")
         if cmd.login is not None:
-            self._check_throttle(session, now)
+            self.logins.check(key, session.address, cmd.username, now)
             if not is_text(cmd.login):  # no account has such a password: a wrong login, without argon2
-                self.login_failures.setdefault(session.address, deque()).append(now)
+                self.logins.failed(key, session.address, now)
                 raise ProtocolError(ErrorCode.BAD_LOGIN,
                                     f"wrong account name or password for {cmd.username[:NAME_MAX]}")
             session.logging_in = cmd
@@ -102,32 +103,18 @@ class AccountManager:
         return effects
 
     # -- logging in --------------------------------------------------------------------------------
-    def _check_throttle(self, session: Session, now: float) -> None:
-        failures = self.login_failures.get(session.address)
-        if not failures:
-            return
-        while failures and failures[0] <= now - LOGIN_FAILURE_WINDOW:
-            failures.popleft()
-        if len(failures) >= LOGIN_FAILURES_MAX:
-            wait = failures[0] + LOGIN_FAILURE_WINDOW - now
-            raise ProtocolError(
-                ErrorCode.TOO_MANY_LOGINS,
-                f"{LOGIN_FAILURES_MAX} wrong logins from your address in a minute; try again in {wait:.0f} s",
-            )
-        if not failures:
-            del self.login_failures[session.address]
-
     def authenticate(self, session: Session, cmd: Authenticate, now: float) -> list[Effect]:
         if session.account is not None or session.authed is not None:
             raise ProtocolError(ErrorCode.ALREADY_JOINED, "you are logged in already")
         if session.logging_in is not None:
             raise ProtocolError(ErrorCode.ALREADY_JOINED, "a login is already being checked")
-        self._check_throttle(session, now)
+        key = cmd.account.casefold()
+        self.logins.check(key, session.address, cmd.account[:NAME_MAX], now)
         if not valid_name(cmd.account) or not is_text(cmd.password):  # no such account or password could exist
-            self.login_failures.setdefault(session.address, deque()).append(now)
+            self.logins.failed(key, session.address, now)
             raise ProtocolError(ErrorCode.BAD_LOGIN, f"wrong account name or password for {cmd.account[:NAME_MAX]}")
         session.logging_in = cmd
-        return [Ask(CheckLogin(session.conn_id, cmd.account.casefold(), cmd.password))]
+        return [Ask(CheckLogin(session.conn_id, key, cmd.password))]
 
     def login_checked(self, session: Session, result: LoginChecked, now: float) -> list[Effect]:
         cmd = session.logging_in
@@ -135,11 +122,12 @@ class AccountManager:
             return []
         session.logging_in = None
         if not result.ok or result.name is None:
-            self.login_failures.setdefault(session.address, deque()).append(now)
+            self.logins.failed(result.account_key, session.address, now)
             name = cmd.account if type(cmd) is Authenticate else cmd.username
             return [Fail(session.conn_id, ProtocolError(
                 ErrorCode.BAD_LOGIN, f"wrong account name or password for {name}"))]
         key = result.account_key
+        self.logins.succeeded(key, session.address)
         self.state.accounts[key] = result.name
         if type(cmd) is Authenticate:
             if session.name is None:
@@ -203,7 +191,12 @@ class AccountManager:
             raise ProtocolError(
                 ErrorCode.WEAK_PASSWORD, f"an account password is {shortest}-{PASSWORD_MAX} characters"
             )
+        if session.hashing:
+            raise ProtocolError(ErrorCode.RATE_LIMITED, "your last registration is still being made; wait for it")
+        self.registrations.check(session.address, now)
         state.spend_token(session, now)
+        self.registrations.made(session.address, now)
+        session.hashing = True
         state.registering.add(key)
         return [Ask(HashPassword(session.conn_id, key, session.name, cmd.password))]
 
@@ -211,9 +204,14 @@ class AccountManager:
         state = self.state
         key = result.account_key
         state.registering.discard(key)
+        if session is not None:
+            session.hashing = False
         if result.hash is None:  # nothing is kept, and the name is free to register again
             if session is None:
                 return []
+            if result.busy:
+                return [Fail(session.conn_id, ProtocolError(
+                    ErrorCode.TOO_MANY_REGISTRATIONS, "the server is making many accounts; try again in a minute"))]
             return [Fail(session.conn_id, ProtocolError(
                 ErrorCode.SERVER_ERROR, "the server could not register the account; try again later"))]
         state.accounts[key] = result.name

@@ -98,7 +98,8 @@ class Room:
 
 class Session:
     __slots__ = ("conn_id", "address", "name", "rooms", "tokens", "refill_at", "strikes", "away",
-                 "account", "logging_in", "quit_message", "spoke_at", "authed", "user", "realname", "claiming")
+                 "account", "logging_in", "quit_message", "spoke_at", "authed", "user", "realname", "claiming",
+                 "hashing")
 
     def __init__(self, conn_id: int, address: str, burst: float, now: float) -> None:
         self.conn_id = conn_id
@@ -118,6 +119,7 @@ class Session:
         self.spoke_at = now
         # (name key, a guest?, the admission) while its name is claimed in Redis
         self.claiming: tuple[str, bool, Callable[[], list[Effect]]] | None = None
+        self.hashing = False  # a registration's password is in the worker: one at a time
 
 
 def valid_name(name: str) -> bool:

@@ -1,16 +1,14 @@
 """How many connections one address may hold and open: the guard against one host filling the
 server (issue 21, item 2). Pure: the session layer asks and tells it; no socket here.
 
-An address is grouped as IRC servers group it: an IPv4 address alone, an IPv6 address by its
-/64 (one home or one cloud machine gets a /64, and holds any address in it). Loopback is not
+An address is counted by its group (hosts.py: an IPv6 address by its /64). Loopback is not
 exempt: a test speaks from 127.0.0.1 as an abuser would.
 """
 
 from __future__ import annotations
 
-import ipaddress
-
 from selchat.errors import ErrorCode, ProtocolError
+from selchat.hosts import group
 
 # Connections one address may hold at once: ergo's connection-limits (max-connections: 16 per
 # IPv4 address or IPv6 /64); ngIRCd allows 5 (MaxConnectionsIP). 0 turns it off.
@@ -20,19 +18,6 @@ MAX_PER_ADDRESS = 16
 CONNECTS_PER_MINUTE = 32
 WINDOW = 60.0
 MAX_BUCKETS = 4096  # addresses remembered before the refilled ones are swept
-
-
-def group(host: str) -> str:
-    """The key an address is counted under: itself for IPv4, its /64 for IPv6."""
-    try:
-        address = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return host  # a Unix socket or a name: counted as it is
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
-    return str(address)
 
 
 class AddressGate:

@@ -37,6 +37,9 @@ log = logging.getLogger("selchat.server")
 # Password checks waiting for the worker before new logins are refused: at ~0.2 s each this is a
 # few minutes of work, and a flood of logins must not queue more than that.
 MAX_QUEUED_HASHES = 1000
+# Registrations waiting for the worker (behind every login) before new ones are refused: about
+# five seconds of hashing, so a storm of them never holds a slot a login could use for long.
+MAX_QUEUED_REGISTRATIONS = 25
 
 Complete = Callable[[int, Result], None]
 Failed = Callable[[int, ProtocolError], None]
@@ -135,6 +138,9 @@ class LocalServices:
 
         assert self.worker is not None
         password = request.password
+        if self.worker.later >= MAX_QUEUED_REGISTRATIONS:
+            self.complete(request.conn_id, PasswordHashed(request.account_key, request.name, None, busy=True))
+            return
 
         def done(hashed: object) -> None:
             if isinstance(hashed, Exception):  # the hub must hear it all the same: the name is held
@@ -142,7 +148,7 @@ class LocalServices:
             self.complete(request.conn_id, PasswordHashed(
                 request.account_key, request.name, None if isinstance(hashed, Exception) else str(hashed)))
 
-        self.worker.submit(lambda: hash_password(password), done)
+        self.worker.submit(lambda: hash_password(password), done, Worker.LATER)
 
     # -- commits -----------------------------------------------------------------------------------
     def commit(self) -> None:

@@ -104,7 +104,13 @@ class TextCodec:
                 too_long = f"line longer than {self.max_frame} bytes discarded"
                 out.append(ProtocolError(ErrorCode.FRAME_TOO_LARGE, too_long))
                 continue
-            self._line(clean(raw.decode("utf-8", "replace")).strip(), out)
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:  # a terminal in another encoding: said, not shown as "?"
+                out.append(ProtocolError(ErrorCode.BAD_FRAME, "that line was not UTF-8 text, so nothing"
+                                         " was sent; set your terminal to UTF-8 (LANG=C.UTF-8)"))
+                continue
+            self._line(clean(line).strip(), out)
         return out
 
     def _line(self, line: str, out: list[Command | ProtocolError | bytes]) -> None:

@@ -11,7 +11,7 @@ from selchat.codec import LineSplitter
 from selchat.errors import ProtocolError
 from selchat.events import Command, Join
 from selchat.wire.irc import commands, replies
-from selchat.wire.irc.lines import CLIENT_TAGS_MAX, LINE_MAX, SERVER, TAGS_MAX, flat
+from selchat.wire.irc.lines import CLIENT_TAGS_MAX, LINE_MAX, SERVER, TAGS_MAX, fit, flat, parse_line
 from selchat.wire.irc.wire import IrcWire
 
 
@@ -52,9 +52,11 @@ class IrcCodec:
             if self._too_long(len(body), len(raw), out):
                 continue
             try:
-                commands.dispatch(self, raw.decode("utf-8"), out)
-            except UnicodeDecodeError:
-                commands.dispatch(self, raw.decode("latin-1"), out)  # what older clients send; shown as is
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:  # 005 says UTF8ONLY: refused, never relayed re-decoded
+                out.append(self._invalid_utf8(raw))
+                continue
+            commands.dispatch(self, line, out)
         return out
 
     def message(self, text: str) -> list[Command | ProtocolError | bytes]:
@@ -68,6 +70,13 @@ class IrcCodec:
             commands.dispatch(self, line, out)
         return out
 
+    def _invalid_utf8(self, raw: bytes) -> bytes:
+        """IRCv3 utf8-only: FAIL naming the command, which is read from the line's ASCII part."""
+        parsed = parse_line(raw.decode("ascii", "replace"))
+        command = parsed[1] if parsed is not None and parsed[1].isalpha() else "*"
+        return fit(f":{self.server} FAIL {command} INVALID_UTF8 :That line was not UTF-8 text, which this"
+                   " server takes only; set your client's encoding to UTF-8. Nothing was sent.")
+
     def _too_long(self, body: int, whole: int, out: list[Any]) -> bool:
         # IRCv3 message-tags: a client's tags take at most 4096 bytes with the "@" and the space
         if body + 2 > LINE_MAX or whole - body > CLIENT_TAGS_MAX or whole + 2 > self.max_frame:
@@ -79,7 +88,7 @@ class IrcCodec:
         """A numeric reply to this connection: it names its recipient, so it is never shared."""
         *middle, last = params
         target = self.nick if self.registered and self.nick else "*"
-        return f":{self.server} {number} {' '.join([target, *middle])} :{last}\r\n".encode("utf-8", "replace")
+        return fit(f":{self.server} {number} {' '.join([target, *middle])} :{last}")
 
     def register(self, out: list[Any]) -> None:
         """NICK and USER given and CAP negotiation over: the hub is asked for the name."""
@@ -100,7 +109,7 @@ class IrcCodec:
         return f"PING :{ping_id}\r\n".encode()
 
     def refuse(self, exc: ProtocolError) -> bytes:
-        return f"ERROR :Closing link: {flat(exc.message)}\r\n".encode("utf-8", "replace")
+        return fit(f"ERROR :Closing link: {flat(exc.message)}")
 
     def welcomed(self) -> None:
         return None  # IRC has one version; its numerics came with the welcome

@@ -40,6 +40,7 @@ from selchat.wire.irc.lines import (
     SASL_CHUNK,
     SASL_MAX,
     SERVICES,
+    fit,
     flat,
     parse_line,
     reference,
@@ -100,7 +101,7 @@ def cap(c: IrcCodec, params: list[str], out: list[Any]) -> None:
     elif sub == "REQ":
         if not c.registered:
             c.negotiating = True
-        wanted = params[1].split() if len(params) > 1 else []
+        wanted = list(dict.fromkeys(params[1].split())) if len(params) > 1 else []  # "sasl sasl ...": once
         names = [w.lstrip("-") for w in wanted]
         if wanted and all(n in CAPS for n in names):
             for w in wanted:
@@ -109,9 +110,9 @@ def cap(c: IrcCodec, params: list[str], out: list[Any]) -> None:
                 else:
                     c.caps.add(w)
             c.wire = IrcWire.for_caps(frozenset(c.caps), c.server)
-            out.append(f":{c.server} CAP {target} ACK :{' '.join(wanted)}\r\n".encode())
+            out.append(fit(f":{c.server} CAP {target} ACK :{' '.join(wanted)}"))
         else:
-            out.append(f":{c.server} CAP {target} NAK :{' '.join(wanted)}\r\n".encode())
+            out.append(fit(f":{c.server} CAP {target} NAK :{' '.join(wanted)}"))
     elif sub == "END":
         c.negotiating = False
         c.register(out)
@@ -184,8 +185,7 @@ def chathistory(c: IrcCodec, params: list[str], out: list[Any]) -> None:
         return
     target = params[1]
     if not target.startswith("#"):
-        out.append(f"FAIL CHATHISTORY INVALID_TARGET {sub} {flat(target)} :only rooms keep history "
-                   "here\r\n".encode("utf-8", "replace"))
+        out.append(fit(f"FAIL CHATHISTORY INVALID_TARGET {sub} {flat(target)} :only rooms keep history here"))
         return
     try:
         limit = int(params[wanted - 1])
@@ -239,7 +239,7 @@ def user(c: IrcCodec, params: list[str], out: list[Any]) -> None:
 
 
 def ping(c: IrcCodec, params: list[str], out: list[Any]) -> None:
-    out.append(f":{c.server} PONG {c.server} :{params[0]}\r\n".encode("utf-8", "replace"))
+    out.append(fit(f":{c.server} PONG {c.server} :{params[0]}"))
 
 
 def pong(c: IrcCodec, params: list[str], out: list[Any]) -> None:

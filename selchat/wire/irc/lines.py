@@ -68,6 +68,18 @@ def flat(text: str) -> str:
     return text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ").replace("\0", "")
 
 
+def fit(line: str) -> bytes:
+    """One line, CR LF added, its part after the tags cut to IRC's 512 bytes on a character
+    boundary: a reply that carries what a client sent (PONG, a numeric naming its channel, a
+    relayed message behind the sender's mask) would otherwise pass it, and UTF8ONLY promises
+    whole characters."""
+    data = line.encode("utf-8", "replace")
+    start = data.index(b" ") + 1 if data.startswith(b"@") and b" " in data else 0
+    if len(data) - start <= LINE_MAX - 2:
+        return data + b"\r\n"
+    return data[:start + LINE_MAX - 2].decode("utf-8", "ignore").encode() + b"\r\n"
+
+
 def mask(nick: str) -> str:
     return f"{nick}!{nick}@{HOST}"
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from selchat import outbound as ev
 from selchat.errors import JOIN_FIRST, LOG_IN_TO_IT, ErrorCode, ProtocolError
 from selchat.events import Authenticate, Chat, Command, Dm, History, Users, Whois
-from selchat.wire.irc.lines import HOST, ISUPPORT_TOKENS, NUMERICS, VERSION, flat, mask
+from selchat.wire.irc.lines import HOST, ISUPPORT_TOKENS, NUMERICS, VERSION, fit, flat, mask
 
 if TYPE_CHECKING:
     from selchat.wire.irc.codec import IrcCodec
@@ -225,8 +225,8 @@ def error(c: IrcCodec, exc: ProtocolError, command: Command | None = None) -> by
         sub = command.tag.split(" ")[1] if command.tag else "LATEST"  # type: ignore[union-attr]
         code = "INVALID_TARGET" if exc.code in (ErrorCode.NOT_IN_ROOM, ErrorCode.BAD_ROOM_NAME,
                                                 ErrorCode.NO_SUCH_ROOM) else "MESSAGE_ERROR"
-        return (f"FAIL CHATHISTORY {code} {sub} {flat(command.room)} :"  # type: ignore[union-attr]
-                f"{flat(exc.message)}\r\n").encode("utf-8", "replace")
+        return fit(f"FAIL CHATHISTORY {code} {sub} {flat(command.room)} :"  # type: ignore[union-attr]
+                   f"{flat(exc.message)}")
     if kind in (Chat, Dm) and command.notice and not exc.closes:  # type: ignore[union-attr]
         return b""  # NOTICE is never answered, not even with an error (RFC 2812 3.3.2)
     if kind is Users and command.tag == "names" and exc.code in (  # type: ignore[union-attr]
@@ -239,7 +239,7 @@ def error(c: IrcCodec, exc: ProtocolError, command: Command | None = None) -> by
         return c.numeric("401", nick, flat(exc.message)) + c.numeric("318", nick, "End of /WHOIS list")
     if exc.closes:
         return (c.numeric("464", "Password incorrect") if exc.code is ErrorCode.BAD_PASSWORD else b"") + \
-            f"ERROR :Closing link: {flat(exc.message)}\r\n".encode("utf-8", "replace")
+            fit(f"ERROR :Closing link: {flat(exc.message)}")
     found = NUMERICS.get(exc.code)
     exc = ProtocolError(exc.code, IRC_PHRASES.get(exc.message, exc.message.replace(
         LOG_IN_TO_IT, "log in to it with SASL")))  # the hub's words, IRC's way

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from selchat import outbound as ev
-from selchat.wire.irc.lines import CTCP, LINE_MAX, SERVER, flat, mask, msgid, time_tag
+from selchat.wire.irc.lines import CTCP, LINE_MAX, SERVER, fit, flat, mask, msgid, time_tag
 
 
 class IrcWire:
@@ -39,7 +39,7 @@ class IrcWire:
         if ident and self.tags and timestamp is not None:
             tags.append(f"msgid={msgid(timestamp)}")
         head = f"@{';'.join(tags)} " if tags else ""
-        return f"{head}:{source} {rest}\r\n".encode("utf-8", "replace")
+        return fit(f"{head}:{source} {rest}")
 
     def message(self, sender: str, target: str, text: str, timestamp: float, action: bool, notice: bool,
                 history: bool = False, batch: str | None = None) -> bytes:
@@ -49,10 +49,14 @@ class IrcWire:
             text = f"[{time.strftime('%H:%M', time.localtime(timestamp))}] {text}"
         prefix = f"{verb} {target} :" + (f"{CTCP}ACTION " if action else "")
         suffix = CTCP if action else ""
-        # keep each line within 512 bytes, as the recipient's client counts them
+        data = text.encode("utf-8", "replace")
+        if len(prefix.encode()) + len(data) + len(suffix) + 2 <= LINE_MAX:
+            # what an IRC client could send in one line arrives in one line, cut by _out on a
+            # character boundary if the sender's mask pushes it past 512 bytes, as servers do
+            return self._out(mask(sender), prefix + text + suffix, timestamp, batch, True)
+        # longer (from the page or selchat join): split so that IRC users read it whole
         room = LINE_MAX - len(f":{mask(sender)} {prefix}{suffix}\r\n".encode()) - 8
         out = []
-        data = text.encode("utf-8", "replace")
         while True:
             piece = data[:room]
             while piece and len(piece) < len(data):  # do not cut a UTF-8 sequence in two
