@@ -22,6 +22,13 @@ AWAY_MAX = 300
 # A history request returns at most this many messages (IRCv3 chathistory servers cap a
 # request too; Ergo's default is 1000, we page smaller).
 HISTORY_PAGE_MAX = 200
+# Rooms one `rooms` request may ask for (the answer holds fewer if they do not fit: hub/budget.py).
+ROOMS_PAGE_MAX = 1000
+# Private messages kept for an account while it is offline, in all and from one sender (Atheme's
+# MemoServ keeps 30 memos; these are a chat's backlog, as many as the Redis list keeps, and one
+# sender may fill a tenth of them).
+DMS_WAITING_MAX = 1000
+DMS_WAITING_PER_SENDER = 100
 # Passwords for accounts: long enough not to be guessed at 5 tries a minute, short enough that
 # hashing one costs what argon2 says and no more.
 PASSWORD_MIN = 8
@@ -76,6 +83,12 @@ class ServerConfig:
     tls_key: str | None = None
     # Rooms a user may be in at once (IRC's CHANLIMIT is 20-250; 20 is readable in one client).
     max_rooms: int = 20
+    # Rooms the server holds at once (Discord allows a server 500 channels); a room lasts while
+    # someone is in it or it has history. 0: no limit.
+    max_rooms_total: int = 500
+    # New rooms one user (an account, else an address) may make in ten minutes: ergo lets an
+    # account register 15 channels; a guest script must not make thousands. 0: no limit.
+    new_rooms_per_user: int = 10
     # Messages replayed when joining a room (Ergo replays the last 100 on join, Slack shows 50+).
     replay: int = 50
     # Messages kept per room (Ergo's default history.channel-length is 2048; ZNC's buffer 50).

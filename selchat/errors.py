@@ -48,6 +48,9 @@ class ErrorCode(str, enum.Enum):
     SERVER_ERROR = "server_error"  # the server failed at a request (logged); nothing was kept
     TOO_MANY_CONNECTIONS = "too_many_connections"  # from one address (issue 21)
     TOO_MANY_REGISTRATIONS = "too_many_registrations"  # new accounts from one address, or in all
+    DMS_FULL = "dms_full"  # an offline account holds all the private messages it may
+    ROOMS_FULL = "rooms_full"  # the server holds --max-rooms-total rooms
+    TOO_MANY_NEW_ROOMS = "too_many_new_rooms"  # one user made --new-rooms-per-user lately
 
 
 # After these the server closes the connection; after every other code it stays usable.

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Union
 
+from selchat.config import ROOMS_PAGE_MAX
 from selchat.errors import ErrorCode, ProtocolError
 
 
@@ -77,7 +78,12 @@ class LeaveRoom:
 
 @dataclass(slots=True)
 class Rooms:
-    pass
+    """A page of the list of rooms, by name: those after ``after``, at most ``limit`` (0: as many
+    as one answer holds). ``stream``: the rest follows in parts by itself (IRC's LIST)."""
+
+    after: str | None = None
+    limit: int = 0
+    stream: bool = False
 
 
 @dataclass(slots=True)
@@ -215,6 +221,15 @@ def _history(frame: dict[str, Any]) -> History:
                    frame.get("before") is None and frame.get("after") is not None)
 
 
+def _rooms(frame: dict[str, Any]) -> Rooms:
+    if len(frame) == 1:
+        return _ROOMS
+    limit = frame.get("limit", 0)
+    if type(limit) is not int or not 0 <= limit <= ROOMS_PAGE_MAX:
+        raise ProtocolError(ErrorCode.BAD_FRAME, f'"limit" must be an integer from 0 to {ROOMS_PAGE_MAX}')
+    return Rooms(_optional(frame, "after"), limit)
+
+
 def _users(frame: dict[str, Any]) -> Users:
     room = _optional(frame, "room")
     return _USERS if room is None else Users(room)
@@ -230,7 +245,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "quit": lambda f: _QUIT,
     "join_room": lambda f: JoinRoom(_field(f, "room")),
     "leave_room": lambda f: LeaveRoom(_field(f, "room")),
-    "rooms": lambda f: _ROOMS,
+    "rooms": _rooms,
     "history": _history,
     "topic": lambda f: Topic(_field(f, "room"), _optional(f, "topic")),
     "whois": lambda f: Whois(_field(f, "username")),

@@ -142,7 +142,12 @@ class RoomInfo:
 
 @dataclass(slots=True)
 class RoomList:
+    """A page of the list of rooms: ``first`` when it starts the list, ``more`` when rooms follow
+    (after the last of these)."""
+
     rooms: tuple[RoomInfo, ...]
+    more: bool = False
+    first: bool = True
 
 
 @dataclass(slots=True)

@@ -8,6 +8,7 @@ These are the shapes of those requests and results; store.py carries them out.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from selchat.bans import Ban
 from selchat.outbound import DirectMessage, Message, RoomInfo
@@ -128,6 +129,7 @@ class ListRooms:
     """Several processes: every room, as Redis knows them (members on every process)."""
 
     conn_id: int
+    asked: Any = None  # the Rooms command, for the page it asks for
 
 
 @dataclass(slots=True)
@@ -150,6 +152,7 @@ class HistoryPage:
     messages: tuple[Message, ...]
     more: bool
     tag: str | None = None
+    oldest: bool = False  # the page runs forward from its start (a cut keeps the oldest)
 
 
 @dataclass(slots=True)
@@ -181,6 +184,7 @@ class NameClaimed:
 @dataclass(slots=True)
 class RoomsListed:
     rooms: tuple[RoomInfo, ...] | None  # None: Redis could not say (this process's own list then)
+    asked: Any = None  # the Rooms command it answers
 
 
 @dataclass(slots=True)
@@ -215,3 +219,4 @@ class Snapshot:
     accounts: dict[str, str] = field(default_factory=dict)  # key -> name
     last_timestamp: float = 0.0
     bans: list[Ban] = field(default_factory=list)
+    waiting_dms: dict[tuple[str, str], int] = field(default_factory=dict)  # (recipient, sender) -> undelivered

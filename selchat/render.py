@@ -167,7 +167,8 @@ class Renderer:
             return self.notice(f"you left {sanitize(get('room'))}")
         if kind == "rooms":
             rooms = get("rooms") or []
-            lines = [self.notice(f"{len(rooms)} room{'s' if len(rooms) != 1 else ''}:")]
+            more = " (more follow)" if get("more") else ""
+            lines = [self.notice(f"{len(rooms)} room{'s' if len(rooms) != 1 else ''}{more}:")]
             for r in rooms:
                 if isinstance(r, dict):
                     topic = f" — {sanitize(r.get('topic'))}" if r.get("topic") else ""

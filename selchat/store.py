@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from selchat.bans import Ban
+from selchat.config import LOBBY_ROOM
 from selchat.counters import COMMIT_BUCKETS, Histogram
 from selchat.outbound import DirectMessage, Message
 from selchat.records import (
@@ -144,7 +145,10 @@ def _ban_row(record: SaveBan) -> tuple[str, tuple[Any, ...]]:
 # Each kind of write as its SQL statement and parameters (room messages, the common case, are
 # inserted together with executemany instead).
 _STATEMENTS: dict[type, Callable[[Any], tuple[str, tuple[Any, ...]]]] = {
-    SaveRoom: lambda r: ("INSERT OR IGNORE INTO rooms (key, name) VALUES (?, ?)", (r.key, r.name)),
+    # a room this process did not load is new: a row left by an earlier one (a topic and no
+    # history, forgotten at the start) starts again blank
+    SaveRoom: lambda r: ("INSERT INTO rooms (key, name) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET"
+                         " name = excluded.name, topic = '', topic_by = NULL, topic_at = NULL", (r.key, r.name)),
     SaveTopic: lambda t: ("UPDATE rooms SET topic = ?, topic_by = ?, topic_at = ? WHERE key = ?",
                           (_text(t.topic), t.by, t.at, t.key)),
     SaveAccount: lambda a: ("INSERT OR REPLACE INTO accounts (key, name, hash, created) VALUES (?, ?, ?, ?)",
@@ -252,9 +256,13 @@ class Store:
         for key, name, topic, topic_by, topic_at in db.execute(
             "SELECT key, name, topic, topic_by, topic_at FROM rooms ORDER BY key"
         ).fetchall():
+            if not counts.get(key) and key != LOBBY_ROOM:
+                continue  # an empty room without history is forgotten (issue 21, item 1)
             recent = self._page(key, name, None, None, self.replay, False)[0] if self.replay else []
             snap.rooms.append(RoomState(key, name, topic, topic_by, topic_at, counts.get(key, 0), recent))
         snap.accounts = dict(db.execute("SELECT key, name FROM accounts"))
+        snap.waiting_dms = {(r, s): n for r, s, n in db.execute(
+            "SELECT recipient, sender, COUNT(*) FROM dms WHERE delivered = 0 GROUP BY recipient, sender")}
         snap.bans = [Ban(*row) for row in db.execute("SELECT target, shown, until, reason, created FROM bans")]
         last = max(
             db.execute("SELECT COALESCE(MAX(ts), 0) FROM messages").fetchone()[0],

@@ -15,7 +15,7 @@ from selchat.config import ServerConfig
 from selchat.errors import ProtocolError
 from selchat.events import Command, Join
 from selchat.hub import Ask, Broadcast, Close, Fail, Hub, Presence, Send, Store
-from selchat.hub.effects import LOCAL_VERBS, SHARED_VERBS, carriers
+from selchat.hub.effects import LOCAL_VERBS, SHARED_VERBS, Then, carriers
 from selchat.outbound import Welcome
 from selchat.records import Snapshot
 from selchat.wire.jsonl import JsonCodec
@@ -91,6 +91,10 @@ class Driver:
     def close(self, effect: Close) -> None:
         self.closed[effect.conn_id] = effect.reason
         self.apply(self.hub.disconnect(effect.conn_id, self.now, None))
+
+    def then(self, effect: Then) -> None:
+        """The next part at once: this driver's inboxes are always read."""
+        self.apply(self.hub.handle(effect.conn_id, effect.command, self.now))
 
     def do(self, cid: int, command: Command) -> None:
         self.apply(self.hub.handle(cid, self.held(cid, command), self.now))

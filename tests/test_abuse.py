@@ -8,6 +8,7 @@ import json
 import select
 import socket
 import time
+from collections.abc import Callable
 
 import pytest
 from wsproto.events import Message
@@ -272,9 +273,12 @@ def test_service_and_server_names_are_reserved(server: ServerProcess, sockets: l
     assert "no NickServ here" in notice and "SASL" in notice and "hunter2" not in server.log()
 
 
-def test_one_irc_line_is_held_to_what_005_promised(server: ServerProcess, sockets: list) -> None:
+def test_one_irc_line_is_held_to_what_005_promised(start_server: Callable[..., ServerProcess],
+                                                   sockets: list) -> None:
     """Before: MAXTARGETS=1 was not enforced, and a 125-channel JOIN ended in a flooding
-    disconnect; now the first CHANLIMIT are joined and the rest answered."""
+    disconnect; now the first CHANLIMIT are joined and the rest answered. (The 20 rooms are
+    new: this server lets one user make them.)"""
+    server = start_server("--new-rooms-per-user", "0")
     irc = Irc(server, "joiner")
     sockets.append(irc)
     irc.expect(" 001 ")

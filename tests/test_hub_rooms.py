@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from selchat.errors import ErrorCode
@@ -401,3 +403,96 @@ def test_quiet_above_zero_announces_always() -> None:
         welcome = d.join(cid, f"u{cid}")
     assert len(welcome["users"]) == 5 and "user_count" not in welcome
     assert len([f for f in d.take(1) if f["type"] == "user_joined"]) == 4
+
+
+def test_rooms_have_a_server_cap_and_a_makers_limit() -> None:
+    """Issue 21, item 1: 25 guests made 4,000 rooms; now the server holds --max-rooms-total and
+    one user (a guest: an address) makes --new-rooms-per-user in ten minutes."""
+    d = Driver(rate_limit=0, max_rooms_total=4, new_rooms_per_user=2)
+    d.join(1, "alice", version=2)
+    d.do(1, JoinRoom("#a"))
+    d.do(1, JoinRoom("#b"))
+    refused = d.error(1, JoinRoom("#c"))
+    assert refused.code is ErrorCode.TOO_MANY_NEW_ROOMS and "2 new rooms" in refused.message
+    d.do(1, LeaveRoom("#a"))  # empty and without history: forgotten, so joining it makes it anew
+    assert "#a" not in d.hub.room_names()
+    d.now += 601  # ten minutes later the maker may make more
+    d.do(1, JoinRoom("#c"))
+    d.connect(2, "10.0.0.9")
+    d.do(2, Join("bob", replay=True))
+    d.do(2, JoinRoom("#d"))  # #lobby, #b, #c, #d: the server is full
+    refused = d.error(2, JoinRoom("#e"))
+    assert refused.code is ErrorCode.ROOMS_FULL
+    d.do(2, JoinRoom("#b"))  # joining one that exists is always allowed
+
+
+def test_an_empty_room_with_only_a_topic_is_forgotten(d: Driver) -> None:
+    d.join(1, "alice", version=2)
+    d.do(1, JoinRoom("#dev"))
+    d.do(1, Topic("#dev", "x" * 300))
+    d.do(1, LeaveRoom("#dev"))
+    d.take(1)
+    d.do(1, Rooms())
+    assert [r["room"] for r in d.take(1)[-1]["rooms"]] == ["#lobby"]
+
+
+def test_the_list_of_rooms_comes_in_pages_within_the_output_limit() -> None:
+    d = Driver(rate_limit=0, max_rooms_total=0, new_rooms_per_user=0, max_output=64 * 1024, max_rooms=1000)
+    d.join(1, "alice", version=2)
+    for i in range(300):
+        d.do(1, JoinRoom(f"#room{i:03}"))
+        d.do(1, Topic(f"#room{i:03}", "é" * 300))
+    d.take(1)
+    d.do(1, Rooms())
+    first = d.take(1)[-1]
+    assert first["more"] is True and 20 < len(first["rooms"]) < 300
+    assert len(json.dumps(first, ensure_ascii=False).encode()) < 64 * 1024 // 4
+    seen = [r["room"] for r in first["rooms"]]
+    while True:  # a client pages on from the last room it has
+        d.do(1, Rooms(after=seen[-1]))
+        page = d.take(1)[-1]
+        seen += [r["room"] for r in page["rooms"]]
+        if not page["more"]:
+            break
+    assert seen == sorted(seen) and len(seen) == len(set(seen)) == 301
+    d.do(1, Rooms(stream=True))  # IRC's LIST: the parts follow by themselves (this driver reads at once)
+    parts = d.take(1)
+    assert len(parts) > 1 and sum(len(p["rooms"]) for p in parts) == 301 and parts[-1]["more"] is False
+
+
+def test_a_history_page_is_cut_to_what_one_answer_holds() -> None:
+    d = Driver(rate_limit=0, max_output=64 * 1024)
+    d.join(1, "alice", version=2)
+    d.do(1, History("#lobby", limit=200))
+    big = tuple(Message("#lobby", "bob", "ü" * 2000, 1000.0 + i) for i in range(200))
+    d.take(1)
+    d.complete(1, HistoryPage("#lobby", big, False))
+    frames = d.take(1)
+    chats = [f for f in frames if f["type"] == "chat"]
+    assert 1 < len(chats) < 200 and chats[-1]["timestamp"] == 1199.0  # the newest, next to the cursor
+    assert frames[-1]["type"] == "history_end" and frames[-1]["more"] is True
+
+
+def test_offline_dms_come_in_pages_marked_as_written_and_are_capped() -> None:
+    """Issue 21, item 5: 600 DMs of 2,000 characters were sent at once at login, over
+    --max-output, and all marked delivered; now a page at a time, each marked once written."""
+    d = Driver(rate_limit=0, max_output=64 * 1024)
+    register(d, 1, "alice")
+    register(d, 2, "bob")
+    d.drop(2)
+    for i in range(100):
+        d.do(1, Dm("bob", f"{i} " + "x" * 1990))
+    refused = d.error(1, Dm("bob", "one more"))
+    assert refused.code is ErrorCode.DMS_FULL and "100 of your private messages" in refused.message
+    d.connect(3)
+    d.do(3, Join("bob", replay=True, login="correct horse"))
+    d.complete(3, LoginChecked("bob", True, "bob"))
+    d.take(3)
+    kept = tuple(DirectMessage("alice", "bob", f"{i} " + "x" * 1990, 2000.0 + i, offline=True) for i in range(100))
+    d.stored.clear()
+    d.complete(3, OfflineDms(kept))
+    got = [f for f in d.take(3) if f["type"] == "dm"]
+    assert [f["timestamp"] for f in got] == [k.timestamp for k in kept]  # all, in order, none twice
+    marks = [w for w in d.stored if isinstance(w, DmsDelivered)]
+    assert len(marks) > 1 and marks[-1] == DmsDelivered("bob", 2099.0)  # one mark per page written
+    d.do(1, Dm("bob", "the box is empty again"))  # delivered at once, bob is online

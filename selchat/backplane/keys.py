@@ -83,7 +83,7 @@ KEEP_DM = "redis.call('rpush', KEYS[1], ARGV[1]) redis.call('ltrim', KEYS[1], -t
 TAKE_DMS = "local v = redis.call('lrange', KEYS[1], 0, -1) redis.call('del', KEYS[1]) return v"
 
 # Every room's name, and what each has: members (on any node), a topic, history. A room with
-# none of them is forgotten as it is listed.
+# no members and no history is forgotten as it is listed, its topic with it (issue 21, item 1).
 LIST_ROOMS = """
 local out = {}
 local rooms = redis.call('hgetall', KEYS[1])
@@ -91,8 +91,9 @@ for i = 1, #rooms, 2 do
   local key, name = rooms[i], rooms[i + 1]
   local members = redis.call('hlen', ARGV[1] .. key)
   local topic = redis.call('hget', ARGV[2] .. key, 'topic')
-  if members == 0 and (topic == false or topic == '') and redis.call('exists', ARGV[3] .. key) == 0 then
+  if members == 0 and redis.call('exists', ARGV[3] .. key) == 0 then
     redis.call('hdel', KEYS[1], key)
+    redis.call('del', ARGV[2] .. key)
   else
     out[#out + 1] = name
     out[#out + 1] = members

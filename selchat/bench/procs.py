@@ -88,7 +88,7 @@ def selchat_server_command(clients: int, db: str = ":memory:") -> list[str]:
         "--max-clients", str(clients + 16), "--max-per-address", "0", "--connects-per-minute", "0",
         "--rate-limit", "0", "--max-output", str(256 << 20),
         "--handshake-timeout", "60", "--ping-interval", "600", "--log-level", "WARNING", "--db", db,
-        "--max-rooms", "1000",
+        "--max-rooms", "1000", "--max-rooms-total", "0", "--new-rooms-per-user", "0",
     ]
 
 

@@ -74,18 +74,8 @@ def use_config_file(ctx: click.Context, path: Path | None) -> Path | None:
     return path
 
 
-def server_config(values: dict[str, Any]) -> ServerConfig:
-    """serve's option values as the server's configuration; ``ConfigError`` if they cannot be."""
-    tls_cert, tls_key, irc_name = values["tls_cert"], values["tls_key"], values["irc_name"]
-    if bool(tls_cert) != bool(tls_key):
-        raise ConfigError("--tls-cert and --tls-key go together")
-    if not irc_name or any(c in irc_name for c in " :!@*,\r\n\0"):
-        raise ConfigError("--irc-name is one word, like a host name (irc.example.org)")
-    password = read_password_value(values["password_file"])
-    motd = read_motd(values["motd_file"])
-    from selchat.bans import BanError, parse_target
-    from selchat.metrics import parse_address
-
+def _check_redis(values: dict[str, Any]) -> None:
+    """--redis and --redis-cafile make sense together, or ``ConfigError``."""
     if values.get("redis"):
         from selchat.backplane import RedisUrlError, parse_url
 
@@ -107,6 +97,21 @@ def server_config(values: dict[str, Any]) -> ServerConfig:
                                   f"({getattr(exc, 'reason', None) or exc})")
     elif values.get("redis_cafile"):
         raise ConfigError("--redis-cafile goes with --redis rediss://...")
+
+
+def server_config(values: dict[str, Any]) -> ServerConfig:
+    """serve's option values as the server's configuration; ``ConfigError`` if they cannot be."""
+    tls_cert, tls_key, irc_name = values["tls_cert"], values["tls_key"], values["irc_name"]
+    if bool(tls_cert) != bool(tls_key):
+        raise ConfigError("--tls-cert and --tls-key go together")
+    if not irc_name or any(c in irc_name for c in " :!@*,\r\n\0"):
+        raise ConfigError("--irc-name is one word, like a host name (irc.example.org)")
+    password = read_password_value(values["password_file"])
+    motd = read_motd(values["motd_file"])
+    from selchat.bans import BanError, parse_target
+    from selchat.metrics import parse_address
+
+    _check_redis(values)
     if values.get("metrics"):
         try:
             parse_address(values["metrics"])
@@ -126,7 +131,9 @@ def server_config(values: dict[str, Any]) -> ServerConfig:
         handshake_timeout=values["handshake_timeout"], ping_interval=values["ping_interval"],
         rate_limit=values["rate_limit"], burst=values["burst"], password=password, tls_cert=tls_cert,
         tls_key=tls_key, db=values["db"], replay=values["replay"], history_max=values["history_max"],
-        max_rooms=values["max_rooms"], require_account=bool(values["require_account"]),
+        max_rooms=values["max_rooms"],
+        max_rooms_total=values["max_rooms_total"], new_rooms_per_user=values["new_rooms_per_user"],
+        require_account=bool(values["require_account"]),
         password_min=values["password_min"], irc_name=irc_name,
         allow_origins=tuple(o.rstrip("/") for o in values["allow_origins"] or ()), motd=motd,
         log_level=values["log_level"].upper(), quiet_above=values["quiet_above"],

@@ -74,6 +74,11 @@ from selchat.config import DEFAULT_HOST, DEFAULT_PORT, RESERVED_NAMES, ServerCon
               type=click.IntRange(min=1), help="Messages kept per room; older ones are pruned.")
 @click.option("--max-rooms", default=20, show_default=True, envvar="SELCHAT_MAX_ROOMS",
               type=click.IntRange(min=1), help="Rooms one user may be in at once.")
+@click.option("--max-rooms-total", default=500, show_default=True, envvar="SELCHAT_MAX_ROOMS_TOTAL",
+              type=click.IntRange(min=0), help="Rooms the server holds at once (0: no limit).")
+@click.option("--new-rooms-per-user", default=10, show_default=True, envvar="SELCHAT_NEW_ROOMS_PER_USER",
+              type=click.IntRange(min=0),
+              help="New rooms one account (a guest: one address) may make in ten minutes (0: no limit).")
 @click.option("--require-account", is_flag=True, envvar="SELCHAT_REQUIRE_ACCOUNT",
               help="Refuse guests: everyone logs in to an account (see `selchat account add`).")
 @click.option("--password-min", default=8, show_default=True, envvar="SELCHAT_PASSWORD_MIN",

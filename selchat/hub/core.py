@@ -41,7 +41,7 @@ from selchat.events import (
 )
 from selchat.hub.accounts import AccountManager
 from selchat.hub.effects import Effect, Send
-from selchat.hub.messages import MessageManager
+from selchat.hub.messages import DmsWritten, MessageManager
 from selchat.hub.mirror import Heard, Mirror
 from selchat.hub.names import NameManager
 from selchat.hub.queries import QueryManager
@@ -88,6 +88,7 @@ class Hub:
             Topic: rooms.topic,
             Whois: queries.whois, Who: queries.who, Lusers: queries.lusers,
             Ping: queries.ping, Pong: queries.pong, Quit: queries.quit,
+            DmsWritten: messages.dms_written,
         }
         self._results: dict[type, Handler] = {
             HistoryPage: messages.history_page, OfflineDms: messages.offline_dms,

@@ -96,14 +96,24 @@ class Everywhere:
     event: ev.NickChanged | ev.AwayChanged
 
 
-Effect = Union[Send, Broadcast, Close, Fail, Store, Ask, Presence, Relay, Everywhere]
+@dataclass(slots=True)
+class Then:
+    """Handle ``command`` for the connection once what it has been sent so far is read (its
+    output below the low-water mark): an answer too long for one part goes on in parts, each
+    written before the next is made (budget.py)."""
+
+    conn_id: int
+    command: Any
+
+
+Effect = Union[Send, Broadcast, Close, Fail, Store, Ask, Presence, Relay, Everywhere, Then]
 
 # The verb that carries out each effect: an interpreter has a method of that name for each, and
 # ``carriers`` binds them into its table. The server (selchat/server/effects.py and shared.py) and
 # the tests' hub driver both build their tables from these two, so a new effect is one entry here
 # and every interpreter that lacks it fails at once instead of dropping it.
 LOCAL_VERBS: dict[type, str] = {
-    Broadcast: "broadcast", Send: "send", Store: "store", Ask: "ask", Fail: "fail", Close: "close",
+    Broadcast: "broadcast", Send: "send", Store: "store", Ask: "ask", Fail: "fail", Close: "close", Then: "then",
 }
 SHARED_VERBS: dict[type, str] = {Presence: "presence", Relay: "relay", Everywhere: "everywhere"}
 

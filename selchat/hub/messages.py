@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from selchat import outbound as ev
-from selchat.config import HISTORY_PAGE_MAX, NAME_MAX
+from selchat.config import DMS_WAITING_MAX, DMS_WAITING_PER_SENDER, HISTORY_PAGE_MAX, NAME_MAX
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import Chat, Dm, History
-from selchat.hub.effects import Ask, Effect, Send, Store
+from selchat.hub.budget import answer_budget, fitting, message_bytes
+from selchat.hub.effects import Ask, Effect, Send, Store, Then
 from selchat.hub.sharing import Sharing
 from selchat.hub.state import Session, State
 from selchat.records import DmsDelivered, HistoryPage, LoadHistory, OfflineDms, SaveDm
+
+
+@dataclass(slots=True)
+class DmsWritten:
+    """The hub's own next step after a page of kept private messages has been written."""
+
+    up_to: float  # the newest in the page
 
 
 class MessageManager:
@@ -75,17 +85,45 @@ class MessageManager:
         state = self.state
         if session.account is None or key not in state.accounts:
             raise ProtocolError(ErrorCode.NO_SUCH_USER, f"no user named {cmd.to[:NAME_MAX]!r} is online")
+        waiting = state.waiting_dms.setdefault(key, {})
+        name = state.accounts[key]
+        if sum(waiting.values()) >= DMS_WAITING_MAX:
+            raise ProtocolError(ErrorCode.DMS_FULL, f"{name} has {DMS_WAITING_MAX} private messages waiting, the"
+                                " most kept; it was not delivered (try again once they have logged in)")
+        if waiting.get(session.account, 0) >= DMS_WAITING_PER_SENDER:
+            raise ProtocolError(ErrorCode.DMS_FULL, f"{DMS_WAITING_PER_SENDER} of your private messages are"
+                                f" waiting for {name}, the most kept from one sender; it was not delivered")
         state.spend_token(session, now)
         assert session.name is not None
-        dm = ev.DirectMessage(session.name, state.accounts[key], text, state.stamp(now), offline=True)
+        waiting[session.account] = waiting.get(session.account, 0) + 1
+        dm = ev.DirectMessage(session.name, name, text, state.stamp(now), offline=True)
         return [Send((session.conn_id,), dm), Store(SaveDm(session.account, key, dm, delivered=False))]
 
+    # -- what was kept for an account while it was offline: in pages, each marked once written ----
     def offline_dms(self, session: Session, result: OfflineDms, now: float) -> list[Effect]:
         if not result.dms or session.account is None:
             return []
+        session.dms_due = list(result.dms)
+        return self._dms_page(session)
+
+    def _dms_page(self, session: Session) -> list[Effect]:
+        due = session.dms_due
+        count = fitting(due, message_bytes, answer_budget(self.state.config.max_output))
+        page, session.dms_due = due[:count], due[count:]
         me = (session.conn_id,)
-        effects: list[Effect] = [Send(me, dm) for dm in result.dms]
-        effects.append(Store(DmsDelivered(session.account, result.dms[-1].timestamp)))
+        effects: list[Effect] = [Send(me, dm) for dm in page]
+        effects.append(Then(session.conn_id, DmsWritten(page[-1].timestamp)))
+        return effects
+
+    def dms_written(self, session: Session, cmd: DmsWritten, now: float) -> list[Effect]:
+        """A page has been written: it is delivered (a login cut short before gets it again)."""
+        if session.account is None:
+            return []
+        effects: list[Effect] = [Store(DmsDelivered(session.account, cmd.up_to))]
+        if session.dms_due:
+            effects.extend(self._dms_page(session))
+        else:  # all of them: the account's box is empty again
+            self.state.waiting_dms.pop(session.account, None)
         return effects
 
     def history(self, session: Session, cmd: History, now: float) -> list[Effect]:
@@ -96,5 +134,11 @@ class MessageManager:
                                 cmd.around, cmd.tag))]
 
     def history_page(self, session: Session, result: HistoryPage, now: float) -> list[Effect]:
+        """The page, cut to what one answer holds (budget.py): the client pages on from its
+        last message as it would anyway, so nothing is skipped."""
         name = result.messages[0].room if result.messages else self.state.room_name(result.room_key)
-        return [Send((session.conn_id,), ev.HistoryBatch(name, result.messages, result.more, result.tag))]
+        messages, more = result.messages, result.more
+        fit = fitting(messages, message_bytes, answer_budget(self.state.config.max_output), not result.oldest)
+        if fit < len(messages):
+            messages, more = (messages[:fit] if result.oldest else messages[-fit:]), True
+        return [Send((session.conn_id,), ev.HistoryBatch(name, messages, more, result.tag))]

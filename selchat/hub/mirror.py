@@ -17,6 +17,7 @@ from selchat import news
 from selchat import outbound as ev
 from selchat.config import LOBBY_ROOM
 from selchat.errors import ErrorCode, ProtocolError
+from selchat.events import Rooms
 from selchat.hub.effects import Ask, Effect, Everywhere, Presence, Relay, Send, Store
 from selchat.hub.state import LOBBY_KEY, Room, Session, State, room_key
 from selchat.records import ClaimName, ListRooms, LoadTopic, MessageRow, ReleaseName, SaveDm
@@ -85,8 +86,8 @@ class Mirror:
     def away_changed(self, event: ev.AwayChanged) -> list[Effect]:
         return [Everywhere(event)]
 
-    def list_rooms(self, session: Session) -> list[Effect] | None:
-        return [Ask(ListRooms(session.conn_id))] if self.linked else None  # every process's rooms
+    def list_rooms(self, session: Session, asked: Rooms) -> list[Effect] | None:
+        return [Ask(ListRooms(session.conn_id, asked))] if self.linked else None  # every process's rooms
 
     def waits(self, room: Room) -> bool:
         return not room.synced and self.linked

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -9,9 +10,11 @@ from selchat import outbound as ev
 from selchat.config import AWAY_MAX, TOPIC_MAX
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import JoinRoom, LeaveRoom, Rooms, Topic, Users
-from selchat.hub.effects import Broadcast, Effect, Fail, Send
+from selchat.hub.budget import answer_budget, fitting, message_bytes, room_bytes
+from selchat.hub.effects import Broadcast, Effect, Fail, Send, Then
 from selchat.hub.sharing import Sharing
 from selchat.hub.state import LOBBY_KEY, ROOM_RE, Room, Session, State, one_line, room_key
+from selchat.hub.throttle import RoomCreations
 from selchat.records import RoomsListed, TopicLoaded
 
 
@@ -19,6 +22,7 @@ class RoomManager:
     def __init__(self, state: State, sharing: Sharing) -> None:
         self.state = state
         self.sharing = sharing
+        self.creations = RoomCreations()
 
     # -- entering and leaving ----------------------------------------------------------------------
     def join_room(self, session: Session, cmd: JoinRoom, now: float) -> list[Effect]:
@@ -32,6 +36,8 @@ class RoomManager:
             raise ProtocolError(
                 ErrorCode.TOO_MANY_ROOMS, f"you are in {len(session.rooms)} rooms, the most allowed; leave one first"
             )
+        if key not in state.rooms:
+            self._may_make(session, now)
         room = state.room(key, cmd.room)
         assert session.name is not None
         room.add(session.conn_id, session.name)
@@ -41,6 +47,16 @@ class RoomManager:
         if not room.quiet(state.config.quiet_above):
             effects.append(room.broadcast(ev.UserJoined(session.name, room.name, now), session.conn_id))
         return effects
+
+    def _may_make(self, session: Session, now: float) -> None:
+        """A new room: within the server's cap and the maker's own (issue 21, item 1)."""
+        config = self.state.config
+        if 0 < config.max_rooms_total <= len(self.state.rooms):
+            raise ProtocolError(ErrorCode.ROOMS_FULL, f"this server holds {len(self.state.rooms)} rooms, the most"
+                                " it allows; join one that exists")
+        key = self.creations.key(session.account, session.address)
+        self.creations.check(key, config.new_rooms_per_user, now)
+        self.creations.made(key, now)
 
     def leave_room(self, session: Session, cmd: LeaveRoom, now: float) -> list[Effect]:
         room = self.state.my_room(session, cmd.room)
@@ -93,7 +109,9 @@ class RoomManager:
         return ev.RoomJoined(room.name, room.topic, tuple(room.names()), room.topic_by, room.topic_at)
 
     def replay(self, session: Session, room: Room, recent: Sequence[ev.Message] | None = None) -> list[Effect]:
-        page = tuple(replace(m, history=True) for m in (room.recent if recent is None else recent))
+        tail = tuple(room.recent if recent is None else recent)
+        fit = fitting(tail, message_bytes, answer_budget(self.state.config.max_output), newest=True)
+        page = tuple(replace(m, history=True) for m in tail[len(tail) - fit:])
         return [Send((session.conn_id,), ev.HistoryBatch(room.name, page, room.total > len(page)))]
 
     def replay_or_wait(self, session: Session, room: Room, joining: bool = False) -> list[Effect]:
@@ -121,22 +139,37 @@ class RoomManager:
 
     # -- the list of rooms, and who is in one ------------------------------------------------------
     def rooms(self, session: Session, cmd: Rooms, now: float) -> list[Effect]:
-        asked = self.sharing.list_rooms(session)
-        return asked if asked is not None else self._rooms_here(session)
+        if cmd.after is not None:
+            room_key(cmd.after)  # a name, or bad_room_name
+        asked = self.sharing.list_rooms(session, cmd)
+        return asked if asked is not None else self._page(session, cmd, self._rooms_here())
 
-    def _rooms_here(self, session: Session) -> list[Effect]:
-        """The rooms as this process knows them."""
-        rooms = sorted((r for r in self.state.rooms.values() if r.lasting), key=lambda r: r.key)
-        listing = tuple(ev.RoomInfo(r.name, r.size(), r.topic) for r in rooms)
-        return [Send((session.conn_id,), ev.RoomList(listing))]
+    def _rooms_here(self) -> dict[str, ev.RoomInfo]:
+        """The rooms as this process knows them, by key."""
+        return {r.key: ev.RoomInfo(r.name, r.size(), r.topic) for r in self.state.rooms.values() if r.lasting}
+
+    def _page(self, session: Session, cmd: Rooms, rooms: dict[str, ev.RoomInfo]) -> list[Effect]:
+        """The rooms after ``cmd.after`` by name, as many as the asker's limit and one answer
+        hold (budget.py); for a streamed list, the next part once this one has been read."""
+        keys = sorted(rooms)
+        start = 0 if cmd.after is None else bisect.bisect_right(keys, room_key(cmd.after))
+        rest = [rooms[k] for k in keys[start:]]
+        wanted = rest[:cmd.limit] if cmd.limit else rest
+        page = wanted[:fitting(wanted, room_bytes, answer_budget(self.state.config.max_output))]
+        more = len(page) < len(rest)
+        effects: list[Effect] = [Send((session.conn_id,), ev.RoomList(tuple(page), more, cmd.after is None))]
+        if more and cmd.stream:
+            effects.append(Then(session.conn_id, Rooms(page[-1].room, cmd.limit, stream=True)))
+        return effects
 
     def rooms_listed(self, session: Session, result: RoomsListed, now: float) -> list[Effect]:
+        asked = result.asked if isinstance(result.asked, Rooms) else Rooms()
         if result.rooms is None:
-            return self._rooms_here(session)
+            return self._page(session, asked, self._rooms_here())
         rooms = {room_key(r.room): r for r in result.rooms if ROOM_RE.fullmatch(r.room)}
         lobby = self.state.lobby
         rooms.setdefault(LOBBY_KEY, ev.RoomInfo(lobby.name, lobby.size(), lobby.topic))
-        return [Send((session.conn_id,), ev.RoomList(tuple(rooms[k] for k in sorted(rooms))))]
+        return self._page(session, asked, rooms)
 
     def users(self, session: Session, cmd: Users, now: float) -> list[Effect]:
         state = self.state

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from selchat import outbound as ev
+from selchat.events import Rooms
 from selchat.hub.effects import Effect, Store
 from selchat.hub.state import Room, Session
 from selchat.records import MessageRow, SaveRoom, SaveTopic
@@ -51,7 +52,7 @@ class Sharing(Protocol):
 
     def away_changed(self, event: ev.AwayChanged) -> list[Effect]: ...
 
-    def list_rooms(self, session: Session) -> list[Effect] | None: ...
+    def list_rooms(self, session: Session, asked: Rooms) -> list[Effect] | None: ...
 
     def waits(self, room: Room) -> bool:
         """Whether a newcomer's replay must wait for the room's tail."""
@@ -111,7 +112,7 @@ class Alone:
     def away_changed(self, event: ev.AwayChanged) -> list[Effect]:
         return []
 
-    def list_rooms(self, session: Session) -> list[Effect] | None:
+    def list_rooms(self, session: Session, asked: Rooms) -> list[Effect] | None:
         return None
 
     def waits(self, room: Room) -> bool:

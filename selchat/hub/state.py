@@ -92,14 +92,15 @@ class Room:
 
     @property
     def lasting(self) -> bool:
-        """A room exists while it has members or stored history (or a topic)."""
-        return bool(self.members) or bool(self.remote) or self.total > 0 or bool(self.topic) or self.key == LOBBY_KEY
+        """A room exists while it has members or stored history: an empty room without history is
+        forgotten, topic and all, so rooms made and left cannot pile up (issue 21, item 1)."""
+        return bool(self.members) or bool(self.remote) or self.total > 0 or self.key == LOBBY_KEY
 
 
 class Session:
     __slots__ = ("conn_id", "address", "name", "rooms", "tokens", "refill_at", "strikes", "away",
                  "account", "logging_in", "quit_message", "spoke_at", "authed", "user", "realname", "claiming",
-                 "hashing")
+                 "hashing", "dms_due")
 
     def __init__(self, conn_id: int, address: str, burst: float, now: float) -> None:
         self.conn_id = conn_id
@@ -120,6 +121,7 @@ class Session:
         # (name key, a guest?, the admission) while its name is claimed in Redis
         self.claiming: tuple[str, bool, Callable[[], list[Effect]]] | None = None
         self.hashing = False  # a registration's password is in the worker: one at a time
+        self.dms_due: list[ev.DirectMessage] = []  # kept while offline, not yet written (in pages)
 
 
 def valid_name(name: str) -> bool:
@@ -147,6 +149,8 @@ class State:
         self.accounts: dict[str, str] = {}  # key -> the name it was registered as
         self.account_sessions: dict[str, int] = {}  # key -> the connection logged in to it
         self.registering: set[str] = set()
+        # private messages kept for offline accounts: recipient key -> sender key -> how many
+        self.waiting_dms: dict[str, dict[str, int]] = {}
         self.last_stamp = 0
         self.peak = 0  # most users online at once
         # with several processes a room's tail is Redis's: a room is not caught up until read
@@ -168,6 +172,8 @@ class State:
             room.stored = True
             room.recent.extend(state.recent)
         self.accounts.update(snapshot.accounts)
+        for (recipient, sender), count in snapshot.waiting_dms.items():
+            self.waiting_dms.setdefault(recipient, {})[sender] = count
         self.last_stamp = round(snapshot.last_timestamp * 1_000_000)
 
     def room(self, key: str, name: str) -> Room:

@@ -1,5 +1,5 @@
-"""Wrong logins and new accounts, counted so that one abuser slows only itself (issue 21, items
-10 and 12). Pure: times in, refusals out; the account manager asks before it hands a password to
+"""Wrong logins, new accounts and new rooms, counted so that one abuser slows only itself (issue 21, items
+1, 10 and 12). Pure: times in, refusals out; the account manager asks before it hands a password to
 the worker and tells after.
 
 Wrong logins are counted per account *and* address group: five wrong guesses at bob's password
@@ -116,3 +116,24 @@ class RegistrationThrottle:
     def made(self, address: str, now: float) -> None:
         self.recent.add(group(address), now)
         self.recent.add("", now)
+
+
+class RoomCreations:
+    """New rooms per user in ten minutes: an account's own count, a guest's its address group's
+    (a guest who reconnects under another name is the same address)."""
+
+    def __init__(self) -> None:
+        self.recent = Recent(REGISTRATION_WINDOW)
+
+    @staticmethod
+    def key(account: str | None, address: str) -> str:
+        return f"@{account}" if account is not None else group(address)
+
+    def check(self, key: str, allowed: int, now: float) -> None:
+        if allowed > 0 and self.recent.count(key, now) >= allowed:
+            wait = self.recent.oldest(key) + REGISTRATION_WINDOW - now
+            raise ProtocolError(ErrorCode.TOO_MANY_NEW_ROOMS, f"you made {allowed} new rooms in ten minutes;"
+                                f" join one that exists, or try again in {max(1, round(wait / 60))} min")
+
+    def made(self, key: str, now: float) -> None:
+        self.recent.add(key, now)

@@ -41,6 +41,9 @@ class Handler(Protocol):
         """The last words to a client dropped for reading too slowly, in its own protocol."""
         ...
 
+    # A handler may also have ``on_resume(conn)``: its reading, paused by ``Reactor.pause`` or by
+    # output past the high-water mark, goes on (asyncio's resume_reading).
+
 
 class Conn:
     """One socket and what the loop keeps for it: its output queue, its state, its handler."""

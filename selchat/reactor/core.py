@@ -190,6 +190,13 @@ class Reactor(EventLoop):
             self.bugs.exception(log, "error while handling %s; closing it", conn.peer)
             self.abort(conn, "internal error")
 
+    def pause(self, conn: Conn) -> None:
+        """Stop reading ``conn`` until its output drains to the low-water mark; then its
+        handler's ``on_resume`` (if it has one) is called in the next turn."""
+        if not conn.paused and not conn.closing:
+            conn.paused = True
+            self.update(conn)
+
     # -- closing -------------------------------------------------------------------------------
     def close(self, conn: Conn, reason: str) -> None:
         """Close after this turn, once queued output is written (Redis's freeClientAsync)."""

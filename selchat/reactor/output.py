@@ -127,6 +127,9 @@ class Output:
             conn.head_partial = False
         if conn.paused and conn.out_bytes <= READ_PAUSE_LOW:
             conn.paused = False
+            resume = getattr(conn.handler, "on_resume", None)
+            if resume is not None:  # in the next turn, where what it sends is batched as usual
+                self.loop.call_later(0, resume, conn)
         elif not conn.paused and conn.out_bytes > READ_PAUSE_HIGH:
             conn.paused = True  # asyncio's pause_reading(): stop reading a sender we can't answer
         self.loop.update(conn)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from selchat import outbound as ev
-from selchat.hub.effects import LOCAL_VERBS, Ask, Broadcast, Close, Effect, Fail, Send, Store, carriers
+from selchat.hub.effects import LOCAL_VERBS, Ask, Broadcast, Close, Effect, Fail, Send, Store, Then, carriers
 from selchat.reactor import Reactor
 from selchat.server.fanout import Fanout
 from selchat.server.services import LocalServices
@@ -41,6 +41,10 @@ class Effects:
 
     def fail(self, effect: Fail) -> None:
         self.connections.fail(effect.conn_id, effect.error)
+
+    def then(self, effect: Then) -> None:
+        self.fanout.flush_for(effect.conn_id)
+        self.connections.then(effect.conn_id, effect.command)
 
     def close(self, effect: Close) -> None:
         self.fanout.flush_for(effect.conn_id)

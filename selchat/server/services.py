@@ -101,7 +101,7 @@ class LocalServices:
     # -- requests ----------------------------------------------------------------------------------
     def load_history(self, r: LoadHistory) -> None:
         messages, more = self.store.history(r.room_key, r.room, r.before, r.limit, r.after, r.oldest, r.around)
-        self.complete(r.conn_id, HistoryPage(r.room_key, tuple(messages), more, r.tag))
+        self.complete(r.conn_id, HistoryPage(r.room_key, tuple(messages), more, r.tag, r.oldest))
 
     def load_offline_dms(self, o: LoadOfflineDms) -> None:
         dms = sorted(self.store.offline_dms(o.account_key), key=lambda dm: dm.timestamp)

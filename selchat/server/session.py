@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from selchat.bans import BanList
-from selchat.config import ServerConfig
+from selchat.config import READ_PAUSE_HIGH, ServerConfig
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.hub import Hub
 from selchat.reactor import Conn, Reactor, Timer
@@ -45,7 +45,7 @@ NEAR_FULL = 0.9  # of --max-clients: past it a silent person gets a program's wa
 
 class ConnState:
     __slots__ = ("codec", "wire", "sniffed", "last_rx", "handshake", "keepalive", "pinged_at", "errors", "name",
-                 "fresh", "text_timer", "refused", "address")
+                 "fresh", "text_timer", "refused", "address", "held")
 
     def __init__(self, now: float) -> None:
         self.codec: Any = None  # chosen by the first bytes (wire/sniff.py)
@@ -62,6 +62,7 @@ class ConnState:
         # refused at the door (a banned address, too many from one): told so in its own protocol
         self.refused: ProtocolError | None = None
         self.address: str | None = None  # the address group it counts against (addresses.py)
+        self.held: list[Any] = []  # commands waiting until its answers are read (_handle)
 
 
 def host_of(peer: str) -> str:
@@ -186,11 +187,45 @@ class Connections:
 
     def feed(self, conn: Conn, ctx: ConnState, data: bytes) -> None:
         """What the connection's codec makes of its bytes, each item to where it goes."""
+        items = ctx.codec.feed(data)
+        if ctx.held:  # still waiting for its answers to be read
+            ctx.held.extend(items)
+            return
+        self._handle(conn, ctx, items)
+
+    def on_resume(self, conn: Conn) -> None:
+        """Its answers were read: the commands held since go on."""
+        ctx: ConnState | None = conn.ctx
+        if ctx is not None and ctx.held and not conn.closing:
+            items, ctx.held = ctx.held, []
+            self._handle(conn, ctx, items)
+
+    def then(self, conn_id: int, command: Any) -> None:
+        """The next part of an answer, once the part before has been read (hub/effects.Then)."""
+        conn = self.reactor.conns.get(conn_id)
+        if conn is None or conn.closing or conn.ctx is None:
+            return
+        conn.ctx.held.insert(0, command)
+        if conn.out_bytes > READ_PAUSE_HIGH:
+            self.reactor.pause(conn)
+        else:
+            self.reactor.call_later(0, self.on_resume, conn)
+
+    def _handle(self, conn: Conn, ctx: ConnState, items: list[Any]) -> None:
+        """Each command in turn; once the answers waiting for this connection pass the
+        high-water mark, the rest wait until it has read them (issue 21, item 1): a client that
+        asks for pages of history, lists and WHOs without reading them is paused, never dropped,
+        and one answer is bounded (hub/budget.py), so its own questions never take it past
+        --max-output."""
         now = self.wall_clock()
         hub, apply = self.hub, self.effects.apply
-        for item in ctx.codec.feed(data):
+        for index, item in enumerate(items):
             if conn.closing:
                 return  # once closing, its input is ignored
+            if conn.out_bytes > READ_PAUSE_HIGH:
+                ctx.held = items[index:]
+                self.reactor.pause(conn)
+                return
             kind = type(item)
             if kind is bytes:
                 self.fanout.flush_for(conn.id)
@@ -209,6 +244,9 @@ class Connections:
                 self.error(conn, exc, item)
                 continue
             apply(effects)
+            if ctx.held:  # an answer goes on in parts (Then): the rest of the input waits behind it
+                ctx.held.extend(items[index + 1:])
+                return
         if ctx.wire is not ctx.codec.wire and not conn.closing:
             # capabilities changed after joining (IRC's CAP REQ): audiences split by wire are stale
             self.fanout.forget_audiences()

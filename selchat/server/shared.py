@@ -216,7 +216,7 @@ class SharedServices(LocalServices):
     def load_history(self, r: LoadHistory) -> None:
         """A page of a shared room's history, which is Redis's."""
         def done(messages: list[ev.Message], more: bool) -> None:
-            self._learn(Answered(r.conn_id, HistoryPage(r.room_key, tuple(messages), more, r.tag)))
+            self._learn(Answered(r.conn_id, HistoryPage(r.room_key, tuple(messages), more, r.tag, r.oldest)))
 
         if not self.backplane.reads.history(r.room_key, r.before, r.limit, r.after, r.oldest, r.around, done):
             self._learn(Refused(r.conn_id, ProtocolError(
@@ -226,6 +226,10 @@ class SharedServices(LocalServices):
         here = self.store.offline_dms(o.account_key)
 
         def offline(kept: list[ev.DirectMessage]) -> None:
+            # taken from Redis, kept here until written: a login cut short gets the rest at its
+            # next login on this process
+            for dm in kept:
+                self.store.write(SaveDm(dm.sender.casefold(), o.account_key, dm, delivered=False))
             dms = sorted(here + kept, key=lambda dm: dm.timestamp)
             self._learn(Answered(o.conn_id, OfflineDms(tuple(dms))))
         if not self.backplane.reads.take_dms(o.account_key, offline):
@@ -243,7 +247,7 @@ class SharedServices(LocalServices):
 
     def list_rooms(self, request: ListRooms) -> None:
         def listed(rooms: tuple[ev.RoomInfo, ...] | None) -> None:
-            self._learn(Answered(request.conn_id, RoomsListed(rooms)))
+            self._learn(Answered(request.conn_id, RoomsListed(rooms, request.asked)))
         if not self.backplane.reads.list_rooms(listed):
             listed(None)
 

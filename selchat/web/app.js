@@ -10,6 +10,7 @@ const state = {
   current: "#lobby",
   retry: 1000, refused: false,
   maxMessage: 0,         // characters a message may hold, from the welcome
+  listing: null,         // the pages of a long list of rooms so far
 };
 
 function colour(name) {
@@ -260,7 +261,16 @@ const handlers = {
     if (f.topic !== undefined) r.topic = f.topic;
     if (f.room.toLowerCase() === state.current.toLowerCase()) drawMembers();
   },
-  rooms(f) { drawAllRooms(f.rooms); },
+  rooms(f) {  // a long list comes in pages: ask for the next, draw once it is whole
+    const all = (state.listing || []).concat(f.rooms);
+    if (f.more && f.rooms.length && all.length < 10000) {
+      state.listing = all;
+      send({ type: "rooms", after: f.rooms[f.rooms.length - 1].room });
+      return;
+    }
+    state.listing = null;
+    drawAllRooms(all);
+  },
   dm(f) {
     const mine = f.from === state.name;
     const head = mine ? `→ ${f.to}: ` : `${f.from} → you: `;

@@ -135,7 +135,7 @@ V2: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
     HistoryBatch: lambda e: [*map(_v2_message, e.messages), {"type": "history_end", "room": e.room, "more": e.more}],
     RoomLeft: lambda e: {"type": "room_left", "room": e.room},
     RoomList: lambda e: {"type": "rooms", "rooms": [{"room": r.room, "users": r.users, "topic": r.topic}
-                                                    for r in e.rooms]},
+                                                    for r in e.rooms], "more": e.more},
     TopicChanged: lambda e: {"type": "topic", "room": e.room, "topic": e.topic, "by": e.by,
                              "timestamp": e.timestamp},
     NickChanged: lambda e: {"type": "nick", "from": e.old, "to": e.new, "timestamp": e.timestamp},

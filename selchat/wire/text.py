@@ -156,7 +156,7 @@ class TextCodec:
         elif word in ("/users", "/names", "/who"):
             out.append(Users(arg or self.current))
         elif word == "/list":
-            out.append(Rooms())
+            out.append(Rooms(stream=True))
         elif word == "/topic":
             out.append(Topic(self.current, arg) if arg else Users(self.current))
         elif word == "/nick" and arg:

@@ -317,7 +317,7 @@ def names(c: IrcCodec, params: list[str], out: list[Any]) -> None:
 
 
 def rooms(c: IrcCodec, params: list[str], out: list[Any]) -> None:
-    out.append(Rooms())
+    out.append(Rooms(stream=True))  # in parts, each once the one before is read
 
 
 def who(c: IrcCodec, params: list[str], out: list[Any]) -> None:

@@ -140,6 +140,8 @@ NUMERICS: dict[ErrorCode, tuple[str, str | None]] = {
     ErrorCode.NO_SUCH_ROOM: ("403", "room"),
     ErrorCode.BAD_ROOM_NAME: ("403", "room"),
     ErrorCode.TOO_MANY_ROOMS: ("405", "room"),
+    ErrorCode.ROOMS_FULL: ("405", "room"),
+    ErrorCode.TOO_MANY_NEW_ROOMS: ("405", "room"),
     ErrorCode.EMPTY_MESSAGE: ("412", None),
     ErrorCode.MESSAGE_TOO_LONG: ("417", None),
     ErrorCode.FRAME_TOO_LARGE: ("417", None),

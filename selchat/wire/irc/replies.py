@@ -71,10 +71,11 @@ def user_list(c: IrcCodec, u: ev.UserList) -> bytes:
 
 
 def room_list(c: IrcCodec, rl: ev.RoomList) -> bytes:
-    return (c.numeric("321", "Channel", "Users  Name")
+    """One part of LIST: 321 starts the first, 323 ends the last."""
+    return ((c.numeric("321", "Channel", "Users  Name") if rl.first else b"")
             + b"".join(c.numeric("322", r.room, str(r.users), flat(r.topic)) for r in rl.rooms
                        if r.users)  # IRC channels exist while someone is in them
-            + c.numeric("323", "End of /LIST"))
+            + (b"" if rl.more else c.numeric("323", "End of /LIST")))
 
 
 def topic_is(c: IrcCodec, ti: ev.TopicIs) -> bytes:

@@ -1,0 +1,56 @@
+"""How much one answer may hold (issue 21, item 1): no answer to one client's question may by
+itself pass the client's output limit (--max-output), or asking would get the asker dropped as
+a slow consumer. A page of history, the list of rooms, a login's waiting private messages: each
+takes what fits a quarter of the limit and says there is more (a client asks again, or, for a
+list IRC streams, the hub goes on once the part before has been read: ``Then``).
+
+The size of a thing on the wire is the codec's to know; here it is an upper estimate of its text
+in UTF-8, JSON's escapes counted (a control character is six bytes there), plus a line's frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from selchat import outbound as ev
+
+T = TypeVar("T")
+
+FRAME_BYTES = 160  # a line's framing: JSON keys, or IRC's prefix, tags and command
+BUDGET_MIN = 16 * 1024
+
+
+def answer_budget(max_output: int) -> int:
+    """Bytes one answer may take: a quarter of the output limit, so that an answer, the
+    high-water mark of what waits before a connection's reading pauses (64 KiB) and the room
+    broadcasts of a busy turn fit inside it together."""
+    return max(max_output // 4, BUDGET_MIN)
+
+
+def text_bytes(text: str) -> int:
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if not text.isprintable():
+        return size * 6  # controls (and line breaks) are escapes
+    return size + text.count('"') + text.count("\\")
+
+
+def message_bytes(m: ev.Message | ev.DirectMessage) -> int:
+    sender = m.username if isinstance(m, ev.Message) else m.sender
+    return text_bytes(m.text) + len(sender) + FRAME_BYTES
+
+
+def room_bytes(r: ev.RoomInfo) -> int:
+    return text_bytes(r.topic) + len(r.room) + FRAME_BYTES
+
+
+def fitting(items: Sequence[T], size: Callable[[T], int], budget: int, newest: bool = False) -> int:
+    """How many of ``items`` fit ``budget``, counted from the start (from the end when
+    ``newest``); at least one, so that paging always moves on."""
+    used = 0
+    order = reversed(items) if newest else iter(items)
+    for count, item in enumerate(order):
+        used += size(item)
+        if used > budget and count:
+            return count
+    return len(items)
