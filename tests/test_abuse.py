@@ -447,3 +447,29 @@ def test_a_registration_storm_is_limited_per_connection_and_address(start_server
             continue
         made += 1
     assert made == 5
+
+
+def test_rooms_have_a_cap_in_every_protocol(start_server: Callable[..., ServerProcess], sockets: list) -> None:
+    """Before: 25 guests made 4,000 rooms that lasted across restarts; now the server holds
+    --max-rooms-total, refused in each protocol's words, and a room made and left is forgotten."""
+    server = start_server("--max-rooms-total", "2")
+    alice = RawClient(server.address)
+    sockets.append(alice)
+    alice.join("alice", version=2)
+    alice.send(type="join_room", room="#made")
+    alice.expect("room_joined")
+    alice.send(type="join_room", room="#more")
+    assert "2 rooms" in alice.error("rooms_full")["message"]
+    irc = Irc(server, "ircuser")
+    sockets.append(irc)
+    irc.expect(" 001 ")
+    irc.send("JOIN #other")
+    assert " 405 ircuser #other :" in irc.expect(" 405 ")
+    irc.send("JOIN #made")  # one that exists: always
+    irc.expect("JOIN #made")
+    irc.send("PART #made")
+    irc.expect("PART #made")
+    alice.send(type="leave_room", room="#made")
+    alice.expect("room_left")
+    alice.send(type="join_room", room="#more")  # #made is empty and without history: forgotten
+    alice.expect("room_joined", room="#more")
