@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from selchat import outbound as ev
+from selchat.config import NAME_MAX
 
 T = TypeVar("T")
 
@@ -38,6 +39,15 @@ def text_bytes(text: str) -> int:
 def message_bytes(m: ev.Message | ev.DirectMessage) -> int:
     sender = m.username if isinstance(m, ev.Message) else m.sender
     return text_bytes(m.text) + len(sender) + FRAME_BYTES
+
+
+def messages_fitting(messages: Sequence[ev.Message] | Sequence[ev.DirectMessage], budget: int,
+                     newest: bool = False) -> int:
+    """``fitting`` for messages, without encoding any when even six bytes a character and the
+    longest name would fit (the common case: a join's replay of short lines)."""
+    if sum(len(m.text) for m in messages) * 6 + len(messages) * (FRAME_BYTES + NAME_MAX) <= budget:
+        return len(messages)
+    return fitting(messages, message_bytes, budget, newest)
 
 
 def room_bytes(r: ev.RoomInfo) -> int:

@@ -8,7 +8,7 @@ from selchat import outbound as ev
 from selchat.config import DMS_WAITING_MAX, DMS_WAITING_PER_SENDER, HISTORY_PAGE_MAX, NAME_MAX
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import Chat, Dm, History
-from selchat.hub.budget import answer_budget, fitting, message_bytes
+from selchat.hub.budget import answer_budget, messages_fitting
 from selchat.hub.effects import Ask, Effect, Send, Store, Then
 from selchat.hub.sharing import Sharing
 from selchat.hub.state import Session, State
@@ -108,7 +108,7 @@ class MessageManager:
 
     def _dms_page(self, session: Session) -> list[Effect]:
         due = session.dms_due
-        count = fitting(due, message_bytes, answer_budget(self.state.config.max_output))
+        count = messages_fitting(due, answer_budget(self.state.config.max_output))
         page, session.dms_due = due[:count], due[count:]
         me = (session.conn_id,)
         effects: list[Effect] = [Send(me, dm) for dm in page]
@@ -138,7 +138,7 @@ class MessageManager:
         last message as it would anyway, so nothing is skipped."""
         name = result.messages[0].room if result.messages else self.state.room_name(result.room_key)
         messages, more = result.messages, result.more
-        fit = fitting(messages, message_bytes, answer_budget(self.state.config.max_output), not result.oldest)
+        fit = messages_fitting(messages, answer_budget(self.state.config.max_output), not result.oldest)
         if fit < len(messages):
             messages, more = (messages[:fit] if result.oldest else messages[-fit:]), True
         return [Send((session.conn_id,), ev.HistoryBatch(name, messages, more, result.tag))]

@@ -10,7 +10,7 @@ from selchat import outbound as ev
 from selchat.config import AWAY_MAX, TOPIC_MAX
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import JoinRoom, LeaveRoom, Rooms, Topic, Users
-from selchat.hub.budget import answer_budget, fitting, message_bytes, room_bytes
+from selchat.hub.budget import answer_budget, fitting, messages_fitting, room_bytes
 from selchat.hub.effects import Broadcast, Effect, Fail, Send, Then
 from selchat.hub.sharing import Sharing
 from selchat.hub.state import LOBBY_KEY, ROOM_RE, Room, Session, State, one_line, room_key
@@ -110,7 +110,7 @@ class RoomManager:
 
     def replay(self, session: Session, room: Room, recent: Sequence[ev.Message] | None = None) -> list[Effect]:
         tail = tuple(room.recent if recent is None else recent)
-        fit = fitting(tail, message_bytes, answer_budget(self.state.config.max_output), newest=True)
+        fit = messages_fitting(tail, answer_budget(self.state.config.max_output), newest=True)
         page = tuple(replace(m, history=True) for m in tail[len(tail) - fit:])
         return [Send((session.conn_id,), ev.HistoryBatch(room.name, page, room.total > len(page)))]
 
