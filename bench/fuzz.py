@@ -1,10 +1,11 @@
 """Fuzz a live server: random and mutated frames and byte streams from many connections at once,
 while well-behaved clients check that they are still served, in order and without loss.
 
-Uses the soak harness (bench/soak.py) with only fuzzing clients, pausing less between lines.
+Uses the soak harness (bench/soak.py) with only fuzzing clients, pausing less between units: each
+speaks one protocol and sends bench/soakfuzz.py's units for it, or any codec's from its first byte.
 Seeded: a failure is reproduced by running again with the same --seed.
 
-    python bench/fuzz.py --duration 120 --seed 7     # `make fuzz`
+    python bench/fuzz.py --duration 120 --seed 7     # `make fuzz`: JSON, IRC, text, WebSocket and HTTP
 """
 
 from __future__ import annotations

@@ -31,6 +31,9 @@ def test_short_soak() -> None:
     assert report["server_fds_end"] == report["server_fds_start"]
     assert report["connections"] > 60  # misbehaving clients came back after being dropped
     assert report["errors_seen"].get("bad_frame", 0) > 0 and report["errors_seen"].get("rate_limited", 0) > 0
+    # the well behaved and the rest came in all four protocols (and plain HTTP for the page)
+    assert set(report["connections_by_wire"]) >= {"json", "irc", "text", "ws", "http"}
+    assert "1 min" not in report["server_rss_mb_at"]  # sampled at 1, 5 and 10 minutes only: a short run has none
 
 
 @pytest.mark.timeout(60)
@@ -41,3 +44,5 @@ def test_short_fuzz() -> None:
     assert report["wb_lost"] == 0 and report["wb_received"] == report["wb_expected"] > 0
     assert report["server_fds_end"] == report["server_fds_start"]
     assert report["bytes_sent"] > 1_000_000
+    # every codec was fuzzed: JSON, IRC, text, WebSocket and HTTP (and raw first bytes for the sniffer)
+    assert all(report["bytes_by_wire"].get(codec, 0) > 10_000 for codec in ("json", "irc", "text", "ws", "http", "raw"))

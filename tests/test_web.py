@@ -266,3 +266,20 @@ def test_a_websocket_message_is_decoded_once(subprotocols: list[str], monkeypatc
     got = [item for text in said for item in codec.feed(client.send(Message(data=text)))]
     assert [type(c) for c in got if isinstance(c, (Join, Chat))] == [Join, Chat]
     assert next(c for c in got if isinstance(c, Chat)).message == "hi ✓"
+
+
+def test_frames_sent_behind_the_upgrade_are_read_not_dropped() -> None:
+    """A client that does not wait for the 101 (RFC 6455 §4.1 asks it to) sends its join in the
+    same packet as the request: wsproto's server would drop those bytes, the codec reads them."""
+    from selchat.events import Chat, Join
+    from selchat.wire.web import WebCodec
+
+    codec = WebCodec(16384, "selchat", frozenset())
+    client = WSConnection(ConnectionType.CLIENT)
+    upgrade = client.send(Request(host="127.0.0.1", target="/ws"))
+    join = b'{"type":"join","username":"early"}'
+    chat = b'{"type":"chat","message":"before the 101"}'
+    masked = [bytes([0x81, 0x80 | len(p)]) + b"\0\0\0\0" + p for p in (join, chat)]  # a zero mask
+    got = codec.feed(upgrade + b"".join(masked))
+    assert [type(c) for c in got if isinstance(c, (Join, Chat))] == [Join, Chat]
+    assert next(c for c in got if isinstance(c, Join)).username == "early"

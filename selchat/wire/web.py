@@ -283,6 +283,11 @@ class WebCodec:
         except (RemoteProtocolError, LocalProtocolError) as exc:
             self.done = True
             return [plain(400, f"bad WebSocket handshake: {exc}"[:200]), Hangup("bad WebSocket handshake")]
+        # wsproto's server drops what came behind the request (a client that did not wait for
+        # the 101, as RFC 6455 §4.1 asks): it is read here as frames, not lost
+        behind = raw[raw.find(b"\r\n\r\n") + 4 :]
+        if behind and not self.done:
+            out += self.feed(behind)
         return out
 
     def _ws_event(self, event: Any, out: list[Any]) -> None:
