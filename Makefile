@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: serve test lint bench bench-history bench-protocols bench-shared soak fuzz irctest screenshot clean
+.PHONY: serve test lint bench bench-history bench-protocols bench-shared soak abuse fuzz irctest screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: $(VENV)/.dev lint
 # hundreds of misbehaving clients for 10 minutes (DURATION=600 CLIENTS=300) while well-behaved ones count
 soak: $(VENV)/.dev
 	$(BIN)/python bench/soak.py --duration $(or $(DURATION),600) --clients $(or $(CLIENTS),300) $(ARGS)
+
+# every abuse of issue 21 against a server with its default limits, while well-behaved clients chat
+abuse: $(VENV)/.dev
+	$(BIN)/python bench/abuse.py $(ARGS)
 
 # random and mutated frames against a live server (DURATION=120 SEED=1)
 fuzz: $(VENV)/.dev

@@ -84,6 +84,7 @@ class Soak:
         self.latencies: list[float] = []
         self.sent_by: dict[str, int] = {}
         self.stopping = False
+        self.halted = False  # set from another thread (bench/abuse.py) to end the run early
         self._ready = False
         self.actors = cast(self, mix, clients, well_behaved, only, random.Random(seed))
         self.chatter_names = {actor.name for actor in self.actors if isinstance(actor, Chatter)}
@@ -119,7 +120,7 @@ class Soak:
             self.later(actor, rng.uniform(0, 0.2) if isinstance(actor, Chatter) else rng.uniform(0.5, 1.5))
         start = time.monotonic()
         marks = [t for t in RSS_AT if t <= duration]
-        while (elapsed := time.monotonic() - start) < duration:
+        while (elapsed := time.monotonic() - start) < duration and not self.halted:
             self.turn(0.05)
             if marks and elapsed >= marks[0] and self.rss is not None:
                 self.report.server_rss_mb_at[f"{marks.pop(0) / 60:g} min"] = self.rss()
@@ -127,6 +128,8 @@ class Soak:
                 self.report.server_alive = False
                 self.problem("the server process died")
                 return
+        if marks and self.rss is not None and not self.halted:  # the last mark is the run's end
+            self.report.server_rss_mb_at[f"{marks.pop(0) / 60:g} min"] = self.rss()
         self.finish()
 
     def turn(self, limit: float) -> None:

@@ -129,6 +129,14 @@ class ServerConfig:
 READ_PAUSE_HIGH = 64 * 1024
 READ_PAUSE_LOW = 16 * 1024
 
+
+def pause_marks(max_output: int) -> tuple[int, int]:
+    """The high and low water marks for a server whose output limit is ``max_output``: asyncio's,
+    or half the limit when that is lower, so that a connection is paused well before it would be
+    dropped (a small --max-output must not drop what a pause would have held)."""
+    high = min(READ_PAUSE_HIGH, max_output // 2) if max_output > 0 else READ_PAUSE_HIGH
+    return high, min(READ_PAUSE_LOW, high // 4)
+
 # One recv() per readable connection per turn (Redis reads 16 KiB, asyncio 256 KiB).
 RECV_SIZE = 65536
 

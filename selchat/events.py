@@ -45,9 +45,14 @@ class Dm:
 
 @dataclass(slots=True)
 class Users:
+    """Who is in a room: the members after ``after`` by name, as many as one answer holds.
+    ``stream``: the rest follows in parts by itself (IRC's NAMES and WHO, text mode's /users)."""
+
     room: str | None = None
     tag: str | None = None  # copied into the answer, so a codec knows which question it answers
     detail: bool = False  # each member's user and real name too (IRC's WHO shows them)
+    after: str | None = None
+    stream: bool = False
 
 
 @dataclass(slots=True)
@@ -138,6 +143,7 @@ class Who:
     """Who is online under names matching ``mask`` (``*`` and ``?`` wildcards)."""
 
     mask: str
+    after: str | None = None  # the part after this name (WHO streams its parts: hub/effects.Then)
 
 
 @dataclass(slots=True)
@@ -232,6 +238,9 @@ def _rooms(frame: dict[str, Any]) -> Rooms:
 
 def _users(frame: dict[str, Any]) -> Users:
     room = _optional(frame, "room")
+    after = _optional(frame, "after")
+    if after is not None:
+        return Users(room, after=after)
     return _USERS if room is None else Users(room)
 
 

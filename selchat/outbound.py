@@ -82,6 +82,8 @@ class UserList:
     tag: str | None = None  # the asking command's tag
     topic: str = ""
     info: tuple[tuple[str, str], ...] = ()  # (user, real name) of each of ``users``, for WHO
+    more: bool = False  # members follow, after the last of these (a list cut to one answer)
+    first: bool = True  # this part starts the list
 
 
 @dataclass(slots=True)

@@ -157,7 +157,9 @@ class Renderer:
             away = get("away") if isinstance(get("away"), dict) else {}
             shown = ", ".join(sanitize(n) + (f" (away: {sanitize(away[n])})" if n in away else "") for n in names)
             where = f" in {sanitize(get('room'))}" if str(get("room", "")).startswith("#") else ""
-            return self.notice(f"online{where} ({len(names)}): {shown}")
+            head = "also online" if get("continued") else "online"
+            more = " (more follow)" if get("more") else ""
+            return self.notice(f"{head}{where} ({len(names)}): {shown}{more}")
         if kind == "room_joined":
             names = get("users") or []
             topic = f" — topic: {sanitize(get('topic'))}" if get("topic") else ""

@@ -46,3 +46,14 @@ def test_short_fuzz() -> None:
     assert report["bytes_sent"] > 1_000_000
     # every codec was fuzzed: JSON, IRC, text, WebSocket and HTTP (and raw first bytes for the sniffer)
     assert all(report["bytes_by_wire"].get(codec, 0) > 10_000 for codec in ("json", "irc", "text", "ws", "http", "raw"))
+
+
+@pytest.mark.timeout(240)
+def test_make_abuse_replays_every_abuse_and_the_well_behaved_lose_nothing() -> None:
+    """`make abuse` whole (about 40 s): every case holds, and the chatters lost nothing."""
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "abuse.py")], capture_output=True, text=True,
+                          timeout=220, cwd=ROOT)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and line.endswith("| ok |")]
+    assert len(rows) == 19  # items 1 to 19
+    assert "lost 0, duplicated 0, disconnected 0" in done.stdout and "0 tracebacks" in done.stdout

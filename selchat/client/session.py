@@ -64,8 +64,8 @@ class Session:
                 self.joining.set()
             if kind == "ping":
                 await self.link.send({"type": "pong", "id": frame.get("id")})
-            if kind == "rooms":
-                await self._next_rooms(frame)
+            if kind in ("rooms", "users"):
+                await self._next_page(frame)
             if self.options.json_output:
                 self.out(json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
             elif kind == "pong" and frame.get("id") in self.state.pings:
@@ -80,14 +80,18 @@ class Session:
                 self.status = 0
                 return
 
-    async def _next_rooms(self, frame: dict[str, Any]) -> None:
-        """A list of many rooms comes in pages: ask for the next one (shown, or kept quiet, as
-        the first was)."""
-        rooms = frame.get("rooms")
-        if frame.get("more") and isinstance(rooms, list) and rooms and isinstance(rooms[-1], dict):
+    async def _next_page(self, frame: dict[str, Any]) -> None:
+        """A list of many rooms, or of a big room's members, comes in pages: ask for the next
+        one (shown, or kept quiet, as the first was)."""
+        if not frame.get("more"):
+            return
+        rooms, users = frame.get("rooms"), frame.get("users")
+        if isinstance(rooms, list) and rooms and isinstance(rooms[-1], dict):
             if self.quiet_lists:
                 self.quiet_lists += 1
             await self.link.send({"type": "rooms", "after": str(rooms[-1].get("room"))})
+        elif isinstance(users, list) and users:
+            await self.link.send({"type": "users", "room": frame.get("room"), "after": str(users[-1])})
 
     def _quiet(self, frame: dict[str, Any], newest_before: float) -> bool:
         """Frames not to show: replayed messages already on screen, and the ends of pages."""

@@ -60,8 +60,9 @@ class ChatState:
                 self.rooms.insert(0, room)
             self.topics[room.casefold()] = str(get("topic") or "")
             self.known_rooms.add(room)
-        elif kind == "users":
-            self.users = {str(u) for u in get("users") or []}
+        elif kind == "users":  # a big room's members come in parts: "continued" adds to the one before
+            part = {str(u) for u in get("users") or []}
+            self.users = self.users | part if get("continued") else part
         elif kind == "user_joined":
             self.users.add(str(get("username")))
         elif kind == "user_left":

@@ -10,6 +10,7 @@ in UTF-8, JSON's escapes counted (a control character is six bytes there), plus 
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -64,3 +65,44 @@ def fitting(items: Sequence[T], size: Callable[[T], int], budget: int, newest: b
         if used > budget and count:
             return count
     return len(items)
+
+
+# a name in a list of members: JSON's quotes and comma, IRC's "nick!nick@selchat " in a 353 with
+# userhost-in-names (and the 353 line's own prefix, shared by some 30 names), text mode's ", "
+NAME_FRAME = 2 * len("!@selchat ") + 8
+
+
+def member_bytes(name: str, away: str | None, info: tuple[str, str] | None) -> int:
+    """A member in a NAMES, WHO or ``users`` answer: the name (twice with a host mask), the away
+    message if any, and for WHO a line of its own with the user and real name."""
+    size = 2 * text_bytes(name) + NAME_FRAME
+    if away is not None:
+        size += text_bytes(away) + text_bytes(name) + NAME_FRAME
+    if info is not None:
+        size += text_bytes(info[0]) + text_bytes(info[1]) + FRAME_BYTES
+    return size
+
+
+def page_after(names: Sequence[str], after: str | None, size: Callable[[int], int], budget: int) -> tuple[int, int]:
+    """The part of ``names`` (sorted by casefold) after the name ``after``: (start, end) indexes,
+    as many as ``budget`` holds by ``size(index)``, at least one."""
+    start = 0
+    if after is not None:
+        start = bisect.bisect_right([n.casefold() for n in names], after.casefold())
+    used, end = 0, start
+    while end < len(names):
+        used += size(end)
+        if used > budget and end > start:
+            break
+        end += 1
+    return start, end
+
+
+def members_part(names: Sequence[str], after: str | None, away: dict[str, str],
+                 info: dict[str, tuple[str, str]] | None, max_output: int) -> tuple[tuple[str, ...], bool]:
+    """The members after ``after`` that one answer holds, and whether more follow."""
+    def size(i: int) -> int:
+        name = names[i]
+        return member_bytes(name, away.get(name), None if info is None else info.get(name, (name, name)))
+    start, end = page_after(names, after, size, answer_budget(max_output))
+    return tuple(names[start:end]), end < len(names)

@@ -9,7 +9,8 @@ from selchat import outbound as ev
 from selchat.config import AWAY_MAX, NAME_MAX
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import Lusers, Ping, Pong, Quit, Who, Whois
-from selchat.hub.effects import Close, Effect, Send
+from selchat.hub.budget import members_part
+from selchat.hub.effects import Close, Effect, Send, Then
 from selchat.hub.sharing import Sharing
 from selchat.hub.state import Session, State, one_line
 
@@ -55,10 +56,16 @@ class QueryManager:
             target = state.names.get(pattern)
             found = [state.sessions[target]] if target is not None else []
         found.sort(key=lambda s: s.name.casefold())  # type: ignore[union-attr]
-        names = tuple(s.name for s in found)
-        away = tuple((s.name, s.away) for s in found if s.away is not None)
-        info = tuple((s.user, s.realname) for s in found)
-        return [Send((session.conn_id,), ev.UserList(cmd.mask, names, away, "whomask", "", info))]  # type: ignore[arg-type]
+        names = [s.name for s in found]
+        away = {s.name: s.away for s in found if s.away is not None}
+        info = {s.name: (s.user, s.realname) for s in found}
+        part, more = members_part(names, cmd.after, away, info, state.config.max_output)  # type: ignore[arg-type]
+        listing = ev.UserList(cmd.mask, part, tuple((n, away[n]) for n in part if n in away), "whomask", "",  # type: ignore[misc]
+                              tuple(info[n] for n in part), more, cmd.after is None)  # type: ignore[index]
+        effects: list[Effect] = [Send((session.conn_id,), listing)]
+        if more:  # WHO is IRC's: its parts stream, each once the one before is read
+            effects.append(Then(session.conn_id, Who(cmd.mask, part[-1])))
+        return effects
 
     def ping(self, session: Session, cmd: Ping, now: float) -> list[Effect]:
         return [Send((session.conn_id,), ev.PongReply(cmd.id, now))]

@@ -10,7 +10,7 @@ from selchat import outbound as ev
 from selchat.config import AWAY_MAX, TOPIC_MAX
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import JoinRoom, LeaveRoom, Rooms, Topic, Users
-from selchat.hub.budget import answer_budget, fitting, messages_fitting, room_bytes
+from selchat.hub.budget import answer_budget, fitting, members_part, messages_fitting, room_bytes
 from selchat.hub.effects import Broadcast, Effect, Fail, Send, Then
 from selchat.hub.sharing import Sharing
 from selchat.hub.state import LOBBY_KEY, ROOM_RE, Room, Session, State, one_line, room_key
@@ -172,6 +172,8 @@ class RoomManager:
         return self._page(session, asked, rooms)
 
     def users(self, session: Session, cmd: Users, now: float) -> list[Effect]:
+        """Who is in a room, cut to one answer (a 10,000-member room's NAMES or WHO is about a
+        megabyte); for IRC and text mode the next part follows once this one is read."""
         state = self.state
         if cmd.room is None:
             room: Room | None = state.lobby
@@ -181,15 +183,18 @@ class RoomManager:
                 raise ProtocolError(ErrorCode.NO_SUCH_ROOM, f"there is no room {cmd.room}")
         assert room is not None
         sessions = state.sessions
-        away = [(name, sessions[cid].away) for cid, name in room.members.items() if sessions[cid].away is not None]
-        away.extend(self.sharing.away_in(room))
-        away.sort(key=lambda pair: pair[0].casefold())
-        info: tuple[tuple[str, str], ...] = ()
-        if cmd.detail:
-            info = tuple((sessions[cid].user, sessions[cid].realname)
-                         for cid in sorted(room.members, key=lambda c: room.members[c].casefold()))
-        listing = ev.UserList(room.name, tuple(room.names()), tuple(away), cmd.tag, room.topic, info)  # type: ignore[arg-type]
-        return [Send((session.conn_id,), listing)]
+        away = {name: sessions[cid].away for cid, name in room.members.items() if sessions[cid].away is not None}
+        away.update(self.sharing.away_in(room))
+        info = ({name: (sessions[cid].user, sessions[cid].realname) for cid, name in room.members.items()}
+                if cmd.detail else None)
+        part, more = members_part(room.names(), cmd.after, away, info, state.config.max_output)  # type: ignore[arg-type]
+        listing = ev.UserList(room.name, part, tuple((n, away[n]) for n in part if n in away), cmd.tag,  # type: ignore[misc]
+                              room.topic, tuple(info.get(n, (n, n)) for n in part) if info is not None else (),
+                              more, cmd.after is None)
+        effects: list[Effect] = [Send((session.conn_id,), listing)]
+        if more and cmd.stream:
+            effects.append(Then(session.conn_id, replace(cmd, after=part[-1])))
+        return effects
 
     # -- topics ------------------------------------------------------------------------------------
     def topic(self, session: Session, cmd: Topic, now: float) -> list[Effect]:

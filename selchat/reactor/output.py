@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from selchat.config import READ_PAUSE_HIGH, READ_PAUSE_LOW
+from selchat.config import pause_marks
 from selchat.reactor.conn import Conn
 from selchat.reactor.events import EventLoop
 
@@ -30,6 +30,7 @@ class Output:
         self.loop = loop
         self.conns = conns
         self.max_output = max_output  # a connection's limit unless it has its own (Conn.limit)
+        self.pause_high, self.pause_low = pause_marks(max_output)
         self.close = close
         self.lost = lost
         self.pending: set[Conn] = set()
@@ -125,12 +126,12 @@ class Output:
                 break
         else:
             conn.head_partial = False
-        if conn.paused and conn.out_bytes <= READ_PAUSE_LOW:
+        if conn.paused and conn.out_bytes <= self.pause_low:
             conn.paused = False
             resume = getattr(conn.handler, "on_resume", None)
             if resume is not None:  # in the next turn, where what it sends is batched as usual
                 self.loop.call_later(0, resume, conn)
-        elif not conn.paused and conn.out_bytes > READ_PAUSE_HIGH:
+        elif not conn.paused and conn.out_bytes > self.pause_high:
             conn.paused = True  # asyncio's pause_reading(): stop reading a sender we can't answer
         self.loop.update(conn)
 

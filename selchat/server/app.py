@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from selchat.codec import encode
-from selchat.config import SPARE_FDS, ServerConfig
+from selchat.config import SPARE_FDS, ServerConfig, pause_marks
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.fdlimit import raise_open_file_limit
 from selchat.hub import Hub
@@ -125,6 +125,8 @@ class ChatServer:
         self.connections.config = config
         self.reactor.max_conns = config.max_clients
         self.reactor.output.max_output = config.max_output
+        self.reactor.output.pause_high, self.reactor.output.pause_low = pause_marks(config.max_output)
+        self.connections.pause_high = self.reactor.output.pause_high
 
     @property
     def worker(self) -> Worker | None:

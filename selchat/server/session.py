@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from selchat.bans import BanList
-from selchat.config import READ_PAUSE_HIGH, ServerConfig
+from selchat.config import ServerConfig, pause_marks
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.hub import Hub
 from selchat.reactor import Conn, Reactor, Timer
@@ -77,6 +77,7 @@ class Connections:
         self.reactor = reactor
         self.hub = hub
         self.config = config
+        self.pause_high = pause_marks(config.max_output)[0]
         self.fanout = fanout
         self.bans = bans
         self.wall_clock = wall_clock
@@ -206,7 +207,7 @@ class Connections:
         if conn is None or conn.closing or conn.ctx is None:
             return
         conn.ctx.held.insert(0, command)
-        if conn.out_bytes > READ_PAUSE_HIGH:
+        if conn.out_bytes > self.pause_high:
             self.reactor.pause(conn)
         else:
             self.reactor.call_later(0, self.on_resume, conn)
@@ -222,7 +223,7 @@ class Connections:
         for index, item in enumerate(items):
             if conn.closing:
                 return  # once closing, its input is ignored
-            if conn.out_bytes > READ_PAUSE_HIGH:
+            if conn.out_bytes > self.pause_high:
                 ctx.held = items[index:]
                 self.reactor.pause(conn)
                 return

@@ -257,7 +257,10 @@ const handlers = {
   users(f) {
     const r = room(f.room);
     const away = f.away || {};
-    r.members = new Map(f.users.map((u) => [u, away[u] || null]));
+    const part = f.users.map((u) => [u, away[u] || null]);
+    // a big room's members come in parts: each "continued" part adds to the one before
+    r.members = f.continued ? new Map([...r.members, ...part]) : new Map(part);
+    if (f.more && f.users.length) send({ type: "users", room: f.room, after: f.users[f.users.length - 1] });
     if (f.topic !== undefined) r.topic = f.topic;
     if (f.room.toLowerCase() === state.current.toLowerCase()) drawMembers();
   },

@@ -117,6 +117,10 @@ def _v2_users(e: UserList) -> Frame:
     frame: Frame = {"type": "users", "room": e.room, "users": list(e.users)}
     if e.away:
         frame["away"] = dict(e.away)
+    if e.more:  # a list cut to one answer: ask again with "after" the last name
+        frame["more"] = True
+    if not e.first:
+        frame["continued"] = True  # a part that follows on: add it to the one before
     return frame
 
 

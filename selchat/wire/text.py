@@ -154,11 +154,11 @@ class TextCodec:
         elif word == "/me" and arg:
             out.append(Chat(arg, room=self.current, action=True))
         elif word in ("/users", "/names", "/who"):
-            out.append(Users(arg or self.current))
+            out.append(Users(arg or self.current, stream=True))
         elif word == "/list":
             out.append(Rooms(stream=True))
         elif word == "/topic":
-            out.append(Topic(self.current, arg) if arg else Users(self.current))
+            out.append(Topic(self.current, arg) if arg else Users(self.current, stream=True))
         elif word == "/nick" and arg:
             out.append(Nick(arg))
         elif word == "/away":
@@ -215,7 +215,7 @@ class TextCodec:
     def _users(self, u: ev.UserList) -> bytes:
         away = dict(u.away)
         names = ", ".join(n + (f" (away: {away[n]})" if n in away else "") for n in u.users)
-        return _line(f"* in {u.room}: {names}")
+        return _line(f"* {'in' if u.first else 'also in'} {u.room}: {names}" + (" ..." if u.more else ""))
 
     def _rooms(self, rl: ev.RoomList) -> bytes:
         return b"".join(_line(f"* {r.room} ({r.users} here)" + (f" — {r.topic}" if r.topic else ""))

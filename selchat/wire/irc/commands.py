@@ -313,7 +313,7 @@ def names(c: IrcCodec, params: list[str], out: list[Any]) -> None:
     if not params:
         out.append(c.numeric("366", "*", "End of /NAMES list"))
         return
-    out.extend(Users(room, tag="names") for room in params[0].split(",") if room)
+    out.extend(Users(room, tag="names", stream=True) for room in params[0].split(",") if room)
 
 
 def rooms(c: IrcCodec, params: list[str], out: list[Any]) -> None:
@@ -322,7 +322,7 @@ def rooms(c: IrcCodec, params: list[str], out: list[Any]) -> None:
 
 def who(c: IrcCodec, params: list[str], out: list[Any]) -> None:
     if params and params[0].startswith("#"):
-        out.append(Users(params[0], tag="who", detail=True))
+        out.append(Users(params[0], tag="who", detail=True, stream=True))
     else:
         out.append(Who(params[0] if params and params[0] else "*"))
 

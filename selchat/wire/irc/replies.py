@@ -60,14 +60,15 @@ def direct(c: IrcCodec, d: ev.DirectMessage) -> bytes | None:
 
 
 def user_list(c: IrcCodec, u: ev.UserList) -> bytes:
+    """One part of NAMES or WHO: 366 or 315 ends the last part only."""
     if u.tag not in ("who", "whomask"):
-        return names(c, u.room, u.users)
+        return names(c, u.room, u.users, end=not u.more)
     away = dict(u.away)
     info = u.info or tuple((n, n) for n in u.users)
     channel = u.room if u.tag == "who" else "*"
     lines = [c.numeric("352", channel, user, HOST, c.server, n, "G" if n in away else "H", f"0 {real}")
              for n, (user, real) in zip(u.users, info, strict=True)]
-    return b"".join(lines) + c.numeric("315", u.room, "End of WHO list")
+    return b"".join(lines) + (b"" if u.more else c.numeric("315", u.room, "End of WHO list"))
 
 
 def room_list(c: IrcCodec, rl: ev.RoomList) -> bytes:
@@ -175,7 +176,7 @@ def topic_lines(c: IrcCodec, room: str, topic: str, by: str | None, at: float | 
     return lines
 
 
-def names(c: IrcCodec, room: str, users: tuple[str, ...]) -> bytes:
+def names(c: IrcCodec, room: str, users: tuple[str, ...], end: bool = True) -> bytes:
     lines = b""
     chunk: list[str] = []
     full = "userhost-in-names" in c.caps
@@ -186,7 +187,7 @@ def names(c: IrcCodec, room: str, users: tuple[str, ...]) -> bytes:
             chunk = []
     if chunk:
         lines += c.numeric("353", "=", room, " ".join(chunk))
-    return lines + c.numeric("366", room, "End of /NAMES list")
+    return lines + (c.numeric("366", room, "End of /NAMES list") if end else b"")
 
 
 def whois(c: IrcCodec, info: ev.UserInfo) -> bytes:
