@@ -136,6 +136,27 @@ class Renderer:
             line += self._paint(" (kept until they log in)" if mine else " (sent while you were away)", DIM)
         return line
 
+    def _users(self, frame: dict[str, Any]) -> str:
+        """Who is in a room; a big room's list comes in parts, each "continued" from the last."""
+        get = frame.get
+        names = get("users") or []
+        away = get("away") if isinstance(get("away"), dict) else {}
+        shown = ", ".join(sanitize(n) + (f" (away: {sanitize(away[n])})" if n in away else "") for n in names)
+        where = f" in {sanitize(get('room'))}" if str(get("room", "")).startswith("#") else ""
+        head = "also online" if get("continued") else "online"
+        more = " (more follow)" if get("more") else ""
+        return self.notice(f"{head}{where} ({len(names)}): {shown}{more}")
+
+    def _rooms(self, frame: dict[str, Any]) -> str:
+        rooms = frame.get("rooms") or []
+        more = " (more follow)" if frame.get("more") else ""
+        lines = [self.notice(f"{len(rooms)} room{'s' if len(rooms) != 1 else ''}{more}:")]
+        for r in rooms:
+            if isinstance(r, dict):
+                topic = f" — {sanitize(r.get('topic'))}" if r.get("topic") else ""
+                lines.append(self.notice(f"  {sanitize(r.get('room'))} ({sanitize(r.get('users'))} here){topic}"))
+        return "\n".join(lines)
+
     def _more(self, frame: dict[str, Any]) -> str | None:
         kind = frame.get("type")
         get = frame.get
@@ -153,13 +174,7 @@ class Renderer:
                 lines += [self.notice(sanitize(line)) for line in motd.splitlines() if line.strip()]
             return "\n".join(lines)
         if kind == "users":
-            names = get("users") or []
-            away = get("away") if isinstance(get("away"), dict) else {}
-            shown = ", ".join(sanitize(n) + (f" (away: {sanitize(away[n])})" if n in away else "") for n in names)
-            where = f" in {sanitize(get('room'))}" if str(get("room", "")).startswith("#") else ""
-            head = "also online" if get("continued") else "online"
-            more = " (more follow)" if get("more") else ""
-            return self.notice(f"{head}{where} ({len(names)}): {shown}{more}")
+            return self._users(frame)
         if kind == "room_joined":
             names = get("users") or []
             topic = f" — topic: {sanitize(get('topic'))}" if get("topic") else ""
@@ -168,14 +183,7 @@ class Renderer:
         if kind == "room_left":
             return self.notice(f"you left {sanitize(get('room'))}")
         if kind == "rooms":
-            rooms = get("rooms") or []
-            more = " (more follow)" if get("more") else ""
-            lines = [self.notice(f"{len(rooms)} room{'s' if len(rooms) != 1 else ''}{more}:")]
-            for r in rooms:
-                if isinstance(r, dict):
-                    topic = f" — {sanitize(r.get('topic'))}" if r.get("topic") else ""
-                    lines.append(self.notice(f"  {sanitize(r.get('room'))} ({sanitize(r.get('users'))} here){topic}"))
-            return "\n".join(lines)
+            return self._rooms(frame)
         if kind == "topic":
             what = f"set the topic of {sanitize(get('room'))} to: {sanitize(get('topic'))}" if get("topic") else \
                 f"cleared the topic of {sanitize(get('room'))}"
