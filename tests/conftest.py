@@ -10,6 +10,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from tests.browsing import browser  # noqa: F401 - the fixture, for every browser test
 from tests.clients import ENV, RawClient
 from tests.helpers import DEADLINE, ROOT, ServerProcess, selchat_cmd
 from tests.redisserver import REDIS, Redis

@@ -4,59 +4,12 @@ a real `selchat serve`, beside a `selchat join` user in a real terminal."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import pytest
-
+from tests.browsing import expect, open_page, pytestmark, say  # noqa: F401 - the marks apply here too
 from tests.clients import RawClient, finished, port_args
-from tests.helpers import DEADLINE, ServerProcess
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-try:
-    from playwright.sync_api import Page, expect, sync_playwright
-except ImportError:  # pragma: no cover - a dev install has it
-    sync_playwright = None  # type: ignore[assignment]
-
-pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None or sync_playwright is None,
-                       reason="Chromium (Debian's chromium) or playwright (pip) is not installed"),
-    # Playwright keeps an idle executor pool, and its driver process a watcher thread until it is reaped
-    pytest.mark.foreign_threads("asyncio_", "asyncio-waitpid"),
-]
-WAIT_MS = DEADLINE * 1000
-if sync_playwright is not None:
-    expect.set_options(timeout=WAIT_MS)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with sync_playwright() as p:  # type: ignore[misc]
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def open_page(browser: Any, server: ServerProcess, name: str, dialogs: list[str] | None = None) -> Page:
-    page = browser.new_page(viewport={"width": 1100, "height": 640})
-    page.set_default_timeout(WAIT_MS)
-    if dialogs is not None:
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.goto(f"http://127.0.0.1:{server.port}/")
-    page.fill("#name", name)
-    page.click("button[type=submit]")
-    expect(page.locator("#chat")).to_be_visible()
-    return page
-
-
-def say(page: Page, text: str) -> None:
-    page.fill("#line", text)
-    page.press("#line", "Enter")
+from tests.helpers import ServerProcess
 
 
 def test_two_pages_and_a_terminal_user_chat_in_one_room(browser, spawn, server: ServerProcess) -> None:
@@ -144,14 +97,14 @@ def test_older_pages_when_scrolling_up_and_a_phone_sized_screen(browser, start_s
         poster.expect("pong")
         page = open_page(browser, server, "scroller")
         lines = page.locator("#messages li.history")
-        expect(lines).to_have_count(20)  # the replay on entering
-        expect(lines.first).to_contain_text("line 40")
+        expect(lines.last).to_contain_text("line 59")  # the replay on entering (20), newest last
+        # the older page comes on scrolling up, or at once when the replay does not fill the list
         page.locator("#messages").evaluate("box => { box.scrollTop = 0; box.dispatchEvent(new Event('scroll')); }")
         expect(lines).to_have_count(60)  # the older page (up to 50): all there is
         expect(lines.first).to_contain_text("line 00")
-        page.set_viewport_size({"width": 390, "height": 740})  # a phone
-        expect(page.locator("#members")).to_be_hidden()
-        expect(page.locator("#line")).to_be_visible()
+        page.set_viewport_size({"width": 390, "height": 740})  # a phone: the members are a closed drawer
+        expect(page.locator("#members-pane")).not_to_be_in_viewport()
+        expect(page.locator("#line")).to_be_in_viewport()
         say(page, "from a phone")
         poster.expect("chat", message="from a phone")
     finally:

@@ -41,13 +41,14 @@ def test_frames() -> None:
 
 def test_the_page_and_its_files(server: ServerProcess) -> None:
     status, headers, body = http(server, get("/"))
-    assert status == 200 and b'<script src="/app.js"' in body
+    assert status == 200 and b'<script type="module" src="/app.js"' in body
     assert headers["content-type"] == "text/html; charset=utf-8"
     assert headers["content-security-policy"] == CSP and "script-src 'self'" in CSP
     assert headers["cache-control"] == "no-cache" and headers["x-content-type-options"] == "nosniff"
     etag = headers["etag"]
     assert http(server, get("/", f"If-None-Match: {etag}"))[0] == 304
-    for path, kind in (("/app.js", "text/javascript"), ("/style.css", "text/css")):
+    for path, kind in (("/app.js", "text/javascript"), ("/view.js", "text/javascript"),
+                       ("/commands.js", "text/javascript"), ("/style.css", "text/css")):
         status, headers, body = http(server, get(path))
         assert status == 200 and headers["content-type"].startswith(kind)
         assert int(headers["content-length"]) == len(body)

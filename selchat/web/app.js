@@ -1,11 +1,15 @@
 // selchat in the browser: the JSON protocol (docs/protocol.md, v2) over a WebSocket at /ws.
-// Everything others write is put on the page with textContent, never as markup.
+// Everything others write is put on the page with textContent, never as markup. The message
+// list and its scrolling are view.js's; what is typed, commands.js's.
 "use strict";
+
+import { HELP, command } from "./commands.js";
+import * as view from "./view.js";
 
 const $ = (id) => document.getElementById(id);
 const state = {
   ws: null, name: null, login: null, serverpw: null, joined: false, everJoined: false,
-  rooms: new Map(),      // room -> {topic, members: Map(name -> away), lines: [], last, more, loadingOlder}
+  rooms: new Map(),      // room -> {name, topic, members: Map(name -> away), lines, lastTimed, last, more, ...}
   order: [],             // rooms in the order joined
   current: "#lobby",
   retry: 1000, refused: false,
@@ -13,22 +17,14 @@ const state = {
   listing: null,         // the pages of a long list of rooms so far
 };
 
-function colour(name) {
-  let h = 0;
-  for (const c of name) h = (h * 31 + c.codePointAt(0)) % 360;
-  return `hsl(${h} 55% 38%)`;
-}
-
-function hhmm(ts) {
-  const d = new Date(ts * 1000);
-  return d.toTimeString().slice(0, 5);
-}
+const now = () => Date.now() / 1000;
+const isCurrent = (name) => name.toLowerCase() === state.current.toLowerCase();
 
 function room(name) {
   const key = name.toLowerCase();
   for (const [k, r] of state.rooms) if (k.toLowerCase() === key) return r;
-  const r = { name, topic: "", members: new Map(), lines: [], last: 0, more: false, loadingOlder: false, refill: false,
-    older: [] };
+  const r = { name, topic: "", members: new Map(), lines: [], lastTimed: null, last: 0, more: false,
+    loadingOlder: false, refill: false, older: [] };
   state.rooms.set(name, r);
   return r;
 }
@@ -38,44 +34,10 @@ function send(frame) {
 }
 
 // -- drawing -------------------------------------------------------------------------------------
-function line(roomName, parts, cls, ts, prepend) {
-  const r = room(roomName);
-  const li = document.createElement("li");
-  if (cls) li.className = cls;
-  if (ts) {
-    li.dataset.ts = ts;
-    const t = document.createElement("span");
-    t.className = "time";
-    t.textContent = hhmm(ts);
-    li.append(t, " ");
-  }
-  for (const p of parts) {
-    if (typeof p === "string") li.append(document.createTextNode(p));
-    else li.append(p);
-  }
-  if (prepend) r.lines.unshift(li); else r.lines.push(li);
-  if (r.lines.length > 2000) r.lines.shift();
-  if (roomName.toLowerCase() === state.current.toLowerCase()) {
-    const box = $("messages");
-    const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
-    if (prepend) {
-      const before = box.scrollHeight;
-      box.prepend(li);
-      box.scrollTop += box.scrollHeight - before;
-    } else {
-      box.append(li);
-      if (atBottom) box.scrollTop = box.scrollHeight;
-    }
-  }
+function line(roomName, parts, cls, ts = now(), sender = null) {
+  const li = view.makeLine(parts, cls, ts, sender);
+  view.append(room(roomName), li, isCurrent(roomName));
   return li;
-}
-
-function who(name) {
-  const s = document.createElement("span");
-  s.className = "who";
-  s.style.color = colour(name);
-  s.textContent = name;
-  return s;
 }
 
 function mentions(text) {
@@ -92,24 +54,32 @@ function mentions(text) {
   return false;
 }
 
-function chatLine(f, prepend) {
-  const r = room(f.room);
-  if (!prepend && f.timestamp <= r.last) return;  // seen already (a replay after reconnecting)
-  if (!prepend) r.last = Math.max(r.last, f.timestamp);
+function chatItem(f) {
   let cls = f.history ? "history" : "";
+  if (f.action) cls += " action";
   if (f.username !== state.name && mentions(f.message)) cls += " mention";
-  const parts = f.action ? ["* ", who(f.username), " " + f.message] : [who(f.username), " " + f.message];
-  line(f.room, parts, cls, f.timestamp, prepend).dataset.msg = "1";  // a stored line: paging starts here
+  const text = view.linked(f.message);
+  const parts = f.action ? ["* ", view.who(f.username), " ", ...text] : [view.who(f.username), " ", ...text];
+  const li = view.makeLine(parts, cls.trim(), f.timestamp, f.username);
+  li.dataset.msg = "1";  // a stored line: paging older ones starts here
+  return li;
+}
+
+function chatLine(f) {
+  const r = room(f.room);
+  if (f.timestamp <= r.last) return;  // seen already (a replay after reconnecting)
+  r.last = f.timestamp;
+  view.append(r, chatItem(f), isCurrent(f.room));
 }
 
 function drawRoom() {
   const r = room(state.current);
   $("room-name").textContent = r.name;
   $("topic").textContent = r.topic ? "— " + r.topic : "";
-  $("messages").replaceChildren(...r.lines);
-  $("messages").scrollTop = $("messages").scrollHeight;
+  view.show(r);
   drawMembers();
   drawRooms();
+  olderIfShort();
 }
 
 function drawMembers() {
@@ -117,9 +87,9 @@ function drawMembers() {
   const items = [...r.members.entries()].sort((a, b) => a[0].localeCompare(b[0])).map(([name, away]) => {
     const li = document.createElement("li");
     li.textContent = name;
-    li.style.color = away ? "" : colour(name);
+    li.style.color = away ? "" : view.colour(name);
     if (away) { li.className = "away"; li.title = "away: " + away; }
-    li.addEventListener("click", () => { $("line").value = `/msg ${name} `; $("line").focus(); });
+    li.addEventListener("click", () => { closeDrawers(); $("line").value = `/msg ${name} `; $("line").focus(); });
     return li;
   });
   $("members").replaceChildren(...items);
@@ -129,8 +99,8 @@ function drawRooms() {
   $("my-rooms").replaceChildren(...state.order.map((name) => {
     const li = document.createElement("li");
     li.textContent = name;
-    if (name.toLowerCase() === state.current.toLowerCase()) li.className = "current";
-    li.addEventListener("click", () => { state.current = name; drawRoom(); });
+    if (isCurrent(name)) li.className = "current";
+    li.addEventListener("click", () => { closeDrawers(); state.current = name; drawRoom(); });
     return li;
   }));
 }
@@ -144,12 +114,28 @@ function drawAllRooms(rooms) {
     c.textContent = `(${r.users})`;
     li.append(c);
     if (r.topic) li.title = r.topic;
-    li.addEventListener("click", () => send({ type: "join_room", room: r.room }));
+    li.addEventListener("click", () => { closeDrawers(); send({ type: "join_room", room: r.room }); });
     return li;
   }));
 }
 
 function status(text) { $("status").textContent = text; }
+
+// -- older pages ------------------------------------------------------------------------------------
+function older() {
+  const r = room(state.current);
+  if (!r.more || r.loadingOlder) return;
+  const oldest = r.lines.find((li) => li.dataset.msg);
+  if (!oldest) return;
+  r.loadingOlder = true;
+  send({ type: "history", room: r.name, before: Number(oldest.dataset.ts), limit: 50 });
+}
+
+// A list shorter than its box cannot be scrolled up: fetch the older page at once.
+function olderIfShort() {
+  const box = $("messages");
+  if (box.scrollHeight <= box.clientHeight) older();
+}
 
 // -- the protocol -------------------------------------------------------------------------------
 const handlers = {
@@ -170,7 +156,7 @@ const handlers = {
       if (name !== f.room) send({ type: "join_room", room: name });
     }
     if (f.motd && !state.everJoined) {  // the message of the day, once
-      for (const text of f.motd.split("\n")) if (text.trim()) line(f.room, [text], "notice", Date.now() / 1000);
+      for (const text of f.motd.split("\n")) if (text.trim()) line(f.room, [text], "notice");
     }
     state.everJoined = true;
     send({ type: "rooms" });
@@ -183,7 +169,7 @@ const handlers = {
       state.ws.close();
       return;
     }
-    line(state.current, ["! " + f.message], "error", Date.now() / 1000);
+    line(state.current, ["! " + f.message], "error");
   },
   room_joined(f) {
     const r = room(f.room);
@@ -196,26 +182,30 @@ const handlers = {
   },
   chat(f) {
     const r = room(f.room);
-    if (r.loadingOlder && f.history) r.older.push(f); else chatLine(f, false);
+    if (r.loadingOlder && f.history) r.older.push(f); else chatLine(f);
   },
   history_end(f) {
     const r = room(f.room);
     if (r.loadingOlder) {  // an older page, oldest first: put it above what is shown, in order
-      for (const old of r.older.reverse()) chatLine(old, true);
+      const known = new Set(r.lines.map((li) => li.dataset.msg && li.dataset.ts));
+      const items = r.older.filter((old) => !known.has(String(old.timestamp))).map(chatItem);
+      view.prepend(r, items, isCurrent(r.name));
       r.older = [];
       r.loadingOlder = false;
       r.more = f.more;
-      return;
+    } else if (!r.lines.some((li) => li.dataset.msg) || r.more === false) {
+      r.more = f.more;
     }
-    if (!r.lines.length || r.more === false) r.more = f.more;
+    if (!r.more) view.beginning(r, isCurrent(r.name));
     if (r.refill && r.last) {  // fill the gap since the last line seen before the reconnect
       r.refill = false;
       send({ type: "history", room: r.name, after: r.last, limit: 200 });
     }
+    if (isCurrent(r.name)) olderIfShort();
   },
   room_left(f) {
     state.order = state.order.filter((n) => n.toLowerCase() !== f.room.toLowerCase());
-    if (state.current.toLowerCase() === f.room.toLowerCase()) state.current = state.order[0] || "#lobby";
+    if (isCurrent(f.room)) state.current = state.order[0] || "#lobby";
     drawRoom();
     send({ type: "rooms" });
   },
@@ -223,20 +213,20 @@ const handlers = {
     const r = room(f.room);
     r.members.set(f.username, null);
     line(f.room, [`→ ${f.username} joined`], "event", f.timestamp);
-    if (f.room.toLowerCase() === state.current.toLowerCase()) drawMembers();
+    if (isCurrent(f.room)) drawMembers();
   },
   user_left(f) {
     const r = room(f.room);
     r.members.delete(f.username);
     const why = f.reason ? ` (${f.reason})` : "";
     line(f.room, [`← ${f.username} left${why}`], "event", f.timestamp);
-    if (f.room.toLowerCase() === state.current.toLowerCase()) drawMembers();
+    if (isCurrent(f.room)) drawMembers();
   },
   topic(f) {
     const r = room(f.room);
     r.topic = f.topic;
     if (f.by && f.timestamp) line(f.room, [`${f.by} set the topic: ${f.topic}`], "event", f.timestamp);
-    if (f.room.toLowerCase() === state.current.toLowerCase()) drawRoom();
+    if (isCurrent(f.room)) $("topic").textContent = r.topic ? "— " + r.topic : "";
   },
   nick(f) {
     if (f.from === state.name) state.name = f.to;
@@ -262,7 +252,7 @@ const handlers = {
     r.members = f.continued ? new Map([...r.members, ...part]) : new Map(part);
     if (f.more && f.users.length) send({ type: "users", room: f.room, after: f.users[f.users.length - 1] });
     if (f.topic !== undefined) r.topic = f.topic;
-    if (f.room.toLowerCase() === state.current.toLowerCase()) drawMembers();
+    if (isCurrent(f.room)) drawMembers();
   },
   rooms(f) {  // a long list comes in pages: ask for the next, draw once it is whole
     const all = (state.listing || []).concat(f.rooms);
@@ -277,16 +267,16 @@ const handlers = {
   dm(f) {
     const mine = f.from === state.name;
     const head = mine ? `→ ${f.to}: ` : `${f.from} → you: `;
-    line(state.current, [head + f.message], "notice" + (mine ? "" : " mention"), f.timestamp);
+    line(state.current, [head, ...view.linked(f.message)], "notice" + (mine ? "" : " mention"), f.timestamp);
   },
   server(f) { line(state.current, ["*** " + f.message], "notice", f.timestamp); },
   shutdown(f) { line(state.current, ["*** " + f.message], "notice", f.timestamp); },
-  registered(f) { line(state.current, [f.message || `${f.account} is now your account`], "notice", Date.now() / 1000); },
+  registered(f) { line(state.current, [f.message || `${f.account} is now your account`], "notice"); },
   whois(f) {
     const where = f.rooms.length ? ` in ${f.rooms.join(", ")}` : "";
     const acct = f.account ? `, account ${f.account}` : "";
     const away = f.away ? `, away: ${f.away}` : "";
-    line(state.current, [`${f.username}${where}${acct}${away}`], "notice", Date.now() / 1000);
+    line(state.current, [`${f.username}${where}${acct}${away}`], "notice");
   },
   ping(f) { send({ type: "pong", id: f.id }); },
   pong() {},
@@ -316,36 +306,21 @@ function connect() {
     status("disconnected; reconnecting…");
     setTimeout(connect, state.retry);
     state.retry = Math.min(state.retry * 2, 10000);
-    if (was) line(state.current, ["connection lost; reconnecting"], "error", Date.now() / 1000);
+    if (was) line(state.current, ["connection lost; reconnecting"], "error");
   };
 }
 
 // -- typing -------------------------------------------------------------------------------------
-const HELP = "/join #room, /part [#room], /me text, /nick name, /msg name text, /topic text, /away [text], "
-  + "/back, /users, /rooms, /whois name, /register password, /quit";
-
-function command(text) {
-  const [word, ...rest] = text.split(" ");
-  const arg = rest.join(" ").trim();
-  const here = state.current;
-  switch (word.toLowerCase()) {
-    case "/join": return arg ? send({ type: "join_room", room: arg.startsWith("#") ? arg : "#" + arg }) : null;
-    case "/part": case "/leave": return send({ type: "leave_room", room: arg || here });
-    case "/me": return arg ? send({ type: "chat", room: here, message: arg, action: true }) : null;
-    case "/nick": return arg ? send({ type: "nick", username: arg }) : null;
-    case "/msg": {
-      const [to, ...words] = rest;
-      return to && words.length ? send({ type: "dm", to, message: words.join(" ") }) : null;
-    }
-    case "/topic": return send({ type: "topic", room: here, topic: arg || null });
-    case "/away": return send({ type: "away", message: arg || "away" });
-    case "/back": return send({ type: "away", message: null });
-    case "/users": return send({ type: "users", room: here });
-    case "/rooms": return send({ type: "rooms" });
-    case "/whois": return arg ? send({ type: "whois", username: arg }) : null;
-    case "/register": return arg ? send({ type: "register", password: arg }) : null;
-    case "/quit": state.refused = true; send({ type: "quit" }); return null;
-    default: line(here, [HELP], "notice", Date.now() / 1000); return null;
+function typed(text) {
+  const asked = command(text, state.current);
+  if (asked === null) {  // /help: the list, a line each
+    line(state.current, ["commands:"], "notice");
+    for (const [words, what] of HELP) line(state.current, [`  ${words} — ${what}`], "notice");
+  } else if (typeof asked === "string") {
+    line(state.current, [asked], "notice");
+  } else {
+    if (asked.type === "quit") state.refused = true;
+    send(asked);
   }
 }
 
@@ -356,25 +331,39 @@ $("say").addEventListener("submit", (e) => {
   const size = [...text].length;  // the server counts characters, not UTF-16 units
   if (state.maxMessage && size > state.maxMessage) {  // kept in the box, to shorten
     line(state.current, [`that is ${size} characters; this server takes at most ${state.maxMessage} a message`],
-      "error", Date.now() / 1000);
+      "error");
     return;
   }
   $("line").value = "";
-  if (text.startsWith("/") && !text.startsWith("//")) { command(text); return; }
+  if (text.startsWith("/") && !text.startsWith("//")) { typed(text); return; }
   const message = text.startsWith("//") ? text.slice(1) : text;
   send({ type: "chat", room: state.current, message });
-  // the server does not echo one's own lines: show it now
-  line(state.current, [who(state.name), " " + message], "", Date.now() / 1000);
+  // the server does not echo one's own lines: show it now, and follow it down
+  line(state.current, [view.who(state.name), " ", ...view.linked(message)], "", now(), state.name);
+  view.toBottom();
 });
 
 $("messages").addEventListener("scroll", () => {
-  const r = room(state.current);
-  if ($("messages").scrollTop > 0 || !r.more || r.loadingOlder) return;
-  const oldest = r.lines.find((li) => li.dataset.msg);
-  if (!oldest) return;
-  r.loadingOlder = true;
-  send({ type: "history", room: r.name, before: Number(oldest.dataset.ts), limit: 50 });
+  if (view.nearTop()) older();
+  if (view.atBottom()) $("new-below").hidden = true;
 });
+$("new-below").addEventListener("click", () => view.toBottom());
+
+// -- the phone's drawers ----------------------------------------------------------------------------
+function closeDrawers() {
+  for (const pane of document.querySelectorAll(".pane")) pane.classList.remove("open");
+  $("scrim").hidden = true;
+}
+
+function openDrawer(id) {
+  closeDrawers();
+  $(id).classList.add("open");
+  $("scrim").hidden = false;
+}
+
+$("open-rooms").addEventListener("click", () => openDrawer("rooms-pane"));
+$("open-members").addEventListener("click", () => openDrawer("members-pane"));
+$("scrim").addEventListener("click", closeDrawers);
 
 $("login").addEventListener("submit", (e) => {
   e.preventDefault();

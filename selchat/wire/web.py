@@ -75,6 +75,8 @@ class Asset:
 def _load_assets() -> dict[str, Asset]:
     files = {"/": ("index.html", "text/html; charset=utf-8"),
              "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+             "/view.js": ("view.js", "text/javascript; charset=utf-8"),
+             "/commands.js": ("commands.js", "text/javascript; charset=utf-8"),
              "/style.css": ("style.css", "text/css; charset=utf-8")}
     web = resources.files("selchat") / "web"
     assets = {}

@@ -1,0 +1,47 @@
+// What is typed into the box: a line of chat, or a command in the words `selchat join` uses.
+"use strict";
+
+// The terminal's own list (selchat/client/words.py), in the same words.
+export const HELP = [
+  ["/help", "this list"],
+  ["/join #ROOM", "join a room, or switch to one you are in"],
+  ["/part [#ROOM]", "leave the current room (or the one named)"],
+  ["/list", "every room, with its people and topic"],
+  ["/names [#ROOM]", "who is in the current room (or the one named), and who is away"],
+  ["/users", "who is in the current room"],
+  ["/topic [TEXT]", "show the current room's topic, or set it"],
+  ["/me TEXT", "an action: * alice waves"],
+  ["/msg NAME TEXT", "a private message"],
+  ["/nick NAME", "change your name"],
+  ["/away [TEXT]", "say you are away (without TEXT: back)"],
+  ["/whois NAME", "who someone is, and where"],
+  ["/register PASSWORD", "make your name an account"],
+  ["/quit", "leave"],
+];
+
+// The frame a command line asks for, or a string to show (help, or how to use a command), or null.
+export function command(text, here) {
+  const [word, ...rest] = text.split(" ");
+  const arg = rest.join(" ").trim();
+  switch (word.toLowerCase()) {
+    case "/join": case "/j":
+      return arg ? { type: "join_room", room: arg.startsWith("#") ? arg : "#" + arg } : "usage: /join #ROOM";
+    case "/part": case "/leave": return { type: "leave_room", room: arg || here };
+    case "/me": return arg ? { type: "chat", room: here, message: arg, action: true } : "usage: /me TEXT";
+    case "/nick": return arg ? { type: "nick", username: arg } : "usage: /nick NAME";
+    case "/msg": {
+      const [to, ...words] = rest;
+      return to && words.length ? { type: "dm", to, message: words.join(" ") } : "usage: /msg NAME TEXT";
+    }
+    case "/topic": return { type: "topic", room: here, topic: arg || null };
+    case "/away": return { type: "away", message: arg || null };
+    case "/back": return { type: "away", message: null };
+    case "/users": case "/names": return { type: "users", room: arg || here };
+    case "/list": case "/rooms": return { type: "rooms" };
+    case "/whois": return arg ? { type: "whois", username: arg } : "usage: /whois NAME";
+    case "/register": return arg ? { type: "register", password: arg } : "usage: /register PASSWORD";
+    case "/quit": case "/exit": case "/q": return { type: "quit" };
+    case "/help": return null;
+    default: return `unknown command ${word}; /help lists them`;
+  }
+}

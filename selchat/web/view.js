@@ -1,0 +1,183 @@
+// The message list of a room: its lines with day separators, a person's consecutive messages under
+// one name, links, and the scrolling that keeps the newest in view (or says that more arrived).
+// Everything others write goes in as text nodes; links are built with DOM calls, never markup.
+"use strict";
+
+export const SCROLLBACK = 10000;  // lines a room keeps; older ones are fetched again on scrolling up
+const GROUP_GAP = 5 * 60;          // seconds: a message this soon after the last one's, by the same person, joins it
+const NEAR_BOTTOM = 40;            // pixels: "at the bottom" for deciding to follow new messages
+const NEAR_TOP = 60;               // pixels: close enough to the top to fetch the older page
+const URL_RE = /\bhttps?:\/\/[^\s<>"']+/gi;
+
+const box = () => document.getElementById("messages");
+
+export function colour(name) {
+  let h = 0;
+  for (const c of name) h = (h * 31 + c.codePointAt(0)) % 360;
+  return `hsl(${h} 55% 38%)`;
+}
+
+function hhmm(ts) {
+  return new Date(ts * 1000).toTimeString().slice(0, 5);
+}
+
+function dayKey(ts) {
+  const d = new Date(ts * 1000);
+  return `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`;
+}
+
+export function dayName(ts, now = Date.now() / 1000) {
+  const key = dayKey(ts);
+  if (key === dayKey(now)) return "Today";
+  if (key === dayKey(now - 86400)) return "Yesterday";
+  return new Date(ts * 1000).toLocaleDateString(undefined, { weekday: "long", year: "numeric", month: "long",
+    day: "numeric" });
+}
+
+// Text with its http(s) links as <a> elements: only those two schemes, checked by the URL parser,
+// trailing punctuation left outside ("see https://x.org." links https://x.org).
+export function linked(text) {
+  const out = [];
+  let at = 0;
+  for (const m of text.matchAll(URL_RE)) {
+    let url = m[0].replace(/[.,;:!?)\]]+$/, "");
+    let href = null;
+    try {
+      const parsed = new URL(url);
+      if (parsed.protocol === "http:" || parsed.protocol === "https:") href = parsed.href;
+    } catch { href = null; }
+    if (!href) continue;
+    if (m.index > at) out.push(document.createTextNode(text.slice(at, m.index)));
+    const a = document.createElement("a");
+    a.href = href;
+    a.textContent = url;
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    out.push(a);
+    at = m.index + url.length;
+  }
+  if (at < text.length) out.push(document.createTextNode(text.slice(at)));
+  return out;
+}
+
+export function who(name) {
+  const s = document.createElement("span");
+  s.className = "who";
+  s.style.color = colour(name);
+  s.textContent = name;
+  return s;
+}
+
+// One line: ``parts`` are strings (shown as text) and nodes; ``sender`` groups a chat line.
+export function makeLine(parts, cls, ts, sender) {
+  const li = document.createElement("li");
+  if (cls) li.className = cls;
+  if (ts) {
+    li.dataset.ts = ts;
+    const t = document.createElement("span");
+    t.className = "time";
+    t.textContent = hhmm(ts);
+    li.append(t, " ");
+  }
+  if (sender) li.dataset.who = sender;
+  for (const p of parts) li.append(typeof p === "string" ? document.createTextNode(p) : p);
+  return li;
+}
+
+function separator(ts) {
+  const li = document.createElement("li");
+  li.className = "day";
+  li.dataset.day = dayKey(ts);
+  li.textContent = dayName(ts);
+  return li;
+}
+
+function groups(prev, li) {
+  return prev && li.dataset.who && prev.dataset.who === li.dataset.who && !li.classList.contains("action")
+    && !prev.classList.contains("action") && Number(li.dataset.ts) - Number(prev.dataset.ts) < GROUP_GAP;
+}
+
+// The items that put ``li`` after ``prev`` (a line with a time, or null): a day separator when
+// the day changes; ``li`` marked as continuing ``prev``'s group.
+function follow(prev, li) {
+  const out = [];
+  if (li.dataset.ts && (!prev || dayKey(Number(prev.dataset.ts)) !== dayKey(Number(li.dataset.ts)))) {
+    out.push(separator(Number(li.dataset.ts)));
+  } else if (groups(prev, li)) {
+    li.classList.add("cont");
+  }
+  out.push(li);
+  return out;
+}
+
+export function atBottom() {
+  const b = box();
+  return b.scrollHeight - b.scrollTop - b.clientHeight < NEAR_BOTTOM;
+}
+
+export function nearTop() {
+  return box().scrollTop < NEAR_TOP;
+}
+
+export function toBottom() {
+  const b = box();
+  b.scrollTop = b.scrollHeight;
+  document.getElementById("new-below").hidden = true;
+}
+
+// A line at the end of room ``r``; on screen when ``shown``, following the view only if it was
+// at the bottom (otherwise the "new messages" marker says so).
+export function append(r, li, shown) {
+  const items = follow(r.lastTimed, li);
+  if (li.dataset.ts) r.lastTimed = li;
+  r.lines.push(...items);
+  if (!shown) { trim(r); return; }
+  const follows = atBottom();
+  box().append(...items);
+  trim(r);
+  if (follows) toBottom();
+  else if (li.dataset.who) document.getElementById("new-below").hidden = false;
+}
+
+// Older lines (oldest first) above what room ``r`` holds, the line looked at kept in place.
+export function prepend(r, lis, shown) {
+  if (!lis.length) return;
+  const batch = [];
+  let prev = null;
+  for (const li of lis) { batch.push(...follow(prev, li)); prev = li; }
+  const b = box();
+  const before = b.scrollHeight;  // measured before anything moves: the looked-at line stays put
+  const first = r.lines.find((x) => x.dataset.ts);
+  const head = r.lines[0];
+  if (first && head && head.classList.contains("day") && head.dataset.day === dayKey(Number(prev.dataset.ts))) {
+    r.lines.shift();  // the same day goes on: one separator, above the older lines
+    if (shown) head.remove();
+    if (groups(prev, first)) first.classList.add("cont");
+  }
+  if (!r.lastTimed) r.lastTimed = prev;
+  r.lines.unshift(...batch);
+  if (!shown) return;
+  b.prepend(...batch);
+  b.scrollTop += b.scrollHeight - before;
+}
+
+// "The beginning of #room": nothing older to fetch.
+export function beginning(r, shown) {
+  if (r.lines[0] && r.lines[0].classList.contains("beginning")) return;
+  const li = makeLine([`This is the beginning of ${r.name}.`], "beginning");
+  r.lines.unshift(li);
+  if (shown) box().prepend(li);
+}
+
+function trim(r) {
+  while (r.lines.length > SCROLLBACK) {
+    const gone = r.lines.shift();
+    if (gone.isConnected) gone.remove();
+    r.more = true;  // fetched again when scrolled back up to
+  }
+}
+
+export function show(r) {
+  box().replaceChildren(...r.lines);
+  toBottom();
+}
