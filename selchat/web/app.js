@@ -4,12 +4,14 @@
 "use strict";
 
 import { HELP, command } from "./commands.js";
+import * as notes from "./notify.js";
+import * as side from "./sidebar.js";
 import * as view from "./view.js";
 
 const $ = (id) => document.getElementById(id);
 const state = {
   ws: null, name: null, login: null, serverpw: null, joined: false, everJoined: false,
-  rooms: new Map(),      // room -> {name, topic, members: Map(name -> away), lines, lastTimed, last, more, ...}
+  rooms: new Map(),      // room or "@name" (a conversation) -> {name, kind, topic, members, lines, unread, ...}
   order: [],             // rooms in the order joined
   current: "#lobby",
   retry: 1000, refused: false,
@@ -23,10 +25,35 @@ const isCurrent = (name) => name.toLowerCase() === state.current.toLowerCase();
 function room(name) {
   const key = name.toLowerCase();
   for (const [k, r] of state.rooms) if (k.toLowerCase() === key) return r;
-  const r = { name, topic: "", members: new Map(), lines: [], lastTimed: null, last: 0, more: false,
-    loadingOlder: false, refill: false, older: [] };
+  const dm = name.startsWith("@");
+  const r = { name, kind: dm ? "dm" : "room", peer: dm ? name.slice(1) : null, topic: "", members: new Map(),
+    lines: [], lastTimed: null, last: 0, more: false, loadingOlder: false, refill: false, older: [],
+    unread: 0, mentions: 0, firstUnread: null };
   state.rooms.set(name, r);
   return r;
+}
+
+// A private conversation, in the sidebar beside the rooms: "@bob".
+function conversation(peer) {
+  const r = room("@" + peer);
+  r.members = new Map([[r.peer, null], [state.name, null]]);
+  return r;
+}
+
+// Not in front of you: another room, or the tab is hidden (the count is cleared on coming back).
+const unseen = (name) => !isCurrent(name) || document.hidden;
+
+function arrived(r, li, mention, title, body) {
+  if (!unseen(r.name)) return;
+  side.unread(state, r, li, mention);
+  if (mention || r.kind === "dm") notes.notify(r.name, title, body);
+  drawRooms();
+}
+
+function pick(name) {
+  closeDrawers();
+  state.current = room(name).name;
+  drawRoom();
 }
 
 function send(frame) {
@@ -69,54 +96,43 @@ function chatLine(f) {
   const r = room(f.room);
   if (f.timestamp <= r.last) return;  // seen already (a replay after reconnecting)
   r.last = f.timestamp;
-  view.append(r, chatItem(f), isCurrent(f.room));
+  const li = chatItem(f);
+  view.append(r, li, isCurrent(f.room));
+  if (!f.history && f.username !== state.name) {
+    arrived(r, li, li.classList.contains("mention"), `${f.username} in ${r.name}`, f.message);
+  }
 }
 
 function drawRoom() {
   const r = room(state.current);
-  $("room-name").textContent = r.name;
-  $("topic").textContent = r.topic ? "— " + r.topic : "";
+  $("room-name").textContent = r.kind === "dm" ? r.peer : r.name;
+  $("topic").textContent = r.kind === "dm" ? "— a private conversation" : r.topic ? "— " + r.topic : "";
+  $("bell").textContent = notes.isMuted(r.name) ? "🔕" : "🔔";
+  if (r.unread) view.markNew(r);  // "new since you left", above the first of them
+  side.read(state, r);
   view.show(r);
   drawMembers();
   drawRooms();
   olderIfShort();
 }
 
-function drawMembers() {
-  const r = room(state.current);
-  const items = [...r.members.entries()].sort((a, b) => a[0].localeCompare(b[0])).map(([name, away]) => {
-    const li = document.createElement("li");
-    li.textContent = name;
-    li.style.color = away ? "" : view.colour(name);
-    if (away) { li.className = "away"; li.title = "away: " + away; }
-    li.addEventListener("click", () => { closeDrawers(); $("line").value = `/msg ${name} `; $("line").focus(); });
-    return li;
-  });
-  $("members").replaceChildren(...items);
+function awayOf(name) {
+  for (const r of state.rooms.values()) if (r.members.get(name)) return r.members.get(name);
+  return null;
 }
 
-function drawRooms() {
-  $("my-rooms").replaceChildren(...state.order.map((name) => {
-    const li = document.createElement("li");
-    li.textContent = name;
-    if (isCurrent(name)) li.className = "current";
-    li.addEventListener("click", () => { closeDrawers(); state.current = name; drawRoom(); });
-    return li;
-  }));
+function drawMembers() {
+  side.drawMembers(room(state.current), awayOf, (name) => {
+    closeDrawers();
+    pick(conversation(name).name);
+    $("line").focus();
+  });
 }
+
+function drawRooms() { side.drawRooms(state, pick); }
 
 function drawAllRooms(rooms) {
-  $("all-rooms").replaceChildren(...rooms.map((r) => {
-    const li = document.createElement("li");
-    li.textContent = r.room + " ";
-    const c = document.createElement("span");
-    c.className = "count";
-    c.textContent = `(${r.users})`;
-    li.append(c);
-    if (r.topic) li.title = r.topic;
-    li.addEventListener("click", () => { closeDrawers(); send({ type: "join_room", room: r.room }); });
-    return li;
-  }));
+  side.drawAllRooms(rooms, (name) => { closeDrawers(); send({ type: "join_room", room: name }); });
 }
 
 function status(text) { $("status").textContent = text; }
@@ -264,10 +280,14 @@ const handlers = {
     state.listing = null;
     drawAllRooms(all);
   },
-  dm(f) {
+  dm(f) {  // a line of a conversation: the other's, or the receipt of one's own
     const mine = f.from === state.name;
-    const head = mine ? `→ ${f.to}: ` : `${f.from} → you: `;
-    line(state.current, [head, ...view.linked(f.message)], "notice" + (mine ? "" : " mention"), f.timestamp);
+    const r = conversation(mine ? f.to : f.from);
+    const li = view.makeLine([view.who(f.from), " ", ...view.linked(f.message)], f.offline ? "history" : "",
+      f.timestamp, f.from);
+    view.append(r, li, isCurrent(r.name));
+    if (!mine) arrived(r, li, true, `${f.from} (private)`, f.message);
+    else drawRooms();
   },
   server(f) { line(state.current, ["*** " + f.message], "notice", f.timestamp); },
   shutdown(f) { line(state.current, ["*** " + f.message], "notice", f.timestamp); },
@@ -320,6 +340,7 @@ function typed(text) {
     line(state.current, [asked], "notice");
   } else {
     if (asked.type === "quit") state.refused = true;
+    if (asked.type === "dm") pick(conversation(asked.to).name);  // the conversation opens, as in a sidebar
     send(asked);
   }
 }
@@ -337,6 +358,11 @@ $("say").addEventListener("submit", (e) => {
   $("line").value = "";
   if (text.startsWith("/") && !text.startsWith("//")) { typed(text); return; }
   const message = text.startsWith("//") ? text.slice(1) : text;
+  const here = room(state.current);
+  if (here.kind === "dm") {  // the server's receipt puts it in the conversation
+    send({ type: "dm", to: here.peer, message });
+    return;
+  }
   send({ type: "chat", room: state.current, message });
   // the server does not echo one's own lines: show it now, and follow it down
   line(state.current, [view.who(state.name), " ", ...view.linked(message)], "", now(), state.name);
@@ -362,6 +388,15 @@ function openDrawer(id) {
 }
 
 $("open-rooms").addEventListener("click", () => openDrawer("rooms-pane"));
+$("bell").addEventListener("click", () => {
+  $("bell").textContent = notes.toggleMuted(state.current) ? "🔕" : "🔔";
+});
+notes.offer($("ask-notify"));
+document.addEventListener("visibilitychange", () => {  // back to the tab: what is on screen is read
+  if (document.hidden || !state.joined) return;
+  side.read(state, room(state.current));
+  drawRooms();
+});
 $("open-members").addEventListener("click", () => openDrawer("members-pane"));
 $("scrim").addEventListener("click", closeDrawers);
 

@@ -181,3 +181,15 @@ export function show(r) {
   box().replaceChildren(...r.lines);
   toBottom();
 }
+
+// "New since you left": a marker line above the first message that arrived while you were away
+// (one per room, moved each time you come back to something new).
+export function markNew(r) {
+  const at = r.lines.indexOf(r.firstUnread);
+  if (at < 0) return;
+  const old = r.lines.findIndex((li) => li.classList.contains("new-marker"));
+  if (old >= 0) r.lines.splice(old, 1)[0].remove();
+  const marker = makeLine(["new since you left"], "new-marker");
+  r.lines.splice(r.lines.indexOf(r.firstUnread), 0, marker);
+  r.firstUnread = null;
+}

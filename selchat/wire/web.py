@@ -45,6 +45,7 @@ IRC_SUBPROTOCOL = "text.ircv3.net"
 HEAD_MAX = 8192  # bytes of request line and headers (h11's own default is 16 KiB)
 # Content-Security-Policy: the page's own script and style only, no inline code, no other site
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "manifest-src 'self'; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 CLOSE_TOO_BIG = 1009
 CLOSE_UNSUPPORTED = 1003
@@ -77,6 +78,11 @@ def _load_assets() -> dict[str, Asset]:
              "/app.js": ("app.js", "text/javascript; charset=utf-8"),
              "/view.js": ("view.js", "text/javascript; charset=utf-8"),
              "/commands.js": ("commands.js", "text/javascript; charset=utf-8"),
+             "/sidebar.js": ("sidebar.js", "text/javascript; charset=utf-8"),
+             "/notify.js": ("notify.js", "text/javascript; charset=utf-8"),
+             "/favicon.svg": ("favicon.svg", "image/svg+xml"),
+             "/favicon.ico": ("favicon.svg", "image/svg+xml"),  # asked for by browsers without a <link>
+             "/manifest.webmanifest": ("manifest.webmanifest", "application/manifest+json"),
              "/style.css": ("style.css", "text/css; charset=utf-8")}
     web = resources.files("selchat") / "web"
     assets = {}

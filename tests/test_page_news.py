@@ -1,0 +1,82 @@
+"""What is new, on the page (issue 22): unread and mention badges per room and conversation, the
+tab's title and icon, the "new since you left" line, private messages as conversations in the
+sidebar, and a desktop notification for one while the tab is hidden."""
+
+from __future__ import annotations
+
+from tests.browsing import WAIT_MS, expect, pytestmark, say  # noqa: F401 - the marks apply here too
+from tests.clients import RawClient
+
+# Every Notification the page makes, kept where the test can read it (the real one is made too).
+RECORD_NOTES = """
+window.__notes = [];
+window.Notification = new Proxy(window.Notification, {
+  construct(target, args) { window.__notes.push([args[0], (args[1] || {}).body]); return new target(...args); },
+});
+"""
+HIDE = """hidden => {
+  Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden });
+  document.dispatchEvent(new Event('visibilitychange'));
+}"""
+
+
+def test_unread_mentions_conversations_and_a_notification(browser, start_server) -> None:
+    server = start_server()
+    origin = f"http://127.0.0.1:{server.port}"
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    poster = RawClient(server.address)
+    try:
+        context.grant_permissions(["notifications"], origin=origin)
+        context.add_init_script(RECORD_NOTES)
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(origin + "/")
+        page.fill("#name", "reader")
+        page.click("button[type=submit]")
+        expect(page.locator("#chat")).to_be_visible()
+        poster.join("poster", version=2)
+        say(page, "/join #dev")
+        expect(page.locator("#room-name")).to_have_text("#dev")
+        lobby = page.locator("#my-rooms li", has_text="#lobby")
+        for text in ("hello lobby", "anyone?"):
+            poster.send(type="chat", room="#lobby", message=text)
+        expect(lobby.locator(".badge")).to_have_text("2")
+        expect(lobby).to_have_class("unread")
+        expect(page).to_have_title("(2) selchat")
+        assert "circle" in page.get_attribute("#favicon", "href")  # the icon has its dot
+        poster.send(type="chat", room="#lobby", message="reader: look here")
+        expect(lobby.locator(".badge.mention")).to_have_text("1")
+        expect(page).to_have_title("(3) selchat")
+        lobby.click()
+        expect(page.locator("#room-name")).to_have_text("#lobby")
+        expect(lobby.locator(".badge")).to_have_count(0)
+        expect(page).to_have_title("selchat")
+        marker = page.locator("#messages li.new-marker")
+        expect(marker).to_have_text("new since you left")
+        assert marker.evaluate("m => m.nextElementSibling.textContent").endswith("hello lobby")
+        # hidden: a private message is a conversation with its badge, and a notification
+        page.evaluate(HIDE, True)
+        poster.send(type="dm", to="reader", message="psst")
+        talk = page.locator("#conversations li", has_text="poster")
+        expect(talk.locator(".badge.mention")).to_have_text("1")
+        page.wait_for_function("window.__notes.length > 0")
+        assert page.evaluate("window.__notes") == [["poster (private)", "psst"]]
+        expect(page.locator("#messages")).not_to_contain_text("psst")  # not a line of the room on screen
+        page.evaluate(HIDE, False)
+        talk.click()
+        expect(page.locator("#room-name")).to_have_text("poster")
+        expect(page.locator("#messages")).to_contain_text("psst")
+        say(page, "hi back")
+        assert poster.expect("dm", message="hi back")["from"] == "reader"
+        expect(page.locator("#messages")).to_contain_text("hi back")  # the server's receipt, in the conversation
+        # a room's notifications turned off: a mention there while hidden says nothing
+        lobby.click()
+        page.click("#bell")
+        expect(page.locator("#bell")).to_have_text("🔕")
+        page.evaluate(HIDE, True)
+        poster.send(type="chat", room="#lobby", message="reader: muted?")
+        expect(lobby.locator(".badge.mention")).to_have_text("1")
+        assert page.evaluate("window.__notes.length") == 1
+    finally:
+        poster.close()
+        context.close()
