@@ -3,7 +3,9 @@
 // list and its scrolling are view.js's; what is typed, commands.js's.
 "use strict";
 
+import { REFUSALS, askPassword, offerRegister } from "./account.js";
 import { HELP, command } from "./commands.js";
+import { keys, recall } from "./keys.js";
 import * as notes from "./notify.js";
 import * as side from "./sidebar.js";
 import * as view from "./view.js";
@@ -17,7 +19,9 @@ const state = {
   retry: 1000, refused: false,
   maxMessage: 0,         // characters a message may hold, from the welcome
   listing: null,         // the pages of a long list of rooms so far
+  lastSent: "",          // the last line typed, for Up in an empty box
 };
+
 
 const now = () => Date.now() / 1000;
 const isCurrent = (name) => name.toLowerCase() === state.current.toLowerCase();
@@ -50,11 +54,18 @@ function arrived(r, li, mention, title, body) {
   drawRooms();
 }
 
+// Show room ``name``; the box's draft stays with the room it was typed in.
 function pick(name) {
   closeDrawers();
+  const box = $("line");
+  room(state.current).draft = box.value;
   state.current = room(name).name;
+  box.value = room(state.current).draft || "";
   drawRoom();
 }
+
+const sidebarOrder = () => [...state.order, ...[...state.rooms.values()].filter((r) => r.kind === "dm")
+  .map((r) => r.name)];
 
 function send(frame) {
   if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(frame));
@@ -180,7 +191,7 @@ const handlers = {
   },
   error(f) {
     if (!state.joined) {
-      $("login-error").textContent = f.message;
+      $("login-error").textContent = f.message + (REFUSALS[f.code] ? " " + REFUSALS[f.code] : "");
       state.refused = true;
       state.ws.close();
       return;
@@ -191,8 +202,7 @@ const handlers = {
     const r = room(f.room);
     r.members = new Map(f.users.map((u) => [u, null]));
     r.topic = f.topic || "";
-    if (!state.order.includes(r.name)) { state.order.push(r.name); state.current = r.name; }
-    drawRoom();
+    if (!state.order.includes(r.name)) { state.order.push(r.name); pick(r.name); } else drawRoom();
     send({ type: "users", room: r.name });
     send({ type: "rooms" });
   },
@@ -338,6 +348,9 @@ function typed(text) {
     for (const [words, what] of HELP) line(state.current, [`  ${words} — ${what}`], "notice");
   } else if (typeof asked === "string") {
     line(state.current, [asked], "notice");
+  } else if (asked.type === "register-dialog") {
+    if (asked.typed) line(state.current, ["the password is asked for here, not typed in the box where it shows"], "notice");
+    askPassword(state.name);
   } else {
     if (asked.type === "quit") state.refused = true;
     if (asked.type === "dm") pick(conversation(asked.to).name);  // the conversation opens, as in a sidebar
@@ -356,6 +369,7 @@ $("say").addEventListener("submit", (e) => {
     return;
   }
   $("line").value = "";
+  if (!text.toLowerCase().startsWith("/register")) state.lastSent = text;
   if (text.startsWith("/") && !text.startsWith("//")) { typed(text); return; }
   const message = text.startsWith("//") ? text.slice(1) : text;
   const here = room(state.current);
@@ -399,6 +413,11 @@ document.addEventListener("visibilitychange", () => {  // back to the tab: what 
 });
 $("open-members").addEventListener("click", () => openDrawer("members-pane"));
 $("scrim").addEventListener("click", closeDrawers);
+
+offerRegister(send);
+keys({ rooms: sidebarOrder, current: () => state.current, pick,
+  join: (name) => send({ type: "join_room", room: name }) });
+recall($("line"), () => state.lastSent);
 
 $("login").addEventListener("submit", (e) => {
   e.preventDefault();

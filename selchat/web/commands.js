@@ -15,7 +15,7 @@ export const HELP = [
   ["/nick NAME", "change your name"],
   ["/away [TEXT]", "say you are away (without TEXT: back)"],
   ["/whois NAME", "who someone is, and where"],
-  ["/register PASSWORD", "make your name an account"],
+  ["/register", "make your name an account (the password is asked for)"],
   ["/quit", "leave"],
 ];
 
@@ -39,7 +39,8 @@ export function command(text, here) {
     case "/users": case "/names": return { type: "users", room: arg || here };
     case "/list": case "/rooms": return { type: "rooms" };
     case "/whois": return arg ? { type: "whois", username: arg } : "usage: /whois NAME";
-    case "/register": return arg ? { type: "register", password: arg } : "usage: /register PASSWORD";
+    // the password is asked for in a password field, never typed here where it shows
+    case "/register": return { type: "register-dialog", typed: Boolean(arg) };
     case "/quit": case "/exit": case "/q": return { type: "quit" };
     case "/help": return null;
     default: return `unknown command ${word}; /help lists them`;

@@ -11,10 +11,13 @@ const URL_RE = /\bhttps?:\/\/[^\s<>"']+/gi;
 
 const box = () => document.getElementById("messages");
 
+const dark = window.matchMedia("(prefers-color-scheme: dark)");
+
+// A name's own colour, the same everywhere, light enough to read on the theme's background.
 export function colour(name) {
   let h = 0;
   for (const c of name) h = (h * 31 + c.codePointAt(0)) % 360;
-  return `hsl(${h} 55% 38%)`;
+  return `hsl(${h} 55% ${dark.matches ? 70 : 38}%)`;
 }
 
 function hhmm(ts) {

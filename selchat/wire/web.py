@@ -73,22 +73,23 @@ class Asset:
     etag: str
 
 
+# what each of the page's files is, by its suffix; every file in selchat/web/ is served at /NAME
+CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                 ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml",
+                 ".webmanifest": "application/manifest+json"}
+
+
 def _load_assets() -> dict[str, Asset]:
-    files = {"/": ("index.html", "text/html; charset=utf-8"),
-             "/app.js": ("app.js", "text/javascript; charset=utf-8"),
-             "/view.js": ("view.js", "text/javascript; charset=utf-8"),
-             "/commands.js": ("commands.js", "text/javascript; charset=utf-8"),
-             "/sidebar.js": ("sidebar.js", "text/javascript; charset=utf-8"),
-             "/notify.js": ("notify.js", "text/javascript; charset=utf-8"),
-             "/favicon.svg": ("favicon.svg", "image/svg+xml"),
-             "/favicon.ico": ("favicon.svg", "image/svg+xml"),  # asked for by browsers without a <link>
-             "/manifest.webmanifest": ("manifest.webmanifest", "application/manifest+json"),
-             "/style.css": ("style.css", "text/css; charset=utf-8")}
     web = resources.files("selchat") / "web"
     assets = {}
-    for path, (name, kind) in files.items():
-        body = (web / name).read_bytes()
-        assets[path] = Asset(body, kind, '"' + hashlib.sha256(body).hexdigest()[:20] + '"')
+    for item in web.iterdir():
+        kind = CONTENT_TYPES.get("." + item.name.rpartition(".")[2])
+        if kind is None or not item.is_file():
+            continue
+        body = item.read_bytes()
+        asset = Asset(body, kind, '"' + hashlib.sha256(body).hexdigest()[:20] + '"')
+        assets["/" if item.name == "index.html" else "/" + item.name] = asset
+    assets["/favicon.ico"] = assets["/favicon.svg"]  # asked for by browsers that saw no <link rel=icon>
     return assets
 
 

@@ -1,0 +1,89 @@
+"""The page's commands and keys (issue 22): the terminal's words, a password asked for in password
+fields, the keyboard between rooms, a draft per room, the login form's refusals, the themes."""
+
+from __future__ import annotations
+
+from tests.browsing import expect, open_page, pytestmark, say  # noqa: F401 - the marks apply here too
+from tests.clients import RawClient, get, http
+
+
+def test_commands_in_the_terminal_s_words_and_register_in_password_fields(browser, server) -> None:
+    watcher = RawClient(server.address)
+    try:
+        watcher.join("watcher", version=2)
+        page = open_page(browser, server, "typist")
+        say(page, "/help")
+        expect(page.locator("#messages li.notice", has_text="/list — every room")).to_have_count(1)
+        say(page, "/away lunch")
+        assert watcher.expect("away")["message"] == "lunch"
+        say(page, "/away")  # alone: back, as in the terminal
+        assert watcher.expect("away")["message"] is None
+        say(page, "/join #side")
+        expect(page.locator("#room-name")).to_have_text("#side")
+        say(page, "/list")
+        expect(page.locator("#all-rooms")).to_contain_text("#side")
+        say(page, "/register hunter22")  # a password typed in the box is not sent
+        expect(page.locator("#register")).to_be_visible()
+        expect(page.locator("#messages")).to_contain_text("not typed in the box")
+        page.fill("#register-pw", "a long password")
+        page.fill("#register-again", "another one")
+        page.click("#register button[type=submit]")
+        expect(page.locator("#register-error")).to_have_text("The two are not the same.")
+        page.fill("#register-again", "a long password")
+        page.click("#register button[type=submit]")
+        expect(page.locator("#register")).to_be_hidden()
+        expect(page.locator("#messages")).to_contain_text("typist")  # the server's "registered" notice
+        expect(page.locator("#messages li.notice").last).to_contain_text("account")
+    finally:
+        watcher.close()
+
+
+def test_keys_between_rooms_a_draft_per_room_and_the_last_line_again(browser, server) -> None:
+    page = open_page(browser, server, "keyboard")
+    for name in ("#one", "#two"):
+        say(page, f"/join {name}")
+        expect(page.locator("#room-name")).to_have_text(name)
+    page.fill("#line", "half a thought in #two")
+    page.keyboard.press("Alt+1")
+    expect(page.locator("#room-name")).to_have_text("#lobby")
+    assert page.input_value("#line") == ""  # the draft stayed with #two
+    page.keyboard.press("Alt+ArrowUp")  # from the first: round to the last
+    expect(page.locator("#room-name")).to_have_text("#two")
+    assert page.input_value("#line") == "half a thought in #two"
+    page.keyboard.press("Alt+ArrowUp")
+    expect(page.locator("#room-name")).to_have_text("#one")
+    page.keyboard.press("Control+k")
+    expect(page.locator("#jump")).to_be_visible()
+    page.fill("#jump-to", "lob")
+    page.press("#jump-to", "Enter")
+    expect(page.locator("#room-name")).to_have_text("#lobby")
+    say(page, "a line with a typo")
+    page.press("#line", "ArrowUp")
+    assert page.input_value("#line") == "a line with a typo"
+
+
+def test_the_login_form_says_what_a_refusal_means(browser, server) -> None:
+    holder = RawClient(server.address)
+    try:
+        holder.join("taken", version=2)
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{server.port}/")
+        expect(page.locator(".hint")).to_contain_text("Needed")
+        page.fill("#name", "taken")
+        page.click("button[type=submit]")
+        expect(page.locator("#login-error")).to_contain_text("Someone is using that name right now")
+        page.close()
+    finally:
+        holder.close()
+
+
+def test_a_dark_theme_an_icon_and_a_manifest(browser, server) -> None:
+    page = browser.new_page(color_scheme="dark")
+    page.goto(f"http://127.0.0.1:{server.port}/")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(22, 23, 24)", background
+    page.close()
+    for path, kind in (("/favicon.ico", "image/svg+xml"), ("/favicon.svg", "image/svg+xml"),
+                       ("/manifest.webmanifest", "application/manifest+json")):
+        status, headers, _ = http(server, get(path))
+        assert status == 200 and headers["content-type"] == kind, path
