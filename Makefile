@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: serve test lint bench bench-history bench-protocols bench-shared soak abuse fuzz irctest screenshot clean
+.PHONY: serve test lint bench bench-history bench-protocols bench-page bench-shared soak abuse fuzz irctest screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,9 +54,13 @@ bench-protocols: $(VENV)/.dev
 bench-shared: $(VENV)/.dev
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/shared.py $(ARGS)
 
-# the README's picture of the page, taken by the browser test (Chromium through Playwright)
+# the README's pictures of the page (docs/page.png, docs/page-phone.png), taken by the browser test
 screenshot: $(VENV)/.dev
-	SELCHAT_SCREENSHOT=$(CURDIR)/docs/page.png $(BIN)/python -m pytest -q tests/test_browser.py -k two_pages
+	SELCHAT_SCREENSHOTS=$(CURDIR)/docs $(BIN)/python -m pytest -q tests/test_page_screens.py
+
+# typing latency and memory in Chromium with 10,000 lines and 2,000 members: bench/results/page.json
+bench-page: $(VENV)/.dev
+	SELCHAT_PAGE_FIGURES=$(CURDIR)/bench/results/page.json $(BIN)/python -m pytest -q -s tests/test_page_speed.py
 
 # the IRC conformance suite against selchat, from a checkout of https://github.com/progval/irctest
 # at IRCTEST=DIR (kept outside this project), with tests/irctest_selchat.py as its controller

@@ -3,7 +3,6 @@ a real `selchat serve`, beside a `selchat join` user in a real terminal."""
 
 from __future__ import annotations
 
-import os
 import signal
 from pathlib import Path
 
@@ -34,7 +33,7 @@ def test_two_pages_and_a_terminal_user_chat_in_one_room(browser, spawn, server: 
     expect(ben.locator("#messages")).to_contain_text("ann waves at ben")
     say(ann, "ben: are you there?")
     expect(ben.locator("#messages li.mention").last).to_contain_text("are you there?")
-    shot = Path(os.environ.get("SELCHAT_SCREENSHOT") or (Path(server.log_file.name).parent / "selchat-page.png"))
+    shot = Path(server.log_file.name).parent / "selchat-page.png"  # the README's pictures: test_page_screens.py
     ben.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000
     terminal.sendline("/quit")

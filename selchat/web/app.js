@@ -118,7 +118,7 @@ function drawRoom() {
   const r = room(state.current);
   $("room-name").textContent = r.kind === "dm" ? r.peer : r.name;
   $("topic").textContent = r.kind === "dm" ? "— a private conversation" : r.topic ? "— " + r.topic : "";
-  $("bell").textContent = notes.isMuted(r.name) ? "🔕" : "🔔";
+  bell(notes.isMuted(r.name));
   if (r.unread) view.markNew(r);  // "new since you left", above the first of them
   side.read(state, r);
   view.show(r);
@@ -160,8 +160,10 @@ function older() {
 
 // A list shorter than its box cannot be scrolled up: fetch the older page at once.
 function olderIfShort() {
-  const box = $("messages");
-  if (box.scrollHeight <= box.clientHeight) older();
+  view.afterDrawing(() => {
+    const box = $("messages");
+    if (box.scrollHeight <= box.clientHeight) older();
+  });
 }
 
 // -- the protocol -------------------------------------------------------------------------------
@@ -402,9 +404,13 @@ function openDrawer(id) {
 }
 
 $("open-rooms").addEventListener("click", () => openDrawer("rooms-pane"));
-$("bell").addEventListener("click", () => {
-  $("bell").textContent = notes.toggleMuted(state.current) ? "🔕" : "🔔";
-});
+// The header's bell: this room's notifications on, or muted (drawn by the style sheet, no font needed).
+function bell(muted) {
+  $("bell").classList.toggle("muted", muted);
+  $("bell").setAttribute("aria-pressed", String(muted));
+  $("bell").title = muted ? "notifications for this room are off: turn them on" : "notifications for this room: turn them off";
+}
+$("bell").addEventListener("click", () => bell(notes.toggleMuted(state.current)));
 notes.offer($("ask-notify"));
 document.addEventListener("visibilitychange", () => {  // back to the tab: what is on screen is read
   if (document.hidden || !state.joined) return;

@@ -122,10 +122,26 @@ export function nearTop() {
   return box().scrollTop < NEAR_TOP;
 }
 
+// Lines for the room on screen go into the list once a frame, together: a burst of a thousand
+// messages is one layout, not a thousand (reading scrollHeight after each append forces one).
+let pending = null;  // {r, items, follows, news}
+let shownRoom = null;
+
 export function toBottom() {
+  if (pending) pending.follows = true;
   const b = box();
   b.scrollTop = b.scrollHeight;
   document.getElementById("new-below").hidden = true;
+}
+
+function flush() {
+  const p = pending;
+  pending = null;
+  if (!p || p.r !== shownRoom) return;  // the room changed: show() drew it whole
+  box().append(...p.items.filter((li) => !li.isConnected && !li.dataset.gone));
+  trim(p.r);
+  if (p.follows) toBottom();
+  else if (p.news) document.getElementById("new-below").hidden = false;
 }
 
 // A line at the end of room ``r``; on screen when ``shown``, following the view only if it was
@@ -135,16 +151,23 @@ export function append(r, li, shown) {
   if (li.dataset.ts) r.lastTimed = li;
   r.lines.push(...items);
   if (!shown) { trim(r); return; }
-  const follows = atBottom();
-  box().append(...items);
-  trim(r);
-  if (follows) toBottom();
-  else if (li.dataset.who) document.getElementById("new-below").hidden = false;
+  if (!pending) {
+    pending = { r, items: [], follows: atBottom(), news: false };
+    requestAnimationFrame(flush);
+  }
+  pending.items.push(...items);
+  if (li.dataset.who) pending.news = true;
+}
+
+// After what is pending has been drawn (callbacks of one frame run in the order asked).
+export function afterDrawing(fn) {
+  requestAnimationFrame(() => fn());
 }
 
 // Older lines (oldest first) above what room ``r`` holds, the line looked at kept in place.
 export function prepend(r, lis, shown) {
   if (!lis.length) return;
+  if (pending) flush();  // what came below first, so that the list's height is the true one
   const batch = [];
   let prev = null;
   for (const li of lis) { batch.push(...follow(prev, li)); prev = li; }
@@ -175,12 +198,15 @@ export function beginning(r, shown) {
 function trim(r) {
   while (r.lines.length > SCROLLBACK) {
     const gone = r.lines.shift();
+    gone.dataset.gone = "1";  // trimmed before it was drawn: it stays out
     if (gone.isConnected) gone.remove();
     r.more = true;  // fetched again when scrolled back up to
   }
 }
 
 export function show(r) {
+  pending = null;
+  shownRoom = r;
   box().replaceChildren(...r.lines);
   toBottom();
 }
