@@ -87,3 +87,32 @@ def test_a_dark_theme_an_icon_and_a_manifest(browser, server) -> None:
                        ("/manifest.webmanifest", "application/manifest+json")):
         status, headers, _ = http(server, get(path))
         assert status == 200 and headers["content-type"] == kind, path
+
+
+def test_markup_in_every_field_a_person_writes_stays_text(browser, server) -> None:
+    evil = "<img src=x onerror=alert(1)>"
+    mallory = RawClient(server.address)
+    try:
+        refused = RawClient(server.address)
+        refused.send(type="join", username=evil, version=2)  # a name: refused by the server itself
+        assert refused.error("invalid_username")
+        refused.close()
+        mallory.join("mallory", version=2)
+        mallory.send(type="join_room", room="#" + evil)  # a room's name: the same
+        assert mallory.error("bad_room_name")
+        mallory.send(type="topic", room="#lobby", topic=evil)
+        mallory.send(type="away", message=evil)
+        mallory.send(type="ping", id=1)
+        mallory.expect("pong")
+        dialogs: list[str] = []
+        page = open_page(browser, server, "victim", dialogs)
+        expect(page.locator("#topic")).to_contain_text(evil)
+        expect(page.locator("#members li.away")).to_have_attribute("title", "away: " + evil)
+        mallory.send(type="chat", message=evil)
+        mallory.send(type="dm", to="victim", message=evil)
+        expect(page.locator("#messages")).to_contain_text(evil)
+        page.locator("#conversations li", has_text="mallory").click()
+        expect(page.locator("#messages")).to_contain_text(evil)
+        assert page.locator("img").count() == 0 and dialogs == []
+    finally:
+        mallory.close()

@@ -109,7 +109,7 @@ function chatLine(f) {
   r.last = f.timestamp;
   const li = chatItem(f);
   view.append(r, li, isCurrent(f.room));
-  if (!f.history && f.username !== state.name) {
+  if ((!f.history || r.refilling) && f.username !== state.name) {
     arrived(r, li, li.classList.contains("mention"), `${f.username} in ${r.name}`, f.message);
   }
 }
@@ -188,6 +188,7 @@ const handlers = {
       for (const text of f.motd.split("\n")) if (text.trim()) line(f.room, [text], "notice");
     }
     state.everJoined = true;
+    send({ type: "users", room: f.room });  // who is away: the welcome names only who is here
     send({ type: "rooms" });
     drawRoom();
   },
@@ -225,8 +226,10 @@ const handlers = {
       r.more = f.more;
     }
     if (!r.more) view.beginning(r, isCurrent(r.name));
+    r.refilling = false;
     if (r.refill && r.last) {  // fill the gap since the last line seen before the reconnect
       r.refill = false;
+      r.refilling = true;  // what was said meanwhile is unread, like what arrives live
       send({ type: "history", room: r.name, after: r.last, limit: 200 });
     }
     if (isCurrent(r.name)) olderIfShort();

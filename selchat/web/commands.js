@@ -8,7 +8,7 @@ export const HELP = [
   ["/part [#ROOM]", "leave the current room (or the one named)"],
   ["/list", "every room, with its people and topic"],
   ["/names [#ROOM]", "who is in the current room (or the one named), and who is away"],
-  ["/users", "who is in the current room"],
+  ["/users", "who is in the lobby"],
   ["/topic [TEXT]", "show the current room's topic, or set it"],
   ["/me TEXT", "an action: * alice waves"],
   ["/msg NAME TEXT", "a private message"],
@@ -36,7 +36,8 @@ export function command(text, here) {
     case "/topic": return { type: "topic", room: here, topic: arg || null };
     case "/away": return { type: "away", message: arg || null };
     case "/back": return { type: "away", message: null };
-    case "/users": case "/names": return { type: "users", room: arg || here };
+    case "/names": return { type: "users", room: arg || here };
+    case "/users": return { type: "users", room: "#lobby" };
     case "/list": case "/rooms": return { type: "rooms" };
     case "/whois": return arg ? { type: "whois", username: arg } : "usage: /whois NAME";
     // the password is asked for in a password field, never typed here where it shows
