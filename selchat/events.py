@@ -92,6 +92,16 @@ class Rooms:
 
 
 @dataclass(slots=True)
+class DmHistory:
+    """A page of one's private conversation with ``peer``: the newest before ``before`` (None: now).
+    Kept only between accounts."""
+
+    peer: str
+    before: float | None = None
+    limit: int = 50
+
+
+@dataclass(slots=True)
 class History:
     """A page of a room's stored messages strictly between ``after`` and ``before`` (either may be
     None: open). ``oldest``: the page next to ``after``, else the page next to ``before``.
@@ -154,11 +164,12 @@ class Authenticate:
     password: str
 
 
-Command = Union[Join, Chat, Dm, Users, Ping, Pong, Quit, JoinRoom, LeaveRoom, Rooms, History, Topic, Nick, Away,
-                Register, Whois, Lusers, Authenticate, Who]
+Command = Union[Join, Chat, Dm, Users, Ping, Pong, Quit, JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick,
+                Away, Register, Whois, Lusers, Authenticate, Who]
 
 # Commands a JSON client must have joined with "version": 2 to use (its codec refuses them).
-V2_COMMANDS = frozenset({JoinRoom, LeaveRoom, Rooms, History, Topic, Nick, Away, Register, Whois, Lusers, Who})
+V2_COMMANDS = frozenset({JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick, Away, Register, Whois, Lusers,
+                         Who})
 
 _USERS = Users()
 _QUIT = Quit()
@@ -219,10 +230,12 @@ def _chat(frame: dict[str, Any]) -> Chat:
     return Chat(_field(frame, "message"), _optional(frame, "room"), action)
 
 
-def _history(frame: dict[str, Any]) -> History:
+def _history(frame: dict[str, Any]) -> History | DmHistory:
     limit = frame.get("limit", 50)
     if type(limit) is not int or limit < 1:
         raise ProtocolError(ErrorCode.BAD_FRAME, '"limit" must be a positive integer')
+    if "with" in frame:  # a private conversation's pages
+        return DmHistory(_field(frame, "with"), _number(frame, "before"), limit)
     return History(_field(frame, "room"), _number(frame, "before"), limit, _number(frame, "after"),
                    frame.get("before") is None and frame.get("after") is not None)
 

@@ -117,6 +117,15 @@ class RoomJoined:
 
 
 @dataclass(slots=True)
+class DmHistoryBatch:
+    """A page of a private conversation, oldest first; ``more``: older ones are kept."""
+
+    peer: str
+    dms: tuple[DirectMessage, ...]
+    more: bool
+
+
+@dataclass(slots=True)
 class HistoryBatch:
     """Stored messages for one connection, oldest first: a room's replay on joining it
     (``tag`` None) or the answer to a history request (its ``tag``). One event, so that a codec
@@ -219,4 +228,4 @@ class ServerStats:
 
 Event = Union[Welcome, UserJoined, UserLeft, Message, DirectMessage, UserList, PongReply, Announcement, Shutdown,
               RoomJoined, RoomLeft, RoomList, TopicChanged, NickChanged, AwayChanged, Registered,
-              TopicIs, UserInfo, ServerStats, LoggedIn, HistoryBatch]
+              TopicIs, UserInfo, ServerStats, LoggedIn, HistoryBatch, DmHistoryBatch]

@@ -91,6 +91,18 @@ class LoadOfflineDms:
 
 
 @dataclass(slots=True)
+class LoadDmHistory:
+    """A page of a conversation between two accounts (``peer`` as the asker named it)."""
+
+    conn_id: int
+    account_key: str
+    peer_key: str
+    peer: str
+    before: float | None
+    limit: int
+
+
+@dataclass(slots=True)
 class CheckLogin:
     """Look the account's hash up and verify ``password`` against it (argon2, in the worker)."""
 
@@ -141,7 +153,8 @@ class LoadTopic:
     room: str  # as the asker wrote it
 
 
-Request = LoadHistory | LoadOfflineDms | CheckLogin | HashPassword | ClaimName | ReleaseName | ListRooms | LoadTopic
+Request = (LoadHistory | LoadOfflineDms | LoadDmHistory | CheckLogin | HashPassword | ClaimName | ReleaseName
+           | ListRooms | LoadTopic)
 
 # -- results --------------------------------------------------------------------------------------
 
@@ -158,6 +171,13 @@ class HistoryPage:
 @dataclass(slots=True)
 class OfflineDms:
     dms: tuple[DirectMessage, ...]
+
+
+@dataclass(slots=True)
+class DmHistoryPage:
+    peer: str
+    dms: tuple[DirectMessage, ...]
+    more: bool
 
 
 @dataclass(slots=True)
@@ -195,7 +215,8 @@ class TopicLoaded:
     failed: bool = False  # Redis could not say (this process's idea of it then)
 
 
-Result = HistoryPage | OfflineDms | LoginChecked | PasswordHashed | NameClaimed | RoomsListed | TopicLoaded
+Result = (HistoryPage | OfflineDms | DmHistoryPage | LoginChecked | PasswordHashed | NameClaimed | RoomsListed
+          | TopicLoaded)
 
 
 @dataclass(slots=True)

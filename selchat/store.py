@@ -121,6 +121,10 @@ MIGRATIONS: list[str] = [
         created REAL NOT NULL
     );
     """,
+    # 4: a conversation's pages: the private messages between two accounts, by time
+    """
+    CREATE INDEX dms_pair ON dms (sender, recipient, ts);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -418,6 +422,18 @@ class Store:
             (key,),
         ).fetchall()
         return [DirectMessage(s, r, text, ts / 1_000_000, offline=True) for ts, s, r, text in rows]
+
+    def dm_history(self, one: str, other: str, before: float | None, limit: int) -> tuple[list[DirectMessage], bool]:
+        """The newest ``limit`` private messages between two accounts before ``before`` (None: now),
+        oldest first, and whether there are older ones."""
+        self.commit()
+        end = _us(before) if before is not None else 2**62
+        rows = self.db.execute(
+            "SELECT ts, sender_name, recipient_name, message FROM dms WHERE ts < ? AND sender = ? AND recipient = ?"
+            " UNION ALL SELECT ts, sender_name, recipient_name, message FROM dms WHERE ts < ? AND sender = ?"
+            " AND recipient = ? ORDER BY ts DESC LIMIT ?", (end, one, other, end, other, one, limit + 1)).fetchall()
+        page = [DirectMessage(s, r, text, ts / 1_000_000) for ts, s, r, text in reversed(rows[:limit])]
+        return page, len(rows) > limit
 
     def close(self) -> None:
         """Commit what is pending and fold the WAL into the database file."""

@@ -80,3 +80,41 @@ def test_unread_mentions_conversations_and_a_notification(browser, start_server)
     finally:
         poster.close()
         context.close()
+
+
+def test_a_conversation_between_accounts_has_its_history(browser, start_server) -> None:
+    """Opening a conversation fetches its kept pages, up to its beginning, as a room's."""
+    server = start_server("--rate-limit", "0")
+    bob = RawClient(server.address)
+    amy = RawClient(server.address)
+    try:
+        for client, name in ((amy, "amy"), (bob, "bob")):
+            client.join(name, version=2)
+            client.send(type="register", password=f"{name}'s password")
+            client.expect("registered")
+        for i in range(80):
+            (amy if i % 2 else bob).send(type="dm", to="bob" if i % 2 else "amy", message=f"said {i:02d}")
+        amy.send(type="ping", id="done")
+        amy.expect("pong")
+        amy.close()
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(f"http://127.0.0.1:{server.port}/")
+        page.fill("#name", "amy")
+        page.fill("#password", "amy's password")
+        page.click("button[type=submit]")
+        expect(page.locator("#chat")).to_be_visible()
+        say(page, "/msg bob back again")  # opens the conversation, which fetches what was said
+        expect(page.locator("#room-name")).to_have_text("bob")
+        lines = page.locator("#messages li[data-msg]")
+        expect(lines.last).to_contain_text("back again")
+        while not page.locator("#messages li.beginning").count():
+            count = lines.count()
+            page.locator("#messages").evaluate("box => { box.scrollTop = 0; box.dispatchEvent(new Event('scroll')); }")
+            expect(lines).not_to_have_count(count)
+        expect(lines).to_have_count(81)
+        expect(lines.first).to_contain_text("said 00")
+        beginning = page.locator("#messages li.beginning")
+        expect(beginning).to_have_text("This is the beginning of your conversation with bob.")
+        page.close()
+    finally:
+        bob.close()

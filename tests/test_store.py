@@ -30,6 +30,10 @@ FILL: dict[int, list[str]] = {
         "INSERT INTO bans (target, shown, until, reason, created)"
         " VALUES ('10.0.0.0/8', '10.0.0.0/8', NULL, 'spam', 2.0)",
     ],
+    4: [  # an index: the conversation's pages
+        "INSERT INTO dms (ts, sender, recipient, sender_name, recipient_name, message, delivered)"
+        " VALUES (7500000, 'alice', 'bob', 'alice', 'bob', 'earlier', 1)",
+    ],
 }
 
 
@@ -61,6 +65,9 @@ def test_migrates_from_every_earlier_version(tmp_path: Path, start: int) -> None
             assert snap.last_timestamp == 8.0
         if start >= 3:
             assert [(b.target, b.until, b.reason) for b in snap.bans] == [("10.0.0.0/8", None, "spam")]
+        if start >= 2:  # a conversation's pages, through the index of version 4 on a migrated file
+            kept = ["earlier", "later"] if start >= 4 else ["later"]
+            assert [dm.text for dm in store.dm_history("bob", "alice", None, 10)[0]] == kept
         # and the migrated file takes every kind of write
         store.write(SaveRoom("#new", "#New"))
         store.write(("#new", 9_000_000, "carol", "hello", 0))

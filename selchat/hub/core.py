@@ -23,6 +23,7 @@ from selchat.events import (
     Chat,
     Command,
     Dm,
+    DmHistory,
     History,
     Join,
     JoinRoom,
@@ -50,6 +51,7 @@ from selchat.hub.sharing import Alone, Sharing
 from selchat.hub.state import LOBBY_KEY, Session, State
 from selchat.news import News
 from selchat.records import (
+    DmHistoryPage,
     HistoryPage,
     LoginChecked,
     NameClaimed,
@@ -83,7 +85,7 @@ class Hub:
         self._handlers: dict[type, Handler] = {
             Join: accounts.join, Authenticate: accounts.authenticate, Register: accounts.register,
             Nick: names.nick, Away: names.away,
-            Chat: messages.chat, Dm: messages.dm, History: messages.history,
+            Chat: messages.chat, Dm: messages.dm, History: messages.history, DmHistory: messages.dm_history,
             JoinRoom: rooms.join_room, LeaveRoom: rooms.leave_room, Rooms: rooms.rooms, Users: rooms.users,
             Topic: rooms.topic,
             Whois: queries.whois, Who: queries.who, Lusers: queries.lusers,
@@ -92,6 +94,7 @@ class Hub:
         }
         self._results: dict[type, Handler] = {
             HistoryPage: messages.history_page, OfflineDms: messages.offline_dms,
+            DmHistoryPage: messages.dm_history_page,
             LoginChecked: accounts.login_checked, PasswordHashed: accounts.password_hashed,
             NameClaimed: names.claimed, RoomsListed: rooms.rooms_listed, TopicLoaded: rooms.topic_loaded,
         }

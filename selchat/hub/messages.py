@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from selchat import outbound as ev
 from selchat.config import DMS_WAITING_MAX, DMS_WAITING_PER_SENDER, HISTORY_PAGE_MAX, NAME_MAX
 from selchat.errors import ErrorCode, ProtocolError
-from selchat.events import Chat, Dm, History
+from selchat.events import Chat, Dm, DmHistory, History
 from selchat.hub.budget import answer_budget, messages_fitting
 from selchat.hub.effects import Ask, Effect, Send, Store, Then
 from selchat.hub.sharing import Sharing
 from selchat.hub.state import Session, State
-from selchat.records import DmsDelivered, HistoryPage, LoadHistory, OfflineDms, SaveDm
+from selchat.records import DmHistoryPage, DmsDelivered, HistoryPage, LoadDmHistory, LoadHistory, OfflineDms, SaveDm
 
 
 @dataclass(slots=True)
@@ -142,3 +142,24 @@ class MessageManager:
         if fit < len(messages):
             messages, more = (messages[:fit] if result.oldest else messages[-fit:]), True
         return [Send((session.conn_id,), ev.HistoryBatch(name, messages, more, result.tag))]
+
+    # -- a private conversation's pages: kept only between accounts ---------------------------------
+    def dm_history(self, session: Session, cmd: DmHistory, now: float) -> list[Effect]:
+        if session.account is None:
+            raise ProtocolError(ErrorCode.HISTORY_UNAVAILABLE, "private messages are kept only between accounts:"
+                                " log in to your account to see a conversation's history")
+        self.state.spend_token(session, now)
+        peer_key = cmd.peer.casefold()
+        if peer_key not in self.state.accounts:  # a guest's messages are never kept: nothing to page
+            return [Send((session.conn_id,), ev.DmHistoryBatch(cmd.peer[:NAME_MAX], (), False))]
+        limit = min(cmd.limit, HISTORY_PAGE_MAX)
+        return [Ask(LoadDmHistory(session.conn_id, session.account, peer_key, self.state.accounts[peer_key],
+                                  cmd.before, limit))]
+
+    def dm_history_page(self, session: Session, result: DmHistoryPage, now: float) -> list[Effect]:
+        """Cut to one answer, keeping the newest (the client pages on from its oldest)."""
+        dms, more = result.dms, result.more
+        fit = messages_fitting(dms, answer_budget(self.state.config.max_output), newest=True)
+        if fit < len(dms):
+            dms, more = dms[len(dms) - fit:], True
+        return [Send((session.conn_id,), ev.DmHistoryBatch(result.peer, dms, more))]

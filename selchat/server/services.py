@@ -18,8 +18,10 @@ from selchat.errors import ErrorCode, ProtocolError
 from selchat.reactor import Reactor, Timer
 from selchat.records import (
     CheckLogin,
+    DmHistoryPage,
     HashPassword,
     HistoryPage,
+    LoadDmHistory,
     LoadHistory,
     LoadOfflineDms,
     LoginChecked,
@@ -58,6 +60,7 @@ class LocalServices:
         # one process asks only these: names, topics and the list of rooms are the hub's own
         self.asks: dict[type, Callable[[Any], None]] = {
             LoadHistory: self.load_history, LoadOfflineDms: self.load_offline_dms, CheckLogin: self.check_login,
+            LoadDmHistory: self.load_dm_history,
             HashPassword: self.hash_password,
         }
 
@@ -102,6 +105,11 @@ class LocalServices:
     def load_history(self, r: LoadHistory) -> None:
         messages, more = self.store.history(r.room_key, r.room, r.before, r.limit, r.after, r.oldest, r.around)
         self.complete(r.conn_id, HistoryPage(r.room_key, tuple(messages), more, r.tag, r.oldest))
+
+    def load_dm_history(self, r: LoadDmHistory) -> None:
+        """A conversation's page: from this process's own file, where DMs live even with --redis."""
+        dms, more = self.store.dm_history(r.account_key, r.peer_key, r.before, r.limit)
+        self.complete(r.conn_id, DmHistoryPage(r.peer, tuple(dms), more))
 
     def load_offline_dms(self, o: LoadOfflineDms) -> None:
         dms = sorted(self.store.offline_dms(o.account_key), key=lambda dm: dm.timestamp)

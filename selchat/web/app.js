@@ -10,6 +10,8 @@ import * as notes from "./notify.js";
 import * as side from "./sidebar.js";
 import * as view from "./view.js";
 
+const { closeDrawers } = side;
+
 const $ = (id) => document.getElementById(id);
 const state = {
   ws: null, name: null, login: null, serverpw: null, joined: false, everJoined: false,
@@ -103,6 +105,13 @@ function chatItem(f) {
   return li;
 }
 
+function dmItem(f) {
+  const li = view.makeLine([view.who(f.from), " ", ...view.linked(f.message)], f.history || f.offline ? "history" : "",
+    f.timestamp, f.from);
+  li.dataset.msg = "1";
+  return li;
+}
+
 function chatLine(f) {
   const r = room(f.room);
   if (f.timestamp <= r.last) return;  // seen already (a replay after reconnecting)
@@ -149,13 +158,18 @@ function drawAllRooms(rooms) {
 function status(text) { $("status").textContent = text; }
 
 // -- older pages ------------------------------------------------------------------------------------
+// The page before the oldest line shown; a conversation's first page too (kept only between
+// accounts: a guest's conversations have no history to ask for).
 function older() {
   const r = room(state.current);
-  if (!r.more || r.loadingOlder) return;
+  if (r.loadingOlder) return;
+  const dm = r.kind === "dm";
+  if (dm ? !state.account || (r.fetched && !r.more) : !r.more) return;
   const oldest = r.lines.find((li) => li.dataset.msg);
-  if (!oldest) return;
-  r.loadingOlder = true;
-  send({ type: "history", room: r.name, before: Number(oldest.dataset.ts), limit: 50 });
+  if (!oldest && !dm) return;
+  r.loadingOlder = r.fetched = true;
+  const page = { type: "history", limit: 50, ...(oldest ? { before: Number(oldest.dataset.ts) } : {}) };
+  send(dm ? { ...page, with: r.peer } : { ...page, room: r.name });
 }
 
 // A list shorter than its box cannot be scrolled up: fetch the older page at once.
@@ -171,6 +185,7 @@ const handlers = {
   welcome(f) {
     state.joined = true;
     state.name = f.username;
+    state.account = f.account || null;
     state.maxMessage = f.max_message;
     state.retry = 1000;
     $("login").hidden = true;
@@ -214,10 +229,10 @@ const handlers = {
     if (r.loadingOlder && f.history) r.older.push(f); else chatLine(f);
   },
   history_end(f) {
-    const r = room(f.room);
+    const r = f.with ? conversation(f.with) : room(f.room);
     if (r.loadingOlder) {  // an older page, oldest first: put it above what is shown, in order
       const known = new Set(r.lines.map((li) => li.dataset.msg && li.dataset.ts));
-      const items = r.older.filter((old) => !known.has(String(old.timestamp))).map(chatItem);
+      const items = r.older.filter((old) => !known.has(String(old.timestamp))).map(f.with ? dmItem : chatItem);
       view.prepend(r, items, isCurrent(r.name));
       r.older = [];
       r.loadingOlder = false;
@@ -295,18 +310,21 @@ const handlers = {
     state.listing = null;
     drawAllRooms(all);
   },
-  dm(f) {  // a line of a conversation: the other's, or the receipt of one's own
+  dm(f) {  // a line of a conversation: the other's, or the receipt of one's own, or a page's
     const mine = f.from === state.name;
     const r = conversation(mine ? f.to : f.from);
-    const li = view.makeLine([view.who(f.from), " ", ...view.linked(f.message)], f.offline ? "history" : "",
-      f.timestamp, f.from);
+    if (f.history && r.loadingOlder) { r.older.push(f); return; }
+    const li = dmItem(f);
     view.append(r, li, isCurrent(r.name));
     if (!mine) arrived(r, li, true, `${f.from} (private)`, f.message);
     else drawRooms();
   },
   server(f) { line(state.current, ["*** " + f.message], "notice", f.timestamp); },
   shutdown(f) { line(state.current, ["*** " + f.message], "notice", f.timestamp); },
-  registered(f) { line(state.current, [f.message || `${f.account} is now your account`], "notice"); },
+  registered(f) {
+    state.account = f.account;
+    line(state.current, [f.message || `${f.account} is now your account`], "notice");
+  },
   whois(f) {
     const where = f.rooms.length ? ` in ${f.rooms.join(", ")}` : "";
     const acct = f.account ? `, account ${f.account}` : "";
@@ -394,25 +412,9 @@ $("messages").addEventListener("scroll", () => {
 });
 $("new-below").addEventListener("click", () => view.toBottom());
 
-// -- the phone's drawers ----------------------------------------------------------------------------
-function closeDrawers() {
-  for (const pane of document.querySelectorAll(".pane")) pane.classList.remove("open");
-  $("scrim").hidden = true;
-}
-
-function openDrawer(id) {
-  closeDrawers();
-  $(id).classList.add("open");
-  $("scrim").hidden = false;
-}
-
-$("open-rooms").addEventListener("click", () => openDrawer("rooms-pane"));
-// The header's bell: this room's notifications on, or muted (drawn by the style sheet, no font needed).
-function bell(muted) {
-  $("bell").classList.toggle("muted", muted);
-  $("bell").setAttribute("aria-pressed", String(muted));
-  $("bell").title = muted ? "notifications for this room are off: turn them on" : "notifications for this room: turn them off";
-}
+// -- the header's bell, the phone's drawers, coming back to the tab ---------------------------------
+side.drawers();
+function bell(muted) { side.bell(muted); }
 $("bell").addEventListener("click", () => bell(notes.toggleMuted(state.current)));
 notes.offer($("ask-notify"));
 document.addEventListener("visibilitychange", () => {  // back to the tab: what is on screen is read
@@ -420,8 +422,6 @@ document.addEventListener("visibilitychange", () => {  // back to the tab: what 
   side.read(state, room(state.current));
   drawRooms();
 });
-$("open-members").addEventListener("click", () => openDrawer("members-pane"));
-$("scrim").addEventListener("click", closeDrawers);
 
 offerRegister(send);
 keys({ rooms: sidebarOrder, current: () => state.current, pick,

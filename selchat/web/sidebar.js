@@ -94,3 +94,29 @@ export function drawMembers(r, awayOf, onPick) {
   });
   $("members").replaceChildren(...items);
 }
+
+// The header's bell: this room's notifications on, or muted (drawn by the style sheet, no font needed).
+export function bell(muted) {
+  $("bell").classList.toggle("muted", muted);
+  $("bell").setAttribute("aria-pressed", String(muted));
+  $("bell").title = muted ? "notifications for this room are off: turn them on"
+    : "notifications for this room: turn them off";
+}
+
+// A phone's rooms and members: drawers over the messages, closed by a tap beside them.
+export function closeDrawers() {
+  for (const pane of document.querySelectorAll(".pane")) pane.classList.remove("open");
+  $("scrim").hidden = true;
+}
+
+function openDrawer(id) {
+  closeDrawers();
+  $(id).classList.add("open");
+  $("scrim").hidden = false;
+}
+
+export function drawers() {
+  $("open-rooms").addEventListener("click", () => openDrawer("rooms-pane"));
+  $("open-members").addEventListener("click", () => openDrawer("members-pane"));
+  $("scrim").addEventListener("click", closeDrawers);
+}

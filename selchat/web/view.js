@@ -190,7 +190,8 @@ export function prepend(r, lis, shown) {
 // "The beginning of #room": nothing older to fetch.
 export function beginning(r, shown) {
   if (r.lines[0] && r.lines[0].classList.contains("beginning")) return;
-  const li = makeLine([`This is the beginning of ${r.name}.`], "beginning");
+  const what = r.kind === "dm" ? `your conversation with ${r.peer}` : r.name;
+  const li = makeLine([`This is the beginning of ${what}.`], "beginning");
   r.lines.unshift(li);
   if (shown) box().prepend(li);
 }

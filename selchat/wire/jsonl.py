@@ -19,6 +19,7 @@ from selchat.outbound import (
     Announcement,
     AwayChanged,
     DirectMessage,
+    DmHistoryBatch,
     Event,
     HistoryBatch,
     Message,
@@ -137,6 +138,8 @@ V2: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
     Shutdown: lambda e: {"type": "shutdown", "message": e.text, "timestamp": e.timestamp},
     RoomJoined: _room_joined,
     HistoryBatch: lambda e: [*map(_v2_message, e.messages), {"type": "history_end", "room": e.room, "more": e.more}],
+    DmHistoryBatch: lambda e: [*({**_dm(d), "history": True} for d in e.dms),
+                               {"type": "history_end", "with": e.peer, "more": e.more}],
     RoomLeft: lambda e: {"type": "room_left", "room": e.room},
     RoomList: lambda e: {"type": "rooms", "rooms": [{"room": r.room, "users": r.users, "topic": r.topic}
                                                     for r in e.rooms], "more": e.more},

@@ -266,4 +266,5 @@ REPLIES: dict[type, Callable[[IrcCodec, Any], bytes | None]] = {
     ev.LoggedIn: logged_in, ev.DirectMessage: direct, ev.UserList: user_list, ev.RoomList: room_list,
     ev.TopicIs: topic_is, ev.UserInfo: user_info, ev.ServerStats: lusers, ev.PongReply: nothing,
     ev.AwayChanged: away_changed, ev.NickChanged: nick_changed, ev.Registered: registered,
+    ev.DmHistoryBatch: nothing,  # JSON's conversation pages: IRC has no command that asks for one
 }
