@@ -22,6 +22,8 @@ def test_commands_in_the_terminal_s_words_and_register_in_password_fields(browse
         expect(page.locator("#room-name")).to_have_text("#side")
         say(page, "/list")
         expect(page.locator("#all-rooms")).to_contain_text("#side")
+        say(page, "/ping")
+        expect(page.locator("#messages li.notice", has_text="pong from the server")).to_contain_text(" ms")
         say(page, "/register hunter22")  # a password typed in the box is not sent
         expect(page.locator("#register")).to_be_visible()
         expect(page.locator("#messages")).to_contain_text("not typed in the box")

@@ -332,7 +332,11 @@ const handlers = {
     line(state.current, [`${f.username}${where}${acct}${away}`], "notice");
   },
   ping(f) { send({ type: "pong", id: f.id }); },
-  pong() {},
+  pong(f) {  // the answer to /ping: its id is when it was sent
+    if (typeof f.id !== "string" || !f.id.startsWith("page-")) return;
+    const took = performance.now() - Number(f.id.slice(5));
+    line(state.current, [`pong from the server: ${took.toFixed(1)} ms`], "notice");
+  },
 };
 
 function connect() {

@@ -16,6 +16,7 @@ export const HELP = [
   ["/away [TEXT]", "say you are away (without TEXT: back)"],
   ["/whois NAME", "who someone is, and where"],
   ["/register", "make your name an account (the password is asked for)"],
+  ["/ping", "the round trip to the server, in milliseconds"],
   ["/quit", "leave"],
 ];
 
@@ -42,6 +43,7 @@ export function command(text, here) {
     case "/whois": return arg ? { type: "whois", username: arg } : "usage: /whois NAME";
     // the password is asked for in a password field, never typed here where it shows
     case "/register": return { type: "register-dialog", typed: Boolean(arg) };
+    case "/ping": return { type: "ping", id: `page-${performance.now()}` };
     case "/quit": case "/exit": case "/q": return { type: "quit" };
     case "/help": return null;
     default: return `unknown command ${word}; /help lists them`;
