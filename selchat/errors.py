@@ -51,6 +51,10 @@ class ErrorCode(str, enum.Enum):
     DMS_FULL = "dms_full"  # an offline account holds all the private messages it may
     ROOMS_FULL = "rooms_full"  # the server holds --max-rooms-total rooms
     TOO_MANY_NEW_ROOMS = "too_many_new_rooms"  # one user made --new-rooms-per-user lately
+    NOT_OPERATOR = "not_operator"  # only the room's operators may do that (issue 23)
+    MODERATED = "moderated"  # the room is moderated: only operators and voiced members speak
+    NOT_A_MEMBER = "not_a_member"  # the person named is not in the room
+    UNKNOWN_MODE = "unknown_mode"
 
 
 # After these the server closes the connection; after every other code it stays usable.

@@ -92,6 +92,25 @@ class Rooms:
 
 
 @dataclass(slots=True)
+class Kick:
+    """Put ``username`` out of ``room`` (its operators only)."""
+
+    room: str
+    username: str
+    reason: str | None = None
+
+
+@dataclass(slots=True)
+class SetMode:
+    """Change a room's modes or its members' roles; no changes: ask what they are.
+    Each change is (on, letter, the member it is about): "m" moderated, "t" topic locked,
+    "o" operator, "v" voice (IRC's letters; JSON says them in words)."""
+
+    room: str
+    changes: tuple[tuple[bool, str, str | None], ...] = ()
+
+
+@dataclass(slots=True)
 class DmHistory:
     """A page of one's private conversation with ``peer``: the newest before ``before`` (None: now).
     Kept only between accounts."""
@@ -165,11 +184,11 @@ class Authenticate:
 
 
 Command = Union[Join, Chat, Dm, Users, Ping, Pong, Quit, JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick,
-                Away, Register, Whois, Lusers, Authenticate, Who]
+                Away, Register, Whois, Lusers, Authenticate, Who, Kick, SetMode]
 
 # Commands a JSON client must have joined with "version": 2 to use (its codec refuses them).
 V2_COMMANDS = frozenset({JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick, Away, Register, Whois, Lusers,
-                         Who})
+                         Who, Kick, SetMode})
 
 _USERS = Users()
 _QUIT = Quit()
@@ -257,6 +276,32 @@ def _users(frame: dict[str, Any]) -> Users:
     return _USERS if room is None else Users(room)
 
 
+# JSON's words for a room's modes and a member's roles (IRC's letters)
+MODE_WORDS = {"moderated": "m", "topic_locked": "t"}
+ROLE_WORDS = {"operator": "o", "voice": "v"}
+
+
+def _room_mode(frame: dict[str, Any]) -> SetMode:
+    changes = []
+    for word, letter in MODE_WORDS.items():
+        if word in frame:
+            if type(frame[word]) is not bool:
+                raise ProtocolError(ErrorCode.BAD_FRAME, f'"{word}" must be true or false')
+            changes.append((frame[word], letter, None))
+    return SetMode(_field(frame, "room"), tuple(changes))
+
+
+def _role(frame: dict[str, Any]) -> SetMode:
+    """A member's role: "operator", "voice", or null to take both away."""
+    role = frame.get("role")
+    if role is not None and role not in ROLE_WORDS:
+        raise ProtocolError(ErrorCode.BAD_FRAME, '"role" must be "operator", "voice" or null')
+    who = _field(frame, "username")
+    if role is None:
+        return SetMode(_field(frame, "room"), ((False, "o", who), (False, "v", who)))
+    return SetMode(_field(frame, "room"), ((True, ROLE_WORDS[role], who),))
+
+
 _PARSERS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "join": _join,
     "chat": _chat,
@@ -274,6 +319,9 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "nick": lambda f: Nick(_field(f, "username")),
     "away": lambda f: Away(_optional(f, "message")),
     "register": lambda f: Register(_field(f, "password")),
+    "kick": lambda f: Kick(_field(f, "room"), _field(f, "username"), _optional(f, "reason")),
+    "room_mode": lambda f: _room_mode(f),
+    "role": lambda f: _role(f),
 }
 
 CLIENT_TYPES = tuple(_PARSERS)

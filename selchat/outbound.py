@@ -84,6 +84,7 @@ class UserList:
     info: tuple[tuple[str, str], ...] = ()  # (user, real name) of each of ``users``, for WHO
     more: bool = False  # members follow, after the last of these (a list cut to one answer)
     first: bool = True  # this part starts the list
+    roles: tuple[tuple[str, str], ...] = ()  # (name, "o" or "v") of those of ``users`` with a role
 
 
 @dataclass(slots=True)
@@ -114,6 +115,29 @@ class RoomJoined:
     topic_by: str | None = None
     topic_at: float | None = None
     user_count: int | None = None  # set when ``users`` is not everyone (a large, quiet room)
+    roles: tuple[tuple[str, str], ...] = ()  # (name, "o" or "v"): the room's operators and voiced
+
+
+@dataclass(slots=True)
+class Kicked:
+    """``username`` was put out of ``room`` by one of its operators."""
+
+    room: str
+    username: str
+    by: str
+    reason: str | None
+    timestamp: float
+
+
+@dataclass(slots=True)
+class ModeChanged:
+    """A room's modes or roles changed (SetMode's changes, as made); with no ``by``, the answer
+    to a question about them: ``changes`` then says every mode that is on."""
+
+    room: str
+    by: str | None
+    changes: tuple[tuple[bool, str, str | None], ...]
+    timestamp: float
 
 
 @dataclass(slots=True)
@@ -142,6 +166,7 @@ class HistoryBatch:
 class RoomLeft:
     room: str
     reason: str | None = None
+    kicked_by: str | None = None  # put out by this operator (its KICK told the room)
 
 
 @dataclass(slots=True)
@@ -228,4 +253,4 @@ class ServerStats:
 
 Event = Union[Welcome, UserJoined, UserLeft, Message, DirectMessage, UserList, PongReply, Announcement, Shutdown,
               RoomJoined, RoomLeft, RoomList, TopicChanged, NickChanged, AwayChanged, Registered,
-              TopicIs, UserInfo, ServerStats, LoggedIn, HistoryBatch, DmHistoryBatch]
+              TopicIs, UserInfo, ServerStats, LoggedIn, HistoryBatch, DmHistoryBatch, Kicked, ModeChanged]

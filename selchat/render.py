@@ -141,7 +141,10 @@ class Renderer:
         get = frame.get
         names = get("users") or []
         away = get("away") if isinstance(get("away"), dict) else {}
-        shown = ", ".join(sanitize(n) + (f" (away: {sanitize(away[n])})" if n in away else "") for n in names)
+        roles = get("roles") if isinstance(get("roles"), dict) else {}
+        mark = {"operator": "@", "voice": "+"}
+        shown = ", ".join(mark.get(roles.get(n), "") + sanitize(n) + (f" (away: {sanitize(away[n])})" if n in away
+                                                                       else "") for n in names)
         where = f" in {sanitize(get('room'))}" if str(get("room", "")).startswith("#") else ""
         head = "also online" if get("continued") else "online"
         more = " (more follow)" if get("more") else ""
@@ -156,6 +159,22 @@ class Renderer:
                 topic = f" — {sanitize(r.get('topic'))}" if r.get("topic") else ""
                 lines.append(self.notice(f"  {sanitize(r.get('room'))} ({sanitize(r.get('users'))} here){topic}"))
         return "\n".join(lines)
+
+    def _running(self, frame: dict[str, Any]) -> str:
+        """Who runs a room: someone put out, a role given or taken, the room's modes."""
+        get = frame.get
+        room, by = sanitize(get("room")), sanitize(get("by"))
+        if get("type") == "kicked":
+            why = f" ({sanitize(get('reason'))})" if get("reason") else ""
+            return self._paint(f"[{self.clock(get('timestamp'))}] * {by} put {sanitize(get('username'))} out of {room}"
+                               f"{why}", YELLOW)
+        if get("type") == "role":
+            what = "an operator" if get("role") == "operator" else "a voice"
+            done = "made" if get("given") else "no longer made"
+            return self._paint(f"* {by} {done} {sanitize(get('username'))} {what} in {room}", YELLOW)
+        modes = [f"{word.replace('_', ' ')} {'on' if get(word) else 'off'}" for word in ("moderated", "topic_locked")
+                 if word in frame]
+        return self.notice(f"{room}: " + ", ".join(modes) + (f" (set by {by})" if get("by") else ""))
 
     def _more(self, frame: dict[str, Any]) -> str | None:
         kind = frame.get("type")
@@ -184,6 +203,8 @@ class Renderer:
             return self.notice(f"you left {sanitize(get('room'))}")
         if kind == "rooms":
             return self._rooms(frame)
+        if kind in ("kicked", "role", "room_mode"):
+            return self._running(frame)
         if kind == "topic":
             what = f"set the topic of {sanitize(get('room'))} to: {sanitize(get('topic'))}" if get("topic") else \
                 f"cleared the topic of {sanitize(get('room'))}"

@@ -66,7 +66,7 @@ def test_room_commands(spawn, server: ServerProcess, connect) -> None:
     alice.sendline("/topic")
     alice.expect("topic of #dev: ship it")
     alice.sendline("/names")
-    alice.expect(r"online in #dev \(2\): alice, bob")
+    alice.expect(r"online in #dev \(2\): @alice, bob")  # alice made #dev: its operator
     alice.sendline("/list")
     alice.expect("2 rooms:")
     alice.expect(r"#dev \(2 here\) — ship it")

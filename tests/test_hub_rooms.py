@@ -66,7 +66,8 @@ def test_join_room_replays_and_announces(d: Driver) -> None:
     d.take(1), d.take(2)
     d.do(2, JoinRoom("#dev"))
     frames = d.take(2)
-    assert frames[0] == {"type": "room_joined", "room": "#Dev", "topic": "", "users": ["alice", "bob"]}
+    assert frames[0] == {"type": "room_joined", "room": "#Dev", "topic": "", "users": ["alice", "bob"],
+                         "roles": {"alice": "operator"}}
     assert [(f["message"], f.get("action"), f["history"]) for f in frames[1:3]] == [
         ("one", None, True), ("two", True, True)]
     assert frames[3] == {"type": "history_end", "room": "#Dev", "more": False}

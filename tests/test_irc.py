@@ -103,6 +103,10 @@ def test_irc_json_and_text_users_in_one_room(server: ServerProcess, connect, irc
     irc.send("TOPIC #dev :ship it")
     assert json_user.expect("topic")["topic"] == "ship it"
     text.wait("#dev * ircy set the topic: ship it")
+    json_user.send(type="topic", room="#dev", topic="jay's")  # +t: ircy made #dev, and runs it
+    assert json_user.error("not_operator")
+    irc.send("MODE #dev +o jay")
+    irc.expect(":ircy!ircy@selchat MODE #dev +o jay")
     json_user.send(type="topic", room="#dev", topic="shipped")
     irc.expect(":jay!jay@selchat TOPIC #dev :shipped")
     irc.send("TOPIC #dev")
@@ -161,7 +165,7 @@ def test_irc_error_numerics(server: ServerProcess, irc_clients) -> None:
         ("USER a 0 * :A", " 462 other "),
         ("FROBNICATE", " 421 other FROBNICATE "),
         ("NICK", " 431 other "),
-        ("MODE #lobby", " 324 other #lobby :+nt"),
+        ("MODE #lobby", " 324 other #lobby :+n"),  # the lobby is nobody's: its topic is open
         ("MODE other", " 221 other :+i"),
         ("LIST", " 323 other "),
         ("LUSERS", " 251 other "),

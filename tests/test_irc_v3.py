@@ -291,7 +291,7 @@ def test_who_masks_and_userhost(server: ServerProcess, irc_clients) -> None:
     b.send("AWAY :lunch")
     b.expect(" 306 ")
     a.send("WHO #who")
-    assert [line.split(" ")[8] for line in a.upto(" 315 ") if " 352 " in line] == ["H", "G"]
+    assert [line.split(" ")[8] for line in a.upto(" 315 ") if " 352 " in line] == ["H@", "G"]  # whoa made #who
     a.send("USERHOST whob nobody")
     assert a.expect(" 302 ").endswith(" 302 whoa :whob=-whob@selchat")
     a.send("NOTICE #nowhere :psst", "PING :sync")  # a NOTICE is never answered, not even with an error

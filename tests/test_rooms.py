@@ -39,7 +39,8 @@ def test_rooms_end_to_end(server: ServerProcess, clients: list[RawClient]) -> No
     bob = v2(server, "bob", clients)
     alice.expect("user_joined", username="bob")
     alice.send(type="join_room", room="#Dev")
-    assert alice.expect("room_joined") == {"type": "room_joined", "room": "#Dev", "topic": "", "users": ["alice"]}
+    assert alice.expect("room_joined") == {"type": "room_joined", "room": "#Dev", "topic": "", "users": ["alice"],
+                                           "roles": {"alice": "operator"}}
     assert alice.recv() == {"type": "history_end", "room": "#Dev", "more": False}
     alice.send(type="chat", room="#dev", message="first")
     alice.send(type="chat", room="#dev", message="waves", action=True)
@@ -57,6 +58,10 @@ def test_rooms_end_to_end(server: ServerProcess, clients: list[RawClient]) -> No
     got = alice.expect("chat", room="#Dev")
     assert got["message"] == "hi alice" and "history" not in got
 
+    bob.send(type="topic", room="#dev", topic="bob's own")  # alice made #Dev: its topic is hers (+t)
+    assert bob.error("not_operator")
+    alice.send(type="role", room="#dev", username="bob", role="operator")
+    assert bob.expect("role")["given"] is True
     bob.send(type="topic", room="#dev", topic="ship it")
     for who in (alice, bob):
         assert who.expect("topic") == {"type": "topic", "room": "#Dev", "topic": "ship it", "by": "bob",
@@ -68,7 +73,7 @@ def test_rooms_end_to_end(server: ServerProcess, clients: list[RawClient]) -> No
     assert bob.expect("away") == {"type": "away", "username": "alice", "message": "coffee"}
     bob.send(type="users", room="#dev")
     assert bob.expect("users") == {"type": "users", "room": "#Dev", "users": ["alice", "bob"],
-                                   "away": {"alice": "coffee"}}
+                                   "away": {"alice": "coffee"}, "roles": {"alice": "operator", "bob": "operator"}}
     alice.send(type="nick", username="ally")
     assert bob.expect("nick")["to"] == "ally" and alice.expect("nick")["from"] == "alice"
     bob.send(type="leave_room", room="#dev")

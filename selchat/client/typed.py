@@ -132,7 +132,35 @@ async def say(session: Session, action: Action, pacer: Pacer | None) -> None:
         session.out(session.renderer.own_chat(text, action=action.kind == "action"))
 
 
+async def kick(session: Session, action: Action, pacer: Pacer | None) -> None:
+    if session.v2():
+        await session.link.send({"type": "kick", "room": session.state.current, "username": action.target,
+                                 **({"reason": action.text} if action.text else {})})
+
+
+async def role(session: Session, action: Action, pacer: Pacer | None) -> None:
+    if session.v2():
+        taken = action.text.startswith("-")
+        await session.link.send({"type": "role", "room": session.state.current, "username": action.target,
+                                 "role": None if taken else action.text})
+
+
+# /mode's words: +m moderated, +t topic locked
+MODE_FLAGS = {"m": "moderated", "t": "topic_locked"}
+
+
+async def mode(session: Session, action: Action, pacer: Pacer | None) -> None:
+    if not session.v2():
+        return
+    frame: dict[str, Any] = {"type": "room_mode", "room": session.state.current}
+    for part in action.text.split():
+        for letter in part[1:]:
+            if part[:1] in "+-" and letter in MODE_FLAGS:
+                frame[MODE_FLAGS[letter]] = part[0] == "+"
+    await session.link.send(frame)
+
+
 ACTIONS: dict[str, Act] = {
     "users": users, "ping": ping, "join": join, "part": part, "list": rooms, "names": names, "topic": topic,
-    "nick": nick, "away": away, "register": register,
+    "nick": nick, "away": away, "register": register, "kick": kick, "role": role, "mode": mode,
 }

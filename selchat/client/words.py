@@ -20,11 +20,15 @@ COMMANDS = {
     "/nick NAME": "change your name",
     "/away [TEXT]": "say you are away (without TEXT: back)",
     "/register": "make your name an account (the password is asked for)",
+    "/op NAME, /deop NAME": "make someone an operator of the current room, or not (operators)",
+    "/voice NAME, /devoice NAME": "let someone speak in a moderated room, or not (operators)",
+    "/kick NAME [REASON]": "put someone out of the current room (operators)",
+    "/mode [+m|-m|+t|-t]": "the room's modes: moderated, topic locked (without: show them)",
     "/ping": "the round trip to the server, in milliseconds",
     "/quit": "leave (also /exit, /q, Ctrl-D or Ctrl-C)",
 }
 COMMAND_WORDS = ("/help", "/join", "/part", "/list", "/names", "/users", "/topic", "/me", "/msg", "/nick", "/away",
-                 "/register", "/ping", "/quit", "/exit", "/q")
+                 "/register", "/ping", "/quit", "/exit", "/q", "/op", "/deop", "/voice", "/devoice", "/kick", "/mode")
 
 
 class ClientError(Exception):
@@ -98,7 +102,23 @@ def parse_input(line: str) -> Action:
         return Action("away", text=arg)
     if word == "/register":
         return Action("register")
+    if word in RUNNING:
+        return _running(word, arg)
     return Action("invalid", text=f"unknown command {sanitize(word)}; type /help for the list")
+
+
+# running a room (its operators): the frame's role, or "kick" / "mode"
+RUNNING = {"/op": "operator", "/deop": "-operator", "/voice": "voice", "/devoice": "-voice", "/kick": "kick",
+           "/mode": "mode"}
+
+
+def _running(word: str, arg: str) -> Action:
+    if word == "/mode":
+        return Action("mode", text=arg)
+    name, _, reason = arg.partition(" ")
+    if not name:
+        return Action("invalid", text=f"usage: {word} NAME" + (" [REASON]" if word == "/kick" else ""))
+    return Action("kick" if word == "/kick" else "role", name, reason if word == "/kick" else RUNNING[word])
 
 
 def help_lines() -> list[str]:

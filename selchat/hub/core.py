@@ -27,6 +27,7 @@ from selchat.events import (
     History,
     Join,
     JoinRoom,
+    Kick,
     LeaveRoom,
     Lusers,
     Nick,
@@ -35,6 +36,7 @@ from selchat.events import (
     Quit,
     Register,
     Rooms,
+    SetMode,
     Topic,
     Users,
     Who,
@@ -46,6 +48,7 @@ from selchat.hub.messages import DmsWritten, MessageManager
 from selchat.hub.mirror import Heard, Mirror
 from selchat.hub.names import NameManager
 from selchat.hub.queries import QueryManager
+from selchat.hub.roles import RoleManager
 from selchat.hub.rooms import RoomManager
 from selchat.hub.sharing import Alone, Sharing
 from selchat.hub.state import LOBBY_KEY, Session, State
@@ -80,6 +83,7 @@ class Hub:
         self.accounts = AccountManager(state, self.names, self._forget)
         self.messages = MessageManager(state, self.sharing)
         self.queries = QueryManager(state, self.sharing)
+        self.roles = RoleManager(state)
         self.heard = Heard(state, self.mirror, self.rooms.let_in, self.accounts.displace) if self.mirror else None
         rooms, names, accounts, messages, queries = self.rooms, self.names, self.accounts, self.messages, self.queries
         self._handlers: dict[type, Handler] = {
@@ -90,7 +94,7 @@ class Hub:
             Topic: rooms.topic,
             Whois: queries.whois, Who: queries.who, Lusers: queries.lusers,
             Ping: queries.ping, Pong: queries.pong, Quit: queries.quit,
-            DmsWritten: messages.dms_written,
+            DmsWritten: messages.dms_written, Kick: self.roles.kick, SetMode: self.roles.set_mode,
         }
         self._results: dict[type, Handler] = {
             HistoryPage: messages.history_page, OfflineDms: messages.offline_dms,

@@ -10,6 +10,7 @@ from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import Chat, Dm, DmHistory, History
 from selchat.hub.budget import answer_budget, messages_fitting
 from selchat.hub.effects import Ask, Effect, Send, Store, Then
+from selchat.hub.roles import RoleManager
 from selchat.hub.sharing import Sharing
 from selchat.hub.state import Session, State
 from selchat.records import DmHistoryPage, DmsDelivered, HistoryPage, LoadDmHistory, LoadHistory, OfflineDms, SaveDm
@@ -31,9 +32,11 @@ class MessageManager:
         state = self.state
         text = state.check_message(cmd.message)
         room = state.my_room(session, cmd.room)
-        state.spend_token(session, now)
         name = session.name
         assert name is not None
+        if room.moderated:
+            RoleManager.may_speak(room, name)
+        state.spend_token(session, now)
         stamp = int(now * 1_000_000)  # state.stamp(), inline: this is the hot path
         if stamp <= state.last_stamp:
             stamp = state.last_stamp + 1

@@ -132,6 +132,7 @@ class NameManager:
         session.name = new
         for room in session.rooms.values():
             room.members[session.conn_id] = new  # same members: the cached tuple stays valid
+            room.renamed(old, new)
         lobby = LOBBY_ROOM if LOBBY_KEY in session.rooms else None
         renamed = ev.NickChanged(old, new, now, lobby)
         return [Send(state.sharers(session), renamed), *self.sharing.renamed(session, old, new, renamed, now)]

@@ -12,6 +12,7 @@ from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import JoinRoom, LeaveRoom, Rooms, Topic, Users
 from selchat.hub.budget import answer_budget, fitting, members_part, messages_fitting, room_bytes
 from selchat.hub.effects import Broadcast, Effect, Fail, Send, Then
+from selchat.hub.roles import RoleManager
 from selchat.hub.sharing import Sharing
 from selchat.hub.state import LOBBY_KEY, ROOM_RE, Room, Session, State, one_line, room_key
 from selchat.hub.throttle import RoomCreations
@@ -40,6 +41,7 @@ class RoomManager:
             self._may_make(session, now)
         room = state.room(key, cmd.room)
         assert session.name is not None
+        RoleManager.entered(room, session.name, room.size() == 0)
         room.add(session.conn_id, session.name)
         session.rooms[key] = room
         effects = self.sharing.entered(room, session.name, now)
@@ -105,8 +107,10 @@ class RoomManager:
     # -- what a newcomer is told -------------------------------------------------------------------
     def room_joined(self, room: Room, name: str | None) -> ev.RoomJoined:
         if room.quiet(self.state.config.quiet_above) and name is not None:
-            return ev.RoomJoined(room.name, room.topic, (name,), room.topic_by, room.topic_at, room.size())
-        return ev.RoomJoined(room.name, room.topic, tuple(room.names()), room.topic_by, room.topic_at)
+            return ev.RoomJoined(room.name, room.topic, (name,), room.topic_by, room.topic_at, room.size(),
+                                 room.roles())
+        return ev.RoomJoined(room.name, room.topic, tuple(room.names()), room.topic_by, room.topic_at, None,
+                             room.roles())
 
     def replay(self, session: Session, room: Room, recent: Sequence[ev.Message] | None = None) -> list[Effect]:
         tail = tuple(room.recent if recent is None else recent)
@@ -190,7 +194,7 @@ class RoomManager:
         part, more = members_part(room.names(), cmd.after, away, info, state.config.max_output)  # type: ignore[arg-type]
         listing = ev.UserList(room.name, part, tuple((n, away[n]) for n in part if n in away), cmd.tag,  # type: ignore[misc]
                               room.topic, tuple(info.get(n, (n, n)) for n in part) if info is not None else (),
-                              more, cmd.after is None)
+                              more, cmd.after is None, room.roles())
         effects: list[Effect] = [Send((session.conn_id,), listing)]
         if more and cmd.stream:
             effects.append(Then(session.conn_id, replace(cmd, after=part[-1])))
@@ -203,6 +207,8 @@ class RoomManager:
             asked = self.sharing.topic_question(session, key, self.state.rooms.get(key), cmd.room)
             return asked if asked is not None else self._topic_here(session, cmd.room)
         room = self.state.my_room(session, cmd.room)
+        assert session.name is not None
+        RoleManager.may_set_topic(room, session.name)
         topic = one_line(cmd.topic)
         if len(topic) > TOPIC_MAX:
             raise ProtocolError(ErrorCode.TOPIC_TOO_LONG, f"topic is {len(topic)} characters; the limit is {TOPIC_MAX}")

@@ -33,7 +33,7 @@ LOBBY_KEY = LOBBY_ROOM
 
 class Room:
     __slots__ = ("key", "name", "members", "remote", "_roster", "topic", "topic_by", "topic_at", "recent", "total",
-                 "stored", "synced", "awaiting")
+                 "stored", "synced", "awaiting", "ops", "voiced", "moderated", "topic_locked")
 
     def __init__(self, key: str, name: str, replay: int) -> None:
         self.key = key
@@ -51,6 +51,11 @@ class Room:
         # process last subscribed to it; until they are, newcomers wait here for their replay
         self.synced = True
         self.awaiting: list[tuple[int, bool]] = []  # (connection, whether it waits for room_joined too)
+        # who runs the room (hub/roles.py): members' name keys; and its modes (IRC's +m and +t)
+        self.ops: set[str] = set()
+        self.voiced: set[str] = set()
+        self.moderated = False
+        self.topic_locked = False
 
     @property
     def roster(self) -> list[int]:
@@ -74,8 +79,30 @@ class Room:
             self._roster.append(conn_id)
 
     def remove(self, conn_id: int) -> None:
-        if self.members.pop(conn_id, None) is not None:
+        name = self.members.pop(conn_id, None)
+        if name is not None:
             self._roster = None
+            if self.ops or self.voiced:  # a role is a member's: it goes when they do
+                self.ops.discard(name.casefold())
+                self.voiced.discard(name.casefold())
+
+    def renamed(self, old: str, new: str) -> None:
+        """A member's new name keeps its roles."""
+        for holders in (self.ops, self.voiced):
+            if old.casefold() in holders:
+                holders.discard(old.casefold())
+                holders.add(new.casefold())
+
+    def role(self, name: str) -> str | None:
+        """"o" for an operator, "v" for a voiced member, else None."""
+        key = name.casefold()
+        return "o" if key in self.ops else "v" if key in self.voiced else None
+
+    def roles(self) -> tuple[tuple[str, str], ...]:
+        """(name, "o" or "v") of every member with a role, for NAMES, WHO and ``users``."""
+        if not (self.ops or self.voiced):
+            return ()
+        return tuple((n, r) for n in self.members.values() if (r := self.role(n)) is not None)  # type: ignore[misc]
 
     def names(self) -> list[str]:
         names = list(self.members.values())

@@ -6,6 +6,7 @@
 import { REFUSALS, askPassword, offerRegister } from "./account.js";
 import { HELP, command } from "./commands.js";
 import { keys, recall } from "./keys.js";
+import { runningHandlers } from "./running.js";
 import * as notes from "./notify.js";
 import * as side from "./sidebar.js";
 import * as view from "./view.js";
@@ -296,6 +297,8 @@ const handlers = {
     const part = f.users.map((u) => [u, away[u] || null]);
     // a big room's members come in parts: each "continued" part adds to the one before
     r.members = f.continued ? new Map([...r.members, ...part]) : new Map(part);
+    const roles = Object.entries(f.roles || {});
+    r.roles = f.continued ? new Map([...(r.roles || []), ...roles]) : new Map(roles);
     if (f.more && f.users.length) send({ type: "users", room: f.room, after: f.users[f.users.length - 1] });
     if (f.topic !== undefined) r.topic = f.topic;
     if (isCurrent(f.room)) drawMembers();
@@ -338,6 +341,8 @@ const handlers = {
     line(state.current, [`pong from the server: ${took.toFixed(1)} ms`], "notice");
   },
 };
+
+Object.assign(handlers, runningHandlers({ room, line, drawn: (name) => { if (isCurrent(name)) drawMembers(); } }));
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss://" : "ws://";

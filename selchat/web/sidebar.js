@@ -3,6 +3,7 @@
 // how much is unread while you look elsewhere.
 "use strict";
 
+import { mark } from "./running.js";
 import { colour } from "./view.js";
 
 const $ = (id) => document.getElementById(id);
@@ -86,7 +87,7 @@ export function drawMembers(r, awayOf, onPick) {
   const items = [...r.members.keys()].sort((a, b) => a.localeCompare(b)).map((name) => {
     const away = awayOf(name);
     const li = document.createElement("li");
-    li.textContent = name;
+    li.textContent = mark(r, name) + name;
     li.style.color = away ? "" : colour(name);
     if (away) { li.className = "away"; li.title = "away: " + away; }
     li.addEventListener("click", () => onPick(name));

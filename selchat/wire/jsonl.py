@@ -22,7 +22,9 @@ from selchat.outbound import (
     DmHistoryBatch,
     Event,
     HistoryBatch,
+    Kicked,
     Message,
+    ModeChanged,
     NickChanged,
     PongReply,
     Registered,
@@ -109,15 +111,42 @@ def _v1_welcome(e: Welcome) -> Frame:
 
 def _room_joined(e: RoomJoined) -> Frame:
     frame: Frame = {"type": "room_joined", "room": e.room, "topic": e.topic, "users": list(e.users)}
+    if e.roles:
+        frame["roles"] = _roles(e.roles)
     if e.user_count is not None:
         frame["user_count"] = e.user_count
     return frame
+
+
+ROLE_NAMES = {"o": "operator", "v": "voice"}
+MODE_NAMES = {"m": "moderated", "t": "topic_locked"}
+
+
+def _modes(e: ModeChanged) -> list[Frame]:
+    """A room's modes in words, and each role given or taken as a frame of its own; the answer to
+    a question (no ``by``) says every mode, on or off."""
+    if e.by is None:
+        on = {letter for _, letter, _ in e.changes}
+        return [{"type": "room_mode", "room": e.room, **{w: letter in on for letter, w in MODE_NAMES.items()}}]
+    frames: list[Frame] = []
+    flags = {MODE_NAMES[letter]: on for on, letter, _ in e.changes if letter in MODE_NAMES}
+    if flags:
+        frames.append({"type": "room_mode", "room": e.room, "by": e.by, **flags, "timestamp": e.timestamp})
+    frames.extend({"type": "role", "room": e.room, "username": who, "role": ROLE_NAMES[letter], "given": on,
+                   "by": e.by, "timestamp": e.timestamp} for on, letter, who in e.changes if letter in ROLE_NAMES)
+    return frames
+
+
+def _roles(roles: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    return {name: ROLE_NAMES[letter] for name, letter in roles}
 
 
 def _v2_users(e: UserList) -> Frame:
     frame: Frame = {"type": "users", "room": e.room, "users": list(e.users)}
     if e.away:
         frame["away"] = dict(e.away)
+    if e.roles:
+        frame["roles"] = _roles(e.roles)
     if e.more:  # a list cut to one answer: ask again with "after" the last name
         frame["more"] = True
     if not e.first:
@@ -140,7 +169,11 @@ V2: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
     HistoryBatch: lambda e: [*map(_v2_message, e.messages), {"type": "history_end", "room": e.room, "more": e.more}],
     DmHistoryBatch: lambda e: [*({**_dm(d), "history": True} for d in e.dms),
                                {"type": "history_end", "with": e.peer, "more": e.more}],
-    RoomLeft: lambda e: {"type": "room_left", "room": e.room},
+    RoomLeft: lambda e: {"type": "room_left", "room": e.room, **({"kicked_by": e.kicked_by, "reason": e.reason}
+                                                                  if e.kicked_by else {})},
+    Kicked: lambda e: {"type": "kicked", "room": e.room, "username": e.username, "by": e.by, "reason": e.reason,
+                       "timestamp": e.timestamp},
+    ModeChanged: lambda e: _modes(e),
     RoomList: lambda e: {"type": "rooms", "rooms": [{"room": r.room, "users": r.users, "topic": r.topic}
                                                     for r in e.rooms], "more": e.more},
     TopicChanged: lambda e: {"type": "topic", "room": e.room, "topic": e.topic, "by": e.by,

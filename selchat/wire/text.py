@@ -26,10 +26,12 @@ from selchat.events import (
     Dm,
     Join,
     JoinRoom,
+    Kick,
     LeaveRoom,
     Nick,
     Quit,
     Rooms,
+    SetMode,
     Topic,
     Users,
 )
@@ -48,6 +50,9 @@ HELP = [
     "  /topic [TEXT] show or set the current room's topic",
     "  /nick NAME    change your name",
     "  /away [TEXT]  away (without TEXT: back)",
+    "  /kick NAME [REASON]  put someone out of the room (its operators)",
+    "  /op, /deop, /voice, /devoice NAME  give or take a role (operators)",
+    "  /mode [+m -m +t -t]  the room's modes: moderated, topic locked",
     "  /quit         leave",
 ]
 
@@ -163,8 +168,24 @@ class TextCodec:
             out.append(Nick(arg))
         elif word == "/away":
             out.append(Away(arg or None))
+        elif word in RUNNING:
+            out.append(self._running(word, arg))
         else:
             out.append(_line(f"! unknown command or missing argument: {word}; type /help"))
+
+    def _running(self, word: str, arg: str) -> Command | bytes:
+        """Running a room: /kick NAME [REASON], /op /deop /voice /devoice NAME, /mode [+m -t ...]."""
+        if word == "/mode":
+            changes = tuple((part[0] == "+", letter, None) for part in arg.split() if part[:1] in "+-"
+                            for letter in part[1:])
+            return SetMode(self.current, changes)
+        name, _, reason = arg.partition(" ")
+        if not name:
+            return _line(f"! {word} needs a name; type /help")
+        if word == "/kick":
+            return Kick(self.current, name, reason or None)
+        on, letter = RUNNING[word]  # type: ignore[misc]
+        return SetMode(self.current, ((on, letter, name),))
 
     # -- out ------------------------------------------------------------------------------------
     def encode(self, event: ev.Event) -> bytes | None:
@@ -210,7 +231,24 @@ class TextCodec:
         self.rooms = [x for x in self.rooms if x != gone.room]
         if self.current == gone.room:
             self.current = self.rooms[0] if self.rooms else LOBBY_ROOM
+        if gone.kicked_by:
+            why = f" ({gone.reason})" if gone.reason else ""
+            return _line(f"* {gone.kicked_by} put you out of {gone.room}{why}; now in {self.current}")
         return _line(f"* you left {gone.room}; now in {self.current}")
+
+    def _kicked(self, k: ev.Kicked) -> bytes | None:
+        if self.name is not None and k.username.lower() == self.name.lower():
+            return None  # said to them by their room_left
+        why = f" ({k.reason})" if k.reason else ""
+        return _line(f"[{_hhmm(k.timestamp)}] {k.room} * {k.by} put {k.username} out{why}")
+
+    def _modes(self, m: ev.ModeChanged) -> bytes:
+        if m.by is None:
+            on = [MODE_WORDS[letter] for _, letter, _ in m.changes if letter in MODE_WORDS]
+            return _line(f"* {m.room} is " + (", ".join(on) if on else "open: anyone sets the topic and speaks"))
+        said = [f"{'made' if on else 'took'} {who} {'an operator' if letter == 'o' else 'a voice'}" if who else
+                f"{'set' if on else 'lifted'} {MODE_WORDS[letter]}" for on, letter, who in m.changes]
+        return _line(f"[{_hhmm(m.timestamp)}] {m.room} * {m.by} " + "; ".join(said))
 
     def _users(self, u: ev.UserList) -> bytes:
         away = dict(u.away)
@@ -269,5 +307,9 @@ _RENDER: dict[type, Callable[[TextCodec, Any], bytes]] = {
     ev.RoomJoined: TextCodec._room_joined, ev.RoomLeft: TextCodec._room_left, ev.UserList: TextCodec._users,
     ev.RoomList: TextCodec._rooms, ev.TopicChanged: TextCodec._topic, ev.NickChanged: TextCodec._nick,
     ev.AwayChanged: TextCodec._away, ev.Announcement: TextCodec._notice, ev.Shutdown: TextCodec._notice,
-    ev.Registered: TextCodec._registered,
+    ev.Registered: TextCodec._registered, ev.Kicked: TextCodec._kicked, ev.ModeChanged: TextCodec._modes,
 }
+# /op and the rest: a role given or taken (on, IRC's letter)
+RUNNING: dict[str, tuple[bool, str] | None] = {"/op": (True, "o"), "/deop": (False, "o"), "/voice": (True, "v"),
+                                               "/devoice": (False, "v"), "/kick": None, "/mode": None}
+MODE_WORDS = {"m": "moderated (only operators and voiced members speak)", "t": "topic locked (operators set it)"}

@@ -20,12 +20,14 @@ from selchat.events import (
     Dm,
     History,
     JoinRoom,
+    Kick,
     LeaveRoom,
     Lusers,
     Nick,
     Pong,
     Quit,
     Rooms,
+    SetMode,
     Topic,
     Users,
     Who,
@@ -356,13 +358,44 @@ def mode(c: IrcCodec, params: list[str], out: list[Any]) -> None:
         if len(params) > 1 and params[1] in ("b", "+b"):
             out.append(c.numeric("368", target, "End of channel ban list"))
         elif len(params) > 1:
-            out.append(c.numeric("482", target, "Channel modes are fixed on selchat (+nt)"))
+            changes = mode_changes(params[1], params[2:])
+            if changes is None:
+                out.append(c.numeric("472", params[1][:20], "is an unknown mode char to me"))
+            else:
+                out.append(SetMode(target, changes))
         else:
-            out.append(c.numeric("324", target, "+nt"))
+            out.append(SetMode(target))  # 324: what is on
     elif c.nick and target.lower() == c.nick.lower():
         out.append(c.numeric("221", "+i"))
     else:
         out.append(c.numeric("502", "Can't change mode for other users"))
+
+# the channel modes selchat has: m and t flags, o and v take a nick (n is always on)
+MODE_LETTERS = frozenset("mtov")
+
+
+def mode_changes(letters: str, args: list[str]) -> tuple[tuple[bool, str, str | None], ...] | None:
+    """``+mo-v bob carol`` as changes: (on, letter, nick or None); None for a letter we lack."""
+    changes: list[tuple[bool, str, str | None]] = []
+    on, given = True, iter(args)
+    for letter in letters:
+        if letter in "+-":
+            on = letter == "+"
+        elif letter == "n":
+            continue  # no messages from outside: always so here
+        elif letter not in MODE_LETTERS:
+            return None
+        else:
+            changes.append((on, letter, next(given, None) if letter in "ov" else None))
+    return tuple(changes)
+
+
+def kick(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    if len(params) < 2:
+        out.append(c.numeric("461", "KICK", "Not enough parameters"))
+        return
+    out.extend(Kick(params[0], nick, params[2] if len(params) > 2 else None) for nick in params[1].split(",") if nick)
+
 
 COMMANDS: dict[str, Verb] = {
     "CAP": Verb(cap, 1, before_registration=True),
@@ -388,4 +421,5 @@ COMMANDS: dict[str, Verb] = {
     "LUSERS": Verb(lusers),
     "MOTD": Verb(motd),
     "MODE": Verb(mode, 1),
+    "KICK": Verb(kick, 2),
 }

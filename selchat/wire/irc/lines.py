@@ -32,7 +32,7 @@ MAXTARGETS = 1
 SERVICES = frozenset(name.casefold() for name in config.SERVICES)
 ISUPPORT = (
     f"CASEMAPPING=ascii CHANTYPES=# CHANLIMIT=#:{CHANLIMIT} NICKLEN={NAME_MAX} CHANNELLEN={ROOM_MAX + 1} "
-    f"TOPICLEN={TOPIC_MAX} AWAYLEN={TOPIC_MAX} MAXTARGETS={MAXTARGETS} NETWORK=selchat CHANMODES=,,,nt PREFIX= "
+    f"TOPICLEN={TOPIC_MAX} AWAYLEN={TOPIC_MAX} MAXTARGETS={MAXTARGETS} NETWORK=selchat CHANMODES=,,,mnt PREFIX=(ov)@+ "
     f"STATUSMSG= UTF8ONLY CHATHISTORY={HISTORY_PAGE_MAX} MSGREFTYPES=msgid,timestamp"
 )
 ISUPPORT_TOKENS = ISUPPORT.split(" ")
@@ -148,4 +148,8 @@ NUMERICS: dict[ErrorCode, tuple[str, str | None]] = {
     ErrorCode.NOT_JOINED: ("451", None),
     ErrorCode.ALREADY_JOINED: ("462", None),
     ErrorCode.BAD_PASSWORD: ("464", None),
+    ErrorCode.NOT_OPERATOR: ("482", "room"),
+    ErrorCode.MODERATED: ("404", "room"),
+    ErrorCode.NOT_A_MEMBER: ("441", "room"),
+    ErrorCode.UNKNOWN_MODE: ("472", None),
 }

@@ -31,11 +31,13 @@ def room_joined(c: IrcCodec, r: ev.RoomJoined) -> bytes:
     assert c.nick is not None
     return (c.wire._out(mask(c.nick), f"JOIN {r.room}")
             + topic_lines(c, r.room, r.topic, r.topic_by, r.topic_at, quiet=True)
-            + names(c, r.room, r.users) + quiet_note(c, r.room, r.user_count))
+            + names(c, r.room, r.users, roles=r.roles) + quiet_note(c, r.room, r.user_count))
 
 
-def room_left(c: IrcCodec, gone: ev.RoomLeft) -> bytes:
+def room_left(c: IrcCodec, gone: ev.RoomLeft) -> bytes | None:
     c.channels = [room for room in c.channels if room.lower() != gone.room.lower()]
+    if gone.kicked_by:
+        return None  # the room's KICK said it
     assert c.nick is not None
     reason = f" :{flat(gone.reason)}" if gone.reason else ""
     return c.wire._out(mask(c.nick), f"PART {gone.room}{reason}")
@@ -62,12 +64,13 @@ def direct(c: IrcCodec, d: ev.DirectMessage) -> bytes | None:
 def user_list(c: IrcCodec, u: ev.UserList) -> bytes:
     """One part of NAMES or WHO: 366 or 315 ends the last part only."""
     if u.tag not in ("who", "whomask"):
-        return names(c, u.room, u.users, end=not u.more)
+        return names(c, u.room, u.users, end=not u.more, roles=u.roles)
     away = dict(u.away)
     info = u.info or tuple((n, n) for n in u.users)
     channel = u.room if u.tag == "who" else "*"
-    lines = [c.numeric("352", channel, user, HOST, c.server, n, "G" if n in away else "H", f"0 {real}")
-             for n, (user, real) in zip(u.users, info, strict=True)]
+    prefix = {name: PREFIXES[letter] for name, letter in u.roles}
+    lines = [c.numeric("352", channel, user, HOST, c.server, n, ("G" if n in away else "H") + prefix.get(n, ""),
+                       f"0 {real}") for n, (user, real) in zip(u.users, info, strict=True)]
     return b"".join(lines) + (b"" if u.more else c.numeric("315", u.room, "End of WHO list"))
 
 
@@ -176,12 +179,17 @@ def topic_lines(c: IrcCodec, room: str, topic: str, by: str | None, at: float | 
     return lines
 
 
-def names(c: IrcCodec, room: str, users: tuple[str, ...], end: bool = True) -> bytes:
+PREFIXES = {"o": "@", "v": "+"}
+
+
+def names(c: IrcCodec, room: str, users: tuple[str, ...], end: bool = True,
+          roles: tuple[tuple[str, str], ...] = ()) -> bytes:
     lines = b""
     chunk: list[str] = []
     full = "userhost-in-names" in c.caps
+    prefix = {name: PREFIXES[letter] for name, letter in roles}
     for name in users:
-        chunk.append(mask(name) if full else name)
+        chunk.append(prefix.get(name, "") + (mask(name) if full else name))
         if len(" ".join(chunk)) > 400:
             lines += c.numeric("353", "=", room, " ".join(chunk))
             chunk = []
@@ -261,10 +269,16 @@ def error(c: IrcCodec, exc: ProtocolError, command: Command | None = None) -> by
         params.append(str(getattr(command, "room", None) or "*"))
     return c.numeric(number, *params, flat(exc.message))
 
+def modes(c: IrcCodec, m: ev.ModeChanged) -> bytes:
+    """324: the modes that are on (a question's answer; changes are the room's, in wire.py)."""
+    return c.numeric("324", m.room, "+n" + "".join(sorted(letter for _, letter, _ in m.changes)))
+
+
 REPLIES: dict[type, Callable[[IrcCodec, Any], bytes | None]] = {
     ev.Welcome: welcome, ev.RoomJoined: room_joined, ev.RoomLeft: room_left, ev.HistoryBatch: history,
     ev.LoggedIn: logged_in, ev.DirectMessage: direct, ev.UserList: user_list, ev.RoomList: room_list,
     ev.TopicIs: topic_is, ev.UserInfo: user_info, ev.ServerStats: lusers, ev.PongReply: nothing,
     ev.AwayChanged: away_changed, ev.NickChanged: nick_changed, ev.Registered: registered,
     ev.DmHistoryBatch: nothing,  # JSON's conversation pages: IRC has no command that asks for one
+    ev.ModeChanged: lambda c, m: modes(c, m) if m.by is None else c.wire.encode(m),
 }

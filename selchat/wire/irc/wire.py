@@ -102,6 +102,22 @@ class IrcWire:
             return None
         return self._out(mask(a.username), f"AWAY :{flat(a.message)}" if a.message else "AWAY")
 
+    def _kicked(self, k: ev.Kicked) -> bytes:
+        return self._out(mask(k.by), f"KICK {k.room} {k.username} :{flat(k.reason or k.by)}", k.timestamp)
+
+    def _mode(self, m: ev.ModeChanged) -> bytes | None:
+        if m.by is None:
+            return None  # a question's answer: the asker's codec says it (324)
+        letters, args, sign = "", [], ""
+        for on, letter, who in m.changes:
+            if sign != ("+" if on else "-"):
+                sign = "+" if on else "-"
+                letters += sign
+            letters += letter
+            if who is not None:
+                args.append(who)
+        return self._out(mask(m.by), " ".join([f"MODE {m.room} {letters}", *args]), m.timestamp)
+
     def _announced(self, an: ev.Announcement) -> bytes:
         return self._out(self.server, f"NOTICE * :{flat(an.text)}", an.timestamp)
 
@@ -112,5 +128,6 @@ class IrcWire:
 _RENDER: dict[type, Callable[[IrcWire, Any], bytes | None]] = {
     ev.Message: IrcWire._said, ev.UserJoined: IrcWire._joined, ev.UserLeft: IrcWire._left,
     ev.TopicChanged: IrcWire._topic, ev.NickChanged: IrcWire._nick, ev.AwayChanged: IrcWire._away,
-    ev.Announcement: IrcWire._announced, ev.Shutdown: IrcWire._shutdown,
+    ev.Announcement: IrcWire._announced, ev.Shutdown: IrcWire._shutdown, ev.Kicked: IrcWire._kicked,
+    ev.ModeChanged: IrcWire._mode,
 }

@@ -1,0 +1,101 @@
+"""Rooms that can be run (issue 23, first part), over real sockets: the first one in is the room's
+operator, a new room's topic is the operators' (+t), operators voice and moderate (+m) and put
+members out (KICK), and JSON, IRC and text-mode users each see it in their own words."""
+
+from __future__ import annotations
+
+from tests.clients import Irc, RawClient, Terminal
+from tests.helpers import ServerProcess
+
+
+def _json(server: ServerProcess, sockets: list, name: str) -> RawClient:
+    client = RawClient(server.address)
+    sockets.append(client)
+    client.join(name, version=2)
+    return client
+
+
+def test_operators_topic_voice_moderation_and_kick_in_every_protocol(server: ServerProcess, sockets: list) -> None:
+    alice = _json(server, sockets, "alice")
+    alice.send(type="join_room", room="#dev")
+    assert alice.expect("room_joined")["roles"] == {"alice": "operator"}  # the first one in runs it
+    bob = _json(server, sockets, "bob")
+    bob.send(type="join_room", room="#dev")
+    bob.expect("room_joined")
+    bob.send(type="topic", room="#dev", topic="bob's topic")
+    assert "only operators" in bob.error("not_operator")["message"]  # +t on a new room
+    alice.send(type="topic", room="#dev", topic="release on Friday")
+    bob.expect("topic", topic="release on Friday")
+    carol = Irc(server, "carol")
+    sockets.append(carol)
+    carol.expect(" 001 ")
+    carol.send("JOIN #dev")
+    names = carol.expect(" 353 ")
+    assert "@alice" in names.split(" :", 1)[1].split() and "bob" in names.split(" :", 1)[1].split()
+    carol.send("MODE #dev +o carol")
+    assert " 482 carol #dev " in carol.expect(" 482 ")  # not an operator
+    alice.send(type="role", room="#dev", username="carol", role="voice")
+    assert carol.expect("MODE #dev").endswith("MODE #dev +v carol")
+    role = bob.expect("role")
+    assert (role["username"], role["role"], role["given"], role["by"]) == ("carol", "voice", True, "alice")
+    alice.send(type="room_mode", room="#dev", moderated=True)
+    assert carol.expect("MODE #dev").endswith("MODE #dev +m")
+    assert bob.expect("room_mode")["moderated"] is True
+    bob.send(type="chat", room="#dev", message="can I speak?")
+    assert "moderated" in bob.error("moderated")["message"]
+    carol.send("PRIVMSG #dev :voiced, so I can")
+    assert alice.expect("chat")["message"] == "voiced, so I can"
+    carol.send("MODE #dev")
+    assert carol.expect(" 324 ").endswith(" 324 carol #dev :+nmt")
+    alice.send(type="kick", room="#dev", username="bob", reason="spam")
+    assert carol.expect(" KICK ").endswith("KICK #dev bob :spam")
+    assert bob.expect("kicked")["by"] == "alice"
+    assert bob.expect("room_left") == {"type": "room_left", "room": "#dev", "kicked_by": "alice", "reason": "spam"}
+    bob.send(type="chat", room="#dev", message="still here?")
+    bob.error("not_in_room")
+    carol.send("PART #dev")
+    carol.expect("PART #dev")
+    alice.send(type="users", room="#dev")
+    assert alice.expect("users")["users"] == ["alice"]
+
+
+def test_irc_operators_kick_and_text_mode_hears_it(server: ServerProcess, sockets: list) -> None:
+    dave = Irc(server, "dave")
+    sockets.append(dave)
+    dave.expect(" 001 ")
+    dave.send("JOIN #irc")
+    assert "@dave" in dave.expect(" 353 ")
+    guest = _json(server, sockets, "guest")
+    guest.send(type="join_room", room="#irc")
+    guest.expect("room_joined")
+    terminal = Terminal(server.address)
+    sockets.append(terminal)
+    terminal.wait("Your name:")
+    terminal.say("typist")
+    terminal.wait("You are in #lobby")
+    terminal.say("/join #irc")
+    terminal.wait("you joined #irc")
+    dave.send("MODE #irc +v typist", "KICK #irc guest :off you go")
+    assert terminal.wait("put guest out (off you go)")
+    assert "dave made typist a voice" in terminal.buf.decode()
+    assert guest.expect("room_left")["kicked_by"] == "dave"
+    terminal.say("/kick dave")  # not an operator
+    assert "not an operator" in terminal.wait("not an operator")
+
+
+def test_a_role_follows_a_new_name_and_an_emptied_room_goes_to_the_next_one_in(server: ServerProcess,
+                                                                                  sockets: list) -> None:
+    owner = _json(server, sockets, "owner")
+    owner.send(type="join_room", room="#team")
+    owner.expect("room_joined")
+    owner.send(type="nick", username="boss")
+    owner.expect("nick")
+    other = _json(server, sockets, "other")
+    other.send(type="join_room", room="#team")
+    assert other.expect("room_joined")["roles"] == {"boss": "operator"}
+    owner.send(type="leave_room", room="#team")
+    owner.expect("room_left")
+    other.send(type="leave_room", room="#team")
+    other.expect("room_left")
+    other.send(type="join_room", room="#team")  # nobody in it: the next one in runs it
+    assert other.expect("room_joined")["roles"] == {"other": "operator"}
