@@ -241,6 +241,8 @@ class UserInfo:
     user: str = ""
     realname: str = ""
     tag: str | None = None  # the asking command's tag
+    roles: tuple[tuple[str, str], ...] = ()  # (room, "o" or "v"): the rooms of ``rooms`` where they have a role
+    signon: float = 0.0  # when they connected
 
 
 @dataclass(slots=True)

@@ -32,8 +32,9 @@ class QueryManager:
         who = state.sessions[target]
         assert who.name is not None
         account = state.accounts.get(who.account) if who.account else None
+        roles = tuple((r.name, role) for r in who.rooms.values() if (role := r.role(who.name)) is not None)
         info = ev.UserInfo(who.name, account, who.away, tuple(r.name for r in who.rooms.values()), who.address,
-                           max(0.0, now - who.spoke_at), who.user, who.realname, cmd.tag)
+                           max(0.0, now - who.spoke_at), who.user, who.realname, cmd.tag, roles, who.signon)
         return [Send((session.conn_id,), info)]
 
     def lusers(self, session: Session, cmd: Lusers, now: float) -> list[Effect]:

@@ -127,7 +127,7 @@ class Room:
 class Session:
     __slots__ = ("conn_id", "address", "name", "rooms", "tokens", "refill_at", "strikes", "away",
                  "account", "logging_in", "quit_message", "spoke_at", "authed", "user", "realname", "claiming",
-                 "hashing", "dms_due")
+                 "hashing", "dms_due", "signon")
 
     def __init__(self, conn_id: int, address: str, burst: float, now: float) -> None:
         self.conn_id = conn_id
@@ -145,6 +145,7 @@ class Session:
         self.realname = ""
         self.quit_message: str | None = None
         self.spoke_at = now
+        self.signon = now  # when it connected (WHOIS's 317)
         # (name key, a guest?, the admission) while its name is claimed in Redis
         self.claiming: tuple[str, bool, Callable[[], list[Effect]]] | None = None
         self.hashing = False  # a registration's password is in the worker: one at a time

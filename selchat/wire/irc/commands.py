@@ -114,7 +114,8 @@ def cap(c: IrcCodec, params: list[str], out: list[Any]) -> None:
             c.wire = IrcWire.for_caps(frozenset(c.caps), c.server)
             out.append(fit(f":{c.server} CAP {target} ACK :{' '.join(wanted)}"))
         else:
-            out.append(fit(f":{c.server} CAP {target} NAK :{' '.join(wanted)}"))
+            # the request's own words, as sent (IRCv3: a NAK echoes the REQ's parameter exactly)
+            out.append(fit(f":{c.server} CAP {target} NAK :{params[1] if len(params) > 1 else ''}"))
     elif sub == "END":
         c.negotiating = False
         c.register(out)

@@ -202,13 +202,14 @@ def whois(c: IrcCodec, info: ev.UserInfo) -> bytes:
     n = info.username
     lines = c.numeric("311", n, info.user or n, HOST, "*", info.realname or n)
     if info.rooms:
-        lines += c.numeric("319", n, " ".join(info.rooms))
+        prefix = {room: PREFIXES[letter] for room, letter in info.roles}
+        lines += c.numeric("319", n, " ".join(prefix.get(room, "") + room for room in info.rooms))
     lines += c.numeric("312", n, c.server, "selchat")
     if info.away:
         lines += c.numeric("301", n, flat(info.away))
     if info.account:
         lines += c.numeric("330", n, info.account, "is logged in as")
-    lines += c.numeric("317", n, str(int(info.idle)), "seconds idle")
+    lines += c.numeric("317", n, str(int(info.idle)), str(int(info.signon)), "seconds idle, signon time")
     return lines + c.numeric("318", n, "End of /WHOIS list")
 
 
