@@ -55,6 +55,9 @@ class ErrorCode(str, enum.Enum):
     MODERATED = "moderated"  # the room is moderated: only operators and voiced members speak
     NOT_A_MEMBER = "not_a_member"  # the person named is not in the room
     UNKNOWN_MODE = "unknown_mode"
+    INVITE_ONLY = "invite_only"  # the room lets in only those invited
+    BAD_ROOM_KEY = "bad_room_key"  # the room has a key, and that was not it
+    ROOM_LIMIT = "room_limit"  # the room holds as many members as its operators allow
 
 
 # After these the server closes the connection; after every other code it stays usable.

@@ -73,6 +73,7 @@ class Quit:
 @dataclass(slots=True)
 class JoinRoom:
     room: str
+    key: str | None = None  # a room with +k asks for it
 
 
 @dataclass(slots=True)
@@ -98,6 +99,14 @@ class Kick:
     room: str
     username: str
     reason: str | None = None
+
+
+@dataclass(slots=True)
+class Invite:
+    """Ask ``username`` into ``room``: it is let in once, past +i (and it is told)."""
+
+    room: str
+    username: str
 
 
 @dataclass(slots=True)
@@ -184,11 +193,11 @@ class Authenticate:
 
 
 Command = Union[Join, Chat, Dm, Users, Ping, Pong, Quit, JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick,
-                Away, Register, Whois, Lusers, Authenticate, Who, Kick, SetMode]
+                Away, Register, Whois, Lusers, Authenticate, Who, Kick, SetMode, Invite]
 
 # Commands a JSON client must have joined with "version": 2 to use (its codec refuses them).
 V2_COMMANDS = frozenset({JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick, Away, Register, Whois, Lusers,
-                         Who, Kick, SetMode})
+                         Who, Kick, SetMode, Invite})
 
 _USERS = Users()
 _QUIT = Quit()
@@ -277,7 +286,7 @@ def _users(frame: dict[str, Any]) -> Users:
 
 
 # JSON's words for a room's modes and a member's roles (IRC's letters)
-MODE_WORDS = {"moderated": "m", "topic_locked": "t"}
+MODE_WORDS = {"moderated": "m", "topic_locked": "t", "secret": "s", "invite_only": "i"}
 ROLE_WORDS = {"operator": "o", "voice": "v"}
 
 
@@ -288,6 +297,16 @@ def _room_mode(frame: dict[str, Any]) -> SetMode:
             if type(frame[word]) is not bool:
                 raise ProtocolError(ErrorCode.BAD_FRAME, f'"{word}" must be true or false')
             changes.append((frame[word], letter, None))
+    if "key" in frame:  # a word, or null for none
+        key = frame["key"]
+        if key is not None and type(key) is not str:
+            raise ProtocolError(ErrorCode.BAD_FRAME, '"key" must be a string or null')
+        changes.append((key is not None, "k", key))
+    if "limit" in frame:  # a number of members, or null for none
+        limit = frame["limit"]
+        if limit is not None and (type(limit) is not int or not 0 < limit <= 1_000_000):
+            raise ProtocolError(ErrorCode.BAD_FRAME, '"limit" must be a number of members or null')
+        changes.append((limit is not None, "l", None if limit is None else str(limit)))
     return SetMode(_field(frame, "room"), tuple(changes))
 
 
@@ -302,6 +321,28 @@ def _role(frame: dict[str, Any]) -> SetMode:
     return SetMode(_field(frame, "room"), ((True, ROLE_WORDS[role], who),))
 
 
+# the channel modes selchat has: flags m t s i, k and l with a value, o and v with a nick (n is always on)
+MODE_LETTERS = frozenset("mtsikl" "ov")
+
+
+def mode_changes(letters: str, args: list[str]) -> tuple[tuple[bool, str, str | None], ...] | None:
+    """``+mo-v bob carol`` as changes: (on, letter, nick or None); None for a letter we lack."""
+    changes: list[tuple[bool, str, str | None]] = []
+    on, given = True, iter(args)
+    for letter in letters:
+        if letter in "+-":
+            on = letter == "+"
+        elif letter == "n":
+            continue  # no messages from outside: always so here
+        elif letter not in MODE_LETTERS:
+            return None
+        else:
+            takes = letter in "ov" or (on and letter in "kl") or (letter == "k" and not on)
+            arg = next(given, None) if takes else None
+            changes.append((on, letter, None if letter == "k" and not on else arg))
+    return tuple(changes)
+
+
 _PARSERS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "join": _join,
     "chat": _chat,
@@ -310,7 +351,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "ping": lambda f: Ping(f.get("id")),
     "pong": lambda f: Pong(f.get("id")),
     "quit": lambda f: _QUIT,
-    "join_room": lambda f: JoinRoom(_field(f, "room")),
+    "join_room": lambda f: JoinRoom(_field(f, "room"), _optional(f, "key")),
     "leave_room": lambda f: LeaveRoom(_field(f, "room")),
     "rooms": _rooms,
     "history": _history,
@@ -320,6 +361,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "away": lambda f: Away(_optional(f, "message")),
     "register": lambda f: Register(_field(f, "password")),
     "kick": lambda f: Kick(_field(f, "room"), _field(f, "username"), _optional(f, "reason")),
+    "invite": lambda f: Invite(_field(f, "room"), _field(f, "username")),
     "room_mode": lambda f: _room_mode(f),
     "role": lambda f: _role(f),
 }

@@ -85,6 +85,7 @@ class UserList:
     more: bool = False  # members follow, after the last of these (a list cut to one answer)
     first: bool = True  # this part starts the list
     roles: tuple[tuple[str, str], ...] = ()  # (name, "o" or "v") of those of ``users`` with a role
+    secret: bool = False  # the room is +s (IRC's NAMES says "@" for it)
 
 
 @dataclass(slots=True)
@@ -116,6 +117,7 @@ class RoomJoined:
     topic_at: float | None = None
     user_count: int | None = None  # set when ``users`` is not everyone (a large, quiet room)
     roles: tuple[tuple[str, str], ...] = ()  # (name, "o" or "v"): the room's operators and voiced
+    secret: bool = False
 
 
 @dataclass(slots=True)
@@ -126,6 +128,16 @@ class Kicked:
     username: str
     by: str
     reason: str | None
+    timestamp: float
+
+
+@dataclass(slots=True)
+class Invited:
+    """``by`` asked ``username`` into ``room``: told to both."""
+
+    room: str
+    username: str
+    by: str
     timestamp: float
 
 
@@ -255,4 +267,5 @@ class ServerStats:
 
 Event = Union[Welcome, UserJoined, UserLeft, Message, DirectMessage, UserList, PongReply, Announcement, Shutdown,
               RoomJoined, RoomLeft, RoomList, TopicChanged, NickChanged, AwayChanged, Registered,
-              TopicIs, UserInfo, ServerStats, LoggedIn, HistoryBatch, DmHistoryBatch, Kicked, ModeChanged]
+              TopicIs, UserInfo, ServerStats, LoggedIn, HistoryBatch, DmHistoryBatch, Kicked, ModeChanged,
+              Invited]

@@ -172,8 +172,9 @@ class Renderer:
             what = "an operator" if get("role") == "operator" else "a voice"
             done = "made" if get("given") else "no longer made"
             return self._paint(f"* {by} {done} {sanitize(get('username'))} {what} in {room}", YELLOW)
-        modes = [f"{word.replace('_', ' ')} {'on' if get(word) else 'off'}" for word in ("moderated", "topic_locked")
-                 if word in frame]
+        modes = [f"{word.replace('_', ' ')} {'on' if get(word) else 'off'}"
+                 for word in ("moderated", "topic_locked", "secret", "invite_only") if word in frame]
+        modes += [f"{word} {sanitize(get(word))}" for word in ("key", "limit") if get(word) is not None]
         return self.notice(f"{room}: " + ", ".join(modes) + (f" (set by {by})" if get("by") else ""))
 
     def _more(self, frame: dict[str, Any]) -> str | None:
@@ -203,6 +204,8 @@ class Renderer:
             return self.notice(f"you left {sanitize(get('room'))}")
         if kind == "rooms":
             return self._rooms(frame)
+        if kind == "invited":
+            return self.notice(f"{sanitize(get('by'))} invited {sanitize(get('username'))} to {sanitize(get('room'))}")
         if kind in ("kicked", "role", "room_mode"):
             return self._running(frame)
         if kind == "topic":

@@ -83,8 +83,8 @@ def test_room_commands(spawn, server: ServerProcess, connect) -> None:
     alice.expect("you left #dev")
     alice.expect(r"\[#lobby\] ally>")
     assert bob.expect("user_left", room="#dev")["username"] == "ally"
-    alice.sendline("/join #bad room")
-    alice.expect("usage: /join #ROOM")
+    alice.sendline("/join #bad room name")  # a room, and a key (+k), at most
+    alice.expect(r"usage: /join #ROOM \[KEY\]")
     alice.sendline("/quit")
     assert finished(alice) == 0
 

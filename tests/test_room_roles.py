@@ -99,3 +99,42 @@ def test_a_role_follows_a_new_name_and_an_emptied_room_goes_to_the_next_one_in(s
     other.expect("room_left")
     other.send(type="join_room", room="#team")  # nobody in it: the next one in runs it
     assert other.expect("room_joined")["roles"] == {"other": "operator"}
+
+
+def test_invite_only_keyed_limited_and_secret_rooms(server: ServerProcess, sockets: list) -> None:
+    alice = _json(server, sockets, "alice")
+    alice.send(type="join_room", room="#inner")
+    alice.expect("room_joined")
+    alice.send(type="room_mode", room="#inner", invite_only=True, secret=True)
+    frame = alice.expect("room_mode")
+    assert (frame["invite_only"], frame["secret"]) == (True, True)
+    irc = Irc(server, "ircer")
+    sockets.append(irc)
+    irc.expect(" 001 ")
+    irc.send("JOIN #inner")
+    assert " 473 ircer #inner " in irc.expect(" 473 ")  # invite only
+    irc.send("LIST")
+    assert not [line for line in irc.upto(" 323 ") if "#inner" in line]  # secret: not listed outside
+    alice.send(type="invite", room="#inner", username="ircer")
+    assert alice.expect("invited")["username"] == "ircer"
+    assert irc.expect(" INVITE ").endswith("INVITE ircer #inner")
+    irc.send("JOIN #inner")
+    assert " 353 ircer @ #inner :" in irc.expect(" 353 ")  # "@": a secret room's NAMES
+    irc.send("PART #inner")
+    irc.expect("PART #inner")
+    irc.send("JOIN #inner")  # an invitation is used once
+    irc.expect(" 473 ")
+    alice.send(type="room_mode", room="#inner", invite_only=False, key="sesame", limit=2)
+    irc.send("JOIN #inner")
+    assert " 475 ircer #inner " in irc.expect(" 475 ")  # the key
+    irc.send("JOIN #inner sesame")
+    irc.expect(" 366 ircer #inner ")
+    third = _json(server, sockets, "third")
+    third.send(type="join_room", room="#inner", key="sesame")
+    assert "at most 2" in third.error("room_limit")["message"]
+    irc.send("MODE #inner")
+    assert irc.expect(" 324 ").endswith(" 324 ircer #inner +ntskl sesame :2")  # the key: to those inside
+    alice.send(type="room_mode", room="#inner")
+    while "by" in (said := alice.expect("room_mode")):  # the changes' own frames came first
+        pass
+    assert (said["key"], said["limit"], said["secret"], said["invite_only"]) == ("sesame", 2, True, False)

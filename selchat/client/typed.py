@@ -63,7 +63,8 @@ async def ping(session: Session, action: Action, pacer: Pacer | None) -> None:
 async def join(session: Session, action: Action, pacer: Pacer | None) -> None:
     if session.v2() and not session.switch(action.target):
         session.joining = asyncio.Event()
-        await session.link.send({"type": "join_room", "room": action.target})
+        await session.link.send({"type": "join_room", "room": action.target,
+                                 **({"key": action.text} if action.text else {})})
 
 
 async def part(session: Session, action: Action, pacer: Pacer | None) -> None:
@@ -145,8 +146,13 @@ async def role(session: Session, action: Action, pacer: Pacer | None) -> None:
                                  "role": None if taken else action.text})
 
 
-# /mode's words: +m moderated, +t topic locked
-MODE_FLAGS = {"m": "moderated", "t": "topic_locked"}
+async def invite(session: Session, action: Action, pacer: Pacer | None) -> None:
+    if session.v2():
+        await session.link.send({"type": "invite", "room": session.state.current, "username": action.target})
+
+
+# /mode's words: +m moderated, +t topic locked, +s secret, +i invite only
+MODE_FLAGS = {"m": "moderated", "t": "topic_locked", "s": "secret", "i": "invite_only"}
 
 
 async def mode(session: Session, action: Action, pacer: Pacer | None) -> None:
@@ -163,4 +169,5 @@ async def mode(session: Session, action: Action, pacer: Pacer | None) -> None:
 ACTIONS: dict[str, Act] = {
     "users": users, "ping": ping, "join": join, "part": part, "list": rooms, "names": names, "topic": topic,
     "nick": nick, "away": away, "register": register, "kick": kick, "role": role, "mode": mode,
+    "invite": invite,
 }

@@ -9,7 +9,7 @@ from selchat.render import sanitize
 
 COMMANDS = {
     "/help": "this list",
-    "/join #ROOM": "join a room, or switch to one you are in (also Alt-1..9)",
+    "/join #ROOM [KEY]": "join a room (with its key, if it has one), or switch to one you are in (also Alt-1..9)",
     "/part [#ROOM]": "leave the current room (or the one named)",
     "/list": "every room, with its people and topic",
     "/names [#ROOM]": "who is in the current room (or the one named), and who is away",
@@ -23,12 +23,14 @@ COMMANDS = {
     "/op NAME, /deop NAME": "make someone an operator of the current room, or not (operators)",
     "/voice NAME, /devoice NAME": "let someone speak in a moderated room, or not (operators)",
     "/kick NAME [REASON]": "put someone out of the current room (operators)",
-    "/mode [+m|-m|+t|-t]": "the room's modes: moderated, topic locked (without: show them)",
+    "/invite NAME": "ask someone into the current room (past +i)",
+    "/mode [+m +t +s +i ...]": "the room's modes: moderated, topic locked, secret, invite only (without: show them)",
     "/ping": "the round trip to the server, in milliseconds",
     "/quit": "leave (also /exit, /q, Ctrl-D or Ctrl-C)",
 }
 COMMAND_WORDS = ("/help", "/join", "/part", "/list", "/names", "/users", "/topic", "/me", "/msg", "/nick", "/away",
-                 "/register", "/ping", "/quit", "/exit", "/q", "/op", "/deop", "/voice", "/devoice", "/kick", "/mode")
+                 "/register", "/ping", "/quit", "/exit", "/q", "/op", "/deop", "/voice", "/devoice", "/kick", "/mode",
+                 "/invite")
 
 
 class ClientError(Exception):
@@ -79,9 +81,10 @@ def parse_input(line: str) -> Action:
         return Action("dm", name, text)
     arg = rest.strip()
     if word in ("/join", "/j"):
-        if not arg or " " in arg:
-            return Action("invalid", text="usage: /join #ROOM")
-        return Action("join", arg if arg.startswith("#") else "#" + arg)
+        room, _, key = arg.partition(" ")  # /join #ROOM WORD: a room with a key
+        if not room or " " in key.strip():
+            return Action("invalid", text="usage: /join #ROOM [KEY]")
+        return Action("join", room if room.startswith("#") else "#" + room, key.strip())
     if word in ("/part", "/leave"):
         return Action("part", arg)
     if word == "/list":
@@ -109,7 +112,7 @@ def parse_input(line: str) -> Action:
 
 # running a room (its operators): the frame's role, or "kick" / "mode"
 RUNNING = {"/op": "operator", "/deop": "-operator", "/voice": "voice", "/devoice": "-voice", "/kick": "kick",
-           "/mode": "mode"}
+           "/mode": "mode", "/invite": "invite"}
 
 
 def _running(word: str, arg: str) -> Action:
@@ -118,6 +121,8 @@ def _running(word: str, arg: str) -> Action:
     name, _, reason = arg.partition(" ")
     if not name:
         return Action("invalid", text=f"usage: {word} NAME" + (" [REASON]" if word == "/kick" else ""))
+    if word == "/invite":
+        return Action("invite", name)
     return Action("kick" if word == "/kick" else "role", name, reason if word == "/kick" else RUNNING[word])
 
 

@@ -25,6 +25,7 @@ from selchat.events import (
     Dm,
     DmHistory,
     History,
+    Invite,
     Join,
     JoinRoom,
     Kick,
@@ -95,6 +96,7 @@ class Hub:
             Whois: queries.whois, Who: queries.who, Lusers: queries.lusers,
             Ping: queries.ping, Pong: queries.pong, Quit: queries.quit,
             DmsWritten: messages.dms_written, Kick: self.roles.kick, SetMode: self.roles.set_mode,
+            Invite: self.roles.invite,
         }
         self._results: dict[type, Handler] = {
             HistoryPage: messages.history_page, OfflineDms: messages.offline_dms,

@@ -41,6 +41,7 @@ class RoomManager:
             self._may_make(session, now)
         room = state.room(key, cmd.room)
         assert session.name is not None
+        RoleManager.may_enter(room, session.name, cmd.key)
         RoleManager.entered(room, session.name, room.size() == 0)
         room.add(session.conn_id, session.name)
         session.rooms[key] = room
@@ -108,9 +109,9 @@ class RoomManager:
     def room_joined(self, room: Room, name: str | None) -> ev.RoomJoined:
         if room.quiet(self.state.config.quiet_above) and name is not None:
             return ev.RoomJoined(room.name, room.topic, (name,), room.topic_by, room.topic_at, room.size(),
-                                 room.roles())
+                                 room.roles(), room.secret)
         return ev.RoomJoined(room.name, room.topic, tuple(room.names()), room.topic_by, room.topic_at, None,
-                             room.roles())
+                             room.roles(), room.secret)
 
     def replay(self, session: Session, room: Room, recent: Sequence[ev.Message] | None = None) -> list[Effect]:
         tail = tuple(room.recent if recent is None else recent)
@@ -146,11 +147,12 @@ class RoomManager:
         if cmd.after is not None:
             room_key(cmd.after)  # a name, or bad_room_name
         asked = self.sharing.list_rooms(session, cmd)
-        return asked if asked is not None else self._page(session, cmd, self._rooms_here())
+        return asked if asked is not None else self._page(session, cmd, self._rooms_here(session))
 
-    def _rooms_here(self) -> dict[str, ev.RoomInfo]:
-        """The rooms as this process knows them, by key."""
-        return {r.key: ev.RoomInfo(r.name, r.size(), r.topic) for r in self.state.rooms.values() if r.lasting}
+    def _rooms_here(self, session: Session | None = None) -> dict[str, ev.RoomInfo]:
+        """The rooms as this process knows them, by key; a secret one (+s) only to its members."""
+        return {r.key: ev.RoomInfo(r.name, r.size(), r.topic) for r in self.state.rooms.values()
+                if r.lasting and (not r.secret or (session is not None and session.conn_id in r.members))}
 
     def _page(self, session: Session, cmd: Rooms, rooms: dict[str, ev.RoomInfo]) -> list[Effect]:
         """The rooms after ``cmd.after`` by name, as many as the asker's limit and one answer
@@ -169,7 +171,7 @@ class RoomManager:
     def rooms_listed(self, session: Session, result: RoomsListed, now: float) -> list[Effect]:
         asked = result.asked if isinstance(result.asked, Rooms) else Rooms()
         if result.rooms is None:
-            return self._page(session, asked, self._rooms_here())
+            return self._page(session, asked, self._rooms_here(session))
         rooms = {room_key(r.room): r for r in result.rooms if ROOM_RE.fullmatch(r.room)}
         lobby = self.state.lobby
         rooms.setdefault(LOBBY_KEY, ev.RoomInfo(lobby.name, lobby.size(), lobby.topic))
@@ -194,7 +196,7 @@ class RoomManager:
         part, more = members_part(room.names(), cmd.after, away, info, state.config.max_output)  # type: ignore[arg-type]
         listing = ev.UserList(room.name, part, tuple((n, away[n]) for n in part if n in away), cmd.tag,  # type: ignore[misc]
                               room.topic, tuple(info.get(n, (n, n)) for n in part) if info is not None else (),
-                              more, cmd.after is None, room.roles())
+                              more, cmd.after is None, room.roles(), room.secret)
         effects: list[Effect] = [Send((session.conn_id,), listing)]
         if more and cmd.stream:
             effects.append(Then(session.conn_id, replace(cmd, after=part[-1])))

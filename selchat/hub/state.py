@@ -33,7 +33,8 @@ LOBBY_KEY = LOBBY_ROOM
 
 class Room:
     __slots__ = ("key", "name", "members", "remote", "_roster", "topic", "topic_by", "topic_at", "recent", "total",
-                 "stored", "synced", "awaiting", "ops", "voiced", "moderated", "topic_locked")
+                 "stored", "synced", "awaiting", "ops", "voiced", "moderated", "topic_locked", "secret", "invite_only",
+                 "join_key", "limit", "invited")
 
     def __init__(self, key: str, name: str, replay: int) -> None:
         self.key = key
@@ -56,6 +57,11 @@ class Room:
         self.voiced: set[str] = set()
         self.moderated = False
         self.topic_locked = False
+        self.secret = False  # +s: not in the list of rooms for those outside it
+        self.invite_only = False  # +i: only those invited (or its operators) come in
+        self.join_key: str | None = None  # +k: the word to come in with
+        self.limit = 0  # +l: at most this many members (0: no limit)
+        self.invited: set[str] = set()  # name keys invited, each let in once
 
     @property
     def roster(self) -> list[int]:

@@ -4,7 +4,7 @@
 // The terminal's own list (selchat/client/words.py), in the same words.
 export const HELP = [
   ["/help", "this list"],
-  ["/join #ROOM", "join a room, or switch to one you are in"],
+  ["/join #ROOM [KEY]", "join a room (with its key, if it has one), or switch to one you are in"],
   ["/part [#ROOM]", "leave the current room (or the one named)"],
   ["/list", "every room, with its people and topic"],
   ["/names [#ROOM]", "who is in the current room (or the one named), and who is away"],
@@ -17,6 +17,10 @@ export const HELP = [
   ["/whois NAME", "who someone is, and where"],
   ["/register", "make your name an account (the password is asked for)"],
   ["/ping", "the round trip to the server, in milliseconds"],
+  ["/op NAME, /deop NAME", "make someone an operator of the room, or not (operators)"],
+  ["/voice NAME, /devoice NAME", "let someone speak in a moderated room, or not (operators)"],
+  ["/kick NAME [REASON]", "put someone out of the room (operators)"],
+  ["/invite NAME", "ask someone into the room"],
   ["/quit", "leave"],
 ];
 
@@ -25,8 +29,11 @@ export function command(text, here) {
   const [word, ...rest] = text.split(" ");
   const arg = rest.join(" ").trim();
   switch (word.toLowerCase()) {
-    case "/join": case "/j":
-      return arg ? { type: "join_room", room: arg.startsWith("#") ? arg : "#" + arg } : "usage: /join #ROOM";
+    case "/join": case "/j": {  // /join #room WORD: a room with a key
+      const [name, key] = rest;
+      if (!name) return "usage: /join #ROOM [KEY]";
+      return { type: "join_room", room: name.startsWith("#") ? name : "#" + name, ...(key ? { key } : {}) };
+    }
     case "/part": case "/leave": return { type: "leave_room", room: arg || here };
     case "/me": return arg ? { type: "chat", room: here, message: arg, action: true } : "usage: /me TEXT";
     case "/nick": return arg ? { type: "nick", username: arg } : "usage: /nick NAME";
@@ -41,6 +48,16 @@ export function command(text, here) {
     case "/users": return { type: "users", room: "#lobby" };
     case "/list": case "/rooms": return { type: "rooms" };
     case "/whois": return arg ? { type: "whois", username: arg } : "usage: /whois NAME";
+    case "/invite": return arg ? { type: "invite", room: here, username: arg } : "usage: /invite NAME";
+    case "/kick": {
+      const [who, ...why] = rest;
+      return who ? { type: "kick", room: here, username: who, ...(why.length ? { reason: why.join(" ") } : {}) }
+        : "usage: /kick NAME [REASON]";
+    }
+    case "/op": case "/voice": return arg ? { type: "role", room: here, username: arg,
+      role: word.toLowerCase() === "/op" ? "operator" : "voice" } : `usage: ${word} NAME`;
+    case "/deop": case "/devoice": return arg ? { type: "role", room: here, username: arg, role: null }
+      : `usage: ${word} NAME`;
     // the password is asked for in a password field, never typed here where it shows
     case "/register": return { type: "register-dialog", typed: Boolean(arg) };
     case "/ping": return { type: "ping", id: `page-${performance.now()}` };

@@ -22,6 +22,9 @@ export function runningHandlers({ room, line, drawn }) {
       line(f.room, [`${f.by} ${f.given ? "made" : "no longer made"} ${f.username} ${ROLE[f.role]}`], "event", f.timestamp);
       drawn(f.room);
     },
+    invited(f) {
+      line(f.room, [`${f.by} invited ${f.username} to ${f.room}`], "notice", f.timestamp);
+    },
     room_mode(f) {
       const said = [];
       if ("moderated" in f) said.push(f.moderated ? "moderated: only operators and voiced members speak" : "open to all");

@@ -22,6 +22,7 @@ from selchat.outbound import (
     DmHistoryBatch,
     Event,
     HistoryBatch,
+    Invited,
     Kicked,
     Message,
     ModeChanged,
@@ -119,17 +120,27 @@ def _room_joined(e: RoomJoined) -> Frame:
 
 
 ROLE_NAMES = {"o": "operator", "v": "voice"}
-MODE_NAMES = {"m": "moderated", "t": "topic_locked"}
+MODE_NAMES = {"m": "moderated", "t": "topic_locked", "s": "secret", "i": "invite_only"}
+VALUE_NAMES = {"k": "key", "l": "limit"}
+
+
+def _value(letter: str, on: bool, value: str | None) -> str | int | None:
+    if not on or value is None:
+        return None
+    return int(value) if letter == "l" else value
 
 
 def _modes(e: ModeChanged) -> list[Frame]:
     """A room's modes in words, and each role given or taken as a frame of its own; the answer to
     a question (no ``by``) says every mode, on or off."""
     if e.by is None:
-        on = {letter for _, letter, _ in e.changes}
-        return [{"type": "room_mode", "room": e.room, **{w: letter in on for letter, w in MODE_NAMES.items()}}]
+        on = {letter: value for _, letter, value in e.changes}
+        return [{"type": "room_mode", "room": e.room, **{w: letter in on for letter, w in MODE_NAMES.items()},
+                 **{w: _value(letter, letter in on, on.get(letter)) for letter, w in VALUE_NAMES.items()}}]
     frames: list[Frame] = []
-    flags = {MODE_NAMES[letter]: on for on, letter, _ in e.changes if letter in MODE_NAMES}
+    flags: dict[str, Any] = {MODE_NAMES[letter]: on for on, letter, _ in e.changes if letter in MODE_NAMES}
+    flags.update({VALUE_NAMES[letter]: _value(letter, on, value) for on, letter, value in e.changes
+                  if letter in VALUE_NAMES})
     if flags:
         frames.append({"type": "room_mode", "room": e.room, "by": e.by, **flags, "timestamp": e.timestamp})
     frames.extend({"type": "role", "room": e.room, "username": who, "role": ROLE_NAMES[letter], "given": on,
@@ -174,6 +185,8 @@ V2: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
     Kicked: lambda e: {"type": "kicked", "room": e.room, "username": e.username, "by": e.by, "reason": e.reason,
                        "timestamp": e.timestamp},
     ModeChanged: lambda e: _modes(e),
+    Invited: lambda e: {"type": "invited", "room": e.room, "username": e.username, "by": e.by,
+                        "timestamp": e.timestamp},
     RoomList: lambda e: {"type": "rooms", "rooms": [{"room": r.room, "users": r.users, "topic": r.topic}
                                                     for r in e.rooms], "more": e.more},
     TopicChanged: lambda e: {"type": "topic", "room": e.room, "topic": e.topic, "by": e.by,

@@ -24,6 +24,7 @@ from selchat.events import (
     Chat,
     Command,
     Dm,
+    Invite,
     Join,
     JoinRoom,
     Kick,
@@ -34,6 +35,7 @@ from selchat.events import (
     SetMode,
     Topic,
     Users,
+    mode_changes,
 )
 
 # C0 and C1 controls and DEL, except tab (which becomes a space): what a terminal would obey.
@@ -52,7 +54,8 @@ HELP = [
     "  /away [TEXT]  away (without TEXT: back)",
     "  /kick NAME [REASON]  put someone out of the room (its operators)",
     "  /op, /deop, /voice, /devoice NAME  give or take a role (operators)",
-    "  /mode [+m -m +t -t]  the room's modes: moderated, topic locked",
+    "  /invite NAME  ask someone into the room (past +i)",
+    "  /mode [+m +t +s +i +k WORD +l N, or -]  the room's modes",
     "  /quit         leave",
 ]
 
@@ -144,13 +147,14 @@ class TextCodec:
         elif word == "/help":
             out.append(b"".join(_line(h) for h in HELP))
         elif word in ("/join", "/j") and arg:
-            room = arg if arg.startswith("#") else "#" + arg
+            room, _, key = arg.partition(" ")  # /join #room WORD: a room with a key (+k)
+            room = room if room.startswith("#") else "#" + room
             known = next((r for r in self.rooms if r.lower() == room.lower()), None)
             if known:
                 self.current = known
                 out.append(_line(f"* now in {known}"))
             else:
-                out.append(JoinRoom(room))
+                out.append(JoinRoom(room, key.strip() or None))
         elif word in ("/part", "/leave"):
             out.append(LeaveRoom(arg or self.current))
         elif word == "/msg" and len(arg.split(" ", 1)) == 2:
@@ -176,14 +180,18 @@ class TextCodec:
     def _running(self, word: str, arg: str) -> Command | bytes:
         """Running a room: /kick NAME [REASON], /op /deop /voice /devoice NAME, /mode [+m -t ...]."""
         if word == "/mode":
-            changes = tuple((part[0] == "+", letter, None) for part in arg.split() if part[:1] in "+-"
-                            for letter in part[1:])
+            letters, *values = arg.split() or [""]
+            changes = mode_changes(letters, values)
+            if changes is None:
+                return _line("! the modes are +m +t +s +i, +k WORD and +l NUMBER (and - to lift them)")
             return SetMode(self.current, changes)
         name, _, reason = arg.partition(" ")
         if not name:
             return _line(f"! {word} needs a name; type /help")
         if word == "/kick":
             return Kick(self.current, name, reason or None)
+        if word == "/invite":
+            return Invite(self.current, name)
         on, letter = RUNNING[word]  # type: ignore[misc]
         return SetMode(self.current, ((on, letter, name),))
 
@@ -242,12 +250,18 @@ class TextCodec:
         why = f" ({k.reason})" if k.reason else ""
         return _line(f"[{_hhmm(k.timestamp)}] {k.room} * {k.by} put {k.username} out{why}")
 
+    def _invited(self, i: ev.Invited) -> bytes:
+        if self.name is not None and i.username.lower() == self.name.lower():
+            return _line(f"* {i.by} invites you to {i.room} (/join {i.room})")
+        return _line(f"* you invited {i.username} to {i.room}")
+
     def _modes(self, m: ev.ModeChanged) -> bytes:
         if m.by is None:
-            on = [MODE_WORDS[letter] for _, letter, _ in m.changes if letter in MODE_WORDS]
+            on = [MODE_WORDS[letter] + (f" {value}" if value else "") for _, letter, value in m.changes]
             return _line(f"* {m.room} is " + (", ".join(on) if on else "open: anyone sets the topic and speaks"))
-        said = [f"{'made' if on else 'took'} {who} {'an operator' if letter == 'o' else 'a voice'}" if who else
-                f"{'set' if on else 'lifted'} {MODE_WORDS[letter]}" for on, letter, who in m.changes]
+        said = [f"{'made' if on else 'took'} {who} {'an operator' if letter == 'o' else 'a voice'}"
+                if letter in "ov" else f"{'set' if on else 'lifted'} {MODE_WORDS[letter]}"
+                + (f" {who}" if on and who else "") for on, letter, who in m.changes]
         return _line(f"[{_hhmm(m.timestamp)}] {m.room} * {m.by} " + "; ".join(said))
 
     def _users(self, u: ev.UserList) -> bytes:
@@ -308,8 +322,11 @@ _RENDER: dict[type, Callable[[TextCodec, Any], bytes]] = {
     ev.RoomList: TextCodec._rooms, ev.TopicChanged: TextCodec._topic, ev.NickChanged: TextCodec._nick,
     ev.AwayChanged: TextCodec._away, ev.Announcement: TextCodec._notice, ev.Shutdown: TextCodec._notice,
     ev.Registered: TextCodec._registered, ev.Kicked: TextCodec._kicked, ev.ModeChanged: TextCodec._modes,
+    ev.Invited: TextCodec._invited,
 }
 # /op and the rest: a role given or taken (on, IRC's letter)
 RUNNING: dict[str, tuple[bool, str] | None] = {"/op": (True, "o"), "/deop": (False, "o"), "/voice": (True, "v"),
-                                               "/devoice": (False, "v"), "/kick": None, "/mode": None}
-MODE_WORDS = {"m": "moderated (only operators and voiced members speak)", "t": "topic locked (operators set it)"}
+                                               "/devoice": (False, "v"), "/kick": None, "/mode": None,
+                                               "/invite": None}
+MODE_WORDS = {"m": "moderated (only operators and voiced members speak)", "t": "topic locked (operators set it)",
+              "s": "secret (not in the list of rooms)", "i": "invite only", "k": "keyed", "l": "limited to"}

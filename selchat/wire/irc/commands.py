@@ -19,6 +19,7 @@ from selchat.events import (
     Chat,
     Dm,
     History,
+    Invite,
     JoinRoom,
     Kick,
     LeaveRoom,
@@ -32,6 +33,7 @@ from selchat.events import (
     Users,
     Who,
     Whois,
+    mode_changes,
 )
 from selchat.wire.irc import replies
 from selchat.wire.irc.lines import (
@@ -259,7 +261,9 @@ def join(c: IrcCodec, params: list[str], out: list[Any]) -> None:
         out.extend(LeaveRoom(room) for room in list(c.channels))
         return
     channels = [channel for channel in params[0].split(",") if channel]
-    out.extend(JoinRoom(channel) for channel in channels[:CHANLIMIT])
+    keys = params[1].split(",") if len(params) > 1 else []  # JOIN #a,#b key-of-a,key-of-b
+    out.extend(JoinRoom(channel, keys[i] if i < len(keys) and keys[i] else None)
+               for i, channel in enumerate(channels[:CHANLIMIT]))
     out.extend(c.numeric("405", channel, f"at most {CHANLIMIT} channels a JOIN") for channel in channels[CHANLIMIT:])
 
 
@@ -371,24 +375,11 @@ def mode(c: IrcCodec, params: list[str], out: list[Any]) -> None:
     else:
         out.append(c.numeric("502", "Can't change mode for other users"))
 
-# the channel modes selchat has: m and t flags, o and v take a nick (n is always on)
-MODE_LETTERS = frozenset("mtov")
-
-
-def mode_changes(letters: str, args: list[str]) -> tuple[tuple[bool, str, str | None], ...] | None:
-    """``+mo-v bob carol`` as changes: (on, letter, nick or None); None for a letter we lack."""
-    changes: list[tuple[bool, str, str | None]] = []
-    on, given = True, iter(args)
-    for letter in letters:
-        if letter in "+-":
-            on = letter == "+"
-        elif letter == "n":
-            continue  # no messages from outside: always so here
-        elif letter not in MODE_LETTERS:
-            return None
-        else:
-            changes.append((on, letter, next(given, None) if letter in "ov" else None))
-    return tuple(changes)
+def invite(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    if len(params) < 2:
+        out.append(c.numeric("461", "INVITE", "Not enough parameters"))
+        return
+    out.append(Invite(params[1], params[0]))
 
 
 def kick(c: IrcCodec, params: list[str], out: list[Any]) -> None:
@@ -423,4 +414,5 @@ COMMANDS: dict[str, Verb] = {
     "MOTD": Verb(motd),
     "MODE": Verb(mode, 1),
     "KICK": Verb(kick, 2),
+    "INVITE": Verb(invite),
 }

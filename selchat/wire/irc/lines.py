@@ -32,8 +32,8 @@ MAXTARGETS = 1
 SERVICES = frozenset(name.casefold() for name in config.SERVICES)
 ISUPPORT = (
     f"CASEMAPPING=ascii CHANTYPES=# CHANLIMIT=#:{CHANLIMIT} NICKLEN={NAME_MAX} CHANNELLEN={ROOM_MAX + 1} "
-    f"TOPICLEN={TOPIC_MAX} AWAYLEN={TOPIC_MAX} MAXTARGETS={MAXTARGETS} NETWORK=selchat CHANMODES=,,,mnt PREFIX=(ov)@+ "
-    f"STATUSMSG= UTF8ONLY CHATHISTORY={HISTORY_PAGE_MAX} MSGREFTYPES=msgid,timestamp"
+    f"TOPICLEN={TOPIC_MAX} AWAYLEN={TOPIC_MAX} MAXTARGETS={MAXTARGETS} NETWORK=selchat CHANMODES=,k,l,imnst "
+    f"PREFIX=(ov)@+ STATUSMSG= UTF8ONLY CHATHISTORY={HISTORY_PAGE_MAX} MSGREFTYPES=msgid,timestamp"
 )
 ISUPPORT_TOKENS = ISUPPORT.split(" ")
 SASL_CHUNK = 400  # AUTHENTICATE carries base64 in chunks of 400 bytes
@@ -152,4 +152,7 @@ NUMERICS: dict[ErrorCode, tuple[str, str | None]] = {
     ErrorCode.MODERATED: ("404", "room"),
     ErrorCode.NOT_A_MEMBER: ("441", "room"),
     ErrorCode.UNKNOWN_MODE: ("472", None),
+    ErrorCode.INVITE_ONLY: ("473", "room"),
+    ErrorCode.BAD_ROOM_KEY: ("475", "room"),
+    ErrorCode.ROOM_LIMIT: ("471", "room"),
 }

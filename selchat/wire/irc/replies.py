@@ -31,7 +31,7 @@ def room_joined(c: IrcCodec, r: ev.RoomJoined) -> bytes:
     assert c.nick is not None
     return (c.wire._out(mask(c.nick), f"JOIN {r.room}")
             + topic_lines(c, r.room, r.topic, r.topic_by, r.topic_at, quiet=True)
-            + names(c, r.room, r.users, roles=r.roles) + quiet_note(c, r.room, r.user_count))
+            + names(c, r.room, r.users, roles=r.roles, secret=r.secret) + quiet_note(c, r.room, r.user_count))
 
 
 def room_left(c: IrcCodec, gone: ev.RoomLeft) -> bytes | None:
@@ -64,7 +64,7 @@ def direct(c: IrcCodec, d: ev.DirectMessage) -> bytes | None:
 def user_list(c: IrcCodec, u: ev.UserList) -> bytes:
     """One part of NAMES or WHO: 366 or 315 ends the last part only."""
     if u.tag not in ("who", "whomask"):
-        return names(c, u.room, u.users, end=not u.more, roles=u.roles)
+        return names(c, u.room, u.users, end=not u.more, roles=u.roles, secret=u.secret)
     away = dict(u.away)
     info = u.info or tuple((n, n) for n in u.users)
     channel = u.room if u.tag == "who" else "*"
@@ -183,7 +183,7 @@ PREFIXES = {"o": "@", "v": "+"}
 
 
 def names(c: IrcCodec, room: str, users: tuple[str, ...], end: bool = True,
-          roles: tuple[tuple[str, str], ...] = ()) -> bytes:
+          roles: tuple[tuple[str, str], ...] = (), secret: bool = False) -> bytes:
     lines = b""
     chunk: list[str] = []
     full = "userhost-in-names" in c.caps
@@ -191,10 +191,10 @@ def names(c: IrcCodec, room: str, users: tuple[str, ...], end: bool = True,
     for name in users:
         chunk.append(prefix.get(name, "") + (mask(name) if full else name))
         if len(" ".join(chunk)) > 400:
-            lines += c.numeric("353", "=", room, " ".join(chunk))
+            lines += c.numeric("353", "@" if secret else "=", room, " ".join(chunk))
             chunk = []
     if chunk:
-        lines += c.numeric("353", "=", room, " ".join(chunk))
+        lines += c.numeric("353", "@" if secret else "=", room, " ".join(chunk))
     return lines + (c.numeric("366", room, "End of /NAMES list") if end else b"")
 
 
@@ -271,8 +271,18 @@ def error(c: IrcCodec, exc: ProtocolError, command: Command | None = None) -> by
     return c.numeric(number, *params, flat(exc.message))
 
 def modes(c: IrcCodec, m: ev.ModeChanged) -> bytes:
-    """324: the modes that are on (a question's answer; changes are the room's, in wire.py)."""
-    return c.numeric("324", m.room, "+n" + "".join(sorted(letter for _, letter, _ in m.changes)))
+    """324: the modes that are on, then the key's and the limit's values (a question's answer;
+    changes are the room's, in wire.py)."""
+    letters = "+n" + "".join(letter for _, letter, _ in m.changes)
+    values = [value for _, letter, value in m.changes if letter in "kl" and value is not None]
+    return c.numeric("324", m.room, letters, *values)
+
+
+def invited(c: IrcCodec, i: ev.Invited) -> bytes:
+    """The one invited hears INVITE; the one inviting, 341."""
+    if c.nick is not None and i.username.lower() == c.nick.lower():
+        return c.wire._out(mask(i.by), f"INVITE {i.username} {i.room}", i.timestamp)
+    return c.numeric("341", i.username, i.room)
 
 
 REPLIES: dict[type, Callable[[IrcCodec, Any], bytes | None]] = {
@@ -281,5 +291,5 @@ REPLIES: dict[type, Callable[[IrcCodec, Any], bytes | None]] = {
     ev.TopicIs: topic_is, ev.UserInfo: user_info, ev.ServerStats: lusers, ev.PongReply: nothing,
     ev.AwayChanged: away_changed, ev.NickChanged: nick_changed, ev.Registered: registered,
     ev.DmHistoryBatch: nothing,  # JSON's conversation pages: IRC has no command that asks for one
-    ev.ModeChanged: lambda c, m: modes(c, m) if m.by is None else c.wire.encode(m),
+    ev.ModeChanged: lambda c, m: modes(c, m) if m.by is None else c.wire.encode(m), ev.Invited: invited,
 }
