@@ -118,3 +118,25 @@ def test_markup_in_every_field_a_person_writes_stays_text(browser, server) -> No
         assert page.locator("img").count() == 0 and dialogs == []
     finally:
         mallory.close()
+
+
+def test_an_operator_runs_the_room_from_the_member_list(browser, server) -> None:
+    member = RawClient(server.address)
+    try:
+        page = open_page(browser, server, "boss")
+        say(page, "/join #team")  # the first one in: its operator
+        expect(page.locator("#members li")).to_have_text(["@boss"])
+        member.join("member", version=2)
+        member.send(type="join_room", room="#team")
+        member.expect("room_joined")
+        page.locator("#members li", has_text="member").click()
+        page.locator("#member-actions button", has_text="Give voice").click()
+        assert member.expect("role")["role"] == "voice"
+        expect(page.locator("#members li", has_text="member")).to_have_text("+member")
+        page.locator("#members li", has_text="member").click()
+        page.locator("#member-actions button", has_text="Put out of #team").click()
+        assert member.expect("room_left")["kicked_by"] == "boss"
+        expect(page.locator("#members li")).to_have_text(["@boss"])
+        expect(page.locator("#messages")).to_contain_text("boss put member out")
+    finally:
+        member.close()

@@ -6,7 +6,7 @@
 import { REFUSALS, askPassword, offerRegister } from "./account.js";
 import { HELP, command } from "./commands.js";
 import { keys, recall } from "./keys.js";
-import { runningHandlers } from "./running.js";
+import { memberMenu, runningHandlers } from "./running.js";
 import * as notes from "./notify.js";
 import * as side from "./sidebar.js";
 import * as view from "./view.js";
@@ -142,12 +142,15 @@ function awayOf(name) {
   return null;
 }
 
+// A member clicked: a private conversation with them, and for an operator of the room, its roles
+// and putting them out (running.js's menu).
 function drawMembers() {
-  side.drawMembers(room(state.current), awayOf, (name) => {
+  const r = room(state.current);
+  side.drawMembers(r, awayOf, (name) => memberMenu(r, name, state.name, send, () => {
     closeDrawers();
     pick(conversation(name).name);
     $("line").focus();
-  });
+  }));
 }
 
 function drawRooms() { side.drawRooms(state, pick); }

@@ -40,3 +40,30 @@ export function mark(r, name) {
   const role = r.roles && r.roles.get(name);
   return role === "operator" ? "@" : role === "voice" ? "+" : "";
 }
+
+// What can be done about a member of ``r``: talk to them; and, for its operators, give or take a
+// role or put them out. A menu of buttons in a dialog, built with DOM calls.
+export function memberMenu(r, name, me, send, talk) {
+  const dialog = document.getElementById("member-menu");
+  const mine = r.roles && r.roles.get(me) === "operator" && r.kind !== "dm";
+  const role = r.roles && r.roles.get(name);
+  const item = (label, act) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = label;
+    button.addEventListener("click", () => { dialog.close(); act(); });
+    return button;
+  };
+  const items = [item(`Message ${name}`, talk)];
+  if (mine && name !== me) {
+    const set = (to) => () => send({ type: "role", room: r.name, username: name, role: to });
+    items.push(role === "operator" ? item("Take operator", set(null)) : item("Make operator", set("operator")));
+    if (role !== "operator") items.push(role === "voice" ? item("Take voice", set(null)) : item("Give voice", set("voice")));
+    items.push(item(`Put out of ${r.name}`, () => send({ type: "kick", room: r.name, username: name })));
+  }
+  if (items.length === 1) { talk(); return; }  // nothing else to offer: straight to the conversation
+  const title = document.createElement("h2");
+  title.textContent = mark(r, name) + name;
+  document.getElementById("member-actions").replaceChildren(title, ...items, item("Cancel", () => {}));
+  dialog.showModal();
+}
