@@ -4,6 +4,9 @@ sidebar, and a desktop notification for one while the tab is hidden."""
 
 from __future__ import annotations
 
+import pytest
+
+from selchat.codec import encode
 from tests.browsing import WAIT_MS, expect, pytestmark, say  # noqa: F401 - the marks apply here too
 from tests.clients import RawClient
 
@@ -20,12 +23,20 @@ HIDE = """hidden => {
 }"""
 
 
-def test_unread_mentions_conversations_and_a_notification(browser, start_server) -> None:
-    server = start_server()
+SIZES = [{"width": 1280, "height": 800}, {"width": 390, "height": 844}]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["desktop", "phone"])
+def test_unread_mentions_conversations_and_a_notification(browser, start_server, size: dict) -> None:
+    server = start_server("--rate-limit", "0")
     origin = f"http://127.0.0.1:{server.port}"
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context = browser.new_context(viewport=size)
     poster = RawClient(server.address)
     try:
+        poster.join("poster", version=2)
+        poster.sock.sendall(b"".join(encode({"type": "chat", "message": f"earlier {i}"}) for i in range(200)))
+        poster.send(type="ping", id="posted")
+        poster.expect("pong")  # a lobby with 200 messages of history
         context.grant_permissions(["notifications"], origin=origin)
         context.add_init_script(RECORD_NOTES)
         page = context.new_page()
@@ -34,7 +45,10 @@ def test_unread_mentions_conversations_and_a_notification(browser, start_server)
         page.fill("#name", "reader")
         page.click("button[type=submit]")
         expect(page.locator("#chat")).to_be_visible()
-        poster.join("poster", version=2)
+        def rooms() -> None:  # on a phone the rooms are a drawer: opened to pick one
+            if size["width"] < 700:
+                page.click("#open-rooms")
+
         say(page, "/join #dev")
         expect(page.locator("#room-name")).to_have_text("#dev")
         lobby = page.locator("#my-rooms li", has_text="#lobby")
@@ -47,6 +61,7 @@ def test_unread_mentions_conversations_and_a_notification(browser, start_server)
         poster.send(type="chat", room="#lobby", message="reader: look here")
         expect(lobby.locator(".badge.mention")).to_have_text("1")
         expect(page).to_have_title("(3) selchat")
+        rooms()
         lobby.click()
         expect(page.locator("#room-name")).to_have_text("#lobby")
         expect(lobby.locator(".badge")).to_have_count(0)
@@ -63,6 +78,7 @@ def test_unread_mentions_conversations_and_a_notification(browser, start_server)
         assert page.evaluate("window.__notes") == [["poster (private)", "psst"]]
         expect(page.locator("#messages")).not_to_contain_text("psst")  # not a line of the room on screen
         page.evaluate(HIDE, False)
+        rooms()
         talk.click()
         expect(page.locator("#room-name")).to_have_text("poster")
         expect(page.locator("#messages")).to_contain_text("psst")
@@ -70,6 +86,7 @@ def test_unread_mentions_conversations_and_a_notification(browser, start_server)
         assert poster.expect("dm", message="hi back")["from"] == "reader"
         expect(page.locator("#messages")).to_contain_text("hi back")  # the server's receipt, in the conversation
         # a room's notifications turned off: a mention there while hidden says nothing
+        rooms()
         lobby.click()
         page.click("#bell")
         expect(page.locator("#bell")).to_have_class("bell muted")
