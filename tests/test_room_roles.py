@@ -138,3 +138,18 @@ def test_invite_only_keyed_limited_and_secret_rooms(server: ServerProcess, socke
     while "by" in (said := alice.expect("room_mode")):  # the changes' own frames came first
         pass
     assert (said["key"], said["limit"], said["secret"], said["invite_only"]) == ("sesame", 2, True, False)
+
+
+def test_one_who_comes_in_away_is_said_to_be_away(server: ServerProcess, sockets: list) -> None:
+    """IRCv3 away-notify: the JOIN of an away member is followed by its AWAY (issue 23)."""
+    watcher = Irc(server, "watcher", caps="away-notify")
+    sockets.append(watcher)
+    watcher.expect(" 001 ")
+    watcher.send("JOIN #cafe")
+    watcher.expect(" 366 ")
+    napper = _json(server, sockets, "napper")
+    napper.send(type="away", message="on a break")
+    napper.send(type="join_room", room="#cafe")
+    napper.expect("room_joined")
+    watcher.expect(":napper!napper@selchat JOIN #cafe")
+    assert watcher.expect(" AWAY ").endswith(":napper!napper@selchat AWAY :on a break")
