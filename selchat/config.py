@@ -99,6 +99,8 @@ class ServerConfig:
     password_min: int = PASSWORD_MIN
     # The name IRC clients see the server by (numerics come from it; PONG and 004 carry it).
     irc_name: str = "selchat"
+    # accounts that are server operators once they prove it (IRC OPER, with the account's password)
+    operators: tuple[str, ...] = ()
     # Names nobody may join or rename as (casefolded), besides irc_name: RESERVED_NAMES.
     reserved_names: tuple[str, ...] = tuple(n.casefold() for n in RESERVED_NAMES)
     # Origins (https://chat.example.org) whose pages may open a WebSocket; none: the server's own.

@@ -58,6 +58,8 @@ class ErrorCode(str, enum.Enum):
     INVITE_ONLY = "invite_only"  # the room lets in only those invited
     BAD_ROOM_KEY = "bad_room_key"  # the room has a key, and that was not it
     ROOM_LIMIT = "room_limit"  # the room holds as many members as its operators allow
+    NOT_SERVER_OPERATOR = "not_server_operator"  # OPER for a name --operators does not list
+    OPER_FAILED = "oper_failed"  # OPER with a wrong password: said, and the connection goes on
 
 
 # After these the server closes the connection; after every other code it stays usable.

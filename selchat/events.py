@@ -93,6 +93,14 @@ class Rooms:
 
 
 @dataclass(slots=True)
+class Oper:
+    """Become a server operator: an account named in --operators, with its password (IRC's OPER)."""
+
+    name: str
+    password: str
+
+
+@dataclass(slots=True)
 class Kick:
     """Put ``username`` out of ``room`` (its operators only)."""
 
@@ -193,11 +201,11 @@ class Authenticate:
 
 
 Command = Union[Join, Chat, Dm, Users, Ping, Pong, Quit, JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick,
-                Away, Register, Whois, Lusers, Authenticate, Who, Kick, SetMode, Invite]
+                Away, Register, Whois, Lusers, Authenticate, Who, Kick, SetMode, Invite, Oper]
 
 # Commands a JSON client must have joined with "version": 2 to use (its codec refuses them).
 V2_COMMANDS = frozenset({JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick, Away, Register, Whois, Lusers,
-                         Who, Kick, SetMode, Invite})
+                         Who, Kick, SetMode, Invite, Oper})
 
 _USERS = Users()
 _QUIT = Quit()
@@ -362,6 +370,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "register": lambda f: Register(_field(f, "password")),
     "kick": lambda f: Kick(_field(f, "room"), _field(f, "username"), _optional(f, "reason")),
     "invite": lambda f: Invite(_field(f, "room"), _field(f, "username")),
+    "oper": lambda f: Oper(_field(f, "name"), _field(f, "password")),
     "room_mode": lambda f: _room_mode(f),
     "role": lambda f: _role(f),
 }

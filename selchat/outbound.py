@@ -86,6 +86,7 @@ class UserList:
     first: bool = True  # this part starts the list
     roles: tuple[tuple[str, str], ...] = ()  # (name, "o" or "v") of those of ``users`` with a role
     secret: bool = False  # the room is +s (IRC's NAMES says "@" for it)
+    opers: tuple[str, ...] = ()  # those of ``users`` who are server operators (WHO's "*")
 
 
 @dataclass(slots=True)
@@ -118,6 +119,13 @@ class RoomJoined:
     user_count: int | None = None  # set when ``users`` is not everyone (a large, quiet room)
     roles: tuple[tuple[str, str], ...] = ()  # (name, "o" or "v"): the room's operators and voiced
     secret: bool = False
+
+
+@dataclass(slots=True)
+class Opered:
+    """This connection is a server operator now."""
+
+    username: str
 
 
 @dataclass(slots=True)
@@ -255,6 +263,7 @@ class UserInfo:
     tag: str | None = None  # the asking command's tag
     roles: tuple[tuple[str, str], ...] = ()  # (room, "o" or "v"): the rooms of ``rooms`` where they have a role
     signon: float = 0.0  # when they connected
+    oper: bool = False  # a server operator (WHOIS's 313)
 
 
 @dataclass(slots=True)
@@ -268,4 +277,4 @@ class ServerStats:
 Event = Union[Welcome, UserJoined, UserLeft, Message, DirectMessage, UserList, PongReply, Announcement, Shutdown,
               RoomJoined, RoomLeft, RoomList, TopicChanged, NickChanged, AwayChanged, Registered,
               TopicIs, UserInfo, ServerStats, LoggedIn, HistoryBatch, DmHistoryBatch, Kicked, ModeChanged,
-              Invited]
+              Invited, Opered]

@@ -36,6 +36,10 @@ def selchat_command() -> list[str]:
     return [found]
 
 
+
+# irctest's server operator (its tests send OPER operuser operpassword)
+OPER = ("operuser", "operpassword")
+
 class SelchatController(BaseServerController, DirectoryBasedController):
     software_name = "selchat"
     supported_sasl_mechanisms = {"PLAIN"}
@@ -67,6 +71,7 @@ class SelchatController(BaseServerController, DirectoryBasedController):
             # irctest's clients send bursts no person would: flood control off, as in irctest's
             # configurations of other servers; any password length is an account password
             "--rate-limit", "0", "--password-min", "1", "--irc-name", "My.Little.Server", "--log-level", "warning",
+            "--operators", OPER[0],  # irctest's OPER: an account of selchat's, made once the port is open
         ]
         if password is not None:
             with self.open_file("password") as fd:
@@ -107,6 +112,7 @@ class SelchatController(BaseServerController, DirectoryBasedController):
                         break
                     data += chunk
             self.port_open = True
+            self.registerUser(None, *OPER)
 
     def wait_for_services(self) -> None:
         """Accounts are selchat's own: there are no services to wait for."""

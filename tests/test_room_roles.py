@@ -153,3 +153,26 @@ def test_one_who_comes_in_away_is_said_to_be_away(server: ServerProcess, sockets
     napper.expect("room_joined")
     watcher.expect(":napper!napper@selchat JOIN #cafe")
     assert watcher.expect(" AWAY ").endswith(":napper!napper@selchat AWAY :on a break")
+
+
+def test_a_server_operator_is_an_account_of_operators_with_its_password(start_server, sockets: list) -> None:
+    server = start_server("--operators", "Root")
+    for name, password in (("root", "the root password"), ("plain", "a plain password")):
+        account = _json(server, sockets, name)
+        account.send(type="register", password=password)
+        account.expect("registered")
+        account.close()
+    irc = Irc(server, "admin")
+    sockets.append(irc)
+    irc.expect(" 001 ")
+    irc.send("OPER plain a plain password")  # an account, but not one of --operators
+    assert " 491 " in irc.expect(" 491 ")
+    irc.send("OPER root wrong")
+    assert " 464 " in irc.expect(" 464 ")
+    irc.send("OPER root :the root password")
+    irc.expect(" 381 admin :You are now an IRC operator")
+    assert irc.expect(" MODE admin ").endswith("MODE admin +o")
+    irc.send("JOIN #ops", "WHO admin", "WHOIS admin")
+    who = irc.expect(" 352 ")
+    assert who.split(" ")[8] == "H*"  # the server operator's "*"
+    assert " 313 admin admin :is an IRC operator" in irc.expect(" 313 ")

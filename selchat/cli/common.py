@@ -135,6 +135,7 @@ def server_config(values: dict[str, Any]) -> ServerConfig:
         max_rooms_total=values["max_rooms_total"], new_rooms_per_user=values["new_rooms_per_user"],
         require_account=bool(values["require_account"]),
         password_min=values["password_min"], irc_name=irc_name,
+        operators=tuple(name.casefold() for name in values.get("operators") or ()),
         allow_origins=tuple(o.rstrip("/") for o in values["allow_origins"] or ()), motd=motd,
         log_level=values["log_level"].upper(), quiet_above=values["quiet_above"],
         bans=tuple(values.get("bans") or ()), metrics=values.get("metrics") or None,

@@ -96,6 +96,9 @@ from selchat.config import DEFAULT_HOST, DEFAULT_PORT, RESERVED_NAMES, ServerCon
               help="Rooms with more members than this announce no joins or leaves (0: always announce).")
 @click.option("--irc-name", default="selchat", show_default=True, envvar="SELCHAT_IRC_NAME",
               help="The server name IRC clients see (a host name, as IRC servers use).")
+@click.option("--operators", multiple=True, metavar="ACCOUNT",
+              help="An account that may become a server operator (IRC: OPER ACCOUNT PASSWORD); repeat for "
+                   "more, or in the config file: operators = [\"alice\"].")
 @click.option("--metrics", envvar="SELCHAT_METRICS", metavar="HOST:PORT",
               help="Serve Prometheus metrics at http://HOST:PORT/metrics (a listener of its own; off by default).")
 @click.option("--redis", envvar="SELCHAT_REDIS", metavar="URL",

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from selchat import outbound as ev
 from selchat.config import NAME_MAX, PASSWORD_MAX
 from selchat.errors import LOG_IN_TO_IT, ErrorCode, ProtocolError
-from selchat.events import Authenticate, Join, Register
+from selchat.events import Authenticate, Join, Oper, Register
 from selchat.hub.effects import Ask, Effect, Fail, Send, Store
 from selchat.hub.names import NameManager
 from selchat.hub.state import Session, State, check_name, valid_name
@@ -116,11 +116,34 @@ class AccountManager:
         session.logging_in = cmd
         return [Ask(CheckLogin(session.conn_id, key, cmd.password))]
 
+    def oper(self, session: Session, cmd: Oper, now: float) -> list[Effect]:
+        """A server operator: an account of --operators, proved by its password (checked in the
+        worker, counted as a login is)."""
+        if session.logging_in is not None:
+            raise ProtocolError(ErrorCode.ALREADY_JOINED, "a login is already being checked")
+        key = cmd.name.casefold()
+        self.logins.check(key, session.address, cmd.name[:NAME_MAX], now)
+        if key not in self.state.config.operators or not valid_name(cmd.name) or not is_text(cmd.password):
+            raise ProtocolError(ErrorCode.NOT_SERVER_OPERATOR, f"{cmd.name[:NAME_MAX]} is not a server operator here")
+        session.logging_in = cmd
+        return [Ask(CheckLogin(session.conn_id, key, cmd.password))]
+
+    def _opered(self, session: Session, result: LoginChecked, now: float) -> list[Effect]:
+        if not result.ok:
+            self.logins.failed(result.account_key, session.address, now)
+            return [Fail(session.conn_id, ProtocolError(ErrorCode.OPER_FAILED, "wrong operator password"))]
+        self.logins.succeeded(result.account_key, session.address)
+        session.oper = True
+        assert session.name is not None
+        return [Send((session.conn_id,), ev.Opered(session.name))]
+
     def login_checked(self, session: Session, result: LoginChecked, now: float) -> list[Effect]:
         cmd = session.logging_in
         if cmd is None:
             return []
         session.logging_in = None
+        if type(cmd) is Oper:
+            return self._opered(session, result, now)
         if not result.ok or result.name is None:
             self.logins.failed(result.account_key, session.address, now)
             name = cmd.account if type(cmd) is Authenticate else cmd.username

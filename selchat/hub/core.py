@@ -32,6 +32,7 @@ from selchat.events import (
     LeaveRoom,
     Lusers,
     Nick,
+    Oper,
     Ping,
     Pong,
     Quit,
@@ -88,7 +89,7 @@ class Hub:
         self.heard = Heard(state, self.mirror, self.rooms.let_in, self.accounts.displace) if self.mirror else None
         rooms, names, accounts, messages, queries = self.rooms, self.names, self.accounts, self.messages, self.queries
         self._handlers: dict[type, Handler] = {
-            Join: accounts.join, Authenticate: accounts.authenticate, Register: accounts.register,
+            Join: accounts.join, Authenticate: accounts.authenticate, Register: accounts.register, Oper: accounts.oper,
             Nick: names.nick, Away: names.away,
             Chat: messages.chat, Dm: messages.dm, History: messages.history, DmHistory: messages.dm_history,
             JoinRoom: rooms.join_room, LeaveRoom: rooms.leave_room, Rooms: rooms.rooms, Users: rooms.users,

@@ -34,7 +34,8 @@ class QueryManager:
         account = state.accounts.get(who.account) if who.account else None
         roles = tuple((r.name, role) for r in who.rooms.values() if (role := r.role(who.name)) is not None)
         info = ev.UserInfo(who.name, account, who.away, tuple(r.name for r in who.rooms.values()), who.address,
-                           max(0.0, now - who.spoke_at), who.user, who.realname, cmd.tag, roles, who.signon)
+                           max(0.0, now - who.spoke_at), who.user, who.realname, cmd.tag, roles, who.signon,
+                           who.oper)
         return [Send((session.conn_id,), info)]
 
     def lusers(self, session: Session, cmd: Lusers, now: float) -> list[Effect]:
@@ -62,7 +63,8 @@ class QueryManager:
         info = {s.name: (s.user, s.realname) for s in found}
         part, more = members_part(names, cmd.after, away, info, state.config.max_output)  # type: ignore[arg-type]
         listing = ev.UserList(cmd.mask, part, tuple((n, away[n]) for n in part if n in away), "whomask", "",  # type: ignore[misc]
-                              tuple(info[n] for n in part), more, cmd.after is None)  # type: ignore[index]
+                              tuple(info[n] for n in part), more, cmd.after is None,  # type: ignore[index]
+                              opers=tuple(s.name for s in found if s.oper and s.name in part))
         effects: list[Effect] = [Send((session.conn_id,), listing)]
         if more:  # WHO is IRC's: its parts stream, each once the one before is read
             effects.append(Then(session.conn_id, Who(cmd.mask, part[-1])))

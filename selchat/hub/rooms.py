@@ -198,7 +198,8 @@ class RoomManager:
         part, more = members_part(room.names(), cmd.after, away, info, state.config.max_output)  # type: ignore[arg-type]
         listing = ev.UserList(room.name, part, tuple((n, away[n]) for n in part if n in away), cmd.tag,  # type: ignore[misc]
                               room.topic, tuple(info.get(n, (n, n)) for n in part) if info is not None else (),
-                              more, cmd.after is None, room.roles(), room.secret)
+                              more, cmd.after is None, room.roles(), room.secret,
+                              tuple(n for cid, n in room.members.items() if sessions[cid].oper))
         effects: list[Effect] = [Send((session.conn_id,), listing)]
         if more and cmd.stream:
             effects.append(Then(session.conn_id, replace(cmd, after=part[-1])))

@@ -133,7 +133,7 @@ class Room:
 class Session:
     __slots__ = ("conn_id", "address", "name", "rooms", "tokens", "refill_at", "strikes", "away",
                  "account", "logging_in", "quit_message", "spoke_at", "authed", "user", "realname", "claiming",
-                 "hashing", "dms_due", "signon")
+                 "hashing", "dms_due", "signon", "oper")
 
     def __init__(self, conn_id: int, address: str, burst: float, now: float) -> None:
         self.conn_id = conn_id
@@ -152,6 +152,7 @@ class Session:
         self.quit_message: str | None = None
         self.spoke_at = now
         self.signon = now  # when it connected (WHOIS's 317)
+        self.oper = False  # a server operator (OPER): WHO and WHOIS say so
         # (name key, a guest?, the admission) while its name is claimed in Redis
         self.claiming: tuple[str, bool, Callable[[], list[Effect]]] | None = None
         self.hashing = False  # a registration's password is in the worker: one at a time

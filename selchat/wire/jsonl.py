@@ -27,6 +27,7 @@ from selchat.outbound import (
     Message,
     ModeChanged,
     NickChanged,
+    Opered,
     PongReply,
     Registered,
     RoomJoined,
@@ -185,6 +186,7 @@ V2: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
     Kicked: lambda e: {"type": "kicked", "room": e.room, "username": e.username, "by": e.by, "reason": e.reason,
                        "timestamp": e.timestamp},
     ModeChanged: lambda e: _modes(e),
+    Opered: lambda e: {"type": "opered", "username": e.username},
     Invited: lambda e: {"type": "invited", "room": e.room, "username": e.username, "by": e.by,
                         "timestamp": e.timestamp},
     RoomList: lambda e: {"type": "rooms", "rooms": [{"room": r.room, "users": r.users, "topic": r.topic}

@@ -322,7 +322,7 @@ _RENDER: dict[type, Callable[[TextCodec, Any], bytes]] = {
     ev.RoomList: TextCodec._rooms, ev.TopicChanged: TextCodec._topic, ev.NickChanged: TextCodec._nick,
     ev.AwayChanged: TextCodec._away, ev.Announcement: TextCodec._notice, ev.Shutdown: TextCodec._notice,
     ev.Registered: TextCodec._registered, ev.Kicked: TextCodec._kicked, ev.ModeChanged: TextCodec._modes,
-    ev.Invited: TextCodec._invited,
+    ev.Invited: TextCodec._invited, ev.Opered: lambda c, o: _line("* you are a server operator now"),
 }
 # /op and the rest: a role given or taken (on, IRC's letter)
 RUNNING: dict[str, tuple[bool, str] | None] = {"/op": (True, "o"), "/deop": (False, "o"), "/voice": (True, "v"),

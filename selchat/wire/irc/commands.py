@@ -25,6 +25,7 @@ from selchat.events import (
     LeaveRoom,
     Lusers,
     Nick,
+    Oper,
     Pong,
     Quit,
     Rooms,
@@ -375,6 +376,13 @@ def mode(c: IrcCodec, params: list[str], out: list[Any]) -> None:
     else:
         out.append(c.numeric("502", "Can't change mode for other users"))
 
+def oper(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    if len(params) < 2:
+        out.append(c.numeric("461", "OPER", "Not enough parameters"))
+        return
+    out.append(Oper(params[0], params[1]))
+
+
 def invite(c: IrcCodec, params: list[str], out: list[Any]) -> None:
     if len(params) < 2:
         out.append(c.numeric("461", "INVITE", "Not enough parameters"))
@@ -415,4 +423,5 @@ COMMANDS: dict[str, Verb] = {
     "MODE": Verb(mode, 1),
     "KICK": Verb(kick, 2),
     "INVITE": Verb(invite),
+    "OPER": Verb(oper),
 }

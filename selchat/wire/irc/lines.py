@@ -155,4 +155,6 @@ NUMERICS: dict[ErrorCode, tuple[str, str | None]] = {
     ErrorCode.INVITE_ONLY: ("473", "room"),
     ErrorCode.BAD_ROOM_KEY: ("475", "room"),
     ErrorCode.ROOM_LIMIT: ("471", "room"),
+    ErrorCode.NOT_SERVER_OPERATOR: ("491", None),
+    ErrorCode.OPER_FAILED: ("464", None),
 }

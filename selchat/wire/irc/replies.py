@@ -69,8 +69,12 @@ def user_list(c: IrcCodec, u: ev.UserList) -> bytes:
     info = u.info or tuple((n, n) for n in u.users)
     channel = u.room if u.tag == "who" else "*"
     prefix = {name: PREFIXES[letter] for name, letter in u.roles}
-    lines = [c.numeric("352", channel, user, HOST, c.server, n, ("G" if n in away else "H") + prefix.get(n, ""),
-                       f"0 {real}") for n, (user, real) in zip(u.users, info, strict=True)]
+    opers = set(u.opers)  # "*": a server operator, between the away flag and the room role
+
+    def flags(n: str) -> str:
+        return ("G" if n in away else "H") + ("*" if n in opers else "") + prefix.get(n, "")
+    lines = [c.numeric("352", channel, user, HOST, c.server, n, flags(n), f"0 {real}")
+             for n, (user, real) in zip(u.users, info, strict=True)]
     return b"".join(lines) + (b"" if u.more else c.numeric("315", u.room, "End of WHO list"))
 
 
@@ -205,6 +209,8 @@ def whois(c: IrcCodec, info: ev.UserInfo) -> bytes:
         prefix = {room: PREFIXES[letter] for room, letter in info.roles}
         lines += c.numeric("319", n, " ".join(prefix.get(room, "") + room for room in info.rooms))
     lines += c.numeric("312", n, c.server, "selchat")
+    if info.oper:
+        lines += c.numeric("313", n, "is an IRC operator")
     if info.away:
         lines += c.numeric("301", n, flat(info.away))
     if info.account:
@@ -278,6 +284,10 @@ def modes(c: IrcCodec, m: ev.ModeChanged) -> bytes:
     return c.numeric("324", m.room, letters, *values)
 
 
+def opered(c: IrcCodec, o: ev.Opered) -> bytes:
+    return c.numeric("381", "You are now an IRC operator") + c.wire._out(mask(o.username), f"MODE {o.username} +o")
+
+
 def invited(c: IrcCodec, i: ev.Invited) -> bytes:
     """The one invited hears INVITE; the one inviting, 341."""
     if c.nick is not None and i.username.lower() == c.nick.lower():
@@ -292,4 +302,5 @@ REPLIES: dict[type, Callable[[IrcCodec, Any], bytes | None]] = {
     ev.AwayChanged: away_changed, ev.NickChanged: nick_changed, ev.Registered: registered,
     ev.DmHistoryBatch: nothing,  # JSON's conversation pages: IRC has no command that asks for one
     ev.ModeChanged: lambda c, m: modes(c, m) if m.by is None else c.wire.encode(m), ev.Invited: invited,
+    ev.Opered: opered,
 }
