@@ -32,21 +32,28 @@ class Line:
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)
 
-    def line(self, timeout: float = DEADLINE) -> bytes:
-        end = time.monotonic() + timeout
-        while b"\n" not in self.buf:
+    def _chunk(self, end: float, size: int, late: str) -> bytes:
+        """What arrives before ``end`` (b"" once the server has closed); Failed(``late``) after it."""
+        while True:
             left = end - time.monotonic()
             if left <= 0:
-                raise Failed(f"nothing within {timeout:g} s (buffered {self.buf[:120]!r})")
+                raise Failed(late)
             self.sock.settimeout(left)
             try:
-                chunk = self.sock.recv(65536)
+                chunk = self.sock.recv(size)
             except TimeoutError:
                 continue
             except ConnectionResetError:
                 chunk = b""
             if not chunk:
                 self.closed = True
+            return chunk
+
+    def line(self, timeout: float = DEADLINE) -> bytes:
+        end = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            chunk = self._chunk(end, 65536, f"nothing within {timeout:g} s (buffered {self.buf[:120]!r})")
+            if not chunk:
                 raise Failed(f"the server closed the connection (buffered {self.buf[:120]!r})")
             self.buf += chunk
         line, _, self.buf = self.buf.partition(b"\n")
@@ -56,21 +63,9 @@ class Line:
         """Everything up to the server's close, which must come within ``timeout``."""
         data, self.buf = self.buf, b""
         end = time.monotonic() + timeout
-        while True:
-            left = end - time.monotonic()
-            if left <= 0:
-                raise Failed("the server did not close the connection")
-            self.sock.settimeout(left)
-            try:
-                chunk = self.sock.recv(1 << 20)
-            except TimeoutError:
-                continue
-            except ConnectionResetError:
-                chunk = b""
-            if not chunk:
-                self.closed = True
-                return data
+        while chunk := self._chunk(end, 1 << 20, "the server did not close the connection"):
             data += chunk
+        return data
 
     def close(self) -> None:
         try:

@@ -32,7 +32,7 @@ class RoleManager:
     def entered(room: Room, name: str, was_empty: bool) -> None:
         """The first one into an empty room runs it (the lobby excepted); a new room is +t."""
         if was_empty and room.key != LOBBY_KEY:
-            room.ops.add(name.casefold())
+            room.ops[name.casefold()] = name
             if not room.total:  # a room new, not one with history that emptied: its defaults
                 room.topic_locked = True
 
@@ -128,10 +128,13 @@ class RoleManager:
         if who is None:
             raise ProtocolError(ErrorCode.BAD_FRAME, f"+{letter} names a member")
         _, name = self._member(room, who)
-        holders: set[str] = getattr(room, ROLES[letter])
+        holders: dict[str, str] = getattr(room, ROLES[letter])
         if (name.casefold() in holders) == on:
             return None
-        (holders.add if on else holders.discard)(name.casefold())
+        if on:
+            holders[name.casefold()] = name
+        else:
+            del holders[name.casefold()]
         return (on, letter, name)
 
     @staticmethod

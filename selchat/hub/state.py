@@ -53,8 +53,8 @@ class Room:
         self.synced = True
         self.awaiting: list[tuple[int, bool]] = []  # (connection, whether it waits for room_joined too)
         # who runs the room (hub/roles.py): members' name keys; and its modes (IRC's +m and +t)
-        self.ops: set[str] = set()
-        self.voiced: set[str] = set()
+        self.ops: dict[str, str] = {}  # name key -> the name, so a list of roles never walks every member
+        self.voiced: dict[str, str] = {}
         self.moderated = False
         self.topic_locked = False
         self.secret = False  # +s: not in the list of rooms for those outside it
@@ -89,15 +89,14 @@ class Room:
         if name is not None:
             self._roster = None
             if self.ops or self.voiced:  # a role is a member's: it goes when they do
-                self.ops.discard(name.casefold())
-                self.voiced.discard(name.casefold())
+                self.ops.pop(name.casefold(), None)
+                self.voiced.pop(name.casefold(), None)
 
     def renamed(self, old: str, new: str) -> None:
         """A member's new name keeps its roles."""
         for holders in (self.ops, self.voiced):
-            if old.casefold() in holders:
-                holders.discard(old.casefold())
-                holders.add(new.casefold())
+            if holders.pop(old.casefold(), None) is not None:
+                holders[new.casefold()] = new
 
     def role(self, name: str) -> str | None:
         """"o" for an operator, "v" for a voiced member, else None."""
@@ -108,7 +107,8 @@ class Room:
         """(name, "o" or "v") of every member with a role, for NAMES, WHO and ``users``."""
         if not (self.ops or self.voiced):
             return ()
-        return tuple((n, r) for n in self.members.values() if (r := self.role(n)) is not None)  # type: ignore[misc]
+        return (*((name, "o") for name in self.ops.values()),
+                *((name, "v") for key, name in self.voiced.items() if key not in self.ops))
 
     def names(self) -> list[str]:
         names = list(self.members.values())
