@@ -125,6 +125,7 @@ def test_invite_only_keyed_limited_and_secret_rooms(server: ServerProcess, socke
     irc.send("JOIN #inner")  # an invitation is used once
     irc.expect(" 473 ")
     alice.send(type="room_mode", room="#inner", invite_only=False, key="sesame", limit=2)
+    assert alice.expect("room_mode")["key"] == "sesame"  # made, before the other connection tries
     irc.send("JOIN #inner")
     assert " 475 ircer #inner " in irc.expect(" 475 ")  # the key
     irc.send("JOIN #inner sesame")
