@@ -198,6 +198,7 @@ class ChatServer:
     def complete(self, conn_id: int, result: Result) -> None:
         """A request's result, back into the hub."""
         self.apply(self.hub.complete(conn_id, result, self.wall_clock()))
+        self.connections.answered(conn_id)
 
     def hear(self, news: News) -> None:
         """News from another process, into the hub like any command."""

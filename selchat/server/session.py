@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from selchat.bans import BanList
 from selchat.config import ServerConfig, pause_marks
 from selchat.errors import ErrorCode, ProtocolError
+from selchat.events import Authenticate, Join, Oper, Register
 from selchat.hub import Hub
 from selchat.reactor import Conn, Reactor, Timer
 from selchat.reactor.conn import keep_alive
@@ -40,12 +41,14 @@ ERRORS_LOGGED = 5
 TEXT_AFTER = 1.0
 # Seconds a person in text mode has to give a name (a program has --handshake-timeout).
 TEXT_HANDSHAKE = 120.0
+# Commands that may send a password to the worker: what follows them waits for the verdict.
+CHECKED = frozenset({Join, Authenticate, Oper, Register})
 NEAR_FULL = 0.9  # of --max-clients: past it a silent person gets a program's wait
 
 
 class ConnState:
     __slots__ = ("codec", "wire", "sniffed", "last_rx", "handshake", "keepalive", "pinged_at", "errors", "name",
-                 "fresh", "text_timer", "refused", "address", "held")
+                 "fresh", "text_timer", "refused", "address", "held", "waiting")
 
     def __init__(self, now: float) -> None:
         self.codec: Any = None  # chosen by the first bytes (wire/sniff.py)
@@ -63,6 +66,7 @@ class ConnState:
         self.refused: ProtocolError | None = None
         self.address: str | None = None  # the address group it counts against (addresses.py)
         self.held: list[Any] = []  # commands waiting until its answers are read (_handle)
+        self.waiting = False  # a login is being checked: what it sent after waits for the answer
 
 
 def host_of(peer: str) -> str:
@@ -189,7 +193,7 @@ class Connections:
     def feed(self, conn: Conn, ctx: ConnState, data: bytes) -> None:
         """What the connection's codec makes of its bytes, each item to where it goes."""
         items = ctx.codec.feed(data)
-        if ctx.held:  # still waiting for its answers to be read
+        if ctx.held or ctx.waiting:  # still waiting for its answers to be read, or for its login
             ctx.held.extend(items)
             return
         self._handle(conn, ctx, items)
@@ -197,9 +201,19 @@ class Connections:
     def on_resume(self, conn: Conn) -> None:
         """Its answers were read: the commands held since go on."""
         ctx: ConnState | None = conn.ctx
-        if ctx is not None and ctx.held and not conn.closing:
+        if ctx is not None and ctx.held and not ctx.waiting and not conn.closing:
             items, ctx.held = ctx.held, []
             self._handle(conn, ctx, items)
+
+    def answered(self, conn_id: int) -> None:
+        """A request of the hub's came back: if it was the connection's login, what it sent
+        behind it goes on, in order (OPER then PING answers 381 before PONG, as irctest expects)."""
+        conn = self.reactor.conns.get(conn_id)
+        if conn is None or conn.ctx is None or not conn.ctx.waiting or self.hub.logging_in(conn_id):
+            return
+        conn.ctx.waiting = False
+        if conn.ctx.held:
+            self.reactor.call_later(0, self.on_resume, conn)
 
     def then(self, conn_id: int, command: Any) -> None:
         """The next part of an answer, once the part before has been read (hub/effects.Then)."""
@@ -246,6 +260,10 @@ class Connections:
                 continue
             apply(effects)
             if ctx.held:  # an answer goes on in parts (Then): the rest of the input waits behind it
+                ctx.held.extend(items[index + 1:])
+                return
+            if kind in CHECKED and hub.logging_in(conn.id):  # its password is in the worker (answered)
+                ctx.waiting = True
                 ctx.held.extend(items[index + 1:])
                 return
         if ctx.wire is not ctx.codec.wire and not conn.closing:
