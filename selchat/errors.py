@@ -60,6 +60,10 @@ class ErrorCode(str, enum.Enum):
     ROOM_LIMIT = "room_limit"  # the room holds as many members as its operators allow
     NOT_SERVER_OPERATOR = "not_server_operator"  # OPER for a name --operators does not list
     OPER_FAILED = "oper_failed"  # OPER with a wrong password: said, and the connection goes on
+    BAD_MODE_VALUE = "bad_mode_value"  # +k, +l or a ban mask that cannot be one
+    USER_IN_ROOM = "user_in_room"  # an invitation for someone who is in the room already
+    BANNED_FROM_ROOM = "banned_from_room"  # a ban mask of the room's matches (+b)
+    LIST_FULL = "list_full"  # a room's ban (or exception) list holds as many masks as it may
 
 
 # After these the server closes the connection; after every other code it stays usable.
@@ -89,10 +93,11 @@ CLOSING_CODES = frozenset(
 class ProtocolError(Exception):
     """A problem the peer caused, with the code the peer is told."""
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str, about: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.about = about  # what it is about, for a wire that names it (IRC's 696: the mode and value)
 
     @property
     def closes(self) -> bool:

@@ -294,7 +294,7 @@ def _users(frame: dict[str, Any]) -> Users:
 
 
 # JSON's words for a room's modes and a member's roles (IRC's letters)
-MODE_WORDS = {"moderated": "m", "topic_locked": "t", "secret": "s", "invite_only": "i"}
+MODE_WORDS = {"moderated": "m", "topic_locked": "t", "secret": "s", "invite_only": "i", "no_outside": "n"}
 ROLE_WORDS = {"operator": "o", "voice": "v"}
 
 
@@ -329,8 +329,23 @@ def _role(frame: dict[str, Any]) -> SetMode:
     return SetMode(_field(frame, "room"), ((True, ROLE_WORDS[role], who),))
 
 
-# the channel modes selchat has: flags m t s i, k and l with a value, o and v with a nick (n is always on)
-MODE_LETTERS = frozenset("mtsikl" "ov")
+LIST_WORDS = {"bans": "b", "exceptions": "e", "invite_exceptions": "I"}
+
+
+def _masks(frame: dict[str, Any], on: bool | None) -> SetMode:
+    """``ban``/``unban`` a mask on a room's list ("list": bans, the default, exceptions or
+    invite_exceptions); ``bans`` (``on`` None) asks for the list."""
+    word = frame.get("list", "bans")
+    if word not in LIST_WORDS:
+        raise ProtocolError(ErrorCode.BAD_FRAME, '"list" must be "bans", "exceptions" or "invite_exceptions"')
+    if on is None:
+        return SetMode(_field(frame, "room"), ((True, LIST_WORDS[word], None),))
+    return SetMode(_field(frame, "room"), ((on, LIST_WORDS[word], _field(frame, "mask")),))
+
+
+# the channel modes selchat has: flags m n t s i, k and l with a value, o and v with a nick, and
+# the lists b e I with a mask (alone: show the list)
+MODE_LETTERS = frozenset("mntsikl" "ov" "beI")
 
 
 def mode_changes(letters: str, args: list[str]) -> tuple[tuple[bool, str, str | None], ...] | None:
@@ -340,12 +355,10 @@ def mode_changes(letters: str, args: list[str]) -> tuple[tuple[bool, str, str | 
     for letter in letters:
         if letter in "+-":
             on = letter == "+"
-        elif letter == "n":
-            continue  # no messages from outside: always so here
         elif letter not in MODE_LETTERS:
             return None
         else:
-            takes = letter in "ov" or (on and letter in "kl") or (letter == "k" and not on)
+            takes = letter in "oveIb" or (on and letter in "kl") or (letter == "k" and not on)
             arg = next(given, None) if takes else None
             changes.append((on, letter, None if letter == "k" and not on else arg))
     return tuple(changes)
@@ -373,6 +386,9 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "oper": lambda f: Oper(_field(f, "name"), _field(f, "password")),
     "room_mode": lambda f: _room_mode(f),
     "role": lambda f: _role(f),
+    "ban": lambda f: _masks(f, True),
+    "unban": lambda f: _masks(f, False),
+    "bans": lambda f: _masks(f, None),
 }
 
 CLIENT_TYPES = tuple(_PARSERS)

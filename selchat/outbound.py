@@ -158,6 +158,17 @@ class ModeChanged:
     by: str | None
     changes: tuple[tuple[bool, str, str | None], ...]
     timestamp: float
+    created: float | None = None  # with the answer: when the room was made (IRC's 329)
+
+
+@dataclass(slots=True)
+class MaskList:
+    """A room's list of masks (``letter``: b bans, e exceptions, I invite exceptions):
+    (mask, set by, set at) each."""
+
+    room: str
+    letter: str
+    entries: tuple[tuple[str, str, float], ...]
 
 
 @dataclass(slots=True)

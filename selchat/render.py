@@ -172,8 +172,16 @@ class Renderer:
             what = "an operator" if get("role") == "operator" else "a voice"
             done = "made" if get("given") else "no longer made"
             return self._paint(f"* {by} {done} {sanitize(get('username'))} {what} in {room}", YELLOW)
+        if get("type") in ("ban", "unban"):
+            done = "banned" if get("type") == "ban" else "lifted the ban on"
+            return self._paint(f"[{self.clock(get('timestamp'))}] * {by} {done} {sanitize(get('mask'))} in {room}",
+                               YELLOW)
+        if get("type") == "bans":
+            masks = get("masks") if isinstance(get("masks"), list) else []
+            listed = ", ".join(sanitize(m.get("mask")) for m in masks if isinstance(m, dict)) or "nobody"
+            return self.notice(f"{sanitize(get('list', 'bans')).replace('_', ' ')} in {room}: {listed}")
         modes = [f"{word.replace('_', ' ')} {'on' if get(word) else 'off'}"
-                 for word in ("moderated", "topic_locked", "secret", "invite_only") if word in frame]
+                 for word in ("moderated", "topic_locked", "secret", "invite_only", "no_outside") if word in frame]
         modes += [f"{word} {sanitize(get(word))}" for word in ("key", "limit") if get(word) is not None]
         return self.notice(f"{room}: " + ", ".join(modes) + (f" (set by {by})" if get("by") else ""))
 
@@ -206,7 +214,7 @@ class Renderer:
             return self._rooms(frame)
         if kind == "invited":
             return self.notice(f"{sanitize(get('by'))} invited {sanitize(get('username'))} to {sanitize(get('room'))}")
-        if kind in ("kicked", "role", "room_mode"):
+        if kind in ("kicked", "role", "room_mode", "ban", "unban", "bans"):
             return self._running(frame)
         if kind == "topic":
             what = f"set the topic of {sanitize(get('room'))} to: {sanitize(get('topic'))}" if get("topic") else \

@@ -151,8 +151,17 @@ async def invite(session: Session, action: Action, pacer: Pacer | None) -> None:
         await session.link.send({"type": "invite", "room": session.state.current, "username": action.target})
 
 
+async def masks(session: Session, action: Action, pacer: Pacer | None) -> None:
+    """/ban NAME, /unban NAME, /bans: the current room's ban list."""
+    if session.v2():
+        frame: dict[str, Any] = {"type": action.kind, "room": session.state.current}
+        if action.kind != "bans":
+            frame["mask"] = action.target
+        await session.link.send(frame)
+
+
 # /mode's words: +m moderated, +t topic locked, +s secret, +i invite only
-MODE_FLAGS = {"m": "moderated", "t": "topic_locked", "s": "secret", "i": "invite_only"}
+MODE_FLAGS = {"m": "moderated", "t": "topic_locked", "s": "secret", "i": "invite_only", "n": "no_outside"}
 
 
 async def mode(session: Session, action: Action, pacer: Pacer | None) -> None:
@@ -169,5 +178,5 @@ async def mode(session: Session, action: Action, pacer: Pacer | None) -> None:
 ACTIONS: dict[str, Act] = {
     "users": users, "ping": ping, "join": join, "part": part, "list": rooms, "names": names, "topic": topic,
     "nick": nick, "away": away, "register": register, "kick": kick, "role": role, "mode": mode,
-    "invite": invite,
+    "invite": invite, "ban": masks, "unban": masks, "bans": masks,
 }

@@ -24,13 +24,15 @@ COMMANDS = {
     "/voice NAME, /devoice NAME": "let someone speak in a moderated room, or not (operators)",
     "/kick NAME [REASON]": "put someone out of the current room (operators)",
     "/invite NAME": "ask someone into the current room (past +i)",
+    "/ban NAME, /unban NAME": "keep someone out of the current room, or let them back (m:NAME only mutes them)",
+    "/bans": "who is banned from the current room",
     "/mode [+m +t +s +i ...]": "the room's modes: moderated, topic locked, secret, invite only (without: show them)",
     "/ping": "the round trip to the server, in milliseconds",
     "/quit": "leave (also /exit, /q, Ctrl-D or Ctrl-C)",
 }
 COMMAND_WORDS = ("/help", "/join", "/part", "/list", "/names", "/users", "/topic", "/me", "/msg", "/nick", "/away",
                  "/register", "/ping", "/quit", "/exit", "/q", "/op", "/deop", "/voice", "/devoice", "/kick", "/mode",
-                 "/invite")
+                 "/invite", "/ban", "/unban", "/bans")
 
 
 class ClientError(Exception):
@@ -112,17 +114,17 @@ def parse_input(line: str) -> Action:
 
 # running a room (its operators): the frame's role, or "kick" / "mode"
 RUNNING = {"/op": "operator", "/deop": "-operator", "/voice": "voice", "/devoice": "-voice", "/kick": "kick",
-           "/mode": "mode", "/invite": "invite"}
+           "/mode": "mode", "/invite": "invite", "/ban": "ban", "/unban": "unban", "/bans": "bans"}
 
 
 def _running(word: str, arg: str) -> Action:
-    if word == "/mode":
-        return Action("mode", text=arg)
+    if word in ("/mode", "/bans"):
+        return Action(RUNNING[word], text=arg)
     name, _, reason = arg.partition(" ")
     if not name:
         return Action("invalid", text=f"usage: {word} NAME" + (" [REASON]" if word == "/kick" else ""))
-    if word == "/invite":
-        return Action("invite", name)
+    if word in ("/invite", "/ban", "/unban"):
+        return Action(RUNNING[word], name)
     return Action("kick" if word == "/kick" else "role", name, reason if word == "/kick" else RUNNING[word])
 
 

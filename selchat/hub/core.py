@@ -83,9 +83,9 @@ class Hub:
         self.rooms = RoomManager(state, self.sharing)
         self.names = NameManager(state, self.sharing, self.rooms)
         self.accounts = AccountManager(state, self.names, self._forget)
-        self.messages = MessageManager(state, self.sharing)
-        self.queries = QueryManager(state, self.sharing)
         self.roles = RoleManager(state)
+        self.messages = MessageManager(state, self.sharing, self.roles)
+        self.queries = QueryManager(state, self.sharing)
         self.heard = Heard(state, self.mirror, self.rooms.let_in, self.accounts.displace) if self.mirror else None
         rooms, names, accounts, messages, queries = self.rooms, self.names, self.accounts, self.messages, self.queries
         self._handlers: dict[type, Handler] = {

@@ -12,7 +12,7 @@ from selchat.hub.budget import answer_budget, messages_fitting
 from selchat.hub.effects import Ask, Effect, Send, Store, Then
 from selchat.hub.roles import RoleManager
 from selchat.hub.sharing import Sharing
-from selchat.hub.state import Session, State
+from selchat.hub.state import LOBBY_KEY, Session, State, room_key
 from selchat.records import DmHistoryPage, DmsDelivered, HistoryPage, LoadDmHistory, LoadHistory, OfflineDms, SaveDm
 
 
@@ -24,18 +24,21 @@ class DmsWritten:
 
 
 class MessageManager:
-    def __init__(self, state: State, sharing: Sharing) -> None:
+    def __init__(self, state: State, sharing: Sharing, roles: RoleManager) -> None:
         self.state = state
         self.sharing = sharing
+        self.roles = roles
 
     def chat(self, session: Session, cmd: Chat, now: float) -> list[Effect]:
         state = self.state
         text = state.check_message(cmd.message)
-        room = state.my_room(session, cmd.room)
+        room = session.rooms.get(LOBBY_KEY if cmd.room is None else room_key(cmd.room))
+        if room is None:
+            room = self.roles.from_outside(session, cmd.room)  # -n rooms hear those outside
+        elif room.checks_speech:
+            RoleManager.may_speak(room, session)
         name = session.name
         assert name is not None
-        if room.moderated:
-            RoleManager.may_speak(room, name)
         state.spend_token(session, now)
         stamp = int(now * 1_000_000)  # state.stamp(), inline: this is the hot path
         if stamp <= state.last_stamp:

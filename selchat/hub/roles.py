@@ -13,11 +13,12 @@ from selchat import outbound as ev
 from selchat.config import AWAY_MAX
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import Invite, Kick, SetMode
-from selchat.hub.effects import Effect, Send
+from selchat.hub.effects import Effect, Fail, Send
+from selchat.hub.masks import LISTS
 from selchat.hub.state import LOBBY_KEY, Room, Session, State, one_line, room_key
 
 # the modes a room has, by letter: Room's attributes; k and l carry a value (the key, the limit)
-FLAGS = {"m": "moderated", "t": "topic_locked", "s": "secret", "i": "invite_only"}
+FLAGS = {"m": "moderated", "t": "topic_locked", "s": "secret", "i": "invite_only", "n": "no_outside"}
 VALUES = {"k": "join_key", "l": "limit"}
 KEY_MAX = 23  # characters in a room's key (ergo's and InspIRCd's limit)
 ROLES = {"o": "ops", "v": "voiced"}
@@ -37,12 +38,18 @@ class RoleManager:
                 room.topic_locked = True
 
     @staticmethod
-    def may_enter(room: Room, name: str, key: str | None) -> None:
-        """+i, +k and +l, for one coming into a room others are in; an invitation is used up."""
+    def may_enter(room: Room, session: Session, key: str | None) -> None:
+        """+b always; +i, +k and +l for one coming into a room others are in; an invitation is used up."""
+        name = session.name
+        assert name is not None
+        masks = room.masks
+        if masks and masks.banned(name, session.account, session.address):
+            raise ProtocolError(ErrorCode.BANNED_FROM_ROOM, f"you are banned from {room.name} (+b)")
         if not room.members and not room.remote:
             return  # nobody there: the one coming in runs it
         invited = name.casefold() in room.invited
-        if room.invite_only and not invited:
+        if room.invite_only and not invited and not (masks and masks.invite_excepted(
+                name, session.account, session.address)):
             raise ProtocolError(ErrorCode.INVITE_ONLY, f"{room.name} lets in only those invited (+i)")
         if room.join_key is not None and key != room.join_key and not invited:
             raise ProtocolError(ErrorCode.BAD_ROOM_KEY, f"{room.name} needs its key (+k)")
@@ -56,27 +63,54 @@ class RoleManager:
             raise ProtocolError(ErrorCode.NOT_OPERATOR, f"only operators of {room.name} set its topic (+t)")
 
     @staticmethod
-    def may_speak(room: Room, name: str) -> None:
+    def may_speak(room: Room, session: Session) -> None:
+        """+m, and mutes (``m:`` bans): operators and voiced members speak all the same."""
+        name = session.name
+        assert name is not None
         key = name.casefold()
-        if key not in room.ops and key not in room.voiced:
+        if key in room.ops or key in room.voiced:
+            return
+        if room.moderated:
             raise ProtocolError(ErrorCode.MODERATED, f"{room.name} is moderated: only its operators and those"
                                 " they voice speak there")
+        if room.masks.muted(name, session.account, session.address):
+            raise ProtocolError(ErrorCode.MODERATED, f"you are muted in {room.name}")
+
+    def from_outside(self, session: Session, name: str | None) -> Room:
+        """A message to a room one is not in: only where it is -n, and not from one banned."""
+        room = self.state.rooms.get(room_key(name)) if name is not None else None
+        if room is None or room.no_outside or not room.lasting:
+            return self.state.my_room(session, name)  # the usual refusal
+        assert session.name is not None
+        if room.masks and room.masks.banned(session.name, session.account, session.address):
+            raise ProtocolError(ErrorCode.BANNED_FROM_ROOM, f"you are banned from {room.name} (+b)")
+        if room.checks_speech:
+            self.may_speak(room, session)
+        return room
+
+    @staticmethod
+    def speech_checked(room: Room) -> None:
+        room.checks_speech = room.moderated or room.masks.mutes()
 
     # -- the commands ----------------------------------------------------------------------------
     def _operated(self, session: Session, name: str) -> Room:
+        if room_key(name) not in self.state.rooms:
+            raise ProtocolError(ErrorCode.NO_SUCH_ROOM, f"there is no room {name[:40]}")
         room = self.state.my_room(session, name)
         assert session.name is not None
         if session.name.casefold() not in room.ops:
             raise ProtocolError(ErrorCode.NOT_OPERATOR, f"you are not an operator of {room.name}")
         return room
 
-    @staticmethod
-    def _member(room: Room, name: str) -> tuple[int, str]:
+    def _member(self, room: Room, name: str) -> tuple[int, str]:
         key = name.casefold()
-        for conn_id, member in room.members.items():
-            if member.casefold() == key:
-                return conn_id, member
-        raise ProtocolError(ErrorCode.NOT_A_MEMBER, f"{name[:40]} is not in {room.name}")
+        conn_id = self.state.names.get(key)
+        if conn_id is None:
+            raise ProtocolError(ErrorCode.NO_SUCH_USER, f"no user named {name[:40]!r} is online", (name[:40],))
+        member = room.members.get(conn_id)
+        if member is None:
+            raise ProtocolError(ErrorCode.NOT_A_MEMBER, f"{name[:40]} is not in {room.name}", (name[:40],))
+        return conn_id, member
 
     def kick(self, session: Session, cmd: Kick, now: float) -> list[Effect]:
         room = self._operated(session, cmd.room)
@@ -95,26 +129,59 @@ class RoleManager:
 
     def set_mode(self, session: Session, cmd: SetMode, now: float) -> list[Effect]:
         if not cmd.changes:  # a question, also about a room one is not in (IRC's MODE #room): what is on
-            room = self.state.rooms.get(room_key(cmd.room))
-            if room is None or not room.lasting:
-                raise ProtocolError(ErrorCode.NO_SUCH_ROOM, f"there is no room {cmd.room[:40]}")
-            on = [(True, letter, None) for letter, attr in FLAGS.items() if getattr(room, attr)]
-            inside = session.conn_id in room.members  # the key is for those inside
-            if room.join_key is not None:
-                on.append((True, "k", room.join_key if inside else "*"))
-            if room.limit:
-                on.append((True, "l", str(room.limit)))
-            return [Send((session.conn_id,), ev.ModeChanged(room.name, None, tuple(on), now))]
+            return [Send((session.conn_id,), self._modes_of(self._existing(cmd.room), session, now))]
+        asked = [letter for on, letter, value in cmd.changes if letter in LISTS and on and value is None]
+        if asked:  # +b alone: the list, to anyone who may see the room
+            room = self._existing(cmd.room)
+            return [Send((session.conn_id,), ev.MaskList(room.name, letter, tuple(room.masks.entries(letter))))
+                    for letter in dict.fromkeys(asked)]
         room = self._operated(session, cmd.room)
         self.state.spend_token(session, now)
-        made = [done for change in cmd.changes if (done := self._change(room, *change)) is not None]
-        if not made:
-            return []  # nothing changed (already so): nothing to tell
         assert session.name is not None
-        return [room.broadcast(ev.ModeChanged(room.name, session.name, tuple(made), now))]
+        made: list[tuple[bool, str, str | None]] = []
+        refused: ProtocolError | None = None
+        for change in cmd.changes:
+            try:
+                done = self._change(room, *change, session.name, now)
+            except ProtocolError as exc:  # the changes before it stand, and are told
+                refused = exc
+                break
+            if done is not None:
+                made.append(done)
+        self.speech_checked(room)
+        effects: list[Effect] = [room.broadcast(ev.ModeChanged(room.name, session.name, tuple(made), now))] \
+            if made else []  # nothing changed (already so): nothing to tell
+        if refused is not None:
+            if not made:
+                raise refused
+            effects.append(Fail(session.conn_id, refused))
+        return effects
 
-    def _change(self, room: Room, on: bool, letter: str, who: str | None) -> tuple[bool, str, str | None] | None:
+    def _existing(self, name: str) -> Room:
+        room = self.state.rooms.get(room_key(name))
+        if room is None or not room.lasting:
+            raise ProtocolError(ErrorCode.NO_SUCH_ROOM, f"there is no room {name[:40]}")
+        return room
+
+    @staticmethod
+    def _modes_of(room: Room, session: Session, now: float) -> ev.ModeChanged:
+        on: list[tuple[bool, str, str | None]] = [(True, letter, None) for letter, attr in FLAGS.items()
+                                                  if getattr(room, attr)]
+        inside = session.conn_id in room.members  # the key is for those inside
+        if room.join_key is not None:
+            on.append((True, "k", room.join_key if inside else "*"))
+        if room.limit:
+            on.append((True, "l", str(room.limit)))
+        return ev.ModeChanged(room.name, None, tuple(on), now, room.created or None)
+
+    def _change(self, room: Room, on: bool, letter: str, who: str | None, by: str,
+                now: float) -> tuple[bool, str, str | None] | None:
         """Make one change; it, as made (the member's own name), or None if it was so already."""
+        if letter in LISTS:
+            if who is None:
+                return None  # a question among changes: asked alone, it is answered above
+            kept = room.masks.add(letter, who, by, now) if on else room.masks.remove(letter, who)
+            return None if kept is None else (on, letter, kept)
         if letter in FLAGS:
             if getattr(room, FLAGS[letter]) == on:
                 return None
@@ -123,8 +190,8 @@ class RoleManager:
         if letter in VALUES:
             return self._value(room, on, letter, who)
         if letter not in ROLES:
-            raise ProtocolError(ErrorCode.UNKNOWN_MODE, f"{letter[:10]!r} is not a mode here: m, t, s, i, k, l,"
-                                " o and v are")
+            raise ProtocolError(ErrorCode.UNKNOWN_MODE, f"{letter[:10]!r} is not a mode here: m, n, t, s, i, k,"
+                                " l, b, e, I, o and v are")
         if who is None:
             raise ProtocolError(ErrorCode.BAD_FRAME, f"+{letter} names a member")
         _, name = self._member(room, who)
@@ -150,11 +217,12 @@ class RoleManager:
             return (False, letter, None)
         if letter == "k":
             if not value or len(value) > KEY_MAX or not value.isprintable() or " " in value or "," in value:
-                raise ProtocolError(ErrorCode.BAD_FRAME, f"a room's key is 1 to {KEY_MAX} characters, no spaces")
+                raise ProtocolError(ErrorCode.BAD_MODE_VALUE, f"a room's key is 1 to {KEY_MAX} characters, no spaces",
+                                    ("k", "*"))  # never the key itself: it may hold spaces
             room.join_key = value
             return (True, "k", value)
         if not value or not value.isdigit() or not 0 < int(value) <= 1_000_000:
-            raise ProtocolError(ErrorCode.BAD_FRAME, "+l takes a number of members")
+            raise ProtocolError(ErrorCode.BAD_MODE_VALUE, "+l takes a number of members", ("l", value or "*"))
         room.limit = int(value)
         return (True, "l", str(room.limit))
 
@@ -170,7 +238,7 @@ class RoleManager:
         name = self.state.sessions[target].name
         assert name is not None
         if target in room.members:
-            raise ProtocolError(ErrorCode.ALREADY_JOINED, f"{name} is in {room.name} already")
+            raise ProtocolError(ErrorCode.USER_IN_ROOM, f"{name} is in {room.name} already", (name,))
         self.state.spend_token(session, now)
         room.invited.add(name.casefold())
         told = ev.Invited(room.name, name, session.name, now)

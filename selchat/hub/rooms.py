@@ -39,9 +39,9 @@ class RoomManager:
             )
         if key not in state.rooms:
             self._may_make(session, now)
-        room = state.room(key, cmd.room)
+        room = state.room(key, cmd.room, now)
         assert session.name is not None
-        RoleManager.may_enter(room, session.name, cmd.key)
+        RoleManager.may_enter(room, session, cmd.key)
         RoleManager.entered(room, session.name, room.size() == 0)
         room.add(session.conn_id, session.name)
         session.rooms[key] = room

@@ -20,6 +20,7 @@ from selchat.bans import BanList
 from selchat.config import LOBBY_ROOM, NAME_MAX, ROOM_MAX, ServerConfig
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.hub.effects import Broadcast
+from selchat.hub.masks import MaskLists
 from selchat.records import Snapshot
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ LOBBY_KEY = LOBBY_ROOM
 class Room:
     __slots__ = ("key", "name", "members", "remote", "_roster", "topic", "topic_by", "topic_at", "recent", "total",
                  "stored", "synced", "awaiting", "ops", "voiced", "moderated", "topic_locked", "secret", "invite_only",
-                 "join_key", "limit", "invited")
+                 "join_key", "limit", "invited", "no_outside", "masks", "created", "checks_speech")
 
     def __init__(self, key: str, name: str, replay: int) -> None:
         self.key = key
@@ -62,6 +63,10 @@ class Room:
         self.join_key: str | None = None  # +k: the word to come in with
         self.limit = 0  # +l: at most this many members (0: no limit)
         self.invited: set[str] = set()  # name keys invited, each let in once
+        self.no_outside = True  # +n: only members speak in it (-n: anyone may, from outside)
+        self.masks = MaskLists()  # +b, +e, +I (hub/masks.py)
+        self.created = 0.0  # when it was made (IRC's 329)
+        self.checks_speech = False  # +m or a mute (m: ban): each message asks roles.may_speak
 
     @property
     def roster(self) -> list[int]:
@@ -104,11 +109,13 @@ class Room:
         return "o" if key in self.ops else "v" if key in self.voiced else None
 
     def roles(self) -> tuple[tuple[str, str], ...]:
-        """(name, "o" or "v") of every member with a role, for NAMES, WHO and ``users``."""
+        """(name, "o", "v" or "ov") of every member with a role, for NAMES, WHO and ``users``: the
+        highest first (IRC's multi-prefix shows them all, others the first)."""
         if not (self.ops or self.voiced):
             return ()
-        return (*((name, "o") for name in self.ops.values()),
-                *((name, "v") for key, name in self.voiced.items() if key not in self.ops))
+        voiced = self.voiced
+        return (*((name, "ov" if key in voiced else "o") for key, name in self.ops.items()),
+                *((name, "v") for key, name in voiced.items() if key not in self.ops))
 
     def names(self) -> list[str]:
         names = list(self.members.values())
@@ -211,11 +218,12 @@ class State:
             self.waiting_dms.setdefault(recipient, {})[sender] = count
         self.last_stamp = round(snapshot.last_timestamp * 1_000_000)
 
-    def room(self, key: str, name: str) -> Room:
-        """The room ``key``, made when it does not exist yet."""
+    def room(self, key: str, name: str, now: float = 0.0) -> Room:
+        """The room ``key``, made (at ``now``) when it does not exist yet."""
         room = self.rooms.get(key)
         if room is None:
             room = self.rooms[key] = Room(key, name, self.config.replay)
+            room.created = now
             room.synced = self.new_rooms_synced
         return room
 

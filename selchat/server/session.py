@@ -21,6 +21,7 @@ from selchat.reactor.conn import keep_alive
 from selchat.server.addresses import AddressGate
 from selchat.server.fanout import Fanout
 from selchat.server.stats import Tally
+from selchat.server.timers import Timers
 from selchat.wire.base import Codec
 from selchat.wire.irc import IrcCodec
 from selchat.wire.jsonl import JSON_V1, JSON_V2, JsonCodec
@@ -39,11 +40,8 @@ ERRORS_LOGGED = 5
 # A connection silent this long after connecting is a person at a plain terminal (text mode):
 # programs speak first (a JSON join, an IRC CAP LS or NICK) within milliseconds.
 TEXT_AFTER = 1.0
-# Seconds a person in text mode has to give a name (a program has --handshake-timeout).
-TEXT_HANDSHAKE = 120.0
 # Commands that may send a password to the worker: what follows them waits for the verdict.
 CHECKED = frozenset({Join, Authenticate, Oper, Register})
-NEAR_FULL = 0.9  # of --max-clients: past it a silent person gets a program's wait
 
 
 class ConnState:
@@ -87,6 +85,7 @@ class Connections:
         self.wall_clock = wall_clock
         self.tally = tally
         self.gate = AddressGate()  # connections per address (--max-per-address)
+        self.timers = Timers(reactor, hub, config, fanout, wall_clock, self.error)
         self.effects: Effects  # wired by the server: the effects of what a connection sends
         self.codecs: dict[str, Callable[[], Codec]] = {
             JSON: lambda: JsonCodec(self.config.max_frame),
@@ -116,8 +115,8 @@ class Connections:
             return
         ctx.text_timer = reactor.call_later(TEXT_AFTER, self._silent, conn)
         self.hub.connect(conn.id, self.wall_clock(), host)
-        ctx.handshake = reactor.call_later(self.config.handshake_timeout, self._handshake_expired, conn)
-        ctx.keepalive = reactor.call_later(self.config.ping_interval, self._keepalive, conn)
+        ctx.handshake = reactor.call_later(self.config.handshake_timeout, self.timers.handshake_expired, conn)
+        ctx.keepalive = reactor.call_later(self.config.ping_interval, self.timers.keepalive, conn)
         # DEBUG: the join (or the disconnect) that follows names the peer; one line a client is enough
         log.debug("connect %s (%d connections)", conn.peer, len(reactor.conns))
 
@@ -136,7 +135,7 @@ class Connections:
             keep_alive(conn, self.config.ping_interval)
             if ctx.handshake is not None:  # a person types slower than a program
                 ctx.handshake.cancel()
-                ctx.handshake = self.reactor.call_later(self._name_wait(), self._handshake_expired, conn)
+                ctx.handshake = self.reactor.call_later(self.timers.name_wait(), self.timers.handshake_expired, conn)
         log.debug("%s speaks %s", conn.peer, kind)
 
     def _refuse(self, conn: Conn, kind: str) -> None:
@@ -146,13 +145,6 @@ class Connections:
             return
         self.reactor.send(conn, self.codecs[kind]().refuse(ctx.refused))
         self.reactor.close(conn, ctx.refused.code.value)
-
-    def _name_wait(self) -> float:
-        """A person has two minutes to give a name; once the server is nine-tenths full, only as
-        long as a program has (silent sockets must not hold the last places)."""
-        if len(self.reactor.conns) >= NEAR_FULL * self.config.max_clients:
-            return self.config.handshake_timeout
-        return max(self.config.handshake_timeout, TEXT_HANDSHAKE)
 
     def _silent(self, conn: Conn) -> None:
         """Nothing for a second: a person at a plain terminal, waiting to be greeted."""
@@ -312,46 +304,6 @@ class Connections:
             ctx.handshake = None
         how = {JSON_V1: "", JSON_V2: " v2"}.get(ctx.wire, f" ({ctx.codec.kind})")
         log.info("join %s (%s)%s", ctx.name, conn.peer, how)
-
-    # -- timers ------------------------------------------------------------------------------------
-    def _handshake_expired(self, conn: Conn) -> None:
-        if conn.closing or conn.ctx.name is not None:
-            return
-        if self.hub.logging_in(conn.id):
-            # the wait is the worker's, not the client's: look again later
-            conn.ctx.handshake = self.reactor.call_later(self.config.handshake_timeout, self._handshake_expired, conn)
-            return
-        secs = self.config.handshake_timeout
-        self.error(conn, ProtocolError(ErrorCode.HANDSHAKE_TIMEOUT, f"no join within {secs:g} s"))
-
-    def _keepalive(self, conn: Conn) -> None:
-        """Ping after ``ping_interval`` of silence; drop after as long again (lazy reset).
-
-        Bytes arriving only update ``last_rx``; the timer, when it comes due, works out whether
-        the client was silent, so a busy connection costs no timer work per frame.
-        """
-        if conn.closing:
-            return
-        ctx: ConnState = conn.ctx
-        interval = self.config.ping_interval
-        now = self.reactor.now
-        silent = now - ctx.last_rx
-        if silent < interval:
-            when = ctx.last_rx + interval
-        elif ctx.pinged_at is None or ctx.last_rx > ctx.pinged_at:
-            # silent for a whole interval (again): ask whether it is still there
-            payload = ctx.codec.ping(int(self.wall_clock())) if ctx.codec is not None else None
-            if payload is None:  # a person at nc is not pinged, and not dropped for silence
-                ctx.keepalive = self.reactor.call_at(now + interval, self._keepalive, conn)
-                return
-            ctx.pinged_at = now
-            self.fanout.flush_for(conn.id)
-            self.reactor.send(conn, payload)
-            when = now + interval
-        else:
-            self.error(conn, ProtocolError(ErrorCode.IDLE_TIMEOUT, f"silent for {silent:.0f} s"))
-            return
-        ctx.keepalive = self.reactor.call_at(when, self._keepalive, conn)
 
     # -- closing -----------------------------------------------------------------------------------
     def on_slow(self, conn: Conn) -> bytes:

@@ -24,6 +24,7 @@ from selchat.outbound import (
     HistoryBatch,
     Invited,
     Kicked,
+    MaskList,
     Message,
     ModeChanged,
     NickChanged,
@@ -121,7 +122,8 @@ def _room_joined(e: RoomJoined) -> Frame:
 
 
 ROLE_NAMES = {"o": "operator", "v": "voice"}
-MODE_NAMES = {"m": "moderated", "t": "topic_locked", "s": "secret", "i": "invite_only"}
+MODE_NAMES = {"m": "moderated", "t": "topic_locked", "s": "secret", "i": "invite_only", "n": "no_outside"}
+LIST_NAMES = {"b": "bans", "e": "exceptions", "I": "invite_exceptions"}
 VALUE_NAMES = {"k": "key", "l": "limit"}
 
 
@@ -146,11 +148,18 @@ def _modes(e: ModeChanged) -> list[Frame]:
         frames.append({"type": "room_mode", "room": e.room, "by": e.by, **flags, "timestamp": e.timestamp})
     frames.extend({"type": "role", "room": e.room, "username": who, "role": ROLE_NAMES[letter], "given": on,
                    "by": e.by, "timestamp": e.timestamp} for on, letter, who in e.changes if letter in ROLE_NAMES)
+    frames.extend({"type": "ban" if on else "unban", "room": e.room, "list": LIST_NAMES[letter], "mask": mask,
+                   "by": e.by, "timestamp": e.timestamp} for on, letter, mask in e.changes if letter in LIST_NAMES)
     return frames
 
 
+def _mask_list(e: MaskList) -> Frame:
+    return {"type": "bans", "room": e.room, "list": LIST_NAMES[e.letter],
+            "masks": [{"mask": mask, "by": by, "timestamp": at} for mask, by, at in e.entries]}
+
+
 def _roles(roles: tuple[tuple[str, str], ...]) -> dict[str, str]:
-    return {name: ROLE_NAMES[letter] for name, letter in roles}
+    return {name: ROLE_NAMES[letters[0]] for name, letters in roles}  # the highest
 
 
 def _v2_users(e: UserList) -> Frame:
@@ -186,6 +195,7 @@ V2: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
     Kicked: lambda e: {"type": "kicked", "room": e.room, "username": e.username, "by": e.by, "reason": e.reason,
                        "timestamp": e.timestamp},
     ModeChanged: lambda e: _modes(e),
+    MaskList: _mask_list,
     Opered: lambda e: {"type": "opered", "username": e.username},
     Invited: lambda e: {"type": "invited", "room": e.room, "username": e.username, "by": e.by,
                         "timestamp": e.timestamp},

@@ -55,6 +55,8 @@ HELP = [
     "  /kick NAME [REASON]  put someone out of the room (its operators)",
     "  /op, /deop, /voice, /devoice NAME  give or take a role (operators)",
     "  /invite NAME  ask someone into the room (past +i)",
+    "  /ban NAME, /unban NAME  keep someone out of the room, or let them back (m:NAME mutes)",
+    "  /bans         who is banned from the room",
     "  /mode [+m +t +s +i +k WORD +l N, or -]  the room's modes",
     "  /quit         leave",
 ]
@@ -179,6 +181,8 @@ class TextCodec:
 
     def _running(self, word: str, arg: str) -> Command | bytes:
         """Running a room: /kick NAME [REASON], /op /deop /voice /devoice NAME, /mode [+m -t ...]."""
+        if word == "/bans":
+            return SetMode(self.current, ((True, "b", None),))
         if word == "/mode":
             letters, *values = arg.split() or [""]
             changes = mode_changes(letters, values)
@@ -190,6 +194,8 @@ class TextCodec:
             return _line(f"! {word} needs a name; type /help")
         if word == "/kick":
             return Kick(self.current, name, reason or None)
+        if word in ("/ban", "/unban"):
+            return SetMode(self.current, ((word == "/ban", "b", name),))
         if word == "/invite":
             return Invite(self.current, name)
         on, letter = RUNNING[word]  # type: ignore[misc]
@@ -260,9 +266,16 @@ class TextCodec:
             on = [MODE_WORDS[letter] + (f" {value}" if value else "") for _, letter, value in m.changes]
             return _line(f"* {m.room} is " + (", ".join(on) if on else "open: anyone sets the topic and speaks"))
         said = [f"{'made' if on else 'took'} {who} {'an operator' if letter == 'o' else 'a voice'}"
-                if letter in "ov" else f"{'set' if on else 'lifted'} {MODE_WORDS[letter]}"
+                if letter in "ov" else f"{'banned' if on else 'unbanned'} {who}" if letter == "b"
+                else f"{'set' if on else 'lifted'} {MODE_WORDS[letter]}"
                 + (f" {who}" if on and who else "") for on, letter, who in m.changes]
         return _line(f"[{_hhmm(m.timestamp)}] {m.room} * {m.by} " + "; ".join(said))
+
+    def _masks(self, ml: ev.MaskList) -> bytes:
+        what = MODE_WORDS[ml.letter]
+        if not ml.entries:
+            return _line(f"* {ml.room} has no {what}")
+        return b"".join(_line(f"* {ml.room} {what}: {mask} (by {by}, {_hhmm(at)})") for mask, by, at in ml.entries)
 
     def _users(self, u: ev.UserList) -> bytes:
         away = dict(u.away)
@@ -323,10 +336,12 @@ _RENDER: dict[type, Callable[[TextCodec, Any], bytes]] = {
     ev.AwayChanged: TextCodec._away, ev.Announcement: TextCodec._notice, ev.Shutdown: TextCodec._notice,
     ev.Registered: TextCodec._registered, ev.Kicked: TextCodec._kicked, ev.ModeChanged: TextCodec._modes,
     ev.Invited: TextCodec._invited, ev.Opered: lambda c, o: _line("* you are a server operator now"),
+    ev.MaskList: TextCodec._masks,
 }
 # /op and the rest: a role given or taken (on, IRC's letter)
 RUNNING: dict[str, tuple[bool, str] | None] = {"/op": (True, "o"), "/deop": (False, "o"), "/voice": (True, "v"),
                                                "/devoice": (False, "v"), "/kick": None, "/mode": None,
-                                               "/invite": None}
+                                               "/invite": None, "/ban": None, "/unban": None, "/bans": None}
 MODE_WORDS = {"m": "moderated (only operators and voiced members speak)", "t": "topic locked (operators set it)",
-              "s": "secret (not in the list of rooms)", "i": "invite only", "k": "keyed", "l": "limited to"}
+              "s": "secret (not in the list of rooms)", "i": "invite only", "k": "keyed", "l": "limited to",
+              "n": "closed to messages from outside", "b": "bans", "e": "ban exceptions", "I": "invite exceptions"}

@@ -361,9 +361,7 @@ def motd(c: IrcCodec, params: list[str], out: list[Any]) -> None:
 def mode(c: IrcCodec, params: list[str], out: list[Any]) -> None:
     target = params[0]
     if target.startswith("#"):
-        if len(params) > 1 and params[1] in ("b", "+b"):
-            out.append(c.numeric("368", target, "End of channel ban list"))
-        elif len(params) > 1:
+        if len(params) > 1:
             changes = mode_changes(params[1], params[2:])
             if changes is None:
                 out.append(c.numeric("472", params[1][:20], "is an unknown mode char to me"))

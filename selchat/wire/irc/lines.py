@@ -7,12 +7,12 @@ import calendar
 import time
 
 from selchat import config
-from selchat.config import HISTORY_PAGE_MAX, NAME_MAX, ROOM_MAX, TOPIC_MAX
+from selchat.config import HISTORY_PAGE_MAX, LIST_MAX, NAME_MAX, ROOM_MAX, TOPIC_MAX
 from selchat.errors import ErrorCode
 from selchat.events import in_time_range
 
 SERVER = "selchat"  # the server name, unless the operator gives another (--irc-name)
-HOST = "selchat"  # the host part of every user mask
+HOST = config.USER_HOST  # the host part of every user mask
 VERSION = "selchat-0.2"
 # RFC 1459: a line is at most 512 bytes with its CR LF; IRCv3 message-tags allows 4094 more bytes
 # of client tags (8191 in all) in front of it.
@@ -32,7 +32,8 @@ MAXTARGETS = 1
 SERVICES = frozenset(name.casefold() for name in config.SERVICES)
 ISUPPORT = (
     f"CASEMAPPING=ascii CHANTYPES=# CHANLIMIT=#:{CHANLIMIT} NICKLEN={NAME_MAX} CHANNELLEN={ROOM_MAX + 1} "
-    f"TOPICLEN={TOPIC_MAX} AWAYLEN={TOPIC_MAX} MAXTARGETS={MAXTARGETS} NETWORK=selchat CHANMODES=,k,l,imnst "
+    f"TOPICLEN={TOPIC_MAX} AWAYLEN={TOPIC_MAX} MAXTARGETS={MAXTARGETS} NETWORK=selchat CHANMODES=beI,k,l,imnst "
+    f"EXCEPTS=e INVEX=I EXTBAN=,am ACCOUNTEXTBAN=a MAXLIST=beI:{LIST_MAX} "
     f"PREFIX=(ov)@+ STATUSMSG= UTF8ONLY CHATHISTORY={HISTORY_PAGE_MAX} MSGREFTYPES=msgid,timestamp"
 )
 ISUPPORT_TOKENS = ISUPPORT.split(" ")
@@ -157,4 +158,8 @@ NUMERICS: dict[ErrorCode, tuple[str, str | None]] = {
     ErrorCode.ROOM_LIMIT: ("471", "room"),
     ErrorCode.NOT_SERVER_OPERATOR: ("491", None),
     ErrorCode.OPER_FAILED: ("464", None),
+    ErrorCode.BAD_MODE_VALUE: ("696", "room"),  # ERR_INVALIDMODEPARAM <channel> <mode> <value>
+    ErrorCode.USER_IN_ROOM: ("443", "nick+room"),  # ERR_USERONCHANNEL <nick> <channel>
+    ErrorCode.BANNED_FROM_ROOM: ("474", "room"),
+    ErrorCode.LIST_FULL: ("478", "room"),  # ERR_BANLISTFULL <channel> <mode>
 }

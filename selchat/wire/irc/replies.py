@@ -68,7 +68,7 @@ def user_list(c: IrcCodec, u: ev.UserList) -> bytes:
     away = dict(u.away)
     info = u.info or tuple((n, n) for n in u.users)
     channel = u.room if u.tag == "who" else "*"
-    prefix = {name: PREFIXES[letter] for name, letter in u.roles}
+    prefix = prefixes(c, u.roles)
     opers = set(u.opers)  # "*": a server operator, between the away flag and the room role
 
     def flags(n: str) -> str:
@@ -146,7 +146,7 @@ def welcome(c: IrcCodec, w: ev.Welcome) -> bytes:
         c.numeric("001", f"Welcome to selchat, {w.username}"),
         c.numeric("002", f"Your host is {c.server}, running version {VERSION}"),
         c.numeric("003", created),
-        c.numeric("004", c.server, VERSION, "i", "nt"),
+        c.numeric("004", c.server, VERSION, "io", "beIiklmnostv", "beIklov"),
         *(c.numeric("005", *ISUPPORT_TOKENS[i:i + 12], "are supported by this server")
           for i in range(0, len(ISUPPORT_TOKENS), 12)),  # at most 15 parameters a line
         *motd(c, w.motd),
@@ -186,12 +186,18 @@ def topic_lines(c: IrcCodec, room: str, topic: str, by: str | None, at: float | 
 PREFIXES = {"o": "@", "v": "+"}
 
 
+def prefixes(c: IrcCodec, roles: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """Each member's prefix: the highest, or all of them with multi-prefix (``@+bob``)."""
+    every = "multi-prefix" in c.caps
+    return {name: "".join(PREFIXES[letter] for letter in (letters if every else letters[0])) for name, letters in roles}
+
+
 def names(c: IrcCodec, room: str, users: tuple[str, ...], end: bool = True,
           roles: tuple[tuple[str, str], ...] = (), secret: bool = False) -> bytes:
     lines = b""
     chunk: list[str] = []
     full = "userhost-in-names" in c.caps
-    prefix = {name: PREFIXES[letter] for name, letter in roles}
+    prefix = prefixes(c, roles)
     for name in users:
         chunk.append(prefix.get(name, "") + (mask(name) if full else name))
         if len(" ".join(chunk)) > 400:
@@ -259,29 +265,45 @@ def error(c: IrcCodec, exc: ProtocolError, command: Command | None = None) -> by
             fit(f"ERROR :Closing link: {flat(exc.message)}")
     found = NUMERICS.get(exc.code)
     exc = ProtocolError(exc.code, IRC_PHRASES.get(exc.message, exc.message.replace(
-        LOG_IN_TO_IT, "log in to it with SASL")))  # the hub's words, IRC's way
+        LOG_IN_TO_IT, "log in to it with SASL")), exc.about)  # the hub's words, IRC's way
     if exc.code is ErrorCode.NOT_IN_ROOM and type(command) is Chat:
         found = ("404", "room")  # ERR_CANNOTSENDTOCHAN
     if found is None:
         return c.wire._out(c.server, f"NOTICE {c.nick or '*'} :{flat(exc.message)}")
     number, about = found
     params: list[str] = []
-    if about == "nick":
+    if exc.about and about is not None:  # what the hub says it is about: the nick, or the mode and its value
+        if about == "room" or about == "nick+room":
+            params.append(str(getattr(command, "room", None) or "*"))
+        params = [*exc.about, *params] if about == "nick+room" else [*params, *exc.about]
+    elif about == "nick":
         name = getattr(command, "username", None) or getattr(command, "to", None) or c.nick or "*"
         params.append(str(name))
         if exc.code in (ErrorCode.USERNAME_TAKEN, ErrorCode.NAME_REGISTERED, ErrorCode.INVALID_USERNAME) \
                 and not c.registered:
             c.registering = False  # the client will send another NICK
-    elif about == "room":
+    elif about in ("room", "nick+room"):
         params.append(str(getattr(command, "room", None) or "*"))
     return c.numeric(number, *params, flat(exc.message))
 
 def modes(c: IrcCodec, m: ev.ModeChanged) -> bytes:
     """324: the modes that are on, then the key's and the limit's values (a question's answer;
     changes are the room's, in wire.py)."""
-    letters = "+n" + "".join(letter for _, letter, _ in m.changes)
+    letters = "+" + "".join(sorted(letter for _, letter, _ in m.changes))
     values = [value for _, letter, value in m.changes if letter in "kl" and value is not None]
-    return c.numeric("324", m.room, letters, *values)
+    created = c.numeric("329", m.room, str(int(m.created))) if m.created else b""
+    return c.numeric("324", m.room, letters, *values) + created
+
+
+# a list's entries and its end: (entry, end, the end's words)
+LIST_NUMERICS = {"b": ("367", "368", "End of channel ban list"), "e": ("348", "349", "End of channel exception list"),
+                 "I": ("346", "347", "End of channel invite list")}
+
+
+def mask_list(c: IrcCodec, ml: ev.MaskList) -> bytes:
+    entry, end, words = LIST_NUMERICS[ml.letter]
+    return b"".join(c.numeric(entry, ml.room, mask_, by, str(int(at))) for mask_, by, at in ml.entries) \
+        + c.numeric(end, ml.room, words)
 
 
 def opered(c: IrcCodec, o: ev.Opered) -> bytes:
@@ -302,5 +324,5 @@ REPLIES: dict[type, Callable[[IrcCodec, Any], bytes | None]] = {
     ev.AwayChanged: away_changed, ev.NickChanged: nick_changed, ev.Registered: registered,
     ev.DmHistoryBatch: nothing,  # JSON's conversation pages: IRC has no command that asks for one
     ev.ModeChanged: lambda c, m: modes(c, m) if m.by is None else c.wire.encode(m), ev.Invited: invited,
-    ev.Opered: opered,
+    ev.Opered: opered, ev.MaskList: mask_list,
 }
