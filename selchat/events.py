@@ -101,6 +101,29 @@ class Oper:
 
 
 @dataclass(slots=True)
+class Kill:
+    """A server operator ends ``username``'s connection (IRC's KILL), saying why."""
+
+    username: str
+    reason: str | None = None
+
+
+@dataclass(slots=True)
+class Wallops:
+    """A server operator's word to the other server operators (IRC's WALLOPS)."""
+
+    message: str
+
+
+@dataclass(slots=True)
+class Whowas:
+    """Who last had the name ``username``: the newest first, at most ``count`` (0: all kept)."""
+
+    username: str
+    count: int = 0
+
+
+@dataclass(slots=True)
 class Kick:
     """Put ``username`` out of ``room`` (its operators only)."""
 
@@ -201,11 +224,11 @@ class Authenticate:
 
 
 Command = Union[Join, Chat, Dm, Users, Ping, Pong, Quit, JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick,
-                Away, Register, Whois, Lusers, Authenticate, Who, Kick, SetMode, Invite, Oper]
+                Away, Register, Whois, Lusers, Authenticate, Who, Kick, SetMode, Invite, Oper, Kill, Wallops, Whowas]
 
 # Commands a JSON client must have joined with "version": 2 to use (its codec refuses them).
 V2_COMMANDS = frozenset({JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick, Away, Register, Whois, Lusers,
-                         Who, Kick, SetMode, Invite, Oper})
+                         Who, Kick, SetMode, Invite, Oper, Kill, Wallops, Whowas})
 
 _USERS = Users()
 _QUIT = Quit()
@@ -386,6 +409,9 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "oper": lambda f: Oper(_field(f, "name"), _field(f, "password")),
     "room_mode": lambda f: _room_mode(f),
     "role": lambda f: _role(f),
+    "kill": lambda f: Kill(_field(f, "username"), _optional(f, "reason")),
+    "wallops": lambda f: Wallops(_field(f, "message")),
+    "whowas": lambda f: Whowas(_field(f, "username")),
     "ban": lambda f: _masks(f, True),
     "unban": lambda f: _masks(f, False),
     "bans": lambda f: _masks(f, None),

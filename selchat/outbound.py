@@ -278,6 +278,23 @@ class UserInfo:
 
 
 @dataclass(slots=True)
+class Wallops:
+    """A server operator's word to the server's operators."""
+
+    username: str
+    message: str
+    timestamp: float
+
+
+@dataclass(slots=True)
+class WasInfo:
+    """Who had a name that is free now: (name, user, real name, when they left), newest first."""
+
+    username: str
+    entries: tuple[tuple[str, str, str, float], ...]
+
+
+@dataclass(slots=True)
 class ServerStats:
     users: int
     rooms: int
@@ -288,4 +305,4 @@ class ServerStats:
 Event = Union[Welcome, UserJoined, UserLeft, Message, DirectMessage, UserList, PongReply, Announcement, Shutdown,
               RoomJoined, RoomLeft, RoomList, TopicChanged, NickChanged, AwayChanged, Registered,
               TopicIs, UserInfo, ServerStats, LoggedIn, HistoryBatch, DmHistoryBatch, Kicked, ModeChanged,
-              Invited, Opered]
+              Invited, Opered, Wallops, WasInfo]

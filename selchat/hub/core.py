@@ -29,6 +29,7 @@ from selchat.events import (
     Join,
     JoinRoom,
     Kick,
+    Kill,
     LeaveRoom,
     Lusers,
     Nick,
@@ -41,8 +42,10 @@ from selchat.events import (
     SetMode,
     Topic,
     Users,
+    Wallops,
     Who,
     Whois,
+    Whowas,
 )
 from selchat.hub.accounts import AccountManager
 from selchat.hub.effects import Effect, Send
@@ -53,7 +56,7 @@ from selchat.hub.queries import QueryManager
 from selchat.hub.roles import RoleManager
 from selchat.hub.rooms import RoomManager
 from selchat.hub.sharing import Alone, Sharing
-from selchat.hub.state import LOBBY_KEY, Session, State
+from selchat.hub.state import LOBBY_KEY, Session, State, remember_gone
 from selchat.news import News
 from selchat.records import (
     DmHistoryPage,
@@ -94,7 +97,8 @@ class Hub:
             Chat: messages.chat, Dm: messages.dm, History: messages.history, DmHistory: messages.dm_history,
             JoinRoom: rooms.join_room, LeaveRoom: rooms.leave_room, Rooms: rooms.rooms, Users: rooms.users,
             Topic: rooms.topic,
-            Whois: queries.whois, Who: queries.who, Lusers: queries.lusers,
+            Whois: queries.whois, Who: queries.who, Lusers: queries.lusers, Whowas: queries.whowas,
+            Kill: queries.kill, Wallops: queries.wallops,
             Ping: queries.ping, Pong: queries.pong, Quit: queries.quit,
             DmsWritten: messages.dms_written, Kick: self.roles.kick, SetMode: self.roles.set_mode,
             Invite: self.roles.invite,
@@ -160,6 +164,7 @@ class Hub:
         state = self.state
         assert session.name is not None
         del state.names[session.name.casefold()]
+        remember_gone(state, session, now)
         if session.account is not None and state.account_sessions.get(session.account) == session.conn_id:
             del state.account_sessions[session.account]
         effects = self.sharing.forgotten(session.name)

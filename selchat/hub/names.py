@@ -11,7 +11,7 @@ from selchat.events import Away, Join, Nick
 from selchat.hub.effects import Effect, Fail, Send
 from selchat.hub.rooms import RoomManager
 from selchat.hub.sharing import Sharing
-from selchat.hub.state import LOBBY_KEY, Session, State, check_name, ident, one_line
+from selchat.hub.state import LOBBY_KEY, Session, State, check_name, ident, one_line, remember_gone
 from selchat.records import NameClaimed
 
 
@@ -129,6 +129,7 @@ class NameManager:
             return [Fail(session.conn_id, taken)]
         del state.names[old.casefold()]
         state.names[key] = session.conn_id
+        remember_gone(state, session, now)
         session.name = new
         for room in session.rooms.values():
             room.members[session.conn_id] = new  # same members: the cached tuple stays valid

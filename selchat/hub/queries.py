@@ -8,9 +8,9 @@ import fnmatch
 from selchat import outbound as ev
 from selchat.config import AWAY_MAX, NAME_MAX
 from selchat.errors import ErrorCode, ProtocolError
-from selchat.events import Lusers, Ping, Pong, Quit, Who, Whois
+from selchat.events import Kill, Lusers, Ping, Pong, Quit, Wallops, Who, Whois, Whowas
 from selchat.hub.budget import members_part
-from selchat.hub.effects import Close, Effect, Send, Then
+from selchat.hub.effects import Close, Effect, Fail, Send, Then
 from selchat.hub.sharing import Sharing
 from selchat.hub.state import Session, State, one_line
 
@@ -33,7 +33,8 @@ class QueryManager:
         assert who.name is not None
         account = state.accounts.get(who.account) if who.account else None
         roles = tuple((r.name, role) for r in who.rooms.values() if (role := r.role(who.name)) is not None)
-        info = ev.UserInfo(who.name, account, who.away, tuple(r.name for r in who.rooms.values()), who.address,
+        address = who.address if session.oper else ""  # an address is for server operators' eyes
+        info = ev.UserInfo(who.name, account, who.away, tuple(r.name for r in who.rooms.values()), address,
                            max(0.0, now - who.spoke_at), who.user, who.realname, cmd.tag, roles, who.signon,
                            who.oper)
         return [Send((session.conn_id,), info)]
@@ -69,6 +70,40 @@ class QueryManager:
         if more:  # WHO is IRC's: its parts stream, each once the one before is read
             effects.append(Then(session.conn_id, Who(cmd.mask, part[-1])))
         return effects
+
+    def whowas(self, session: Session, cmd: Whowas, now: float) -> list[Effect]:
+        """Who last had a name (a mask finds several), newest first."""
+        pattern = cmd.username.casefold()
+        found = [entry for entry in reversed(self.state.gone)
+                 if fnmatch.fnmatchcase(entry[0].casefold(), pattern)]
+        if cmd.count > 0:
+            found = found[:cmd.count]
+        return [Send((session.conn_id,), ev.WasInfo(cmd.username[:NAME_MAX], tuple(found)))]
+
+    # -- server operators --------------------------------------------------------------------------
+    @staticmethod
+    def _server_operator(session: Session, what: str) -> None:
+        if not session.oper:
+            raise ProtocolError(ErrorCode.NO_PRIVILEGES, f"only server operators {what}")
+
+    def kill(self, session: Session, cmd: Kill, now: float) -> list[Effect]:
+        """End someone's connection: their rooms hear why, as a quit."""
+        self._server_operator(session, "end others' connections")
+        target = self.state.names.get(cmd.username.casefold())
+        if target is None:
+            raise ProtocolError(ErrorCode.NO_SUCH_USER, f"no user named {cmd.username[:NAME_MAX]!r} is online",
+                                (cmd.username[:NAME_MAX],))
+        why = one_line(cmd.reason or "")[:AWAY_MAX] or "no reason given"
+        self.state.sessions[target].quit_message = f"Killed by {session.name}: {why}"
+        return [Fail(target, ProtocolError(ErrorCode.KICKED, f"killed by {session.name}: {why}"))]
+
+    def wallops(self, session: Session, cmd: Wallops, now: float) -> list[Effect]:
+        self._server_operator(session, "send WALLOPS")
+        text = self.state.check_message(cmd.message)
+        self.state.spend_token(session, now)
+        assert session.name is not None
+        opers = tuple(cid for cid, s in self.state.sessions.items() if s.oper)
+        return [Send(opers, ev.Wallops(session.name, text, now))]
 
     def ping(self, session: Session, cmd: Ping, now: float) -> list[Effect]:
         return [Send((session.conn_id,), ev.PongReply(cmd.id, now))]

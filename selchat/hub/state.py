@@ -180,6 +180,15 @@ def room_key(name: str) -> str:
     return name.lower()
 
 
+WHOWAS_MAX = 100  # names given up that WHOWAS remembers (ergo's default whowas list, 100)
+
+
+def remember_gone(state: State, session: Session, now: float) -> None:
+    """A name given up (a quit, a new name): WHOWAS tells who had it."""
+    assert session.name is not None
+    state.gone.append((session.name, session.user or session.name, session.realname or session.name, now))
+
+
 class State:
     """Everything the hub knows, in one place its managers share (one thread: no locks)."""
 
@@ -201,6 +210,8 @@ class State:
         self.deliveries = 0  # and the recipients they were addressed to
         self.bans = BanList(snapshot.bans if snapshot is not None else ())  # names here, addresses in the server
         self.lobby = self.room(LOBBY_KEY, LOBBY_ROOM)
+        # names given up, newest last (WHOWAS): (name, user, real name, when)
+        self.gone: deque[tuple[str, str, str, float]] = deque(maxlen=WHOWAS_MAX)
         if snapshot is not None:
             self._load(snapshot)
 

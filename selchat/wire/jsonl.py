@@ -42,6 +42,8 @@ from selchat.outbound import (
     UserJoined,
     UserLeft,
     UserList,
+    Wallops,
+    WasInfo,
     Welcome,
 )
 
@@ -196,6 +198,9 @@ V2: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
                        "timestamp": e.timestamp},
     ModeChanged: lambda e: _modes(e),
     MaskList: _mask_list,
+    Wallops: lambda e: {"type": "wallops", "from": e.username, "message": e.message, "timestamp": e.timestamp},
+    WasInfo: lambda e: {"type": "whowas", "username": e.username, "entries": [
+        {"username": name, "user": user, "realname": real, "left": at} for name, user, real, at in e.entries]},
     Opered: lambda e: {"type": "opered", "username": e.username},
     Invited: lambda e: {"type": "invited", "room": e.room, "username": e.username, "by": e.by,
                         "timestamp": e.timestamp},
@@ -208,7 +213,8 @@ V2: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
     TopicIs: lambda e: {"type": "topic", "room": e.room, "topic": e.topic, "by": e.by, "timestamp": e.at},
     UserInfo: lambda e: {"type": "whois", "username": e.username, "account": e.account, "away": e.away,
                          "rooms": list(e.rooms), "idle": round(e.idle, 3),
-                         **({"roles": _roles(e.roles)} if e.roles else {})},
+                         **({"roles": _roles(e.roles)} if e.roles else {}),
+                         **({"address": e.address} if e.address else {})},
     ServerStats: lambda e: {"type": "stats", "users": e.users, "rooms": e.rooms, "connections": e.connections},
     Registered: lambda e: {"type": "registered", "account": e.account,
                            "message": f"{e.account} is now your account; join with \"login\" to use it"},

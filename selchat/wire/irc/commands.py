@@ -25,7 +25,6 @@ from selchat.events import (
     LeaveRoom,
     Lusers,
     Nick,
-    Oper,
     Pong,
     Quit,
     Rooms,
@@ -36,7 +35,7 @@ from selchat.events import (
     Whois,
     mode_changes,
 )
-from selchat.wire.irc import replies
+from selchat.wire.irc import replies, server_verbs
 from selchat.wire.irc.lines import (
     CAPS,
     CHANLIMIT,
@@ -374,13 +373,6 @@ def mode(c: IrcCodec, params: list[str], out: list[Any]) -> None:
     else:
         out.append(c.numeric("502", "Can't change mode for other users"))
 
-def oper(c: IrcCodec, params: list[str], out: list[Any]) -> None:
-    if len(params) < 2:
-        out.append(c.numeric("461", "OPER", "Not enough parameters"))
-        return
-    out.append(Oper(params[0], params[1]))
-
-
 def invite(c: IrcCodec, params: list[str], out: list[Any]) -> None:
     if len(params) < 2:
         out.append(c.numeric("461", "INVITE", "Not enough parameters"))
@@ -421,5 +413,12 @@ COMMANDS: dict[str, Verb] = {
     "MODE": Verb(mode, 1),
     "KICK": Verb(kick, 2),
     "INVITE": Verb(invite),
-    "OPER": Verb(oper),
+    "OPER": Verb(server_verbs.oper, 2),
+    "KILL": Verb(server_verbs.kill, 1),
+    "WALLOPS": Verb(server_verbs.wallops, 1),
+    "WHOWAS": Verb(server_verbs.whowas),
+    "TIME": Verb(server_verbs.time_),
+    "INFO": Verb(server_verbs.info),
+    "HELP": Verb(server_verbs.help_),
+    "HELPOP": Verb(server_verbs.help_),
 }

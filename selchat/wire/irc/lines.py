@@ -158,6 +158,7 @@ NUMERICS: dict[ErrorCode, tuple[str, str | None]] = {
     ErrorCode.ROOM_LIMIT: ("471", "room"),
     ErrorCode.NOT_SERVER_OPERATOR: ("491", None),
     ErrorCode.OPER_FAILED: ("464", None),
+    ErrorCode.NO_PRIVILEGES: ("481", None),
     ErrorCode.BAD_MODE_VALUE: ("696", "room"),  # ERR_INVALIDMODEPARAM <channel> <mode> <value>
     ErrorCode.USER_IN_ROOM: ("443", "nick+room"),  # ERR_USERONCHANNEL <nick> <channel>
     ErrorCode.BANNED_FROM_ROOM: ("474", "room"),

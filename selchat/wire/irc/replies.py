@@ -3,6 +3,7 @@ as the wire's), the numerics they are made of, and errors as numerics, FAIL or E
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -217,6 +218,8 @@ def whois(c: IrcCodec, info: ev.UserInfo) -> bytes:
     lines += c.numeric("312", n, c.server, "selchat")
     if info.oper:
         lines += c.numeric("313", n, "is an IRC operator")
+    if info.address:  # to a server operator only
+        lines += c.numeric("338", n, info.address, "actually using host")
     if info.away:
         lines += c.numeric("301", n, flat(info.away))
     if info.account:
@@ -317,6 +320,16 @@ def invited(c: IrcCodec, i: ev.Invited) -> bytes:
     return c.numeric("341", i.username, i.room)
 
 
+def was_info(c: IrcCodec, w: ev.WasInfo) -> bytes:
+    """WHOWAS: 314 and 312 for each who had the name, newest first; 406 if nobody did; then 369."""
+    lines = b"".join(c.numeric("314", name, user, HOST, "*", real)
+                     + c.numeric("312", name, c.server, time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(at)))
+                     for name, user, real, at in w.entries)
+    if not w.entries:
+        lines = c.numeric("406", w.username, "There was no such nickname")
+    return lines + c.numeric("369", w.username, "End of WHOWAS")
+
+
 REPLIES: dict[type, Callable[[IrcCodec, Any], bytes | None]] = {
     ev.Welcome: welcome, ev.RoomJoined: room_joined, ev.RoomLeft: room_left, ev.HistoryBatch: history,
     ev.LoggedIn: logged_in, ev.DirectMessage: direct, ev.UserList: user_list, ev.RoomList: room_list,
@@ -324,5 +337,6 @@ REPLIES: dict[type, Callable[[IrcCodec, Any], bytes | None]] = {
     ev.AwayChanged: away_changed, ev.NickChanged: nick_changed, ev.Registered: registered,
     ev.DmHistoryBatch: nothing,  # JSON's conversation pages: IRC has no command that asks for one
     ev.ModeChanged: lambda c, m: modes(c, m) if m.by is None else c.wire.encode(m), ev.Invited: invited,
-    ev.Opered: opered, ev.MaskList: mask_list,
+    ev.Opered: opered, ev.MaskList: mask_list, ev.WasInfo: was_info,
+    ev.Wallops: lambda c, w: c.wire._out(mask(w.username), f"WALLOPS :{flat(w.message)}", w.timestamp),
 }
