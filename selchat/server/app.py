@@ -197,8 +197,9 @@ class ChatServer:
     # -- into the hub ------------------------------------------------------------------------------
     def complete(self, conn_id: int, result: Result) -> None:
         """A request's result, back into the hub."""
+        label = self.connections.answering(conn_id)
         self.apply(self.hub.complete(conn_id, result, self.wall_clock()))
-        self.connections.answered(conn_id)
+        self.connections.answered(conn_id, label)
 
     def hear(self, news: News) -> None:
         """News from another process, into the hub like any command."""

@@ -37,6 +37,7 @@ class Effects:
         self.services.write(effect.write)
 
     def ask(self, effect: Ask) -> None:
+        self.connections.labels.asked(getattr(effect.request, "conn_id", -1))  # a labeled command waits for it
         self.services.ask(effect.request)  # what it delivers comes back through the hub's complete
 
     def fail(self, effect: Fail) -> None:

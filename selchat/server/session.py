@@ -20,9 +20,10 @@ from selchat.reactor import Conn, Reactor, Timer
 from selchat.reactor.conn import keep_alive
 from selchat.server.addresses import AddressGate
 from selchat.server.fanout import Fanout
+from selchat.server.labels import Labels
 from selchat.server.stats import Tally
 from selchat.server.timers import Timers
-from selchat.wire.base import Codec
+from selchat.wire.base import Codec, Labeled
 from selchat.wire.irc import IrcCodec
 from selchat.wire.jsonl import JSON_V1, JSON_V2, JsonCodec
 from selchat.wire.sniff import HTTP, IRC, JSON, TEXT, sniff
@@ -46,7 +47,8 @@ CHECKED = frozenset({Join, Authenticate, Oper, Register})
 
 class ConnState:
     __slots__ = ("codec", "wire", "sniffed", "last_rx", "handshake", "keepalive", "pinged_at", "errors", "name",
-                 "fresh", "text_timer", "refused", "address", "held", "waiting")
+                 "fresh", "text_timer", "refused", "address", "held", "waiting",
+                 "label")
 
     def __init__(self, now: float) -> None:
         self.codec: Any = None  # chosen by the first bytes (wire/sniff.py)
@@ -65,6 +67,7 @@ class ConnState:
         self.address: str | None = None  # the address group it counts against (addresses.py)
         self.held: list[Any] = []  # commands waiting until its answers are read (_handle)
         self.waiting = False  # a login is being checked: what it sent after waits for the answer
+        self.label: Labeled | None = None  # a labeled command waiting on the worker (server/labels.py)
 
 
 def host_of(peer: str) -> str:
@@ -86,6 +89,7 @@ class Connections:
         self.tally = tally
         self.gate = AddressGate()  # connections per address (--max-per-address)
         self.timers = Timers(reactor, hub, config, fanout, wall_clock, self.error)
+        self.labels = Labels(reactor, fanout)
         self.effects: Effects  # wired by the server: the effects of what a connection sends
         self.codecs: dict[str, Callable[[], Codec]] = {
             JSON: lambda: JsonCodec(self.config.max_frame),
@@ -197,14 +201,29 @@ class Connections:
             items, ctx.held = ctx.held, []
             self._handle(conn, ctx, items)
 
-    def answered(self, conn_id: int) -> None:
-        """A request of the hub's came back: if it was the connection's login, what it sent
-        behind it goes on, in order (OPER then PING answers 381 before PONG, as irctest expects)."""
+    def answering(self, conn_id: int) -> Labeled | None:
+        """A request of the hub's is about to come back: the label it answers, if any."""
         conn = self.reactor.conns.get(conn_id)
-        if conn is None or conn.ctx is None or not conn.ctx.waiting or self.hub.logging_in(conn_id):
+        if conn is None or conn.ctx is None:
+            return None
+        return self.labels.answering(conn, conn.ctx.label)
+
+    def answered(self, conn_id: int, label: Labeled | None = None) -> None:
+        """A request of the hub's came back: if the connection waited for it (its login, a
+        labeled command), what it sent behind it goes on, in order (OPER then PING answers 381
+        before PONG, as irctest expects)."""
+        conn = self.reactor.conns.get(conn_id)
+        if conn is None or conn.ctx is None:
             return
-        conn.ctx.waiting = False
-        if conn.ctx.held:
+        ctx: ConnState = conn.ctx
+        if label is not None:
+            self.labels.answered(conn, label)
+            if not label.asks:
+                ctx.label = None
+        if not ctx.waiting or self.hub.logging_in(conn_id) or ctx.label is not None:
+            return
+        ctx.waiting = False
+        if ctx.held:
             self.reactor.call_later(0, self.on_resume, conn)
 
     def then(self, conn_id: int, command: Any) -> None:
@@ -212,13 +231,13 @@ class Connections:
         conn = self.reactor.conns.get(conn_id)
         if conn is None or conn.closing or conn.ctx is None:
             return
-        conn.ctx.held.insert(0, command)
+        conn.ctx.held.insert(0, self.labels.continued(conn_id, command))
         if conn.out_bytes > self.pause_high:
             self.reactor.pause(conn)
         else:
             self.reactor.call_later(0, self.on_resume, conn)
 
-    def _handle(self, conn: Conn, ctx: ConnState, items: list[Any]) -> None:
+    def _handle(self, conn: Conn, ctx: ConnState, items: list[Any], pausing: bool = True) -> None:
         """Each command in turn; once the answers waiting for this connection pass the
         high-water mark, the rest wait until it has read them (issue 21, item 1): a client that
         asks for pages of history, lists and WHOs without reading them is paused, never dropped,
@@ -229,7 +248,7 @@ class Connections:
         for index, item in enumerate(items):
             if conn.closing:
                 return  # once closing, its input is ignored
-            if conn.out_bytes > self.pause_high:
+            if conn.out_bytes > self.pause_high and pausing:
                 ctx.held = items[index:]
                 self.reactor.pause(conn)
                 return
@@ -244,6 +263,14 @@ class Connections:
                 return
             if isinstance(item, ProtocolError):
                 self.error(conn, item)
+                continue
+            if kind is Labeled:  # one line's commands, their answers tagged with its label
+                self.labels.run(conn, item, lambda inner: self._handle(conn, ctx, inner, False))
+                if item.asks:
+                    ctx.label, ctx.waiting = item, True
+                if ctx.held or ctx.waiting:
+                    ctx.held.extend(items[index + 1:])
+                    return
                 continue
             try:
                 effects = hub.handle(conn.id, item, now)

@@ -39,3 +39,20 @@ class Codec(Protocol):
     def saw(self, event: Event) -> None:
         """An event heard through the shared wire that changes what this connection is (a rename)."""
         ...
+
+
+class Labeled:
+    """What one line sent with a label (IRCv3 labeled-response) asked for: the server gathers
+    every answer to ``items`` and hands them to the codec's ``labeled`` to tag. ``asks`` counts
+    requests still in the worker; ``more``: an answer goes on in parts (a Then); ``batch`` is
+    the batch opened once the answers span more than one turn."""
+
+    __slots__ = ("label", "items", "asks", "more", "batch", "start")
+
+    def __init__(self, label: str, items: list[Any]) -> None:
+        self.label = label
+        self.items = items
+        self.asks = 0
+        self.more = False
+        self.batch: str | None = None
+        self.start = 0  # where its answers begin in the connection's output, while gathered

@@ -38,6 +38,7 @@ from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import Command, Pong
 from selchat.outbound import Event
+from selchat.wire.base import Labeled
 from selchat.wire.irc import IrcCodec
 from selchat.wire.jsonl import JsonCodec
 
@@ -123,6 +124,21 @@ def close_frame(code: int, reason: str) -> bytes:
     """A Close frame; its reason is cut to fit a control frame's 125 bytes, on a UTF-8 boundary."""
     text = reason.encode("utf-8")[:123].decode("utf-8", "ignore").encode("utf-8")
     return frame(struct.pack("!H", code) + text, 0x8)
+
+
+def payloads(data: bytes) -> bytes:
+    """The lines inside frames this server made (unmasked, whole): labeled-response's answers,
+    taken back from the output to be tagged, are tagged as lines and framed again."""
+    lines, at = [], 0
+    while at + 2 <= len(data):
+        size, at = data[at + 1] & 0x7F, at + 2
+        if size == 126:
+            size, at = struct.unpack_from("!H", data, at)[0], at + 2
+        elif size == 127:
+            size, at = struct.unpack_from("!Q", data, at)[0], at + 8
+        lines.append(data[at:at + size] + b"\r\n")
+        at += size
+    return b"".join(lines)
 
 
 def messages(data: bytes) -> bytes:
@@ -317,6 +333,8 @@ class WebCodec:
                 assert self.inner is not None
                 # one message is one line: the inner codec parses wsproto's text as it is
                 for item in self.inner.message(text):
+                    if type(item) is Labeled:
+                        item.items = [messages(x) if type(x) is bytes else x for x in item.items]
                     out.append(messages(item) if type(item) is bytes else item)
         elif isinstance(event, BytesMessage):
             out += self._close(CLOSE_UNSUPPORTED, "text messages only")
@@ -337,6 +355,10 @@ class WebCodec:
         return [close_frame(code, reason), Hangup(f"WebSocket closed by the server ({code})")]
 
     # -- out ------------------------------------------------------------------------------------
+    def labeled(self, item: Labeled, data: bytes, more: bool) -> bytes:
+        tagged = self.inner.labeled(item, payloads(data), more)  # type: ignore[union-attr]
+        return messages(tagged) if tagged else b""
+
     def encode(self, event: Event) -> bytes | None:
         if self.inner is None:
             return None

@@ -10,8 +10,9 @@ from selchat import outbound as ev
 from selchat.codec import LineSplitter
 from selchat.errors import ProtocolError
 from selchat.events import Command, Join
+from selchat.wire.base import Labeled
 from selchat.wire.irc import commands, replies
-from selchat.wire.irc.lines import CLIENT_TAGS_MAX, LINE_MAX, SERVER, TAGS_MAX, fit, flat, parse_line
+from selchat.wire.irc.lines import CLIENT_TAGS_MAX, LINE_MAX, SERVER, TAGS_MAX, fit, flat, has_batch, parse_line, tag
 from selchat.wire.irc.wire import IrcWire
 
 
@@ -83,6 +84,31 @@ class IrcCodec:
             out.append(self.numeric("417", "Input line was too long"))
             return True
         return False
+
+    def labeled(self, item: Labeled, data: bytes, more: bool) -> bytes:
+        """The answers to a labeled line (IRCv3 labeled-response): ACK for none, the label on a
+        lone line, else a labeled-response batch, opened as soon as answers span more than one
+        turn (``more``) and closed with the last of them."""
+        label = b"label=" + item.label.encode()
+        lines = [line + b"\r\n" for line in data.split(b"\r\n") if line]
+        if len(lines) == 2 and lines[0] == lines[1] and item.batch is None and not more:
+            return lines[0] + tag(lines[1], label)  # a message to oneself: only the echo answers it
+        if item.batch is None:
+            if more and not lines:
+                return b""  # nothing yet: the answers are still to come
+            if not more and len(lines) <= 1:
+                return tag(lines[0], label) if lines else b"@" + label + b" :" + self.server.encode() + b" ACK\r\n"
+            if "batch" not in self.caps:
+                return b"".join(lines)  # a batch needs the batch capability: the lines, untagged
+            self.batches += 1
+            item.batch = f"L{self.batches}"
+            head = b"@" + label + f" :{self.server} BATCH +{item.batch} labeled-response\r\n".encode()
+        else:
+            head = b""
+        inside = b"batch=" + item.batch.encode()
+        body = b"".join(line if has_batch(line) else tag(line, inside) for line in lines)
+        tail = b"" if more else f":{self.server} BATCH -{item.batch}\r\n".encode()
+        return head + body + tail
 
     def numeric(self, number: str, *params: str) -> bytes:
         """A numeric reply to this connection: it names its recipient, so it is never shared."""

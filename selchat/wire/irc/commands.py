@@ -35,6 +35,7 @@ from selchat.events import (
     Whois,
     mode_changes,
 )
+from selchat.wire.base import Labeled
 from selchat.wire.irc import replies, server_verbs
 from selchat.wire.irc.lines import (
     CAPS,
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from selchat.wire.irc.codec import IrcCodec
 
 Handler = Callable[["IrcCodec", list[str], list[Any]], None]
+LABEL_MAX = 64  # bytes of a client's label kept (labeled-response: a label is short; ergo keeps 64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +72,12 @@ def dispatch(c: IrcCodec, line: str, out: list[Any]) -> None:
     parsed = parse_line(line)
     if parsed is None:
         return
-    _tags, name, params = parsed
+    tags, name, params = parsed
+    label = tags.get("label") if "labeled-response" in c.caps else None
+    if label:  # its answers come tagged with it (server/labels.py gathers them)
+        inner: list[Any] = []
+        out.append(Labeled(label[:LABEL_MAX], inner))
+        out = inner
     verb = COMMANDS.get(name)
     if verb is None:
         out.append(c.numeric("421", name, "Unknown command") if c.registered

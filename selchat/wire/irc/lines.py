@@ -20,7 +20,7 @@ LINE_MAX = 512
 TAGS_MAX = 8191
 CLIENT_TAGS_MAX = 4096
 # The capabilities offered (IRCv3), with their values for CAP LS 302.
-CAPS = {"away-notify": None, "batch": None, "draft/chathistory": None, "echo-message": None,
+CAPS = {"away-notify": None, "batch": None, "draft/chathistory": None, "echo-message": None, "labeled-response": None,
         "message-tags": None, "multi-prefix": None, "sasl": "PLAIN", "server-time": None,
         "userhost-in-names": None}
 # Channels one JOIN line may ask for, and targets one PRIVMSG may name: what 005 promises is
@@ -79,6 +79,19 @@ def fit(line: str) -> bytes:
     if len(data) - start <= LINE_MAX - 2:
         return data + b"\r\n"
     return data[:start + LINE_MAX - 2].decode("utf-8", "ignore").encode() + b"\r\n"
+
+
+def tag(line: bytes, item: bytes) -> bytes:
+    """A line with one more tag (``key=value``), after any it has."""
+    return b"@" + item + b";" + line[1:] if line.startswith(b"@") else b"@" + item + b" " + line
+
+
+def has_batch(line: bytes) -> bool:
+    """Whether a line is in a batch already (a chathistory batch inside a labeled one)."""
+    if not line.startswith(b"@"):
+        return False
+    tags = line[1:line.find(b" ")]
+    return tags.startswith(b"batch=") or b";batch=" in tags
 
 
 def mask(nick: str) -> str:

@@ -57,9 +57,13 @@ def direct(c: IrcCodec, d: ev.DirectMessage) -> bytes | None:
     away = b""
     if mine and d.away and not d.notice and d.to.lower() != d.sender.lower():
         away = c.numeric("301", d.to, flat(d.away))
-    if mine and d.to.lower() != d.sender.lower() and "echo-message" not in c.caps:
+    echo = "echo-message" in c.caps
+    if mine and d.to.lower() != d.sender.lower() and not echo:
         return away or None  # the sender's receipt: only with echo-message
-    return away + c.wire.message(d.sender, d.to, d.text, d.timestamp, d.action, d.notice)
+    line = c.wire.message(d.sender, d.to, d.text, d.timestamp, d.action, d.notice)
+    if mine and echo and d.to.lower() == d.sender.lower():
+        return line + line  # to oneself: the delivery, and the echo (codec.labeled labels the echo)
+    return away + line
 
 
 def user_list(c: IrcCodec, u: ev.UserList) -> bytes:

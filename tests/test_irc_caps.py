@@ -1,0 +1,67 @@
+"""IRCv3 capabilities of issue 23 over real sockets: labeled-response (ACK, a lone labeled line, a
+batch, and an answer from the worker inside its batch, with what was sent behind it waiting)."""
+
+from __future__ import annotations
+
+from tests.clients import Irc, RawClient
+from tests.helpers import ServerProcess
+
+LABELED = "batch labeled-response message-tags server-time echo-message draft/chathistory"
+
+
+def _irc(server: ServerProcess, sockets: list, name: str, caps: str = LABELED) -> Irc:
+    client = Irc(server, name, caps)
+    sockets.append(client)
+    client.expect(" 001 ")
+    return client
+
+
+def test_labeled_answers_come_alone_acked_or_in_one_batch(server: ServerProcess, sockets: list) -> None:
+    irc = _irc(server, sockets, "labeler")
+    irc.send("@label=a1 PING :one", "@label=a2 PONG :nothing", "@label=a3 JOIN #labels", "@label=a4 FOO")
+    assert irc.expect("PONG").startswith("@label=a1 :selchat PONG selchat :one")
+    assert irc.expect("ACK") == "@label=a2 :selchat ACK"
+    start = irc.expect("BATCH +")
+    assert start.startswith("@label=a3 ") and start.endswith(" labeled-response")
+    batch = start.split(" ")[3][1:]
+    seen: list[str] = []
+    irc.expect(f"BATCH -{batch}", seen)
+    assert seen[0].startswith(f"@batch={batch}") and " JOIN #labels" in seen[0]
+    assert all(line.startswith(f"@batch={batch}") for line in seen[:-1]) and any(" 366 " in x for x in seen)
+    assert irc.expect(" 421 ").startswith("@label=a4 ")
+
+
+def test_a_labeled_history_page_stays_in_its_batch(server: ServerProcess, sockets: list) -> None:
+    irc = _irc(server, sockets, "historian")
+    irc.send("JOIN #kept")
+    irc.expect(" 366 ")
+    irc.send(*(f"PRIVMSG #kept :line {n}" for n in range(3)))
+    irc.expect("line 2")
+    irc.send("@label=h1 CHATHISTORY LATEST #kept * 10", "PING :behind")
+    start = irc.expect("BATCH +")
+    assert start.startswith("@label=h1 ")
+    seen: list[str] = []
+    irc.expect("PONG", seen)  # the PING waited for the page
+    texts = [line.rsplit(" :", 1)[1] for line in seen if " PRIVMSG #kept " in line]
+    assert texts == ["line 0", "line 1", "line 2"]
+    assert any(" chathistory #kept" in line for line in seen)
+    assert seen[-2].startswith(":selchat BATCH -")  # the labeled batch ends before the PONG
+
+
+def test_an_answer_from_the_worker_is_labeled_when_it_comes(start_server, sockets: list) -> None:
+    server = start_server("--operators", "chief")
+    account = RawClient(server.address)
+    sockets.append(account)
+    account.join("chief", version=2)
+    account.send(type="register", password="the chief's password")
+    account.expect("registered")
+    account.close()
+    irc = _irc(server, sockets, "oper")
+    irc.send("@label=o1 OPER chief :the chief's password", "@label=o2 PING :after")  # argon2, in the worker
+    start = irc.expect("BATCH +")
+    assert start.startswith("@label=o1 ")
+    batch = start.split(" ")[3][1:]
+    seen: list[str] = []
+    irc.expect(f"BATCH -{batch}", seen)
+    assert any(" 381 oper " in line and line.startswith(f"@batch={batch}") for line in seen)
+    assert irc.expect("PONG").startswith("@label=o2 ")
