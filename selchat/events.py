@@ -33,6 +33,7 @@ class Chat:
     action: bool = False  # /me
     notice: bool = False  # IRC's NOTICE: never to be answered automatically
     echo: bool = False  # the sender wants its own message back (IRCv3 echo-message)
+    tags: str = ""  # client-only tags, relayed as written (IRCv3 message-tags)
 
 
 @dataclass(slots=True)
@@ -41,6 +42,16 @@ class Dm:
     message: str
     action: bool = False
     notice: bool = False
+    tags: str = ""
+
+
+@dataclass(slots=True)
+class TagMsg:
+    """Only client tags, to a room (#...) or a person: relayed, never kept (IRC's TAGMSG)."""
+
+    target: str
+    tags: str
+    echo: bool = False
 
 
 @dataclass(slots=True)
@@ -224,11 +235,12 @@ class Authenticate:
 
 
 Command = Union[Join, Chat, Dm, Users, Ping, Pong, Quit, JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick,
-                Away, Register, Whois, Lusers, Authenticate, Who, Kick, SetMode, Invite, Oper, Kill, Wallops, Whowas]
+                Away, Register, Whois, Lusers, Authenticate, Who, Kick, SetMode, Invite, Oper, Kill, Wallops, Whowas,
+                TagMsg]
 
 # Commands a JSON client must have joined with "version": 2 to use (its codec refuses them).
 V2_COMMANDS = frozenset({JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick, Away, Register, Whois, Lusers,
-                         Who, Kick, SetMode, Invite, Oper, Kill, Wallops, Whowas})
+                         Who, Kick, SetMode, Invite, Oper, Kill, Wallops, Whowas, TagMsg})
 
 _USERS = Users()
 _QUIT = Quit()

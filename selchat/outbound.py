@@ -60,6 +60,17 @@ class Message:
     action: bool = False
     history: bool = False
     notice: bool = False
+    tags: str = ""  # the sender's client-only tags, as IRC writes them (+draft/reply=...;+typing=...)
+
+
+@dataclass(slots=True)
+class TagMessage:
+    """Only tags (IRC's TAGMSG: typing, a reaction) to a room or one person; never kept."""
+
+    sender: str
+    target: str
+    tags: str
+    timestamp: float
 
 
 @dataclass(slots=True)
@@ -72,6 +83,7 @@ class DirectMessage:
     action: bool = False
     notice: bool = False
     away: str | None = None  # the recipient's away message, for the sender's receipt
+    tags: str = ""  # the sender's client-only tags (Message's)
 
 
 @dataclass(slots=True)
@@ -305,4 +317,4 @@ class ServerStats:
 Event = Union[Welcome, UserJoined, UserLeft, Message, DirectMessage, UserList, PongReply, Announcement, Shutdown,
               RoomJoined, RoomLeft, RoomList, TopicChanged, NickChanged, AwayChanged, Registered,
               TopicIs, UserInfo, ServerStats, LoggedIn, HistoryBatch, DmHistoryBatch, Kicked, ModeChanged,
-              Invited, Opered, Wallops, WasInfo]
+              Invited, Opered, Wallops, WasInfo, TagMessage]

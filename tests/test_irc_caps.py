@@ -65,3 +65,24 @@ def test_an_answer_from_the_worker_is_labeled_when_it_comes(start_server, socket
     irc.expect(f"BATCH -{batch}", seen)
     assert any(" 381 oper " in line and line.startswith(f"@batch={batch}") for line in seen)
     assert irc.expect("PONG").startswith("@label=o2 ")
+
+
+def test_client_tags_and_tagmsg_reach_only_those_with_message_tags(server: ServerProcess, sockets: list) -> None:
+    tagger = _irc(server, sockets, "tagger")
+    reader = _irc(server, sockets, "reader", "message-tags")
+    plain = _irc(server, sockets, "plain", "")
+    for client in (tagger, reader, plain):
+        client.send("JOIN #tags")
+        client.expect(" 366 ")
+    tagger.send("@+draft/reply=123;secret=no PRIVMSG #tags :a reply", "@+typing=active TAGMSG #tags")
+    said = reader.expect("PRIVMSG #tags")
+    assert said.startswith("@+draft/reply=123;msgid=") and "secret" not in said
+    assert reader.expect("TAGMSG").startswith("@+typing=active;msgid=")
+    assert plain.expect("PRIVMSG #tags") == ":tagger!tagger@selchat PRIVMSG #tags :a reply"
+    plain.send("PING :end")
+    seen: list[str] = []
+    plain.expect("PONG", seen)
+    assert not any("TAGMSG" in line for line in seen)  # only tags: nothing for one without message-tags
+    reader.send("PRIVMSG #tags " + "b" * 496)  # a whole line without a colon arrives as one line
+    line = tagger.expect("b" * 40)
+    assert line.split(" :", 1)[1].startswith("b" * 400) and line.encode().count(b"b") <= 496

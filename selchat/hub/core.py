@@ -40,6 +40,7 @@ from selchat.events import (
     Register,
     Rooms,
     SetMode,
+    TagMsg,
     Topic,
     Users,
     Wallops,
@@ -94,7 +95,8 @@ class Hub:
         self._handlers: dict[type, Handler] = {
             Join: accounts.join, Authenticate: accounts.authenticate, Register: accounts.register, Oper: accounts.oper,
             Nick: names.nick, Away: names.away,
-            Chat: messages.chat, Dm: messages.dm, History: messages.history, DmHistory: messages.dm_history,
+            Chat: messages.chat, Dm: messages.dm, TagMsg: messages.tag_message, History: messages.history,
+            DmHistory: messages.dm_history,
             JoinRoom: rooms.join_room, LeaveRoom: rooms.leave_room, Rooms: rooms.rooms, Users: rooms.users,
             Topic: rooms.topic,
             Whois: queries.whois, Who: queries.who, Lusers: queries.lusers, Whowas: queries.whowas,

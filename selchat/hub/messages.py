@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from selchat import outbound as ev
 from selchat.config import DMS_WAITING_MAX, DMS_WAITING_PER_SENDER, HISTORY_PAGE_MAX, NAME_MAX
 from selchat.errors import ErrorCode, ProtocolError
-from selchat.events import Chat, Dm, DmHistory, History
+from selchat.events import Chat, Dm, DmHistory, History, TagMsg
 from selchat.hub.budget import answer_budget, messages_fitting
 from selchat.hub.effects import Ask, Effect, Send, Store, Then
 from selchat.hub.roles import RoleManager
@@ -44,7 +44,7 @@ class MessageManager:
         if stamp <= state.last_stamp:
             stamp = state.last_stamp + 1
         state.last_stamp = stamp
-        message = ev.Message(room.name, name, text, stamp / 1_000_000, cmd.action, False, cmd.notice)
+        message = ev.Message(room.name, name, text, stamp / 1_000_000, cmd.action, False, cmd.notice, cmd.tags)
         session.spoke_at = now
         room.recent.append(message)
         room.total += 1
@@ -77,7 +77,7 @@ class MessageManager:
         recipient = state.sessions[target]
         assert recipient.name is not None
         dm = ev.DirectMessage(session.name, recipient.name, text, state.stamp(now), action=cmd.action,
-                              notice=cmd.notice, away=recipient.away)
+                              notice=cmd.notice, away=recipient.away, tags=cmd.tags)
         # one Send each: a codec may answer its own sender differently (IRC: only with echo-message)
         effects: list[Effect] = [Send((target,), dm)]
         if target != session.conn_id:
@@ -85,6 +85,27 @@ class MessageManager:
         if session.account is not None and recipient.account is not None:
             effects.append(Store(SaveDm(session.account, recipient.account, dm, delivered=True)))
         return effects
+
+    def tag_message(self, session: Session, cmd: TagMsg, now: float) -> list[Effect]:
+        """Only tags (typing, a reaction): to a room's members or one person online; never kept."""
+        state = self.state
+        assert session.name is not None
+        if cmd.target.startswith("#"):
+            room = session.rooms.get(room_key(cmd.target)) or self.roles.from_outside(session, cmd.target)
+            if room.checks_speech:
+                RoleManager.may_speak(room, session)
+            state.spend_token(session, now)
+            event = ev.TagMessage(session.name, room.name, cmd.tags, state.stamp(now))
+            return [room.broadcast(event, None if cmd.echo else session.conn_id)]
+        target = state.names.get(cmd.target.casefold())
+        if target is None:
+            raise ProtocolError(ErrorCode.NO_SUCH_USER, f"no user named {cmd.target[:NAME_MAX]!r} is online")
+        state.spend_token(session, now)
+        name = state.sessions[target].name
+        assert name is not None
+        event = ev.TagMessage(session.name, name, cmd.tags, state.stamp(now))
+        # with echo-message the sender hears it too, even one sent to itself (the delivery, then the echo)
+        return [Send((target,), event), *([Send((session.conn_id,), event)] if cmd.echo else [])]
 
     def _offline(self, session: Session, cmd: Dm, key: str, text: str, now: float) -> list[Effect]:
         """Between accounts: kept, and delivered at the recipient's next login."""

@@ -41,6 +41,7 @@ class IrcCodec:
         self.account: str | None = None
         self.batches = 0
         self.motd = ""
+        self.client_tags = ""  # the line being handled's "+" tags (commands.dispatch)
 
     # -- in -------------------------------------------------------------------------------------
     def feed(self, data: bytes) -> list[Command | ProtocolError | bytes]:

@@ -29,6 +29,7 @@ from selchat.events import (
     Quit,
     Rooms,
     SetMode,
+    TagMsg,
     Topic,
     Users,
     Who,
@@ -73,6 +74,9 @@ def dispatch(c: IrcCodec, line: str, out: list[Any]) -> None:
     if parsed is None:
         return
     tags, name, params = parsed
+    # what a client may tag its own messages with (IRCv3 message-tags): the "+" tags, relayed as written
+    c.client_tags = ";".join(f"{k}={v}" if v else k for k, v in tags.items() if k[:1] == "+") \
+        if tags and "message-tags" in c.caps else ""
     label = tags.get("label") if "labeled-response" in c.caps else None
     if label:  # its answers come tagged with it (server/labels.py gathers them)
         inner: list[Any] = []
@@ -297,18 +301,26 @@ def message(c: IrcCodec, params: list[str], out: list[Any], notice: bool) -> Non
         return  # other CTCP (VERSION, PING ...) is not relayed
     echo = "echo-message" in c.caps
     targets = [target for target in params[0].split(",") if target]
+    tags = c.client_tags
     for target in targets[:MAXTARGETS]:
         if target.startswith("#"):
-            out.append(Chat(text, room=target, action=action, notice=notice, echo=echo))
+            out.append(Chat(text, room=target, action=action, notice=notice, echo=echo, tags=tags))
         elif target.casefold() in SERVICES:
             if not notice:  # IDENTIFY user password: never delivered to a guest under that name
                 out.append(c.wire._out(c.server, f"NOTICE {c.nick or '*'} :There is no {flat(target)} here; "
                                        "nothing was sent. To log in to your account, use SASL PLAIN "
                                        "(your client's SASL setting) with its name and password."))
         else:
-            out.append(Dm(target, text, action=action, notice=notice))
+            out.append(Dm(target, text, action=action, notice=notice, tags=tags))
     out.extend(c.numeric("407", target, f"at most {MAXTARGETS} target a message; not sent there")
                for target in targets[MAXTARGETS:])
+
+
+def tagmsg(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    """Only tags (IRCv3 message-tags): typing, reactions; nothing to relay without one."""
+    if c.client_tags:
+        echo = "echo-message" in c.caps
+        out.extend(TagMsg(target, c.client_tags, echo) for target in params[0].split(",")[:MAXTARGETS] if target)
 
 
 def privmsg(c: IrcCodec, params: list[str], out: list[Any]) -> None:
@@ -408,6 +420,7 @@ COMMANDS: dict[str, Verb] = {
     "PART": Verb(part, 1),
     "PRIVMSG": Verb(privmsg),
     "NOTICE": Verb(notice),
+    "TAGMSG": Verb(tagmsg, 1),
     "TOPIC": Verb(topic, 1),
     "NAMES": Verb(names),
     "LIST": Verb(rooms),

@@ -30,8 +30,8 @@ class IrcWire:
         return wire
 
     def _out(self, source: str, rest: str, timestamp: float | None = None, batch: str | None = None,
-             ident: bool = False) -> bytes:
-        tags = []
+             ident: bool = False, client_tags: str = "") -> bytes:
+        tags = [client_tags] if client_tags and self.tags else []
         if batch is not None:
             tags.append(f"batch={batch}")
         if self.server_time and timestamp is not None:
@@ -42,7 +42,7 @@ class IrcWire:
         return fit(f"{head}:{source} {rest}")
 
     def message(self, sender: str, target: str, text: str, timestamp: float, action: bool, notice: bool,
-                history: bool = False, batch: str | None = None) -> bytes:
+                history: bool = False, batch: str | None = None, tags: str = "") -> bytes:
         verb = "NOTICE" if notice else "PRIVMSG"
         text = flat(text)
         if history and not self.server_time:
@@ -50,10 +50,11 @@ class IrcWire:
         prefix = f"{verb} {target} :" + (f"{CTCP}ACTION " if action else "")
         suffix = CTCP if action else ""
         data = text.encode("utf-8", "replace")
-        if len(prefix.encode()) + len(data) + len(suffix) + 2 <= LINE_MAX:
+        # (a client may leave out the colon before a last word: one byte less than we write)
+        if len(prefix.encode()) + len(data) + len(suffix) + 1 <= LINE_MAX:
             # what an IRC client could send in one line arrives in one line, cut by _out on a
             # character boundary if the sender's mask pushes it past 512 bytes, as servers do
-            return self._out(mask(sender), prefix + text + suffix, timestamp, batch, True)
+            return self._out(mask(sender), prefix + text + suffix, timestamp, batch, True, tags)
         # longer (from the page or selchat join): split so that IRC users read it whole
         room = LINE_MAX - len(f":{mask(sender)} {prefix}{suffix}\r\n".encode()) - 8
         out = []
@@ -66,7 +67,7 @@ class IrcWire:
                 except UnicodeDecodeError:
                     piece = piece[:-1]
             out.append(self._out(mask(sender), prefix + piece.decode("utf-8", "replace") + suffix, timestamp,
-                                 batch, True))
+                                 batch, True, tags))
             data = data[len(piece):]
             if not data or not piece:
                 break
@@ -78,7 +79,12 @@ class IrcWire:
 
     # -- one renderer an event type (the table below) ---------------------------------------------
     def _said(self, m: ev.Message) -> bytes:
-        return self.message(m.username, m.room, m.text, m.timestamp, m.action, m.notice, m.history)
+        return self.message(m.username, m.room, m.text, m.timestamp, m.action, m.notice, m.history, None, m.tags)
+
+    def _tagged(self, t: ev.TagMessage) -> bytes | None:
+        if not self.tags:
+            return None  # only tags: nothing for a client without message-tags
+        return self._out(mask(t.sender), f"TAGMSG {t.target}", t.timestamp, None, True, t.tags)
 
     def _joined(self, j: ev.UserJoined) -> bytes:
         return self._out(mask(j.username), f"JOIN {j.room}", j.timestamp)
@@ -129,5 +135,5 @@ _RENDER: dict[type, Callable[[IrcWire, Any], bytes | None]] = {
     ev.Message: IrcWire._said, ev.UserJoined: IrcWire._joined, ev.UserLeft: IrcWire._left,
     ev.TopicChanged: IrcWire._topic, ev.NickChanged: IrcWire._nick, ev.AwayChanged: IrcWire._away,
     ev.Announcement: IrcWire._announced, ev.Shutdown: IrcWire._shutdown, ev.Kicked: IrcWire._kicked,
-    ev.ModeChanged: IrcWire._mode,
+    ev.ModeChanged: IrcWire._mode, ev.TagMessage: IrcWire._tagged,
 }
