@@ -85,4 +85,4 @@ def test_client_tags_and_tagmsg_reach_only_those_with_message_tags(server: Serve
     assert not any("TAGMSG" in line for line in seen)  # only tags: nothing for one without message-tags
     reader.send("PRIVMSG #tags " + "b" * 496)  # a whole line without a colon arrives as one line
     line = tagger.expect("b" * 40)
-    assert line.split(" :", 1)[1].startswith("b" * 400) and line.encode().count(b"b") <= 496
+    assert line.rsplit(" :", 1)[1].startswith("b" * 400) and line.encode().count(b"b") <= 496
