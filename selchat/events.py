@@ -224,6 +224,7 @@ class Who:
 
     mask: str
     after: str | None = None  # the part after this name (WHO streams its parts: hub/effects.Then)
+    tag: str = "whomask"  # copied into the answer (IRC's WHOX keeps its fields here)
 
 
 @dataclass(slots=True)

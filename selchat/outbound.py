@@ -99,6 +99,7 @@ class UserList:
     roles: tuple[tuple[str, str], ...] = ()  # (name, "o" or "v") of those of ``users`` with a role
     secret: bool = False  # the room is +s (IRC's NAMES says "@" for it)
     opers: tuple[str, ...] = ()  # those of ``users`` who are server operators (WHO's "*")
+    extra: tuple[tuple[str, str, int], ...] = ()  # WHO's: (account or "", address or "", seconds idle) each
 
 
 @dataclass(slots=True)

@@ -86,3 +86,16 @@ def test_client_tags_and_tagmsg_reach_only_those_with_message_tags(server: Serve
     reader.send("PRIVMSG #tags " + "b" * 496)  # a whole line without a colon arrives as one line
     line = tagger.expect("b" * 40)
     assert line.rsplit(" :", 1)[1].startswith("b" * 400) and line.encode().count(b"b") <= 496
+
+
+def test_whox_answers_the_fields_asked_for_in_their_order(server: ServerProcess, sockets: list) -> None:
+    asker = _irc(server, sockets, "asker", "")
+    other = _irc(server, sockets, "other", "")
+    for client in (asker, other):
+        client.send("JOIN #whox")
+        client.expect(" 366 ")
+    asker.send("WHO #whox %nat,42", "WHO other %rn")
+    first = asker.expect(" 354 ")
+    assert first.split(" ")[2:6] == ["asker", "42", "asker", ":0"]  # t, n, a: no account
+    asker.expect(" 315 asker #whox ")
+    assert asker.expect(" 354 ").endswith(" 354 asker other :other")  # n, then r

@@ -15,6 +15,12 @@ from selchat.hub.sharing import Sharing
 from selchat.hub.state import Session, State, one_line
 
 
+def who_extra(state: State, who: Session, asker: Session, now: float) -> tuple[str, str, int]:
+    """WHO's more: the account, the address (for a server operator's eyes only), seconds idle."""
+    account = state.accounts.get(who.account, "") if who.account else ""
+    return account, who.address if asker.oper else "", int(max(0.0, now - who.spoke_at))
+
+
 class QueryManager:
     def __init__(self, state: State, sharing: Sharing) -> None:
         self.state = state
@@ -63,12 +69,14 @@ class QueryManager:
         away = {s.name: s.away for s in found if s.away is not None}
         info = {s.name: (s.user, s.realname) for s in found}
         part, more = members_part(names, cmd.after, away, info, state.config.max_output)  # type: ignore[arg-type]
-        listing = ev.UserList(cmd.mask, part, tuple((n, away[n]) for n in part if n in away), "whomask", "",  # type: ignore[misc]
+        by_name = {s.name: s for s in found}
+        listing = ev.UserList(cmd.mask, part, tuple((n, away[n]) for n in part if n in away), cmd.tag, "",  # type: ignore[misc]
                               tuple(info[n] for n in part), more, cmd.after is None,  # type: ignore[index]
-                              opers=tuple(s.name for s in found if s.oper and s.name in part))
+                              opers=tuple(s.name for s in found if s.oper and s.name in part),
+                              extra=tuple(who_extra(state, by_name[n], session, now) for n in part))
         effects: list[Effect] = [Send((session.conn_id,), listing)]
         if more:  # WHO is IRC's: its parts stream, each once the one before is read
-            effects.append(Then(session.conn_id, Who(cmd.mask, part[-1])))
+            effects.append(Then(session.conn_id, Who(cmd.mask, part[-1], cmd.tag)))
         return effects
 
     def whowas(self, session: Session, cmd: Whowas, now: float) -> list[Effect]:

@@ -12,6 +12,7 @@ from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import JoinRoom, LeaveRoom, Rooms, Topic, Users
 from selchat.hub.budget import answer_budget, fitting, members_part, messages_fitting, room_bytes
 from selchat.hub.effects import Broadcast, Effect, Fail, Send, Then
+from selchat.hub.queries import who_extra
 from selchat.hub.roles import RoleManager
 from selchat.hub.sharing import Sharing
 from selchat.hub.state import LOBBY_KEY, ROOM_RE, Room, Session, State, one_line, room_key
@@ -199,11 +200,17 @@ class RoomManager:
         listing = ev.UserList(room.name, part, tuple((n, away[n]) for n in part if n in away), cmd.tag,  # type: ignore[misc]
                               room.topic, tuple(info.get(n, (n, n)) for n in part) if info is not None else (),
                               more, cmd.after is None, room.roles(), room.secret,
-                              tuple(n for cid, n in room.members.items() if sessions[cid].oper))
+                              tuple(n for cid, n in room.members.items() if sessions[cid].oper),
+                              self._extra(room, part, session, now) if cmd.detail else ())
         effects: list[Effect] = [Send((session.conn_id,), listing)]
         if more and cmd.stream:
             effects.append(Then(session.conn_id, replace(cmd, after=part[-1])))
         return effects
+
+    def _extra(self, room: Room, part: tuple[str, ...], asker: Session, now: float) -> tuple[tuple[str, str, int], ...]:
+        """WHO's account, address and idle time of each member of the part (others' processes: none)."""
+        sessions, ids = self.state.sessions, {name: cid for cid, name in room.members.items()}
+        return tuple(who_extra(self.state, sessions[ids[n]], asker, now) if n in ids else ("", "", 0) for n in part)
 
     # -- topics ------------------------------------------------------------------------------------
     def topic(self, session: Session, cmd: Topic, now: float) -> list[Effect]:

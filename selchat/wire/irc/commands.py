@@ -347,10 +347,12 @@ def rooms(c: IrcCodec, params: list[str], out: list[Any]) -> None:
 
 
 def who(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    # WHOX (WHO MASK %FIELDS[,TOKEN]): the fields ride in the tag, so the answer knows them
+    whox = f" {params[1][:40]}" if len(params) > 1 and params[1].startswith("%") else ""
     if params and params[0].startswith("#"):
-        out.append(Users(params[0], tag="who", detail=True, stream=True))
+        out.append(Users(params[0], tag="who" + whox, detail=True, stream=True))
     else:
-        out.append(Who(params[0] if params and params[0] else "*"))
+        out.append(Who(params[0] if params and params[0] else "*", tag="whomask" + whox))
 
 
 def whois(c: IrcCodec, params: list[str], out: list[Any]) -> None:

@@ -68,19 +68,40 @@ def direct(c: IrcCodec, d: ev.DirectMessage) -> bytes | None:
 
 def user_list(c: IrcCodec, u: ev.UserList) -> bytes:
     """One part of NAMES or WHO: 366 or 315 ends the last part only."""
-    if u.tag not in ("who", "whomask"):
+    kind, _, whox = (u.tag or "").partition(" ")
+    if kind not in ("who", "whomask"):
         return names(c, u.room, u.users, end=not u.more, roles=u.roles, secret=u.secret)
     away = dict(u.away)
     info = u.info or tuple((n, n) for n in u.users)
-    channel = u.room if u.tag == "who" else "*"
+    channel = u.room if kind == "who" else "*"
     prefix = prefixes(c, u.roles)
     opers = set(u.opers)  # "*": a server operator, between the away flag and the room role
 
     def flags(n: str) -> str:
         return ("G" if n in away else "H") + ("*" if n in opers else "") + prefix.get(n, "")
-    lines = [c.numeric("352", channel, user, HOST, c.server, n, flags(n), f"0 {real}")
-             for n, (user, real) in zip(u.users, info, strict=True)]
+    if whox:
+        extra = u.extra or tuple(("", "", 0) for _ in u.users)
+        lines = [whox_row(c, whox, channel, n, user, real, flags(n), more)
+                 for n, (user, real), more in zip(u.users, info, extra, strict=True)]
+    else:
+        lines = [c.numeric("352", channel, user, HOST, c.server, n, flags(n), f"0 {real}")
+                 for n, (user, real) in zip(u.users, info, strict=True)]
     return b"".join(lines) + (b"" if u.more else c.numeric("315", u.room, "End of WHO list"))
+
+
+WHOX_ORDER = "tcuihsnfdlaor"  # the fields of a 354, always in this order (ircu's WHOX)
+
+
+def whox_row(c: IrcCodec, asked: str, channel: str, nick: str, user: str, real: str, flags: str,
+             extra: tuple[str, str, int]) -> bytes:
+    """One 354: the fields asked for (%tcuihsnfdlaor), the token after a comma."""
+    fields, _, token = asked[1:].partition(",")
+    account, address, idle = extra
+    values = {"t": token or "0", "c": channel, "u": user, "i": address or "255.255.255.255", "h": HOST,
+              "s": c.server, "n": nick, "f": flags, "d": "0", "l": str(idle), "a": account or "0",
+              "o": "n/a", "r": real}
+    row = [values[f] for f in WHOX_ORDER if f in fields]
+    return c.numeric("354", *row) if row else b""
 
 
 def room_list(c: IrcCodec, rl: ev.RoomList) -> bytes:
