@@ -46,6 +46,13 @@ class Dm:
 
 
 @dataclass(slots=True)
+class Setname:
+    """A new real name (IRC's SETNAME): those who share a room hear it."""
+
+    realname: str
+
+
+@dataclass(slots=True)
 class TagMsg:
     """Only client tags, to a room (#...) or a person: relayed, never kept (IRC's TAGMSG)."""
 
@@ -237,11 +244,12 @@ class Authenticate:
 
 Command = Union[Join, Chat, Dm, Users, Ping, Pong, Quit, JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick,
                 Away, Register, Whois, Lusers, Authenticate, Who, Kick, SetMode, Invite, Oper, Kill, Wallops, Whowas,
-                TagMsg]
+                TagMsg, Setname]
 
 # Commands a JSON client must have joined with "version": 2 to use (its codec refuses them).
 V2_COMMANDS = frozenset({JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick, Away, Register, Whois, Lusers,
-                         Who, Kick, SetMode, Invite, Oper, Kill, Wallops, Whowas, TagMsg})
+                         Who, Kick, SetMode, Invite, Oper, Kill, Wallops, Whowas, TagMsg,
+                         Setname})
 
 _USERS = Users()
 _QUIT = Quit()
@@ -425,6 +433,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "kill": lambda f: Kill(_field(f, "username"), _optional(f, "reason")),
     "wallops": lambda f: Wallops(_field(f, "message")),
     "whowas": lambda f: Whowas(_field(f, "username")),
+    "setname": lambda f: Setname(_field(f, "realname")),
     "ban": lambda f: _masks(f, True),
     "unban": lambda f: _masks(f, False),
     "bans": lambda f: _masks(f, None),

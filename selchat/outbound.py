@@ -37,6 +37,8 @@ class UserJoined:
     username: str
     room: str
     timestamp: float
+    account: str | None = None  # IRC's extended-join says the account and the real name
+    realname: str = ""
 
 
 @dataclass(slots=True)
@@ -61,6 +63,7 @@ class Message:
     history: bool = False
     notice: bool = False
     tags: str = ""  # the sender's client-only tags, as IRC writes them (+draft/reply=...;+typing=...)
+    account: str | None = None  # the sender's account (IRC's account-tag)
 
 
 @dataclass(slots=True)
@@ -253,6 +256,22 @@ class AwayChanged:
 
 
 @dataclass(slots=True)
+class AccountChanged:
+    """Someone in a room one shares logged in to an account (IRC's account-notify); None: out."""
+
+    username: str
+    account: str | None
+
+
+@dataclass(slots=True)
+class RealnameChanged:
+    """Someone's real name changed (IRC's SETNAME)."""
+
+    username: str
+    realname: str
+
+
+@dataclass(slots=True)
 class Registered:
     account: str
 
@@ -318,4 +337,4 @@ class ServerStats:
 Event = Union[Welcome, UserJoined, UserLeft, Message, DirectMessage, UserList, PongReply, Announcement, Shutdown,
               RoomJoined, RoomLeft, RoomList, TopicChanged, NickChanged, AwayChanged, Registered,
               TopicIs, UserInfo, ServerStats, LoggedIn, HistoryBatch, DmHistoryBatch, Kicked, ModeChanged,
-              Invited, Opered, Wallops, WasInfo, TagMessage]
+              Invited, Opered, Wallops, WasInfo, TagMessage, AccountChanged, RealnameChanged]

@@ -168,7 +168,14 @@ class AccountManager:
         self.state.account_sessions[key] = session.conn_id
         effects.append(Send((session.conn_id,), ev.LoggedIn(name)))
         effects.append(Ask(LoadOfflineDms(session.conn_id, key)))
+        effects.extend(self._account_told(session, name))
         return effects
+
+    def _account_told(self, session: Session, account: str | None) -> list[Effect]:
+        """Those who share a room hear that someone is now logged in (IRC's account-notify)."""
+        others = self.state.sharers(session)[1:]
+        assert session.name is not None
+        return [Send(others, ev.AccountChanged(session.name, account))] if others else []
 
     def _replace_session(self, old: int | None, session: Session, name: str, now: float) -> list[Effect]:
         """The account's owner is back (often from a connection the server has not yet seen die):
@@ -243,4 +250,5 @@ class AccountManager:
             session.account = key
             state.account_sessions[key] = session.conn_id
             effects.append(Send((session.conn_id,), ev.Registered(result.name)))
+            effects.extend(self._account_told(session, result.name))
         return effects

@@ -40,6 +40,7 @@ from selchat.events import (
     Register,
     Rooms,
     SetMode,
+    Setname,
     TagMsg,
     Topic,
     Users,
@@ -94,7 +95,7 @@ class Hub:
         rooms, names, accounts, messages, queries = self.rooms, self.names, self.accounts, self.messages, self.queries
         self._handlers: dict[type, Handler] = {
             Join: accounts.join, Authenticate: accounts.authenticate, Register: accounts.register, Oper: accounts.oper,
-            Nick: names.nick, Away: names.away,
+            Nick: names.nick, Away: names.away, Setname: names.setname,
             Chat: messages.chat, Dm: messages.dm, TagMsg: messages.tag_message, History: messages.history,
             DmHistory: messages.dm_history,
             JoinRoom: rooms.join_room, LeaveRoom: rooms.leave_room, Rooms: rooms.rooms, Users: rooms.users,

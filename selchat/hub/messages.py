@@ -44,7 +44,8 @@ class MessageManager:
         if stamp <= state.last_stamp:
             stamp = state.last_stamp + 1
         state.last_stamp = stamp
-        message = ev.Message(room.name, name, text, stamp / 1_000_000, cmd.action, False, cmd.notice, cmd.tags)
+        message = ev.Message(room.name, name, text, stamp / 1_000_000, cmd.action, False, cmd.notice, cmd.tags,
+                             state.accounts.get(session.account) if session.account else None)
         session.spoke_at = now
         room.recent.append(message)
         room.total += 1

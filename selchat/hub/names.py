@@ -7,7 +7,7 @@ from collections.abc import Callable
 from selchat import outbound as ev
 from selchat.config import AWAY_MAX, LOBBY_ROOM
 from selchat.errors import LOG_IN_TO_IT, ErrorCode, ProtocolError
-from selchat.events import Away, Join, Nick
+from selchat.events import Away, Join, Nick, Setname
 from selchat.hub.effects import Effect, Fail, Send
 from selchat.hub.rooms import RoomManager
 from selchat.hub.sharing import Sharing
@@ -94,7 +94,8 @@ class NameManager:
         if cmd.replay:
             effects.extend(self.rooms.replay_or_wait(session, room))
         if not quiet:
-            effects.append(room.broadcast(ev.UserJoined(name, room.name, now), conn_id))
+            effects.append(room.broadcast(ev.UserJoined(name, room.name, now, shown_account, session.realname),
+                                          conn_id))
         return effects
 
     def nick(self, session: Session, cmd: Nick, now: float) -> list[Effect]:
@@ -137,6 +138,15 @@ class NameManager:
         lobby = LOBBY_ROOM if LOBBY_KEY in session.rooms else None
         renamed = ev.NickChanged(old, new, now, lobby)
         return [Send(state.sharers(session), renamed), *self.sharing.renamed(session, old, new, renamed, now)]
+
+    def setname(self, session: Session, cmd: Setname, now: float) -> list[Effect]:
+        realname = one_line(cmd.realname)
+        if not realname or len(realname) > AWAY_MAX:  # as USER's is cut at joining
+            raise ProtocolError(ErrorCode.BAD_REALNAME, f"a real name is 1 to {AWAY_MAX} characters")
+        self.state.spend_token(session, now)
+        session.realname = realname
+        assert session.name is not None
+        return [Send(self.state.sharers(session), ev.RealnameChanged(session.name, realname))]
 
     def away(self, session: Session, cmd: Away, now: float) -> list[Effect]:
         message = one_line(cmd.message) if cmd.message is not None else None

@@ -242,4 +242,5 @@ class RoleManager:
         self.state.spend_token(session, now)
         room.invited.add(name.casefold())
         told = ev.Invited(room.name, name, session.name, now)
-        return [Send((target,), told), Send((session.conn_id,), told)]
+        # the room hears it too (IRC: with invite-notify)
+        return [Send((target,), told), Send((session.conn_id,), told), room.broadcast(told, session.conn_id)]

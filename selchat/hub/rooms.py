@@ -49,7 +49,8 @@ class RoomManager:
         effects = self.sharing.entered(room, session.name, now)
         effects.extend(self.replay_or_wait(session, room, joining=True))
         if not room.quiet(state.config.quiet_above):
-            effects.append(room.broadcast(ev.UserJoined(session.name, room.name, now), session.conn_id))
+            effects.append(room.broadcast(ev.UserJoined(session.name, room.name, now, state.account_name(session),
+                                                        session.realname), session.conn_id))
             if session.away is not None:  # away-notify: one who comes in away is said to be away
                 effects.append(room.broadcast(ev.AwayChanged(session.name, session.away), session.conn_id))
         return effects

@@ -270,6 +270,10 @@ class State:
         room = self.rooms.get(key)
         return room.name if room else key
 
+    def account_name(self, session: Session) -> str | None:
+        """The name of the account a session is logged in to, as it was registered."""
+        return self.accounts.get(session.account) if session.account else None
+
     def spend_token(self, session: Session, now: float) -> None:
         """Token bucket: ``rate_limit`` messages a second, ``burst`` at once."""
         rate = self.config.rate_limit

@@ -12,13 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from selchat.config import HISTORY_PAGE_MAX
 from selchat.events import (
     Authenticate,
     Away,
     Chat,
     Dm,
-    History,
     Invite,
     JoinRoom,
     Kick,
@@ -29,6 +27,7 @@ from selchat.events import (
     Quit,
     Rooms,
     SetMode,
+    Setname,
     TagMsg,
     Topic,
     Users,
@@ -37,7 +36,7 @@ from selchat.events import (
     mode_changes,
 )
 from selchat.wire.base import Labeled
-from selchat.wire.irc import replies, server_verbs
+from selchat.wire.irc import history, replies, server_verbs
 from selchat.wire.irc.lines import (
     CAPS,
     CHANLIMIT,
@@ -49,7 +48,6 @@ from selchat.wire.irc.lines import (
     fit,
     flat,
     parse_line,
-    reference,
 )
 from selchat.wire.irc.wire import IrcWire
 
@@ -186,49 +184,6 @@ def authenticate(c: IrcCodec, params: list[str], out: list[Any]) -> None:
         return
     c.sasl = "checking"
     out.append(Authenticate(authcid, password))
-
-
-def chathistory(c: IrcCodec, params: list[str], out: list[Any]) -> None:
-    """IRCv3 draft/chathistory over a room's stored messages; the reply is one batch."""
-    sub = params[0].upper() if params else ""
-    if sub not in ("LATEST", "BEFORE", "AFTER", "AROUND", "BETWEEN"):
-        out.append(f"FAIL CHATHISTORY INVALID_PARAMS {sub or '*'} :LATEST, BEFORE, AFTER, AROUND "
-                   "or BETWEEN\r\n".encode())
-        return
-    wanted = 5 if sub == "BETWEEN" else 4
-    if len(params) < wanted:
-        out.append(f"FAIL CHATHISTORY INVALID_PARAMS {sub} :Not enough parameters\r\n".encode())
-        return
-    target = params[1]
-    if not target.startswith("#"):
-        out.append(fit(f"FAIL CHATHISTORY INVALID_TARGET {sub} {flat(target)} :only rooms keep history here"))
-        return
-    try:
-        limit = int(params[wanted - 1])
-        refs = [reference(r, sub == "LATEST") for r in params[2:wanted - 1]]
-    except ValueError:
-        out.append(f"FAIL CHATHISTORY INVALID_PARAMS {sub} :a reference is *, msgid=ID or "
-                   "timestamp=TIME, and the limit a number\r\n".encode())
-        return
-    limit = max(1, min(limit, HISTORY_PAGE_MAX))
-    tag = f"chathistory {sub}"
-    first = refs[0]
-    if sub == "LATEST":
-        cmd = History(target, None, limit, None if first is None else first[1], False, tag=tag)
-    elif sub == "BEFORE":
-        cmd = History(target, first[0], limit, tag=tag)  # type: ignore[index]
-    elif sub == "AFTER":
-        cmd = History(target, None, limit, first[1], True, tag=tag)  # type: ignore[index]
-    elif sub == "AROUND":
-        cmd = History(target, None, limit, around=first[0], tag=tag)  # type: ignore[index]
-    else:
-        a, b = first, refs[1]
-        assert a is not None and b is not None
-        if a[0] <= b[0]:
-            cmd = History(target, b[0], limit, a[1], True, tag=tag)
-        else:
-            cmd = History(target, a[0], limit, b[1], False, tag=tag)
-    out.append(cmd)
 
 
 def password(c: IrcCodec, params: list[str], out: list[Any]) -> None:
@@ -417,12 +372,13 @@ COMMANDS: dict[str, Verb] = {
     "PING": Verb(ping, 1, before_registration=True),
     "PONG": Verb(pong, before_registration=True),
     "QUIT": Verb(quit_, before_registration=True),
-    "CHATHISTORY": Verb(chathistory),
+    "CHATHISTORY": Verb(history.chathistory),
     "JOIN": Verb(join, 1),
     "PART": Verb(part, 1),
     "PRIVMSG": Verb(privmsg),
     "NOTICE": Verb(notice),
     "TAGMSG": Verb(tagmsg, 1),
+    "SETNAME": Verb(lambda c, params, out: out.append(Setname(params[0])), 1),
     "TOPIC": Verb(topic, 1),
     "NAMES": Verb(names),
     "LIST": Verb(rooms),

@@ -20,9 +20,11 @@ LINE_MAX = 512
 TAGS_MAX = 8191
 CLIENT_TAGS_MAX = 4096
 # The capabilities offered (IRCv3), with their values for CAP LS 302.
-CAPS = {"away-notify": None, "batch": None, "draft/chathistory": None, "echo-message": None, "labeled-response": None,
-        "message-tags": None, "multi-prefix": None, "sasl": "PLAIN", "server-time": None,
-        "userhost-in-names": None}
+CAPS = {"account-notify": None, "account-tag": None, "away-notify": None, "batch": None, "cap-notify": None,
+        "chghost": None, "draft/chathistory": None, "echo-message": None, "extended-join": None,
+        "invite-notify": None, "labeled-response": None, "message-tags": None, "multi-prefix": None,
+        "no-implicit-names": None, "sasl": "PLAIN", "server-time": None, "setname": None,
+        "standard-replies": None, "userhost-in-names": None}
 # Channels one JOIN line may ask for, and targets one PRIVMSG may name: what 005 promises is
 # what the codec holds a line to (issue 21, item 16); the rest are answered, not flooded in.
 CHANLIMIT = 20

@@ -9,12 +9,37 @@ from typing import TYPE_CHECKING, Any
 
 from selchat import outbound as ev
 from selchat.errors import JOIN_FIRST, LOG_IN_TO_IT, ErrorCode, ProtocolError
-from selchat.events import Authenticate, Chat, Command, Dm, History, Users, Whois
+from selchat.events import (
+    Authenticate,
+    Away,
+    Chat,
+    Command,
+    Dm,
+    History,
+    Invite,
+    JoinRoom,
+    Kick,
+    Kill,
+    Nick,
+    SetMode,
+    Setname,
+    TagMsg,
+    Topic,
+    Users,
+    Whois,
+)
 from selchat.wire.irc.lines import HOST, ISUPPORT_TOKENS, NUMERICS, VERSION, fit, flat, mask
 
 if TYPE_CHECKING:
     from selchat.wire.irc.codec import IrcCodec
 
+
+# Errors IRC says only as standard replies (their specifications define these codes), and the
+# verb each command is in IRC, which a FAIL names.
+STANDARD_ONLY = {ErrorCode.BAD_REALNAME: "INVALID_REALNAME"}
+VERBS: dict[type, str] = {Setname: "SETNAME", SetMode: "MODE", Topic: "TOPIC", JoinRoom: "JOIN", Nick: "NICK",
+                          Kick: "KICK", Invite: "INVITE", Chat: "PRIVMSG", Dm: "PRIVMSG", TagMsg: "TAGMSG",
+                          Away: "AWAY", History: "CHATHISTORY", Whois: "WHOIS", Users: "NAMES", Kill: "KILL"}
 
 # The hub's protocol-neutral words as IRC says them (errors.py: JOIN_FIRST and the rest).
 IRC_PHRASES = {JOIN_FIRST: "You have not registered"}
@@ -30,9 +55,11 @@ def room_joined(c: IrcCodec, r: ev.RoomJoined) -> bytes:
     if r.room not in c.channels:
         c.channels.append(r.room)
     assert c.nick is not None
-    return (c.wire._out(mask(c.nick), f"JOIN {r.room}")
-            + topic_lines(c, r.room, r.topic, r.topic_by, r.topic_at, quiet=True)
-            + names(c, r.room, r.users, roles=r.roles, secret=r.secret) + quiet_note(c, r.room, r.user_count))
+    join = f"JOIN {r.room} {c.account or '*'} :{flat(c.realname or c.nick)}" if c.wire.extended_join \
+        else f"JOIN {r.room}"
+    listed = b"" if "no-implicit-names" in c.caps else names(c, r.room, r.users, roles=r.roles, secret=r.secret)
+    return (c.wire._out(mask(c.nick), join) + topic_lines(c, r.room, r.topic, r.topic_by, r.topic_at, quiet=True)
+            + listed + quiet_note(c, r.room, r.user_count))
 
 
 def room_left(c: IrcCodec, gone: ev.RoomLeft) -> bytes | None:
@@ -297,6 +324,10 @@ def error(c: IrcCodec, exc: ProtocolError, command: Command | None = None) -> by
     if exc.code is ErrorCode.NOT_IN_ROOM and type(command) is Chat:
         found = ("404", "room")  # ERR_CANNOTSENDTOCHAN
     if found is None:
+        if "standard-replies" in c.caps or exc.code in STANDARD_ONLY:  # IRCv3 FAIL VERB CODE :words
+            verb = VERBS.get(type(command), "*")
+            return fit(f":{c.server} FAIL {verb} {STANDARD_ONLY.get(exc.code, exc.code.value.upper())}"
+                       f" :{flat(exc.message)}")
         return c.wire._out(c.server, f"NOTICE {c.nick or '*'} :{flat(exc.message)}")
     number, about = found
     params: list[str] = []

@@ -21,6 +21,8 @@ class IrcWire:
         self.server = server
         self.server_time = "server-time" in caps
         self.tags = "message-tags" in caps
+        self.account_tag = "account-tag" in caps
+        self.extended_join = "extended-join" in caps
 
     @classmethod
     def for_caps(cls, caps: frozenset[str], server: str = SERVER) -> IrcWire:
@@ -30,8 +32,10 @@ class IrcWire:
         return wire
 
     def _out(self, source: str, rest: str, timestamp: float | None = None, batch: str | None = None,
-             ident: bool = False, client_tags: str = "") -> bytes:
+             ident: bool = False, client_tags: str = "", account: str | None = None) -> bytes:
         tags = [client_tags] if client_tags and self.tags else []
+        if account and self.account_tag:
+            tags.append(f"account={account}")
         if batch is not None:
             tags.append(f"batch={batch}")
         if self.server_time and timestamp is not None:
@@ -42,7 +46,7 @@ class IrcWire:
         return fit(f"{head}:{source} {rest}")
 
     def message(self, sender: str, target: str, text: str, timestamp: float, action: bool, notice: bool,
-                history: bool = False, batch: str | None = None, tags: str = "") -> bytes:
+                history: bool = False, batch: str | None = None, tags: str = "", account: str | None = None) -> bytes:
         verb = "NOTICE" if notice else "PRIVMSG"
         text = flat(text)
         if history and not self.server_time:
@@ -54,7 +58,7 @@ class IrcWire:
         if len(prefix.encode()) + len(data) + len(suffix) + 1 <= LINE_MAX:
             # what an IRC client could send in one line arrives in one line, cut by _out on a
             # character boundary if the sender's mask pushes it past 512 bytes, as servers do
-            return self._out(mask(sender), prefix + text + suffix, timestamp, batch, True, tags)
+            return self._out(mask(sender), prefix + text + suffix, timestamp, batch, True, tags, account)
         # longer (from the page or selchat join): split so that IRC users read it whole
         room = LINE_MAX - len(f":{mask(sender)} {prefix}{suffix}\r\n".encode()) - 8
         out = []
@@ -67,7 +71,7 @@ class IrcWire:
                 except UnicodeDecodeError:
                     piece = piece[:-1]
             out.append(self._out(mask(sender), prefix + piece.decode("utf-8", "replace") + suffix, timestamp,
-                                 batch, True, tags))
+                                 batch, True, tags, account))
             data = data[len(piece):]
             if not data or not piece:
                 break
@@ -79,7 +83,8 @@ class IrcWire:
 
     # -- one renderer an event type (the table below) ---------------------------------------------
     def _said(self, m: ev.Message) -> bytes:
-        return self.message(m.username, m.room, m.text, m.timestamp, m.action, m.notice, m.history, None, m.tags)
+        return self.message(m.username, m.room, m.text, m.timestamp, m.action, m.notice, m.history, None, m.tags,
+                            m.account)
 
     def _tagged(self, t: ev.TagMessage) -> bytes | None:
         if not self.tags:
@@ -87,7 +92,26 @@ class IrcWire:
         return self._out(mask(t.sender), f"TAGMSG {t.target}", t.timestamp, None, True, t.tags)
 
     def _joined(self, j: ev.UserJoined) -> bytes:
+        if self.extended_join:  # the account (* for none) and the real name too
+            return self._out(mask(j.username), f"JOIN {j.room} {j.account or '*'} :{flat(j.realname or j.username)}",
+                             j.timestamp)
         return self._out(mask(j.username), f"JOIN {j.room}", j.timestamp)
+
+    def _account(self, a: ev.AccountChanged) -> bytes | None:
+        if "account-notify" not in self.caps:
+            return None
+        return self._out(mask(a.username), f"ACCOUNT {a.account or '*'}")
+
+    def _realname(self, r: ev.RealnameChanged) -> bytes | None:
+        if "setname" not in self.caps:
+            return None
+        return self._out(mask(r.username), f"SETNAME :{flat(r.realname)}")
+
+    def _invited(self, i: ev.Invited) -> bytes | None:
+        """The room hears of an invitation with invite-notify (the invited and the inviter: replies.py)."""
+        if "invite-notify" not in self.caps:
+            return None
+        return self._out(mask(i.by), f"INVITE {i.username} {i.room}", i.timestamp)
 
     def _left(self, left: ev.UserLeft) -> bytes | None:
         if left.parted:
@@ -135,5 +159,6 @@ _RENDER: dict[type, Callable[[IrcWire, Any], bytes | None]] = {
     ev.Message: IrcWire._said, ev.UserJoined: IrcWire._joined, ev.UserLeft: IrcWire._left,
     ev.TopicChanged: IrcWire._topic, ev.NickChanged: IrcWire._nick, ev.AwayChanged: IrcWire._away,
     ev.Announcement: IrcWire._announced, ev.Shutdown: IrcWire._shutdown, ev.Kicked: IrcWire._kicked,
-    ev.ModeChanged: IrcWire._mode, ev.TagMessage: IrcWire._tagged,
+    ev.ModeChanged: IrcWire._mode, ev.TagMessage: IrcWire._tagged, ev.AccountChanged: IrcWire._account,
+    ev.RealnameChanged: IrcWire._realname, ev.Invited: IrcWire._invited,
 }
