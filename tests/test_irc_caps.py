@@ -99,3 +99,47 @@ def test_whox_answers_the_fields_asked_for_in_their_order(server: ServerProcess,
     assert first.split(" ")[2:6] == ["asker", "42", "asker", ":0"]  # t, n, a: no account
     asker.expect(" 315 asker #whox ")
     assert asker.expect(" 354 ").endswith(" 354 asker other :other")  # n, then r
+
+
+def test_extended_join_account_tag_account_notify_setname_and_invite_notify(server: ServerProcess,
+                                                                            sockets: list) -> None:
+    caps = "extended-join account-tag account-notify setname invite-notify message-tags"
+    watcher = _irc(server, sockets, "watcher", caps)
+    watcher.send("JOIN #caps")
+    watcher.expect(" 366 ")
+    member = _irc(server, sockets, "member", "")
+    member.send("JOIN #caps")
+    assert watcher.expect(" JOIN #caps").endswith("JOIN #caps * :member")  # no account, the real name
+    account = RawClient(server.address)
+    sockets.append(account)
+    account.join("member2", version=2)
+    account.send(type="join_room", room="#caps")
+    account.expect("room_joined")
+    account.send(type="register", password="a password of member2")
+    account.expect("registered")
+    assert watcher.expect(" ACCOUNT ").endswith("member2!member2@selchat ACCOUNT member2")
+    account.send(type="chat", room="#caps", message="logged in now")
+    said = watcher.expect("logged in now")
+    assert said.startswith("@") and "account=member2" in said.split(" ", 1)[0]
+    member.send("SETNAME :A New Name")
+    assert watcher.expect(" SETNAME ").endswith("member!member@selchat SETNAME :A New Name")
+    member.send("SETNAME :")
+    assert " FAIL SETNAME INVALID_REALNAME " in member.expect(" FAIL ")
+    watcher.send("INVITE nobody #caps", "MODE #caps +i")
+    watcher.expect(" 401 ")
+    watcher.expect("MODE #caps +i")
+    outsider = _irc(server, sockets, "outsider", "")
+    watcher.send("INVITE outsider #caps")
+    watcher.expect(" 341 watcher outsider :#caps")
+    assert outsider.expect(" INVITE ").endswith("INVITE outsider #caps")
+    assert member.expect("MODE #caps +i")  # member has no invite-notify: it hears no INVITE
+    account.send(type="users", room="#caps")
+    account.expect("users")
+
+
+def test_no_implicit_names_leaves_names_out_of_a_join(server: ServerProcess, sockets: list) -> None:
+    quiet = _irc(server, sockets, "quiet", "no-implicit-names")
+    quiet.send("JOIN #hushed", "PING :joined")
+    seen: list[str] = []
+    quiet.expect("PONG", seen)
+    assert any(" JOIN #hushed" in line for line in seen) and not any(" 353 " in line for line in seen)

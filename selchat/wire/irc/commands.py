@@ -271,6 +271,11 @@ def message(c: IrcCodec, params: list[str], out: list[Any], notice: bool) -> Non
                for target in targets[MAXTARGETS:])
 
 
+def setname(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    # an empty name is the hub's to refuse (FAIL SETNAME INVALID_REALNAME), not a missing parameter
+    out.append(Setname(params[0]) if params else c.numeric("461", "SETNAME", "Not enough parameters"))
+
+
 def tagmsg(c: IrcCodec, params: list[str], out: list[Any]) -> None:
     """Only tags (IRCv3 message-tags): typing, reactions; nothing to relay without one."""
     if c.client_tags:
@@ -378,7 +383,7 @@ COMMANDS: dict[str, Verb] = {
     "PRIVMSG": Verb(privmsg),
     "NOTICE": Verb(notice),
     "TAGMSG": Verb(tagmsg, 1),
-    "SETNAME": Verb(lambda c, params, out: out.append(Setname(params[0])), 1),
+    "SETNAME": Verb(setname),
     "TOPIC": Verb(topic, 1),
     "NAMES": Verb(names),
     "LIST": Verb(rooms),
