@@ -43,6 +43,7 @@ NAME_MAX = 32
 # connect, so a guest must not be one (issue 21, item 11).
 # masks on one of a room's lists, bans and their exceptions (ergo's and InspIRCd's default)
 LIST_MAX = 100
+MONITOR_MAX = 100  # names one connection may watch (IRCv3 MONITOR; ergo's default, 005 MONITOR=100)
 USER_HOST = "selchat"  # the host every user's mask shows (IRC's nick!user@host): addresses stay private
 SERVICES = ("NickServ", "ChanServ", "MemoServ", "OperServ", "HostServ", "BotServ", "SaslServ")
 # Names no guest may take: the services, and the server's own (its --irc-name is added).

@@ -87,6 +87,7 @@ class DirectMessage:
     notice: bool = False
     away: str | None = None  # the recipient's away message, for the sender's receipt
     tags: str = ""  # the sender's client-only tags (Message's)
+    account: str | None = None  # the sender's account (IRC's account-tag)
 
 
 @dataclass(slots=True)
@@ -163,6 +164,7 @@ class Invited:
     username: str
     by: str
     timestamp: float
+    account: str | None = None  # the inviter's (IRC's account-tag)
 
 
 @dataclass(slots=True)
@@ -272,6 +274,35 @@ class RealnameChanged:
 
 
 @dataclass(slots=True)
+class Monitored:
+    """Watched names that came online or went (IRCv3 MONITOR), or where each one stands."""
+
+    online: tuple[str, ...]
+    offline: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class MonitorList:
+    names: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class MonitorFull:
+    """Names not watched: the list holds ``limit`` already."""
+
+    limit: int
+    names: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class Watched:
+    """A watched person's change (away, real name, account) for a watcher who shares no room
+    with them (IRCv3 extended-monitor): said only to those who asked for that."""
+
+    event: Any
+
+
+@dataclass(slots=True)
 class Registered:
     account: str
 
@@ -337,4 +368,5 @@ class ServerStats:
 Event = Union[Welcome, UserJoined, UserLeft, Message, DirectMessage, UserList, PongReply, Announcement, Shutdown,
               RoomJoined, RoomLeft, RoomList, TopicChanged, NickChanged, AwayChanged, Registered,
               TopicIs, UserInfo, ServerStats, LoggedIn, HistoryBatch, DmHistoryBatch, Kicked, ModeChanged,
-              Invited, Opered, Wallops, WasInfo, TagMessage, AccountChanged, RealnameChanged]
+              Invited, Opered, Wallops, WasInfo, TagMessage, AccountChanged, RealnameChanged,
+              Monitored, MonitorList, MonitorFull, Watched]

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from selchat.errors import ErrorCode, ProtocolError
-from selchat.events import Chat, Dm, Join, Ping, Pong, Quit, Users, parse
+from selchat.events import Chat, Dm, Join, Ping, Pong, Quit, Users
+from selchat.frames import parse
 
 
 @pytest.mark.parametrize(

@@ -143,3 +143,23 @@ def test_no_implicit_names_leaves_names_out_of_a_join(server: ServerProcess, soc
     seen: list[str] = []
     quiet.expect("PONG", seen)
     assert any(" JOIN #hushed" in line for line in seen) and not any(" 353 " in line for line in seen)
+
+
+def test_monitor_says_who_comes_and_goes_and_extended_monitor_their_away(server: ServerProcess,
+                                                                         sockets: list) -> None:
+    watcher = _irc(server, sockets, "watcher", "extended-monitor away-notify")
+    watcher.send("MONITOR + friend,*!*@masks,stranger", "MONITOR L")
+    assert watcher.expect(" 731 ").endswith(" 731 watcher :friend,stranger")  # a mask is never watched
+    assert watcher.expect(" 732 ").endswith(":friend,stranger")
+    watcher.expect(" 733 ")
+    friend = RawClient(server.address)
+    sockets.append(friend)
+    friend.join("friend", version=2)
+    assert watcher.expect(" 730 ").endswith(" 730 watcher :friend!friend@selchat")
+    friend.send(type="away", message="lunch")
+    assert watcher.expect(" AWAY ").endswith("friend!friend@selchat AWAY :lunch")  # no room shared
+    friend.send(type="nick", username="Friend")  # only the case: no news
+    friend.send(type="nick", username="pal")
+    assert watcher.expect(" 731 ").endswith(" 731 watcher :Friend")
+    watcher.send("MONITOR - friend", "MONITOR S")
+    assert watcher.expect(" 731 ").endswith(" 731 watcher :stranger")

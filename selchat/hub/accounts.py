@@ -175,7 +175,8 @@ class AccountManager:
         """Those who share a room hear that someone is now logged in (IRC's account-notify)."""
         others = self.state.sharers(session)[1:]
         assert session.name is not None
-        return [Send(others, ev.AccountChanged(session.name, account))] if others else []
+        event = ev.AccountChanged(session.name, account)
+        return [*([Send(others, event)] if others else []), *self.names.monitors.beyond(session, event, others)]
 
     def _replace_session(self, old: int | None, session: Session, name: str, now: float) -> list[Effect]:
         """The account's owner is back (often from a connection the server has not yet seen die):

@@ -32,6 +32,7 @@ from selchat.events import (
     Kill,
     LeaveRoom,
     Lusers,
+    Monitor,
     Nick,
     Oper,
     Ping,
@@ -53,6 +54,7 @@ from selchat.hub.accounts import AccountManager
 from selchat.hub.effects import Effect, Send
 from selchat.hub.messages import DmsWritten, MessageManager
 from selchat.hub.mirror import Heard, Mirror
+from selchat.hub.monitors import MonitorManager
 from selchat.hub.names import NameManager
 from selchat.hub.queries import QueryManager
 from selchat.hub.roles import RoleManager
@@ -86,7 +88,8 @@ class Hub:
         self.mirror = Mirror(state) if shared else None
         self.sharing: Sharing = self.mirror if self.mirror is not None else Alone()
         self.rooms = RoomManager(state, self.sharing)
-        self.names = NameManager(state, self.sharing, self.rooms)
+        self.monitors = MonitorManager(state)
+        self.names = NameManager(state, self.sharing, self.rooms, self.monitors)
         self.accounts = AccountManager(state, self.names, self._forget)
         self.roles = RoleManager(state)
         self.messages = MessageManager(state, self.sharing, self.roles)
@@ -95,7 +98,7 @@ class Hub:
         rooms, names, accounts, messages, queries = self.rooms, self.names, self.accounts, self.messages, self.queries
         self._handlers: dict[type, Handler] = {
             Join: accounts.join, Authenticate: accounts.authenticate, Register: accounts.register, Oper: accounts.oper,
-            Nick: names.nick, Away: names.away, Setname: names.setname,
+            Nick: names.nick, Away: names.away, Setname: names.setname, Monitor: self.monitors.monitor,
             Chat: messages.chat, Dm: messages.dm, TagMsg: messages.tag_message, History: messages.history,
             DmHistory: messages.dm_history,
             JoinRoom: rooms.join_room, LeaveRoom: rooms.leave_room, Rooms: rooms.rooms, Users: rooms.users,
@@ -158,6 +161,7 @@ class Hub:
     def disconnect(self, conn_id: int, now: float, reason: str | None = None) -> list[Effect]:
         """Forget a connection; tell its rooms it left (``reason`` says why, when not a quit)."""
         session = self.state.sessions.pop(conn_id, None)
+        self.monitors.forget(conn_id)
         if session is None or session.name is None:
             return []
         return self._forget(session, now, reason or session.quit_message)
@@ -171,6 +175,7 @@ class Hub:
         if session.account is not None and state.account_sessions.get(session.account) == session.conn_id:
             del state.account_sessions[session.account]
         effects = self.sharing.forgotten(session.name)
+        effects.extend(self.monitors.offline(session.name))
         effects.extend(self.rooms.leave_all(session, now, reason))
         return effects
 

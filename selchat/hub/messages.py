@@ -78,7 +78,8 @@ class MessageManager:
         recipient = state.sessions[target]
         assert recipient.name is not None
         dm = ev.DirectMessage(session.name, recipient.name, text, state.stamp(now), action=cmd.action,
-                              notice=cmd.notice, away=recipient.away, tags=cmd.tags)
+                              notice=cmd.notice, away=recipient.away, tags=cmd.tags,
+                              account=state.account_name(session))
         # one Send each: a codec may answer its own sender differently (IRC: only with echo-message)
         effects: list[Effect] = [Send((target,), dm)]
         if target != session.conn_id:

@@ -9,6 +9,7 @@ from selchat.config import AWAY_MAX, LOBBY_ROOM
 from selchat.errors import LOG_IN_TO_IT, ErrorCode, ProtocolError
 from selchat.events import Away, Join, Nick, Setname
 from selchat.hub.effects import Effect, Fail, Send
+from selchat.hub.monitors import MonitorManager
 from selchat.hub.rooms import RoomManager
 from selchat.hub.sharing import Sharing
 from selchat.hub.state import LOBBY_KEY, Session, State, check_name, ident, one_line, remember_gone
@@ -16,10 +17,11 @@ from selchat.records import NameClaimed
 
 
 class NameManager:
-    def __init__(self, state: State, sharing: Sharing, rooms: RoomManager) -> None:
+    def __init__(self, state: State, sharing: Sharing, rooms: RoomManager, monitors: MonitorManager) -> None:
         self.state = state
         self.sharing = sharing
         self.rooms = rooms
+        self.monitors = monitors
 
     def join_guest(self, session: Session, cmd: Join, key: str, now: float) -> list[Effect]:
         state = self.state
@@ -65,7 +67,7 @@ class NameManager:
         if not cmd.lobby:  # in no room until it joins one (IRC)
             welcome = ev.Welcome(name, "", (), f"Welcome to selchat, {name}!", config.max_message,
                                  config.rate_limit, config.burst, "", shown_account, config.max_rooms, config.motd)
-            return [Send((conn_id,), welcome)]
+            return [Send((conn_id,), welcome), *self.monitors.online(name)]
         room = state.lobby
         room.add(conn_id, name)
         session.rooms[room.key] = room
@@ -90,7 +92,7 @@ class NameManager:
             motd=config.motd,
             user_count=room.size() if quiet else None,
         )
-        effects: list[Effect] = [Send((conn_id,), welcome), *presence]
+        effects: list[Effect] = [Send((conn_id,), welcome), *presence, *self.monitors.online(name)]
         if cmd.replay:
             effects.extend(self.rooms.replay_or_wait(session, room))
         if not quiet:
@@ -137,7 +139,8 @@ class NameManager:
             room.renamed(old, new)
         lobby = LOBBY_ROOM if LOBBY_KEY in session.rooms else None
         renamed = ev.NickChanged(old, new, now, lobby)
-        return [Send(state.sharers(session), renamed), *self.sharing.renamed(session, old, new, renamed, now)]
+        return [Send(state.sharers(session), renamed), *self.sharing.renamed(session, old, new, renamed, now),
+                *(self.monitors.offline(old) + self.monitors.online(new) if key != old.casefold() else [])]
 
     def setname(self, session: Session, cmd: Setname, now: float) -> list[Effect]:
         realname = one_line(cmd.realname)
@@ -146,7 +149,9 @@ class NameManager:
         self.state.spend_token(session, now)
         session.realname = realname
         assert session.name is not None
-        return [Send(self.state.sharers(session), ev.RealnameChanged(session.name, realname))]
+        sharers = self.state.sharers(session)
+        event = ev.RealnameChanged(session.name, realname)
+        return [Send(sharers, event), *self.monitors.beyond(session, event, sharers)]
 
     def away(self, session: Session, cmd: Away, now: float) -> list[Effect]:
         message = one_line(cmd.message) if cmd.message is not None else None
@@ -159,4 +164,5 @@ class NameManager:
         others = self.state.sharers(session)[1:]  # the first is the session itself
         # the setter's own answer first (IRC: 305/306), then everyone who shares a room
         effects: list[Effect] = [Send((session.conn_id,), event), *([Send(others, event)] if others else [])]
+        effects.extend(self.monitors.beyond(session, event, others))
         return effects + self.sharing.away_changed(event)

@@ -241,6 +241,6 @@ class RoleManager:
             raise ProtocolError(ErrorCode.USER_IN_ROOM, f"{name} is in {room.name} already", (name,))
         self.state.spend_token(session, now)
         room.invited.add(name.casefold())
-        told = ev.Invited(room.name, name, session.name, now)
+        told = ev.Invited(room.name, name, session.name, now, self.state.account_name(session))
         # the room hears it too (IRC: with invite-notify)
         return [Send((target,), told), Send((session.conn_id,), told), room.broadcast(told, session.conn_id)]

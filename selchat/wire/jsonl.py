@@ -14,7 +14,8 @@ from typing import Any
 from selchat.codec import LineDecoder, encode
 from selchat.config import LOBBY, LOBBY_ROOM
 from selchat.errors import JOIN_FIRST, LOG_IN_TO_IT, V2_ONLY, ErrorCode, ProtocolError
-from selchat.events import V2_COMMANDS, Chat, Command, Join, Users, join_version, parse
+from selchat.events import V2_COMMANDS, Chat, Command, Join, Users
+from selchat.frames import join_version, parse
 from selchat.outbound import (
     Announcement,
     AwayChanged,
@@ -27,6 +28,9 @@ from selchat.outbound import (
     MaskList,
     Message,
     ModeChanged,
+    Monitored,
+    MonitorFull,
+    MonitorList,
     NickChanged,
     Opered,
     PongReply,
@@ -198,6 +202,10 @@ V2: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
                        "timestamp": e.timestamp},
     ModeChanged: lambda e: _modes(e),
     MaskList: _mask_list,
+    Monitored: lambda e: {"type": "monitor", "online": list(e.online), "offline": list(e.offline)},
+    MonitorList: lambda e: {"type": "monitor", "watching": list(e.names)},
+    MonitorFull: lambda e: {"type": "error", "code": "monitor_full", "names": list(e.names),
+                            "message": f"you watch {e.limit} names, the most allowed"},
     Wallops: lambda e: {"type": "wallops", "from": e.username, "message": e.message, "timestamp": e.timestamp},
     WasInfo: lambda e: {"type": "whowas", "username": e.username, "entries": [
         {"username": name, "user": user, "realname": real, "left": at} for name, user, real, at in e.entries]},

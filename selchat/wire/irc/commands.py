@@ -400,6 +400,7 @@ COMMANDS: dict[str, Verb] = {
     "KILL": Verb(server_verbs.kill, 1),
     "WALLOPS": Verb(server_verbs.wallops, 1),
     "WHOWAS": Verb(server_verbs.whowas),
+    "MONITOR": Verb(server_verbs.monitor, 1),
     "TIME": Verb(server_verbs.time_),
     "INFO": Verb(server_verbs.info),
     "HELP": Verb(server_verbs.help_),

@@ -7,7 +7,7 @@ import calendar
 import time
 
 from selchat import config
-from selchat.config import HISTORY_PAGE_MAX, LIST_MAX, NAME_MAX, ROOM_MAX, TOPIC_MAX
+from selchat.config import HISTORY_PAGE_MAX, LIST_MAX, MONITOR_MAX, NAME_MAX, ROOM_MAX, TOPIC_MAX
 from selchat.errors import ErrorCode
 from selchat.events import in_time_range
 
@@ -22,6 +22,7 @@ CLIENT_TAGS_MAX = 4096
 # The capabilities offered (IRCv3), with their values for CAP LS 302.
 CAPS = {"account-notify": None, "account-tag": None, "away-notify": None, "batch": None, "cap-notify": None,
         "chghost": None, "draft/chathistory": None, "echo-message": None, "extended-join": None,
+        "extended-monitor": None,
         "invite-notify": None, "labeled-response": None, "message-tags": None, "multi-prefix": None,
         "no-implicit-names": None, "sasl": "PLAIN", "server-time": None, "setname": None,
         "standard-replies": None, "userhost-in-names": None}
@@ -36,7 +37,8 @@ ISUPPORT = (
     f"CASEMAPPING=ascii CHANTYPES=# CHANLIMIT=#:{CHANLIMIT} NICKLEN={NAME_MAX} CHANNELLEN={ROOM_MAX + 1} "
     f"TOPICLEN={TOPIC_MAX} AWAYLEN={TOPIC_MAX} MAXTARGETS={MAXTARGETS} NETWORK=selchat CHANMODES=beI,k,l,imnst "
     f"EXCEPTS=e INVEX=I EXTBAN=,am ACCOUNTEXTBAN=a MAXLIST=beI:{LIST_MAX} "
-    f"PREFIX=(ov)@+ STATUSMSG= UTF8ONLY CHATHISTORY={HISTORY_PAGE_MAX} MSGREFTYPES=msgid,timestamp WHOX"
+    f"PREFIX=(ov)@+ STATUSMSG= UTF8ONLY CHATHISTORY={HISTORY_PAGE_MAX} MSGREFTYPES=msgid,timestamp WHOX "
+    f"MONITOR={MONITOR_MAX}"
 )
 ISUPPORT_TOKENS = ISUPPORT.split(" ")
 SASL_CHUNK = 400  # AUTHENTICATE carries base64 in chunks of 400 bytes

@@ -87,7 +87,7 @@ def direct(c: IrcCodec, d: ev.DirectMessage) -> bytes | None:
     echo = "echo-message" in c.caps
     if mine and d.to.lower() != d.sender.lower() and not echo:
         return away or None  # the sender's receipt: only with echo-message
-    line = c.wire.message(d.sender, d.to, d.text, d.timestamp, d.action, d.notice, tags=d.tags)
+    line = c.wire.message(d.sender, d.to, d.text, d.timestamp, d.action, d.notice, tags=d.tags, account=d.account)
     if mine and echo and d.to.lower() == d.sender.lower():
         return line + line  # to oneself: the delivery, and the echo (codec.labeled labels the echo)
     return away + line
@@ -372,7 +372,7 @@ def opered(c: IrcCodec, o: ev.Opered) -> bytes:
 def invited(c: IrcCodec, i: ev.Invited) -> bytes:
     """The one invited hears INVITE; the one inviting, 341."""
     if c.nick is not None and i.username.lower() == c.nick.lower():
-        return c.wire._out(mask(i.by), f"INVITE {i.username} {i.room}", i.timestamp)
+        return c.wire._out(mask(i.by), f"INVITE {i.username} {i.room}", i.timestamp, account=i.account)
     return c.numeric("341", i.username, i.room)
 
 
@@ -386,6 +386,25 @@ def was_info(c: IrcCodec, w: ev.WasInfo) -> bytes:
     return lines + c.numeric("369", w.username, "End of WHOWAS")
 
 
+def listed(c: IrcCodec, number: str, items: list[str]) -> bytes:
+    """Comma-separated items in as many lines as IRC's 512 bytes need."""
+    lines, chunk = b"", []
+    for item in items:
+        chunk.append(item)
+        if len(",".join(chunk)) > 400:
+            lines += c.numeric(number, ",".join(chunk))
+            chunk = []
+    return lines + (c.numeric(number, ",".join(chunk)) if chunk else b"")
+
+
+def monitored(c: IrcCodec, m: ev.Monitored) -> bytes:
+    return listed(c, "730", [mask(n) for n in m.online]) + listed(c, "731", list(m.offline))
+
+
+def monitor_full(c: IrcCodec, m: ev.MonitorFull) -> bytes:
+    return c.numeric("734", str(m.limit), ",".join(m.names)[:300], "Monitor list is full")
+
+
 REPLIES: dict[type, Callable[[IrcCodec, Any], bytes | None]] = {
     ev.Welcome: welcome, ev.RoomJoined: room_joined, ev.RoomLeft: room_left, ev.HistoryBatch: history,
     ev.LoggedIn: logged_in, ev.DirectMessage: direct, ev.UserList: user_list, ev.RoomList: room_list,
@@ -393,6 +412,9 @@ REPLIES: dict[type, Callable[[IrcCodec, Any], bytes | None]] = {
     ev.AwayChanged: away_changed, ev.NickChanged: nick_changed, ev.Registered: registered,
     ev.DmHistoryBatch: nothing,  # JSON's conversation pages: IRC has no command that asks for one
     ev.ModeChanged: lambda c, m: modes(c, m) if m.by is None else c.wire.encode(m), ev.Invited: invited,
-    ev.Opered: opered, ev.MaskList: mask_list, ev.WasInfo: was_info,
+    ev.Opered: opered, ev.MaskList: mask_list, ev.WasInfo: was_info, ev.Monitored: monitored,
+    ev.MonitorList: lambda c, m: listed(c, "732", list(m.names)) + c.numeric("733", "End of MONITOR list"),
+    ev.MonitorFull: monitor_full,
+    ev.Watched: lambda c, w: c.wire.encode(w.event) if "extended-monitor" in c.caps else None,
     ev.Wallops: lambda c, w: c.wire._out(mask(w.username), f"WALLOPS :{flat(w.message)}", w.timestamp),
 }

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from selchat.events import Kill, Oper, Wallops, Whowas
+from selchat.events import Kill, Monitor, Oper, Wallops, Whowas
 from selchat.wire.irc.help import help_lines
 from selchat.wire.irc.lines import VERSION
 
@@ -39,6 +39,16 @@ def whowas(c: IrcCodec, params: list[str], out: list[Any]) -> None:
         return
     count = params[1] if len(params) > 1 else "0"
     out.append(Whowas(params[0], int(count) if count.lstrip("-").isdigit() else 0))
+
+
+def monitor(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    """MONITOR + a,b | - a,b | C | L | S (IRCv3): the hub keeps the list."""
+    action = params[0].upper()
+    if action not in ("+", "-", "C", "L", "S"):
+        out.append(c.numeric("421", f"MONITOR {params[0][:10]}", "Unknown MONITOR subcommand"))
+        return
+    names = tuple(n for n in params[1].split(",") if n) if len(params) > 1 and action in "+-" else ()
+    out.append(Monitor(action, names))
 
 
 def oper(c: IrcCodec, params: list[str], out: list[Any]) -> None:

@@ -111,7 +111,7 @@ class IrcWire:
         """The room hears of an invitation with invite-notify (the invited and the inviter: replies.py)."""
         if "invite-notify" not in self.caps:
             return None
-        return self._out(mask(i.by), f"INVITE {i.username} {i.room}", i.timestamp)
+        return self._out(mask(i.by), f"INVITE {i.username} {i.room}", i.timestamp, account=i.account)
 
     def _left(self, left: ev.UserLeft) -> bytes | None:
         if left.parted:
