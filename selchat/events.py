@@ -175,11 +175,25 @@ class SetMode:
 
 @dataclass(slots=True)
 class DmHistory:
-    """A page of one's private conversation with ``peer``: the newest before ``before`` (None: now).
-    Kept only between accounts."""
+    """A page of one's private conversation with ``peer``, as ``History`` pages a room: the
+    newest before ``before`` (None: now), or those after ``after``, or ``around`` a time."""
 
     peer: str
     before: float | None = None
+    limit: int = 50
+    after: float | None = None
+    oldest: bool = False
+    around: float | None = None
+    tag: str | None = None
+
+
+@dataclass(slots=True)
+class HistoryTargets:
+    """One's rooms and conversations with a message between ``after`` and ``before``, by their
+    latest (IRC's CHATHISTORY TARGETS)."""
+
+    after: float
+    before: float
     limit: int = 50
 
 
@@ -249,12 +263,12 @@ class Authenticate:
 
 Command = Union[Join, Chat, Dm, Users, Ping, Pong, Quit, JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick,
                 Away, Register, Whois, Lusers, Authenticate, Who, Kick, SetMode, Invite, Oper, Kill, Wallops, Whowas,
-                TagMsg, Setname, Monitor]
+                TagMsg, Setname, Monitor, HistoryTargets]
 
 # Commands a JSON client must have joined with "version": 2 to use (its codec refuses them).
 V2_COMMANDS = frozenset({JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick, Away, Register, Whois, Lusers,
                          Who, Kick, SetMode, Invite, Oper, Kill, Wallops, Whowas, TagMsg,
-                         Setname, Monitor})
+                         Setname, Monitor, HistoryTargets})
 
 MAX_TIMESTAMP = 1_000_000_000_000
 

@@ -196,6 +196,14 @@ class DmHistoryBatch:
     peer: str
     dms: tuple[DirectMessage, ...]
     more: bool
+    tag: str | None = None  # the asking command's (IRC's chathistory batch)
+
+
+@dataclass(slots=True)
+class HistoryTargetList:
+    """(name, latest message time) of one's rooms and conversations, the earliest first."""
+
+    targets: tuple[tuple[str, float], ...]
 
 
 @dataclass(slots=True)
@@ -369,4 +377,4 @@ Event = Union[Welcome, UserJoined, UserLeft, Message, DirectMessage, UserList, P
               RoomJoined, RoomLeft, RoomList, TopicChanged, NickChanged, AwayChanged, Registered,
               TopicIs, UserInfo, ServerStats, LoggedIn, HistoryBatch, DmHistoryBatch, Kicked, ModeChanged,
               Invited, Opered, Wallops, WasInfo, TagMessage, AccountChanged, RealnameChanged,
-              Monitored, MonitorList, MonitorFull, Watched]
+              Monitored, MonitorList, MonitorFull, Watched, HistoryTargetList]

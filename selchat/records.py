@@ -100,6 +100,22 @@ class LoadDmHistory:
     peer: str
     before: float | None
     limit: int
+    after: float | None = None
+    oldest: bool = False
+    around: float | None = None
+    tag: str | None = None
+
+
+@dataclass(slots=True)
+class LoadTargets:
+    """CHATHISTORY TARGETS: the conversations of ``me`` and the rooms ``rooms`` (key -> name)."""
+
+    conn_id: int
+    me: str
+    rooms: dict[str, str]
+    after: float
+    before: float
+    limit: int
 
 
 @dataclass(slots=True)
@@ -178,6 +194,13 @@ class DmHistoryPage:
     peer: str
     dms: tuple[DirectMessage, ...]
     more: bool
+    tag: str | None = None
+    oldest: bool = False
+
+
+@dataclass(slots=True)
+class TargetsPage:
+    targets: tuple[tuple[str, float], ...]
 
 
 @dataclass(slots=True)
@@ -216,7 +239,7 @@ class TopicLoaded:
 
 
 Result = (HistoryPage | OfflineDms | DmHistoryPage | LoginChecked | PasswordHashed | NameClaimed | RoomsListed
-          | TopicLoaded)
+          | TopicLoaded | TargetsPage)
 
 
 @dataclass(slots=True)

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from selchat import conversations
 from selchat.bans import Ban
 from selchat.config import LOBBY_ROOM
 from selchat.counters import COMMIT_BUCKETS, Histogram
@@ -423,17 +424,19 @@ class Store:
         ).fetchall()
         return [DirectMessage(s, r, text, ts / 1_000_000, offline=True) for ts, s, r, text in rows]
 
-    def dm_history(self, one: str, other: str, before: float | None, limit: int) -> tuple[list[DirectMessage], bool]:
-        """The newest ``limit`` private messages between two accounts before ``before`` (None: now),
-        oldest first, and whether there are older ones."""
+    def dm_history(self, one: str, other: str, before: float | None, limit: int, after: float | None = None,
+                   oldest: bool = False, at: float | None = None) -> tuple[list[DirectMessage], bool]:
+        """A page of the conversation between ``one`` and ``other``, as ``history`` pages a room."""
         self.commit()
-        end = _us(before) if before is not None else 2**62
-        rows = self.db.execute(
-            "SELECT ts, sender_name, recipient_name, message FROM dms WHERE ts < ? AND sender = ? AND recipient = ?"
-            " UNION ALL SELECT ts, sender_name, recipient_name, message FROM dms WHERE ts < ? AND sender = ?"
-            " AND recipient = ? ORDER BY ts DESC LIMIT ?", (end, one, other, end, other, one, limit + 1)).fetchall()
-        page = [DirectMessage(s, r, text, ts / 1_000_000) for ts, s, r, text in reversed(rows[:limit])]
-        return page, len(rows) > limit
+        if at is not None:
+            return conversations.around(self.db, one, other, _us(at), limit), False
+        return conversations.page(self.db, one, other, None if after is None else _us(after),
+                                  None if before is None else _us(before), limit, oldest)
+
+    def targets(self, me: str, rooms: dict[str, str], after: float, before: float,
+                limit: int) -> list[tuple[str, float]]:
+        self.commit()
+        return conversations.targets(self.db, me, rooms, _us(after), _us(before), limit)
 
     def close(self) -> None:
         """Commit what is pending and fold the WAL into the database file."""

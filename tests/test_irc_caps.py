@@ -163,3 +163,33 @@ def test_monitor_says_who_comes_and_goes_and_extended_monitor_their_away(server:
     assert watcher.expect(" 731 ").endswith(" 731 watcher :Friend")
     watcher.send("MONITOR - friend", "MONITOR S")
     assert watcher.expect(" 731 ").endswith(" 731 watcher :stranger")
+
+
+def test_chathistory_of_a_conversation_and_targets(server: ServerProcess, sockets: list) -> None:
+    caps = "batch server-time message-tags draft/chathistory"
+    one = _irc(server, sockets, "one", caps)
+    two = _irc(server, sockets, "two", caps)
+    one.send("JOIN #place")
+    one.expect(" 366 ")
+    one.send("PRIVMSG #place :in the room", "PRIVMSG two :hello two")
+    two.expect("hello two")
+    two.send("PRIVMSG one :hello one")
+    one.expect("hello one")
+    one.send("CHATHISTORY LATEST two * 10")
+    start = one.expect("BATCH +")
+    assert start.endswith(" chathistory two")
+    seen: list[str] = []
+    one.expect("BATCH -", seen)
+    assert [line.rsplit(" :", 1)[1] for line in seen if " PRIVMSG " in line] == ["hello two", "hello one"]
+    one.send("CHATHISTORY TARGETS timestamp=2020-01-01T00:00:00.000Z timestamp=2262-01-01T00:00:00.000Z 10")
+    one.expect("draft/chathistory-targets")
+    seen = []
+    one.expect("BATCH -", seen)
+    assert [line.split(" ")[4] for line in seen if " CHATHISTORY TARGETS " in line] == ["#place", "two"]
+    two.send("QUIT")
+    two.sock.close()
+    again = _irc(server, sockets, "two", caps)  # another guest under the name: not the same person
+    again.send("CHATHISTORY LATEST one * 10")
+    seen = []
+    again.expect("BATCH -", seen)
+    assert not any(" PRIVMSG " in line for line in seen)

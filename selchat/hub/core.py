@@ -25,6 +25,7 @@ from selchat.events import (
     Dm,
     DmHistory,
     History,
+    HistoryTargets,
     Invite,
     Join,
     JoinRoom,
@@ -72,6 +73,7 @@ from selchat.records import (
     Result,
     RoomsListed,
     Snapshot,
+    TargetsPage,
     TopicLoaded,
 )
 
@@ -100,7 +102,7 @@ class Hub:
             Join: accounts.join, Authenticate: accounts.authenticate, Register: accounts.register, Oper: accounts.oper,
             Nick: names.nick, Away: names.away, Setname: names.setname, Monitor: self.monitors.monitor,
             Chat: messages.chat, Dm: messages.dm, TagMsg: messages.tag_message, History: messages.history,
-            DmHistory: messages.dm_history,
+            DmHistory: messages.dm_history, HistoryTargets: messages.history_targets,
             JoinRoom: rooms.join_room, LeaveRoom: rooms.leave_room, Rooms: rooms.rooms, Users: rooms.users,
             Topic: rooms.topic,
             Whois: queries.whois, Who: queries.who, Lusers: queries.lusers, Whowas: queries.whowas,
@@ -111,7 +113,7 @@ class Hub:
         }
         self._results: dict[type, Handler] = {
             HistoryPage: messages.history_page, OfflineDms: messages.offline_dms,
-            DmHistoryPage: messages.dm_history_page,
+            DmHistoryPage: messages.dm_history_page, TargetsPage: messages.targets_page,
             LoginChecked: accounts.login_checked, PasswordHashed: accounts.password_hashed,
             NameClaimed: names.claimed, RoomsListed: rooms.rooms_listed, TopicLoaded: rooms.topic_loaded,
         }

@@ -7,13 +7,23 @@ from dataclasses import dataclass
 from selchat import outbound as ev
 from selchat.config import DMS_WAITING_MAX, DMS_WAITING_PER_SENDER, HISTORY_PAGE_MAX, NAME_MAX
 from selchat.errors import ErrorCode, ProtocolError
-from selchat.events import Chat, Dm, DmHistory, History, TagMsg
+from selchat.events import Chat, Dm, DmHistory, History, HistoryTargets, TagMsg
 from selchat.hub.budget import answer_budget, messages_fitting
 from selchat.hub.effects import Ask, Effect, Send, Store, Then
 from selchat.hub.roles import RoleManager
 from selchat.hub.sharing import Sharing
 from selchat.hub.state import LOBBY_KEY, Session, State, room_key
-from selchat.records import DmHistoryPage, DmsDelivered, HistoryPage, LoadDmHistory, LoadHistory, OfflineDms, SaveDm
+from selchat.records import (
+    DmHistoryPage,
+    DmsDelivered,
+    HistoryPage,
+    LoadDmHistory,
+    LoadHistory,
+    LoadTargets,
+    OfflineDms,
+    SaveDm,
+    TargetsPage,
+)
 
 
 @dataclass(slots=True)
@@ -84,8 +94,8 @@ class MessageManager:
         effects: list[Effect] = [Send((target,), dm)]
         if target != session.conn_id:
             effects.append(Send((session.conn_id,), dm))
-        if session.account is not None and recipient.account is not None:
-            effects.append(Store(SaveDm(session.account, recipient.account, dm, delivered=True)))
+        # kept as a conversation: between accounts for good, a guest's while it is online (state.dm_key)
+        effects.append(Store(SaveDm(state.dm_key(session), state.dm_key(recipient), dm, delivered=True)))
         return effects
 
     def tag_message(self, session: Session, cmd: TagMsg, now: float) -> list[Effect]:
@@ -172,18 +182,25 @@ class MessageManager:
             messages, more = (messages[:fit] if result.oldest else messages[-fit:]), True
         return [Send((session.conn_id,), ev.HistoryBatch(name, messages, more, result.tag))]
 
-    # -- a private conversation's pages: kept only between accounts ---------------------------------
+    # -- a private conversation's pages (a guest's side is its connection's: state.dm_key) --------------
     def dm_history(self, session: Session, cmd: DmHistory, now: float) -> list[Effect]:
-        if session.account is None:
-            raise ProtocolError(ErrorCode.HISTORY_UNAVAILABLE, "private messages are kept only between accounts:"
-                                " log in to your account to see a conversation's history")
-        self.state.spend_token(session, now)
-        peer_key = cmd.peer.casefold()
-        if peer_key not in self.state.accounts:  # a guest's messages are never kept: nothing to page
-            return [Send((session.conn_id,), ev.DmHistoryBatch(cmd.peer[:NAME_MAX], (), False))]
+        state = self.state
+        state.spend_token(session, now)
+        peer = state.peer_key(cmd.peer)
+        if peer is None:  # nobody by that name, online or with an account: nothing to page
+            return [Send((session.conn_id,), ev.DmHistoryBatch(cmd.peer[:NAME_MAX], (), False, cmd.tag))]
         limit = min(cmd.limit, HISTORY_PAGE_MAX)
-        return [Ask(LoadDmHistory(session.conn_id, session.account, peer_key, self.state.accounts[peer_key],
-                                  cmd.before, limit))]
+        return [Ask(LoadDmHistory(session.conn_id, state.dm_key(session), peer[0], peer[1], cmd.before,
+                                  limit, cmd.after, cmd.oldest, cmd.around, cmd.tag))]
+
+    def history_targets(self, session: Session, cmd: HistoryTargets, now: float) -> list[Effect]:
+        self.state.spend_token(session, now)
+        rooms = {key: room.name for key, room in session.rooms.items()}
+        return [Ask(LoadTargets(session.conn_id, self.state.dm_key(session), rooms, cmd.after, cmd.before,
+                                min(cmd.limit, HISTORY_PAGE_MAX)))]
+
+    def targets_page(self, session: Session, result: TargetsPage, now: float) -> list[Effect]:
+        return [Send((session.conn_id,), ev.HistoryTargetList(result.targets))]
 
     def dm_history_page(self, session: Session, result: DmHistoryPage, now: float) -> list[Effect]:
         """Cut to one answer, keeping the newest (the client pages on from its oldest)."""
@@ -191,4 +208,4 @@ class MessageManager:
         fit = messages_fitting(dms, answer_budget(self.state.config.max_output), newest=True)
         if fit < len(dms):
             dms, more = dms[len(dms) - fit:], True
-        return [Send((session.conn_id,), ev.DmHistoryBatch(result.peer, dms, more))]
+        return [Send((session.conn_id,), ev.DmHistoryBatch(result.peer, dms, more, result.tag))]

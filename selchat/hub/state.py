@@ -270,6 +270,22 @@ class State:
         room = self.rooms.get(key)
         return room.name if room else key
 
+    @staticmethod
+    def dm_key(session: Session) -> str:
+        """Whose side of a conversation a session is: its account's, or for a guest, this
+        connection's own (``~``), which a later account of the same name does not inherit."""
+        return session.account or f"~{session.conn_id}.{round(session.signon * 1_000_000)}"
+
+    def peer_key(self, name: str) -> tuple[str, str] | None:
+        """The other side of a conversation by name: (key, name) of the one online under it,
+        else of the account; None if neither."""
+        key = name.casefold()
+        conn_id = self.names.get(key)
+        if conn_id is not None:
+            session = self.sessions[conn_id]
+            return self.dm_key(session), session.name or name
+        return (key, self.accounts[key]) if key in self.accounts else None
+
     def account_name(self, session: Session) -> str | None:
         """The name of the account a session is logged in to, as it was registered."""
         return self.accounts.get(session.account) if session.account else None

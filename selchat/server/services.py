@@ -24,11 +24,13 @@ from selchat.records import (
     LoadDmHistory,
     LoadHistory,
     LoadOfflineDms,
+    LoadTargets,
     LoginChecked,
     OfflineDms,
     PasswordHashed,
     Request,
     Result,
+    TargetsPage,
     Write,
 )
 from selchat.store import Store
@@ -60,7 +62,7 @@ class LocalServices:
         # one process asks only these: names, topics and the list of rooms are the hub's own
         self.asks: dict[type, Callable[[Any], None]] = {
             LoadHistory: self.load_history, LoadOfflineDms: self.load_offline_dms, CheckLogin: self.check_login,
-            LoadDmHistory: self.load_dm_history,
+            LoadDmHistory: self.load_dm_history, LoadTargets: self.load_targets,
             HashPassword: self.hash_password,
         }
 
@@ -108,8 +110,14 @@ class LocalServices:
 
     def load_dm_history(self, r: LoadDmHistory) -> None:
         """A conversation's page: from this process's own file, where DMs live even with --redis."""
-        dms, more = self.store.dm_history(r.account_key, r.peer_key, r.before, r.limit)
-        self.complete(r.conn_id, DmHistoryPage(r.peer, tuple(dms), more))
+        dms, more = self.store.dm_history(r.account_key, r.peer_key, r.before, r.limit, r.after, r.oldest, r.around)
+        self.complete(r.conn_id, DmHistoryPage(r.peer, tuple(dms), more, r.tag, r.oldest))
+
+    def load_targets(self, r: LoadTargets) -> None:
+        """From this process's file: its rooms' messages and the conversations (with --redis, a
+        room's messages from other processes are Redis's, and not counted here)."""
+        found = self.store.targets(r.me, r.rooms, r.after, r.before, r.limit)
+        self.complete(r.conn_id, TargetsPage(tuple(found)))
 
     def load_offline_dms(self, o: LoadOfflineDms) -> None:
         dms = sorted(self.store.offline_dms(o.account_key), key=lambda dm: dm.timestamp)

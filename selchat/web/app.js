@@ -162,13 +162,13 @@ function drawAllRooms(rooms) {
 function status(text) { $("status").textContent = text; }
 
 // -- older pages ------------------------------------------------------------------------------------
-// The page before the oldest line shown; a conversation's first page too (kept only between
-// accounts: a guest's conversations have no history to ask for).
+// The page before the oldest line shown; a conversation's first page too (a guest's conversations
+// are kept while it is online).
 function older() {
   const r = room(state.current);
   if (r.loadingOlder) return;
   const dm = r.kind === "dm";
-  if (dm ? !state.account || (r.fetched && !r.more) : !r.more) return;
+  if (dm ? r.fetched && !r.more : !r.more) return;
   const oldest = r.lines.find((li) => li.dataset.msg);
   if (!oldest && !dm) return;
   r.loadingOlder = r.fetched = true;

@@ -6,28 +6,30 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from selchat.config import HISTORY_PAGE_MAX
-from selchat.events import History
-from selchat.wire.irc.lines import fit, flat, reference
+from selchat.events import DmHistory, History, HistoryTargets
+from selchat.wire.irc.lines import reference
 
 if TYPE_CHECKING:
     from selchat.wire.irc.codec import IrcCodec
 
 
 def chathistory(c: IrcCodec, params: list[str], out: list[Any]) -> None:
-    """IRCv3 draft/chathistory over a room's stored messages; the reply is one batch."""
+    """IRCv3 draft/chathistory over a room's stored messages or a conversation's; the reply is
+    one batch."""
     sub = params[0].upper() if params else ""
+    if sub == "TARGETS":
+        targets(c, params, out)
+        return
     if sub not in ("LATEST", "BEFORE", "AFTER", "AROUND", "BETWEEN"):
-        out.append(f"FAIL CHATHISTORY INVALID_PARAMS {sub or '*'} :LATEST, BEFORE, AFTER, AROUND "
-                   "or BETWEEN\r\n".encode())
+        out.append(f"FAIL CHATHISTORY INVALID_PARAMS {sub or '*'} :LATEST, BEFORE, AFTER, AROUND, "
+                   "BETWEEN or TARGETS\r\n".encode())
         return
     wanted = 5 if sub == "BETWEEN" else 4
     if len(params) < wanted:
         out.append(f"FAIL CHATHISTORY INVALID_PARAMS {sub} :Not enough parameters\r\n".encode())
         return
     target = params[1]
-    if not target.startswith("#"):
-        out.append(fit(f"FAIL CHATHISTORY INVALID_TARGET {sub} {flat(target)} :only rooms keep history here"))
-        return
+    kind: Any = History if target.startswith("#") else DmHistory  # a nick: the conversation with them
     try:
         limit = int(params[wanted - 1])
         refs = [reference(r, sub == "LATEST") for r in params[2:wanted - 1]]
@@ -36,21 +38,34 @@ def chathistory(c: IrcCodec, params: list[str], out: list[Any]) -> None:
                    "timestamp=TIME, and the limit a number\r\n".encode())
         return
     limit = max(1, min(limit, HISTORY_PAGE_MAX))
-    tag = f"chathistory {sub}"
+    tag = f"chathistory {sub} {target}"  # the batch names the target as it was asked for
     first = refs[0]
     if sub == "LATEST":
-        cmd = History(target, None, limit, None if first is None else first[1], False, tag=tag)
+        cmd = kind(target, None, limit, None if first is None else first[1], False, tag=tag)
     elif sub == "BEFORE":
-        cmd = History(target, first[0], limit, tag=tag)  # type: ignore[index]
+        cmd = kind(target, first[0], limit, tag=tag)  # type: ignore[index]
     elif sub == "AFTER":
-        cmd = History(target, None, limit, first[1], True, tag=tag)  # type: ignore[index]
+        cmd = kind(target, None, limit, first[1], True, tag=tag)  # type: ignore[index]
     elif sub == "AROUND":
-        cmd = History(target, None, limit, around=first[0], tag=tag)  # type: ignore[index]
+        cmd = kind(target, None, limit, around=first[0], tag=tag)  # type: ignore[index]
     else:
         a, b = first, refs[1]
         assert a is not None and b is not None
         if a[0] <= b[0]:
-            cmd = History(target, b[0], limit, a[1], True, tag=tag)
+            cmd = kind(target, b[0], limit, a[1], True, tag=tag)
         else:
-            cmd = History(target, a[0], limit, b[1], False, tag=tag)
+            cmd = kind(target, a[0], limit, b[1], False, tag=tag)
     out.append(cmd)
+
+
+def targets(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    """CHATHISTORY TARGETS timestamp=A timestamp=B LIMIT: rooms and conversations by latest message."""
+    try:
+        if len(params) < 4:
+            raise ValueError("too few")
+        early, late = sorted((reference(r, False) for r in params[1:3]), key=lambda ref: ref[0])  # type: ignore
+        limit = max(1, min(int(params[3]), HISTORY_PAGE_MAX))
+    except ValueError:
+        out.append(b"FAIL CHATHISTORY INVALID_PARAMS TARGETS :TARGETS timestamp=TIME timestamp=TIME LIMIT\r\n")
+        return
+    out.append(HistoryTargets(early[1], late[0], limit))  # both ends exclusive, to the millisecond

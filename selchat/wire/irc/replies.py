@@ -28,7 +28,7 @@ from selchat.events import (
     Users,
     Whois,
 )
-from selchat.wire.irc.lines import HOST, ISUPPORT_TOKENS, NUMERICS, VERSION, fit, flat, mask
+from selchat.wire.irc.lines import HOST, ISUPPORT_TOKENS, NUMERICS, VERSION, fit, flat, mask, time_tag
 
 if TYPE_CHECKING:
     from selchat.wire.irc.codec import IrcCodec
@@ -186,6 +186,37 @@ def history(c: IrcCodec, hb: ev.HistoryBatch) -> bytes | None:
     body = b"".join(wire.message(m.username, m.room, m.text, m.timestamp, m.action, m.notice, True, batch)
                     for m in hb.messages)
     return head + body + tail
+
+
+def dm_history(c: IrcCodec, hb: ev.DmHistoryBatch) -> bytes | None:
+    """A conversation's page, asked for by CHATHISTORY on a nick: one batch, as a room's."""
+    if hb.tag is None or not hb.tag.startswith("chathistory"):
+        return None  # JSON's conversation pages: IRC asks for its own
+    wire = c.wire
+    batch = None
+    head = tail = b""
+    if "batch" in c.caps:
+        c.batches += 1
+        batch = str(c.batches)
+        asked = hb.tag.split(" ")[2] if hb.tag.count(" ") >= 2 else hb.peer
+        head = f":{c.server} BATCH +{batch} chathistory {asked}\r\n".encode()
+        tail = f":{c.server} BATCH -{batch}\r\n".encode()
+    body = b"".join(wire.message(d.sender, d.to, d.text, d.timestamp, d.action, d.notice, True, batch)
+                    for d in hb.dms)
+    return head + body + tail
+
+
+def history_targets(c: IrcCodec, tl: ev.HistoryTargetList) -> bytes:
+    """CHATHISTORY TARGETS: a draft/chathistory-targets batch of CHATHISTORY TARGETS lines."""
+    c.batches += 1
+    batch = str(c.batches)
+    prefix = f"@batch={batch} " if "batch" in c.caps else ""
+    lines = b"".join(fit(f"{prefix}:{c.server} CHATHISTORY TARGETS {name} {time_tag(at)[5:]}")
+                     for name, at in tl.targets)
+    if "batch" not in c.caps:
+        return lines
+    return (f":{c.server} BATCH +{batch} draft/chathistory-targets\r\n".encode() + lines
+            + f":{c.server} BATCH -{batch}\r\n".encode())
 
 
 def welcome(c: IrcCodec, w: ev.Welcome) -> bytes:
@@ -410,7 +441,7 @@ REPLIES: dict[type, Callable[[IrcCodec, Any], bytes | None]] = {
     ev.LoggedIn: logged_in, ev.DirectMessage: direct, ev.UserList: user_list, ev.RoomList: room_list,
     ev.TopicIs: topic_is, ev.UserInfo: user_info, ev.ServerStats: lusers, ev.PongReply: nothing,
     ev.AwayChanged: away_changed, ev.NickChanged: nick_changed, ev.Registered: registered,
-    ev.DmHistoryBatch: nothing,  # JSON's conversation pages: IRC has no command that asks for one
+    ev.DmHistoryBatch: dm_history, ev.HistoryTargetList: history_targets,
     ev.ModeChanged: lambda c, m: modes(c, m) if m.by is None else c.wire.encode(m), ev.Invited: invited,
     ev.Opered: opered, ev.MaskList: mask_list, ev.WasInfo: was_info, ev.Monitored: monitored,
     ev.MonitorList: lambda c, m: listed(c, "732", list(m.names)) + c.numeric("733", "End of MONITOR list"),
