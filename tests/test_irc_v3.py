@@ -12,7 +12,7 @@ import pytest
 
 from selchat import outbound as ev
 from selchat.errors import ErrorCode, ProtocolError
-from selchat.events import Authenticate, History, Who
+from selchat.events import Authenticate, DmHistory, History, Who
 from selchat.wire.irc import IrcCodec, msgid, parse_time
 from selchat.wire.irc import reference as _reference
 from tests.clients import Irc, RawClient
@@ -92,12 +92,13 @@ def test_chathistory_commands() -> None:
     out = codec.feed(f"CHATHISTORY LATEST #a * 10\r\nCHATHISTORY BEFORE #a msgid=5000000 20\r\n"
                      f"CHATHISTORY AFTER #a {ts} 5\r\nCHATHISTORY AROUND #a msgid=7000000 3\r\n"
                      f"CHATHISTORY BETWEEN #a msgid=9000000 msgid=1000000 500\r\n".encode())
-    assert out[0] == History("#a", None, 10, None, False, tag="chathistory LATEST")
-    assert out[1] == History("#a", 5.0, 20, tag="chathistory BEFORE")
+    assert out[0] == History("#a", None, 10, None, False, tag="chathistory LATEST #a")
+    assert out[1] == History("#a", 5.0, 20, tag="chathistory BEFORE #a")
     assert out[2].after == pytest.approx(1795546987.123999) and out[2].oldest  # type: ignore[union-attr]
-    assert out[3] == History("#a", None, 3, around=7.0, tag="chathistory AROUND")
-    assert out[4] == History("#a", 9.0, 200, 1.0, False, tag="chathistory BETWEEN")  # newest first, at most 200
-    assert codec.feed(b"CHATHISTORY LATEST bob * 10\r\n")[0].startswith(b"FAIL CHATHISTORY INVALID_TARGET ")
+    assert out[3] == History("#a", None, 3, around=7.0, tag="chathistory AROUND #a")
+    assert out[4] == History("#a", 9.0, 200, 1.0, False, tag="chathistory BETWEEN #a")  # newest first, at most 200
+    assert codec.feed(b"CHATHISTORY LATEST bob * 10\r\n")[0] == DmHistory("bob", None, 10, None, False,
+                                                                        tag="chathistory LATEST bob")
     assert codec.feed(b"CHATHISTORY LATEST #a soon 10\r\n")[0].startswith(b"FAIL CHATHISTORY INVALID_PARAMS ")
     assert codec.feed(b"CHATHISTORY TARGETS * * 10\r\n")[0].startswith(b"FAIL CHATHISTORY INVALID_PARAMS ")
     assert codec.feed(b"WHO al*\r\n") == [Who("al*")]

@@ -1,13 +1,14 @@
 """IRC's CHATHISTORY (IRCv3 draft/chathistory): its subcommands and references as the hub's
-``History``; the page comes back as one batch (replies.history)."""
+``History``, ``DmHistory`` and ``HistoryTargets``, and the pages that answer them, each one batch."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from selchat import outbound as ev
 from selchat.config import HISTORY_PAGE_MAX
 from selchat.events import DmHistory, History, HistoryTargets
-from selchat.wire.irc.lines import reference
+from selchat.wire.irc.lines import fit, reference, time_tag
 
 if TYPE_CHECKING:
     from selchat.wire.irc.codec import IrcCodec
@@ -69,3 +70,52 @@ def targets(c: IrcCodec, params: list[str], out: list[Any]) -> None:
         out.append(b"FAIL CHATHISTORY INVALID_PARAMS TARGETS :TARGETS timestamp=TIME timestamp=TIME LIMIT\r\n")
         return
     out.append(HistoryTargets(early[1], late[0], limit))  # both ends exclusive, to the millisecond
+
+
+# -- the answers: one batch each ----------------------------------------------------------------
+def room_page(c: IrcCodec, hb: ev.HistoryBatch) -> bytes | None:
+    asked = hb.tag is not None and hb.tag.startswith("chathistory")
+    if not asked and "draft/chathistory" in c.caps:
+        return None  # such a client asks for what it wants (as Ergo does)
+    wire = c.wire
+    batch = None
+    head = tail = b""
+    if "batch" in c.caps and (asked or wire.server_time):
+        c.batches += 1
+        batch = str(c.batches)
+        head = f":{c.server} BATCH +{batch} chathistory {hb.room}\r\n".encode()
+        tail = f":{c.server} BATCH -{batch}\r\n".encode()
+    body = b"".join(wire.message(m.username, m.room, m.text, m.timestamp, m.action, m.notice, True, batch)
+                    for m in hb.messages)
+    return head + body + tail
+
+
+def conversation_page(c: IrcCodec, hb: ev.DmHistoryBatch) -> bytes | None:
+    """A conversation's page, asked for by CHATHISTORY on a nick: one batch, as a room's."""
+    if hb.tag is None or not hb.tag.startswith("chathistory"):
+        return None  # JSON's conversation pages: IRC asks for its own
+    wire = c.wire
+    batch = None
+    head = tail = b""
+    if "batch" in c.caps:
+        c.batches += 1
+        batch = str(c.batches)
+        asked = hb.tag.split(" ")[2] if hb.tag.count(" ") >= 2 else hb.peer
+        head = f":{c.server} BATCH +{batch} chathistory {asked}\r\n".encode()
+        tail = f":{c.server} BATCH -{batch}\r\n".encode()
+    body = b"".join(wire.message(d.sender, d.to, d.text, d.timestamp, d.action, d.notice, True, batch)
+                    for d in hb.dms)
+    return head + body + tail
+
+
+def target_list(c: IrcCodec, tl: ev.HistoryTargetList) -> bytes:
+    """CHATHISTORY TARGETS: a draft/chathistory-targets batch of CHATHISTORY TARGETS lines."""
+    c.batches += 1
+    batch = str(c.batches)
+    prefix = f"@batch={batch} " if "batch" in c.caps else ""
+    lines = b"".join(fit(f"{prefix}:{c.server} CHATHISTORY TARGETS {name} {time_tag(at)[5:]}")
+                     for name, at in tl.targets)
+    if "batch" not in c.caps:
+        return lines
+    return (f":{c.server} BATCH +{batch} draft/chathistory-targets\r\n".encode() + lines
+            + f":{c.server} BATCH -{batch}\r\n".encode())

@@ -28,7 +28,8 @@ from selchat.events import (
     Users,
     Whois,
 )
-from selchat.wire.irc.lines import HOST, ISUPPORT_TOKENS, NUMERICS, VERSION, fit, flat, mask, time_tag
+from selchat.wire.irc import history
+from selchat.wire.irc.lines import HOST, ISUPPORT_TOKENS, NUMERICS, VERSION, fit, flat, mask
 
 if TYPE_CHECKING:
     from selchat.wire.irc.codec import IrcCodec
@@ -169,54 +170,6 @@ def registered(c: IrcCodec, r: ev.Registered) -> bytes:
 
 def nothing(c: IrcCodec, event: Any) -> None:
     return None
-
-
-def history(c: IrcCodec, hb: ev.HistoryBatch) -> bytes | None:
-    asked = hb.tag is not None and hb.tag.startswith("chathistory")
-    if not asked and "draft/chathistory" in c.caps:
-        return None  # such a client asks for what it wants (as Ergo does)
-    wire = c.wire
-    batch = None
-    head = tail = b""
-    if "batch" in c.caps and (asked or wire.server_time):
-        c.batches += 1
-        batch = str(c.batches)
-        head = f":{c.server} BATCH +{batch} chathistory {hb.room}\r\n".encode()
-        tail = f":{c.server} BATCH -{batch}\r\n".encode()
-    body = b"".join(wire.message(m.username, m.room, m.text, m.timestamp, m.action, m.notice, True, batch)
-                    for m in hb.messages)
-    return head + body + tail
-
-
-def dm_history(c: IrcCodec, hb: ev.DmHistoryBatch) -> bytes | None:
-    """A conversation's page, asked for by CHATHISTORY on a nick: one batch, as a room's."""
-    if hb.tag is None or not hb.tag.startswith("chathistory"):
-        return None  # JSON's conversation pages: IRC asks for its own
-    wire = c.wire
-    batch = None
-    head = tail = b""
-    if "batch" in c.caps:
-        c.batches += 1
-        batch = str(c.batches)
-        asked = hb.tag.split(" ")[2] if hb.tag.count(" ") >= 2 else hb.peer
-        head = f":{c.server} BATCH +{batch} chathistory {asked}\r\n".encode()
-        tail = f":{c.server} BATCH -{batch}\r\n".encode()
-    body = b"".join(wire.message(d.sender, d.to, d.text, d.timestamp, d.action, d.notice, True, batch)
-                    for d in hb.dms)
-    return head + body + tail
-
-
-def history_targets(c: IrcCodec, tl: ev.HistoryTargetList) -> bytes:
-    """CHATHISTORY TARGETS: a draft/chathistory-targets batch of CHATHISTORY TARGETS lines."""
-    c.batches += 1
-    batch = str(c.batches)
-    prefix = f"@batch={batch} " if "batch" in c.caps else ""
-    lines = b"".join(fit(f"{prefix}:{c.server} CHATHISTORY TARGETS {name} {time_tag(at)[5:]}")
-                     for name, at in tl.targets)
-    if "batch" not in c.caps:
-        return lines
-    return (f":{c.server} BATCH +{batch} draft/chathistory-targets\r\n".encode() + lines
-            + f":{c.server} BATCH -{batch}\r\n".encode())
 
 
 def welcome(c: IrcCodec, w: ev.Welcome) -> bytes:
@@ -437,11 +390,11 @@ def monitor_full(c: IrcCodec, m: ev.MonitorFull) -> bytes:
 
 
 REPLIES: dict[type, Callable[[IrcCodec, Any], bytes | None]] = {
-    ev.Welcome: welcome, ev.RoomJoined: room_joined, ev.RoomLeft: room_left, ev.HistoryBatch: history,
+    ev.Welcome: welcome, ev.RoomJoined: room_joined, ev.RoomLeft: room_left, ev.HistoryBatch: history.room_page,
     ev.LoggedIn: logged_in, ev.DirectMessage: direct, ev.UserList: user_list, ev.RoomList: room_list,
     ev.TopicIs: topic_is, ev.UserInfo: user_info, ev.ServerStats: lusers, ev.PongReply: nothing,
     ev.AwayChanged: away_changed, ev.NickChanged: nick_changed, ev.Registered: registered,
-    ev.DmHistoryBatch: dm_history, ev.HistoryTargetList: history_targets,
+    ev.DmHistoryBatch: history.conversation_page, ev.HistoryTargetList: history.target_list,
     ev.ModeChanged: lambda c, m: modes(c, m) if m.by is None else c.wire.encode(m), ev.Invited: invited,
     ev.Opered: opered, ev.MaskList: mask_list, ev.WasInfo: was_info, ev.Monitored: monitored,
     ev.MonitorList: lambda c, m: listed(c, "732", list(m.names)) + c.numeric("733", "End of MONITOR list"),
