@@ -61,6 +61,7 @@ class ErrorCode(str, enum.Enum):
     NOT_SERVER_OPERATOR = "not_server_operator"  # OPER for a name --operators does not list
     OPER_FAILED = "oper_failed"  # OPER with a wrong password: said, and the connection goes on
     NO_PRIVILEGES = "no_privileges"  # only server operators may do that (KILL, WALLOPS)
+    ROOM_REGISTERED = "room_registered"  # the room has a founder already
     BAD_REALNAME = "bad_realname"  # SETNAME with none, or one too long
     BAD_MODE_VALUE = "bad_mode_value"  # +k, +l or a ban mask that cannot be one
     USER_IN_ROOM = "user_in_room"  # an invitation for someone who is in the room already

@@ -51,6 +51,13 @@ class Monitor:
 
 
 @dataclass(slots=True)
+class RegisterRoom:
+    """Make a room one runs one's account's (IRC: /msg ChanServ REGISTER #room)."""
+
+    room: str
+
+
+@dataclass(slots=True)
 class Setname:
     """A new real name (IRC's SETNAME): those who share a room hear it."""
 
@@ -263,12 +270,12 @@ class Authenticate:
 
 Command = Union[Join, Chat, Dm, Users, Ping, Pong, Quit, JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick,
                 Away, Register, Whois, Lusers, Authenticate, Who, Kick, SetMode, Invite, Oper, Kill, Wallops, Whowas,
-                TagMsg, Setname, Monitor, HistoryTargets]
+                TagMsg, Setname, Monitor, HistoryTargets, RegisterRoom]
 
 # Commands a JSON client must have joined with "version": 2 to use (its codec refuses them).
 V2_COMMANDS = frozenset({JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick, Away, Register, Whois, Lusers,
                          Who, Kick, SetMode, Invite, Oper, Kill, Wallops, Whowas, TagMsg,
-                         Setname, Monitor, HistoryTargets})
+                         Setname, Monitor, HistoryTargets, RegisterRoom})
 
 MAX_TIMESTAMP = 1_000_000_000_000
 

@@ -311,6 +311,12 @@ class Watched:
 
 
 @dataclass(slots=True)
+class RoomRegistered:
+    room: str
+    founder: str
+
+
+@dataclass(slots=True)
 class Registered:
     account: str
 
@@ -377,4 +383,5 @@ Event = Union[Welcome, UserJoined, UserLeft, Message, DirectMessage, UserList, P
               RoomJoined, RoomLeft, RoomList, TopicChanged, NickChanged, AwayChanged, Registered,
               TopicIs, UserInfo, ServerStats, LoggedIn, HistoryBatch, DmHistoryBatch, Kicked, ModeChanged,
               Invited, Opered, Wallops, WasInfo, TagMessage, AccountChanged, RealnameChanged,
-              Monitored, MonitorList, MonitorFull, Watched, HistoryTargetList]
+              Monitored, MonitorList, MonitorFull, Watched, HistoryTargetList,
+              RoomRegistered]

@@ -23,6 +23,15 @@ class SaveRoom:
 
 
 @dataclass(slots=True)
+class SaveRoomRules:
+    """A room's modes, masks, founder and account roles, as roomrules.py writes them."""
+
+    key: str
+    name: str
+    rules: str  # JSON
+
+
+@dataclass(slots=True)
 class SaveTopic:
     key: str
     topic: str
@@ -253,6 +262,7 @@ class RoomState:
     topic_at: float | None = None
     total: int = 0
     recent: list[Message] = field(default_factory=list)
+    rules: str | None = None  # its stored rules (roomrules.py), if any
 
 
 @dataclass(slots=True)

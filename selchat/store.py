@@ -36,10 +36,12 @@ from selchat.records import (
     SaveBan,
     SaveDm,
     SaveRoom,
+    SaveRoomRules,
     SaveTopic,
     Snapshot,
     Write,
 )
+from selchat.schema import MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger("selchat.store")
 
@@ -71,63 +73,6 @@ def _text(text: str) -> str:
         return _SURROGATE.sub("\ufffd", text)
 
 
-# Each entry upgrades the schema by one version; PRAGMA user_version says how far a file is.
-# Never edit an entry that has shipped: add one.
-MIGRATIONS: list[str] = [
-    # 1: room history and topics
-    """
-    CREATE TABLE rooms (
-        key TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        topic TEXT NOT NULL DEFAULT '',
-        topic_by TEXT,
-        topic_at REAL
-    );
-    CREATE TABLE messages (
-        room TEXT NOT NULL,
-        ts INTEGER NOT NULL,
-        username TEXT NOT NULL,
-        message TEXT NOT NULL,
-        action INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (room, ts)
-    ) WITHOUT ROWID;
-    """,
-    # 2: accounts, and private messages between accounts
-    """
-    CREATE TABLE accounts (
-        key TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        hash TEXT NOT NULL,
-        created REAL NOT NULL
-    );
-    CREATE TABLE dms (
-        id INTEGER PRIMARY KEY,
-        ts INTEGER NOT NULL,
-        sender TEXT NOT NULL,
-        recipient TEXT NOT NULL,
-        sender_name TEXT NOT NULL,
-        recipient_name TEXT NOT NULL,
-        message TEXT NOT NULL,
-        delivered INTEGER NOT NULL
-    );
-    CREATE INDEX dms_undelivered ON dms (recipient, delivered, ts);
-    """,
-    # 3: bans that outlast a restart (until: wall-clock seconds, NULL for good)
-    """
-    CREATE TABLE bans (
-        target TEXT PRIMARY KEY,
-        shown TEXT NOT NULL,
-        until REAL,
-        reason TEXT NOT NULL DEFAULT '',
-        created REAL NOT NULL
-    );
-    """,
-    # 4: a conversation's pages: the private messages between two accounts, by time
-    """
-    CREATE INDEX dms_pair ON dms (sender, recipient, ts);
-    """,
-]
-SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class StoreError(Exception):
@@ -159,6 +104,8 @@ _STATEMENTS: dict[type, Callable[[Any], tuple[str, tuple[Any, ...]]]] = {
     SaveAccount: lambda a: ("INSERT OR REPLACE INTO accounts (key, name, hash, created) VALUES (?, ?, ?, ?)",
                             (a.key, a.name, a.hash, a.created)),
     SaveDm: _dm_row,
+    SaveRoomRules: lambda r: ("INSERT INTO room_rules (key, name, rules) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE"
+                              " SET name = excluded.name, rules = excluded.rules", (r.key, r.name, r.rules)),
     SaveBan: _ban_row,
     DeleteBan: lambda d: ("DELETE FROM bans WHERE target = ?", (d.target,)),
     DmsDelivered: lambda r: ("UPDATE dms SET delivered = 1 WHERE recipient = ? AND delivered = 0 AND ts <= ?",
@@ -258,13 +205,15 @@ class Store:
         snap = Snapshot()
         counts = dict(db.execute("SELECT room, COUNT(*) FROM messages GROUP BY room"))
         self._room_rows = dict(counts)
+        rules = {key: (name, text) for key, name, text in db.execute("SELECT key, name, rules FROM room_rules")}
         for key, name, topic, topic_by, topic_at in db.execute(
             "SELECT key, name, topic, topic_by, topic_at FROM rooms ORDER BY key"
         ).fetchall():
-            if not counts.get(key) and key != LOBBY_ROOM:
-                continue  # an empty room without history is forgotten (issue 21, item 1)
+            kept = rules.get(key, (None, None))[1]
+            if not counts.get(key) and key != LOBBY_ROOM and not (kept and '"founder":"' in kept):
+                continue  # an empty room without history is forgotten (issue 21, item 1), unless registered
             recent = self._page(key, name, None, None, self.replay, False)[0] if self.replay else []
-            snap.rooms.append(RoomState(key, name, topic, topic_by, topic_at, counts.get(key, 0), recent))
+            snap.rooms.append(RoomState(key, name, topic, topic_by, topic_at, counts.get(key, 0), recent, kept))
         snap.accounts = dict(db.execute("SELECT key, name FROM accounts"))
         snap.waiting_dms = {(r, s): n for r, s, n in db.execute(
             "SELECT recipient, sender, COUNT(*) FROM dms WHERE delivered = 0 GROUP BY recipient, sender")}

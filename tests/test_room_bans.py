@@ -118,3 +118,63 @@ def test_outside_messages_and_each_wires_own_refusals(server: ServerProcess, soc
     person.wait("banned texter!*@*")
     person.say("/bans")
     assert "bans: texter!*@* (by chanop" in person.wait("(by chanop")
+
+
+def test_a_registered_room_keeps_its_founder_roles_modes_and_bans_across_a_restart(start_server, sockets: list,
+                                                                                   tmp_path) -> None:
+    db = str(tmp_path / "chat.db")
+    server = start_server("--db", db)
+    founder = _json(server, sockets, "founder")
+    founder.send(type="register", password="the founder's password")
+    founder.expect("registered")
+    helper = _json(server, sockets, "helper")
+    helper.send(type="register", password="the helper's password")
+    helper.expect("registered")
+    guest = _irc(server, sockets, "guestop")
+    founder.send(type="join_room", room="#kept")
+    founder.expect("room_joined")
+    helper.send(type="register_room", room="#kept")
+    assert "join it first" in helper.error("not_in_room")["message"]
+    founder.send(type="register_room", room="#kept")
+    assert founder.expect("room_registered") == {"type": "room_registered", "room": "#kept", "founder": "founder"}
+    founder.send(type="register_room", room="#kept")
+    founder.error("room_registered")
+    ircop = _irc(server, sockets, "ircop")
+    ircop.send("JOIN #ircs", "PRIVMSG ChanServ :REGISTER #ircs")
+    assert "log in to an account" in ircop.expect("register #ircs")
+    helper.send(type="join_room", room="#kept")
+    helper.expect("room_joined")
+    guest.send("JOIN #kept")
+    guest.expect(" 366 ")
+    founder.send(type="role", room="#kept", username="helper", role="operator")
+    founder.expect("role", username="helper")
+    founder.send(type="role", room="#kept", username="guestop", role="operator")  # a guest: not kept
+    founder.expect("role", username="guestop")
+    founder.send(type="room_mode", room="#kept", moderated=True, key="sesame")
+    founder.expect("room_mode")
+    founder.send(type="ban", room="#kept", mask="spammer")
+    founder.expect("ban")
+    for client in list(sockets):
+        client.close()
+    server.stop()
+    server = start_server("--db", db)
+    helper = RawClient(server.address)
+    sockets.append(helper)
+    helper.send(type="join", username="helper", version=2, login="the helper's password")
+    helper.expect("welcome")
+    helper.send(type="join_room", room="#kept", key="sesame")
+    joined = helper.expect("room_joined")
+    assert joined["roles"] == {"helper": "operator"}  # the founder named this account: it comes back
+    guest = _irc(server, sockets, "guestop")
+    guest.send("JOIN #kept sesame", "MODE #kept", "MODE #kept +b")
+    names = guest.expect(" 353 ").rsplit(" :", 1)[1].split()
+    assert "@helper" in names and "guestop" in names  # a guest's role was its own: gone with it
+    assert guest.expect(" 324 ").split(" ")[4] == "+kmnt"
+    assert guest.expect(" 367 ").split(" ")[4] == "spammer!*@*"
+    founder = RawClient(server.address)
+    sockets.append(founder)
+    founder.send(type="join", username="founder", version=2, login="the founder's password")
+    founder.expect("welcome")
+    founder.send(type="join_room", room="#kept", key="sesame")
+    founder.expect("room_joined")
+    assert guest.expect("MODE #kept").endswith("MODE #kept +o founder")  # ChanServ gives the founder its role

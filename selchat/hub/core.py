@@ -40,6 +40,7 @@ from selchat.events import (
     Pong,
     Quit,
     Register,
+    RegisterRoom,
     Rooms,
     SetMode,
     Setname,
@@ -109,7 +110,7 @@ class Hub:
             Kill: queries.kill, Wallops: queries.wallops,
             Ping: queries.ping, Pong: queries.pong, Quit: queries.quit,
             DmsWritten: messages.dms_written, Kick: self.roles.kick, SetMode: self.roles.set_mode,
-            Invite: self.roles.invite,
+            Invite: self.roles.invite, RegisterRoom: self.roles.register_room,
         }
         self._results: dict[type, Handler] = {
             HistoryPage: messages.history_page, OfflineDms: messages.offline_dms,

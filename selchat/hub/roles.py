@@ -12,16 +12,19 @@ from __future__ import annotations
 from selchat import outbound as ev
 from selchat.config import AWAY_MAX
 from selchat.errors import ErrorCode, ProtocolError
-from selchat.events import Invite, Kick, SetMode
-from selchat.hub.effects import Effect, Fail, Send
+from selchat.events import Invite, Kick, RegisterRoom, SetMode
+from selchat.hub.effects import Effect, Fail, Send, Store
 from selchat.hub.masks import LISTS
 from selchat.hub.state import LOBBY_KEY, Room, Session, State, one_line, room_key
+from selchat.records import SaveRoom
+from selchat.roomrules import rules_of
 
 # the modes a room has, by letter: Room's attributes; k and l carry a value (the key, the limit)
 FLAGS = {"m": "moderated", "t": "topic_locked", "s": "secret", "i": "invite_only", "n": "no_outside"}
 VALUES = {"k": "join_key", "l": "limit"}
 KEY_MAX = 23  # characters in a room's key (ergo's and InspIRCd's limit)
 ROLES = {"o": "ops", "v": "voiced"}
+SERVICE = "ChanServ"  # who gives a registered room's roles (IRC clients know the name)
 
 
 class RoleManager:
@@ -30,12 +33,22 @@ class RoleManager:
 
     # -- what the rooms' other rules ask ---------------------------------------------------------
     @staticmethod
-    def entered(room: Room, name: str, was_empty: bool) -> None:
-        """The first one into an empty room runs it (the lobby excepted); a new room is +t."""
-        if was_empty and room.key != LOBBY_KEY:
-            room.ops[name.casefold()] = name
+    def entered(room: Room, session: Session, was_empty: bool) -> str | None:
+        """The first one into an empty room runs it (the lobby excepted; a registered room is
+        run by its founder and the accounts they named); a new room is +t. The role a
+        registered room gives this account as it comes in, if any."""
+        name = session.name
+        assert name is not None
+        key = name.casefold()
+        granted = "o" if room.founder is not None and session.account == room.founder else (
+            room.account_roles.get(session.account) if session.account else None)
+        if granted is not None:
+            (room.ops if granted == "o" else room.voiced)[key] = name
+        elif was_empty and room.key != LOBBY_KEY and room.founder is None:
+            room.ops[key] = name
             if not room.total:  # a room new, not one with history that emptied: its defaults
                 room.topic_locked = True
+        return granted
 
     @staticmethod
     def may_enter(room: Room, session: Session, key: str | None) -> None:
@@ -149,13 +162,57 @@ class RoleManager:
             if done is not None:
                 made.append(done)
         self.speech_checked(room)
-        effects: list[Effect] = [room.broadcast(ev.ModeChanged(room.name, session.name, tuple(made), now))] \
+        self._accounts_roles(room, made)
+        effects: list[Effect] = [room.broadcast(ev.ModeChanged(room.name, session.name, tuple(made), now)),
+                                 *self.kept(room)] \
             if made else []  # nothing changed (already so): nothing to tell
         if refused is not None:
             if not made:
                 raise refused
             effects.append(Fail(session.conn_id, refused))
         return effects
+
+    def _accounts_roles(self, room: Room, made: list[tuple[bool, str, str | None]]) -> None:
+        """In a registered room a role given to a member logged in to an account is the account's:
+        it comes back at each join, after restarts too."""
+        if room.founder is None:
+            return []
+        for on, letter, who in made:
+            if letter not in ROLES or who is None:
+                continue
+            conn_id = self.state.names.get(who.casefold())
+            account = self.state.sessions[conn_id].account if conn_id is not None else None
+            if account is None or account == room.founder:
+                continue
+            held = room.account_roles.get(account)
+            if on and (letter == "o" or held != "o"):
+                room.account_roles[account] = letter
+            elif not on and held == letter:
+                del room.account_roles[account]
+
+    def kept(self, room: Room) -> list[Effect]:
+        """A room's rules written down (roomrules.py): the lobby has none to keep."""
+        if room.key == LOBBY_KEY:
+            return []
+        effects: list[Effect] = [] if room.stored else [Store(SaveRoom(room.key, room.name))]
+        room.stored = True
+        effects.append(Store(rules_of(room)))
+        return effects
+
+    def register_room(self, session: Session, cmd: RegisterRoom, now: float) -> list[Effect]:
+        """An operator logged in to an account registers the room: its founder from now on, and
+        its modes, bans and the roles it names kept across restarts (ChanServ REGISTER)."""
+        room = self._operated(session, cmd.room)
+        if session.account is None:
+            raise ProtocolError(ErrorCode.ACCOUNT_REQUIRED, f"log in to an account to register {room.name}")
+        if room.founder is not None:
+            founder = self.state.accounts.get(room.founder, room.founder)
+            raise ProtocolError(ErrorCode.ROOM_REGISTERED, f"{room.name} is registered already (to {founder})")
+        self.state.spend_token(session, now)
+        room.founder = session.account
+        assert session.name is not None
+        account = self.state.accounts.get(session.account, session.name)
+        return [Send((session.conn_id,), ev.RoomRegistered(room.name, account)), *self.kept(room)]
 
     def _existing(self, name: str) -> Room:
         room = self.state.rooms.get(room_key(name))

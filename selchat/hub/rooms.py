@@ -13,7 +13,7 @@ from selchat.events import JoinRoom, LeaveRoom, Rooms, Topic, Users
 from selchat.hub.budget import answer_budget, fitting, members_part, messages_fitting, room_bytes
 from selchat.hub.effects import Broadcast, Effect, Fail, Send, Then
 from selchat.hub.queries import who_extra
-from selchat.hub.roles import RoleManager
+from selchat.hub.roles import SERVICE, RoleManager
 from selchat.hub.sharing import Sharing
 from selchat.hub.state import LOBBY_KEY, ROOM_RE, Room, Session, State, one_line, room_key
 from selchat.hub.throttle import RoomCreations
@@ -43,7 +43,7 @@ class RoomManager:
         room = state.room(key, cmd.room, now)
         assert session.name is not None
         RoleManager.may_enter(room, session, cmd.key)
-        RoleManager.entered(room, session.name, room.size() == 0)
+        granted = RoleManager.entered(room, session, room.size() == 0)
         room.add(session.conn_id, session.name)
         session.rooms[key] = room
         effects = self.sharing.entered(room, session.name, now)
@@ -53,6 +53,8 @@ class RoomManager:
                                                         session.realname), session.conn_id))
             if session.away is not None:  # away-notify: one who comes in away is said to be away
                 effects.append(room.broadcast(ev.AwayChanged(session.name, session.away), session.conn_id))
+        if granted is not None:  # a registered room's role for this account, given as it comes in
+            effects.append(room.broadcast(ev.ModeChanged(room.name, SERVICE, ((True, granted, session.name),), now)))
         return effects
 
     def _may_make(self, session: Session, now: float) -> None:

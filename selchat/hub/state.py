@@ -22,6 +22,7 @@ from selchat.errors import ErrorCode, ProtocolError
 from selchat.hub.effects import Broadcast
 from selchat.hub.masks import MaskLists
 from selchat.records import Snapshot
+from selchat.roomrules import apply_rules
 
 if TYPE_CHECKING:
     from selchat.events import Authenticate, Join
@@ -35,7 +36,8 @@ LOBBY_KEY = LOBBY_ROOM
 class Room:
     __slots__ = ("key", "name", "members", "remote", "_roster", "topic", "topic_by", "topic_at", "recent", "total",
                  "stored", "synced", "awaiting", "ops", "voiced", "moderated", "topic_locked", "secret", "invite_only",
-                 "join_key", "limit", "invited", "no_outside", "masks", "created", "checks_speech")
+                 "join_key", "limit", "invited", "no_outside", "masks", "created", "checks_speech", "founder",
+                 "account_roles")
 
     def __init__(self, key: str, name: str, replay: int) -> None:
         self.key = key
@@ -67,6 +69,8 @@ class Room:
         self.masks = MaskLists()  # +b, +e, +I (hub/masks.py)
         self.created = 0.0  # when it was made (IRC's 329)
         self.checks_speech = False  # +m or a mute (m: ban): each message asks roles.may_speak
+        self.founder: str | None = None  # the account that registered it (roomrules.py keeps it all)
+        self.account_roles: dict[str, str] = {}  # in a registered room: account key -> "o" or "v"
 
     @property
     def roster(self) -> list[int]:
@@ -134,7 +138,8 @@ class Room:
     def lasting(self) -> bool:
         """A room exists while it has members or stored history: an empty room without history is
         forgotten, topic and all, so rooms made and left cannot pile up (issue 21, item 1)."""
-        return bool(self.members) or bool(self.remote) or self.total > 0 or self.key == LOBBY_KEY
+        return (bool(self.members) or bool(self.remote) or self.total > 0 or self.key == LOBBY_KEY
+                or self.founder is not None)
 
 
 class Session:
@@ -224,6 +229,9 @@ class State:
             room.total = state.total
             room.stored = True
             room.recent.extend(state.recent)
+            if state.rules:
+                apply_rules(room, state.rules)
+                room.checks_speech = room.moderated or room.masks.mutes()
         self.accounts.update(snapshot.accounts)
         for (recipient, sender), count in snapshot.waiting_dms.items():
             self.waiting_dms.setdefault(recipient, {})[sender] = count

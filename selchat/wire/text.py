@@ -337,6 +337,7 @@ _RENDER: dict[type, Callable[[TextCodec, Any], bytes]] = {
     ev.Registered: TextCodec._registered, ev.Kicked: TextCodec._kicked, ev.ModeChanged: TextCodec._modes,
     ev.Invited: TextCodec._invited, ev.Opered: lambda c, o: _line("* you are a server operator now"),
     ev.MaskList: TextCodec._masks,
+    ev.RoomRegistered: lambda c, r: _line(f"* {r.room} is now registered to your account, {r.founder}"),
     ev.Wallops: lambda c, w: _line(f"[{_hhmm(w.timestamp)}] ! {w.username} to the operators: {w.message}"),
 }
 # /op and the rest: a role given or taken (on, IRC's letter)

@@ -25,6 +25,7 @@ from selchat.events import (
     Nick,
     Pong,
     Quit,
+    RegisterRoom,
     Rooms,
     SetMode,
     Setname,
@@ -260,6 +261,10 @@ def message(c: IrcCodec, params: list[str], out: list[Any], notice: bool) -> Non
     for target in targets[:MAXTARGETS]:
         if target.startswith("#"):
             out.append(Chat(text, room=target, action=action, notice=notice, echo=echo, tags=tags))
+        elif target.casefold() == "chanserv" and text.split(" ")[0].upper() == "REGISTER" and not notice:
+            room = text.split(" ")[1] if " " in text else ""
+            out.append(RegisterRoom(room) if room.startswith("#") else c.wire._out(
+                "ChanServ!ChanServ@services", f"NOTICE {c.nick or '*'} :Syntax: REGISTER #room"))
         elif target.casefold() in SERVICES:
             if not notice:  # IDENTIFY user password: never delivered to a guest under that name
                 out.append(c.wire._out(c.server, f"NOTICE {c.nick or '*'} :There is no {flat(target)} here; "

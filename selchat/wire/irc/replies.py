@@ -399,6 +399,8 @@ REPLIES: dict[type, Callable[[IrcCodec, Any], bytes | None]] = {
     ev.Opered: opered, ev.MaskList: mask_list, ev.WasInfo: was_info, ev.Monitored: monitored,
     ev.MonitorList: lambda c, m: listed(c, "732", list(m.names)) + c.numeric("733", "End of MONITOR list"),
     ev.MonitorFull: monitor_full,
+    ev.RoomRegistered: lambda c, r: c.wire._out("ChanServ!ChanServ@services", f"NOTICE {c.nick} :{r.room} is now"
+                                                f" registered to your account, {r.founder}"),
     ev.Watched: lambda c, w: c.wire.encode(w.event) if "extended-monitor" in c.caps else None,
     ev.Wallops: lambda c, w: c.wire._out(mask(w.username), f"WALLOPS :{flat(w.message)}", w.timestamp),
 }

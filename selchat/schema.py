@@ -1,0 +1,70 @@
+"""The database's schema, as the migrations that build it: a file at version N runs the entries
+after N, in order, each in its own transaction (store.py), so an upgrade needs no step of its own."""
+
+from __future__ import annotations
+
+# Each entry upgrades the schema by one version; PRAGMA user_version says how far a file is.
+# Never edit an entry that has shipped: add one.
+MIGRATIONS: list[str] = [
+    # 1: room history and topics
+    """
+    CREATE TABLE rooms (
+        key TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        topic TEXT NOT NULL DEFAULT '',
+        topic_by TEXT,
+        topic_at REAL
+    );
+    CREATE TABLE messages (
+        room TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        username TEXT NOT NULL,
+        message TEXT NOT NULL,
+        action INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (room, ts)
+    ) WITHOUT ROWID;
+    """,
+    # 2: accounts, and private messages between accounts
+    """
+    CREATE TABLE accounts (
+        key TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        created REAL NOT NULL
+    );
+    CREATE TABLE dms (
+        id INTEGER PRIMARY KEY,
+        ts INTEGER NOT NULL,
+        sender TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        sender_name TEXT NOT NULL,
+        recipient_name TEXT NOT NULL,
+        message TEXT NOT NULL,
+        delivered INTEGER NOT NULL
+    );
+    CREATE INDEX dms_undelivered ON dms (recipient, delivered, ts);
+    """,
+    # 3: bans that outlast a restart (until: wall-clock seconds, NULL for good)
+    """
+    CREATE TABLE bans (
+        target TEXT PRIMARY KEY,
+        shown TEXT NOT NULL,
+        until REAL,
+        reason TEXT NOT NULL DEFAULT '',
+        created REAL NOT NULL
+    );
+    """,
+    # 4: a conversation's pages: the private messages between two accounts, by time
+    """
+    CREATE INDEX dms_pair ON dms (sender, recipient, ts);
+    """,
+    # 5: a room's rules that outlast its members (roomrules.py: modes, bans, founder, roles), as JSON
+    """
+    CREATE TABLE room_rules (
+        key TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        rules TEXT NOT NULL
+    );
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
