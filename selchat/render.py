@@ -214,6 +214,8 @@ class Renderer:
             return self._rooms(frame)
         if kind == "invited":
             return self.notice(f"{sanitize(get('by'))} invited {sanitize(get('username'))} to {sanitize(get('room'))}")
+        if kind == "room_registered":
+            return self.notice(f"{sanitize(get('room'))} is now registered to your account, {sanitize(get('founder'))}")
         if kind in ("kicked", "role", "room_mode", "ban", "unban", "bans"):
             return self._running(frame)
         if kind == "topic":

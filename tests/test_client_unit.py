@@ -124,3 +124,11 @@ async def _unpaced() -> float:
     for _ in range(1000):
         await pacer.wait()
     return loop.time() - start
+
+
+def test_running_a_room_from_the_terminal_parses_to_its_actions() -> None:
+    assert parse_input("/ban spammer") == Action("ban", "spammer")
+    assert parse_input("/unban m:spammer") == Action("unban", "m:spammer")
+    assert parse_input("/bans") == Action("bans")
+    assert parse_input("/register-room") == Action("register_room")
+    assert parse_input("/ban").kind == "invalid"

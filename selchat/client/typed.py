@@ -152,10 +152,10 @@ async def invite(session: Session, action: Action, pacer: Pacer | None) -> None:
 
 
 async def masks(session: Session, action: Action, pacer: Pacer | None) -> None:
-    """/ban NAME, /unban NAME, /bans: the current room's ban list."""
+    """/ban NAME, /unban NAME, /bans (the current room's ban list) and /register-room."""
     if session.v2():
         frame: dict[str, Any] = {"type": action.kind, "room": session.state.current}
-        if action.kind != "bans":
+        if action.kind in ("ban", "unban"):
             frame["mask"] = action.target
         await session.link.send(frame)
 
@@ -178,5 +178,5 @@ async def mode(session: Session, action: Action, pacer: Pacer | None) -> None:
 ACTIONS: dict[str, Act] = {
     "users": users, "ping": ping, "join": join, "part": part, "list": rooms, "names": names, "topic": topic,
     "nick": nick, "away": away, "register": register, "kick": kick, "role": role, "mode": mode,
-    "invite": invite, "ban": masks, "unban": masks, "bans": masks,
+    "invite": invite, "ban": masks, "unban": masks, "bans": masks, "register_room": masks,
 }

@@ -26,13 +26,14 @@ COMMANDS = {
     "/invite NAME": "ask someone into the current room (past +i)",
     "/ban NAME, /unban NAME": "keep someone out of the current room, or let them back (m:NAME only mutes them)",
     "/bans": "who is banned from the current room",
+    "/register-room": "make the current room, which you run, your account's: its modes, bans and operators are kept",
     "/mode [+m +t +s +i ...]": "the room's modes: moderated, topic locked, secret, invite only (without: show them)",
     "/ping": "the round trip to the server, in milliseconds",
     "/quit": "leave (also /exit, /q, Ctrl-D or Ctrl-C)",
 }
 COMMAND_WORDS = ("/help", "/join", "/part", "/list", "/names", "/users", "/topic", "/me", "/msg", "/nick", "/away",
                  "/register", "/ping", "/quit", "/exit", "/q", "/op", "/deop", "/voice", "/devoice", "/kick", "/mode",
-                 "/invite", "/ban", "/unban", "/bans")
+                 "/invite", "/ban", "/unban", "/bans", "/register-room")
 
 
 class ClientError(Exception):
@@ -114,11 +115,12 @@ def parse_input(line: str) -> Action:
 
 # running a room (its operators): the frame's role, or "kick" / "mode"
 RUNNING = {"/op": "operator", "/deop": "-operator", "/voice": "voice", "/devoice": "-voice", "/kick": "kick",
-           "/mode": "mode", "/invite": "invite", "/ban": "ban", "/unban": "unban", "/bans": "bans"}
+           "/mode": "mode", "/invite": "invite", "/ban": "ban", "/unban": "unban", "/bans": "bans",
+           "/register-room": "register_room"}
 
 
 def _running(word: str, arg: str) -> Action:
-    if word in ("/mode", "/bans"):
+    if word in ("/mode", "/bans", "/register-room"):
         return Action(RUNNING[word], text=arg)
     name, _, reason = arg.partition(" ")
     if not name:

@@ -21,6 +21,9 @@ export const HELP = [
   ["/voice NAME, /devoice NAME", "let someone speak in a moderated room, or not (operators)"],
   ["/kick NAME [REASON]", "put someone out of the room (operators)"],
   ["/invite NAME", "ask someone into the room"],
+  ["/ban NAME, /unban NAME", "keep someone out of the room, or let them back (m:NAME only mutes them)"],
+  ["/bans", "who is banned from the room"],
+  ["/register-room", "make the room you run your account's: its modes, bans and operators are kept"],
   ["/quit", "leave"],
 ];
 
@@ -54,6 +57,10 @@ export function command(text, here) {
       return who ? { type: "kick", room: here, username: who, ...(why.length ? { reason: why.join(" ") } : {}) }
         : "usage: /kick NAME [REASON]";
     }
+    case "/ban": case "/unban": return arg ? { type: word.toLowerCase().slice(1), room: here, mask: arg }
+      : `usage: ${word} NAME`;
+    case "/bans": return { type: "bans", room: here };
+    case "/register-room": return { type: "register_room", room: here };
     case "/op": case "/voice": return arg ? { type: "role", room: here, username: arg,
       role: word.toLowerCase() === "/op" ? "operator" : "voice" } : `usage: ${word} NAME`;
     case "/deop": case "/devoice": return arg ? { type: "role", room: here, username: arg, role: null }

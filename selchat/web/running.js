@@ -22,6 +22,21 @@ export function runningHandlers({ room, line, drawn }) {
       line(f.room, [`${f.by} ${f.given ? "made" : "no longer made"} ${f.username} ${ROLE[f.role]}`], "event", f.timestamp);
       drawn(f.room);
     },
+    ban(f) {
+      line(f.room, [`${f.by} banned ${f.mask}` + (f.list === "bans" ? "" : ` (${f.list.replace("_", " ")})`)], "event",
+        f.timestamp);
+    },
+    unban(f) {
+      line(f.room, [`${f.by} lifted the ban on ${f.mask}`], "event", f.timestamp);
+    },
+    bans(f) {
+      const masks = f.masks.map((m) => m.mask);
+      line(f.room, [`${f.list.replace("_", " ")} in ${f.room}: ${masks.length ? masks.join(", ") : "nobody"}`], "notice",
+        Date.now() / 1000);
+    },
+    room_registered(f) {
+      line(f.room, [`${f.room} is now registered to your account, ${f.founder}`], "notice", Date.now() / 1000);
+    },
     invited(f) {
       line(f.room, [`${f.by} invited ${f.username} to ${f.room}`], "notice", f.timestamp);
     },
@@ -60,6 +75,11 @@ export function memberMenu(r, name, me, send, talk) {
     items.push(role === "operator" ? item("Take operator", set(null)) : item("Make operator", set("operator")));
     if (role !== "operator") items.push(role === "voice" ? item("Take voice", set(null)) : item("Give voice", set("voice")));
     items.push(item(`Put out of ${r.name}`, () => send({ type: "kick", room: r.name, username: name })));
+    items.push(item(`Ban from ${r.name}`, () => {
+      send({ type: "ban", room: r.name, mask: name });
+      send({ type: "kick", room: r.name, username: name, reason: "banned" });
+    }));
+    items.push(item(`Mute in ${r.name}`, () => send({ type: "ban", room: r.name, mask: `m:${name}` })));
   }
   if (items.length === 1) { talk(); return; }  // nothing else to offer: straight to the conversation
   const title = document.createElement("h2");
