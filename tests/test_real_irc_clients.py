@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clients import finished, port_args
+from tests.clients import RawClient, finished, port_args
 from tests.helpers import DEADLINE, ServerProcess, wait_for
 
 
@@ -104,3 +104,76 @@ def test_weechat(spawn, server: ServerProcess, tmp_path: Path) -> None:
     time.sleep(0)  # nothing to wait for: the client has exited
     alice.sendline("/quit")
     assert finished(alice) == 0
+
+
+@pytest.mark.skipif(shutil.which("irssi") is None or shutil.which("tmux") is None,
+                    reason="irssi and tmux (Debian packages) are not installed")
+def test_irssi_operator_kicks_and_bans_a_json_user(server: ServerProcess, tmp_path: Path) -> None:
+    home = tmp_path / "irssi"
+    home.mkdir()
+    irssi = Tmux(tmp_path, "irssiop", f"TERM=xterm irssi --home={home} -n chanop -c 127.0.0.1 -p {server.port}")
+    target: RawClient | None = None
+    try:
+        irssi.wait("Welcome to selchat")
+        irssi.type("/join #ops")
+        irssi.wait("Total of 1 nicks")  # the first one in: its operator
+        target = RawClient(server.address)  # silent for a second, it would be taken for a person at nc
+        target.join("jsonuser", version=2)
+        target.send(type="join_room", room="#ops")
+        target.expect("room_joined")
+        irssi.wait("jsonuser")
+        irssi.type("/kick jsonuser stop that")
+        assert target.expect("kicked")["reason"] == "stop that"
+        target.send(type="join_room", room="#ops")
+        target.expect("room_joined")
+        irssi.type("/ban jsonuser!*@*")
+        assert target.expect("ban")["mask"] == "jsonuser!*@*"
+        irssi.type("/kick jsonuser banned")
+        target.expect("kicked")
+        target.send(type="join_room", room="#ops")
+        assert "banned" in target.error("banned_from_room")["message"]
+        irssi.wait("jsonuser!*@*")  # irssi shows the mode change
+    finally:
+        if target is not None:
+            target.close()
+        irssi.kill()
+
+
+@pytest.mark.skipif(shutil.which("weechat-headless") is None, reason="weechat-headless (Debian) is not installed")
+def test_a_json_operator_moderates_and_weechat_speaks_once_voiced(server: ServerProcess, tmp_path: Path) -> None:
+    op = RawClient(server.address)
+    op.join("jsonop", version=2)
+    op.send(type="join_room", room="#quiet")
+    op.expect("room_joined")
+    op.send(type="room_mode", room="#quiet", moderated=True)
+    op.expect("room_mode")
+    home = tmp_path / "weechat"
+    commands = ";".join([
+        "/set logger.file.flush_delay 0",  # each line in the log as it comes: the test reads it meanwhile
+        "/set irc.server_default.nicks wee",
+        "/set irc.server_default.autojoin_dynamic off",
+        f"/server add t 127.0.0.1/{server.port} -notls -autojoin=#quiet",
+        "/connect t",
+        "/wait 3 /msg -server t #quiet before the voice",
+        "/wait 8 /msg -server t #quiet after the voice",
+        "/wait 10 /quit",
+    ])
+    weechat = subprocess.Popen(["weechat-headless", "--dir", str(home), "--run-command", commands],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        op.expect("user_joined", username="wee")
+        logs = home / "logs"  # the refusal (404) lands in the channel's buffer or the server's
+
+        def refused() -> bool:
+            return any("moderated" in log.read_text(errors="replace") for log in logs.glob("*.weechatlog"))
+        wait_for(refused, what="the refusal (404, moderated) in WeeChat's logs")
+        op.send(type="role", room="#quiet", username="wee", role="voice")
+        op.expect("role", username="wee")
+        said = op.expect("chat", username="wee")
+        assert said["message"] == "after the voice"  # the first line never reached the room
+        assert weechat.wait(DEADLINE) == 0
+    finally:
+        op.close()
+        if weechat.poll() is None:
+            weechat.kill()
+            weechat.wait()
