@@ -58,6 +58,13 @@ class RegisterRoom:
 
 
 @dataclass(slots=True)
+class SetBot:
+    """Say one is a bot, or not (IRC's user mode +B): others see it in WHOIS, WHO and a tag."""
+
+    bot: bool
+
+
+@dataclass(slots=True)
 class Setname:
     """A new real name (IRC's SETNAME): those who share a room hear it."""
 
@@ -270,12 +277,13 @@ class Authenticate:
 
 Command = Union[Join, Chat, Dm, Users, Ping, Pong, Quit, JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick,
                 Away, Register, Whois, Lusers, Authenticate, Who, Kick, SetMode, Invite, Oper, Kill, Wallops, Whowas,
-                TagMsg, Setname, Monitor, HistoryTargets, RegisterRoom]
+                TagMsg, Setname, Monitor, HistoryTargets, RegisterRoom, SetBot]
 
 # Commands a JSON client must have joined with "version": 2 to use (its codec refuses them).
 V2_COMMANDS = frozenset({JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick, Away, Register, Whois, Lusers,
                          Who, Kick, SetMode, Invite, Oper, Kill, Wallops, Whowas, TagMsg,
-                         Setname, Monitor, HistoryTargets, RegisterRoom})
+                         Setname, Monitor, HistoryTargets, RegisterRoom,
+                         SetBot})
 
 MAX_TIMESTAMP = 1_000_000_000_000
 

@@ -64,6 +64,7 @@ class Message:
     notice: bool = False
     tags: str = ""  # the sender's client-only tags, as IRC writes them (+draft/reply=...;+typing=...)
     account: str | None = None  # the sender's account (IRC's account-tag)
+    bot: bool = False  # from a bot (IRC's bot tag)
 
 
 @dataclass(slots=True)
@@ -88,6 +89,7 @@ class DirectMessage:
     away: str | None = None  # the recipient's away message, for the sender's receipt
     tags: str = ""  # the sender's client-only tags (Message's)
     account: str | None = None  # the sender's account (IRC's account-tag)
+    bot: bool = False  # from a bot (IRC's bot tag)
 
 
 @dataclass(slots=True)
@@ -104,6 +106,7 @@ class UserList:
     secret: bool = False  # the room is +s (IRC's NAMES says "@" for it)
     opers: tuple[str, ...] = ()  # those of ``users`` who are server operators (WHO's "*")
     extra: tuple[tuple[str, str, int], ...] = ()  # WHO's: (account or "", address or "", seconds idle) each
+    bots: tuple[str, ...] = ()  # those of ``users`` who say they are bots (WHO's "B")
 
 
 @dataclass(slots=True)
@@ -311,6 +314,14 @@ class Watched:
 
 
 @dataclass(slots=True)
+class BotChanged:
+    """One's own bot mode, as set (IRC: MODE nick +B)."""
+
+    username: str
+    bot: bool
+
+
+@dataclass(slots=True)
 class RoomRegistered:
     room: str
     founder: str
@@ -352,6 +363,7 @@ class UserInfo:
     roles: tuple[tuple[str, str], ...] = ()  # (room, "o" or "v"): the rooms of ``rooms`` where they have a role
     signon: float = 0.0  # when they connected
     oper: bool = False  # a server operator (WHOIS's 313)
+    bot: bool = False  # says it is a bot (WHOIS's 335)
 
 
 @dataclass(slots=True)
@@ -384,4 +396,4 @@ Event = Union[Welcome, UserJoined, UserLeft, Message, DirectMessage, UserList, P
               TopicIs, UserInfo, ServerStats, LoggedIn, HistoryBatch, DmHistoryBatch, Kicked, ModeChanged,
               Invited, Opered, Wallops, WasInfo, TagMessage, AccountChanged, RealnameChanged,
               Monitored, MonitorList, MonitorFull, Watched, HistoryTargetList,
-              RoomRegistered]
+              RoomRegistered, BotChanged]

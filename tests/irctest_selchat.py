@@ -44,6 +44,7 @@ class SelchatController(BaseServerController, DirectoryBasedController):
     software_name = "selchat"
     supported_sasl_mechanisms = {"PLAIN"}
     supports_sts = False
+    extban_mute_char = "m"  # m:MASK on the ban list mutes (hub/masks.py), as ergo's
 
     def run(
         self,

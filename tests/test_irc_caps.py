@@ -193,3 +193,19 @@ def test_chathistory_of_a_conversation_and_targets(server: ServerProcess, socket
     seen = []
     again.expect("BATCH -", seen)
     assert not any(" PRIVMSG " in line for line in seen)
+
+
+def test_a_bot_says_so_in_whois_who_and_a_tag(server: ServerProcess, sockets: list) -> None:
+    bot = _irc(server, sockets, "beeper", "")
+    bot.send("MODE beeper +B")
+    assert bot.expect("MODE beeper").endswith("MODE beeper +B")
+    reader = _irc(server, sockets, "reader", "message-tags")
+    for client in (bot, reader):
+        client.send("JOIN #bots")
+        client.expect(" 366 ")
+    bot.send("PRIVMSG #bots :beep")
+    assert reader.expect(":beep").startswith("@bot;")
+    reader.send("WHOIS beeper", "WHO #bots")
+    assert reader.expect(" 335 ").endswith("beeper :is a bot")
+    rows = [reader.expect(" 352 "), reader.expect(" 352 ")]
+    assert any(row.split(" ")[7] == "beeper" and "B" in row.split(" ")[8] for row in rows)

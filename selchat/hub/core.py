@@ -42,6 +42,7 @@ from selchat.events import (
     Register,
     RegisterRoom,
     Rooms,
+    SetBot,
     SetMode,
     Setname,
     TagMsg,
@@ -101,7 +102,8 @@ class Hub:
         rooms, names, accounts, messages, queries = self.rooms, self.names, self.accounts, self.messages, self.queries
         self._handlers: dict[type, Handler] = {
             Join: accounts.join, Authenticate: accounts.authenticate, Register: accounts.register, Oper: accounts.oper,
-            Nick: names.nick, Away: names.away, Setname: names.setname, Monitor: self.monitors.monitor,
+            Nick: names.nick, Away: names.away, Setname: names.setname, SetBot: names.set_bot,
+            Monitor: self.monitors.monitor,
             Chat: messages.chat, Dm: messages.dm, TagMsg: messages.tag_message, History: messages.history,
             DmHistory: messages.dm_history, HistoryTargets: messages.history_targets,
             JoinRoom: rooms.join_room, LeaveRoom: rooms.leave_room, Rooms: rooms.rooms, Users: rooms.users,

@@ -51,14 +51,18 @@ def _pattern(mask: str) -> re.Pattern[str]:
                       re.DOTALL)
 
 
-def matches(mask: str, name: str, account: str | None, address: str | None) -> bool:
-    """Whether a plain mask (or ``a:``) names this member."""
+def matches(mask: str, name: str, account: str | None, address: str | None, user: str | None = None) -> bool:
+    """Whether a plain mask (or ``a:``) names this member: by the mask others see, by its user
+    name (IRC's ident) and by its address."""
     if mask.startswith(ACCOUNT):
         return account is not None and _pattern(mask[len(ACCOUNT):]).fullmatch(account.casefold()) is not None
     pattern = _pattern(mask)
-    if pattern.fullmatch(f"{name}!{name}@{USER_HOST}".casefold()):
-        return True
-    return address is not None and pattern.fullmatch(f"{name}!{name}@{address}".casefold()) is not None
+    users = {name, user or name}
+    hosts = (USER_HOST, address) if address is not None else (USER_HOST,)
+    return any(pattern.fullmatch(f"{name}!{u}@{h}".casefold()) for u in users for h in hosts)
+
+
+Who = tuple  # (name, account, address, user): whom a list is asked about
 
 
 class MaskLists:
@@ -94,23 +98,24 @@ class MaskLists:
                 return found.pop(key)[0]
         return None
 
-    def _any(self, letter: str, name: str, account: str | None, address: str | None, muting: bool) -> bool:
+    def _any(self, letter: str, who: Who, muting: bool) -> bool:
         for mask, _, _ in self.lists.get(letter, {}).values():
             if mask.startswith(MUTE) != muting:
                 continue
-            if matches(mask[len(MUTE):] if muting else mask, name, account, address):
+            if matches(mask[len(MUTE):] if muting else mask, *who):
                 return True
         return False
 
-    def banned(self, name: str, account: str | None, address: str | None) -> bool:
-        """Kept out: a ban matches, and no exception does."""
-        return self._any("b", name, account, address, False) and not self._any("e", name, account, address, False)
+    def banned(self, *who: str | None) -> bool:
+        """Kept out: a ban matches (name, account, address, user), and no exception does."""
+        return self._any("b", who, False) and not self._any("e", who, False)
 
-    def muted(self, name: str, account: str | None, address: str | None) -> bool:
-        return self._any("b", name, account, address, True) and not self._any("e", name, account, address, False)
+    def muted(self, *who: str | None) -> bool:
+        """Muted: an m: ban matches, and no exception does (plain, or an m: one)."""
+        return self._any("b", who, True) and not self._any("e", who, False) and not self._any("e", who, True)
 
-    def invite_excepted(self, name: str, account: str | None, address: str | None) -> bool:
-        return self._any("I", name, account, address, False)
+    def invite_excepted(self, *who: str | None) -> bool:
+        return self._any("I", who, False)
 
     def mutes(self) -> bool:
         return any(mask.startswith(MUTE) for mask, _, _ in self.lists.get("b", {}).values())

@@ -55,7 +55,7 @@ class MessageManager:
             stamp = state.last_stamp + 1
         state.last_stamp = stamp
         message = ev.Message(room.name, name, text, stamp / 1_000_000, cmd.action, False, cmd.notice, cmd.tags,
-                             state.accounts.get(session.account) if session.account else None)
+                             state.accounts.get(session.account) if session.account else None, session.bot)
         session.spoke_at = now
         room.recent.append(message)
         room.total += 1
@@ -89,7 +89,7 @@ class MessageManager:
         assert recipient.name is not None
         dm = ev.DirectMessage(session.name, recipient.name, text, state.stamp(now), action=cmd.action,
                               notice=cmd.notice, away=recipient.away, tags=cmd.tags,
-                              account=state.account_name(session))
+                              account=state.account_name(session), bot=session.bot)
         # one Send each: a codec may answer its own sender differently (IRC: only with echo-message)
         effects: list[Effect] = [Send((target,), dm)]
         if target != session.conn_id:

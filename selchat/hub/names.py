@@ -7,7 +7,7 @@ from collections.abc import Callable
 from selchat import outbound as ev
 from selchat.config import AWAY_MAX, LOBBY_ROOM
 from selchat.errors import LOG_IN_TO_IT, ErrorCode, ProtocolError
-from selchat.events import Away, Join, Nick, Setname
+from selchat.events import Away, Join, Nick, SetBot, Setname
 from selchat.hub.effects import Effect, Fail, Send
 from selchat.hub.monitors import MonitorManager
 from selchat.hub.rooms import RoomManager
@@ -141,6 +141,11 @@ class NameManager:
         renamed = ev.NickChanged(old, new, now, lobby)
         return [Send(state.sharers(session), renamed), *self.sharing.renamed(session, old, new, renamed, now),
                 *(self.monitors.offline(old) + self.monitors.online(new) if key != old.casefold() else [])]
+
+    def set_bot(self, session: Session, cmd: SetBot, now: float) -> list[Effect]:
+        session.bot = cmd.bot
+        assert session.name is not None
+        return [Send((session.conn_id,), ev.BotChanged(session.name, cmd.bot))]
 
     def setname(self, session: Session, cmd: Setname, now: float) -> list[Effect]:
         realname = one_line(cmd.realname)

@@ -42,7 +42,7 @@ class QueryManager:
         address = who.address if session.oper else ""  # an address is for server operators' eyes
         info = ev.UserInfo(who.name, account, who.away, tuple(r.name for r in who.rooms.values()), address,
                            max(0.0, now - who.spoke_at), who.user, who.realname, cmd.tag, roles, who.signon,
-                           who.oper)
+                           who.oper, who.bot)
         return [Send((session.conn_id,), info)]
 
     def lusers(self, session: Session, cmd: Lusers, now: float) -> list[Effect]:
@@ -73,7 +73,8 @@ class QueryManager:
         listing = ev.UserList(cmd.mask, part, tuple((n, away[n]) for n in part if n in away), cmd.tag, "",  # type: ignore[misc]
                               tuple(info[n] for n in part), more, cmd.after is None,  # type: ignore[index]
                               opers=tuple(s.name for s in found if s.oper and s.name in part),
-                              extra=tuple(who_extra(state, by_name[n], session, now) for n in part))
+                              extra=tuple(who_extra(state, by_name[n], session, now) for n in part),
+                              bots=tuple(s.name for s in found if s.bot and s.name in part))
         effects: list[Effect] = [Send((session.conn_id,), listing)]
         if more:  # WHO is IRC's: its parts stream, each once the one before is read
             effects.append(Then(session.conn_id, Who(cmd.mask, part[-1], cmd.tag)))

@@ -56,13 +56,13 @@ class RoleManager:
         name = session.name
         assert name is not None
         masks = room.masks
-        if masks and masks.banned(name, session.account, session.address):
+        if masks and masks.banned(name, session.account, session.address, session.user):
             raise ProtocolError(ErrorCode.BANNED_FROM_ROOM, f"you are banned from {room.name} (+b)")
         if not room.members and not room.remote:
             return  # nobody there: the one coming in runs it
         invited = name.casefold() in room.invited
         if room.invite_only and not invited and not (masks and masks.invite_excepted(
-                name, session.account, session.address)):
+                name, session.account, session.address, session.user)):
             raise ProtocolError(ErrorCode.INVITE_ONLY, f"{room.name} lets in only those invited (+i)")
         if room.join_key is not None and key != room.join_key and not invited:
             raise ProtocolError(ErrorCode.BAD_ROOM_KEY, f"{room.name} needs its key (+k)")
@@ -86,7 +86,7 @@ class RoleManager:
         if room.moderated:
             raise ProtocolError(ErrorCode.MODERATED, f"{room.name} is moderated: only its operators and those"
                                 " they voice speak there")
-        if room.masks.muted(name, session.account, session.address):
+        if room.masks.muted(name, session.account, session.address, session.user):
             raise ProtocolError(ErrorCode.MODERATED, f"you are muted in {room.name}")
 
     def from_outside(self, session: Session, name: str | None) -> Room:
@@ -95,7 +95,7 @@ class RoleManager:
         if room is None or room.no_outside or not room.lasting:
             return self.state.my_room(session, name)  # the usual refusal
         assert session.name is not None
-        if room.masks and room.masks.banned(session.name, session.account, session.address):
+        if room.masks and room.masks.banned(session.name, session.account, session.address, session.user):
             raise ProtocolError(ErrorCode.BANNED_FROM_ROOM, f"you are banned from {room.name} (+b)")
         if room.checks_speech:
             self.may_speak(room, session)

@@ -204,7 +204,8 @@ class RoomManager:
                               room.topic, tuple(info.get(n, (n, n)) for n in part) if info is not None else (),
                               more, cmd.after is None, room.roles(), room.secret,
                               tuple(n for cid, n in room.members.items() if sessions[cid].oper),
-                              self._extra(room, part, session, now) if cmd.detail else ())
+                              self._extra(room, part, session, now) if cmd.detail else (),
+                              tuple(n for cid, n in room.members.items() if sessions[cid].bot))
         effects: list[Effect] = [Send((session.conn_id,), listing)]
         if more and cmd.stream:
             effects.append(Then(session.conn_id, replace(cmd, after=part[-1])))

@@ -19,6 +19,7 @@ from selchat.frames import join_version, parse
 from selchat.outbound import (
     Announcement,
     AwayChanged,
+    BotChanged,
     DirectMessage,
     DmHistoryBatch,
     Event,
@@ -203,6 +204,7 @@ V2: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
                        "timestamp": e.timestamp},
     ModeChanged: lambda e: _modes(e),
     MaskList: _mask_list,
+    BotChanged: lambda e: {"type": "bot", "bot": e.bot},
     RoomRegistered: lambda e: {"type": "room_registered", "room": e.room, "founder": e.founder},
     Monitored: lambda e: {"type": "monitor", "online": list(e.online), "offline": list(e.offline)},
     MonitorList: lambda e: {"type": "monitor", "watching": list(e.names)},

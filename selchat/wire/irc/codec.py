@@ -42,6 +42,7 @@ class IrcCodec:
         self.batches = 0
         self.motd = ""
         self.client_tags = ""  # the line being handled's "+" tags (commands.dispatch)
+        self.bot = False  # its own +B
 
     # -- in -------------------------------------------------------------------------------------
     def feed(self, data: bytes) -> list[Command | ProtocolError | bytes]:

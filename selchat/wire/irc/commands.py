@@ -27,6 +27,7 @@ from selchat.events import (
     Quit,
     RegisterRoom,
     Rooms,
+    SetBot,
     SetMode,
     Setname,
     TagMsg,
@@ -355,7 +356,11 @@ def mode(c: IrcCodec, params: list[str], out: list[Any]) -> None:
         else:
             out.append(SetMode(target))  # 324: what is on
     elif c.nick and target.lower() == c.nick.lower():
-        out.append(c.numeric("221", "+i"))
+        letters = params[1] if len(params) > 1 else ""
+        if "B" in letters:  # bot mode (IRCv3 bot-mode); other letters of one's own are as they are
+            out.append(SetBot(not letters.startswith("-")))
+        else:
+            out.append(c.numeric("221", "+iB" if c.bot else "+i"))
     else:
         out.append(c.numeric("502", "Can't change mode for other users"))
 

@@ -88,7 +88,8 @@ def direct(c: IrcCodec, d: ev.DirectMessage) -> bytes | None:
     echo = "echo-message" in c.caps
     if mine and d.to.lower() != d.sender.lower() and not echo:
         return away or None  # the sender's receipt: only with echo-message
-    line = c.wire.message(d.sender, d.to, d.text, d.timestamp, d.action, d.notice, tags=d.tags, account=d.account)
+    line = c.wire.message(d.sender, d.to, d.text, d.timestamp, d.action, d.notice, tags=d.tags, account=d.account,
+                          bot=d.bot)
     if mine and echo and d.to.lower() == d.sender.lower():
         return line + line  # to oneself: the delivery, and the echo (codec.labeled labels the echo)
     return away + line
@@ -104,9 +105,11 @@ def user_list(c: IrcCodec, u: ev.UserList) -> bytes:
     channel = u.room if kind == "who" else "*"
     prefix = prefixes(c, u.roles)
     opers = set(u.opers)  # "*": a server operator, between the away flag and the room role
+    bots = set(u.bots)
 
     def flags(n: str) -> str:
-        return ("G" if n in away else "H") + ("*" if n in opers else "") + prefix.get(n, "")
+        return ("G" if n in away else "H") + ("*" if n in opers else "") + prefix.get(n, "") + \
+            ("B" if n in bots else "")
     if whox:
         extra = u.extra or tuple(("", "", 0) for _ in u.users)
         lines = [whox_row(c, whox, channel, n, user, real, flags(n), more)
@@ -254,6 +257,8 @@ def whois(c: IrcCodec, info: ev.UserInfo) -> bytes:
     lines += c.numeric("312", n, c.server, "selchat")
     if info.oper:
         lines += c.numeric("313", n, "is an IRC operator")
+    if info.bot:
+        lines += c.numeric("335", n, "is a bot")
     if info.address:  # to a server operator only
         lines += c.numeric("338", n, info.address, "actually using host")
     if info.away:
@@ -385,6 +390,11 @@ def monitored(c: IrcCodec, m: ev.Monitored) -> bytes:
     return listed(c, "730", [mask(n) for n in m.online]) + listed(c, "731", list(m.offline))
 
 
+def bot_changed(c: IrcCodec, b: ev.BotChanged) -> bytes:
+    c.bot = b.bot
+    return c.wire._out(mask(b.username), f"MODE {b.username} {'+' if b.bot else '-'}B")
+
+
 def monitor_full(c: IrcCodec, m: ev.MonitorFull) -> bytes:
     return c.numeric("734", str(m.limit), ",".join(m.names)[:300], "Monitor list is full")
 
@@ -398,7 +408,7 @@ REPLIES: dict[type, Callable[[IrcCodec, Any], bytes | None]] = {
     ev.ModeChanged: lambda c, m: modes(c, m) if m.by is None else c.wire.encode(m), ev.Invited: invited,
     ev.Opered: opered, ev.MaskList: mask_list, ev.WasInfo: was_info, ev.Monitored: monitored,
     ev.MonitorList: lambda c, m: listed(c, "732", list(m.names)) + c.numeric("733", "End of MONITOR list"),
-    ev.MonitorFull: monitor_full,
+    ev.MonitorFull: monitor_full, ev.BotChanged: bot_changed,
     ev.RoomRegistered: lambda c, r: c.wire._out("ChanServ!ChanServ@services", f"NOTICE {c.nick} :{r.room} is now"
                                                 f" registered to your account, {r.founder}"),
     ev.Watched: lambda c, w: c.wire.encode(w.event) if "extended-monitor" in c.caps else None,

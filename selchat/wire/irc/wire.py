@@ -32,8 +32,10 @@ class IrcWire:
         return wire
 
     def _out(self, source: str, rest: str, timestamp: float | None = None, batch: str | None = None,
-             ident: bool = False, client_tags: str = "", account: str | None = None) -> bytes:
+             ident: bool = False, client_tags: str = "", account: str | None = None, bot: bool = False) -> bytes:
         tags = [client_tags] if client_tags and self.tags else []
+        if bot and self.tags:
+            tags.append("bot")
         if account and self.account_tag:
             tags.append(f"account={account}")
         if batch is not None:
@@ -46,7 +48,8 @@ class IrcWire:
         return fit(f"{head}:{source} {rest}")
 
     def message(self, sender: str, target: str, text: str, timestamp: float, action: bool, notice: bool,
-                history: bool = False, batch: str | None = None, tags: str = "", account: str | None = None) -> bytes:
+                history: bool = False, batch: str | None = None, tags: str = "", account: str | None = None,
+                bot: bool = False) -> bytes:
         verb = "NOTICE" if notice else "PRIVMSG"
         text = flat(text)
         if history and not self.server_time:
@@ -58,7 +61,7 @@ class IrcWire:
         if len(prefix.encode()) + len(data) + len(suffix) + 1 <= LINE_MAX:
             # what an IRC client could send in one line arrives in one line, cut by _out on a
             # character boundary if the sender's mask pushes it past 512 bytes, as servers do
-            return self._out(mask(sender), prefix + text + suffix, timestamp, batch, True, tags, account)
+            return self._out(mask(sender), prefix + text + suffix, timestamp, batch, True, tags, account, bot)
         # longer (from the page or selchat join): split so that IRC users read it whole
         room = LINE_MAX - len(f":{mask(sender)} {prefix}{suffix}\r\n".encode()) - 8
         out = []
@@ -71,7 +74,7 @@ class IrcWire:
                 except UnicodeDecodeError:
                     piece = piece[:-1]
             out.append(self._out(mask(sender), prefix + piece.decode("utf-8", "replace") + suffix, timestamp,
-                                 batch, True, tags, account))
+                                 batch, True, tags, account, bot))
             data = data[len(piece):]
             if not data or not piece:
                 break
@@ -84,7 +87,7 @@ class IrcWire:
     # -- one renderer an event type (the table below) ---------------------------------------------
     def _said(self, m: ev.Message) -> bytes:
         return self.message(m.username, m.room, m.text, m.timestamp, m.action, m.notice, m.history, None, m.tags,
-                            m.account)
+                            m.account, m.bot)
 
     def _tagged(self, t: ev.TagMessage) -> bytes | None:
         if not self.tags:
