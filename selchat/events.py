@@ -127,6 +127,8 @@ class Rooms:
     after: str | None = None
     limit: int = 0
     stream: bool = False
+    # IRC's ELIST: "#a*" names like it, "!#a*" names unlike it, ">N" / "<N" more or fewer members
+    filters: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

@@ -94,7 +94,7 @@ def test_console_reaches_irc_users(console: tuple[pexpect.spawn, tuple[str, int]
                      r"database writes pending \d+; up 0m\d\ds; RSS [\d.]+ MB")
         child.sendline("tea is ready")
         child.expect("announced to 3 users")
-        assert roomless.expect("NOTICE").endswith("NOTICE * :tea is ready")
+        assert roomless.expect("NOTICE * :").endswith("NOTICE * :tea is ready")
         child.sendline("/kick ircy")
         child.expect("kicked ircy")
         assert "ERROR :Closing link" in ircy.expect("ERROR")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import fnmatch
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -18,6 +19,21 @@ from selchat.hub.sharing import Sharing
 from selchat.hub.state import LOBBY_KEY, ROOM_RE, Room, Session, State, one_line, room_key
 from selchat.hub.throttle import RoomCreations
 from selchat.records import RoomsListed, TopicLoaded
+
+
+def listed(room: ev.RoomInfo, filters: tuple[str, ...]) -> bool:
+    """Whether a room passes every filter of a LIST (IRC's ELIST=MNU): a name mask, one it must
+    not match (!), more (>N) or fewer (<N) members."""
+    for word in filters:
+        if word[:1] in "<>" and word[1:].isdigit():
+            if (room.users <= int(word[1:])) if word[0] == ">" else (room.users >= int(word[1:])):
+                return False
+        elif word.startswith("!"):
+            if fnmatch.fnmatchcase(room.room.casefold(), word[1:].casefold()):
+                return False
+        elif not fnmatch.fnmatchcase(room.room.casefold(), word.casefold()):
+            return False
+    return True
 
 
 class RoomManager:
@@ -163,6 +179,8 @@ class RoomManager:
     def _page(self, session: Session, cmd: Rooms, rooms: dict[str, ev.RoomInfo]) -> list[Effect]:
         """The rooms after ``cmd.after`` by name, as many as the asker's limit and one answer
         hold (budget.py); for a streamed list, the next part once this one has been read."""
+        if cmd.filters:
+            rooms = {key: r for key, r in rooms.items() if listed(r, cmd.filters)}
         keys = sorted(rooms)
         start = 0 if cmd.after is None else bisect.bisect_right(keys, room_key(cmd.after))
         rest = [rooms[k] for k in keys[start:]]
@@ -171,7 +189,7 @@ class RoomManager:
         more = len(page) < len(rest)
         effects: list[Effect] = [Send((session.conn_id,), ev.RoomList(tuple(page), more, cmd.after is None))]
         if more and cmd.stream:
-            effects.append(Then(session.conn_id, Rooms(page[-1].room, cmd.limit, stream=True)))
+            effects.append(Then(session.conn_id, Rooms(page[-1].room, cmd.limit, True, cmd.filters)))
         return effects
 
     def rooms_listed(self, session: Session, result: RoomsListed, now: float) -> list[Effect]:

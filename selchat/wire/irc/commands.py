@@ -43,6 +43,7 @@ from selchat.wire.irc.lines import (
     CAPS,
     CHANLIMIT,
     CTCP,
+    KICK_TARGETS,
     MAXTARGETS,
     SASL_CHUNK,
     SASL_MAX,
@@ -305,11 +306,15 @@ def names(c: IrcCodec, params: list[str], out: list[Any]) -> None:
     if not params:
         out.append(c.numeric("366", "*", "End of /NAMES list"))
         return
-    out.extend(Users(room, tag="names", stream=True) for room in params[0].split(",") if room)
+    rooms = [room for room in params[0].split(",") if room][:CHANLIMIT]
+    # NAMES #a,#b: a 353 for each, and one 366 at the end naming them all (RFC 2812)
+    out.extend(Users(room, tag="names" if len(rooms) == 1 else "names " + (",".join(rooms) if i == len(rooms) - 1
+                     else ""), stream=True) for i, room in enumerate(rooms))
 
 
 def rooms(c: IrcCodec, params: list[str], out: list[Any]) -> None:
-    out.append(Rooms(stream=True))  # in parts, each once the one before is read
+    filters = tuple(word for word in params[0].split(",") if word)[:8] if params else ()  # ELIST=MNU
+    out.append(Rooms(stream=True, filters=filters))  # in parts, each once the one before is read
 
 
 def who(c: IrcCodec, params: list[str], out: list[Any]) -> None:
@@ -375,7 +380,13 @@ def kick(c: IrcCodec, params: list[str], out: list[Any]) -> None:
     if len(params) < 2:
         out.append(c.numeric("461", "KICK", "Not enough parameters"))
         return
-    out.extend(Kick(params[0], nick, params[2] if len(params) > 2 else None) for nick in params[1].split(",") if nick)
+    rooms = [room for room in params[0].split(",") if room]
+    nicks = [nick for nick in params[1].split(",") if nick][:KICK_TARGETS]
+    reason = params[2] if len(params) > 2 else None
+    if len(rooms) == len(nicks) > 1:  # KICK #a,#b bob,carol: each room with its nick (RFC 2812)
+        out.extend(Kick(room, nick, reason) for room, nick in zip(rooms, nicks, strict=True))
+    else:
+        out.extend(Kick(rooms[0] if rooms else "", nick, reason) for nick in nicks)
 
 
 COMMANDS: dict[str, Verb] = {

@@ -30,6 +30,7 @@ CAPS = {"account-notify": None, "account-tag": None, "away-notify": None, "batch
 # what the codec holds a line to (issue 21, item 16); the rest are answered, not flooded in.
 CHANLIMIT = 20
 MAXTARGETS = 1
+KICK_TARGETS = 4  # nicks one KICK may name (ergo's and InspIRCd's TARGMAX for KICK)
 # The usual services' names: a guest may not take them, and what clients send them on connect
 # (IDENTIFY user password) is answered with how to log in here, never delivered (item 11).
 SERVICES = frozenset(name.casefold() for name in config.SERVICES)
@@ -38,7 +39,9 @@ ISUPPORT = (
     f"TOPICLEN={TOPIC_MAX} AWAYLEN={TOPIC_MAX} MAXTARGETS={MAXTARGETS} NETWORK=selchat CHANMODES=beI,k,l,imnst "
     f"EXCEPTS=e INVEX=I EXTBAN=,am ACCOUNTEXTBAN=a MAXLIST=beI:{LIST_MAX} "
     f"PREFIX=(ov)@+ STATUSMSG= UTF8ONLY CHATHISTORY={HISTORY_PAGE_MAX} MSGREFTYPES=msgid,timestamp WHOX "
-    f"MONITOR={MONITOR_MAX} BOT=B"
+    f"MONITOR={MONITOR_MAX} BOT=B ELIST=MNU "
+    f"TARGMAX=JOIN:{CHANLIMIT},PART:{CHANLIMIT},NAMES:{CHANLIMIT},KICK:{KICK_TARGETS},PRIVMSG:{MAXTARGETS},"
+    f"NOTICE:{MAXTARGETS},TAGMSG:{MAXTARGETS},WHOIS:1,MONITOR:{MONITOR_MAX}"
 )
 ISUPPORT_TOKENS = ISUPPORT.split(" ")
 SASL_CHUNK = 400  # AUTHENTICATE carries base64 in chunks of 400 bytes

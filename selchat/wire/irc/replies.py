@@ -97,8 +97,11 @@ def direct(c: IrcCodec, d: ev.DirectMessage) -> bytes | None:
 
 def user_list(c: IrcCodec, u: ev.UserList) -> bytes:
     """One part of NAMES or WHO: 366 or 315 ends the last part only."""
-    kind, _, whox = (u.tag or "").partition(" ")
+    kind, spaced, whox = (u.tag or "").partition(" ")
     if kind not in ("who", "whomask"):
+        if spaced:  # one of several rooms' NAMES: only the last ends, naming them all
+            return names(c, u.room, u.users, end=not u.more and bool(whox), roles=u.roles, secret=u.secret,
+                         ended=whox)
         return names(c, u.room, u.users, end=not u.more, roles=u.roles, secret=u.secret)
     away = dict(u.away)
     info = u.info or tuple((n, n) for n in u.users)
@@ -233,7 +236,7 @@ def prefixes(c: IrcCodec, roles: tuple[tuple[str, str], ...]) -> dict[str, str]:
 
 
 def names(c: IrcCodec, room: str, users: tuple[str, ...], end: bool = True,
-          roles: tuple[tuple[str, str], ...] = (), secret: bool = False) -> bytes:
+          roles: tuple[tuple[str, str], ...] = (), secret: bool = False, ended: str = "") -> bytes:
     lines = b""
     chunk: list[str] = []
     full = "userhost-in-names" in c.caps
@@ -245,7 +248,7 @@ def names(c: IrcCodec, room: str, users: tuple[str, ...], end: bool = True,
             chunk = []
     if chunk:
         lines += c.numeric("353", "@" if secret else "=", room, " ".join(chunk))
-    return lines + (c.numeric("366", room, "End of /NAMES list") if end else b"")
+    return lines + (c.numeric("366", ended or room, "End of /NAMES list") if end else b"")
 
 
 def whois(c: IrcCodec, info: ev.UserInfo) -> bytes:
@@ -296,7 +299,7 @@ def error(c: IrcCodec, exc: ProtocolError, command: Command | None = None) -> by
                    f"{flat(exc.message)}")
     if kind in (Chat, Dm) and command.notice and not exc.closes:  # type: ignore[union-attr]
         return b""  # NOTICE is never answered, not even with an error (RFC 2812 3.3.2)
-    if kind is Users and command.tag == "names" and exc.code in (  # type: ignore[union-attr]
+    if kind is Users and (command.tag or "").startswith("names") and exc.code in (  # type: ignore[union-attr]
             ErrorCode.NO_SUCH_ROOM, ErrorCode.BAD_ROOM_NAME):
         return c.numeric("366", flat(command.room or "*"), "End of /NAMES list")  # type: ignore[union-attr]
     if kind is Whois and exc.code is ErrorCode.NO_SUCH_USER:
