@@ -10,7 +10,7 @@ import pytest
 
 from selchat.bans import make_ban
 from selchat.outbound import DirectMessage, Message
-from selchat.records import DeleteBan, DmsDelivered, SaveAccount, SaveBan, SaveDm, SaveRoom, SaveTopic
+from selchat.records import DeleteBan, DmsDelivered, SaveAccount, SaveBan, SaveDm, SaveRoom, SaveRoomRules, SaveTopic
 from selchat.store import SCHEMA_VERSION, Store, StoreError, connect, migrate
 from tests.helpers import DEADLINE, selchat_cmd
 
@@ -33,6 +33,11 @@ FILL: dict[int, list[str]] = {
     4: [  # an index: the conversation's pages
         "INSERT INTO dms (ts, sender, recipient, sender_name, recipient_name, message, delivered)"
         " VALUES (7500000, 'alice', 'bob', 'alice', 'bob', 'earlier', 1)",
+    ],
+    5: [  # a room's rules: a registered room without history outlasts a restart
+        "INSERT INTO rooms (key, name) VALUES ('#club', '#Club')",
+        """INSERT INTO room_rules (key, name, rules) VALUES ('#club', '#Club',
+        '{"m":true,"t":true,"k":null,"l":0,"masks":{"b":[["spam!*@*","bob",3.0]]},"founder":"bob","roles":{}}')""",
     ],
 }
 
@@ -57,8 +62,12 @@ def test_migrates_from_every_earlier_version(tmp_path: Path, start: int) -> None
         assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         snap = store.snapshot()
         if start >= 1:
-            assert [(r.key, r.name, r.topic, r.total) for r in snap.rooms] == [("#dev", "#Dev", "plans", 1)]
-            assert snap.rooms[0].recent[0].text == "kept"
+            rooms = {r.key: r for r in snap.rooms}
+            assert (rooms["#dev"].name, rooms["#dev"].topic, rooms["#dev"].total) == ("#Dev", "plans", 1)
+            assert rooms["#dev"].recent[0].text == "kept"
+            assert sorted(rooms) == (["#club", "#dev"] if start >= 5 else ["#dev"])
+        if start >= 5:
+            assert '"founder":"bob"' in (snap.rooms[0].rules or "")
         if start >= 2:
             assert snap.accounts == {"bob": "bob"}
             assert [dm.text for dm in store.offline_dms("alice")] == ["later"]
@@ -75,6 +84,7 @@ def test_migrates_from_every_earlier_version(tmp_path: Path, start: int) -> None
         store.write(SaveBan(make_ban("mallory", 9.0, "1h")))
         store.write(SaveBan(make_ban("192.168.0.0/16", 9.0)))
         store.write(DeleteBan("192.168.0.0/16"))
+        store.write(SaveRoomRules("#new", "#New", '{"founder":"carol"}'))
         store.commit()
         assert [b.shown for b in store.snapshot().bans if b.created == 9.0] == ["mallory"]
         assert store.history("#new", "#New", None, 10)[0][0].text == "hello"

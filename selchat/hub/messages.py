@@ -54,8 +54,10 @@ class MessageManager:
         if stamp <= state.last_stamp:
             stamp = state.last_stamp + 1
         state.last_stamp = stamp
-        message = ev.Message(room.name, name, text, stamp / 1_000_000, cmd.action, False, cmd.notice, cmd.tags,
-                             state.accounts.get(session.account) if session.account else None, session.bot)
+        message = ev.Message(room.name, name, text, stamp / 1_000_000, cmd.action, False, cmd.notice)
+        if cmd.tags or session.account is not None or session.bot:  # a guest's plain line skips these
+            message.tags, message.bot = cmd.tags, session.bot
+            message.account = state.accounts.get(session.account) if session.account else None
         session.spoke_at = now
         room.recent.append(message)
         room.total += 1
