@@ -40,6 +40,7 @@ class RoomSynced:
     total: int
     topic: tuple[str, str | None, float | None] | None
     own_after: list[ev.Message] = field(default_factory=list)
+    rules: str | None = None  # the room's rules as another process kept them (roomrules.py's JSON)
 
 
 @dataclass(slots=True)

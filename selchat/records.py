@@ -29,6 +29,7 @@ class SaveRoomRules:
     key: str
     name: str
     rules: str  # JSON
+    shared: str = ""  # the same with the members' roles, for other processes (--redis)
 
 
 @dataclass(slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from selchat.errors import ProtocolError
 from selchat.records import SaveRoomRules
 
 if TYPE_CHECKING:
@@ -19,8 +20,31 @@ if TYPE_CHECKING:
 FLAG_ATTRS = {"m": "moderated", "t": "topic_locked", "s": "secret", "i": "invite_only", "n": "no_outside"}
 
 
+def apply_change(room: Room, on: bool, letter: str, who: str | None, by: str, at: float) -> None:
+    """One change another process made (its ModeChanged), onto this process's copy of the room:
+    checked there already, so only applied here."""
+    if letter in FLAG_ATTRS:
+        setattr(room, FLAG_ATTRS[letter], on)
+    elif letter == "k":
+        room.join_key = who if on else None
+    elif letter == "l":
+        room.limit = int(who) if on and who and who.isdigit() else 0
+    elif letter in "ov" and who is not None:
+        holders = room.ops if letter == "o" else room.voiced
+        if on:
+            holders[who.casefold()] = who
+        else:
+            holders.pop(who.casefold(), None)
+    elif letter in "beI" and who is not None:
+        try:
+            room.masks.add(letter, who, by, at) if on else room.masks.remove(letter, who)
+        except ProtocolError:
+            pass  # this process's list is full: its own operators see the list as it is here
+
+
 def rules_of(room: Room) -> SaveRoomRules:
-    """What of a room outlasts its members, as one record."""
+    """What of a room outlasts its members, as one record; and for other processes (--redis),
+    with its members' roles too (kept only while they are in it: ``apply_rules`` skips others)."""
     rules: dict[str, Any] = {letter: getattr(room, attr) for letter, attr in FLAG_ATTRS.items()}
     rules["k"] = room.join_key
     rules["l"] = room.limit
@@ -29,7 +53,9 @@ def rules_of(room: Room) -> SaveRoomRules:
     rules["founder"] = room.founder
     rules["roles"] = dict(room.account_roles)
     rules["created"] = room.created
-    return SaveRoomRules(room.key, room.name, json.dumps(rules, separators=(",", ":")))
+    kept = json.dumps(rules, separators=(",", ":"))
+    rules["ops"], rules["voiced"] = dict(room.ops), dict(room.voiced)
+    return SaveRoomRules(room.key, room.name, kept, json.dumps(rules, separators=(",", ":")))
 
 
 def apply_rules(room: Room, text: str) -> None:
@@ -55,3 +81,8 @@ def apply_rules(room: Room, text: str) -> None:
     room.account_roles.update({k: v for k, v in (rules.get("roles") or {}).items() if v in ("o", "v")})
     if isinstance(rules.get("created"), (int, float)):
         room.created = float(rules["created"])
+    present = {name.casefold() for name in room.members.values()} | set(room.remote)
+    for attr in ("ops", "voiced"):  # another process's members' roles, for those in the room now
+        for key, name in (rules.get(attr) or {}).items():
+            if key in present and isinstance(name, str):
+                getattr(room, attr)[key] = name

@@ -210,6 +210,9 @@ class Backplane:
     def release(self, name_key: str) -> None:
         self.claims.release(name_key)
 
+    def share_rules(self, key: str, rules: str) -> None:
+        self.cmd.send(("SET", keys.RULES + key, rules))
+
     def share_account(self, key: str, name: str, hashed: str, created: float) -> None:
         record = json.dumps([key, name, hashed, created])
         self.cmd.send(("HSETNX", keys.ACCOUNTS, key, record))
@@ -241,19 +244,20 @@ class Backplane:
 
         def collect(reply: Reply) -> None:
             got.append(reply)
-            if len(got) == 3:
+            if len(got) == 4:
                 self._synced(key, sync, *got)
         self.cmd.send(("XREVRANGE", stream, "+", "-", "COUNT", max(1, self.replay)), collect)
         self.cmd.send(("XLEN", stream), collect)
         self.cmd.send(("HGETALL", sh.topic_key(key)), collect)
+        self.cmd.send(("GET", keys.RULES + key), collect)
 
-    def _synced(self, key: str, sync: RoomSync, tail: Reply, length: Reply, topic: Reply) -> None:
+    def _synced(self, key: str, sync: RoomSync, tail: Reply, length: Reply, topic: Reply, rules: Reply) -> None:
         if self.syncing.get(key) is not sync or not sync.requested:
             return  # unsubscribed meanwhile
-        if any(isinstance(reply, ConnectionError) for reply in (tail, length, topic)):
+        if any(isinstance(reply, ConnectionError) for reply in (tail, length, topic, rules)):
             return  # the link went (its waiting replies fail first): the read is made again once it is back
         del self.syncing[key]
-        for reply in (tail, length, topic):
+        for reply in (tail, length, topic, rules):
             if isinstance(reply, Exception):
                 log.error("reading %s's history from Redis failed: %s", key, reply)
         found = [] if isinstance(tail, Exception) else sh.entries(tail)
@@ -262,7 +266,7 @@ class Backplane:
         messages = [m for _, m in found][-self.replay:] if self.replay else []
         total = (length if isinstance(length, int) else len(found)) + len(sync.own_after)
         self.tell(news.RoomSynced(key, messages, total, None if isinstance(topic, Exception) else sh.topic(topic),
-                                  sync.own_after))
+                                  sync.own_after, rules.decode() if isinstance(rules, bytes) else None))
         for node, ids, events in sync.buffered:
             if ids and sh.parse_id(ids[0]) <= newest:  # appended before the read: in the tail already
                 events = [e for e in events if type(e) is not ev.Message]

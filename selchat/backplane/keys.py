@@ -20,11 +20,12 @@ ROOM_CHANNEL = f"{PREFIX}room:"
 ACCOUNTS = f"{PREFIX}accounts"  # a hash of every account, and the channel new ones are told on
 ROOMS = f"{PREFIX}rooms"  # every room's name by its key
 MEMBERS = f"{PREFIX}members:"  # a hash per room: who is in it, on which node
+RULES = f"{PREFIX}rules:"  # a room's rules (roomrules.py's JSON): its modes, bans, founder and account roles
 
 # Events that cross processes, by name (nothing else is ever decoded from the wire).
 SHARED_EVENTS: dict[str, type] = {cls.__name__: cls for cls in (
     ev.Message, ev.UserJoined, ev.UserLeft, ev.TopicChanged, ev.DirectMessage, ev.NickChanged, ev.AwayChanged,
-    Displace)}
+    ev.ModeChanged, Displace)}
 FIELDS = {name: tuple(f.name for f in fields(cls)) for name, cls in SHARED_EVENTS.items()}
 
 

@@ -19,8 +19,10 @@ from selchat.config import LOBBY_ROOM
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import Rooms
 from selchat.hub.effects import Ask, Effect, Everywhere, Presence, Relay, Send, Store
+from selchat.hub.roles import SERVICE
 from selchat.hub.state import LOBBY_KEY, Room, Session, State, room_key
 from selchat.records import ClaimName, ListRooms, LoadTopic, MessageRow, ReleaseName, SaveDm
+from selchat.roomrules import apply_change, apply_rules, rules_of
 
 
 class Mirror:
@@ -125,7 +127,7 @@ class Heard:
         self._events: dict[type, Callable[[str, Any, float], list[Effect]]] = {
             ev.Message: self.message, ev.UserJoined: self.joined, ev.UserLeft: self.left,
             ev.TopicChanged: self.topic, ev.DirectMessage: self.dm, ev.NickChanged: self.user,
-            ev.AwayChanged: self.user, news.Displace: self.displaced,
+            ev.AwayChanged: self.user, news.Displace: self.displaced, ev.ModeChanged: self.modes,
         }
 
     def heard(self, item: news.Heard, now: float) -> list[Effect]:
@@ -144,6 +146,17 @@ class Heard:
         room.recent.append(m)  # kept in Redis's stream by the process it came from
         room.total += 1
         return [room.broadcast(m)] if room.members else []
+
+    def modes(self, node: str, m: ev.ModeChanged, now: float) -> list[Effect]:
+        """Another process's operator changed the room's modes, roles or bans: so here too."""
+        room = self._room_of(m)
+        if room is None:
+            return []
+        made = tuple((bool(on), str(letter), who) for on, letter, who in m.changes)
+        for on, letter, who in made:
+            apply_change(room, on, letter, who, m.by or "", m.timestamp)
+        room.checks_speech = room.moderated or room.masks.mutes()
+        return [room.broadcast(ev.ModeChanged(m.room, m.by, made, m.timestamp))] if room.members else []
 
     def topic(self, node: str, t: ev.TopicChanged, now: float) -> list[Effect]:
         room = self._room_of(t)
@@ -228,8 +241,23 @@ class Heard:
         room.total = item.total
         if item.topic is not None:
             room.topic, room.topic_by, room.topic_at = item.topic
+        if item.rules is not None:  # another process's word on its modes, bans and founder
+            apply_rules(room, item.rules)
+            room.checks_speech = room.moderated or room.masks.mutes()
         room.synced = True
-        return self._let_in(room, item.recent)
+        return [*self._let_in(room, item.recent), *self.settle(room, now)]
+
+    def settle(self, room: Room, now: float) -> list[Effect]:
+        """One made operator of a room this process thought empty keeps it only if the room was:
+        once Redis says others were in it first, the role goes back (ChanServ's -o)."""
+        key = room.provisional
+        if key is None or not (room.remote or room.synced):
+            return []
+        room.provisional = None
+        if not room.remote or key not in room.ops:  # nobody else: it is theirs, as other processes learn
+            return [Store(rules_of(room))] if key in room.ops else []
+        name = room.ops.pop(key)
+        return [room.broadcast(ev.ModeChanged(room.name, SERVICE, ((False, "o", name),), now))]
 
     def unsynced(self, item: news.RoomUnsynced, now: float) -> list[Effect]:
         room = self.state.rooms.get(item.key)
@@ -251,7 +279,7 @@ class Heard:
         room = self.state.room(item.key, item.name)
         for member, node in item.members:
             room.remote[member.casefold()] = (member, node)
-        return []
+        return self.settle(room, now)
 
     def accounts(self, item: news.AccountsFound, now: float) -> list[Effect]:
         """Accounts registered on other processes: their names are the accounts' here too."""

@@ -46,6 +46,8 @@ class RoleManager:
             (room.ops if granted == "o" else room.voiced)[key] = name
         elif was_empty and room.key != LOBBY_KEY and room.founder is None:
             room.ops[key] = name
+            if not room.synced:  # shared, and not yet heard from Redis: others may be in it already
+                room.provisional = key
             if not room.total:  # a room new, not one with history that emptied: its defaults
                 room.topic_locked = True
         return granted
@@ -115,9 +117,12 @@ class RoleManager:
             raise ProtocolError(ErrorCode.NOT_OPERATOR, f"you are not an operator of {room.name}")
         return room
 
-    def _member(self, room: Room, name: str) -> tuple[int, str]:
+    def _member(self, room: Room, name: str, remote: bool = False) -> tuple[int, str]:
+        """A member's connection and name; with ``remote``, one on another process too (-1)."""
         key = name.casefold()
         conn_id = self.state.names.get(key)
+        if remote and conn_id is None and key in room.remote:
+            return -1, room.remote[key][0]
         if conn_id is None:
             raise ProtocolError(ErrorCode.NO_SUCH_USER, f"no user named {name[:40]!r} is online", (name[:40],))
         member = room.members.get(conn_id)
@@ -251,7 +256,7 @@ class RoleManager:
                                 " l, b, e, I, o and v are")
         if who is None:
             raise ProtocolError(ErrorCode.BAD_FRAME, f"+{letter} names a member")
-        _, name = self._member(room, who)
+        _, name = self._member(room, who, remote=True)  # a role crosses processes (mirror.Heard.modes)
         holders: dict[str, str] = getattr(room, ROLES[letter])
         if (name.casefold() in holders) == on:
             return None

@@ -37,7 +37,7 @@ class Room:
     __slots__ = ("key", "name", "members", "remote", "_roster", "topic", "topic_by", "topic_at", "recent", "total",
                  "stored", "synced", "awaiting", "ops", "voiced", "moderated", "topic_locked", "secret", "invite_only",
                  "join_key", "limit", "invited", "no_outside", "masks", "created", "checks_speech", "founder",
-                 "account_roles")
+                 "account_roles", "provisional")
 
     def __init__(self, key: str, name: str, replay: int) -> None:
         self.key = key
@@ -71,6 +71,9 @@ class Room:
         self.checks_speech = False  # +m or a mute (m: ban): each message asks roles.may_speak
         self.founder: str | None = None  # the account that registered it (roomrules.py keeps it all)
         self.account_roles: dict[str, str] = {}  # in a registered room: account key -> "o" or "v"
+        # with --redis: the name key of one made operator before this process knew who else is in
+        # the room; taken back if others were (mirror.Heard.settle)
+        self.provisional: str | None = None
 
     @property
     def roster(self) -> list[int]:

@@ -36,6 +36,7 @@ from selchat.records import (
     RoomsListed,
     SaveAccount,
     SaveDm,
+    SaveRoomRules,
     TopicLoaded,
     Write,
 )
@@ -44,7 +45,7 @@ from selchat.store import Store
 
 # Events a room hears that the other processes' members of the room hear too (joins and leaves
 # cross as Presence, also in rooms too large to announce them).
-SHARED_BROADCASTS = (ev.Message, ev.TopicChanged)
+SHARED_BROADCASTS = (ev.Message, ev.TopicChanged, ev.ModeChanged)
 
 Hear = Callable[[news.News], None]
 
@@ -182,6 +183,8 @@ class SharedServices(LocalServices):
         self.store.write(write)
         if type(write) is SaveAccount:
             backplane.share_account(write.key, write.name, write.hash, write.created)
+        elif type(write) is SaveRoomRules:  # every process reads a room's rules when it subscribes
+            backplane.share_rules(write.key, write.shared or write.rules)
 
     def effect_handlers(self) -> dict[type, Callable[[Any], None]]:
         return carriers(self, SHARED_VERBS)
