@@ -138,5 +138,16 @@ def test_an_operator_runs_the_room_from_the_member_list(browser, server) -> None
         assert member.expect("room_left")["kicked_by"] == "boss"
         expect(page.locator("#members li")).to_have_text(["@boss"])
         expect(page.locator("#messages")).to_contain_text("boss put member out")
+        member.send(type="join_room", room="#team")
+        member.expect("room_joined")
+        page.locator("#members li", has_text="member").click()
+        page.locator("#member-actions button", has_text="Ban from #team").click()
+        assert member.expect("ban")["mask"] == "member!*@*"
+        assert member.expect("room_left")["kicked_by"] == "boss"
+        expect(page.locator("#messages")).to_contain_text("boss banned member!*@*")
+        member.send(type="join_room", room="#team")
+        assert member.error("banned_from_room")
+        say(page, "/bans")
+        expect(page.locator("#messages")).to_contain_text("bans in #team: member!*@*")
     finally:
         member.close()
