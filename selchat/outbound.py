@@ -49,6 +49,7 @@ class UserLeft:
     reason: str | None = None  # why, when the user did not quit or leave the room
     parted: bool = False  # left this room only, still online
     again: bool = False  # these recipients were told of this quit for another room already
+    kicked_by: str | None = None  # put out by this operator (--redis: other processes say KICK)
 
 
 @dataclass(slots=True)

@@ -58,3 +58,10 @@ def test_roles_modes_and_bans_cross_processes(redis: Redis, start_server: Callab
     ircer.send("MODE #shared", "MODE #shared +b")
     assert "m" in ircer.expect(" 324 ").split(" ")[4]  # read from Redis when it subscribed
     assert ircer.expect(" 367 ").split(" ")[4] == "spammer!*@*"
+    # a kick crosses too: the member's own process puts it out, and every process hears KICK
+    op.send(type="kick", room="#shared", username="member", reason="enough")
+    assert member.expect("room_left") == {"type": "room_left", "room": "#shared", "kicked_by": "op", "reason": "enough"}
+    assert op.expect("kicked")["username"] == "member"
+    assert ircer.expect(" KICK ").endswith("KICK #shared member :enough")
+    op.send(type="users", room="#shared")
+    assert "member" not in op.expect("users")["users"]

@@ -95,10 +95,11 @@ class Hub:
         self.monitors = MonitorManager(state)
         self.names = NameManager(state, self.sharing, self.rooms, self.monitors)
         self.accounts = AccountManager(state, self.names, self._forget)
-        self.roles = RoleManager(state)
+        self.roles = RoleManager(state, self.sharing)
         self.messages = MessageManager(state, self.sharing, self.roles)
         self.queries = QueryManager(state, self.sharing)
-        self.heard = Heard(state, self.mirror, self.rooms.let_in, self.accounts.displace) if self.mirror else None
+        self.heard = Heard(state, self.mirror, self.rooms.let_in, self.accounts.displace,
+                           self.roles.kicked_here) if self.mirror else None
         rooms, names, accounts, messages, queries = self.rooms, self.names, self.accounts, self.messages, self.queries
         self._handlers: dict[type, Handler] = {
             Join: accounts.join, Authenticate: accounts.authenticate, Register: accounts.register, Oper: accounts.oper,

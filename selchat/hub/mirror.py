@@ -61,8 +61,8 @@ class Mirror:
                 return found
         return None
 
-    def relay(self, node: str, dm: ev.DirectMessage) -> list[Effect]:
-        return [Relay(node, dm)]
+    def relay(self, node: str, event: ev.DirectMessage | ev.Kicked) -> list[Effect]:
+        return [Relay(node, event)]
 
     def topic_question(self, session: Session, key: str, found: Room | None, name: str) -> list[Effect] | None:
         if self.linked and (found is None or not found.synced):  # Redis's to say
@@ -114,11 +114,12 @@ class Heard:
     """News from the other processes, into effects for the users here."""
 
     def __init__(self, state: State, mirror: Mirror, let_in: Callable[[Room, Any], list[Effect]],
-                 displace: Callable[[str, float], list[Effect]]) -> None:
+                 displace: Callable[[str, float], list[Effect]], kick_here: Callable[..., list[Effect]]) -> None:
         self.state = state
         self.mirror = mirror
         self._let_in = let_in
         self._displace = displace
+        self._kick_here = kick_here
         self.table: dict[type, Callable[[Any, float], list[Effect]]] = {
             news.Heard: self.heard, news.RoomSynced: self.synced, news.RoomUnsynced: self.unsynced,
             news.LinkChanged: self.link, news.NodeGone: self.node_gone, news.MembersFound: self.members,
@@ -128,6 +129,7 @@ class Heard:
             ev.Message: self.message, ev.UserJoined: self.joined, ev.UserLeft: self.left,
             ev.TopicChanged: self.topic, ev.DirectMessage: self.dm, ev.NickChanged: self.user,
             ev.AwayChanged: self.user, news.Displace: self.displaced, ev.ModeChanged: self.modes,
+            ev.Kicked: self.kicked,
         }
 
     def heard(self, item: news.Heard, now: float) -> list[Effect]:
@@ -146,6 +148,14 @@ class Heard:
         room.recent.append(m)  # kept in Redis's stream by the process it came from
         room.total += 1
         return [room.broadcast(m)] if room.members else []
+
+    def kicked(self, node: str, k: ev.Kicked, now: float) -> list[Effect]:
+        """An operator on another process put out a member of this one (relayed here)."""
+        room = self._room_of(k)
+        conn_id = self.state.names.get(k.username.casefold())
+        if room is None or conn_id is None or conn_id not in room.members:
+            return []  # gone meanwhile
+        return self._kick_here(room, conn_id, room.members[conn_id], k.by, k.reason, now)
 
     def modes(self, node: str, m: ev.ModeChanged, now: float) -> list[Effect]:
         """Another process's operator changed the room's modes, roles or bans: so here too."""
@@ -178,6 +188,8 @@ class Heard:
             return []
         if self.mirror.remote_away and self.mirror.find_user(gone.username.casefold()) is None:
             self.mirror.remote_away.pop(gone.username.casefold(), None)
+        if gone.kicked_by is not None:  # put out, as the room here hears it
+            return self._told(room, ev.Kicked(room.name, gone.username, gone.kicked_by, gone.reason, gone.timestamp))
         return self._told(room, replace(gone, again=False))
 
     def _told(self, room: Room, event: ev.Event) -> list[Effect]:

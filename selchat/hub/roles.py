@@ -15,6 +15,7 @@ from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import Invite, Kick, RegisterRoom, SetMode
 from selchat.hub.effects import Effect, Fail, Send, Store
 from selchat.hub.masks import LISTS
+from selchat.hub.sharing import Sharing
 from selchat.hub.state import LOBBY_KEY, Room, Session, State, one_line, room_key
 from selchat.records import SaveRoom
 from selchat.roomrules import rules_of
@@ -28,8 +29,9 @@ SERVICE = "ChanServ"  # who gives a registered room's roles (IRC clients know th
 
 
 class RoleManager:
-    def __init__(self, state: State) -> None:
+    def __init__(self, state: State, sharing: Sharing) -> None:
         self.state = state
+        self.sharing = sharing
 
     # -- what the rooms' other rules ask ---------------------------------------------------------
     @staticmethod
@@ -132,16 +134,25 @@ class RoleManager:
 
     def kick(self, session: Session, cmd: Kick, now: float) -> list[Effect]:
         room = self._operated(session, cmd.room)
-        target, name = self._member(room, cmd.username)
+        target, name = self._member(room, cmd.username, remote=True)
         self.state.spend_token(session, now)
         assert session.name is not None
         reason = one_line(cmd.reason or "")[:AWAY_MAX] or None
-        # everyone hears it, the one put out too (its codec leaves the room on hearing it)
-        effects: list[Effect] = [room.broadcast(ev.Kicked(room.name, name, session.name, reason, now)),
-                                 Send((target,), ev.RoomLeft(room.name, reason, kicked_by=session.name))]
+        if target == -1:  # on another process (--redis): that process puts them out, and every one hears it
+            node = room.remote[name.casefold()][1]
+            return self.sharing.relay(node, ev.Kicked(room.name, name, session.name, reason, now))
+        return self.kicked_here(room, target, name, session.name, reason, now)
+
+    def kicked_here(self, room: Room, target: int, name: str, by: str, reason: str | None,
+                    now: float) -> list[Effect]:
+        """A member of this process put out: everyone here hears it, the one put out too (its
+        codec leaves the room on hearing it), and the other processes through its departure."""
+        effects: list[Effect] = [room.broadcast(ev.Kicked(room.name, name, by, reason, now)),
+                                 Send((target,), ev.RoomLeft(room.name, reason, kicked_by=by))]
         room.remove(target)
         out = self.state.sessions[target]
         del out.rooms[room.key]
+        effects.extend(self.sharing.left(room, ev.UserLeft(name, room.name, now, reason, parted=True, kicked_by=by)))
         self.state.maybe_drop(room)
         return effects
 

@@ -42,7 +42,7 @@ class Sharing(Protocol):
         """A user on another process: (name, node)."""
         ...
 
-    def relay(self, node: str, dm: ev.DirectMessage) -> list[Effect]: ...
+    def relay(self, node: str, event: ev.DirectMessage | ev.Kicked) -> list[Effect]: ...
 
     def topic_question(self, session: Session, key: str, found: Room | None, name: str) -> list[Effect] | None: ...
 
@@ -97,7 +97,7 @@ class Alone:
     def find_user(self, key: str) -> tuple[str, str] | None:
         return None
 
-    def relay(self, node: str, dm: ev.DirectMessage) -> list[Effect]:
+    def relay(self, node: str, event: ev.DirectMessage | ev.Kicked) -> list[Effect]:
         raise AssertionError("no other process to relay to")
 
     def topic_question(self, session: Session, key: str, found: Room | None, name: str) -> list[Effect] | None:
