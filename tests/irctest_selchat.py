@@ -60,6 +60,9 @@ class SelchatController(BaseServerController, DirectoryBasedController):
     ) -> None:
         if websocket_hostname is not None or websocket_port is not None:
             raise NotImplementedByController("Websocket")
+        if self.test_config.account_registration_before_connect or self.test_config.account_registration_requires_email:
+            # an account is a joined name made one (REGISTER after the welcome), with no e-mail
+            raise NotImplementedByController("account registration before connecting, or with an e-mail")
         assert self.proc is None
         # irctest hands out 0.0.0.0 (every interface); selchat listens on loopback only, which
         # irctest's clients reach all the same when they connect to 0.0.0.0

@@ -225,9 +225,10 @@ class Hub:
         return tuple(self.state.sessions)
 
     def logging_in(self, conn_id: int) -> bool:
-        """Waiting on the server (a password check, or a name claim in Redis), not on the client."""
+        """Waiting on the server (a password check or hash, or a name claim in Redis), not on the client."""
         session = self.state.sessions.get(conn_id)
-        return session is not None and (session.logging_in is not None or session.claiming is not None)
+        return session is not None and (session.logging_in is not None or session.claiming is not None
+                                        or session.hashing)
 
     def room_names(self) -> list[str]:
         return sorted((r.name for r in self.state.rooms.values() if r.lasting), key=str.casefold)

@@ -422,6 +422,7 @@ COMMANDS: dict[str, Verb] = {
     "WALLOPS": Verb(server_verbs.wallops, 1),
     "WHOWAS": Verb(server_verbs.whowas),
     "MONITOR": Verb(server_verbs.monitor, 1),
+    "REGISTER": Verb(server_verbs.register, 3, before_registration=True),
     "TIME": Verb(server_verbs.time_),
     "INFO": Verb(server_verbs.info),
     "HELP": Verb(server_verbs.help_),

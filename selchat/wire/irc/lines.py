@@ -21,7 +21,8 @@ TAGS_MAX = 8191
 CLIENT_TAGS_MAX = 4096
 # The capabilities offered (IRCv3), with their values for CAP LS 302.
 CAPS = {"account-notify": None, "account-tag": None, "away-notify": None, "batch": None, "cap-notify": None,
-        "chghost": None, "draft/chathistory": None, "echo-message": None, "extended-join": None,
+        "chghost": None, "draft/account-registration": None, "draft/chathistory": None, "echo-message": None,
+        "extended-join": None,
         "extended-monitor": None,
         "invite-notify": None, "labeled-response": None, "message-tags": None, "multi-prefix": None,
         "no-implicit-names": None, "sasl": "PLAIN", "server-time": None, "setname": None,

@@ -21,6 +21,7 @@ from selchat.events import (
     Kick,
     Kill,
     Nick,
+    Register,
     SetMode,
     Setname,
     TagMsg,
@@ -171,7 +172,19 @@ def nick_changed(c: IrcCodec, n: ev.NickChanged) -> bytes | None:
 
 
 def registered(c: IrcCodec, r: ev.Registered) -> bytes:
+    c.account = r.account
+    if "draft/account-registration" in c.caps:  # REGISTER's own answer, then logged in (900)
+        nick = c.nick or "*"
+        return (fit(f":{c.server} REGISTER SUCCESS {r.account} :Account created")
+                + c.numeric("900", f"{nick}!{nick}@{HOST}", r.account, f"You are now logged in as {r.account}"))
     return c.wire._out(c.server, f"NOTICE {c.nick} :You are now logged in to the account {r.account}")
+
+
+# REGISTER's refusals as draft/account-registration names them
+REGISTER_CODES = {ErrorCode.WEAK_PASSWORD: "WEAK_PASSWORD", ErrorCode.NAME_REGISTERED: "ACCOUNT_EXISTS",
+                  ErrorCode.ALREADY_REGISTERED: "ALREADY_AUTHENTICATED",
+                  ErrorCode.RATE_LIMITED: "TEMPORARILY_UNAVAILABLE",
+                  ErrorCode.TOO_MANY_REGISTRATIONS: "TEMPORARILY_UNAVAILABLE"}
 
 
 def nothing(c: IrcCodec, event: Any) -> None:
@@ -291,6 +304,9 @@ def error(c: IrcCodec, exc: ProtocolError, command: Command | None = None) -> by
         if exc.code is ErrorCode.ALREADY_JOINED:
             return c.numeric("907", "You have already authenticated using SASL")
         return c.numeric("904", f"SASL authentication failed: {flat(exc.message)}")
+    if kind is Register and not exc.closes:
+        code = REGISTER_CODES.get(exc.code, "TEMPORARILY_UNAVAILABLE")
+        return fit(f":{c.server} FAIL REGISTER {code} {c.nick or '*'} :{flat(exc.message)}")
     if kind is History:
         sub = command.tag.split(" ")[1] if command.tag else "LATEST"  # type: ignore[union-attr]
         code = "INVALID_TARGET" if exc.code in (ErrorCode.NOT_IN_ROOM, ErrorCode.BAD_ROOM_NAME,

@@ -7,9 +7,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from selchat.events import Kill, Monitor, Oper, Wallops, Whowas
+from selchat.events import Kill, Monitor, Oper, Register, Wallops, Whowas
 from selchat.wire.irc.help import help_lines
-from selchat.wire.irc.lines import VERSION
+from selchat.wire.irc.lines import VERSION, fit, flat
 
 if TYPE_CHECKING:
     from selchat.wire.irc.codec import IrcCodec
@@ -49,6 +49,21 @@ def monitor(c: IrcCodec, params: list[str], out: list[Any]) -> None:
         return
     names = tuple(n for n in params[1].split(",") if n) if len(params) > 1 and action in "+-" else ()
     out.append(Monitor(action, names))
+
+
+def register(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    """REGISTER ACCOUNT EMAIL PASSWORD (IRCv3 draft/account-registration): the current nick made
+    an account, as JSON's register does; no e-mail is asked for."""
+    if not c.registered:
+        out.append(fit(f":{c.server} FAIL REGISTER COMPLETE_CONNECTION_REQUIRED * :Register once you are"
+                       " connected (after the welcome)"))
+        return
+    account = params[0]
+    if account != "*" and c.nick is not None and account.casefold() != c.nick.casefold():
+        out.append(fit(f":{c.server} FAIL REGISTER ACCOUNT_NAME_MUST_BE_NICK {flat(account)} :An account"
+                       " here is your nick: change your nick to it first"))
+        return
+    out.append(Register(params[2]))
 
 
 def oper(c: IrcCodec, params: list[str], out: list[Any]) -> None:
