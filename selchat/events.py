@@ -72,6 +72,19 @@ class Setname:
 
 
 @dataclass(slots=True)
+class StatusChat:
+    """A line for a room's operators only ("@"), or its operators and voiced members ("+"):
+    IRC's STATUSMSG (PRIVMSG @#room). Never kept in the room's history."""
+
+    message: str
+    room: str
+    status: str  # "@" or "+"
+    action: bool = False
+    notice: bool = False
+    echo: bool = False
+
+
+@dataclass(slots=True)
 class TagMsg:
     """Only client tags, to a room (#...) or a person: relayed, never kept (IRC's TAGMSG)."""
 
@@ -279,13 +292,14 @@ class Authenticate:
 
 Command = Union[Join, Chat, Dm, Users, Ping, Pong, Quit, JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick,
                 Away, Register, Whois, Lusers, Authenticate, Who, Kick, SetMode, Invite, Oper, Kill, Wallops, Whowas,
-                TagMsg, Setname, Monitor, HistoryTargets, RegisterRoom, SetBot]
+                TagMsg, Setname, Monitor, HistoryTargets, RegisterRoom, SetBot,
+                StatusChat]
 
 # Commands a JSON client must have joined with "version": 2 to use (its codec refuses them).
 V2_COMMANDS = frozenset({JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick, Away, Register, Whois, Lusers,
                          Who, Kick, SetMode, Invite, Oper, Kill, Wallops, Whowas, TagMsg,
                          Setname, Monitor, HistoryTargets, RegisterRoom,
-                         SetBot})
+                         SetBot, StatusChat})
 
 MAX_TIMESTAMP = 1_000_000_000_000
 

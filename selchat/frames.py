@@ -35,6 +35,7 @@ from selchat.events import (
     SetBot,
     SetMode,
     Setname,
+    StatusChat,
     Topic,
     Users,
     Wallops,
@@ -88,10 +89,17 @@ def _join(frame: dict[str, Any]) -> Join:
                 replay=join_version(frame) >= 2)
 
 
-def _chat(frame: dict[str, Any]) -> Chat:
+STATUS_WORDS = {"operators": "@", "voiced": "+"}
+
+
+def _chat(frame: dict[str, Any]) -> Chat | StatusChat:
     action = frame.get("action", False)
     if type(action) is not bool:
         raise ProtocolError(ErrorCode.BAD_FRAME, '"action" must be true or false')
+    if "to" in frame:  # a line for the room's operators ("operators") or its voiced members too ("voiced")
+        if frame["to"] not in STATUS_WORDS:
+            raise ProtocolError(ErrorCode.BAD_FRAME, '"to" must be "operators" or "voiced"')
+        return StatusChat(_field(frame, "message"), _field(frame, "room"), STATUS_WORDS[frame["to"]], action)
     return Chat(_field(frame, "message"), _optional(frame, "room"), action)
 
 

@@ -66,6 +66,7 @@ class Message:
     tags: str = ""  # the sender's client-only tags, as IRC writes them (+draft/reply=...;+typing=...)
     account: str | None = None  # the sender's account (IRC's account-tag)
     bot: bool = False  # from a bot (IRC's bot tag)
+    status: str = ""  # "@": for the room's operators only, "+": and its voiced members (STATUSMSG)
 
 
 @dataclass(slots=True)

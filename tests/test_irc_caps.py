@@ -209,3 +209,33 @@ def test_a_bot_says_so_in_whois_who_and_a_tag(server: ServerProcess, sockets: li
     assert reader.expect(" 335 ").endswith("beeper :is a bot")
     rows = [reader.expect(" 352 "), reader.expect(" 352 ")]
     assert any(row.split(" ")[7] == "beeper" and "B" in row.split(" ")[8] for row in rows)
+
+
+def test_statusmsg_reaches_only_the_rooms_operators(server: ServerProcess, sockets: list) -> None:
+    chief = _irc(server, sockets, "chief", "")
+    chief.send("JOIN #staff")
+    chief.expect(" 366 ")
+    plain = _irc(server, sockets, "plain", "")
+    plain.send("JOIN #staff")
+    plain.expect(" 366 ")
+    deputy = RawClient(server.address)
+    sockets.append(deputy)
+    deputy.join("deputy", version=2)
+    deputy.send(type="join_room", room="#staff")
+    deputy.expect("room_joined")
+    chief.send("MODE #staff +o deputy")
+    deputy.expect("role")
+    plain.send("PRIVMSG @#staff :for the operators")
+    assert chief.expect("for the operators").endswith("PRIVMSG @#staff :for the operators")
+    said = deputy.expect("chat")
+    assert (said["message"], said["to"], said["room"]) == ("for the operators", "operators", "#staff")
+    chief.send("PRIVMSG #staff :for everyone")
+    seen: list[str] = []
+    plain.expect("for everyone", seen)
+    assert not any("for the operators" in line for line in seen)  # the line for the operators never came
+    deputy.send(type="history", room="#staff")
+    kept = []
+    while (frame := deputy.recv())["type"] != "history_end":
+        if frame.get("history"):
+            kept.append(frame.get("message"))
+    assert kept == ["for everyone"]  # never kept: it was not the room's

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from selchat import outbound as ev
 from selchat.config import DMS_WAITING_MAX, DMS_WAITING_PER_SENDER, HISTORY_PAGE_MAX, NAME_MAX
 from selchat.errors import ErrorCode, ProtocolError
-from selchat.events import Chat, Dm, DmHistory, History, HistoryTargets, TagMsg
+from selchat.events import Chat, Dm, DmHistory, History, HistoryTargets, StatusChat, TagMsg
 from selchat.hub.budget import answer_budget, messages_fitting
 from selchat.hub.effects import Ask, Effect, Send, Store, Then
 from selchat.hub.roles import RoleManager
@@ -99,6 +99,22 @@ class MessageManager:
         # kept as a conversation: between accounts for good, a guest's while it is online (state.dm_key)
         effects.append(Store(SaveDm(state.dm_key(session), state.dm_key(recipient), dm, delivered=True)))
         return effects
+
+    def status_chat(self, session: Session, cmd: StatusChat, now: float) -> list[Effect]:
+        """A line for the room's operators (@) or operators and voiced members (+) only."""
+        state = self.state
+        text = state.check_message(cmd.message)
+        room = session.rooms.get(room_key(cmd.room)) or self.roles.from_outside(session, cmd.room)
+        if room.checks_speech:
+            RoleManager.may_speak(room, session)
+        state.spend_token(session, now)
+        assert session.name is not None
+        message = ev.Message(room.name, session.name, text, state.stamp(now), cmd.action, False, cmd.notice,
+                             status=cmd.status)
+        allowed = room.ops if cmd.status == "@" else {**room.voiced, **room.ops}
+        to = tuple(cid for cid, name in room.members.items() if name.casefold() in allowed
+                   and (cmd.echo or cid != session.conn_id))
+        return [Send(to, message)] if to else []
 
     def tag_message(self, session: Session, cmd: TagMsg, now: float) -> list[Effect]:
         """Only tags (typing, a reaction): to a room's members or one person online; never kept."""

@@ -77,6 +77,8 @@ def _dm(e: DirectMessage) -> Frame:
         frame["action"] = True
     if e.notice:
         frame["notice"] = True
+    if e.status:  # for the room's operators only, or its operators and voiced members
+        frame["to"] = "operators" if e.status == "@" else "voiced"
     return frame
 
 
@@ -92,6 +94,8 @@ def _v2_message(e: Message) -> Frame:
         frame["history"] = True
     if e.notice:
         frame["notice"] = True
+    if e.status:  # for the room's operators only, or its operators and voiced members
+        frame["to"] = "operators" if e.status == "@" else "voiced"
     return frame
 
 

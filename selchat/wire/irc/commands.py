@@ -30,6 +30,7 @@ from selchat.events import (
     SetBot,
     SetMode,
     Setname,
+    StatusChat,
     TagMsg,
     Topic,
     Users,
@@ -263,6 +264,8 @@ def message(c: IrcCodec, params: list[str], out: list[Any], notice: bool) -> Non
     for target in targets[:MAXTARGETS]:
         if target.startswith("#"):
             out.append(Chat(text, room=target, action=action, notice=notice, echo=echo, tags=tags))
+        elif target[:1] in "@+" and target[1:2] == "#":  # STATUSMSG: the room's operators (and voiced)
+            out.append(StatusChat(text, target[1:], target[0], action, notice, echo))
         elif target.casefold() == "chanserv" and text.split(" ")[0].upper() == "REGISTER" and not notice:
             room = text.split(" ")[1] if " " in text else ""
             out.append(RegisterRoom(room) if room.startswith("#") else c.wire._out(

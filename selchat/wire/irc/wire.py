@@ -86,8 +86,8 @@ class IrcWire:
 
     # -- one renderer an event type (the table below) ---------------------------------------------
     def _said(self, m: ev.Message) -> bytes:
-        return self.message(m.username, m.room, m.text, m.timestamp, m.action, m.notice, m.history, None, m.tags,
-                            m.account, m.bot)
+        return self.message(m.username, m.status + m.room, m.text, m.timestamp, m.action, m.notice, m.history,
+                            None, m.tags, m.account, m.bot)
 
     def _tagged(self, t: ev.TagMessage) -> bytes | None:
         if not self.tags:
