@@ -186,7 +186,8 @@ class Kick:
 
 @dataclass(slots=True)
 class Invite:
-    """Ask ``username`` into ``room``: it is let in once, past +i (and it is told)."""
+    """Ask ``username`` into ``room``: it is let in once, past +i (and it is told). Both empty:
+    the rooms one is invited to."""
 
     room: str
     username: str

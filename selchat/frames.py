@@ -213,6 +213,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "register": lambda f: Register(_field(f, "password")),
     "kick": lambda f: Kick(_field(f, "room"), _field(f, "username"), _optional(f, "reason")),
     "invite": lambda f: Invite(_field(f, "room"), _field(f, "username")),
+    "invitations": lambda f: Invite("", ""),
     "oper": lambda f: Oper(_field(f, "name"), _field(f, "password")),
     "room_mode": lambda f: _room_mode(f),
     "role": lambda f: _role(f),

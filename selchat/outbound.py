@@ -324,6 +324,13 @@ class BotChanged:
 
 
 @dataclass(slots=True)
+class Invitations:
+    """The rooms one is invited to and has not come into yet."""
+
+    rooms: tuple[str, ...]
+
+
+@dataclass(slots=True)
 class RoomRegistered:
     room: str
     founder: str
@@ -398,4 +405,4 @@ Event = Union[Welcome, UserJoined, UserLeft, Message, DirectMessage, UserList, P
               TopicIs, UserInfo, ServerStats, LoggedIn, HistoryBatch, DmHistoryBatch, Kicked, ModeChanged,
               Invited, Opered, Wallops, WasInfo, TagMessage, AccountChanged, RealnameChanged,
               Monitored, MonitorList, MonitorFull, Watched, HistoryTargetList,
-              RoomRegistered, BotChanged]
+              RoomRegistered, BotChanged, Invitations]

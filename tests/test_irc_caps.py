@@ -239,3 +239,15 @@ def test_statusmsg_reaches_only_the_rooms_operators(server: ServerProcess, socke
         if frame.get("history"):
             kept.append(frame.get("message"))
     assert kept == ["for everyone"]  # never kept: it was not the room's
+
+
+def test_invite_alone_lists_ones_invitations(server: ServerProcess, sockets: list) -> None:
+    host = _irc(server, sockets, "host", "")
+    guest = _irc(server, sockets, "guest", "")
+    host.send("JOIN #party")
+    host.expect(" 366 ")
+    host.send("INVITE guest #party")
+    guest.expect(" INVITE guest ")
+    guest.send("INVITE")
+    assert guest.expect(" 336 ").endswith(" 336 guest :#party")
+    guest.expect(" 337 guest ")

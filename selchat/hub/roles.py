@@ -301,6 +301,11 @@ class RoleManager:
 
     def invite(self, session: Session, cmd: Invite, now: float) -> list[Effect]:
         """Into a room one is in (an operator's, when it is +i): the invited one comes in once."""
+        if not cmd.room and not cmd.username:
+            assert session.name is not None
+            key = session.name.casefold()
+            rooms = tuple(sorted(r.name for r in self.state.rooms.values() if key in r.invited))
+            return [Send((session.conn_id,), ev.Invitations(rooms))]
         room = self.state.my_room(session, cmd.room)
         assert session.name is not None
         if room.invite_only and session.name.casefold() not in room.ops:

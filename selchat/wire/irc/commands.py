@@ -373,6 +373,9 @@ def mode(c: IrcCodec, params: list[str], out: list[Any]) -> None:
         out.append(c.numeric("502", "Can't change mode for other users"))
 
 def invite(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    if not params:  # INVITE alone: the rooms one is invited to (336, 337)
+        out.append(Invite("", ""))
+        return
     if len(params) < 2:
         out.append(c.numeric("461", "INVITE", "Not enough parameters"))
         return

@@ -428,6 +428,8 @@ REPLIES: dict[type, Callable[[IrcCodec, Any], bytes | None]] = {
     ev.Opered: opered, ev.MaskList: mask_list, ev.WasInfo: was_info, ev.Monitored: monitored,
     ev.MonitorList: lambda c, m: listed(c, "732", list(m.names)) + c.numeric("733", "End of MONITOR list"),
     ev.MonitorFull: monitor_full, ev.BotChanged: bot_changed,
+    ev.Invitations: lambda c, i: b"".join(c.numeric("336", room) for room in i.rooms)
+    + c.numeric("337", "End of /INVITE list"),
     ev.RoomRegistered: lambda c, r: c.wire._out("ChanServ!ChanServ@services", f"NOTICE {c.nick} :{r.room} is now"
                                                 f" registered to your account, {r.founder}"),
     ev.Watched: lambda c, w: c.wire.encode(w.event) if "extended-monitor" in c.caps else None,
