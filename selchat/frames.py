@@ -97,7 +97,7 @@ def _chat(frame: dict[str, Any]) -> Chat | StatusChat:
     if type(action) is not bool:
         raise ProtocolError(ErrorCode.BAD_FRAME, '"action" must be true or false')
     if "to" in frame:  # a line for the room's operators ("operators") or its voiced members too ("voiced")
-        if frame["to"] not in STATUS_WORDS:
+        if not isinstance(frame["to"], str) or frame["to"] not in STATUS_WORDS:
             raise ProtocolError(ErrorCode.BAD_FRAME, '"to" must be "operators" or "voiced"')
         return StatusChat(_field(frame, "message"), _field(frame, "room"), STATUS_WORDS[frame["to"]], action)
     return Chat(_field(frame, "message"), _optional(frame, "room"), action)
@@ -158,7 +158,7 @@ def _room_mode(frame: dict[str, Any]) -> SetMode:
 def _role(frame: dict[str, Any]) -> SetMode:
     """A member's role: "operator", "voice", or null to take both away."""
     role = frame.get("role")
-    if role is not None and role not in ROLE_WORDS:
+    if role is not None and (not isinstance(role, str) or role not in ROLE_WORDS):
         raise ProtocolError(ErrorCode.BAD_FRAME, '"role" must be "operator", "voice" or null')
     who = _field(frame, "username")
     if role is None:
@@ -172,7 +172,7 @@ MONITOR_WORDS = {"add": "+", "remove": "-", "clear": "C", "list": "L", "status":
 def _monitor(frame: dict[str, Any]) -> Monitor:
     """Watch names: "action" add, remove, clear, list or status, with "names" for add and remove."""
     action = frame.get("action")
-    if action not in MONITOR_WORDS:
+    if not isinstance(action, str) or action not in MONITOR_WORDS:
         raise ProtocolError(ErrorCode.BAD_FRAME, '"action" must be add, remove, clear, list or status')
     names = frame.get("names", [])
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
@@ -187,7 +187,7 @@ def _masks(frame: dict[str, Any], on: bool | None) -> SetMode:
     """``ban``/``unban`` a mask on a room's list ("list": bans, the default, exceptions or
     invite_exceptions); ``bans`` (``on`` None) asks for the list."""
     word = frame.get("list", "bans")
-    if word not in LIST_WORDS:
+    if not isinstance(word, str) or word not in LIST_WORDS:
         raise ProtocolError(ErrorCode.BAD_FRAME, '"list" must be "bans", "exceptions" or "invite_exceptions"')
     if on is None:
         return SetMode(_field(frame, "room"), ((True, LIST_WORDS[word], None),))

@@ -44,3 +44,15 @@ def test_parse_errors(frame: dict, code: ErrorCode) -> None:
         parse(frame)
     assert info.value.code is code
     assert info.value.message
+
+
+@pytest.mark.parametrize("frame", [
+    {"type": "chat", "room": "#a", "message": "hi", "to": ["operators"]},
+    {"type": "ban", "room": "#a", "mask": "bob", "list": ["bans"]},
+    {"type": "monitor", "action": {"add": 1}},
+    {"type": "role", "room": "#a", "username": "bob", "role": ["voice"]},
+])
+def test_a_field_of_the_wrong_kind_is_a_bad_frame_not_a_crash(frame: dict) -> None:
+    with pytest.raises(ProtocolError) as refused:
+        parse(frame)
+    assert refused.value.code is ErrorCode.BAD_FRAME

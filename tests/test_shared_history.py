@@ -16,7 +16,7 @@ from selchat.events import Chat, Join, JoinRoom, Topic
 from selchat.news import AccountsFound, Heard, LinkChanged, RoomSynced, RoomUnsynced
 from selchat.outbound import Message, TopicChanged, UserJoined
 from selchat.reactor import Reactor
-from selchat.records import NameClaimed, SaveRoom
+from selchat.records import NameClaimed, SaveRoom, SaveRoomRules
 from selchat.store import Store
 from tests.helpers import DEADLINE
 from tests.hubdriver import Driver
@@ -74,7 +74,7 @@ def test_a_rooms_tail_keeps_only_what_is_newer() -> None:
     bp.syncing["#dev"] = sync
     tail = [[b"1000-0", [b"m", sh.entry(old)]], [b"900-0", [b"m", sh.entry(Message("#dev", "bob", "older", 0.9))]],
             [b"800-0", [b"m", sh.entry(Message("#dev", "bob", "oldest", 0.8))]]]
-    bp._synced("#dev", sync, tail, 7, [b"topic", b"t", b"by", b"bob", b"at", b"1.5"])
+    bp._synced("#dev", sync, tail, 7, [b"topic", b"t", b"by", b"bob", b"at", b"1.5"], None)  # no rules kept
     (key, recent, total, topic, own_after), = seen["synced"]
     assert (key, [m.text for m in recent], total, topic, own_after) == (
         "#dev", ["older", "old"], 8, ("t", "bob", 1.5), [mine])  # the last --replay, oldest first
@@ -88,7 +88,7 @@ def test_a_read_cut_off_by_a_lost_link_is_not_taken_for_an_empty_room() -> None:
     sync = RoomSync(confirmed=True, requested=True)
     bp.syncing["#dev"] = sync
     lost = ConnectionError("the link to Redis was lost")
-    bp._synced("#dev", sync, lost, lost, lost)
+    bp._synced("#dev", sync, lost, lost, lost, lost)
     assert synced == [] and bp.syncing["#dev"] is sync  # read again once the link is back
 
 
@@ -108,7 +108,10 @@ def test_a_shared_room_replays_once_its_tail_is_read() -> None:
     joined = d.take(1)
     assert [f["type"] for f in joined] == ["room_joined", "history_end"] and joined[0]["topic"] == "set elsewhere"
     d.do(1, Chat("first here", room="#dev"))
-    assert d.stored == []  # a shared room's history is Redis's, not this process's database
+    # a shared room's history is Redis's, not this process's database (its rules are both's:
+    # alice, first in #dev, is its operator, which the other processes learn from Redis)
+    assert [type(w) for w in d.stored] == [SaveRoomRules]
+    d.stored.clear()
     d.do(1, JoinRoom("#ops"))
     d.hear(LinkChanged(False))  # Redis is away: no more waiting, the room is what this process has
     assert [f["type"] for f in d.take(1)] == ["room_joined", "history_end"]

@@ -78,8 +78,6 @@ def _dm(e: DirectMessage) -> Frame:
         frame["action"] = True
     if e.notice:
         frame["notice"] = True
-    if e.status:  # for the room's operators only, or its operators and voiced members
-        frame["to"] = "operators" if e.status == "@" else "voiced"
     return frame
 
 
