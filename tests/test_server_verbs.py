@@ -4,6 +4,8 @@ WHOWAS remembers names given up; TIME, INFO and HELP answer in IRC's numerics.""
 
 from __future__ import annotations
 
+import json
+
 from tests.clients import Irc, RawClient
 from tests.helpers import ServerProcess
 
@@ -65,3 +67,16 @@ def test_time_info_and_help(server: ServerProcess, sockets: list) -> None:
     assert irc.expect(" 704 ").split(" ")[2:4] == ["asker", "PRIVMSG"]
     irc.expect(" 706 asker PRIVMSG ")
     irc.expect(" 524 asker NOTACOMMAND ")
+
+
+def test_what_comes_behind_a_login_waits_for_it_then_all_of_it_is_answered(server: ServerProcess,
+                                                                            sockets: list) -> None:
+    _account(server, sockets, "waiter", "the waiter's password")
+    client = RawClient(server.address)
+    sockets.append(client)
+    lines = [{"type": "join", "username": "waiter", "version": 2, "login": "the waiter's password"},
+             *({"type": "ping", "id": n} for n in range(300))]
+    client.send_raw(b"".join(json.dumps(line).encode() + b"\n" for line in lines))  # one write: read while argon2 runs
+    assert client.recv()["type"] == "welcome"  # the pings waited for the verdict
+    pongs = [client.expect("pong")["id"] for _ in range(300)]
+    assert pongs == list(range(300))  # and then every one was answered, in order

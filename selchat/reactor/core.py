@@ -191,10 +191,14 @@ class Reactor(EventLoop):
             self.abort(conn, "internal error")
 
     def pause(self, conn: Conn) -> None:
-        """Stop reading ``conn`` until its output drains to the low-water mark; then its
-        handler's ``on_resume`` (if it has one) is called in the next turn."""
+        """Stop reading ``conn`` until its output drains (then its handler's ``on_resume``) or ``resume``."""
         if not conn.paused and not conn.closing:
             conn.paused = True
+            self.update(conn)
+
+    def resume(self, conn: Conn) -> None:  # after a pause not for its output (the server's own wait)
+        if conn.paused and not conn.closing:
+            conn.paused = False
             self.update(conn)
 
     # -- closing -------------------------------------------------------------------------------

@@ -191,6 +191,8 @@ class Connections:
         items = ctx.codec.feed(data)
         if ctx.held or ctx.waiting:  # still waiting for its answers to be read, or for its login
             ctx.held.extend(items)
+            if ctx.waiting:  # read again only once the verdict is in (answered)
+                self.reactor.pause(conn)
             return
         self._handle(conn, ctx, items)
 
@@ -223,6 +225,9 @@ class Connections:
         if not ctx.waiting or self.hub.logging_in(conn_id) or ctx.label is not None:
             return
         ctx.waiting = False
+        if conn.out_bytes > self.pause_high:
+            return  # paused for its output too: reading and the held commands go on as it drains
+        self.reactor.resume(conn)
         if ctx.held:
             self.reactor.call_later(0, self.on_resume, conn)
 
@@ -268,6 +273,7 @@ class Connections:
                 self.labels.run(conn, item, lambda inner: self._handle(conn, ctx, inner, False))
                 if item.asks:
                     ctx.label, ctx.waiting = item, True
+                    self.reactor.pause(conn)  # nothing more is read meanwhile: what waits stays small
                 if ctx.held or ctx.waiting:
                     ctx.held.extend(items[index + 1:])
                     return
@@ -283,6 +289,7 @@ class Connections:
                 return
             if kind in CHECKED and hub.logging_in(conn.id):  # its password is in the worker (answered)
                 ctx.waiting = True
+                self.reactor.pause(conn)  # nothing more is read meanwhile: what waits stays small
                 ctx.held.extend(items[index + 1:])
                 return
         if ctx.wire is not ctx.codec.wire and not conn.closing:
