@@ -50,11 +50,12 @@ def targets(db: sqlite3.Connection, me: str, rooms: dict[str, str], low: int, hi
             limit: int) -> list[tuple[str, float]]:
     """(name, latest message time) of each conversation of ``me`` and each room of ``rooms``
     (key -> name) whose latest message lies between ``low`` and ``high``: the earliest first."""
-    found: list[tuple[str, int]] = []
-    for key, name in rooms.items():
-        latest = db.execute("SELECT MAX(ts) FROM messages WHERE room = ?", (key,)).fetchone()[0]
-        if latest is not None and low < latest < high:
-            found.append((name, latest))
+    keys = list(rooms)
+    marks = ",".join("?" * len(keys))
+    found: list[tuple[str, int]] = [  # one query for every room (the primary key's (room, ts) order)
+        (rooms[key], latest) for key, latest in db.execute(
+            f"SELECT room, MAX(ts) FROM messages WHERE room IN ({marks}) GROUP BY room", keys)
+        if low < latest < high] if keys else []
     # SQLite takes a bare column from the row of the MAX: the peer's name as of the latest message
     found.extend(db.execute(
         "SELECT peer_name, MAX(ts) AS latest FROM (SELECT recipient AS peer, recipient_name AS peer_name, ts"

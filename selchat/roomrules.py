@@ -17,7 +17,13 @@ from selchat.records import SaveRoomRules
 if TYPE_CHECKING:
     from selchat.hub.state import Room
 
+# a room's modes that are on or off, by IRC's letter: Room's attributes (roles.py's table too)
 FLAG_ATTRS = {"m": "moderated", "t": "topic_locked", "s": "secret", "i": "invite_only", "n": "no_outside"}
+
+
+def speech_checked(room: Room) -> None:
+    """Whether each line said there needs roles.may_speak: +m, or a mute on the ban list."""
+    room.checks_speech = room.moderated or room.masks.mutes()
 
 
 def apply_change(room: Room, on: bool, letter: str, who: str | None, by: str, at: float) -> None:

@@ -57,7 +57,7 @@ class MessageManager:
         message = ev.Message(room.name, name, text, stamp / 1_000_000, cmd.action, False, cmd.notice)
         if cmd.tags or session.account is not None or session.bot:  # a guest's plain line skips these
             message.tags, message.bot = cmd.tags, session.bot
-            message.account = state.accounts.get(session.account) if session.account else None
+            message.account = state.account_name(session)
         session.spoke_at = now
         room.recent.append(message)
         room.total += 1

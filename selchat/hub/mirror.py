@@ -22,7 +22,7 @@ from selchat.hub.effects import Ask, Effect, Everywhere, Presence, Relay, Send, 
 from selchat.hub.roles import SERVICE
 from selchat.hub.state import LOBBY_KEY, Room, Session, State, room_key
 from selchat.records import ClaimName, ListRooms, LoadTopic, MessageRow, ReleaseName, SaveDm
-from selchat.roomrules import apply_change, apply_rules, rules_of
+from selchat.roomrules import apply_change, apply_rules, rules_of, speech_checked
 
 
 class Mirror:
@@ -165,7 +165,7 @@ class Heard:
         made = tuple((bool(on), str(letter), who) for on, letter, who in m.changes)
         for on, letter, who in made:
             apply_change(room, on, letter, who, m.by or "", m.timestamp)
-        room.checks_speech = room.moderated or room.masks.mutes()
+        speech_checked(room)
         return [room.broadcast(ev.ModeChanged(m.room, m.by, made, m.timestamp))] if room.members else []
 
     def topic(self, node: str, t: ev.TopicChanged, now: float) -> list[Effect]:
@@ -255,7 +255,7 @@ class Heard:
             room.topic, room.topic_by, room.topic_at = item.topic
         if item.rules is not None:  # another process's word on its modes, bans and founder
             apply_rules(room, item.rules)
-            room.checks_speech = room.moderated or room.masks.mutes()
+            speech_checked(room)
         room.synced = True
         return [*self._let_in(room, item.recent), *self.settle(room, now)]
 

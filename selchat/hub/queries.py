@@ -17,8 +17,7 @@ from selchat.hub.state import Session, State, one_line
 
 def who_extra(state: State, who: Session, asker: Session, now: float) -> tuple[str, str, int]:
     """WHO's more: the account, the address (for a server operator's eyes only), seconds idle."""
-    account = state.accounts.get(who.account, "") if who.account else ""
-    return account, who.address if asker.oper else "", int(max(0.0, now - who.spoke_at))
+    return state.account_name(who) or "", who.address if asker.oper else "", int(max(0.0, now - who.spoke_at))
 
 
 class QueryManager:

@@ -18,10 +18,10 @@ from selchat.hub.masks import LISTS
 from selchat.hub.sharing import Sharing
 from selchat.hub.state import LOBBY_KEY, Room, Session, State, one_line, room_key
 from selchat.records import SaveRoom
-from selchat.roomrules import rules_of
+from selchat.roomrules import FLAG_ATTRS, rules_of, speech_checked
 
 # the modes a room has, by letter: Room's attributes; k and l carry a value (the key, the limit)
-FLAGS = {"m": "moderated", "t": "topic_locked", "s": "secret", "i": "invite_only", "n": "no_outside"}
+FLAGS = FLAG_ATTRS
 VALUES = {"k": "join_key", "l": "limit"}
 KEY_MAX = 23  # characters in a room's key (ergo's and InspIRCd's limit)
 ROLES = {"o": "ops", "v": "voiced"}
@@ -105,9 +105,6 @@ class RoleManager:
             self.may_speak(room, session)
         return room
 
-    @staticmethod
-    def speech_checked(room: Room) -> None:
-        room.checks_speech = room.moderated or room.masks.mutes()
 
     # -- the commands ----------------------------------------------------------------------------
     def _operated(self, session: Session, name: str) -> Room:
@@ -177,7 +174,7 @@ class RoleManager:
                 break
             if done is not None:
                 made.append(done)
-        self.speech_checked(room)
+        speech_checked(room)
         self._accounts_roles(room, made)
         effects: list[Effect] = [room.broadcast(ev.ModeChanged(room.name, session.name, tuple(made), now)),
                                  *self.kept(room)] \
@@ -227,7 +224,7 @@ class RoleManager:
         self.state.spend_token(session, now)
         room.founder = session.account
         assert session.name is not None
-        account = self.state.accounts.get(session.account, session.name)
+        account = self.state.account_name(session) or session.name
         return [Send((session.conn_id,), ev.RoomRegistered(room.name, account)), *self.kept(room)]
 
     def _existing(self, name: str) -> Room:

@@ -22,7 +22,7 @@ from selchat.errors import ErrorCode, ProtocolError
 from selchat.hub.effects import Broadcast
 from selchat.hub.masks import MaskLists
 from selchat.records import Snapshot
-from selchat.roomrules import apply_rules
+from selchat.roomrules import apply_rules, speech_checked
 
 if TYPE_CHECKING:
     from selchat.events import Authenticate, Join
@@ -235,7 +235,7 @@ class State:
             room.recent.extend(state.recent)
             if state.rules:
                 apply_rules(room, state.rules)
-                room.checks_speech = room.moderated or room.masks.mutes()
+                speech_checked(room)
         self.accounts.update(snapshot.accounts)
         for (recipient, sender), count in snapshot.waiting_dms.items():
             self.waiting_dms.setdefault(recipient, {})[sender] = count

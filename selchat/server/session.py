@@ -272,8 +272,9 @@ class Connections:
             if kind is Labeled:  # one line's commands, their answers tagged with its label
                 self.labels.run(conn, item, lambda inner: self._handle(conn, ctx, inner, False))
                 if item.asks:
-                    ctx.label, ctx.waiting = item, True
-                    self.reactor.pause(conn)  # nothing more is read meanwhile: what waits stays small
+                    ctx.label = item
+                    self._wait(conn, ctx, items[index + 1:])
+                    return
                 if ctx.held or ctx.waiting:
                     ctx.held.extend(items[index + 1:])
                     return
@@ -288,14 +289,19 @@ class Connections:
                 ctx.held.extend(items[index + 1:])
                 return
             if kind in CHECKED and hub.logging_in(conn.id):  # its password is in the worker (answered)
-                ctx.waiting = True
-                self.reactor.pause(conn)  # nothing more is read meanwhile: what waits stays small
-                ctx.held.extend(items[index + 1:])
+                self._wait(conn, ctx, items[index + 1:])
                 return
         if ctx.wire is not ctx.codec.wire and not conn.closing:
             # capabilities changed after joining (IRC's CAP REQ): audiences split by wire are stale
             self.fanout.forget_audiences()
             ctx.wire = ctx.codec.wire
+
+    def _wait(self, conn: Conn, ctx: ConnState, rest: list[Any]) -> None:
+        """The connection waits on the worker: the rest of its input is held, and nothing more is
+        read meanwhile, so what waits stays small (``answered`` lets it go on)."""
+        ctx.waiting = True
+        ctx.held.extend(rest)
+        self.reactor.pause(conn)
 
     # -- answers -----------------------------------------------------------------------------------
     def error(self, conn: Conn, exc: ProtocolError, command: Any = None) -> None:
