@@ -50,6 +50,10 @@ SERVICES = ("NickServ", "ChanServ", "MemoServ", "OperServ", "HostServ", "BotServ
 RESERVED_NAMES = (*SERVICES, "Global", "services", "selchat", "server")
 
 
+# Characters in one chat or private message; IRC allows 512 bytes a line, Slack 40,000.
+MAX_MESSAGE = 2000
+
+
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
     host: str = DEFAULT_HOST
@@ -63,8 +67,7 @@ class ServerConfig:
     connects_per_minute: int = 32
     # h11's DEFAULT_MAX_INCOMPLETE_EVENT_SIZE is 16 KiB too (node and tomcat use 8-80 KiB).
     max_frame: int = 16 * 1024
-    # Characters in one chat or private message; IRC allows 512 bytes a line, Slack 40,000.
-    max_message: int = 2000
+    max_message: int = MAX_MESSAGE
     # Redis's client-output-buffer-limit for pubsub is 32 MiB hard / 8 MiB soft; a chat line is
     # small, so 1 MiB of backlog means the reader has stopped reading.
     max_output: int = 1024 * 1024

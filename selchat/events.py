@@ -31,6 +31,7 @@ class Chat:
     notice: bool = False  # IRC's NOTICE: never to be answered automatically
     echo: bool = False  # the sender wants its own message back (IRCv3 echo-message)
     tags: str = ""  # client-only tags, relayed as written (IRCv3 message-tags)
+    joins: tuple[int, ...] = ()  # where a line was continued (IRC's multiline-concat), kept for IRC readers
 
 
 @dataclass(slots=True)
@@ -40,6 +41,7 @@ class Dm:
     action: bool = False
     notice: bool = False
     tags: str = ""
+    joins: tuple[int, ...] = ()  # Chat's
 
 
 @dataclass(slots=True)

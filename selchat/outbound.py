@@ -67,6 +67,7 @@ class Message:
     account: str | None = None  # the sender's account (IRC's account-tag)
     bot: bool = False  # from a bot (IRC's bot tag)
     status: str = ""  # "@": for the room's operators only, "+": and its voiced members (STATUSMSG)
+    joins: tuple[int, ...] = ()  # where a line was continued over several IRC lines (wire/irc/multiline.py)
 
 
 @dataclass(slots=True)
@@ -92,6 +93,7 @@ class DirectMessage:
     tags: str = ""  # the sender's client-only tags (Message's)
     account: str | None = None  # the sender's account (IRC's account-tag)
     bot: bool = False  # from a bot (IRC's bot tag)
+    joins: tuple[int, ...] = ()  # Message's
 
 
 @dataclass(slots=True)

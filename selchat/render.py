@@ -47,6 +47,11 @@ def sanitize(text: Any) -> str:
     return _UNSAFE.sub(_shown, text)
 
 
+def block(text: Any) -> str:
+    """A message of several lines made safe line by line: one block, the later lines indented."""
+    return "\n    ".join(sanitize(line) for line in str(text).replace("\r\n", "\n").split("\n"))
+
+
 def name_colour(name: str) -> int:
     """The same name gets the same colour in every session (a hash, not an allocation order)."""
     return NAME_COLOURS[zlib.crc32(name.casefold().encode("utf-8", "replace")) % len(NAME_COLOURS)]
@@ -90,8 +95,8 @@ class Renderer:
 
     def own_chat(self, text: str, action: bool = False) -> str:
         if action:
-            return f"{self.stamp({})} * {self.name(self.me or 'me')} {sanitize(text)}"
-        return f"{self.stamp({})} {self.name(self.me or 'me')}: {sanitize(text)}"
+            return f"{self.stamp({})} * {self.name(self.me or 'me')} {block(text)}"
+        return f"{self.stamp({})} {self.name(self.me or 'me')}: {block(text)}"
 
     def _where(self, frame: dict[str, Any]) -> str:
         """``#dev `` before a line from a room other than the current one."""
@@ -107,11 +112,11 @@ class Renderer:
         if get("history"):
             # from before you arrived: dimmed, with its own time, and no colours that could be
             # mistaken for live lines
-            who, text = sanitize(get("username")), sanitize(get("message", ""))
+            who, text = sanitize(get("username")), block(get("message", ""))
             body = f"* {who} {text}" if get("action") else f"{who}: {text}"
             return self._paint(f"[{self.clock(get('timestamp'))}] {sanitize(get('room', ''))} {body}", DIM)
         head = f"{self.stamp(frame)} {self._where(frame)}"
-        text = sanitize(get("message", ""))
+        text = block(get("message", ""))
         if get("action"):
             return f"{head}* {self.name(get('username'))} {text}"
         return f"{head}{self.name(get('username'))}: {text}"
@@ -130,7 +135,7 @@ class Renderer:
         sender, to = get("from"), get("to")
         mine = self.me is not None and str(sender).casefold() == self.me.casefold()
         head = f"[dm to {self.name(to)}]" if mine else f"[dm from {self.name(sender)}]"
-        body = self._paint(sanitize(get("message", "")), MAGENTA)
+        body = self._paint(block(get("message", "")), MAGENTA)
         line = f"{self.stamp(frame)} {self._paint('', MAGENTA)}{head} {body}"
         if get("offline"):
             line += self._paint(" (kept until they log in)" if mine else " (sent while you were away)", DIM)

@@ -148,8 +148,10 @@ def test_terminal_escapes_from_others_are_neutralised(spawn, server: ServerProce
     child = joined_child(spawn, server, "bob")
     evil.expect("user_joined", username="bob")
     evil.send(type="chat", message="\x1b]0;pwned\x07\x1b[2Jgone\rover\u202etxt")
-    # a lone CR became a line break at the server (issue 21, item 4): shown as one, not obeyed
-    child.expect_exact("evil: ^[]0;pwned^G^[[2Jgone ⏎ over<U+202E>txt")
+    # a lone CR became a line break at the server (issue 21, item 4): the message's next line,
+    # indented under it, never a return to the start of the line that could overwrite it
+    child.expect_exact("evil: ^[]0;pwned^G^[[2Jgone")
+    child.expect(r"\r*\n    over<U\+202E>txt")
 
 
 def test_long_line_refused_locally(spawn, start_server, connect) -> None:

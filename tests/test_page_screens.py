@@ -36,11 +36,16 @@ def _team_history(path: Path) -> None:
     store = Store(str(path))
     for room in ("#lobby", "#dev"):
         store.write(SaveRoom(room, room))
-    today = time.time() - 3 * 3600
+    now = time.time()
+    midnight = time.mktime((*time.localtime(now)[:3], 0, 0, 0, 0, 0, -1))
+    # today's lines between midnight and now, whatever the hour the test runs at
+    today = max(now - 3 * 3600, midnight + 1)
+    step = min(150.0, (now - today) / (len(TODAY) + 1))
     for day, said in ((today - 86400, YESTERDAY), (today, TODAY)):
         for i, (who, text) in enumerate(said):
-            store.write(("#lobby", round((day + i * 150) * 1_000_000), who, text, 0))
-    store.write(("#dev", round((today - 600) * 1_000_000), "dan", "CI is slow today, looking", 0))
+            store.write(("#lobby", round((day + i * step) * 1_000_000), who, text, 0))
+    dev = today - min(600, today - midnight)
+    store.write(("#dev", round(dev * 1_000_000), "dan", "CI is slow today, looking", 0))
     store.commit()
     store.close()
 

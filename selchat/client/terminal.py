@@ -81,6 +81,11 @@ class Terminal:
                     self.session.switch(self.state.rooms[n - 1])
                     event.app.invalidate()
 
+        @keys.add("escape", "enter")
+        def _newline(event: Any) -> None:
+            """Alt-Enter starts another line of the same message (a paste keeps its lines too)."""
+            event.current_buffer.insert_text("\n")
+
         @keys.add("pageup")
         def _older(event: Any) -> None:
             if self.session is not None:

@@ -58,6 +58,8 @@ class MessageManager:
         if cmd.tags or session.account is not None or session.bot:  # a guest's plain line skips these
             message.tags, message.bot = cmd.tags, session.bot
             message.account = state.account_name(session)
+        if cmd.joins:
+            message.joins = cmd.joins
         session.spoke_at = now
         room.recent.append(message)
         room.total += 1
@@ -91,7 +93,7 @@ class MessageManager:
         assert recipient.name is not None
         dm = ev.DirectMessage(session.name, recipient.name, text, state.stamp(now), action=cmd.action,
                               notice=cmd.notice, away=recipient.away, tags=cmd.tags,
-                              account=state.account_name(session), bot=session.bot)
+                              account=state.account_name(session), bot=session.bot, joins=cmd.joins)
         # one Send each: a codec may answer its own sender differently (IRC: only with echo-message)
         effects: list[Effect] = [Send((target,), dm)]
         if target != session.conn_id:

@@ -93,10 +93,10 @@ class Connections:
         self.effects: Effects  # wired by the server: the effects of what a connection sends
         self.codecs: dict[str, Callable[[], Codec]] = {
             JSON: lambda: JsonCodec(self.config.max_frame),
-            IRC: lambda: IrcCodec(self.config.max_frame, self.config.irc_name),
+            IRC: lambda: IrcCodec(self.config.max_frame, self.config.irc_name, self.config.max_message),
             TEXT: lambda: TextCodec(self.config.max_frame, self.config.password is not None),
             HTTP: lambda: WebCodec(self.config.max_frame, self.config.irc_name,
-                                   frozenset(self.config.allow_origins)),
+                                   frozenset(self.config.allow_origins), self.config.max_message),
         }
 
     # -- opening -----------------------------------------------------------------------------------

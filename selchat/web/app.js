@@ -64,6 +64,7 @@ function pick(name) {
   room(state.current).draft = box.value;
   state.current = room(name).name;
   box.value = room(state.current).draft || "";
+  box.dispatchEvent(new Event("input"));  // the box's height follows the draft
   drawRoom();
 }
 

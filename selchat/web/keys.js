@@ -48,12 +48,26 @@ function jumper(list, pick, join) {
   };
 }
 
-// The box: Up when it is empty brings back the last line sent, to edit and send again.
+// The box: Enter sends, Shift+Enter starts another line of the same message (a paste keeps its
+// lines), and the box grows with what is in it; Up when it is empty brings back the last message
+// sent, to edit and send again.
 export function recall(box, lastSent) {
+  const fit = () => {  // an empty box is one row (Chromium counts a wrapped placeholder in scrollHeight)
+    box.style.height = "auto";
+    if (box.value && box.scrollHeight > box.clientHeight + 2) box.style.height = box.scrollHeight + 2 + "px";
+  };
+  box.addEventListener("input", fit);
+  box.form.addEventListener("submit", () => setTimeout(fit));
   box.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      box.form.requestSubmit();
+      return;
+    }
     if (e.key === "ArrowUp" && !e.altKey && box.value === "" && lastSent()) {
       e.preventDefault();
       box.value = lastSent();
+      fit();
       box.setSelectionRange(box.value.length, box.value.length);
     }
   });

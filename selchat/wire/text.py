@@ -84,6 +84,12 @@ def _line(text: str) -> bytes:
     return _INVISIBLE.sub(_marked, clean(text)).encode("utf-8", "replace") + b"\r\n"
 
 
+def _block(head: str, text: str) -> bytes:
+    """A message of several lines as one block: the first behind its header, the rest indented."""
+    first, *rest = text.split("\n")
+    return _line(head + first) + b"".join(_line("    " + more) for more in rest)
+
+
 class TextCodec:
     """One person at a terminal: lines in, commands out; events in, readable lines out."""
 
@@ -207,8 +213,8 @@ class TextCodec:
         return render(self, event) if render is not None else None  # pongs, history ends: nothing to read
 
     def _message(self, m: ev.Message) -> bytes:
-        body = f"* {m.username} {m.text}" if m.action else f"{m.username}: {m.text}"
-        return _line(f"[{_hhmm(m.timestamp)}] {m.room} {body}")
+        who = f"* {m.username} " if m.action else f"{m.username}: "
+        return _block(f"[{_hhmm(m.timestamp)}] {m.room} {who}", m.text)
 
     def _batch(self, batch: ev.HistoryBatch) -> bytes:
         return b"".join(self._message(m) for m in batch.messages)
@@ -232,7 +238,7 @@ class TextCodec:
     def _dm(self, d: ev.DirectMessage) -> bytes:
         mine = self.name is not None and d.sender.lower() == self.name.lower()
         head = f"[dm to {d.to}]" if mine else f"[dm from {d.sender}]"
-        return _line(f"[{_hhmm(d.timestamp)}] {head} {d.text}")
+        return _block(f"[{_hhmm(d.timestamp)}] {head} ", d.text)
 
     def _room_joined(self, r: ev.RoomJoined) -> bytes:
         if r.room not in self.rooms:

@@ -35,6 +35,7 @@ from wsproto.events import (
 )
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
+from selchat.config import MAX_MESSAGE
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import Command, Pong
 from selchat.outbound import Event
@@ -201,9 +202,11 @@ class WebCodec:
     def kind(self) -> str:
         return "websocket" if self.ws is not None else "http"
 
-    def __init__(self, max_frame: int, irc_name: str, allowed_origins: frozenset[str]) -> None:
+    def __init__(self, max_frame: int, irc_name: str, allowed_origins: frozenset[str],
+                 max_message: int = MAX_MESSAGE) -> None:
         self.max_frame = max_frame
         self.irc_name = irc_name
+        self.max_message = max_message
         self.allowed_origins = allowed_origins
         self.http = h11.Connection(h11.SERVER, max_incomplete_event_size=HEAD_MAX)
         self.raw = b""  # the request's bytes, handed to wsproto on an upgrade
@@ -319,7 +322,7 @@ class WebCodec:
         assert self.ws is not None
         if isinstance(event, Request):
             irc = IRC_SUBPROTOCOL in event.subprotocols
-            self.inner = IrcCodec(self.max_frame, self.irc_name) if irc else JsonCodec(self.max_frame)
+            self.inner = IrcCodec(self.max_frame, self.irc_name, self.max_message) if irc else JsonCodec(self.max_frame)
             out.append(self.ws.send(AcceptConnection(subprotocol=IRC_SUBPROTOCOL if irc else None)))
         elif isinstance(event, TextMessage):
             self._size += len(event.data)

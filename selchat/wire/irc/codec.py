@@ -8,10 +8,11 @@ from typing import Any
 
 from selchat import outbound as ev
 from selchat.codec import LineSplitter
+from selchat.config import MAX_MESSAGE
 from selchat.errors import ProtocolError
 from selchat.events import Command, Join
 from selchat.wire.base import Labeled
-from selchat.wire.irc import commands, replies
+from selchat.wire.irc import commands, multiline, replies
 from selchat.wire.irc.lines import CLIENT_TAGS_MAX, LINE_MAX, SERVER, TAGS_MAX, fit, flat, has_batch, parse_line, tag
 from selchat.wire.irc.wire import IrcWire
 
@@ -21,8 +22,9 @@ class IrcCodec:
 
     kind = "irc"
 
-    def __init__(self, max_frame: int, server: str = SERVER) -> None:
+    def __init__(self, max_frame: int, server: str = SERVER, max_message: int = MAX_MESSAGE) -> None:
         self.max_frame = max(max_frame, TAGS_MAX + LINE_MAX)
+        self.max_message = max_message  # the hub's limit, which draft/multiline's max-bytes says
         self.server = server
         self._lines = LineSplitter(self.max_frame)
         self.caps: set[str] = set()
@@ -43,6 +45,9 @@ class IrcCodec:
         self.motd = ""
         self.client_tags = ""  # the line being handled's "+" tags (commands.dispatch)
         self.bot = False  # its own +B
+        self.gathering: multiline.Gathering | None = None  # an open draft/multiline batch
+        self.batch_label: str | None = None  # the label of the BATCH line being handled
+        self.dropped_batch: str | None = None  # a batch refused: its later lines are dropped unanswered
 
     # -- in -------------------------------------------------------------------------------------
     def feed(self, data: bytes) -> list[Command | ProtocolError | bytes]:
@@ -95,6 +100,8 @@ class IrcCodec:
         lines = [line + b"\r\n" for line in data.split(b"\r\n") if line]
         if len(lines) == 2 and lines[0] == lines[1] and item.batch is None and not more:
             return lines[0] + tag(lines[1], label)  # a message to oneself: only the echo answers it
+        if item.batch is None and not more and one_batch(lines):
+            return tag(lines[0], label) + b"".join(lines[1:])  # a batch answers it: the label on its start
         if item.batch is None:
             if more and not lines:
                 return b""  # nothing yet: the answers are still to come
@@ -146,3 +153,15 @@ class IrcCodec:
         """An event this connection heard through the shared wire that changes what it is."""
         if type(event) is ev.NickChanged and self.nick is not None and event.old.lower() == self.nick.lower():
             self.nick = event.new
+
+
+def one_batch(lines: list[bytes]) -> bool:
+    """Whether these lines are one multiline message (its echo), which IRCv3 labeled-response
+    labels on its BATCH + line rather than wrapping it in another batch (as ergo and irctest do)."""
+    if len(lines) < 2:
+        return False
+    start = lines[0].split(b" ", 5)
+    at = 2 if start[0].startswith(b"@") else 1
+    if len(start) <= at + 2 or start[at] != b"BATCH" or start[at + 2] != b"draft/multiline":
+        return False
+    return lines[-1].rstrip(b"\r\n").endswith(b" BATCH -" + start[at + 1][1:])

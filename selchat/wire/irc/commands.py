@@ -39,7 +39,7 @@ from selchat.events import (
     mode_changes,
 )
 from selchat.wire.base import Labeled
-from selchat.wire.irc import history, replies, server_verbs
+from selchat.wire.irc import history, multiline, replies, server_verbs
 from selchat.wire.irc.lines import (
     CAPS,
     CHANLIMIT,
@@ -79,7 +79,11 @@ def dispatch(c: IrcCodec, line: str, out: list[Any]) -> None:
     # what a client may tag its own messages with (IRCv3 message-tags): the "+" tags, relayed as written
     c.client_tags = ";".join(f"{k}={v}" if v else k for k, v in tags.items() if k[:1] == "+") \
         if tags and "message-tags" in c.caps else ""
+    if "batch" in tags and (c.gathering is not None or tags["batch"] == c.dropped_batch):
+        return multiline.line(c, name, tags, params, out)  # a line of a multiline message
     label = tags.get("label") if "labeled-response" in c.caps else None
+    if name == "BATCH":  # a multiline batch's label goes on what the whole batch says (multiline.py)
+        c.batch_label, label = label, None
     if label:  # its answers come tagged with it (server/labels.py gathers them)
         inner: list[Any] = []
         out.append(Labeled(label[:LABEL_MAX], inner))
@@ -112,6 +116,7 @@ def cap(c: IrcCodec, params: list[str], out: list[Any]) -> None:
             c.cap_version = max(c.cap_version, int(params[1]))
         offered = [name if value is None or c.cap_version < 302 else f"{name}={value}"
                    for name, value in CAPS.items()]
+        offered = [name.format(max_message=c.max_message) for name in offered]
         out.append(f":{c.server} CAP {target} LS :{' '.join(offered)}\r\n".encode())
     elif sub == "LIST":
         out.append(f":{c.server} CAP {target} LIST :{' '.join(sorted(c.caps))}\r\n".encode())
@@ -410,6 +415,7 @@ COMMANDS: dict[str, Verb] = {
     "PRIVMSG": Verb(privmsg),
     "NOTICE": Verb(notice),
     "TAGMSG": Verb(tagmsg, 1),
+    "BATCH": Verb(multiline.batch, 1),
     "SETNAME": Verb(setname),
     "TOPIC": Verb(topic, 1),
     "NAMES": Verb(names),

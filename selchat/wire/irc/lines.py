@@ -19,9 +19,12 @@ VERSION = "selchat-0.2"
 LINE_MAX = 512
 TAGS_MAX = 8191
 CLIENT_TAGS_MAX = 4096
+MULTILINE_LINES = 100  # lines in one draft/multiline message: ergo's default max-lines
 # The capabilities offered (IRCv3), with their values for CAP LS 302.
 CAPS = {"account-notify": None, "account-tag": None, "away-notify": None, "batch": None, "cap-notify": None,
-        "chghost": None, "draft/account-registration": None, "draft/chathistory": None, "echo-message": None,
+        "chghost": None, "draft/account-registration": None, "draft/chathistory": None,
+        # what one message may hold: the hub's limit (the codec fills it in), and at most so many lines
+        "draft/multiline": f"max-bytes={{max_message}},max-lines={MULTILINE_LINES}", "echo-message": None,
         "extended-join": None,
         "extended-monitor": None,
         "invite-notify": None, "labeled-response": None, "message-tags": None, "multi-prefix": None,

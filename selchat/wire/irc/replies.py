@@ -90,7 +90,7 @@ def direct(c: IrcCodec, d: ev.DirectMessage) -> bytes | None:
     if mine and d.to.lower() != d.sender.lower() and not echo:
         return away or None  # the sender's receipt: only with echo-message
     line = c.wire.message(d.sender, d.to, d.text, d.timestamp, d.action, d.notice, tags=d.tags, account=d.account,
-                          bot=d.bot)
+                          bot=d.bot, joins=d.joins)
     if mine and echo and d.to.lower() == d.sender.lower():
         return line + line  # to oneself: the delivery, and the echo (codec.labeled labels the echo)
     return away + line

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from selchat import outbound as ev
+from selchat.wire.irc import multiline
 from selchat.wire.irc.lines import CTCP, LINE_MAX, SERVER, fit, flat, mask, msgid, time_tag
 
 
@@ -23,6 +24,7 @@ class IrcWire:
         self.tags = "message-tags" in caps
         self.account_tag = "account-tag" in caps
         self.extended_join = "extended-join" in caps
+        self.multiline = multiline.CAP in caps and "batch" in caps
 
     @classmethod
     def for_caps(cls, caps: frozenset[str], server: str = SERVER) -> IrcWire:
@@ -49,35 +51,28 @@ class IrcWire:
 
     def message(self, sender: str, target: str, text: str, timestamp: float, action: bool, notice: bool,
                 history: bool = False, batch: str | None = None, tags: str = "", account: str | None = None,
-                bot: bool = False) -> bytes:
+                bot: bool = False, joins: tuple[int, ...] = ()) -> bytes:
         verb = "NOTICE" if notice else "PRIVMSG"
-        text = flat(text)
         if history and not self.server_time:
             text = f"[{time.strftime('%H:%M', time.localtime(timestamp))}] {text}"
         prefix = f"{verb} {target} :" + (f"{CTCP}ACTION " if action else "")
         suffix = CTCP if action else ""
-        data = text.encode("utf-8", "replace")
+        source = mask(sender)
         # (a client may leave out the colon before a last word: one byte less than we write)
-        if len(prefix.encode()) + len(data) + len(suffix) + 1 <= LINE_MAX:
+        if "\n" not in text and not joins and len(prefix.encode()) + len(text.encode()) + len(suffix) + 1 <= LINE_MAX:
             # what an IRC client could send in one line arrives in one line, cut by _out on a
             # character boundary if the sender's mask pushes it past 512 bytes, as servers do
-            return self._out(mask(sender), prefix + text + suffix, timestamp, batch, True, tags, account, bot)
-        # longer (from the page or selchat join): split so that IRC users read it whole
-        room = LINE_MAX - len(f":{mask(sender)} {prefix}{suffix}\r\n".encode()) - 8
+            return self._out(source, prefix + text + suffix, timestamp, batch, True, tags, account, bot)
+        # several lines, or one too long (from the page or selchat join): a multiline batch, or
+        # else the lines one by one, long ones split, so that IRC users read it whole
+        room = LINE_MAX - len(f":{source} {prefix}{suffix}\r\n".encode()) - 8
+        lines = multiline.pieces(text, joins, room)
+        if self.multiline:
+            return multiline.as_batch(self, source, prefix, suffix, lines, timestamp, batch, tags, account, bot)
         out = []
-        while True:
-            piece = data[:room]
-            while piece and len(piece) < len(data):  # do not cut a UTF-8 sequence in two
-                try:
-                    piece.decode("utf-8")
-                    break
-                except UnicodeDecodeError:
-                    piece = piece[:-1]
-            out.append(self._out(mask(sender), prefix + piece.decode("utf-8", "replace") + suffix, timestamp,
-                                 batch, True, tags, account, bot))
-            data = data[len(piece):]
-            if not data or not piece:
-                break
+        for piece, _ in lines:
+            if piece:  # the first line carries the message's id (as ergo does), blank ones are left out
+                out.append(self._out(source, prefix + piece + suffix, timestamp, batch, not out, tags, account, bot))
         return b"".join(out)
 
     def encode(self, event: ev.Event) -> bytes | None:
@@ -87,7 +82,7 @@ class IrcWire:
     # -- one renderer an event type (the table below) ---------------------------------------------
     def _said(self, m: ev.Message) -> bytes:
         return self.message(m.username, m.status + m.room, m.text, m.timestamp, m.action, m.notice, m.history,
-                            None, m.tags, m.account, m.bot)
+                            None, m.tags, m.account, m.bot, m.joins)
 
     def _tagged(self, t: ev.TagMessage) -> bytes | None:
         if not self.tags:
