@@ -47,7 +47,7 @@ def decode_events(data: bytes) -> tuple[str, list[Any]]:
         cls = SHARED_EVENTS.get(kind)
         if cls is None or len(values) != len(FIELDS[kind]):
             raise ValueError(f"not a selchat event: {kind!r}")
-        events.append(cls(*values))
+        events.append(cls(*(tuple(v) if type(v) is list else v for v in values)))  # JSON has no tuples
     return node, events
 
 
