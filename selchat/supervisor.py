@@ -61,7 +61,13 @@ class Supervisor:
         def stop(signum: int, frame: Any) -> None:
             self.stopping = True
 
+        def reload(signum: int, frame: Any) -> None:  # kill -HUP on the supervisor reaches every worker
+            for proc in self.workers:
+                if proc is not None and proc.poll() is None:
+                    proc.send_signal(signal.SIGHUP)
+
         old = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        old[signal.SIGHUP] = signal.signal(signal.SIGHUP, reload)
         try:
             for i in range(self.count):
                 self.start(i)

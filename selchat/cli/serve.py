@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import socket
 import sys
 from collections.abc import Callable
@@ -114,6 +115,9 @@ from selchat.config import DEFAULT_HOST, DEFAULT_PORT, RESERVED_NAMES, ServerCon
               type=click.Choice(LOG_LEVELS, case_sensitive=False))
 @click.option("--log-format", default="text", show_default=True, envvar="SELCHAT_LOG_FORMAT",
               type=click.Choice(["text", "json"]), help="json: one object a line, for log shippers.")
+@click.option("--pid-file", type=click.Path(dir_okay=False, path_type=Path), envvar="SELCHAT_PID_FILE",
+              help="Write the server's process id here while it runs, for kill -HUP \"$(cat FILE)\" to reach "
+                   "exactly this server; removed when it stops.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), is_eager=True,
               envvar="SELCHAT_CONFIG", callback=lambda ctx, param, value: use_config_file(ctx, value),
               help="A TOML file of these options (max-clients = 500 ...); the command line wins. "
@@ -137,7 +141,7 @@ def serve(**options: Any) -> None:
     config_file = options["config_file"]
     reload = _reloader(ctx, config_file) if config_file is not None else None
     if workers > 1:
-        _supervise(config, workers, host, port)
+        _supervise(config, workers, host, port, options["pid_file"])
     warning = raise_fd_limit(config.max_clients)
     if warning:
         click.echo(f"selchat: warning: {warning}", err=True)
@@ -157,7 +161,48 @@ def serve(**options: Any) -> None:
     if console:
         click.echo("console: type to announce; /users, /stats, /kick NAME, /ban, /unban, /bans, /shutdown, /help")
     sys.stdout.flush()
-    server.serve_forever(console=console)
+    pid_file = options["pid_file"]
+    if pid_file is not None:
+        _write_pid(pid_file)
+    try:
+        server.serve_forever(console=console)
+    finally:
+        if pid_file is not None:
+            _remove_pid(pid_file)
+
+
+def _write_pid(path: Path) -> None:
+    """The pid file: refused while another live server's id is in it, written whole (a rename)."""
+    try:
+        other = int(path.read_text().strip())
+    except (OSError, ValueError):
+        other = 0
+    if other and other != os.getpid() and _running(other):  # else left by a server that is gone
+        fail(f"{path} names process {other}, which is running; is another server using it?", 2)
+    try:
+        part = path.with_name(path.name + ".part")
+        part.write_text(f"{os.getpid()}\n")
+        os.replace(part, path)
+    except OSError as exc:
+        fail(f"cannot write --pid-file {path}: {exc.strerror or exc}", 2)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def _remove_pid(path: Path) -> None:
+    try:
+        if path.read_text().strip() == str(os.getpid()):
+            path.unlink()
+    except OSError:
+        pass
 
 
 def _shown(host: str) -> str:
@@ -193,8 +238,9 @@ def _reloader(ctx: click.Context, config_file: Path) -> Callable[[], ServerConfi
     return reload
 
 
-def _supervise(config: ServerConfig, workers: int, host: str, port: int) -> None:
-    """--workers: this process becomes the supervisor of that many servers, and exits with them."""
+def _supervise(config: ServerConfig, workers: int, host: str, port: int, pid_file: Path | None) -> None:
+    """--workers: this process becomes the supervisor of that many servers, and exits with them
+    (its --pid-file names the supervisor, which passes SIGHUP on to each worker)."""
     if not config.redis:
         fail("--workers needs --redis: the workers share their rooms through it", 2)
     if config.metrics:
@@ -205,7 +251,14 @@ def _supervise(config: ServerConfig, workers: int, host: str, port: int) -> None
         supervisor = Supervisor(workers, host, port, _worker_args(sys.argv[2:]))
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", 2)
-    sys.exit(supervisor.run())
+    if pid_file is not None:
+        _write_pid(pid_file)
+    try:
+        status = supervisor.run()
+    finally:
+        if pid_file is not None:
+            _remove_pid(pid_file)
+    sys.exit(status)
 
 
 def _server(config: ServerConfig, reload: Callable[[], ServerConfig] | None) -> Any:
@@ -237,7 +290,7 @@ def _listen(server: Any, host: str, port: int, reuse_port: bool) -> tuple[str, i
 
 def _worker_args(argv: list[str]) -> list[str]:
     """serve's command line for one worker: the same, without --workers, --host and --port (the
-    supervisor gives those)."""
+    supervisor gives those) and --pid-file (the supervisor's own)."""
     out: list[str] = []
     skip = False
     for arg in argv:
@@ -245,7 +298,7 @@ def _worker_args(argv: list[str]) -> list[str]:
             skip = False
             continue
         name = arg.split("=", 1)[0]
-        if name in ("--workers", "--host", "--port"):
+        if name in ("--workers", "--host", "--port", "--pid-file"):
             skip = "=" not in arg
             continue
         out.append(arg)

@@ -6,14 +6,14 @@ from __future__ import annotations
 import calendar
 import time
 
-from selchat import config
+from selchat import __version__, config
 from selchat.config import HISTORY_PAGE_MAX, LIST_MAX, MONITOR_MAX, NAME_MAX, ROOM_MAX, TOPIC_MAX
 from selchat.errors import ErrorCode
 from selchat.events import in_time_range
 
 SERVER = "selchat"  # the server name, unless the operator gives another (--irc-name)
 HOST = config.USER_HOST  # the host part of every user mask
-VERSION = "selchat-0.2"
+VERSION = f"selchat-{__version__}"  # one version everywhere: pyproject.toml's
 # RFC 1459: a line is at most 512 bytes with its CR LF; IRCv3 message-tags allows 4094 more bytes
 # of client tags (8191 in all) in front of it.
 LINE_MAX = 512
