@@ -72,3 +72,24 @@ def test_an_outbound_link_has_its_own_limit_and_is_cut_without_a_client_error() 
     finally:
         reactor.close_all()
         listener.close()
+
+
+def test_an_empty_send_queues_nothing_so_a_close_does_not_wait_for_it() -> None:
+    """A codec's empty answer (a history page of nothing, say) once sat in the queue for good:
+    a send of nothing sends 0 bytes, so the close after /quit waited out the whole linger."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    handler = Handler()
+    reactor = _reactor(handler)
+    try:
+        conn = reactor.connect("127.0.0.1", listener.getsockname()[1], handler)
+        wait_for(lambda: (reactor.run_once(), bool(handler.opened))[1], what="the link to open")
+        reactor.send(conn, b"")
+        assert not conn.out and conn.out_bytes == 0
+        reactor.close(conn, "quit")
+        reactor.run_once()
+        assert conn.closed and handler.closed == ["quit"]  # at once, not after the linger
+    finally:
+        reactor.close_all()
+        listener.close()

@@ -108,6 +108,10 @@ def test_text_mode_with_a_server_password(start_server) -> None:
         you.wait("Server password:")
         you.say("letmein")
         you.wait("Welcome to selchat, dave!")
+        you.say("/quit")
+        you.wait("Goodbye, dave. The server has closed the connection.\r\n")
+        you.sock.settimeout(DEADLINE)
+        assert you.sock.recv(100) == b""  # closed, not waiting for the next line typed
     finally:
         you.close()
 

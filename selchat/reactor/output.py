@@ -40,8 +40,10 @@ class Output:
     # -- queueing: every way in checks the same limit ----------------------------------------------
     def send(self, conn: Conn, data: bytes | memoryview) -> None:
         """Queue bytes for one connection; they are written before the next select()."""
-        if conn.closing:
-            return  # a closing connection is no longer a target
+        if conn.closing or not data:
+            # a closing connection is no longer a target; and an empty buffer would never be
+            # written away (a send of nothing sends 0), so a close would wait out its linger
+            return
         conn.out.append(data)
         conn.out_bytes += len(data)
         if conn.out_bytes > (conn.limit or self.max_output):

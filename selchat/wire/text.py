@@ -151,6 +151,7 @@ class TextCodec:
         word = word.lower()
         arg = rest.strip()
         if word in ("/quit", "/exit", "/q"):
+            out.append(_line(f"Goodbye, {self.name or 'you'}. The server has closed the connection."))
             out.append(Quit())
         elif word == "/help":
             out.append(b"".join(_line(h) for h in HELP))
