@@ -114,6 +114,23 @@ def test_require_account_and_account_add(start_server: Start, tmp_path: Path, cl
     subprocess.run(selchat_cmd("account", "add", "dave", "--db", db), env=env, check=True, capture_output=True,
                    timeout=30)
     login(server, "dave", clients)
+    listed = subprocess.run(selchat_cmd("account", "list", "--db", db), capture_output=True, text=True, timeout=30)
+    assert [line.split("\t")[0] for line in listed.stdout.splitlines()] == ["Carol", "dave"]
+    assert listed.stderr.strip() == f"2 accounts in {db}"
+    # a new password while the server runs: the next login needs it, the old one is refused
+    new = {**os.environ, "SELCHAT_ACCOUNT_PASSWORD": "a brand new secret"}
+    changed = subprocess.run(selchat_cmd("account", "passwd", "DAVE", "--db", db), env=new, capture_output=True,
+                             text=True, timeout=30)
+    assert changed.returncode == 0 and changed.stdout.strip() == \
+        f"new password for dave in {db}: it counts from the next login"
+    stale = RawClient(server.address)
+    clients.append(stale)
+    stale.send(type="join", username="dave", version=2, login=PASSWORD)
+    assert stale.error("bad_login")
+    login(server, "dave", clients, password="a brand new secret")
+    nobody = subprocess.run(selchat_cmd("account", "passwd", "erin", "--db", db), env=new, capture_output=True,
+                            text=True, timeout=30)
+    assert nobody.returncode == 1 and nobody.stderr.strip() == f"selchat: erin is not an account in {db}"
 
 
 def test_offline_dms_are_kept_for_the_next_login(start_server: Start, tmp_path: Path,

@@ -1,4 +1,4 @@
-"""The other commands: ``join`` (the client), ``bench``, ``account add`` and ``cert``."""
+"""The other commands: ``join`` (the client), ``bench`` and ``cert``."""
 
 from __future__ import annotations
 
@@ -9,52 +9,6 @@ import click
 
 from selchat.cli.common import CONTEXT, fail, main, read_password
 from selchat.config import DEFAULT_HOST, DEFAULT_PORT
-
-
-@main.group(context_settings=CONTEXT)
-def account() -> None:
-    """Manage accounts in a server's database (works while the server runs)."""
-
-
-@account.command("add", context_settings=CONTEXT)
-@click.argument("name")
-@click.option("--db", default="selchat.db", show_default=True, envvar="SELCHAT_DB",
-              help="The server's SQLite file.")
-def account_add(name: str, db: str) -> None:
-    """Create the account NAME; the password is asked for (or read from SELCHAT_ACCOUNT_PASSWORD).
-
-    For servers started with --require-account, where guests cannot register themselves.
-    """
-    import os
-    import time
-
-    from selchat.config import PASSWORD_MAX, PASSWORD_MIN
-    from selchat.hub import valid_name
-    from selchat.passwords import hash_password
-    from selchat.records import SaveAccount
-    from selchat.store import Store, StoreError
-
-    if not valid_name(name):
-        fail(f"{name!r} is not a valid name: 1-32 ASCII letters, digits, '_', '-' or '.'", 2)
-    password = os.environ.get("SELCHAT_ACCOUNT_PASSWORD")
-    if password is None:
-        if not sys.stdin.isatty():
-            fail("no terminal to ask for the password on: set SELCHAT_ACCOUNT_PASSWORD", 2)
-        password = click.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
-    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
-        fail(f"an account password is {PASSWORD_MIN}-{PASSWORD_MAX} characters", 2)
-    try:
-        store = Store(db)
-    except StoreError as exc:
-        fail(str(exc), 2)
-    try:
-        if store.account(name.casefold()) is not None:
-            fail(f"{name} is an account already in {db}", 1)
-        store.write(SaveAccount(name.casefold(), name, hash_password(password), time.time()))
-        store.commit()
-    finally:
-        store.close()
-    click.echo(f"account {name} created in {db}")
 
 
 @main.command(context_settings=CONTEXT)

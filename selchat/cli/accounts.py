@@ -1,0 +1,114 @@
+"""``selchat account``: the accounts in a server's database, managed while the server runs.
+
+A login reads its account's password hash from the database at that moment (the worker's
+check_login), so a new password counts from the next login without a restart.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import TYPE_CHECKING
+
+import click
+
+from selchat.cli.common import CONTEXT, fail, main
+
+if TYPE_CHECKING:
+    pass
+
+DB = click.option("--db", default="selchat.db", show_default=True, envvar="SELCHAT_DB",
+                  help="The server's SQLite file (environment: SELCHAT_DB).")
+
+
+def _password(name: str) -> str:
+    """A new password: SELCHAT_ACCOUNT_PASSWORD, or asked twice on the terminal, its rule said first."""
+    from selchat.config import PASSWORD_MAX, PASSWORD_MIN
+
+    password = os.environ.get("SELCHAT_ACCOUNT_PASSWORD")
+    if password is None:
+        if not sys.stdin.isatty():
+            fail("no terminal to ask for the password on: set SELCHAT_ACCOUNT_PASSWORD", 2)
+        click.echo(f"An account password is {PASSWORD_MIN}-{PASSWORD_MAX} characters.")
+        password = click.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        fail(f"an account password is {PASSWORD_MIN}-{PASSWORD_MAX} characters", 2)
+    return password
+
+
+def _store(db: str):
+    from selchat.store import Store, StoreError
+
+    try:
+        return Store(db)
+    except StoreError as exc:
+        fail(str(exc), 2)
+
+
+@main.group(context_settings=CONTEXT)
+def account() -> None:
+    """Manage accounts in a server's database (works while the server runs)."""
+
+
+@account.command("add", context_settings=CONTEXT)
+@click.argument("name")
+@DB
+def account_add(name: str, db: str) -> None:
+    """Create the account NAME; the password is asked for (or read from SELCHAT_ACCOUNT_PASSWORD).
+
+    For servers started with --require-account, where guests cannot register themselves.
+    """
+    from selchat.hub import valid_name
+    from selchat.passwords import hash_password
+    from selchat.records import SaveAccount
+
+    if not valid_name(name):
+        fail(f"{name!r} is not a valid name: 1-32 ASCII letters, digits, '_', '-' or '.'", 2)
+    password = _password(name)
+    store = _store(db)
+    try:
+        if store.account(name.casefold()) is not None:
+            fail(f"{name} is an account already in {db}", 1)
+        store.write(SaveAccount(name.casefold(), name, hash_password(password), time.time()))
+        store.commit()
+    finally:
+        store.close()
+    click.echo(f"account {name} created in {db}")
+
+
+@account.command("list", context_settings=CONTEXT)
+@DB
+def account_list(db: str) -> None:
+    """List the accounts: each name and when it was made, oldest first."""
+    store = _store(db)
+    try:
+        rows = store.db.execute("SELECT name, created FROM accounts ORDER BY created, key").fetchall()
+    finally:
+        store.close()
+    for name, created in rows:
+        click.echo(f"{name}\tsince {time.strftime('%Y-%m-%d %H:%M', time.localtime(created))}")
+    click.echo(f"{len(rows)} account{'' if len(rows) == 1 else 's'} in {db}", err=True)
+
+
+@account.command("passwd", context_settings=CONTEXT)
+@click.argument("name")
+@DB
+def account_passwd(name: str, db: str) -> None:
+    """Give the account NAME a new password (asked for, or SELCHAT_ACCOUNT_PASSWORD).
+
+    It counts from the next login; whoever is logged in now stays logged in.
+    """
+    from selchat.passwords import hash_password
+
+    store = _store(db)
+    try:
+        found = store.account(name.casefold())
+        if found is None:
+            fail(f"{name} is not an account in {db}", 1)
+        password = _password(found[0])
+        store.db.execute("UPDATE accounts SET hash = ? WHERE key = ?", (hash_password(password), name.casefold()))
+        store.commit()
+    finally:
+        store.close()
+    click.echo(f"new password for {found[0]} in {db}: it counts from the next login")
