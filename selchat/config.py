@@ -50,6 +50,9 @@ SERVICES = ("NickServ", "ChanServ", "MemoServ", "OperServ", "HostServ", "BotServ
 RESERVED_NAMES = (*SERVICES, "Global", "services", "selchat", "server")
 
 
+# Seconds a client is told to wait after a restart notice before it reconnects: about what a
+# service manager takes to start selchat again (systemd waits RestartSec, 100 ms, then Python starts).
+RECONNECT_DELAY = 1.0
 # Characters in one chat or private message; IRC allows 512 bytes a line, Slack 40,000.
 MAX_MESSAGE = 2000
 

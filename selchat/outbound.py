@@ -131,6 +131,7 @@ class Announcement:
 class Shutdown:
     text: str
     timestamp: float
+    reconnect: bool = False  # a restart (SIGTERM, Ctrl-C): clients come back; the console's /shutdown is for good
 
 
 @dataclass(slots=True)

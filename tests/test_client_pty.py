@@ -94,11 +94,28 @@ def test_quit_ctrl_c_and_ctrl_d(spawn, server: ServerProcess, connect) -> None:
         assert "reason" not in left  # a clean quit, not a lost connection
 
 
-def test_server_shutdown_notice(spawn, start_server) -> None:
-    server = start_server()
+def test_a_restart_is_reconnected_after_and_a_shutdown_for_good_ends(spawn, start_server, tmp_path) -> None:
+    db = str(tmp_path / "restart.db")
+    server = start_server("--db", db)
     child = joined_child(spawn, server, "bob")
-    server.proc.send_signal(signal.SIGTERM)
-    child.expect("Server is shutting down")
+    watcher = RawClient(server.address)
+    watcher.join("watcher", version=2)
+    watcher.send(type="chat", message="before the restart")
+    child.expect("watcher: before the restart")
+    server.proc.send_signal(signal.SIGTERM)  # what systemctl stop or restart sends
+    child.expect("Server restarting; reconnect in a moment")
+    child.expect("reconnecting in 1 s")
+    watcher.close()
+    again = start_server("--db", db, "--port", str(server.port))
+    other = RawClient(again.address)
+    try:
+        other.join("other", version=2)
+        other.expect("user_joined", username="bob")  # back by itself, under its name
+        child.sendline("after it")
+        assert other.expect("chat")["message"] == "after it"
+    finally:
+        other.close()
+    child.sendline("/quit")
     assert finished(child) == 0
 
 

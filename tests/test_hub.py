@@ -183,7 +183,8 @@ def test_announce_and_shutdown(d: Driver) -> None:
     assert d.take(2) == []
     d.apply(d.hub.shutdown(d.now))
     assert d.take(1)[0]["type"] == "shutdown"
-    assert d.take(2)[0] == {"type": "shutdown", "message": "Server is shutting down", "timestamp": 1000.0}
+    assert d.take(2)[0] == {"type": "shutdown", "message": "Server is shutting down", "timestamp": 1000.0,
+                            "reconnect": False}
 
 
 def test_rate_limit_token_bucket() -> None:

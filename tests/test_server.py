@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.clients import RawClient
+from tests.clients import Irc, RawClient
 from tests.helpers import DEADLINE, ServerProcess, chat_lines, selchat_cmd, wait_for
 
 
@@ -398,18 +398,23 @@ def test_password_from_environment(start_server) -> None:
 def test_shutdown_on_signal(start_server, sig: int) -> None:
     server = start_server()
     clients = joined(server, "a", "b")
+    irc = Irc(server, "ircer")
+    irc.expect(" 001 ")
     try:
         server.proc.send_signal(sig)
         for c in clients:
             frames = c.wait_closed()
             assert frames[-1]["type"] == "shutdown"
-            assert frames[-1]["message"] == "Server is shutting down"
+            assert frames[-1]["message"] == "Server restarting; reconnect in a moment"
+            assert frames[-1]["reconnect"] is True and frames[-1]["delay"] == 1.0  # a restart: come back
+        assert irc.expect("ERROR :") == "ERROR :Server restarting"  # IRC clients reconnect by themselves
         assert server.proc.wait(DEADLINE) == 0
         assert "Traceback" not in server.log()
         with pytest.raises(OSError):
             socket.create_connection(server.address, timeout=1).close()
     finally:
         close_all(clients)
+        irc.close()
 
 
 def test_shutdown_does_not_wait_for_a_stalled_reader(start_server) -> None:

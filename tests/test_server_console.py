@@ -65,7 +65,8 @@ def test_console_commands(console: tuple[pexpect.spawn, tuple[str, int]]) -> Non
         assert again.wait_closed()[-1]["code"] == "banned"
         again.close()
         child.sendline("/shutdown")
-        assert alice.wait_closed()[-1]["type"] == "shutdown"
+        last = alice.wait_closed()[-1]
+        assert last["type"] == "shutdown" and last["reconnect"] is False  # for good
         child.expect(pexpect.EOF)
         child.close()
         assert child.exitstatus == 0

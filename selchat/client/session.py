@@ -46,6 +46,7 @@ class Session:
         # a /join sent and not yet answered: the next line waits for it, so that a line typed (or
         # piped) after "/join #dev" goes to #dev, as it reads
         self.joining: asyncio.Event | None = None
+        self.reconnects = False  # the terminal reconnects after a restart; piped input ends with it
         renderer.current = state.current
 
     async def receive(self) -> None:
@@ -77,8 +78,9 @@ class Session:
                 if line is not None:
                     self.out(line)
             if kind == "shutdown":
-                self.status = 0
-                return
+                if not (frame.get("reconnect") and self.reconnects):
+                    self.status = 0  # for good (or piped input): the session is over
+                return  # a restart: connection() reconnects, with back-off, and fills the gap
 
     async def _next_page(self, frame: dict[str, Any]) -> None:
         """A list of many rooms, or of a big room's members, comes in pages: ask for the next

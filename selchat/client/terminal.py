@@ -134,6 +134,7 @@ class Terminal:
         state.learn(welcome)
         renderer.me = state.me
         session = self.session = Session(link, state, renderer, options, self.show, self.ask_secret)
+        session.reconnects = True
         self.show(renderer.frame(welcome) or "")
         others = sorted(state.users - {state.me}, key=str.casefold)
         self.show(renderer.notice("online: " + (", ".join(sanitize(u) for u in others) or "just you")))

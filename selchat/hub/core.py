@@ -204,8 +204,8 @@ class Hub:
         everyone = tuple(cid for cid, s in self.state.sessions.items() if s.name is not None)
         return [Send(everyone, ev.Announcement(text, now))] if everyone else []
 
-    def shutdown(self, now: float, message: str = "Server is shutting down") -> list[Effect]:
-        return [Send(tuple(self.state.sessions), ev.Shutdown(message, now))]
+    def shutdown(self, now: float, message: str = "Server is shutting down", reconnect: bool = False) -> list[Effect]:
+        return [Send(tuple(self.state.sessions), ev.Shutdown(message, now, reconnect))]
 
     # -- questions the server and the metrics ask --------------------------------------------------
     def usernames(self, room: str = LOBBY_KEY) -> list[str]:

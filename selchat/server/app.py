@@ -39,6 +39,7 @@ from selchat.store import Store as Database
 from selchat.worker import Worker
 
 log = logging.getLogger("selchat.server")
+RESTARTING = "Server restarting; reconnect in a moment"
 
 
 
@@ -178,12 +179,14 @@ class ChatServer:
         """Finish the worker's jobs, then commit everything and close the database."""
         self.services.close()
 
-    def shutdown(self, message: str = "Server is shutting down") -> None:
+    def shutdown(self, message: str = RESTARTING, reconnect: bool = True) -> None:
+        """Stop: by a signal (SIGTERM, Ctrl-C) as a restart clients reconnect after, which is what
+        a service manager's stop usually is; by the console's /shutdown for good."""
         if self.shutting_down:
             return
         self.shutting_down = True
         log.info("shutting down: %d connections", len(self.reactor.conns))
-        self.apply(self.hub.shutdown(self.wall_clock(), message))
+        self.apply(self.hub.shutdown(self.wall_clock(), message, reconnect))
         self.fanout.flush()
         self.services.stop()
         self.reactor.drain_and_stop(self.config.shutdown_grace)

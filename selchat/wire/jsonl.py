@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from selchat.codec import LineDecoder, encode
-from selchat.config import LOBBY, LOBBY_ROOM
+from selchat.config import LOBBY, LOBBY_ROOM, RECONNECT_DELAY
 from selchat.errors import JOIN_FIRST, LOG_IN_TO_IT, V2_ONLY, ErrorCode, ProtocolError
 from selchat.events import V2_COMMANDS, Chat, Command, Join, Users
 from selchat.frames import join_version, parse
@@ -196,7 +196,8 @@ V2: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
     UserList: _v2_users,
     PongReply: lambda e: {"type": "pong", "id": e.id, "timestamp": e.timestamp},
     Announcement: lambda e: {"type": "server", "message": e.text, "timestamp": e.timestamp},
-    Shutdown: lambda e: {"type": "shutdown", "message": e.text, "timestamp": e.timestamp},
+    Shutdown: lambda e: {"type": "shutdown", "message": e.text, "timestamp": e.timestamp, "reconnect": e.reconnect,
+                         **({"delay": RECONNECT_DELAY} if e.reconnect else {})},
     RoomJoined: _room_joined,
     HistoryBatch: lambda e: [*map(_v2_message, e.messages), {"type": "history_end", "room": e.room, "more": e.more}],
     DmHistoryBatch: lambda e: [*({**_dm(d), "history": True} for d in e.dms),

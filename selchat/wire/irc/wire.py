@@ -150,7 +150,7 @@ class IrcWire:
         return self._out(self.server, f"NOTICE * :{flat(an.text)}", an.timestamp)
 
     def _shutdown(self, sd: ev.Shutdown) -> bytes:
-        return f"ERROR :{flat(sd.text)}\r\n".encode()
+        return b"ERROR :Server restarting\r\n" if sd.reconnect else f"ERROR :{flat(sd.text)}\r\n".encode()
 
 
 _RENDER: dict[type, Callable[[IrcWire, Any], bytes | None]] = {
