@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: serve test lint bench bench-history bench-protocols bench-page bench-shared soak abuse fuzz irctest screenshot clean
+.PHONY: serve install test lint bench bench-history bench-protocols bench-page bench-shared soak abuse fuzz irctest screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,14 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 
 serve: $(VENV)/.run
 	$(BIN)/selchat serve $(ARGS)
+
+# the selchat command on your PATH: a link into .venv, in ~/.local/bin unless BINDIR says elsewhere
+# (a link, not pip install --user, which Debian's Python refuses: PEP 668)
+BINDIR ?= $(HOME)/.local/bin
+install: $(VENV)/.run
+	mkdir -p $(BINDIR)
+	ln -sf $(CURDIR)/$(BIN)/selchat $(BINDIR)/selchat
+	@echo "selchat is in $(BINDIR)$$(case ":$$PATH:" in *":$(BINDIR):"*) ;; *) echo ', which is not on your PATH yet';; esac)"
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

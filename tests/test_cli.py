@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 
 import pytest
@@ -9,7 +10,7 @@ from click.testing import CliRunner
 
 from selchat import __version__
 from selchat.cli import main
-from tests.helpers import DEADLINE, selchat_cmd
+from tests.helpers import DEADLINE, ROOT, selchat_cmd
 
 
 def test_help_lists_the_commands() -> None:
@@ -79,3 +80,15 @@ def test_json_logs(start_server) -> None:
     assert all(set(e) >= {"time", "level", "logger", "message"} for e in entries)
     assert any(e["message"].startswith("join logged") and e["level"] == "info" for e in entries)
     assert all(e["time"].endswith("Z") for e in entries)
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_install_puts_the_command_on_a_path(tmp_path) -> None:
+    """After `make serve` the command is .venv/bin/selchat; `make install` links it where a PATH
+    reaches (~/.local/bin by default), which pip install --user cannot on Debian (PEP 668)."""
+    done = subprocess.run(["make", "-s", "install", f"BINDIR={tmp_path}"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=DEADLINE * 6)
+    assert done.returncode == 0, done.stderr
+    assert f"selchat is in {tmp_path}" in done.stdout
+    shown = subprocess.run([str(tmp_path / "selchat"), "--version"], capture_output=True, text=True, timeout=DEADLINE)
+    assert shown.stdout.strip() == f"selchat, version {__version__}"
