@@ -51,10 +51,16 @@ def test_a_bad_batch_is_refused_once_and_none_of_it_is_sent() -> None:
         "MULTILINE_INVALID :A multiline batch holds": [" PRIVMSG #t :hi", " NOTICE #t :hi"],
         "MULTILINE_INVALID_TARGET #t #other": [" PRIVMSG #t :hi", " PRIVMSG #other :hi"],
         "MULTILINE_MAX_BYTES 100": [" PRIVMSG #t :" + "x" * 60, " PRIVMSG #t :" + "y" * 60],
+        "MULTILINE_MAX_LINES 100": [" PRIVMSG #t :"] * 101,  # blank: the bytes stay under the limit
     }
     for fail, lines in cases.items():
         out = _batch(_codec(), *lines, " PRIVMSG #t :after the refusal")  # dropped with the rest
         assert out == [out[0]] and out[0].startswith(b":selchat FAIL BATCH " + fail.encode()), (fail, out)
+    codec = _codec()
+    codec.feed(b"BATCH +a draft/multiline #t\r\n@batch=a PRIVMSG #t :first\r\n")
+    [twice] = _batch(codec, " PRIVMSG #t :second")  # a batch opened inside another: neither is sent
+    assert twice.startswith(b":selchat FAIL BATCH MULTILINE_INVALID :A multiline batch is already open")
+    assert codec.gathering is None and codec.feed(b"PRIVMSG #t :alone\r\n") == [Chat("alone", room="#t", echo=True)]
     [blank] = _batch(_codec(), " PRIVMSG #t :", " PRIVMSG #t : ")
     assert blank.startswith(b":selchat FAIL BATCH MULTILINE_INVALID :A multiline message needs")
     codec = IrcCodec(16384)

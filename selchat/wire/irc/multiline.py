@@ -43,7 +43,9 @@ def batch(c: IrcCodec, params: list[str], out: list[Any]) -> None:
     """BATCH +ref draft/multiline target (opens) or BATCH -ref (sends what was gathered)."""
     ref = params[0] if params else ""
     if ref[:1] == "+" and len(ref) > 1:
-        if c.gathering is not None:
+        if c.gathering is not None:  # the open one is dropped; the new one's lines will be too
+            c.gathering = None
+            c.dropped_batch = ref[1:]
             _fail(c, out, "MULTILINE_INVALID", "A multiline batch is already open; both were dropped")
         elif CAP not in c.caps:
             _fail(c, out, "MULTILINE_INVALID", f"Ask for the {CAP} capability first")
@@ -105,7 +107,7 @@ def line(c: IrcCodec, name: str, tags: dict[str, str], params: list[str], out: l
     g.length += len(text)
     g.size += len(text.encode())
     if len(g.parts) > MULTILINE_LINES:
-        return _drop(c, out, "MULTILINE_MULTILINE_LINES", "Too many lines in one message", str(MULTILINE_LINES))
+        return _drop(c, out, "MULTILINE_MAX_LINES", "Too many lines in one message", str(MULTILINE_LINES))
     if g.size > c.max_message:
         return _drop(c, out, "MULTILINE_MAX_BYTES", "That message is too long", str(c.max_message))
     return None
