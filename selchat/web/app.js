@@ -327,7 +327,13 @@ const handlers = {
     else drawRooms();
   },
   server(f) { line(state.current, ["*** " + f.message], "notice", f.timestamp); },
-  shutdown(f) { line(state.current, ["*** " + f.message], "notice", f.timestamp); },
+  shutdown(f) {  // a restart is reconnected after, as a lost connection is; a shutdown for good is not
+    line(state.current, ["*** " + f.message], "notice", f.timestamp);
+    if (f.reconnect === false) {
+      state.refused = true;
+      status("the server has shut down; reload the page to try again");
+    }
+  },
   registered(f) {
     state.account = f.account;
     line(state.current, [f.message || `${f.account} is now your account`], "notice");
