@@ -88,6 +88,11 @@ class RawClient:
         self.send(type="join", username=name, **extra)
         return self.expect("welcome")
 
+    def join_room(self, room: str) -> dict[str, Any]:
+        """Into one more room (protocol v2); its room_joined."""
+        self.send(type="join_room", room=room)
+        return self.expect("room_joined")
+
     def wait_closed(self, timeout: float = DEADLINE) -> list[dict[str, Any]]:
         """Read until the server closes; returns the frames that came before."""
         frames = []

@@ -39,7 +39,8 @@ from selchat.store import Store as Database
 from selchat.worker import Worker
 
 log = logging.getLogger("selchat.server")
-RESTARTING = "Server restarting; reconnect in a moment"
+# what clients are told at a stop: a restart they come back after, or for good
+RESTARTING, STOPPING = "Server restarting; reconnect in a moment", "Server is shutting down"
 
 
 
@@ -179,14 +180,14 @@ class ChatServer:
         """Finish the worker's jobs, then commit everything and close the database."""
         self.services.close()
 
-    def shutdown(self, message: str = RESTARTING, reconnect: bool = True) -> None:
+    def shutdown(self, reconnect: bool = True) -> None:
         """Stop: by a signal (SIGTERM, Ctrl-C) as a restart clients reconnect after, which is what
         a service manager's stop usually is; by the console's /shutdown for good."""
         if self.shutting_down:
             return
         self.shutting_down = True
         log.info("shutting down: %d connections", len(self.reactor.conns))
-        self.apply(self.hub.shutdown(self.wall_clock(), message, reconnect))
+        self.apply(self.hub.shutdown(self.wall_clock(), RESTARTING if reconnect else STOPPING, reconnect))
         self.fanout.flush()
         self.services.stop()
         self.reactor.drain_and_stop(self.config.shutdown_grace)

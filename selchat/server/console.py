@@ -90,7 +90,7 @@ class Console:
 
     def _shutdown(self, arg: str) -> None:
         self.print("shutting down")
-        self.server.shutdown("Server is shutting down", reconnect=False)  # for good: clients do not come back
+        self.server.shutdown(reconnect=False)  # for good: clients do not come back
 
     def _help(self, arg: str) -> None:
         self.print(CONSOLE_HELP)
