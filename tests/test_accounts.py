@@ -131,6 +131,10 @@ def test_require_account_and_account_add(start_server: Start, tmp_path: Path, cl
     nobody = subprocess.run(selchat_cmd("account", "passwd", "erin", "--db", db), env=new, capture_output=True,
                             text=True, timeout=30)
     assert nobody.returncode == 1 and nobody.stderr.strip() == f"selchat: erin is not an account in {db}"
+    elsewhere = str(tmp_path / "typo.db")
+    typo = subprocess.run(selchat_cmd("account", "list", "--db", elsewhere), capture_output=True, text=True, timeout=30)
+    assert typo.returncode == 2 and typo.stderr.strip() == f"selchat: {elsewhere}: no such database file"
+    assert not os.path.exists(elsewhere)  # a mistyped --db is said, not made
 
 
 def test_offline_dms_are_kept_for_the_next_login(start_server: Start, tmp_path: Path,

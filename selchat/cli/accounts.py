@@ -16,7 +16,7 @@ import click
 from selchat.cli.common import CONTEXT, fail, main
 
 if TYPE_CHECKING:
-    pass
+    from selchat.store import Store
 
 DB = click.option("--db", default="selchat.db", show_default=True, envvar="SELCHAT_DB",
                   help="The server's SQLite file (environment: SELCHAT_DB).")
@@ -37,9 +37,14 @@ def _password(name: str) -> str:
     return password
 
 
-def _store(db: str):
+def _store(db: str, create: bool = False) -> Store:
+    """The database; only `add` makes one (a closed server's first account), the rest need it."""
+    from pathlib import Path
+
     from selchat.store import Store, StoreError
 
+    if not create and not Path(db).is_file():
+        fail(f"{db}: no such database file", 2)
     try:
         return Store(db)
     except StoreError as exc:
@@ -66,7 +71,7 @@ def account_add(name: str, db: str) -> None:
     if not valid_name(name):
         fail(f"{name!r} is not a valid name: 1-32 ASCII letters, digits, '_', '-' or '.'", 2)
     password = _password(name)
-    store = _store(db)
+    store = _store(db, create=True)
     try:
         if store.account(name.casefold()) is not None:
             fail(f"{name} is an account already in {db}", 1)
