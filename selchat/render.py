@@ -214,7 +214,8 @@ class Renderer:
             return self.notice(f"you joined {sanitize(get('room'))}{topic} ({len(names)} here: "
                                + ", ".join(sanitize(n) for n in names) + ")")
         if kind == "room_left":
-            return self.notice(f"you left {sanitize(get('room'))}")
+            why = f": {sanitize(get('reason'))}" if get("reason") and not get("kicked_by") else ""
+            return self.notice(f"you left {sanitize(get('room'))}{why}")
         if kind == "rooms":
             return self._rooms(frame)
         if kind == "invited":

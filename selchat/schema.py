@@ -66,5 +66,16 @@ MIGRATIONS: list[str] = [
         rules TEXT NOT NULL
     );
     """,
+    # 6: the operator's changes made from the command line, for a running server to follow (upkeep.py)
+    """
+    CREATE TABLE operator_requests (
+        id INTEGER PRIMARY KEY,
+        action TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        made REAL NOT NULL,
+        applied REAL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

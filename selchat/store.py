@@ -233,6 +233,10 @@ class Store:
     def pending(self) -> int:
         return len(self._pending)
 
+    def forget_room(self, key: str) -> None:
+        """The room's rows were deleted (upkeep.py): its count starts again."""
+        self._room_rows.pop(key, None)
+
     def commit_due(self) -> float | None:
         """Commit if the interval has passed; else the monotonic time a commit is due (or None
         when nothing waits)."""

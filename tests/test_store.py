@@ -39,6 +39,10 @@ FILL: dict[int, list[str]] = {
         """INSERT INTO room_rules (key, name, rules) VALUES ('#club', '#Club',
         '{"m":true,"t":true,"k":null,"l":0,"masks":{"b":[["spam!*@*","bob",3.0]]},"founder":"bob","roles":{}}')""",
     ],
+    6: [  # the operator's requests: one a server has applied
+        "INSERT INTO operator_requests (action, subject, detail, made, applied)"
+        " VALUES ('delete_room', '#old', '', 1.0, 2.0)",
+    ],
 }
 
 

@@ -1,17 +1,17 @@
 """The ``selchat`` command: errors become one line and an exit status, never a traceback.
 
 ``common`` holds the group and the configuration, ``serve`` the server's command, ``accounts``
-the accounts', ``data`` the
-database's (backup, restore, check), ``tools`` the rest; importing them registers their commands
-on ``main``.
+and ``rooms`` the operator's changes to accounts and rooms, ``data`` the database's (backup,
+restore, check), ``tools`` the rest; importing them registers their commands on ``main``.
 """
 
 from selchat.cli import accounts as _accounts
 from selchat.cli import data as _data
+from selchat.cli import rooms as _rooms
 from selchat.cli import serve as _serve
 from selchat.cli import tools as _tools
 from selchat.cli.common import ConfigError, fail, main, read_config_file, server_config
 from selchat.cli.serve import serve
 
 __all__ = ["ConfigError", "fail", "main", "read_config_file", "serve", "server_config"]
-del _accounts, _data, _serve, _tools
+del _accounts, _data, _rooms, _serve, _tools

@@ -1,7 +1,8 @@
 """``selchat account``: the accounts in a server's database, managed while the server runs.
 
 A login reads its account's password hash from the database at that moment (the worker's
-check_login), so a new password counts from the next login without a restart.
+check_login), so a new password counts from the next login without a restart; a delete or a
+rename is a request a running server follows within a second (upkeep.py), said when it has.
 """
 
 from __future__ import annotations
@@ -49,6 +50,42 @@ def _store(db: str, create: bool = False) -> Store:
         return Store(db)
     except StoreError as exc:
         fail(str(exc), 2)
+
+
+# how long a command waits for a running server to follow its change (it looks each second)
+FOLLOW_WAIT = 3.0
+
+
+def operator_change(db: str, action: str, subject: str, detail: str = "") -> str:
+    """Make the change in the file and, when a server has the file open, wait until it follows;
+    the words that say which happened."""
+    from pathlib import Path
+
+    from selchat import upkeep
+
+    open_elsewhere = Path(db + "-wal").exists()  # a running server keeps the write-ahead log
+    store = _store(db)
+    try:
+        request = upkeep.request(store.db, action, subject, detail)
+        if not open_elsewhere:
+            return "no server has the file open"
+        if upkeep.wait_applied(store.db, request, FOLLOW_WAIT):
+            return "the running server has followed"
+        return f"no running server followed within {FOLLOW_WAIT:g} s; a server started later reads it from the file"
+    finally:
+        store.close()
+
+
+def _existing(db: str, name: str) -> str:
+    """The account's name as registered, or one line and exit status 1."""
+    store = _store(db)
+    try:
+        found = store.account(name.casefold())
+    finally:
+        store.close()
+    if found is None:
+        fail(f"{name} is not an account in {db}", 1)
+    return found[0]
 
 
 @main.group(context_settings=CONTEXT)
@@ -117,3 +154,43 @@ def account_passwd(name: str, db: str) -> None:
     finally:
         store.close()
     click.echo(f"new password for {found[0]} in {db}: it counts from the next login")
+
+
+@account.command("delete", context_settings=CONTEXT)
+@click.argument("name")
+@DB
+def account_delete(name: str, db: str) -> None:
+    """Delete the account NAME and the private messages still waiting for it.
+
+    Whoever is logged in to it is disconnected, told why; what it said in rooms stays in their
+    history, and the name is free for anyone. Rooms it registered have no founder any more.
+    """
+    shown = _existing(db, name)
+    said = operator_change(db, "delete_account", shown.casefold())
+    click.echo(f"account {shown} deleted from {db} ({said})")
+
+
+@account.command("rename", context_settings=CONTEXT)
+@click.argument("old")
+@click.argument("new")
+@DB
+def account_rename(old: str, new: str, db: str) -> None:
+    """Rename the account OLD to NEW: its password, conversations and room roles go with it.
+
+    Its owner, if online under the old name, is renamed at once, as by /nick.
+    """
+    from selchat.hub import valid_name
+
+    if not valid_name(new):
+        fail(f"{new!r} is not a valid name: 1-32 ASCII letters, digits, '_', '-' or '.'", 2)
+    shown = _existing(db, old)
+    if new.casefold() != shown.casefold():
+        store = _store(db)
+        try:
+            taken = store.account(new.casefold())
+        finally:
+            store.close()
+        if taken is not None:
+            fail(f"{taken[0]} is an account already in {db}", 1)
+    said = operator_change(db, "rename_account", shown.casefold(), new)
+    click.echo(f"account {shown} renamed {new} in {db} ({said})")

@@ -65,6 +65,7 @@ from selchat.hub.roles import RoleManager
 from selchat.hub.rooms import RoomManager
 from selchat.hub.sharing import Alone, Sharing
 from selchat.hub.state import LOBBY_KEY, Session, State, remember_gone
+from selchat.hub.upkeep import UpkeepManager
 from selchat.news import News
 from selchat.records import (
     DmHistoryPage,
@@ -99,6 +100,7 @@ class Hub:
         self.roles = RoleManager(state, self.sharing)
         self.messages = MessageManager(state, self.sharing, self.roles)
         self.queries = QueryManager(state, self.sharing)
+        self.upkeep = UpkeepManager(state, self._forget, self.names.rename)  # the operator's, from the command line
         self.heard = Heard(state, self.mirror, self.rooms.let_in, self.accounts.displace,
                            self.roles.kicked_here) if self.mirror else None
         rooms, names, accounts, messages, queries = self.rooms, self.names, self.accounts, self.messages, self.queries

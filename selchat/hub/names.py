@@ -119,9 +119,10 @@ class NameManager:
             raise ProtocolError(ErrorCode.NAME_REGISTERED, f"{new} is a registered account")
         self.sharing.check_rename(session, new, old)
         state.spend_token(session, now)
-        return self.claim(session, key, True, lambda: self._rename(session, new, now))
+        return self.claim(session, key, True, lambda: self.rename(session, new, now))
 
-    def _rename(self, session: Session, new: str, now: float) -> list[Effect]:
+    def rename(self, session: Session, new: str, now: float) -> list[Effect]:
+        """The name is now ``new`` (a /nick that passed its checks, or the operator renaming an account)."""
         state = self.state
         old = session.name
         assert old is not None

@@ -35,6 +35,7 @@ from selchat.server.services import LocalServices
 from selchat.server.session import Connections, ConnState
 from selchat.server.shared import SharedServices
 from selchat.server.signals import Signals
+from selchat.server.upkeep import UpkeepPoller
 from selchat.store import Store as Database
 from selchat.worker import Worker
 
@@ -89,6 +90,7 @@ class ChatServer:
         self.connections.effects = self.effects
         self.apply = self.effects.apply
         self.operator = Operator(self)
+        self.upkeep = UpkeepPoller(self)
         self.console = Console(self)
         self.signals = Signals(self.reactor, self.operator.reload_config, self.shutdown)
         self._config = config
@@ -167,6 +169,7 @@ class ChatServer:
             self.start_worker()
         self.started = self.reactor.clock()
         self.reactor.call_later(BAN_SWEEP, self.operator.expire_bans)
+        self.upkeep.start()
         self.services.start()
         try:
             self.reactor.run()

@@ -202,8 +202,8 @@ V2: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
     HistoryBatch: lambda e: [*map(_v2_message, e.messages), {"type": "history_end", "room": e.room, "more": e.more}],
     DmHistoryBatch: lambda e: [*({**_dm(d), "history": True} for d in e.dms),
                                {"type": "history_end", "with": e.peer, "more": e.more}],
-    RoomLeft: lambda e: {"type": "room_left", "room": e.room, **({"kicked_by": e.kicked_by, "reason": e.reason}
-                                                                  if e.kicked_by else {})},
+    RoomLeft: lambda e: {"type": "room_left", "room": e.room, **({"kicked_by": e.kicked_by} if e.kicked_by else {}),
+                         **({"reason": e.reason} if e.reason or e.kicked_by else {})},
     Kicked: lambda e: {"type": "kicked", "room": e.room, "username": e.username, "by": e.by, "reason": e.reason,
                        "timestamp": e.timestamp},
     ModeChanged: lambda e: _modes(e),

@@ -255,7 +255,8 @@ class TextCodec:
         if gone.kicked_by:
             why = f" ({gone.reason})" if gone.reason else ""
             return _line(f"* {gone.kicked_by} put you out of {gone.room}{why}; now in {self.current}")
-        return _line(f"* you left {gone.room}; now in {self.current}")
+        why = f" ({gone.reason})" if gone.reason else ""
+        return _line(f"* you left {gone.room}{why}; now in {self.current}")
 
     def _kicked(self, k: ev.Kicked) -> bytes | None:
         if self.name is not None and k.username.lower() == self.name.lower():
