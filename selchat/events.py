@@ -293,10 +293,19 @@ class Authenticate:
     password: str
 
 
+@dataclass(slots=True)
+class HookPost:
+    """A webhook's post (hooks.py): the secret from its URL, and what its body said."""
+
+    secret: str
+    text: str
+    username: str | None = None  # the name the post asks its line be said under
+
+
 Command = Union[Join, Chat, Dm, Users, Ping, Pong, Quit, JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick,
                 Away, Register, Whois, Lusers, Authenticate, Who, Kick, SetMode, Invite, Oper, Kill, Wallops, Whowas,
                 TagMsg, Setname, Monitor, HistoryTargets, RegisterRoom, SetBot,
-                StatusChat]
+                StatusChat, HookPost]
 
 # Commands a JSON client must have joined with "version": 2 to use (its codec refuses them).
 V2_COMMANDS = frozenset({JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick, Away, Register, Whois, Lusers,

@@ -135,6 +135,15 @@ class Shutdown:
 
 
 @dataclass(slots=True)
+class HookAnswer:
+    """The answer to an incoming webhook's request: an HTTP status and a line saying why."""
+
+    status: int
+    text: str
+    retry_after: int = 0  # 429: seconds until the hook may post again
+
+
+@dataclass(slots=True)
 class RoomJoined:
     room: str
     topic: str
@@ -408,4 +417,4 @@ Event = Union[Welcome, UserJoined, UserLeft, Message, DirectMessage, UserList, P
               TopicIs, UserInfo, ServerStats, LoggedIn, HistoryBatch, DmHistoryBatch, Kicked, ModeChanged,
               Invited, Opered, Wallops, WasInfo, TagMessage, AccountChanged, RealnameChanged,
               Monitored, MonitorList, MonitorFull, Watched, HistoryTargetList,
-              RoomRegistered, BotChanged, Invitations]
+              RoomRegistered, BotChanged, Invitations, HookAnswer]

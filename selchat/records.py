@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from selchat.bans import Ban
+from selchat.hooks import Hook
 from selchat.outbound import DirectMessage, Message, RoomInfo
 
 # -- writes (committed together at the end of a loop turn) ----------------------------------------
@@ -179,8 +180,18 @@ class LoadTopic:
     room: str  # as the asker wrote it
 
 
+@dataclass(slots=True)
+class LoadHook:
+    """The incoming webhook whose secret has this digest (hooks.py)."""
+
+    conn_id: int
+    digest: str
+    text: str
+    username: str | None
+
+
 Request = (LoadHistory | LoadOfflineDms | LoadDmHistory | CheckLogin | HashPassword | ClaimName | ReleaseName
-           | ListRooms | LoadTopic)
+           | ListRooms | LoadTopic | LoadHook)
 
 # -- results --------------------------------------------------------------------------------------
 
@@ -248,8 +259,15 @@ class TopicLoaded:
     failed: bool = False  # Redis could not say (this process's idea of it then)
 
 
+@dataclass(slots=True)
+class HookFound:
+    hook: Hook | None  # None: no hook has that secret
+    text: str
+    username: str | None
+
+
 Result = (HistoryPage | OfflineDms | DmHistoryPage | LoginChecked | PasswordHashed | NameClaimed | RoomsListed
-          | TopicLoaded | TargetsPage)
+          | TopicLoaded | TargetsPage | HookFound)
 
 
 @dataclass(slots=True)
@@ -275,3 +293,4 @@ class Snapshot:
     last_timestamp: float = 0.0
     bans: list[Ban] = field(default_factory=list)
     waiting_dms: dict[tuple[str, str], int] = field(default_factory=dict)  # (recipient, sender) -> undelivered
+    hook_names: list[str] = field(default_factory=list)  # incoming webhooks' bots

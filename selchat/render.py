@@ -112,14 +112,15 @@ class Renderer:
         if get("history"):
             # from before you arrived: dimmed, with its own time, and no colours that could be
             # mistaken for live lines
-            who, text = sanitize(get("username")), block(get("message", ""))
+            who, text = sanitize(get("username")) + (" [bot]" if get("bot") else ""), block(get("message", ""))
             body = f"* {who} {text}" if get("action") else f"{who}: {text}"
             return self._paint(f"[{self.clock(get('timestamp'))}] {sanitize(get('room', ''))} {body}", DIM)
         head = f"{self.stamp(frame)} {self._where(frame)}"
         text = block(get("message", ""))
+        who = self.name(get("username")) + (self._paint(" [bot]", DIM) if get("bot") else "")  # a program's line
         if get("action"):
-            return f"{head}* {self.name(get('username'))} {text}"
-        return f"{head}{self.name(get('username'))}: {text}"
+            return f"{head}* {who} {text}"
+        return f"{head}{who}: {text}"
 
     def frame(self, frame: dict[str, Any]) -> str | None:
         """The line for one received frame, or None for frames a person need not see."""

@@ -77,5 +77,17 @@ MIGRATIONS: list[str] = [
         applied REAL
     );
     """,
+    # 7: incoming webhooks (hooks.py): a digest of each one's secret, and the room it posts to
+    """
+    CREATE TABLE hooks (
+        key TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        room TEXT NOT NULL,
+        secret TEXT NOT NULL UNIQUE,
+        username_allowed INTEGER NOT NULL DEFAULT 0,
+        gone INTEGER NOT NULL DEFAULT 0,
+        created REAL NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

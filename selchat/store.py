@@ -151,7 +151,7 @@ class Store:
     """The database as the loop uses it: writes gathered per turn, reads inline."""
 
     def __init__(self, path: str, *, history_max: int = 10_000, replay: int = 50,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, beside_a_server: bool = False) -> None:
         self.path = path
         self.history_max = history_max
         self.replay = replay
@@ -162,7 +162,7 @@ class Store:
                 parent = Path(path).expanduser().resolve().parent
                 if not parent.is_dir():
                     raise StoreError(f"cannot open {path}: folder {parent} does not exist")
-            if not self.memory:
+            if not self.memory and not beside_a_server:  # a command's, while the server runs: its log is live
                 self._note_wal(path)
             self.db = connect(path)
             migrate(self.db, path)
@@ -218,6 +218,7 @@ class Store:
         snap.waiting_dms = {(r, s): n for r, s, n in db.execute(
             "SELECT recipient, sender, COUNT(*) FROM dms WHERE delivered = 0 GROUP BY recipient, sender")}
         snap.bans = [Ban(*row) for row in db.execute("SELECT target, shown, until, reason, created FROM bans")]
+        snap.hook_names = [row[0] for row in db.execute("SELECT key FROM hooks")]
         last = max(
             db.execute("SELECT COALESCE(MAX(ts), 0) FROM messages").fetchone()[0],
             db.execute("SELECT COALESCE(MAX(ts), 0) FROM dms").fetchone()[0],
@@ -355,7 +356,9 @@ class Store:
         rows = rows[:limit]
         if not oldest:
             rows.reverse()
-        return [Message(name, user, text, ts / 1_000_000, bool(action), True) for ts, user, text, action in rows], more
+        # the action column holds flags: 1 for /me, 2 for a bot's line (hub/hooks.py, +B)
+        return [Message(name, user, text, ts / 1_000_000, bool(action & 1), True, bot=bool(action & 2))
+                for ts, user, text, action in rows], more
 
     def accounts(self) -> list[tuple[str, str, str, float]]:
         """Every account: (key, name, hash, created), for sharing them with other processes."""

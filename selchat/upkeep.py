@@ -83,10 +83,24 @@ def delete_room(db: sqlite3.Connection, key: str, detail: str = "") -> None:
     db.execute("DELETE FROM messages WHERE room = ?", (key,))
     db.execute("DELETE FROM rooms WHERE key = ?", (key,))
     db.execute("DELETE FROM room_rules WHERE key = ?", (key,))
+    db.execute("UPDATE hooks SET gone = 1 WHERE lower(room) = ?", (key,))
+
+
+def add_hook(db: sqlite3.Connection, key: str, detail: str) -> None:
+    """An incoming webhook (hooks.py), its row as ``detail`` says: run again, it changes nothing."""
+    hook = json.loads(detail)
+    db.execute("INSERT OR IGNORE INTO hooks (key, name, room, secret, username_allowed, created)"
+               " VALUES (?, ?, ?, ?, ?, ?)",
+               (key, hook["name"], hook["room"], hook["secret"], int(hook["username"]), hook["created"]))
+
+
+def delete_hook(db: sqlite3.Connection, key: str, detail: str = "") -> None:
+    db.execute("DELETE FROM hooks WHERE key = ?", (key,))
 
 
 CHANGES: dict[str, Callable[[sqlite3.Connection, str, str], None]] = {
     "delete_account": delete_account, "rename_account": rename_account, "delete_room": delete_room,
+    "add_hook": add_hook, "delete_hook": delete_hook,
 }
 
 

@@ -43,6 +43,10 @@ FILL: dict[int, list[str]] = {
         "INSERT INTO operator_requests (action, subject, detail, made, applied)"
         " VALUES ('delete_room', '#old', '', 1.0, 2.0)",
     ],
+    7: [  # an incoming webhook, by its secret's digest
+        "INSERT INTO hooks (key, name, room, secret, username_allowed, created)"
+        " VALUES ('ci-bot', 'ci-bot', '#ci', 'ab12', 0, 3.0)",
+    ],
 }
 
 

@@ -47,7 +47,7 @@ def _store(db: str, create: bool = False) -> Store:
     if not create and not Path(db).is_file():
         fail(f"{db}: no such database file", 2)
     try:
-        return Store(db)
+        return Store(db, beside_a_server=True)
     except StoreError as exc:
         fail(str(exc), 2)
 

@@ -26,6 +26,7 @@ from selchat.events import (
     DmHistory,
     History,
     HistoryTargets,
+    HookPost,
     Invite,
     Join,
     JoinRoom,
@@ -56,6 +57,7 @@ from selchat.events import (
 )
 from selchat.hub.accounts import AccountManager
 from selchat.hub.effects import Effect, Send
+from selchat.hub.hooks import HookManager
 from selchat.hub.messages import DmsWritten, MessageManager
 from selchat.hub.mirror import Heard, Mirror
 from selchat.hub.monitors import MonitorManager
@@ -70,6 +72,7 @@ from selchat.news import News
 from selchat.records import (
     DmHistoryPage,
     HistoryPage,
+    HookFound,
     LoginChecked,
     NameClaimed,
     OfflineDms,
@@ -82,7 +85,7 @@ from selchat.records import (
 )
 
 # what a connection may send before it has a name
-BEFORE_JOINING = frozenset((Join, Ping, Pong, Quit, Authenticate))
+BEFORE_JOINING = frozenset((Join, Ping, Pong, Quit, Authenticate, HookPost))
 
 Handler = Callable[[Session, Any, float], list[Effect]]
 
@@ -100,6 +103,7 @@ class Hub:
         self.roles = RoleManager(state, self.sharing)
         self.messages = MessageManager(state, self.sharing, self.roles)
         self.queries = QueryManager(state, self.sharing)
+        self.hooks = HookManager(state, self.sharing)
         self.upkeep = UpkeepManager(state, self._forget, self.names.rename)  # the operator's, from the command line
         self.heard = Heard(state, self.mirror, self.rooms.let_in, self.accounts.displace,
                            self.roles.kicked_here) if self.mirror else None
@@ -117,13 +121,14 @@ class Hub:
             Kill: queries.kill, Wallops: queries.wallops,
             Ping: queries.ping, Pong: queries.pong, Quit: queries.quit,
             DmsWritten: messages.dms_written, Kick: self.roles.kick, SetMode: self.roles.set_mode,
-            Invite: self.roles.invite, RegisterRoom: self.roles.register_room,
+            Invite: self.roles.invite, RegisterRoom: self.roles.register_room, HookPost: self.hooks.post,
         }
         self._results: dict[type, Handler] = {
             HistoryPage: messages.history_page, OfflineDms: messages.offline_dms,
             DmHistoryPage: messages.dm_history_page, TargetsPage: messages.targets_page,
             LoginChecked: accounts.login_checked, PasswordHashed: accounts.password_hashed,
             NameClaimed: names.claimed, RoomsListed: rooms.rooms_listed, TopicLoaded: rooms.topic_loaded,
+            HookFound: self.hooks.found,
         }
 
     @property

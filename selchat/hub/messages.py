@@ -67,7 +67,8 @@ class MessageManager:
         broadcast = room.broadcast(message, None if cmd.echo else session.conn_id)
         state.messages += 1
         state.deliveries += broadcast.count - (0 if cmd.echo else 1)
-        return [broadcast, *self.sharing.kept(room, (room.key, stamp, name, text, 1 if cmd.action else 0))]
+        flags = (1 if cmd.action else 0) | (2 if session.bot else 0)  # the row's action column (store.py)
+        return [broadcast, *self.sharing.kept(room, (room.key, stamp, name, text, flags))]
 
     def dm(self, session: Session, cmd: Dm, now: float) -> list[Effect]:
         state = self.state

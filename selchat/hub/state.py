@@ -209,6 +209,7 @@ class State:
         self.accounts: dict[str, str] = {}  # key -> the name it was registered as
         self.account_sessions: dict[str, int] = {}  # key -> the connection logged in to it
         self.registering: set[str] = set()
+        self.hook_names: set[str] = set()  # incoming webhooks' bots (hooks.py): names no guest may take
         # private messages kept for offline accounts: recipient key -> sender key -> how many
         self.waiting_dms: dict[str, dict[str, int]] = {}
         self.last_stamp = 0
@@ -237,6 +238,7 @@ class State:
                 apply_rules(room, state.rules)
                 speech_checked(room)
         self.accounts.update(snapshot.accounts)
+        self.hook_names.update(snapshot.hook_names)
         for (recipient, sender), count in snapshot.waiting_dms.items():
             self.waiting_dms.setdefault(recipient, {})[sender] = count
         self.last_stamp = round(snapshot.last_timestamp * 1_000_000)
@@ -330,6 +332,8 @@ class State:
         if key in config.reserved_names or key == config.irc_name.casefold():
             raise ProtocolError(ErrorCode.INVALID_USERNAME,
                                 f"{name} is reserved for the server's own use; choose another name")
+        if key in self.hook_names:
+            raise ProtocolError(ErrorCode.INVALID_USERNAME, f"{name} is a webhook's bot here; choose another name")
 
     def check_message(self, text: str) -> str:
         if len(text) > self.config.max_message:

@@ -82,6 +82,14 @@ class UpkeepManager:
         room.recent.clear()
         return effects
 
+    def hook_named(self, key: str, made: bool) -> list[Effect]:
+        """A webhook made or deleted: its bot's name is reserved, or free again."""
+        if made:
+            self.state.hook_names.add(key)
+        else:
+            self.state.hook_names.discard(key)
+        return []
+
     def _rooms_roles(self, key: str, new: str | None) -> None:
         """Registered rooms' founder and account roles follow the account (or lose it)."""
         for room in self.state.rooms.values():

@@ -21,8 +21,10 @@ from selchat.records import (
     DmHistoryPage,
     HashPassword,
     HistoryPage,
+    HookFound,
     LoadDmHistory,
     LoadHistory,
+    LoadHook,
     LoadOfflineDms,
     LoadTargets,
     LoginChecked,
@@ -63,7 +65,7 @@ class LocalServices:
         self.asks: dict[type, Callable[[Any], None]] = {
             LoadHistory: self.load_history, LoadOfflineDms: self.load_offline_dms, CheckLogin: self.check_login,
             LoadDmHistory: self.load_dm_history, LoadTargets: self.load_targets,
-            HashPassword: self.hash_password,
+            HashPassword: self.hash_password, LoadHook: self.load_hook,
         }
 
     # -- life --------------------------------------------------------------------------------------
@@ -122,6 +124,13 @@ class LocalServices:
     def load_offline_dms(self, o: LoadOfflineDms) -> None:
         dms = sorted(self.store.offline_dms(o.account_key), key=lambda dm: dm.timestamp)
         self.complete(o.conn_id, OfflineDms(tuple(dms)))
+
+    def load_hook(self, r: LoadHook) -> None:
+        """An incoming webhook by its secret's digest: read at each post, so a hook made or deleted
+        counts at once; a lookup by the primary key's twin index, like an account's."""
+        from selchat import hooks
+
+        self.complete(r.conn_id, HookFound(hooks.find(self.store.db, r.digest), r.text, r.username))
 
     def _busy(self, conn_id: int) -> bool:
         if self.worker is not None and self.worker.queued < MAX_QUEUED_HASHES:

@@ -57,6 +57,10 @@ class UpkeepPoller:
         if request.action == "rename_account":
             log.info("account %s renamed %s by the operator", request.subject, request.detail)
             return hub.account_renamed(request.subject, request.detail, now)
+        if request.action in ("add_hook", "delete_hook"):
+            made = request.action == "add_hook"
+            log.info("webhook %s %s by the operator", request.subject, "made" if made else "deleted")
+            return hub.hook_named(request.subject, made)
         log.info("room %s deleted by the operator", request.subject)
         self.server.store.forget_room(request.subject)
         return hub.room_deleted(request.subject, now)

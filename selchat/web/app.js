@@ -101,7 +101,8 @@ function chatItem(f) {
   if (f.action) cls += " action";
   if (f.username !== state.name && mentions(f.message)) cls += " mention";
   const text = view.linked(f.message);
-  const parts = f.action ? ["* ", view.who(f.username), " ", ...text] : [view.who(f.username), " ", ...text];
+  const name = f.bot ? [view.who(f.username), view.botBadge()] : [view.who(f.username)];
+  const parts = f.action ? ["* ", ...name, " ", ...text] : [...name, " ", ...text];
   const li = view.makeLine(parts, cls.trim(), f.timestamp, f.username);
   li.dataset.msg = "1";  // a stored line: paging older ones starts here
   return li;

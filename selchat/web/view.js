@@ -71,6 +71,15 @@ export function who(name) {
   return s;
 }
 
+// A program's line (a webhook's, or a client that said it is a bot), marked so nobody takes it for a person.
+export function botBadge() {
+  const s = document.createElement("span");
+  s.className = "bot";
+  s.textContent = "bot";
+  s.title = "a program, not a person";
+  return s;
+}
+
 // One line: ``parts`` are strings (shown as text) and nodes; ``sender`` groups a chat line.
 export function makeLine(parts, cls, ts, sender) {
   const li = document.createElement("li");

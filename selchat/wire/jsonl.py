@@ -93,6 +93,8 @@ def _v2_message(e: Message) -> Frame:
         frame["history"] = True
     if e.notice:
         frame["notice"] = True
+    if e.bot:  # a program's line: a webhook's, or a client that said it is a bot
+        frame["bot"] = True
     if e.status:  # for the room's operators only, or its operators and voiced members
         frame["to"] = "operators" if e.status == "@" else "voiced"
     return frame

@@ -38,7 +38,9 @@ from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 from selchat.config import MAX_MESSAGE
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import Command, Pong
-from selchat.outbound import Event
+from selchat.hooks import PATH, PayloadError
+from selchat.outbound import Event, HookAnswer
+from selchat.wire import hookwire
 from selchat.wire.base import Labeled
 from selchat.wire.irc import IrcCodec
 from selchat.wire.jsonl import JsonCodec
@@ -215,6 +217,7 @@ class WebCodec:
         self._parts: list[str] = []
         self._size = 0
         self.done = False
+        self.hook: hookwire.HookRequest | None = None  # POST /hooks/SECRET: its body so far
 
     @property
     def wire(self) -> Any:
@@ -243,16 +246,29 @@ class WebCodec:
         if end > HEAD_MAX or (end < 0 and len(self.raw) > HEAD_MAX):  # h11 limits only a head still arriving
             self.done = True
             return [plain(431, "request header fields too large"), Hangup("HTTP head too large")]
+        out: list[Any] = []
         try:
             self.http.receive_data(data)
-            event = self.http.next_event()
+            while not self.done and self.ws is None and (event := self.http.next_event()) is not h11.NEED_DATA:
+                out += self._http_event(event)
         except h11.RemoteProtocolError as exc:
             self.done = True
             status = exc.error_status_hint
             text = "request header fields too large" if status == 431 else "bad request"
             return [plain(status, text), Hangup(f"bad HTTP request: {exc}")]
-        if event is h11.NEED_DATA:
+        return out
+
+    def _http_event(self, event: Any) -> list[Any]:
+        hook = self.hook
+        if hook is not None and type(event) is h11.Data:  # a webhook's body, as it arrives
+            if not hook.data(event.data):
+                self.done = True
+                return [plain(413, hookwire.TOO_BIG), Hangup("webhook body too large")]
             return []
+        if hook is not None and type(event) is h11.EndOfMessage:
+            self.done = True  # the hub's answer (HookAnswer) ends the connection
+            post = hook.post()
+            return [plain(400, str(post)), Hangup("webhook body not a post")] if type(post) is PayloadError else [post]
         if not isinstance(event, h11.Request):
             self.done = True
             return [plain(400, "bad request"), Hangup("bad HTTP request")]
@@ -264,6 +280,8 @@ class WebCodec:
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in request.headers}
         if path == "/ws":
             return self._upgrade(method, headers)
+        if path.startswith(PATH):
+            return self._hook(method, path, headers)
         self.done = True
         if method not in ("GET", "HEAD"):
             return [plain(405, "only GET is served here", [("Allow", "GET, HEAD")]), Hangup("HTTP method")]
@@ -275,6 +293,16 @@ class WebCodec:
         if headers.get("if-none-match") == asset.etag:
             return [_response(304, b"", common), Hangup("HTTP 304")]
         return [_response(200, asset.body, common, head_only=method == "HEAD"), Hangup("HTTP 200")]
+
+    def _hook(self, method: str, path: str, headers: dict[str, str]) -> list[Any]:
+        refused = hookwire.refusal(method, path, headers)
+        if refused is not None:
+            self.done = True
+            status, text, extra = refused
+            return [plain(status, text, extra), Hangup(f"webhook refused: {status}")]
+        self.hook = hookwire.HookRequest(path[len(PATH):], headers.get("content-type", ""))
+        waiting = hookwire.continue_line(headers)
+        return [waiting] if waiting else []
 
     def origin_allowed(self, origin: str | None, host: str | None) -> bool:
         """A browser always says where the page that opens a WebSocket came from; a page on
@@ -364,6 +392,8 @@ class WebCodec:
 
     def encode(self, event: Event) -> bytes | None:
         if self.inner is None:
+            if type(event) is HookAnswer:
+                return plain(event.status, event.text, hookwire.answer_headers(event))
             return None
         data = self.inner.encode(event)
         return messages(data) if data else None
