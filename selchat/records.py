@@ -229,6 +229,7 @@ class LoginChecked:
     account_key: str
     ok: bool
     name: str | None = None  # the account's name as registered
+    bot: bool = False  # a bot account (selchat account add --bot): its sessions are bots
 
 
 @dataclass(slots=True)

@@ -89,5 +89,10 @@ MIGRATIONS: list[str] = [
         created REAL NOT NULL
     );
     """,
+    # 8: bot accounts, and a token a program logs in with instead of a password (a digest, as a hook's)
+    """
+    ALTER TABLE accounts ADD COLUMN bot INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE accounts ADD COLUMN token TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

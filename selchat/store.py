@@ -371,6 +371,12 @@ class Store:
         row = self.db.execute("SELECT name, hash FROM accounts WHERE key = ?", (key,)).fetchone()
         return (row[0], row[1]) if row else None
 
+    def login_of(self, key: str) -> tuple[str, str, str | None, bool] | None:
+        """(name, argon2 hash, token digest or None, a bot?) of an account, or None."""
+        self.commit()
+        row = self.db.execute("SELECT name, hash, token, bot FROM accounts WHERE key = ?", (key,)).fetchone()
+        return (row[0], row[1], row[2], bool(row[3])) if row else None
+
     def offline_dms(self, key: str) -> list[DirectMessage]:
         self.commit()
         rows = self.db.execute(

@@ -47,6 +47,9 @@ FILL: dict[int, list[str]] = {
         "INSERT INTO hooks (key, name, room, secret, username_allowed, created)"
         " VALUES ('ci-bot', 'ci-bot', '#ci', 'ab12', 0, 3.0)",
     ],
+    8: [  # a bot account with a token
+        "INSERT INTO accounts (key, name, hash, created, bot, token) VALUES ('deploy', 'deploy', '!', 4.0, 1, 'cd34')",
+    ],
 }
 
 
@@ -77,9 +80,14 @@ def test_migrates_from_every_earlier_version(tmp_path: Path, start: int) -> None
         if start >= 5:
             assert '"founder":"bob"' in (snap.rooms[0].rules or "")
         if start >= 2:
-            assert snap.accounts == {"bob": "bob"}
+            assert snap.accounts == ({"bob": "bob", "deploy": "deploy"} if start >= 8 else {"bob": "bob"})
             assert [dm.text for dm in store.offline_dms("alice")] == ["later"]
             assert snap.last_timestamp == 8.0
+        if start >= 7:
+            assert snap.hook_names == ["ci-bot"]
+        if start >= 8:
+            assert store.login_of("deploy") == ("deploy", "!", "cd34", True)
+            assert store.login_of("bob") == ("bob", "$argon2id$x", None, False)
         if start >= 3:
             assert [(b.target, b.until, b.reason) for b in snap.bans] == [("10.0.0.0/8", None, "spam")]
         if start >= 2:  # a conversation's pages, through the index of version 4 on a migrated file

@@ -95,28 +95,76 @@ def account() -> None:
 
 @account.command("add", context_settings=CONTEXT)
 @click.argument("name")
+@click.option("--bot", is_flag=True,
+              help="A program's account: no password, a token to log in with instead (printed once); "
+                   "its lines are marked as a bot's everywhere.")
 @DB
-def account_add(name: str, db: str) -> None:
+def account_add(name: str, bot: bool, db: str) -> None:
     """Create the account NAME; the password is asked for (or read from SELCHAT_ACCOUNT_PASSWORD).
 
-    For servers started with --require-account, where guests cannot register themselves.
+    For servers started with --require-account, where guests cannot register themselves, and for
+    bots (--bot), which log in with a token: {"type": "join", "username": NAME, "login": TOKEN}, or
+    an IRC client's SASL or PASS with the token as the password.
     """
+    import secrets
+
     from selchat.hub import valid_name
     from selchat.passwords import hash_password
     from selchat.records import SaveAccount
 
     if not valid_name(name):
         fail(f"{name!r} is not a valid name: 1-32 ASCII letters, digits, '_', '-' or '.'", 2)
-    password = _password(name)
+    # a bot's password is one nobody knows: only its token logs in
+    password = secrets.token_urlsafe(32) if bot else _password(name)
     store = _store(db, create=True)
     try:
         if store.account(name.casefold()) is not None:
             fail(f"{name} is an account already in {db}", 1)
         store.write(SaveAccount(name.casefold(), name, hash_password(password), time.time()))
         store.commit()
+        token = _new_token(store, name.casefold(), bot=True) if bot else None
     finally:
         store.close()
-    click.echo(f"account {name} created in {db}")
+    click.echo(f"{'bot ' if bot else ''}account {name} created in {db}")
+    if token is not None:
+        _show_token(name, token)
+
+
+def _new_token(store: Store, key: str, bot: bool | None = None) -> str:
+    """A new token for the account (the old one stops working); only its digest is kept."""
+    import secrets
+
+    from selchat.hooks import digest
+
+    token = secrets.token_urlsafe(32)
+    store.db.execute("UPDATE accounts SET token = ? WHERE key = ?", (digest(token), key))
+    if bot is not None:
+        store.db.execute("UPDATE accounts SET bot = ? WHERE key = ?", (int(bot), key))
+    return token
+
+
+def _show_token(name: str, token: str) -> None:
+    click.echo(f"token for {name}: {token}")
+    click.echo("keep it as you would a password: it logs in as the account, and it is not shown again", err=True)
+
+
+@account.command("token", context_settings=CONTEXT)
+@click.argument("name")
+@DB
+def account_token(name: str, db: str) -> None:
+    """Give the account NAME a new login token for programs, printed once; the old one stops working.
+
+    The token logs in wherever the password does (the password still works too).
+    """
+    store = _store(db)
+    try:
+        found = store.account(name.casefold())
+        if found is None:
+            fail(f"{name} is not an account in {db}", 1)
+        token = _new_token(store, name.casefold())
+    finally:
+        store.close()
+    _show_token(found[0], token)
 
 
 @account.command("list", context_settings=CONTEXT)
@@ -125,11 +173,12 @@ def account_list(db: str) -> None:
     """List the accounts: each name and when it was made, oldest first."""
     store = _store(db)
     try:
-        rows = store.db.execute("SELECT name, created FROM accounts ORDER BY created, key").fetchall()
+        rows = store.db.execute("SELECT name, created, bot FROM accounts ORDER BY created, key").fetchall()
     finally:
         store.close()
-    for name, created in rows:
-        click.echo(f"{name}\tsince {time.strftime('%Y-%m-%d %H:%M', time.localtime(created))}")
+    for name, created, bot in rows:
+        made = time.strftime('%Y-%m-%d %H:%M', time.localtime(created))
+        click.echo(f"{name}\tsince {made}" + ("\tbot" if bot else ""))
     click.echo(f"{len(rows)} account{'' if len(rows) == 1 else 's'} in {db}", err=True)
 
 

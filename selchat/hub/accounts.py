@@ -151,6 +151,7 @@ class AccountManager:
                 ErrorCode.BAD_LOGIN, f"wrong account name or password for {name}"))]
         key = result.account_key
         self.logins.succeeded(key, session.address)
+        session.bot = session.bot or result.bot  # a bot account's sessions say so (IRC's +B, the bot tag)
         self.state.accounts[key] = result.name
         if type(cmd) is Authenticate:
             if session.name is None:

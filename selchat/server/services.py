@@ -9,12 +9,14 @@ never waits and the services never touch chat state.
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from selchat import outbound as ev
 from selchat.errors import ErrorCode, ProtocolError
+from selchat.hooks import digest
 from selchat.reactor import Reactor, Timer
 from selchat.records import (
     CheckLogin,
@@ -145,15 +147,19 @@ class LocalServices:
         if self._busy(request.conn_id):
             self.complete(request.conn_id, LoginChecked(request.account_key, False, None))
             return
-        found = self.store.account(request.account_key)
-        name, stored = found if found else (None, None)
+        found = self.store.login_of(request.account_key)
+        name, stored, token, bot = found if found else (None, None, None, False)
         password = request.password
+        if token is not None and hmac.compare_digest(token, digest(password)):
+            # a program's token: long and random, so a digest is checked at once (no argon2)
+            self.complete(request.conn_id, LoginChecked(request.account_key, True, name, bot))
+            return
 
         def done(ok: object) -> None:
             if isinstance(ok, Exception):
                 log.error("checking a password failed: %s", ok)
                 ok = False
-            self.complete(request.conn_id, LoginChecked(request.account_key, ok is True, name))
+            self.complete(request.conn_id, LoginChecked(request.account_key, ok is True, name, bot))
 
         assert self.worker is not None
         self.worker.submit(lambda: verify_password(stored, password), done)
