@@ -31,6 +31,17 @@ RATE, BURST = 1.0, 10
 
 
 @dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A hook's other half: where to POST a line in its room that says one of its words (or its name)."""
+
+    key: str
+    name: str
+    room: str
+    url: str
+    words: frozenset[str]  # casefolded; the bot's name is always one
+
+
+@dataclass(frozen=True, slots=True)
 class Hook:
     key: str  # the bot's name, casefolded: hooks are named like people
     name: str  # the name its lines are said under
@@ -38,6 +49,21 @@ class Hook:
     username_allowed: bool  # the payload's "username" may rename a line (Slack's "where allowed")
     gone: bool  # its room was deleted (selchat room delete): the hook stays, refused with 410
     created: float = 0.0
+    send_to: str | None = None  # its outgoing half's URL
+
+
+def outgoing_of(key: str, name: str, room: str, url: str | None, words: str) -> Outgoing | None:
+    """A stored hook's outgoing half (its words as the JSON list the table keeps), if it has one."""
+    if not url:
+        return None
+    listed = json.loads(words or "[]")
+    return Outgoing(key, name, room, url, frozenset(w.casefold() for w in [*listed, name] if isinstance(w, str)))
+
+
+def outgoing(db: sqlite3.Connection) -> list[Outgoing]:
+    """Every hook that listens, for the hub at start-up (its room not deleted)."""
+    rows = db.execute("SELECT key, name, room, send_to, words FROM hooks WHERE send_to IS NOT NULL AND gone = 0")
+    return [found for row in rows if (found := outgoing_of(*row)) is not None]
 
 
 class PayloadError(ValueError):
@@ -84,19 +110,21 @@ def find(db: sqlite3.Connection, secret_digest: str) -> Hook | None:
 
 
 def listed(db: sqlite3.Connection) -> list[Hook]:
-    rows = db.execute("SELECT key, name, room, username_allowed, gone, created FROM hooks ORDER BY created, key")
-    return [Hook(k, n, r, bool(u), bool(g), c) for k, n, r, u, g, c in rows]
+    rows = db.execute("SELECT key, name, room, username_allowed, gone, created, send_to FROM hooks"
+                      " ORDER BY created, key")
+    return [Hook(k, n, r, bool(u), bool(g), c, s) for k, n, r, u, g, c, s in rows]
 
 
 def names(db: sqlite3.Connection) -> list[str]:
     return [row[0] for row in db.execute("SELECT key FROM hooks")]
 
 
-def add(db: sqlite3.Connection, name: str, room: str, username_allowed: bool) -> str:
+def add(db: sqlite3.Connection, name: str, room: str, username_allowed: bool, send_to: str | None = None,
+        words: tuple[str, ...] = ()) -> str:
     """A new hook, told to a running server (its name is no guest's from now on); its secret."""
     secret = make_secret()
     detail = json.dumps({"name": name, "room": room, "secret": digest(secret), "username": username_allowed,
-                         "created": time.time()})
+                         "created": time.time(), "send_to": send_to, "words": list(words)})
     request(db, "add_hook", name.casefold(), detail)
     return secret
 

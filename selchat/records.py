@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from selchat.bans import Ban
-from selchat.hooks import Hook
+from selchat.hooks import Hook, Outgoing
 from selchat.outbound import DirectMessage, Message, RoomInfo
 
 # -- writes (committed together at the end of a loop turn) ----------------------------------------
@@ -295,3 +295,4 @@ class Snapshot:
     bans: list[Ban] = field(default_factory=list)
     waiting_dms: dict[tuple[str, str], int] = field(default_factory=dict)  # (recipient, sender) -> undelivered
     hook_names: list[str] = field(default_factory=list)  # incoming webhooks' bots
+    outgoing: list[Outgoing] = field(default_factory=list)  # and those that listen

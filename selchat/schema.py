@@ -86,7 +86,9 @@ MIGRATIONS: list[str] = [
         secret TEXT NOT NULL UNIQUE,
         username_allowed INTEGER NOT NULL DEFAULT 0,
         gone INTEGER NOT NULL DEFAULT 0,
-        created REAL NOT NULL
+        created REAL NOT NULL,
+        send_to TEXT,  -- its outgoing half: a URL POSTed a line that says one of its words
+        words TEXT NOT NULL DEFAULT '[]'
     );
     """,
     # 8: bot accounts, and a token a program logs in with instead of a password (a digest, as a hook's)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from selchat import conversations
+from selchat import conversations, hooks
 from selchat.bans import Ban
 from selchat.config import LOBBY_ROOM
 from selchat.counters import COMMIT_BUCKETS, Histogram
@@ -219,6 +219,7 @@ class Store:
             "SELECT recipient, sender, COUNT(*) FROM dms WHERE delivered = 0 GROUP BY recipient, sender")}
         snap.bans = [Ban(*row) for row in db.execute("SELECT target, shown, until, reason, created FROM bans")]
         snap.hook_names = [row[0] for row in db.execute("SELECT key FROM hooks")]
+        snap.outgoing = hooks.outgoing(db)
         last = max(
             db.execute("SELECT COALESCE(MAX(ts), 0) FROM messages").fetchone()[0],
             db.execute("SELECT COALESCE(MAX(ts), 0) FROM dms").fetchone()[0],

@@ -89,9 +89,10 @@ def delete_room(db: sqlite3.Connection, key: str, detail: str = "") -> None:
 def add_hook(db: sqlite3.Connection, key: str, detail: str) -> None:
     """An incoming webhook (hooks.py), its row as ``detail`` says: run again, it changes nothing."""
     hook = json.loads(detail)
-    db.execute("INSERT OR IGNORE INTO hooks (key, name, room, secret, username_allowed, created)"
-               " VALUES (?, ?, ?, ?, ?, ?)",
-               (key, hook["name"], hook["room"], hook["secret"], int(hook["username"]), hook["created"]))
+    db.execute("INSERT OR IGNORE INTO hooks (key, name, room, secret, username_allowed, created, send_to, words)"
+               " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+               (key, hook["name"], hook["room"], hook["secret"], int(hook["username"]), hook["created"],
+                hook.get("send_to"), json.dumps(hook.get("words") or [])))
 
 
 def delete_hook(db: sqlite3.Connection, key: str, detail: str = "") -> None:

@@ -28,6 +28,7 @@ class Driver:
         self.closed: dict[int, str] = {}
         self.stored: list[Any] = []
         self.asked: list[Any] = []
+        self.called: list[Any] = []
         self.shared: list[Any] = []  # Presence and Relay: for the other processes (--redis)
         self.now = 1000.0
         self.codecs: dict[int, JsonCodec] = {}
@@ -77,6 +78,9 @@ class Driver:
 
     def ask(self, effect: Ask) -> None:
         self.asked.append(effect.request)
+
+    def call_out(self, effect: Any) -> None:  # an outgoing webhook's POST (server/callouts.py)
+        self.called.append(effect)
 
     def presence(self, effect: Presence) -> None:  # Presence, Relay, Everywhere: for other processes
         self.shared.append(effect)

@@ -106,7 +106,21 @@ class Then:
     command: Any
 
 
-Effect = Union[Send, Broadcast, Close, Fail, Store, Ask, Presence, Relay, Everywhere, Then]
+@dataclass(slots=True)
+class CallOut:
+    """An outgoing webhook's POST (server/callouts.py): a line in ``room`` said a word its bot
+    listens for. The server sends it off the loop's time, and may post the answer back."""
+
+    hook: str  # the hook's key
+    url: str
+    room: str
+    username: str
+    text: str
+    timestamp: float
+    word: str  # the word that triggered it
+
+
+Effect = Union[Send, Broadcast, Close, Fail, Store, Ask, Presence, Relay, Everywhere, Then, CallOut]
 
 # The verb that carries out each effect: an interpreter has a method of that name for each, and
 # ``carriers`` binds them into its table. The server (selchat/server/effects.py and shared.py) and
@@ -114,6 +128,7 @@ Effect = Union[Send, Broadcast, Close, Fail, Store, Ask, Presence, Relay, Everyw
 # and every interpreter that lacks it fails at once instead of dropping it.
 LOCAL_VERBS: dict[type, str] = {
     Broadcast: "broadcast", Send: "send", Store: "store", Ask: "ask", Fail: "fail", Close: "close", Then: "then",
+    CallOut: "call_out",
 }
 SHARED_VERBS: dict[type, str] = {Presence: "presence", Relay: "relay", Everywhere: "everywhere"}
 

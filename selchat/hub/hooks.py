@@ -4,14 +4,30 @@ Every answer is an HTTP status and a line, and the connection closes after it.""
 
 from __future__ import annotations
 
+import re
+
 from selchat import outbound as ev
 from selchat.errors import ProtocolError
 from selchat.events import HookPost
-from selchat.hooks import BURST, RATE, digest
-from selchat.hub.effects import Ask, Close, Effect, Send
+from selchat.hooks import BURST, RATE, Outgoing, digest
+from selchat.hub.effects import Ask, CallOut, Close, Effect, Send
 from selchat.hub.sharing import Sharing
 from selchat.hub.state import Session, State, check_name, room_key
 from selchat.records import HookFound, LoadHook
+
+WORD = re.compile(r"[\w.-]+")
+
+
+def calls(listening: list[Outgoing], message: ev.Message) -> list[Effect]:
+    """A POST for each hook whose word (or bot's name) the line says, as a whole word."""
+    said = set(WORD.findall(message.text.casefold()))
+    found: list[Effect] = []
+    for hook in listening:
+        hit = hook.words & said
+        if hit and message.username.casefold() != hook.key:
+            found.append(CallOut(hook.key, hook.url, message.room, message.username, message.text,
+                                 message.timestamp, min(hit)))
+    return found
 
 
 def answer(session: Session, status: int, text: str, retry_after: int = 0) -> list[Effect]:
@@ -50,6 +66,18 @@ class HookManager:
                 return answer(session, 400, f"the username asked for: {exc.message}")
             name = result.username
         return [*self._say(hook.room, name, result.text, now), *answer(session, 200, "ok")]
+
+    def replied(self, hook_key: str, room_key: str, text: str, now: float) -> list[Effect]:
+        """An outgoing hook's answer (the text its response gave): said in the room as its bot,
+        within the same bucket as its posts. Nothing if the hook is gone meanwhile."""
+        hook = next((h for h in self.state.outgoing.get(room_key, ()) if h.key == hook_key), None)
+        if hook is None or self._spend(hook_key, now):
+            return []
+        try:
+            text = self.state.check_message(text)
+        except ProtocolError:
+            return []
+        return self._say(hook.room, hook.name, text, now)
 
     def _spend(self, key: str, now: float) -> int:
         """0 when the hook may post now (a token is spent), else the seconds until it may."""

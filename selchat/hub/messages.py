@@ -10,6 +10,7 @@ from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import Chat, Dm, DmHistory, History, HistoryTargets, StatusChat, TagMsg
 from selchat.hub.budget import answer_budget, messages_fitting
 from selchat.hub.effects import Ask, Effect, Send, Store, Then
+from selchat.hub.hooks import calls
 from selchat.hub.roles import RoleManager
 from selchat.hub.sharing import Sharing
 from selchat.hub.state import LOBBY_KEY, Session, State, room_key
@@ -68,7 +69,10 @@ class MessageManager:
         state.messages += 1
         state.deliveries += broadcast.count - (0 if cmd.echo else 1)
         flags = (1 if cmd.action else 0) | (2 if session.bot else 0)  # the row's action column (store.py)
-        return [broadcast, *self.sharing.kept(room, (room.key, stamp, name, text, flags))]
+        effects = [broadcast, *self.sharing.kept(room, (room.key, stamp, name, text, flags))]
+        if state.outgoing and room.key in state.outgoing:  # a webhook listens here: does this line call it?
+            effects.extend(calls(state.outgoing[room.key], message))
+        return effects
 
     def dm(self, session: Session, cmd: Dm, now: float) -> list[Effect]:
         state = self.state

@@ -19,6 +19,7 @@ from selchat import outbound as ev
 from selchat.bans import BanList
 from selchat.config import LOBBY_ROOM, NAME_MAX, ROOM_MAX, ServerConfig
 from selchat.errors import ErrorCode, ProtocolError
+from selchat.hooks import Outgoing
 from selchat.hub.effects import Broadcast
 from selchat.hub.masks import MaskLists
 from selchat.records import Snapshot
@@ -210,6 +211,7 @@ class State:
         self.account_sessions: dict[str, int] = {}  # key -> the connection logged in to it
         self.registering: set[str] = set()
         self.hook_names: set[str] = set()  # incoming webhooks' bots (hooks.py): names no guest may take
+        self.outgoing: dict[str, list[Outgoing]] = {}  # room key -> the hooks that listen in it
         # private messages kept for offline accounts: recipient key -> sender key -> how many
         self.waiting_dms: dict[str, dict[str, int]] = {}
         self.last_stamp = 0
@@ -239,6 +241,8 @@ class State:
                 speech_checked(room)
         self.accounts.update(snapshot.accounts)
         self.hook_names.update(snapshot.hook_names)
+        for found in snapshot.outgoing:
+            self.outgoing.setdefault(found.room.lower(), []).append(found)
         for (recipient, sender), count in snapshot.waiting_dms.items():
             self.waiting_dms.setdefault(recipient, {})[sender] = count
         self.last_stamp = round(snapshot.last_timestamp * 1_000_000)

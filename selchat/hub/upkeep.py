@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from selchat import outbound as ev
 from selchat.errors import ErrorCode, ProtocolError
+from selchat.hooks import Outgoing
 from selchat.hub.effects import Effect, Fail, Send
 from selchat.hub.state import Session, State
 
@@ -69,6 +70,7 @@ class UpkeepManager:
 
     def room_deleted(self, key: str, now: float) -> list[Effect]:
         """Every member leaves it, told why; its history and rules go with it."""
+        self.state.outgoing.pop(key, None)  # its hooks listen no more (they answer 410)
         room = self.state.rooms.pop(key, None)
         if room is None:
             return []
@@ -82,12 +84,20 @@ class UpkeepManager:
         room.recent.clear()
         return effects
 
-    def hook_named(self, key: str, made: bool) -> list[Effect]:
-        """A webhook made or deleted: its bot's name is reserved, or free again."""
+    def hook_named(self, key: str, made: Outgoing | bool) -> list[Effect]:
+        """A webhook made (with its outgoing half, if it listens) or deleted: its bot's name is
+        reserved, or free again, and it listens in its room, or no more."""
+        state = self.state
+        for room_key, listening in list(state.outgoing.items()):
+            listening[:] = [h for h in listening if h.key != key]
+            if not listening:
+                del state.outgoing[room_key]
         if made:
-            self.state.hook_names.add(key)
+            state.hook_names.add(key)
+            if isinstance(made, Outgoing):
+                state.outgoing.setdefault(made.room.lower(), []).append(made)
         else:
-            self.state.hook_names.discard(key)
+            state.hook_names.discard(key)
         return []
 
     def _rooms_roles(self, key: str, new: str | None) -> None:

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from selchat import outbound as ev
-from selchat.hub.effects import LOCAL_VERBS, Ask, Broadcast, Close, Effect, Fail, Send, Store, Then, carriers
+from selchat.hub.effects import LOCAL_VERBS, Ask, Broadcast, CallOut, Close, Effect, Fail, Send, Store, Then, carriers
 from selchat.reactor import Reactor
+from selchat.server.callouts import CallOuts
 from selchat.server.fanout import Fanout
 from selchat.server.services import LocalServices
 from selchat.server.session import Connections
@@ -20,9 +21,15 @@ class Effects:
         self.fanout = fanout
         self.services = services
         self.connections = connections
+        self.callouts = CallOuts(reactor, services.resolve, self._replied)
+        self.hub = connections.hub
         self.table: dict[type, Callable[[Any], None]] = carriers(self, LOCAL_VERBS)
         # what is for the other processes (Presence, Relay, Everywhere): the shared services'
         self.table.update(services.effect_handlers())
+
+    def _replied(self, hook: str, room: str, text: str) -> None:
+        """An outgoing webhook's answer, said in its room."""
+        self.apply(self.hub.hooks.replied(hook, room, text, self.connections.wall_clock()))
 
     def apply(self, effects: list[Effect]) -> None:
         table = self.table
@@ -46,6 +53,9 @@ class Effects:
     def then(self, effect: Then) -> None:
         self.fanout.flush_for(effect.conn_id)
         self.connections.then(effect.conn_id, effect.command)
+
+    def call_out(self, effect: CallOut) -> None:
+        self.callouts.call_out(effect)
 
     def close(self, effect: Close) -> None:
         self.fanout.flush_for(effect.conn_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -180,6 +181,29 @@ class LocalServices:
                 request.account_key, request.name, None if isinstance(hashed, Exception) else str(hashed)))
 
         self.worker.submit(lambda: hash_password(password), done, Worker.LATER)
+
+    # -- names ------------------------------------------------------------------------------------
+    def resolve(self, host: str, port: int, done: Callable[[Any], None]) -> None:
+        """``done(address)`` (or ``done(OSError)``) on the loop: a literal address at once, a name
+        in the worker, since the resolver may take seconds and the loop must not wait for it."""
+        try:
+            socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+        except OSError:
+            pass
+        else:
+            done(host)
+            return
+
+        def lookup() -> str:
+            addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4]
+            return str(addr[0])
+        if self.worker is None:
+            try:
+                done(lookup())
+            except OSError as exc:
+                done(exc)
+            return
+        self.worker.submit(lookup, done)
 
     # -- commits -----------------------------------------------------------------------------------
     def commit(self) -> None:

@@ -9,7 +9,6 @@ again.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -258,28 +257,6 @@ class SharedServices(LocalServices):
         self._releases.append(request.name_key)
 
     # -- what the backplane asks of this process ---------------------------------------------------
-    def resolve(self, host: str, port: int, done: Callable[[Any], None]) -> None:
-        """``done(address)`` (or ``done(OSError)``) on the loop: a literal address at once, a name
-        in the worker, since the resolver may take seconds and the loop must not wait for it."""
-        try:
-            socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
-        except OSError:
-            pass
-        else:
-            done(host)
-            return
-
-        def lookup() -> str:
-            addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4]
-            return str(addr[0])
-        if self.worker is None:
-            try:
-                done(lookup())
-            except OSError as exc:
-                done(exc)
-            return
-        self.worker.submit(lookup, done)
-
     def local_rooms(self) -> list[str]:
         return self.hub.local_rooms()
 

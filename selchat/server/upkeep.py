@@ -4,11 +4,13 @@ the file, then marked applied, which the command waits for."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from typing import TYPE_CHECKING
 
 from selchat import upkeep
+from selchat.hooks import outgoing_of
 
 if TYPE_CHECKING:
     from selchat.hub.effects import Effect
@@ -60,7 +62,12 @@ class UpkeepPoller:
         if request.action in ("add_hook", "delete_hook"):
             made = request.action == "add_hook"
             log.info("webhook %s %s by the operator", request.subject, "made" if made else "deleted")
-            return hub.hook_named(request.subject, made)
+            if not made:
+                return hub.hook_named(request.subject, False)
+            hook = json.loads(request.detail)
+            listens = outgoing_of(request.subject, hook["name"], hook["room"], hook.get("send_to"),
+                                  json.dumps(hook.get("words") or []))
+            return hub.hook_named(request.subject, listens or True)
         log.info("room %s deleted by the operator", request.subject)
         self.server.store.forget_room(request.subject)
         return hub.room_deleted(request.subject, now)
