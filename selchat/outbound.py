@@ -30,6 +30,7 @@ class Welcome:
     max_rooms: int = 20
     motd: str = ""  # the server's message of the day, shown at join by every protocol
     user_count: int | None = None  # set when ``users`` is not everyone (a large, quiet room)
+    password_min: int = 8  # an account password's shortest, said before /register asks for one
 
 
 @dataclass(slots=True)

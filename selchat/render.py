@@ -191,14 +191,24 @@ class Renderer:
         modes += [f"{word} {sanitize(get(word))}" for word in ("key", "limit") if get(word) is not None]
         return self.notice(f"{room}: " + ", ".join(modes) + (f" (set by {by})" if get("by") else ""))
 
+    def _presence(self, frame: dict[str, Any]) -> str | None:
+        """Someone came or went: the room named, and a quit from several rooms said once."""
+        get = frame.get
+        if get("again"):
+            return None  # a quit, said already for another room
+        text = sanitize(get("message", ""))
+        room = get("room")
+        if get("type") == "user_joined" and isinstance(room, str) and room.startswith("#"):  # v2: which room
+            text = f"{sanitize(get('username'))} joined {sanitize(room)}"
+        if get("type") == "user_left" and get("reason"):
+            text += f" ({sanitize(get('reason'))})"
+        return self._paint(f"[{self.clock(get('timestamp'))}] * {text}", DIM)
+
     def _more(self, frame: dict[str, Any]) -> str | None:
         kind = frame.get("type")
         get = frame.get
         if kind in ("user_joined", "user_left"):
-            text = sanitize(get("message", ""))
-            if kind == "user_left" and get("reason"):
-                text += f" ({sanitize(get('reason'))})"
-            return self._paint(f"[{self.clock(get('timestamp'))}] * {text}", DIM)
+            return self._presence(frame)
         if kind == "server":
             return f"{self.stamp(frame)} " + self._paint(f"[server] {sanitize(get('message', ''))}", YELLOW, BOLD)
         if kind == "welcome":

@@ -15,7 +15,7 @@ from tests.helpers import ServerProcess
 def test_two_clients_chat_both_ways(spawn, server: ServerProcess) -> None:
     alice = joined_child(spawn, server, "alice")
     bob = joined_child(spawn, server, "bob")
-    alice.expect("bob joined the chat")
+    alice.expect("bob joined #lobby")
     alice.sendline("hi bob")
     bob.expect(r"\[\d\d:\d\d\] alice: hi bob")
     alice.expect(r"\[\d\d:\d\d\] alice: hi bob")  # the sender's own line, shown locally

@@ -123,13 +123,17 @@ def test_history_is_dimmed_and_page_up_scrolls_back(spawn, start_server, connect
     child.expect(r"\x1b\[0;2m\[\d\d:\d\d\] #lobby bob: old25")  # dimmed, with its own time
     child.expect("old29")
     child.send(PAGE_UP)
-    child.expect("earlier in #lobby:")
+    child.expect("older lines of #lobby, oldest first")  # said plainly: they are not the newest
     child.expect("old5")
     child.expect("old24")
+    child.expect("end of the older lines of #lobby; PageUp again")
     child.send(PAGE_UP)
     child.expect("old0")
     child.expect("old4")
-    child.expect("that is the beginning of #lobby")
+    child.expect("that is the beginning of #lobby: nothing is older")
+    child.send(PAGE_UP)  # again: said once more, with no empty page and no header
+    index = child.expect(["nothing older in #lobby", "older lines of #lobby"])
+    assert index == 0
 
 
 def test_reconnects_rejoins_and_fills_the_gap(spawn, start_server, connect, tmp_path: Path) -> None:
@@ -182,12 +186,21 @@ def test_login_and_register(spawn, start_server, tmp_path: Path, connect) -> Non
     guest.sendline("dave")
     guest.expect(r"\[#lobby\] dave>")
     guest.sendline("/register")
+    guest.expect("an account password is at least 8 characters")  # the rule first
+    guest.expect("New password for dave:")
+    guest.sendline("short")
+    guest.expect("that is 5 characters, fewer than 8; not registered")  # not asked twice first
+    guest.sendline("/register")
     guest.expect("New password for dave:")
     guest.sendline("dave's secret")
     guest.expect("The same password again:")
     guest.sendline("dave's secret")
-    guest.expect("dave is now your account")
+    guest.expect("dave is now your account: next time, log in to it with its password")
     assert "dave's secret" not in guest.before
+    guest.sendline("/nick davey")
+    guest.expect("dave is now known as davey")
+    guest.sendline("own line")
+    guest.expect("davey: own line")  # one's own lines carry the new name
     guest.sendline("/quit")
     assert finished(guest) == 0
     watcher = connect(server, "watcher")

@@ -74,6 +74,12 @@ def test_render_without_colour() -> None:
     assert "[dm to al] psst" in r.frame({"type": "dm", "from": "bob", "to": "al", "message": "psst"})
     left = r.frame({"type": "user_left", "username": "al", "message": "al left the chat", "reason": "kicked"})
     assert left.endswith("* al left the chat (kicked)")
+    # the room is said, and a quit from two rooms once
+    assert r.frame({"type": "user_joined", "username": "al", "room": "#lobby", "message": "al joined the chat"}
+                   ).endswith("* al joined #lobby")
+    quit = {"type": "user_left", "username": "al", "room": "#dev", "message": "al left the chat", "quit": True}
+    assert r.frame(quit).endswith("* al left the chat")
+    assert r.frame({**quit, "room": "#lobby", "again": True}) is None
     assert "[server] noon" in r.frame({"type": "server", "message": "noon"})
     assert r.frame({"type": "error", "code": "empty_message", "message": "message is empty"}) == (
         "!!! message is empty [empty_message]"

@@ -497,3 +497,23 @@ def test_offline_dms_come_in_pages_marked_as_written_and_are_capped() -> None:
     marks = [w for w in d.stored if isinstance(w, DmsDelivered)]
     assert len(marks) > 1 and marks[-1] == DmsDelivered("bob", 2099.0)  # one mark per page written
     d.do(1, Dm("bob", "the box is empty again"))  # delivered at once, bob is online
+
+
+def test_a_quit_from_two_rooms_is_marked_for_saying_once(d: Driver) -> None:
+    d.join(1, "alice", version=2)
+    d.join(2, "bob", version=2)
+    for cid in (1, 2):
+        d.do(cid, JoinRoom("#dev"))
+    d.take(1)
+    d.drop(2)
+    left = [f for f in d.take(1) if f["type"] == "user_left"]
+    assert [(f["room"], f.get("quit"), f.get("again")) for f in left] == [("#lobby", True, None), ("#dev", True, True)]
+
+
+def test_a_guest_is_told_in_words_why_its_message_cannot_wait() -> None:
+    d = Driver(Snapshot(accounts={"carol": "Carol"}))
+    d.join(1, "guest", version=2)
+    error = d.error(1, Dm("carol", "see you"))
+    assert error.code is ErrorCode.NO_SUCH_USER
+    assert error.message == ("Carol is not online, and only accounts can leave messages for later: register"
+                             " (/register) to keep one for them")

@@ -58,7 +58,7 @@ def test_irssi(spawn, server: ServerProcess, tmp_path: Path) -> None:
     try:
         irssi.wait("Welcome to selchat")  # IRC users start in no channel, as on any IRC server
         irssi.type("/join #lobby")
-        alice.expect("ircbob joined the chat")
+        alice.expect("ircbob joined #lobby")
         irssi.wait("alice")  # the names of #lobby, shown on joining
         irssi.type("hello from irssi")
         alice.expect(r"\[\d\d:\d\d\] ircbob: hello from irssi")
@@ -89,7 +89,7 @@ def test_weechat(spawn, server: ServerProcess, tmp_path: Path) -> None:
     weechat = subprocess.Popen(["weechat-headless", "--dir", str(home), "--run-command", commands],
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        alice.expect("wee joined the chat")
+        alice.expect("wee joined #lobby")
         alice.expect(r"\[\d\d:\d\d\] wee: hello from weechat")
         alice.sendline("hi weechat")
         log = home / "logs" / "irc.t.#lobby.weechatlog"

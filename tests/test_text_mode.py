@@ -3,6 +3,7 @@ and a real `nc`."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import ssl
@@ -14,7 +15,7 @@ import pytest
 
 from selchat.wire.sniff import HTTP, IRC, JSON, TEXT, sniff
 from tests.clients import RawClient, Terminal
-from tests.helpers import DEADLINE, ServerProcess, wait_for
+from tests.helpers import DEADLINE, ServerProcess, selchat_cmd, wait_for
 
 
 @pytest.mark.parametrize(
@@ -112,6 +113,45 @@ def test_text_mode_with_a_server_password(start_server) -> None:
         you.wait("Goodbye, dave. The server has closed the connection.\r\n")
         you.sock.settimeout(DEADLINE)
         assert you.sock.recv(100) == b""  # closed, not waiting for the next line typed
+    finally:
+        you.close()
+
+
+def test_text_mode_logs_in_to_an_account(start_server, tmp_path: Path) -> None:
+    db = str(tmp_path / "accounts.db")
+    env = {**os.environ, "SELCHAT_ACCOUNT_PASSWORD": "erin's long secret"}
+    subprocess.run(selchat_cmd("account", "add", "erin", "--db", db), env=env, check=True, capture_output=True,
+                   timeout=DEADLINE * 3)
+    server = start_server("--db", db)
+    you = Terminal(server.address)
+
+    def asked(text: str, times: int) -> None:
+        """Read until ``text`` has come ``times`` times (the buffer keeps everything read)."""
+        end = time.monotonic() + DEADLINE
+        while you.buf.count(text.encode()) < times:
+            assert time.monotonic() < end, f"{text!r} not {times} times in {you.buf[-300:]!r}"
+            you.sock.settimeout(max(0.01, end - time.monotonic()))
+            chunk = you.sock.recv(65536)
+            assert chunk, f"closed before {text!r}"
+            you.buf += chunk
+
+    try:
+        asked("Your name:", 1)
+        you.say("erin")
+        asked("erin is an account. Its password (it shows as you type), or an empty line to choose another name:", 1)
+        you.say("not it")
+        asked("! wrong account name or password for erin", 1)
+        asked("Your name:", 2)
+        you.say("erin")
+        asked("erin is an account.", 2)
+        you.say("")  # changed their mind: another name
+        asked("Your name:", 3)
+        you.say("erin")
+        asked("erin is an account.", 3)
+        you.say("erin's long secret")
+        asked("Welcome to selchat, erin!", 1)
+        you.say("/quit")
+        asked("Goodbye, erin.", 1)
     finally:
         you.close()
 

@@ -38,6 +38,7 @@ class Session:
         self.quitting = False
         self.connected = True
         self.paging: set[str] = set()  # rooms whose older page we asked for
+        self.begun: set[str] = set()  # rooms paged back to their first line
         # after a reconnect: the newest message seen per room before it, and how many are new
         self.resuming: dict[str, float] = {}
         self.missed: dict[str, int] = {}
@@ -60,6 +61,7 @@ class Session:
             kind = frame.get("type")
             before = self.state.newest.get(str(frame.get("room", "")).casefold(), 0.0)
             self.state.learn(frame)
+            self.renderer.me = self.state.me  # after a /nick, one's own lines carry the new name
             self.renderer.current = self.state.current
             if self.joining is not None and kind in ("room_joined", "error"):
                 self.joining.set()
@@ -118,8 +120,12 @@ class Session:
         if kind == "history_end":
             if room in self.paging:
                 self.paging.discard(room)
-                if not frame.get("more"):
-                    self.out(self.renderer.notice(f"that is the beginning of {sanitize(frame.get('room'))}"))
+                shown = sanitize(frame.get("room"))
+                if frame.get("more"):
+                    self.out(self.renderer.notice(f"end of the older lines of {shown}; PageUp again for earlier ones"))
+                else:
+                    self.begun.add(room)
+                    self.out(self.renderer.notice(f"that is the beginning of {shown}: nothing is older"))
             elif room in self.resuming:
                 newest_before_gap = self.resuming.pop(room)
                 if frame.get("more") and self.missed.get(room, 0) and newest_before_gap:
@@ -174,11 +180,16 @@ class Session:
         key = room.casefold()
         if key in self.paging:
             return
+        if key in self.begun:  # said once with the page that reached it: no empty page, no header
+            self.out(self.renderer.notice(f"nothing older in {sanitize(room)}: its beginning is shown above"))
+            return
         self.paging.add(key)
         frame: dict[str, Any] = {"type": "history", "room": room, "limit": PAGE}
         if key in self.state.oldest:
             frame["before"] = self.state.oldest[key]
-        self.out(self.renderer.notice(f"earlier in {sanitize(room)}:"))
+        # a terminal prints below what is there: say that these lines come from before the ones above
+        self.out(self.renderer.notice(f"older lines of {sanitize(room)}, oldest first (they come before"
+                                      " everything above this line):"))
         await self.link.send(frame)
 
     async def handle(self, line: str, pacer: Pacer | None = None) -> bool:
@@ -201,9 +212,15 @@ class Session:
         if self.ask_secret is None:
             self.out(self.renderer.problem("/register asks for a password: it needs a terminal"))
             return
+        shortest = self.state.password_min
+        self.out(self.renderer.notice(f"an account password is at least {shortest} characters; it is not shown"
+                                      " as you type"))
         first = await self.ask_secret(f"New password for {self.state.me}: ")
         if not first:
             self.out(self.renderer.notice("not registered"))
+            return
+        if len(first) < shortest:  # said now, not after asking for it twice
+            self.out(self.renderer.problem(f"that is {len(first)} characters, fewer than {shortest}; not registered"))
             return
         if await self.ask_secret("The same password again: ") != first:
             self.out(self.renderer.problem("the passwords differ; not registered"))

@@ -20,6 +20,7 @@ class ChatState:
     next_ping: int = 1
     version: int = 1  # the protocol the server speaks: 1 is one room
     account: str | None = None
+    password_min: int = 8  # the server's rule for an account password, said before /register asks
     rooms: list[str] = field(default_factory=list)  # the rooms we are in, in the order joined
     current: str = "#lobby"
     topics: dict[str, str] = field(default_factory=dict)  # casefolded room -> topic
@@ -53,6 +54,8 @@ class ChatState:
                 self.rate_limit = float(get("rate_limit"))
             if isinstance(get("burst"), int):
                 self.burst = get("burst")
+            if isinstance(get("password_min"), int):
+                self.password_min = get("password_min")
             self.version = get("version") if isinstance(get("version"), int) else 1
             self.account = get("account") if isinstance(get("account"), str) else None
             room = str(get("room")) if self.version >= 2 else "#lobby"

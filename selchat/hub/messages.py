@@ -147,8 +147,11 @@ class MessageManager:
     def _offline(self, session: Session, cmd: Dm, key: str, text: str, now: float) -> list[Effect]:
         """Between accounts: kept, and delivered at the recipient's next login."""
         state = self.state
-        if session.account is None or key not in state.accounts:
+        if key not in state.accounts:
             raise ProtocolError(ErrorCode.NO_SUCH_USER, f"no user named {cmd.to[:NAME_MAX]!r} is online")
+        if session.account is None:  # kept messages are between accounts: a guest's would have no sender
+            raise ProtocolError(ErrorCode.NO_SUCH_USER, f"{state.accounts[key]} is not online, and only accounts"
+                                " can leave messages for later: register (/register) to keep one for them")
         waiting = state.waiting_dms.setdefault(key, {})
         name = state.accounts[key]
         if sum(waiting.values()) >= DMS_WAITING_MAX:

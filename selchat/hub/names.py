@@ -91,6 +91,7 @@ class NameManager:
             max_rooms=config.max_rooms,
             motd=config.motd,
             user_count=room.size() if quiet else None,
+            password_min=config.password_min,
         )
         effects: list[Effect] = [Send((conn_id,), welcome), *presence, *self.monitors.online(name)]
         if cmd.replay:

@@ -365,6 +365,7 @@ class Connections:
         if ctx.address is not None:
             self.gate.release(ctx.address)
         self.fanout.flush()  # membership is about to change
+        ctx.name = self.hub.name_of(conn.id) or ctx.name  # the name it has now, after any /nick
         shown = None if reason == "quit" else reason.replace("_", " ")
         self.effects.apply(self.hub.disconnect(conn.id, self.wall_clock(), shown))
         who = f"{ctx.name} ({conn.peer})" if ctx.name else conn.peer

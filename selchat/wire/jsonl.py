@@ -61,12 +61,16 @@ def _joined_text(e: UserJoined) -> str:
     return f"{e.username} joined the chat" if e.room == LOBBY_ROOM else f"{e.username} joined {e.room}"
 
 
-def _left_frame(e: UserLeft, room: str) -> Frame:
+def _left_frame(e: UserLeft, room: str, v2: bool = False) -> Frame:
     text = f"{e.username} left {e.room}" if e.parted else f"{e.username} left the chat"
     frame: Frame = {"type": "user_left", "username": e.username, "room": room, "message": text,
                     "timestamp": e.timestamp}
     if e.reason:
         frame["reason"] = e.reason
+    if v2 and not e.parted:  # a quit, one frame a room: marked so that a client can say it once
+        frame["quit"] = True
+        if e.again:
+            frame["again"] = True
     return frame
 
 
@@ -110,6 +114,8 @@ def _v2_welcome(e: Welcome) -> Frame:
         frame["motd"] = e.motd
     if e.user_count is not None:
         frame["user_count"] = e.user_count
+    if e.account is None:  # the rule /register will follow, said before a password is asked for
+        frame["password_min"] = e.password_min
     return frame
 
 
@@ -193,7 +199,7 @@ V2: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
     Welcome: _v2_welcome,
     UserJoined: lambda e: {"type": "user_joined", "username": e.username, "room": e.room,
                            "message": _joined_text(e), "timestamp": e.timestamp},
-    UserLeft: lambda e: _left_frame(e, e.room),
+    UserLeft: lambda e: _left_frame(e, e.room, v2=True),
     DirectMessage: _dm,
     UserList: _v2_users,
     PongReply: lambda e: {"type": "pong", "id": e.id, "timestamp": e.timestamp},
@@ -236,7 +242,7 @@ V2: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
                          **({"address": e.address} if e.address else {})},
     ServerStats: lambda e: {"type": "stats", "users": e.users, "rooms": e.rooms, "connections": e.connections},
     Registered: lambda e: {"type": "registered", "account": e.account,
-                           "message": f"{e.account} is now your account; join with \"login\" to use it"},
+                           "message": f"{e.account} is now your account: next time, log in to it with its password"},
 }
 
 

@@ -102,6 +102,8 @@ class TextCodec:
         self.name: str | None = None  # asked for, not yet welcomed
         self.joined = False
         self.asked = False  # a join was sent: what follows is chat (typed ahead of the welcome)
+        self.server_password: str | None = None
+        self.logging_in = False  # the name is an account's: the next line is its password
         self.current = LOBBY_ROOM
         self.rooms: list[str] = []
 
@@ -130,6 +132,9 @@ class TextCodec:
         return out
 
     def _line(self, line: str, out: list[Command | ProtocolError | bytes]) -> None:
+        if self.logging_in and not self.asked:
+            self._login(line, out)
+            return
         if not line:
             return
         if not self.joined and not self.asked:
@@ -141,6 +146,7 @@ class TextCodec:
                 self.name = line
                 out.append(Join(line, replay=True))
             else:
+                self.server_password = line
                 out.append(Join(self.name, password=line, replay=True))
             self.asked = True
             return
@@ -185,6 +191,17 @@ class TextCodec:
             out.append(self._running(word, arg))
         else:
             out.append(_line(f"! unknown command or missing argument: {word}; type /help"))
+
+    def _login(self, line: str, out: list[Command | ProtocolError | bytes]) -> None:
+        """The line after the name of an account: its password, or nothing for another name."""
+        self.logging_in = False
+        if not line:
+            self.name = None
+            out.append(_line("Your name:"))
+            return
+        assert self.name is not None
+        out.append(Join(self.name, password=self.server_password, login=line, replay=True))
+        self.asked = True
 
     def _running(self, word: str, arg: str) -> Command | bytes:
         """Running a room: /kick NAME [REASON], /op /deop /voice /devoice NAME, /mode [+m -t ...]."""
@@ -312,9 +329,16 @@ class TextCodec:
         return _line(f"* {event.account} is now your account")
 
     def error(self, exc: ProtocolError, command: Command | None = None) -> bytes:
+        if not self.joined and self.name and exc.code is ErrorCode.NAME_REGISTERED:
+            self.asked, self.logging_in = False, True  # an account: its password logs in
+            return _line(f"{self.name} is an account. Its password (it shows as you type), or an empty"
+                         " line to choose another name:")
+        if not self.joined and exc.code is ErrorCode.ACCOUNT_REQUIRED and self.name:
+            self.asked, self.logging_in = False, True
+            return _line(f"! this server admits accounts only. The password of {self.name} (it shows as"
+                         " you type), or an empty line to choose another name:")
         if not self.joined and exc.code in (ErrorCode.USERNAME_TAKEN, ErrorCode.INVALID_USERNAME,
-                                            ErrorCode.NAME_REGISTERED, ErrorCode.BAD_LOGIN,
-                                            ErrorCode.ACCOUNT_REQUIRED):
+                                            ErrorCode.BAD_LOGIN):
             self.name = None
             self.asked = False
             return _line(f"! {exc.message}") + _line("Your name:")
