@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -18,6 +19,27 @@ def test_help_lists_the_commands() -> None:
     assert result.exit_code == 0
     for command in ("serve", "cert"):
         assert command in result.output
+
+
+def _commands(command: click.Command, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
+    found = [(path, command)]
+    for name, sub in getattr(command, "commands", {}).items():
+        found += _commands(sub, (*path, name))
+    return found
+
+
+def test_every_help_is_whole() -> None:
+    """No summary cut with "...", every option described, every environment variable shown."""
+    for path, command in _commands(main):
+        result = CliRunner().invoke(main, [*path, "--help"], terminal_width=80)
+        assert result.exit_code == 0, path
+        cut = [line for line in result.output.splitlines() if line.endswith("...") and not line.startswith("Usage:")]
+        assert not cut, (path, cut)
+        for param in command.params:
+            if isinstance(param, click.Option) and not param.hidden:
+                assert param.help, (path, param.opts)
+                if param.envvar:
+                    assert f"env var: {param.envvar}" in " ".join(result.output.split()), (path, param.opts)
 
 
 def test_version() -> None:

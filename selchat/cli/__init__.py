@@ -16,3 +16,17 @@ from selchat.cli.serve import serve
 
 __all__ = ["ConfigError", "fail", "main", "read_config_file", "serve", "server_config"]
 del _accounts, _data, _hooks, _rooms, _serve, _tools
+
+
+def _show_environment(command: object) -> None:
+    """Every option read from the environment says which variable, in --help ([env var: ...])."""
+    import click
+
+    for param in getattr(command, "params", ()):
+        if isinstance(param, click.Option) and param.envvar:
+            param.show_envvar = True
+    for sub in getattr(command, "commands", {}).values():
+        _show_environment(sub)
+
+
+_show_environment(main)

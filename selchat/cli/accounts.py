@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from selchat.store import Store
 
 DB = click.option("--db", default="selchat.db", show_default=True, envvar="SELCHAT_DB",
-                  help="The server's SQLite file (environment: SELCHAT_DB).")
+                  help="The server's SQLite file.")
 
 
 def _password(name: str) -> str:
@@ -100,11 +100,15 @@ def account() -> None:
                    "its lines are marked as a bot's everywhere.")
 @DB
 def account_add(name: str, bot: bool, db: str) -> None:
-    """Create the account NAME; the password is asked for (or read from SELCHAT_ACCOUNT_PASSWORD).
+    """Create the account NAME; its password is asked for (or read from SELCHAT_ACCOUNT_PASSWORD).
 
     For servers started with --require-account, where guests cannot register themselves, and for
-    bots (--bot), which log in with a token: {"type": "join", "username": NAME, "login": TOKEN}, or
-    an IRC client's SASL or PASS with the token as the password.
+    bots (--bot), which log in with a token where a password would go:
+
+    \b
+    selchat join --name NAME --login          (SELCHAT_LOGIN=TOKEN)
+    {"type": "join", "username": NAME, "login": TOKEN}
+    an IRC client's SASL PLAIN: account NAME, password TOKEN
     """
     import secrets
 

@@ -178,7 +178,24 @@ def read_password(password_file: Path | None, status: int) -> str | None:
         fail(str(exc), status)
 
 
-@click.group(context_settings=CONTEXT)
+class WholeHelp(click.Group):
+    """A group whose list of commands shows each summary whole, wrapped (click cuts them to fit
+    one line, mid-sentence, with "..."); its subgroups are the same (``group_class = type``)."""
+
+    group_class = type
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=WholeHelp, context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="selchat")
 def main() -> None:
     """selchat: a single-threaded selectors chat server, its client and its load generator."""

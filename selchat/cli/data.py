@@ -17,7 +17,7 @@ import click
 from selchat.cli.common import CONTEXT, fail, main
 
 DB_OPTION = click.option("--db", default="selchat.db", show_default=True, envvar="SELCHAT_DB",
-                         help="The server's SQLite file (environment: SELCHAT_DB).")
+                         help="The server's SQLite file.")
 PAGES_A_STEP = 256  # pages copied between pauses, so a running server's writes are not held up long
 
 

@@ -31,7 +31,7 @@ def hook() -> None:
 @click.option("--word", "words", multiple=True, metavar="WORD",
               help="A word that sends a line to --send-to (again for more); NAME always does.")
 @click.option("--url", "base", default="http://localhost:5000", show_default=True, envvar="SELCHAT_PUBLIC_URL",
-              help="How people reach the server, to print the hook's URL with (environment: SELCHAT_PUBLIC_URL).")
+              help="How people reach the server, to print the hook's URL with.")
 @DB
 def hook_add(room: str, name: str, allow_username: bool, send_to: str | None, words: tuple[str, ...], base: str,
              db: str) -> None:

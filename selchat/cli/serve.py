@@ -112,7 +112,8 @@ from selchat.config import DEFAULT_HOST, DEFAULT_PORT, RESERVED_NAMES, ServerCon
               help="Server processes on this port (SO_REUSEPORT), supervised and sharing rooms through --redis.")
 @click.option("--reuse-port", is_flag=True, hidden=True, help="Bind with SO_REUSEPORT (what --workers' workers do).")
 @click.option("--log-level", default="INFO", show_default=True, envvar="SELCHAT_LOG_LEVEL",
-              type=click.Choice(LOG_LEVELS, case_sensitive=False))
+              type=click.Choice(LOG_LEVELS, case_sensitive=False),
+              help="The least a log line must matter to be written (DEBUG shows every connection's detail).")
 @click.option("--log-format", default="text", show_default=True, envvar="SELCHAT_LOG_FORMAT",
               type=click.Choice(["text", "json"]), help="json: one object a line, for log shippers.")
 @click.option("--pid-file", type=click.Path(dir_okay=False, path_type=Path), envvar="SELCHAT_PID_FILE",

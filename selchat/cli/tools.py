@@ -45,7 +45,7 @@ def cert(hosts: tuple[str, ...], cert_path: Path, key_path: Path, days: int, for
 @click.option("--host", default=DEFAULT_HOST, show_default=True, envvar="SELCHAT_HOST",
               help="The server's name or address.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, envvar="SELCHAT_PORT",
-              type=click.IntRange(1, 65535))
+              type=click.IntRange(1, 65535), help="The server's port.")
 @click.option("--name", envvar="SELCHAT_NAME", help="Your name; asked for when missing.")
 @click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path),
               help="File whose first line is the server password (or set SELCHAT_PASSWORD).")
