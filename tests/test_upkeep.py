@@ -70,10 +70,18 @@ def test_the_hub_empties_a_deleted_room() -> None:
 def test_the_file_changes_can_run_twice(tmp_path: Path) -> None:
     store = Store(str(tmp_path / "chat.db"))
     db = store.db
-    db.execute("INSERT INTO accounts VALUES ('bob', 'bob', 'h', 1.0)")
+    try:
+        _run_twice(db)
+    finally:
+        store.close()
+
+
+def _run_twice(db: sqlite3.Connection) -> None:
+    db.execute("INSERT INTO accounts (key, name, hash, created) VALUES ('bob', 'bob', 'h', 1.0)")
     db.execute("INSERT INTO dms (ts, sender, recipient, sender_name, recipient_name, message, delivered)"
                " VALUES (1, 'alice', 'bob', 'alice', 'bob', 'hi', 0)")
-    db.execute("""INSERT INTO room_rules VALUES ('#club', '#club', '{"founder":"bob","roles":{"bob":"o"}}')""")
+    db.execute("""INSERT INTO room_rules (key, name, rules)
+                  VALUES ('#club', '#club', '{"founder":"bob","roles":{"bob":"o"}}')""")
     first = upkeep.request(db, "rename_account", "bob", "Bobby")
     assert not upkeep.applied(db, first)
     upkeep.redo(db, upkeep.since(db, 0)[0])  # as a running server does, after its own writes
@@ -85,7 +93,6 @@ def test_the_file_changes_can_run_twice(tmp_path: Path) -> None:
     assert db.execute("SELECT count(*) FROM accounts").fetchone()[0] == 0
     assert db.execute("SELECT rules FROM room_rules").fetchone()[0] == '{"founder":null,"roles":{}}'
     assert upkeep.newest(db) == 2 and upkeep.since(db, 2) == []
-    store.close()
 
 
 def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
