@@ -103,6 +103,7 @@ class ServerConfig:
     replay: int = 50
     # Messages kept per room (Ergo's default history.channel-length is 2048; ZNC's buffer 50).
     history_max: int = 10_000
+    search: bool = True  # keep the full-text index (search.py) and answer searches
     # Refuse guests: every user logs in to an account.
     require_account: bool = False
     # The shortest account password accepted at registration (NIST SP 800-63B asks for 8).

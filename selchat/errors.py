@@ -45,6 +45,8 @@ class ErrorCode(str, enum.Enum):
     WEAK_PASSWORD = "weak_password"
     LOGGED_IN_ELSEWHERE = "logged_in_elsewhere"
     HISTORY_UNAVAILABLE = "history_unavailable"
+    BAD_SEARCH = "bad_search"  # a search that asks for nothing, names no date, or took too long
+    SEARCH_OFF = "search_off"  # the server keeps no search index (--no-search)
     SERVER_ERROR = "server_error"  # the server failed at a request (logged); nothing was kept
     TOO_MANY_CONNECTIONS = "too_many_connections"  # from one address (issue 21)
     TOO_MANY_REGISTRATIONS = "too_many_registrations"  # new accounts from one address, or in all

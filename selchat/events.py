@@ -294,6 +294,16 @@ class Authenticate:
 
 
 @dataclass(slots=True)
+class Search:
+    """Look for messages in one's rooms and conversations (query.py says what a query can say)."""
+
+    query: str
+    limit: int = 20
+    before: float | None = None  # the next page: hits older than this timestamp
+    tag: str | None = None  # copied into the answer
+
+
+@dataclass(slots=True)
 class HookPost:
     """A webhook's post (hooks.py): the secret from its URL, and what its body said."""
 
@@ -305,13 +315,13 @@ class HookPost:
 Command = Union[Join, Chat, Dm, Users, Ping, Pong, Quit, JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick,
                 Away, Register, Whois, Lusers, Authenticate, Who, Kick, SetMode, Invite, Oper, Kill, Wallops, Whowas,
                 TagMsg, Setname, Monitor, HistoryTargets, RegisterRoom, SetBot,
-                StatusChat, HookPost]
+                StatusChat, HookPost, Search]
 
 # Commands a JSON client must have joined with "version": 2 to use (its codec refuses them).
 V2_COMMANDS = frozenset({JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick, Away, Register, Whois, Lusers,
                          Who, Kick, SetMode, Invite, Oper, Kill, Wallops, Whowas, TagMsg,
                          Setname, Monitor, HistoryTargets, RegisterRoom,
-                         SetBot, StatusChat})
+                         SetBot, StatusChat, Search})
 
 MAX_TIMESTAMP = 1_000_000_000_000
 

@@ -32,6 +32,7 @@ from selchat.events import (
     Register,
     RegisterRoom,
     Rooms,
+    Search,
     SetBot,
     SetMode,
     Setname,
@@ -111,6 +112,13 @@ def _history(frame: dict[str, Any]) -> History | DmHistory:
         return DmHistory(_field(frame, "with"), _number(frame, "before"), limit)
     return History(_field(frame, "room"), _number(frame, "before"), limit, _number(frame, "after"),
                    frame.get("before") is None and frame.get("after") is not None)
+
+
+def _search(frame: dict[str, Any]) -> Search:
+    limit = frame.get("limit", 20)
+    if type(limit) is not int or limit < 1:
+        raise ProtocolError(ErrorCode.BAD_FRAME, '"limit" must be a positive integer')
+    return Search(_field(frame, "query"), limit, _number(frame, "before"))
 
 
 def _rooms(frame: dict[str, Any]) -> Rooms:
@@ -206,6 +214,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "leave_room": lambda f: LeaveRoom(_field(f, "room")),
     "rooms": _rooms,
     "history": _history,
+    "search": _search,
     "topic": lambda f: Topic(_field(f, "room"), _optional(f, "topic")),
     "whois": lambda f: Whois(_field(f, "username")),
     "nick": lambda f: Nick(_field(f, "username")),

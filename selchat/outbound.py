@@ -136,6 +136,29 @@ class Shutdown:
 
 
 @dataclass(slots=True)
+class SearchHit:
+    """A message a search found: in ``room``, or in the conversation with ``peer``."""
+
+    room: str | None
+    peer: str | None
+    username: str
+    text: str
+    timestamp: float
+    action: bool = False
+
+
+@dataclass(slots=True)
+class SearchResults:
+    """A page of hits, newest first; ``more``: older ones follow (ask ``before`` the last)."""
+
+    query: str
+    hits: tuple[SearchHit, ...]
+    more: bool
+    tag: str | None = None
+    failed: str | None = None  # why none could be given (it took too long), in words
+
+
+@dataclass(slots=True)
 class HookAnswer:
     """The answer to an incoming webhook's request: an HTTP status and a line saying why."""
 
@@ -418,4 +441,4 @@ Event = Union[Welcome, UserJoined, UserLeft, Message, DirectMessage, UserList, P
               TopicIs, UserInfo, ServerStats, LoggedIn, HistoryBatch, DmHistoryBatch, Kicked, ModeChanged,
               Invited, Opered, Wallops, WasInfo, TagMessage, AccountChanged, RealnameChanged,
               Monitored, MonitorList, MonitorFull, Watched, HistoryTargetList,
-              RoomRegistered, BotChanged, Invitations, HookAnswer]
+              RoomRegistered, BotChanged, Invitations, HookAnswer, SearchResults]

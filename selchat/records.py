@@ -12,7 +12,8 @@ from typing import Any
 
 from selchat.bans import Ban
 from selchat.hooks import Hook, Outgoing
-from selchat.outbound import DirectMessage, Message, RoomInfo
+from selchat.outbound import DirectMessage, Message, RoomInfo, SearchHit
+from selchat.query import Query
 
 # -- writes (committed together at the end of a loop turn) ----------------------------------------
 
@@ -181,6 +182,20 @@ class LoadTopic:
 
 
 @dataclass(slots=True)
+class SearchRequest:
+    """A search, parsed (query.py), for the worker: the rooms and conversations it may look in."""
+
+    conn_id: int
+    query: Query
+    rooms: dict[str, str]  # room key -> name: the rooms the asker is in
+    me: str | None  # the asker's account key (its conversations), None for a guest
+    limit: int
+    before: float | None
+    text: str  # the query as typed, said back with the hits
+    tag: str | None = None
+
+
+@dataclass(slots=True)
 class LoadHook:
     """The incoming webhook whose secret has this digest (hooks.py)."""
 
@@ -191,7 +206,7 @@ class LoadHook:
 
 
 Request = (LoadHistory | LoadOfflineDms | LoadDmHistory | CheckLogin | HashPassword | ClaimName | ReleaseName
-           | ListRooms | LoadTopic | LoadHook)
+           | ListRooms | LoadTopic | LoadHook | SearchRequest)
 
 # -- results --------------------------------------------------------------------------------------
 
@@ -261,6 +276,15 @@ class TopicLoaded:
 
 
 @dataclass(slots=True)
+class SearchFound:
+    hits: tuple[SearchHit, ...]
+    more: bool
+    text: str
+    tag: str | None = None
+    failed: str | None = None  # why there are no hits to give (it took too long), in words
+
+
+@dataclass(slots=True)
 class HookFound:
     hook: Hook | None  # None: no hook has that secret
     text: str
@@ -268,7 +292,7 @@ class HookFound:
 
 
 Result = (HistoryPage | OfflineDms | DmHistoryPage | LoginChecked | PasswordHashed | NameClaimed | RoomsListed
-          | TopicLoaded | TargetsPage | HookFound)
+          | TopicLoaded | TargetsPage | HookFound | SearchFound)
 
 
 @dataclass(slots=True)

@@ -191,6 +191,20 @@ class Renderer:
         modes += [f"{word} {sanitize(get(word))}" for word in ("key", "limit") if get(word) is not None]
         return self.notice(f"{room}: " + ", ".join(modes) + (f" (set by {by})" if get("by") else ""))
 
+    def _found(self, frame: dict[str, Any]) -> str:
+        """A search's hits, newest first, each with its place and day: one block."""
+        results = [r for r in frame.get("results") or [] if isinstance(r, dict)]
+        query = sanitize(frame.get("query", ""))
+        if not results:
+            return self.notice(f"nothing found for {query}")
+        lines = [self.notice(f"{len(results)}{'+' if frame.get('more') else ''} found for {query}, newest first:")]
+        for hit in results:
+            stamp = hit.get("timestamp")
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp)) if isinstance(stamp, (int, float)) else "?"
+            where = sanitize(hit.get("room")) if hit.get("room") else f"dm {sanitize(hit.get('with'))}"
+            lines.append(f"  [{when}] {where} {sanitize(hit.get('username'))}: {block(hit.get('message', ''))}")
+        return "\n".join(lines)
+
     def _presence(self, frame: dict[str, Any]) -> str | None:
         """Someone came or went: the room named, and a quit from several rooms said once."""
         get = frame.get
@@ -209,6 +223,8 @@ class Renderer:
         get = frame.get
         if kind in ("user_joined", "user_left"):
             return self._presence(frame)
+        if kind == "search_results":
+            return self._found(frame)
         if kind == "server":
             return f"{self.stamp(frame)} " + self._paint(f"[server] {sanitize(get('message', ''))}", YELLOW, BOLD)
         if kind == "welcome":

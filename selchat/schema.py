@@ -96,5 +96,16 @@ MIGRATIONS: list[str] = [
     ALTER TABLE accounts ADD COLUMN bot INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE accounts ADD COLUMN token TEXT;
     """,
+    # 9: full-text search (search.py): a contentless FTS5 index whose rowid is a message's timestamp,
+    # built here for the history already kept; private messages found again by their time
+    """
+    CREATE VIRTUAL TABLE search USING fts5(message, content='', columnsize=0,
+                                           tokenize='unicode61 remove_diacritics 2');
+    INSERT INTO search (rowid, message) SELECT ts, message FROM messages;
+    INSERT INTO search (rowid, message) SELECT ts, message FROM dms;
+    CREATE INDEX dms_time ON dms (ts);
+    CREATE TABLE search_state (stale INTEGER NOT NULL);
+    INSERT INTO search_state (stale) VALUES (0);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

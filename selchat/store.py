@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from selchat import conversations, hooks
+from selchat import conversations, hooks, search
 from selchat.bans import Ban
 from selchat.config import LOBBY_ROOM
 from selchat.counters import COMMIT_BUCKETS, Histogram
@@ -151,7 +151,8 @@ class Store:
     """The database as the loop uses it: writes gathered per turn, reads inline."""
 
     def __init__(self, path: str, *, history_max: int = 10_000, replay: int = 50,
-                 clock: Callable[[], float] = time.monotonic, beside_a_server: bool = False) -> None:
+                 clock: Callable[[], float] = time.monotonic, beside_a_server: bool = False,
+                 searchable: bool = True) -> None:
         self.path = path
         self.history_max = history_max
         self.replay = replay
@@ -167,6 +168,7 @@ class Store:
             self.db = connect(path)
             migrate(self.db, path)
             self.db.execute("PRAGMA wal_autocheckpoint = 0")  # the worker checkpoints instead
+            self.searchable = searchable  # the index kept as messages are written (settled at the snapshot)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot use {path} as a database: {exc}") from exc
         self._pending: list[Write] = []
@@ -202,6 +204,7 @@ class Store:
 
     def _snapshot(self) -> Snapshot:
         db = self.db
+        self.searchable = search.keep_index(db, self.searchable)
         snap = Snapshot()
         counts = dict(db.execute("SELECT room, COUNT(*) FROM messages GROUP BY room"))
         self._room_rows = dict(counts)
@@ -267,6 +270,8 @@ class Store:
                     messages.append(record)
                 else:
                     db.execute(*_STATEMENTS[type(record)](record))
+                    if type(record) is SaveDm and self.searchable:  # a conversation's line is found too
+                        db.execute(search.INDEX, (_us(record.dm.timestamp), _text(record.dm.text)))
             if messages:
                 self._insert_messages(messages)
             db.execute("COMMIT")
@@ -288,6 +293,8 @@ class Store:
             messages = [(r, ts, u, _text(text), a) for r, ts, u, text, a in messages]
             # the rows before the bad one are in already: (room, ts) is unique, skip them
             self.db.executemany(insert.replace("INSERT", "INSERT OR IGNORE", 1), messages)
+        if self.searchable:  # the index in the same transaction (search.py): none of them was in it yet
+            self.db.executemany(search.INDEX, [(row[1], row[3]) for row in messages])
         self._prune(messages)
 
     def _prune(self, rows: list[tuple[Any, ...]]) -> None:
@@ -301,6 +308,8 @@ class Store:
             total = counts[key] = counts.get(key, 0) + count
             if total > limit + slack:
                 # counted from the old end: the subquery walks the excess, not the whole history
+                if self.searchable:
+                    self.db.execute(search.UNINDEX_OLDEST, (key, total - limit - 1))
                 self.db.execute(
                     "DELETE FROM messages WHERE room = ?1 AND ts <= "
                     "(SELECT ts FROM messages WHERE room = ?1 ORDER BY ts LIMIT 1 OFFSET ?2)",

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from selchat import search
+
 # applied requests are forgotten after a week: the table is a mailbox, not a log
 KEEP_APPLIED = 7 * 86400
 
@@ -63,6 +65,7 @@ def _rewrite_rules(db: sqlite3.Connection, old: str, new: str | None) -> None:
 def delete_account(db: sqlite3.Connection, key: str, detail: str = "") -> None:
     """The account, and the private messages still waiting for it; what it said stays in history."""
     db.execute("DELETE FROM accounts WHERE key = ?", (key,))
+    search.unindex(db, "dms", "recipient = ? AND delivered = 0", (key,))
     db.execute("DELETE FROM dms WHERE recipient = ? AND delivered = 0", (key,))
     _rewrite_rules(db, key, None)
 
@@ -79,7 +82,8 @@ def rename_account(db: sqlite3.Connection, key: str, new_name: str) -> None:
 
 
 def delete_room(db: sqlite3.Connection, key: str, detail: str = "") -> None:
-    """The room, its history and its rules."""
+    """The room, its history (and what the search index holds of it) and its rules."""
+    search.unindex(db, "messages", "room = ?", (key,))
     db.execute("DELETE FROM messages WHERE room = ?", (key,))
     db.execute("DELETE FROM rooms WHERE key = ?", (key,))
     db.execute("DELETE FROM room_rules WHERE key = ?", (key,))

@@ -50,6 +50,10 @@ FILL: dict[int, list[str]] = {
     8: [  # a bot account with a token
         "INSERT INTO accounts (key, name, hash, created, bot, token) VALUES ('deploy', 'deploy', '!', 4.0, 1, 'cd34')",
     ],
+    9: [  # the search index: a message written with it kept
+        "INSERT INTO messages (room, ts, username, message, action) VALUES ('#dev', 7100000, 'bob', 'indexed', 0)",
+        "INSERT INTO search (rowid, message) VALUES (7100000, 'indexed')",
+    ],
 }
 
 
@@ -74,7 +78,8 @@ def test_migrates_from_every_earlier_version(tmp_path: Path, start: int) -> None
         snap = store.snapshot()
         if start >= 1:
             rooms = {r.key: r for r in snap.rooms}
-            assert (rooms["#dev"].name, rooms["#dev"].topic, rooms["#dev"].total) == ("#Dev", "plans", 1)
+            assert (rooms["#dev"].name, rooms["#dev"].topic, rooms["#dev"].total) == ("#Dev", "plans",
+                                                                                     2 if start >= 9 else 1)
             assert rooms["#dev"].recent[0].text == "kept"
             assert sorted(rooms) == (["#club", "#dev"] if start >= 5 else ["#dev"])
         if start >= 5:
@@ -88,6 +93,11 @@ def test_migrates_from_every_earlier_version(tmp_path: Path, start: int) -> None
         if start >= 8:
             assert store.login_of("deploy") == ("deploy", "!", "cd34", True)
             assert store.login_of("bob") == ("bob", "$argon2id$x", None, False)
+        if 1 <= start < 9:  # what was kept before the index is found: the migration built it
+            found = store.db.execute("SELECT rowid FROM search WHERE search MATCH 'kept'").fetchall()
+            assert found == [(7000000,)]
+        if start >= 9:
+            assert store.db.execute("SELECT rowid FROM search WHERE search MATCH 'indexed'").fetchall() == [(7100000,)]
         if start >= 3:
             assert [(b.target, b.until, b.reason) for b in snap.bans] == [("10.0.0.0/8", None, "spam")]
         if start >= 2:  # a conversation's pages, through the index of version 4 on a migrated file

@@ -141,6 +141,7 @@ def server_config(values: dict[str, Any]) -> ServerConfig:
         bans=tuple(values.get("bans") or ()), metrics=values.get("metrics") or None,
         redis=values.get("redis") or None,
         redis_cafile=str(values["redis_cafile"]) if values.get("redis_cafile") else None,
+        search=values.get("search", True),
     )
 
 

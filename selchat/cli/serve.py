@@ -73,6 +73,9 @@ from selchat.config import DEFAULT_HOST, DEFAULT_PORT, RESERVED_NAMES, ServerCon
               help="Messages replayed to whoever joins a room.")
 @click.option("--history-max", default=10_000, show_default=True, envvar="SELCHAT_HISTORY_MAX",
               type=click.IntRange(min=1), help="Messages kept per room; older ones are pruned.")
+@click.option("--search/--no-search", default=True, show_default=True, envvar="SELCHAT_SEARCH",
+              help="Keep a full-text index of the history and answer searches (about 2 us a message "
+                   "to index); off, a later start with it on rebuilds the index first.")
 @click.option("--max-rooms", default=20, show_default=True, envvar="SELCHAT_MAX_ROOMS",
               type=click.IntRange(min=1), help="Rooms one user may be in at once.")
 @click.option("--max-rooms-total", default=500, show_default=True, envvar="SELCHAT_MAX_ROOMS_TOTAL",

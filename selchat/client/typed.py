@@ -175,8 +175,13 @@ async def mode(session: Session, action: Action, pacer: Pacer | None) -> None:
     await session.link.send(frame)
 
 
+async def search(session: Session, action: Action, pacer: Pacer | None) -> None:
+    if session.v2():
+        await session.link.send({"type": "search", "query": action.text})
+
+
 ACTIONS: dict[str, Act] = {
     "users": users, "ping": ping, "join": join, "part": part, "list": rooms, "names": names, "topic": topic,
     "nick": nick, "away": away, "register": register, "kick": kick, "role": role, "mode": mode,
-    "invite": invite, "ban": masks, "unban": masks, "bans": masks, "register_room": masks,
+    "invite": invite, "ban": masks, "unban": masks, "bans": masks, "register_room": masks, "search": search,
 }

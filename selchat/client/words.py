@@ -20,6 +20,8 @@ COMMANDS = {
     "/nick NAME": "change your name",
     "/away [TEXT]": "say you are away (without TEXT: back)",
     "/register": "make your name an account (the password is asked for)",
+    "/search WORDS": 'find messages in your rooms and conversations: words, "a phrase", from:NAME, in:#ROOM, '
+                     "before:2026-12-01, after:...",
     "/op NAME, /deop NAME": "make someone an operator of the current room, or not (operators)",
     "/voice NAME, /devoice NAME": "let someone speak in a moderated room, or not (operators)",
     "/kick NAME [REASON]": "put someone out of the current room (operators)",
@@ -33,7 +35,7 @@ COMMANDS = {
 }
 COMMAND_WORDS = ("/help", "/join", "/part", "/list", "/names", "/users", "/topic", "/me", "/msg", "/nick", "/away",
                  "/register", "/ping", "/quit", "/exit", "/q", "/op", "/deop", "/voice", "/devoice", "/kick", "/mode",
-                 "/invite", "/ban", "/unban", "/bans", "/register-room")
+                 "/invite", "/ban", "/unban", "/bans", "/register-room", "/search")
 
 
 class ClientError(Exception):
@@ -108,6 +110,8 @@ def parse_input(line: str) -> Action:
         return Action("away", text=arg)
     if word == "/register":
         return Action("register")
+    if word == "/search":
+        return Action("search", text=arg) if arg else Action("invalid", text="usage: /search WORDS")
     if word in RUNNING:
         return _running(word, arg)
     return Action("invalid", text=f"unknown command {sanitize(word)}; type /help for the list")

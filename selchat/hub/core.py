@@ -43,6 +43,7 @@ from selchat.events import (
     Register,
     RegisterRoom,
     Rooms,
+    Search,
     SetBot,
     SetMode,
     Setname,
@@ -65,6 +66,7 @@ from selchat.hub.names import NameManager
 from selchat.hub.queries import QueryManager
 from selchat.hub.roles import RoleManager
 from selchat.hub.rooms import RoomManager
+from selchat.hub.search import SearchManager
 from selchat.hub.sharing import Alone, Sharing
 from selchat.hub.state import LOBBY_KEY, Session, State, remember_gone
 from selchat.hub.upkeep import UpkeepManager
@@ -79,6 +81,7 @@ from selchat.records import (
     PasswordHashed,
     Result,
     RoomsListed,
+    SearchFound,
     Snapshot,
     TargetsPage,
     TopicLoaded,
@@ -104,6 +107,7 @@ class Hub:
         self.messages = MessageManager(state, self.sharing, self.roles)
         self.queries = QueryManager(state, self.sharing)
         self.hooks = HookManager(state, self.sharing)
+        self.search = SearchManager(state)
         self.upkeep = UpkeepManager(state, self._forget, self.names.rename)  # the operator's, from the command line
         self.heard = Heard(state, self.mirror, self.rooms.let_in, self.accounts.displace,
                            self.roles.kicked_here) if self.mirror else None
@@ -122,13 +126,14 @@ class Hub:
             Ping: queries.ping, Pong: queries.pong, Quit: queries.quit,
             DmsWritten: messages.dms_written, Kick: self.roles.kick, SetMode: self.roles.set_mode,
             Invite: self.roles.invite, RegisterRoom: self.roles.register_room, HookPost: self.hooks.post,
+            Search: self.search.search,
         }
         self._results: dict[type, Handler] = {
             HistoryPage: messages.history_page, OfflineDms: messages.offline_dms,
             DmHistoryPage: messages.dm_history_page, TargetsPage: messages.targets_page,
             LoginChecked: accounts.login_checked, PasswordHashed: accounts.password_hashed,
             NameClaimed: names.claimed, RoomsListed: rooms.rooms_listed, TopicLoaded: rooms.topic_loaded,
-            HookFound: self.hooks.found,
+            HookFound: self.hooks.found, SearchFound: self.search.found,
         }
 
     @property

@@ -73,7 +73,8 @@ class ChatServer:
         self.tls_context = (server_ssl_context(config.tls_cert, config.tls_key)
                             if config.tls_cert and config.tls_key else None)
         self.reactor = self._reactor(config)
-        self.store = Database(config.db, history_max=config.history_max, replay=config.replay)
+        self.store = Database(config.db, history_max=config.history_max, replay=config.replay,
+                              searchable=config.search)
         self.hub = Hub(config, self.store.snapshot(), shared=bool(config.redis))
         self.bans = self.hub.bans  # names are the hub's to check, addresses the server's
         self.bans.replace_config(config_bans(config))

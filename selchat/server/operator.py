@@ -22,7 +22,8 @@ log = logging.getLogger("selchat.server")
 # How often bans whose time is up are forgotten in the database (a lookup ignores them at once).
 BAN_SWEEP = 60.0
 # settings that take effect only when the server starts: a reload keeps the running value
-RESTART_ONLY = ("host", "port", "tls_cert", "tls_key", "db", "replay", "history_max", "metrics", "redis")
+RESTART_ONLY = ("host", "port", "tls_cert", "tls_key", "db", "replay", "history_max", "metrics", "redis",
+                "search")
 
 
 def config_bans(config: ServerConfig) -> list[Ban]:

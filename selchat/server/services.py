@@ -35,9 +35,12 @@ from selchat.records import (
     PasswordHashed,
     Request,
     Result,
+    SearchFound,
+    SearchRequest,
     TargetsPage,
     Write,
 )
+from selchat.search import Searcher
 from selchat.store import Store
 from selchat.worker import Worker, checkpoint
 
@@ -68,8 +71,9 @@ class LocalServices:
         self.asks: dict[type, Callable[[Any], None]] = {
             LoadHistory: self.load_history, LoadOfflineDms: self.load_offline_dms, CheckLogin: self.check_login,
             LoadDmHistory: self.load_dm_history, LoadTargets: self.load_targets,
-            HashPassword: self.hash_password, LoadHook: self.load_hook,
+            HashPassword: self.hash_password, LoadHook: self.load_hook, SearchRequest: self.search,
         }
+        self.searcher = Searcher(store.path, store.db if store.memory else None)
 
     # -- life --------------------------------------------------------------------------------------
     def start_worker(self) -> None:
@@ -134,6 +138,30 @@ class LocalServices:
         from selchat import hooks
 
         self.complete(r.conn_id, HookFound(hooks.find(self.store.db, r.digest), r.text, r.username))
+
+    def search(self, r: SearchRequest) -> None:
+        """In the worker, behind logins (a search of a million lines takes milliseconds, but it
+        must never hold the loop); a database in memory only the loop can read: inline."""
+        def done(found: object) -> None:
+            if isinstance(found, Exception):
+                log.error("a search failed: %s", found)
+                found = "the search failed on the server; try again"
+            if isinstance(found, str):
+                self.complete(r.conn_id, SearchFound((), False, r.text, r.tag, found))
+                return
+            hits, more = found  # type: ignore[misc]
+            self.complete(r.conn_id, SearchFound(tuple(hits), more, r.text, r.tag))
+
+        work = lambda: self.searcher(r.query, r.rooms, r.me, r.limit, r.before)  # noqa: E731
+        if self.worker is None or self.store.memory:
+            self.store.commit()
+            try:
+                done(work())
+            except Exception as exc:  # a failed search is said, not raised into the loop
+                done(exc)
+            return
+        self.store.commit()  # what this turn wrote is findable
+        self.worker.submit(work, done, Worker.LATER)
 
     def _busy(self, conn_id: int) -> bool:
         if self.worker is not None and self.worker.queued < MAX_QUEUED_HASHES:

@@ -41,6 +41,7 @@ from selchat.outbound import (
     RoomLeft,
     RoomList,
     RoomRegistered,
+    SearchResults,
     ServerStats,
     Shutdown,
     TopicChanged,
@@ -102,6 +103,19 @@ def _v2_message(e: Message) -> Frame:
     if e.status:  # for the room's operators only, or its operators and voiced members
         frame["to"] = "operators" if e.status == "@" else "voiced"
     return frame
+
+
+def _search_results(e: SearchResults) -> Frame:
+    if e.failed is not None:
+        return {"type": "error", "code": "bad_search", "message": e.failed}
+    results = []
+    for hit in e.hits:
+        where: Frame = {"room": hit.room} if hit.room is not None else {"with": hit.peer}
+        found: Frame = {**where, "username": hit.username, "message": hit.text, "timestamp": hit.timestamp}
+        if hit.action:
+            found["action"] = True
+        results.append(found)
+    return {"type": "search_results", "query": e.query, "results": results, "more": e.more}
 
 
 def _v2_welcome(e: Welcome) -> Frame:
@@ -208,6 +222,7 @@ V2: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
                          **({"delay": RECONNECT_DELAY} if e.reconnect else {})},
     RoomJoined: _room_joined,
     HistoryBatch: lambda e: [*map(_v2_message, e.messages), {"type": "history_end", "room": e.room, "more": e.more}],
+    SearchResults: _search_results,
     DmHistoryBatch: lambda e: [*({**_dm(d), "history": True} for d in e.dms),
                                {"type": "history_end", "with": e.peer, "more": e.more}],
     RoomLeft: lambda e: {"type": "room_left", "room": e.room, **({"kicked_by": e.kicked_by} if e.kicked_by else {}),
