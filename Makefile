@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: serve install test lint bench bench-history bench-protocols bench-page bench-shared soak abuse fuzz irctest screenshot clean
+.PHONY: serve install test lint bench bench-history bench-search bench-protocols bench-page bench-shared soak abuse fuzz irctest screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ bench: $(VENV)/.dev
 # what history and accounts cost, side by side: bench/results/history.{md,json}
 bench-history: $(VENV)/.dev
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/history.py $(ARGS)
+
+# full-text search over 1,000,000 messages, and the index's cost at saturation: bench/results/search.{md,json}
+bench-search: $(VENV)/.dev
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/search.py --saturation $(or $(ROUNDS),5) $(ARGS)
 
 # JSON, IRC, mixed and WebSocket clients side by side (BEFORE=DIR adds older code's JSON rate): bench/results/protocols.md
 bench-protocols: $(VENV)/.dev

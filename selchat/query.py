@@ -15,6 +15,7 @@ QUERY_MAX = 400  # characters of a query: words enough, and FTS5's parser is giv
 PAGE_MAX = 100  # hits in one answer (a page: ``before`` the last for the next)
 _TOKEN = re.compile(r'"([^"]*)"?|(\S+)')
 _WORD = re.compile(r"[^\W_]+[*]?|[*]", re.UNICODE)  # what unicode61 calls a word, and a prefix's star
+WORDS = re.compile(r"[^\W_]+", re.UNICODE)  # the words of a name, as the index has them
 
 
 class QueryError(ValueError):

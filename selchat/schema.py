@@ -99,10 +99,10 @@ MIGRATIONS: list[str] = [
     # 9: full-text search (search.py): a contentless FTS5 index whose rowid is a message's timestamp,
     # built here for the history already kept; private messages found again by their time
     """
-    CREATE VIRTUAL TABLE search USING fts5(message, content='', columnsize=0,
+    CREATE VIRTUAL TABLE search USING fts5(message, username, room, content='', columnsize=0,
                                            tokenize='unicode61 remove_diacritics 2');
-    INSERT INTO search (rowid, message) SELECT ts, message FROM messages;
-    INSERT INTO search (rowid, message) SELECT ts, message FROM dms;
+    INSERT INTO search (rowid, message, username, room) SELECT ts, message, username, room FROM messages;
+    INSERT INTO search (rowid, message, username, room) SELECT ts, message, sender_name, '' FROM dms;
     CREATE INDEX dms_time ON dms (ts);
     CREATE TABLE search_state (stale INTEGER NOT NULL);
     INSERT INTO search_state (stale) VALUES (0);

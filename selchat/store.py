@@ -271,10 +271,25 @@ class Store:
                 else:
                     db.execute(*_STATEMENTS[type(record)](record))
                     if type(record) is SaveDm and self.searchable:  # a conversation's line is found too
-                        db.execute(search.INDEX, (_us(record.dm.timestamp), _text(record.dm.text)))
+                        dm = record.dm
+                        db.execute(search.INDEX, (_us(dm.timestamp), _text(dm.text), dm.sender, ""))
             if messages:
                 self._insert_messages(messages)
             db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            if not self.searchable:
+                raise
+            # the index, not the history, failed: the history is written without it, and the
+            # index is rebuilt at the next start (search.keep_index)
+            log.error("the search index of %s failed (%s): searching stops until a restart rebuilds it",
+                      self.path, exc)
+            self.searchable = False
+            db.execute("UPDATE search_state SET stale = 1")
+            self._pending = pending + self._pending
+            self.commit()
+            return
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
@@ -294,7 +309,7 @@ class Store:
             # the rows before the bad one are in already: (room, ts) is unique, skip them
             self.db.executemany(insert.replace("INSERT", "INSERT OR IGNORE", 1), messages)
         if self.searchable:  # the index in the same transaction (search.py): none of them was in it yet
-            self.db.executemany(search.INDEX, [(row[1], row[3]) for row in messages])
+            self.db.executemany(search.INDEX, [(row[1], row[3], row[2], row[0]) for row in messages])
         self._prune(messages)
 
     def _prune(self, rows: list[tuple[Any, ...]]) -> None:

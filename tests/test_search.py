@@ -85,7 +85,8 @@ def test_a_slow_search_is_stopped_with_words(tmp_path: Path, monkeypatch) -> Non
         store.write(("#big", 3_000_000 + i, "bob", f"common word {i}", 0))
     store.commit()
     monkeypatch.setattr(search, "SEARCH_TIME", 0.0)
-    said = search.Searcher(store.path)(parse("common"), {"#other": "#other"}, None, 10, None)
+    # "bob." is "bob" to the index, so every line is read back and none is by "bob.": the slow kind
+    said = search.Searcher(store.path)(parse("common from:bob."), {"#big": "#big"}, None, 10, None)
     assert said == "that search took over 0 s; narrow it with in:#room, from:NAME or a date"
     monkeypatch.setattr(search, "SEARCH_TIME", 5.0)
     hits, more = search.Searcher(store.path)(parse("common"), {"#big": "#big"}, None, 10, None)
@@ -168,3 +169,19 @@ def test_a_deleted_room_is_not_found(tmp_path: Path) -> None:
     assert store.db.execute("SELECT count(*) FROM search WHERE search MATCH 'remember'").fetchone()[0] == 0
     store.close()
     assert sqlite3.connect(store.path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_broken_index_never_costs_a_message(tmp_path: Path, caplog, monkeypatch) -> None:
+    store = _stored(tmp_path)
+    store.write(("#dev", 6_000_000, "bob", "before the damage", 0))
+    store.commit()
+    with monkeypatch.context() as broken:  # a write to the index fails, as a damaged one's would
+        broken.setattr(search, "INDEX", "INSERT INTO no_such_index VALUES (?, ?, ?, ?)")
+        store.write(("#dev", 6_000_001, "bob", "after the damage", 0))
+        store.commit()
+    assert [m.text for m in store.history("#dev", "#dev", None, 10)[0]] == ["before the damage", "after the damage"]
+    assert not store.searchable and "the search index" in caplog.text
+    store.close()
+    again = _stored(tmp_path)  # the next start rebuilds it
+    assert _find(again, "damage") == ["after the damage", "before the damage"]
+    again.close()

@@ -80,6 +80,7 @@ def _run_twice(db: sqlite3.Connection) -> None:
     db.execute("INSERT INTO accounts (key, name, hash, created) VALUES ('bob', 'bob', 'h', 1.0)")
     db.execute("INSERT INTO dms (ts, sender, recipient, sender_name, recipient_name, message, delivered)"
                " VALUES (1, 'alice', 'bob', 'alice', 'bob', 'hi', 0)")
+    db.execute("INSERT INTO search (rowid, message, username, room) VALUES (1, 'hi', 'alice', '')")  # as kept
     db.execute("""INSERT INTO room_rules (key, name, rules)
                   VALUES ('#club', '#club', '{"founder":"bob","roles":{"bob":"o"}}')""")
     first = upkeep.request(db, "rename_account", "bob", "Bobby")
