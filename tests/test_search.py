@@ -185,3 +185,27 @@ def test_a_broken_index_never_costs_a_message(tmp_path: Path, caplog, monkeypatc
     again = _stored(tmp_path)  # the next start rebuilds it
     assert _find(again, "damage") == ["after the damage", "before the damage"]
     again.close()
+
+
+def test_irc_search_is_soju_s(start_server, tmp_path: Path) -> None:
+    from tests.clients import Irc
+
+    server = start_server("--db", str(tmp_path / "irc.db"))
+    carol = Irc(server, "carol", caps="batch server-time message-tags soju.im/search")
+    carol.send("JOIN #dev")
+    carol.expect("366")
+    carol.send("PRIVMSG #dev :the build failed", "PRIVMSG #dev :lunch", "PRIVMSG #dev :build fixed")
+    carol.send("PING :sync")
+    carol.expect("PONG")
+    carol.send("SEARCH text=build;in=#dev;limit=10")
+    seen: list[str] = []
+    carol.expect("BATCH -", seen)
+    lines = [line for line in seen if "PRIVMSG" in line or "BATCH" in line]
+    assert " BATCH +" in lines[0] and lines[0].endswith("soju.im/search")
+    assert [line.split(" PRIVMSG #dev :", 1)[1] for line in lines[1:-1]] == ["the build failed", "build fixed"]
+    assert all("time=" in line and "msgid=" in line for line in lines[1:-1])
+    carol.send("SEARCH text=;limit=5")
+    assert "FAIL SEARCH INVALID_PARAMS" in carol.expect("FAIL SEARCH")
+    carol.send("SEARCH text=build;before=yesterday")
+    assert "before is a time" in carol.expect("FAIL SEARCH")
+    carol.close()

@@ -410,6 +410,7 @@ COMMANDS: dict[str, Verb] = {
     "PONG": Verb(pong, before_registration=True),
     "QUIT": Verb(quit_, before_registration=True),
     "CHATHISTORY": Verb(history.chathistory),
+    "SEARCH": Verb(history.search),
     "JOIN": Verb(join, 1),
     "PART": Verb(part, 1),
     "PRIVMSG": Verb(privmsg),

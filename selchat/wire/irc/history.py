@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from selchat import outbound as ev
 from selchat.config import HISTORY_PAGE_MAX
-from selchat.events import DmHistory, History, HistoryTargets
-from selchat.wire.irc.lines import fit, reference, time_tag
+from selchat.events import DmHistory, History, HistoryTargets, Search
+from selchat.query import PAGE_MAX
+from selchat.wire.irc.lines import fit, parse_time, reference, time_tag
 
 if TYPE_CHECKING:
     from selchat.wire.irc.codec import IrcCodec
@@ -59,6 +60,42 @@ def chathistory(c: IrcCodec, params: list[str], out: list[Any]) -> None:
     out.append(cmd)
 
 
+def _attrs(text: str) -> dict[str, str]:
+    """``key=value;key=value`` with message-tags' escapes (soju.im/search's attributes)."""
+    found = {}
+    for pair in text.split(";"):
+        key, _, value = pair.partition("=")
+        if key:
+            found[key.lower()] = (value.replace("\\s", " ").replace("\\:", ";").replace("\\r", "\r")
+                                  .replace("\\n", "\n").replace("\\\\", "\\"))
+    return found
+
+
+def search(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    """soju.im/search: ``SEARCH text=...;from=NICK;in=TARGET;after=TIME;before=TIME;limit=N`` as
+    the hub's Search, whose query these words make (query.py); the answer is one batch."""
+    attrs = _attrs(params[0]) if params else {}
+    words = [attrs.get("text", "")]
+    if attrs.get("from"):
+        words.append("from:" + attrs["from"])
+    if attrs.get("in"):
+        target = attrs["in"]
+        words.append("in:" + (target if target.startswith("#") else "@" + target))
+    for key in ("after", "before"):
+        if attrs.get(key):
+            stamp = parse_time(attrs[key].removeprefix("timestamp="))
+            if stamp is None:
+                out.append(f"FAIL SEARCH INVALID_PARAMS :{key} is a time: 2026-12-01T10:00:00.000Z\r\n".encode())
+                return
+            words.append(f"{key}:{stamp}")
+    try:
+        limit = max(1, min(int(attrs.get("limit", PAGE_MAX)), PAGE_MAX))
+    except ValueError:
+        out.append(b"FAIL SEARCH INVALID_PARAMS :limit is a number\r\n")
+        return
+    out.append(Search(" ".join(word for word in words if word), limit, tag="soju.im/search"))
+
+
 def targets(c: IrcCodec, params: list[str], out: list[Any]) -> None:
     """CHATHISTORY TARGETS timestamp=A timestamp=B LIMIT: rooms and conversations by latest message."""
     try:
@@ -106,6 +143,26 @@ def conversation_page(c: IrcCodec, hb: ev.DmHistoryBatch) -> bytes | None:
     body = b"".join(wire.message(d.sender, d.to, d.text, d.timestamp, d.action, d.notice, True, batch)
                     for d in hb.dms)
     return head + body + tail
+
+
+def search_page(c: IrcCodec, sr: ev.SearchResults) -> bytes:
+    """A search's hits as a soju.im/search batch of PRIVMSGs, oldest first (as soju sends them)."""
+    if sr.failed is not None:
+        return fit(f":{c.server} FAIL SEARCH INVALID_PARAMS :{sr.failed}")
+    wire = c.wire
+    batch = None
+    head = tail = b""
+    if "batch" in c.caps:
+        c.batches += 1
+        batch = str(c.batches)
+        head = f":{c.server} BATCH +{batch} soju.im/search\r\n".encode()
+        tail = f":{c.server} BATCH -{batch}\r\n".encode()
+    lines = []
+    me = (c.nick or "").casefold()
+    for hit in reversed(sr.hits):
+        target = hit.room or (hit.peer if hit.username.casefold() == me else c.nick) or "*"
+        lines.append(wire.message(hit.username, target, hit.text, hit.timestamp, hit.action, False, True, batch))
+    return head + b"".join(lines) + tail
 
 
 def target_list(c: IrcCodec, tl: ev.HistoryTargetList) -> bytes:

@@ -29,7 +29,7 @@ CAPS = {"account-notify": None, "account-tag": None, "away-notify": None, "batch
         "extended-monitor": None,
         "invite-notify": None, "labeled-response": None, "message-tags": None, "multi-prefix": None,
         "no-implicit-names": None, "sasl": "PLAIN", "server-time": None, "setname": None,
-        "standard-replies": None, "userhost-in-names": None}
+        "soju.im/search": None, "standard-replies": None, "userhost-in-names": None}
 # Channels one JOIN line may ask for, and targets one PRIVMSG may name: what 005 promises is
 # what the codec holds a line to (issue 21, item 16); the rest are answered, not flooded in.
 CHANLIMIT = 20

@@ -22,6 +22,7 @@ from selchat.events import (
     Kill,
     Nick,
     Register,
+    Search,
     SetMode,
     Setname,
     TagMsg,
@@ -38,10 +39,12 @@ if TYPE_CHECKING:
 
 # Errors IRC says only as standard replies (their specifications define these codes), and the
 # verb each command is in IRC, which a FAIL names.
-STANDARD_ONLY = {ErrorCode.BAD_REALNAME: "INVALID_REALNAME"}
+STANDARD_ONLY = {ErrorCode.BAD_REALNAME: "INVALID_REALNAME", ErrorCode.BAD_SEARCH: "INVALID_PARAMS",
+                 ErrorCode.SEARCH_OFF: "TEMPORARILY_UNAVAILABLE"}
 VERBS: dict[type, str] = {Setname: "SETNAME", SetMode: "MODE", Topic: "TOPIC", JoinRoom: "JOIN", Nick: "NICK",
                           Kick: "KICK", Invite: "INVITE", Chat: "PRIVMSG", Dm: "PRIVMSG", TagMsg: "TAGMSG",
-                          Away: "AWAY", History: "CHATHISTORY", Whois: "WHOIS", Users: "NAMES", Kill: "KILL"}
+                          Away: "AWAY", History: "CHATHISTORY", Whois: "WHOIS", Users: "NAMES", Kill: "KILL",
+                          Search: "SEARCH"}
 
 # The hub's protocol-neutral words as IRC says them (errors.py: JOIN_FIRST and the rest).
 IRC_PHRASES = {JOIN_FIRST: "You have not registered"}
@@ -424,6 +427,7 @@ REPLIES: dict[type, Callable[[IrcCodec, Any], bytes | None]] = {
     ev.TopicIs: topic_is, ev.UserInfo: user_info, ev.ServerStats: lusers, ev.PongReply: nothing,
     ev.AwayChanged: away_changed, ev.NickChanged: nick_changed, ev.Registered: registered,
     ev.DmHistoryBatch: history.conversation_page, ev.HistoryTargetList: history.target_list,
+    ev.SearchResults: history.search_page,
     ev.ModeChanged: lambda c, m: modes(c, m) if m.by is None else c.wire.encode(m), ev.Invited: invited,
     ev.Opered: opered, ev.MaskList: mask_list, ev.WasInfo: was_info, ev.Monitored: monitored,
     ev.MonitorList: lambda c, m: listed(c, "732", list(m.names)) + c.numeric("733", "End of MONITOR list"),
