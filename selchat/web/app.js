@@ -8,6 +8,7 @@ import { HELP, command } from "./commands.js";
 import { keys, recall } from "./keys.js";
 import { memberMenu, runningHandlers } from "./running.js";
 import * as notes from "./notify.js";
+import * as search from "./search.js";
 import * as side from "./sidebar.js";
 import * as view from "./view.js";
 
@@ -82,38 +83,8 @@ function line(roomName, parts, cls, ts = now(), sender = null) {
   return li;
 }
 
-function mentions(text) {
-  if (!state.name) return false;
-  const n = state.name.toLowerCase();
-  const t = text.toLowerCase();
-  let i = t.indexOf(n);
-  while (i >= 0) {
-    const before = i === 0 || !/[a-z0-9_.-]/.test(t[i - 1]);
-    const after = i + n.length >= t.length || !/[a-z0-9_.-]/.test(t[i + n.length]);
-    if (before && after) return true;
-    i = t.indexOf(n, i + 1);
-  }
-  return false;
-}
-
-function chatItem(f) {
-  let cls = f.history ? "history" : "";
-  if (f.action) cls += " action";
-  if (f.username !== state.name && mentions(f.message)) cls += " mention";
-  const text = view.linked(f.message);
-  const name = f.bot ? [view.who(f.username), view.botBadge()] : [view.who(f.username)];
-  const parts = f.action ? ["* ", ...name, " ", ...text] : [...name, " ", ...text];
-  const li = view.makeLine(parts, cls.trim(), f.timestamp, f.username);
-  li.dataset.msg = "1";  // a stored line: paging older ones starts here
-  return li;
-}
-
-function dmItem(f) {
-  const li = view.makeLine([view.who(f.from), " ", ...view.linked(f.message)], f.history || f.offline ? "history" : "",
-    f.timestamp, f.from);
-  li.dataset.msg = "1";
-  return li;
-}
+const chatItem = (f) => view.chatItem(f, state.name);
+const dmItem = (f) => view.dmItem(f);
 
 function chatLine(f) {
   const r = room(f.room);
@@ -220,7 +191,15 @@ const handlers = {
       state.ws.close();
       return;
     }
+    if (f.code === "bad_search" || f.code === "search_off") return search.refused(f.message);
     line(state.current, ["! " + f.message], "error");
+  },
+  search_results(f) {
+    search.found(f, (where, ts) => {  // a hit opens its room (or conversation) at it
+      if (where.startsWith("@")) conversation(where.slice(1));
+      pick(where);
+      search.seek(room(where), ts, older);
+    });
   },
   room_joined(f) {
     const r = room(f.room);
@@ -247,6 +226,7 @@ const handlers = {
       r.more = f.more;
     }
     if (!r.more) view.beginning(r, isCurrent(r.name));
+    search.seekOn(r, older);  // a search's hit being looked for in this room's older pages
     r.refilling = false;
     if (r.refill && r.last) {  // fill the gap since the last line seen before the reconnect
       r.refill = false;
@@ -444,6 +424,7 @@ document.addEventListener("visibilitychange", () => {  // back to the tab: what 
 });
 
 offerRegister(send);
+search.searchBox(send);
 keys({ rooms: sidebarOrder, current: () => state.current, pick,
   join: (name) => send({ type: "join_room", room: name }) });
 recall($("line"), () => state.lastSent);

@@ -232,3 +232,39 @@ export function markNew(r) {
   r.lines.splice(r.lines.indexOf(r.firstUnread), 0, marker);
   r.firstUnread = null;
 }
+
+// Whether ``text`` names ``me`` as a whole word (a mention: marked, and notified).
+export function mentions(text, me) {
+  if (!me) return false;
+  const n = me.toLowerCase();
+  const t = text.toLowerCase();
+  let i = t.indexOf(n);
+  while (i >= 0) {
+    const before = i === 0 || !/[a-z0-9_.-]/.test(t[i - 1]);
+    const after = i + n.length >= t.length || !/[a-z0-9_.-]/.test(t[i + n.length]);
+    if (before && after) return true;
+    i = t.indexOf(n, i + 1);
+  }
+  return false;
+}
+
+// A room's line: its sender (a bot's badge), and the text with its links.
+export function chatItem(f, me) {
+  let cls = f.history ? "history" : "";
+  if (f.action) cls += " action";
+  if (f.username !== me && mentions(f.message, me)) cls += " mention";
+  const text = linked(f.message);
+  const name = f.bot ? [who(f.username), botBadge()] : [who(f.username)];
+  const parts = f.action ? ["* ", ...name, " ", ...text] : [...name, " ", ...text];
+  const li = makeLine(parts, cls.trim(), f.timestamp, f.username);
+  li.dataset.msg = "1";  // a stored line: paging older ones starts here
+  return li;
+}
+
+// A conversation's line.
+export function dmItem(f) {
+  const li = makeLine([who(f.from), " ", ...linked(f.message)], f.history || f.offline ? "history" : "",
+    f.timestamp, f.from);
+  li.dataset.msg = "1";
+  return li;
+}
