@@ -37,6 +37,7 @@ from selchat.events import (
     SetMode,
     Setname,
     StatusChat,
+    TagMsg,
     Topic,
     Users,
     Wallops,
@@ -119,6 +120,18 @@ def _search(frame: dict[str, Any]) -> Search:
     if type(limit) is not int or limit < 1:
         raise ProtocolError(ErrorCode.BAD_FRAME, '"limit" must be a positive integer')
     return Search(_field(frame, "query"), limit, _number(frame, "before"))
+
+
+TYPING_STATES = ("active", "paused", "done")
+
+
+def _typing(frame: dict[str, Any]) -> TagMsg:
+    """{"type":"typing","room":"#dev","state":"active"} (or "to":NAME): IRCv3's +typing tag."""
+    state = frame.get("state", "active")
+    if state not in TYPING_STATES:
+        raise ProtocolError(ErrorCode.BAD_FRAME, '"state" is "active", "paused" or "done"')
+    target = _optional(frame, "to") if "to" in frame else _field(frame, "room")
+    return TagMsg(target or "", f"+typing={state}")
 
 
 def _rooms(frame: dict[str, Any]) -> Rooms:
@@ -215,6 +228,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "rooms": _rooms,
     "history": _history,
     "search": _search,
+    "typing": _typing,
     "topic": lambda f: Topic(_field(f, "room"), _optional(f, "topic")),
     "whois": lambda f: Whois(_field(f, "username")),
     "nick": lambda f: Nick(_field(f, "username")),

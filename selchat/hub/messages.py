@@ -26,6 +26,10 @@ from selchat.records import (
     TargetsPage,
 )
 
+# One typing notice a target a second at most (IRCv3 typing: clients send one every 3 s while typing,
+# and paused/done as they stop): more are dropped, never answered with an error.
+TYPING_EVERY = 1.0
+
 
 @dataclass(slots=True)
 class DmsWritten:
@@ -124,25 +128,46 @@ class MessageManager:
         return [Send(to, message)] if to else []
 
     def tag_message(self, session: Session, cmd: TagMsg, now: float) -> list[Effect]:
-        """Only tags (typing, a reaction): to a room's members or one person online; never kept."""
+        """Only tags (typing, a reaction): to a room's members or one person online; never kept.
+        Typing alone costs no chat token: it is held to one a target every TYPING_EVERY seconds
+        instead (more are dropped), as IRCv3's typing spec asks clients to send no more often."""
         state = self.state
         assert session.name is not None
+        typing = cmd.tags.startswith("+typing=") and ";" not in cmd.tags
+        if typing and not self._typing_due(session, cmd.target.casefold(), cmd.tags, now):
+            return []
         if cmd.target.startswith("#"):
             room = session.rooms.get(room_key(cmd.target)) or self.roles.from_outside(session, cmd.target)
             if room.checks_speech:
                 RoleManager.may_speak(room, session)
-            state.spend_token(session, now)
+            if not typing:
+                state.spend_token(session, now)
             event = ev.TagMessage(session.name, room.name, cmd.tags, state.stamp(now))
             return [room.broadcast(event, None if cmd.echo else session.conn_id)]
         target = state.names.get(cmd.target.casefold())
         if target is None:
             raise ProtocolError(ErrorCode.NO_SUCH_USER, f"no user named {cmd.target[:NAME_MAX]!r} is online")
-        state.spend_token(session, now)
+        if not typing:
+            state.spend_token(session, now)
         name = state.sessions[target].name
         assert name is not None
         event = ev.TagMessage(session.name, name, cmd.tags, state.stamp(now))
         # with echo-message the sender hears it too, even one sent to itself (the delivery, then the echo)
         return [Send((target,), event), *([Send((session.conn_id,), event)] if cmd.echo else [])]
+
+    @staticmethod
+    def _typing_due(session: Session, target: str, tags: str, now: float) -> bool:
+        """A change (active to done) always goes; the same again within TYPING_EVERY does not."""
+        sent = session.typing
+        if sent is None:
+            sent = session.typing = {}
+        last = sent.get(target)
+        if last is not None and last[1] == tags and now - last[0] < TYPING_EVERY:
+            return False
+        if len(sent) > 64:  # forgotten when it grows: it only ever holds the last second or so
+            sent.clear()
+        sent[target] = (now, tags)
+        return True
 
     def _offline(self, session: Session, cmd: Dm, key: str, text: str, now: float) -> list[Effect]:
         """Between accounts: kept, and delivered at the recipient's next login."""

@@ -149,7 +149,7 @@ class Room:
 class Session:
     __slots__ = ("conn_id", "address", "name", "rooms", "tokens", "refill_at", "strikes", "away",
                  "account", "logging_in", "quit_message", "spoke_at", "authed", "user", "realname", "claiming",
-                 "hashing", "dms_due", "signon", "oper", "bot")
+                 "hashing", "dms_due", "signon", "oper", "bot", "typing")
 
     def __init__(self, conn_id: int, address: str, burst: float, now: float) -> None:
         self.conn_id = conn_id
@@ -170,6 +170,7 @@ class Session:
         self.signon = now  # when it connected (WHOIS's 317)
         self.oper = False  # a server operator (OPER): WHO and WHOIS say so
         self.bot = False  # says it is a bot (IRC's +B)
+        self.typing: dict[str, tuple[float, str]] | None = None  # target -> its last typing notice (messages.py)
         # (name key, a guest?, the admission) while its name is claimed in Redis
         self.claiming: tuple[str, bool, Callable[[], list[Effect]]] | None = None
         self.hashing = False  # a registration's password is in the worker: one at a time

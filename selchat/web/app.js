@@ -9,6 +9,7 @@ import { keys, recall } from "./keys.js";
 import { memberMenu, runningHandlers } from "./running.js";
 import * as notes from "./notify.js";
 import * as search from "./search.js";
+import * as typing from "./typing.js";
 import * as side from "./sidebar.js";
 import * as view from "./view.js";
 
@@ -88,6 +89,7 @@ const dmItem = (f) => view.dmItem(f);
 
 function chatLine(f) {
   const r = room(f.room);
+  if (!f.history) typing.spoke(r.name, f.username, state.current);
   if (f.timestamp <= r.last) return;  // seen already (a replay after reconnecting)
   r.last = f.timestamp;
   const li = chatItem(f);
@@ -105,6 +107,7 @@ function drawRoom() {
   if (r.unread) view.markNew(r);  // "new since you left", above the first of them
   side.read(state, r);
   view.show(r);
+  typing.draw(state.current);
   drawMembers();
   drawRooms();
   olderIfShort();
@@ -194,6 +197,7 @@ const handlers = {
     if (f.code === "bad_search" || f.code === "search_off") return search.refused(f.message);
     line(state.current, ["! " + f.message], "error");
   },
+  typing(f) { typing.heard(f, () => state.current, state.name); },
   search_results(f) {
     search.found(f, (where, ts) => {  // a hit opens its room (or conversation) at it
       if (where.startsWith("@")) conversation(where.slice(1));
@@ -428,6 +432,7 @@ search.searchBox(send);
 keys({ rooms: sidebarOrder, current: () => state.current, pick,
   join: (name) => send({ type: "join_room", room: name }) });
 recall($("line"), () => state.lastSent);
+typing.typingBox($("line"), send, () => state.current);
 
 $("login").addEventListener("submit", (e) => {
   e.preventDefault();

@@ -44,6 +44,7 @@ from selchat.outbound import (
     SearchResults,
     ServerStats,
     Shutdown,
+    TagMessage,
     TopicChanged,
     TopicIs,
     UserInfo,
@@ -103,6 +104,16 @@ def _v2_message(e: Message) -> Frame:
     if e.status:  # for the room's operators only, or its operators and voiced members
         frame["to"] = "operators" if e.status == "@" else "voiced"
     return frame
+
+
+def _tagged(e: TagMessage) -> Frame | None:
+    """Only tags: typing as its own frame (from IRC's +typing, or another JSON client's); other
+    tags alone (a reaction) have no JSON frame yet."""
+    if not e.tags.startswith("+typing="):
+        return None
+    state = e.tags.partition("=")[2].partition(";")[0]
+    where = {"room": e.target} if e.target.startswith("#") else {}
+    return {"type": "typing", "username": e.sender, **where, "state": state, "timestamp": e.timestamp}
 
 
 def _search_results(e: SearchResults) -> Frame:
@@ -223,6 +234,7 @@ V2: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
     RoomJoined: _room_joined,
     HistoryBatch: lambda e: [*map(_v2_message, e.messages), {"type": "history_end", "room": e.room, "more": e.more}],
     SearchResults: _search_results,
+    TagMessage: _tagged,
     DmHistoryBatch: lambda e: [*({**_dm(d), "history": True} for d in e.dms),
                                {"type": "history_end", "with": e.peer, "more": e.more}],
     RoomLeft: lambda e: {"type": "room_left", "room": e.room, **({"kicked_by": e.kicked_by} if e.kicked_by else {}),
