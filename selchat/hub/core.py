@@ -107,7 +107,7 @@ class Hub:
         self.messages = MessageManager(state, self.sharing, self.roles)
         self.queries = QueryManager(state, self.sharing)
         self.hooks = HookManager(state, self.sharing)
-        self.search = SearchManager(state)
+        self.search = SearchManager(state, shared)
         self.upkeep = UpkeepManager(state, self._forget, self.names.rename)  # the operator's, from the command line
         self.heard = Heard(state, self.mirror, self.rooms.let_in, self.accounts.displace,
                            self.roles.kicked_here) if self.mirror else None
