@@ -349,3 +349,12 @@ def mode_changes(letters: str, args: list[str]) -> tuple[tuple[bool, str, str | 
             arg = next(given, None) if takes else None
             changes.append((on, letter, None if letter == "k" and not on else arg))
     return tuple(changes)
+
+
+def replied_to(tags: str) -> int | None:
+    """The msgid (a timestamp in microseconds) an IRCv3 +draft/reply tag names, or None."""
+    for tag in tags.split(";"):
+        key, _, value = tag.partition("=")
+        if key == "+draft/reply" and value.isdigit() and len(value) <= 19:
+            return int(value)
+    return None

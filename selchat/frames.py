@@ -102,7 +102,11 @@ def _chat(frame: dict[str, Any]) -> Chat | StatusChat:
         if not isinstance(frame["to"], str) or frame["to"] not in STATUS_WORDS:
             raise ProtocolError(ErrorCode.BAD_FRAME, '"to" must be "operators" or "voiced"')
         return StatusChat(_field(frame, "message"), _field(frame, "room"), STATUS_WORDS[frame["to"]], action)
-    return Chat(_field(frame, "message"), _optional(frame, "room"), action)
+    chat = Chat(_field(frame, "message"), _optional(frame, "room"), action)
+    reply_to = _number(frame, "reply_to")
+    if reply_to is not None:  # the message this one answers, by its timestamp (its IRC msgid)
+        chat.tags = f"+draft/reply={round(reply_to * 1_000_000)}"
+    return chat
 
 
 def _history(frame: dict[str, Any]) -> History | DmHistory:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 import zlib
+from collections import OrderedDict
 from typing import Any
 
 # C0 and C1 controls, DEL, bidirectional overrides and isolates (which can make text read
@@ -57,6 +58,10 @@ def name_colour(name: str) -> int:
     return NAME_COLOURS[zlib.crc32(name.casefold().encode("utf-8", "replace")) % len(NAME_COLOURS)]
 
 
+SEEN_MAX = 500  # lines remembered for quoting
+QUOTE_MAX = 60  # characters of the answered line shown above a reply
+
+
 class Renderer:
     """Turns frames into display lines, with ANSI colours or without."""
 
@@ -65,6 +70,8 @@ class Renderer:
         self.me = me
         # The room the user is typing into; lines from other rooms carry their room's name.
         self.current: str | None = None
+        # lines seen lately, by timestamp, so that a reply can quote the start of what it answers
+        self.seen: OrderedDict[float, tuple[str, str]] = OrderedDict()
 
     def _paint(self, text: str, *codes: str) -> str:
         if not self.colour or not codes:
@@ -108,6 +115,21 @@ class Renderer:
         return self._paint(sanitize(room), BOLD) + " "
 
     def chat(self, frame: dict[str, Any]) -> str:
+        line = self._chat(frame)
+        stamp = frame.get("timestamp")
+        if isinstance(stamp, (int, float)):
+            self.seen[stamp] = (str(frame.get("username", "")), str(frame.get("message", "")))
+            if len(self.seen) > SEEN_MAX:
+                self.seen.popitem(last=False)
+        answered = frame.get("reply_to")
+        if not isinstance(answered, (int, float)):
+            return line
+        who, text = self.seen.get(answered, ("", ""))
+        quoted = f"{sanitize(who)}: {sanitize(text.splitlines()[0] if text else '')[:QUOTE_MAX]}" if who \
+            else "an earlier message"
+        return self._paint(f"  ↪ {quoted}", DIM) + "\n" + line
+
+    def _chat(self, frame: dict[str, Any]) -> str:
         get = frame.get
         if get("history"):
             # from before you arrived: dimmed, with its own time, and no colours that could be

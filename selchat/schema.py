@@ -107,5 +107,9 @@ MIGRATIONS: list[str] = [
     CREATE TABLE search_state (stale INTEGER NOT NULL);
     INSERT INTO search_state (stale) VALUES (0);
     """,
+    # 10: replies: the timestamp (msgid) of the message a line answers (IRCv3 +draft/reply)
+    """
+    ALTER TABLE messages ADD COLUMN reply_to INTEGER;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

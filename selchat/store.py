@@ -265,8 +265,12 @@ class Store:
         began = time.perf_counter()
         db.execute("BEGIN")
         try:
+            replies: list[tuple[Any, ...]] = []
             for record in pending:
                 if type(record) is tuple:  # a room message's row, as the hub built it
+                    if len(record) == 6:  # a reply: the message it answers, set after the insert
+                        replies.append((record[5], record[0], record[1]))
+                        record = record[:5]
                     messages.append(record)
                 else:
                     db.execute(*_STATEMENTS[type(record)](record))
@@ -275,6 +279,8 @@ class Store:
                         db.execute(search.INDEX, (_us(dm.timestamp), _text(dm.text), dm.sender, ""))
             if messages:
                 self._insert_messages(messages)
+            if replies:
+                db.executemany("UPDATE messages SET reply_to = ? WHERE room = ? AND ts = ?", replies)
             db.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             if db.in_transaction:
@@ -373,7 +379,7 @@ class Store:
             where += " AND ts < ?"
             args.append(high)
         rows = self.db.execute(
-            f"SELECT ts, username, message, action FROM messages WHERE {where}"
+            f"SELECT ts, username, message, action, reply_to FROM messages WHERE {where}"
             f" ORDER BY ts {'ASC' if oldest else 'DESC'} LIMIT ?",
             (*args, limit + 1),
         ).fetchall() if limit > 0 else []
@@ -382,8 +388,9 @@ class Store:
         if not oldest:
             rows.reverse()
         # the action column holds flags: 1 for /me, 2 for a bot's line (hub/hooks.py, +B)
-        return [Message(name, user, text, ts / 1_000_000, bool(action & 1), True, bot=bool(action & 2))
-                for ts, user, text, action in rows], more
+        return [Message(name, user, text, ts / 1_000_000, bool(action & 1), True, bot=bool(action & 2),
+                        tags=f"+draft/reply={reply}" if reply else "")
+                for ts, user, text, action, reply in rows], more
 
     def accounts(self) -> list[tuple[str, str, str, float]]:
         """Every account: (key, name, hash, created), for sharing them with other processes."""

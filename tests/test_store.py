@@ -54,6 +54,10 @@ FILL: dict[int, list[str]] = {
         "INSERT INTO messages (room, ts, username, message, action) VALUES ('#dev', 7100000, 'bob', 'indexed', 0)",
         "INSERT INTO search (rowid, message) VALUES (7100000, 'indexed')",
     ],
+    10: [  # a reply
+        "INSERT INTO messages (room, ts, username, message, action, reply_to)"
+        " VALUES ('#club', 7200000, 'bob', 'agreed', 0, 7000000)",
+    ],
 }
 
 

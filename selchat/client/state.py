@@ -21,6 +21,7 @@ class ChatState:
     version: int = 1  # the protocol the server speaks: 1 is one room
     account: str | None = None
     password_min: int = 8  # the server's rule for an account password, said before /register asks
+    last_said: dict[tuple[str, str], float] = field(default_factory=dict)  # (room, name) -> newest line: /reply
     rooms: list[str] = field(default_factory=list)  # the rooms we are in, in the order joined
     current: str = "#lobby"
     topics: dict[str, str] = field(default_factory=dict)  # casefolded room -> topic
@@ -97,5 +98,7 @@ class ChatState:
             self.account = str(get("account"))
         elif kind == "chat" and isinstance(get("timestamp"), (int, float)) and isinstance(get("room"), str):
             self.seen(get("room"), float(get("timestamp")))
+            who = (str(get("room")).casefold(), str(get("username", "")).casefold())
+            self.last_said[who] = max(self.last_said.get(who, 0.0), float(get("timestamp")))
 
 

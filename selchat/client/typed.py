@@ -125,6 +125,12 @@ async def say(session: Session, action: Action, pacer: Pacer | None) -> None:
     frame: dict[str, Any] = {"type": "chat", "message": text}
     if state.version >= 2:
         frame["room"] = state.current
+    if action.kind == "reply":
+        answered = state.last_said.get((state.current.casefold(), action.target.casefold()))
+        if answered is None:
+            session.out(session.renderer.problem(f"{sanitize(action.target)} has said nothing here to reply to"))
+            return
+        frame["reply_to"] = answered
     if action.kind == "action":
         frame["action"] = True
     await session.link.send(frame)

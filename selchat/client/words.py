@@ -20,6 +20,7 @@ COMMANDS = {
     "/nick NAME": "change your name",
     "/away [TEXT]": "say you are away (without TEXT: back)",
     "/register": "make your name an account (the password is asked for)",
+    "/reply NAME TEXT": "answer NAME's last line in the current room (it is quoted above yours)",
     "/search WORDS": 'find messages in your rooms and conversations: words, "a phrase", from:NAME, in:#ROOM, '
                      "before:2026-12-01, after:...",
     "/op NAME, /deop NAME": "make someone an operator of the current room, or not (operators)",
@@ -35,7 +36,7 @@ COMMANDS = {
 }
 COMMAND_WORDS = ("/help", "/join", "/part", "/list", "/names", "/users", "/topic", "/me", "/msg", "/nick", "/away",
                  "/register", "/ping", "/quit", "/exit", "/q", "/op", "/deop", "/voice", "/devoice", "/kick", "/mode",
-                 "/invite", "/ban", "/unban", "/bans", "/register-room", "/search")
+                 "/invite", "/ban", "/unban", "/bans", "/register-room", "/search", "/reply")
 
 
 class ClientError(Exception):
@@ -110,6 +111,11 @@ def parse_input(line: str) -> Action:
         return Action("away", text=arg)
     if word == "/register":
         return Action("register")
+    if word == "/reply":
+        name, _, text = arg.partition(" ")
+        if not name or not text.strip():
+            return Action("invalid", text="usage: /reply NAME TEXT")
+        return Action("reply", name.lstrip("@"), text.strip())
     if word == "/search":
         return Action("search", text=arg) if arg else Action("invalid", text="usage: /search WORDS")
     if word in RUNNING:

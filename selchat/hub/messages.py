@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from selchat import outbound as ev
 from selchat.config import DMS_WAITING_MAX, DMS_WAITING_PER_SENDER, HISTORY_PAGE_MAX, NAME_MAX
 from selchat.errors import ErrorCode, ProtocolError
-from selchat.events import Chat, Dm, DmHistory, History, HistoryTargets, StatusChat, TagMsg
+from selchat.events import Chat, Dm, DmHistory, History, HistoryTargets, StatusChat, TagMsg, replied_to
 from selchat.hub.budget import answer_budget, messages_fitting
 from selchat.hub.effects import Ask, Effect, Send, Store, Then
 from selchat.hub.hooks import calls
@@ -73,7 +73,10 @@ class MessageManager:
         state.messages += 1
         state.deliveries += broadcast.count - (0 if cmd.echo else 1)
         flags = (1 if cmd.action else 0) | (2 if session.bot else 0)  # the row's action column (store.py)
-        effects = [broadcast, *self.sharing.kept(room, (room.key, stamp, name, text, flags))]
+        row: tuple = (room.key, stamp, name, text, flags)
+        if cmd.tags and (reply := replied_to(cmd.tags)):
+            row = (*row, reply)  # a reply's row says what it answers (store.py)
+        effects = [broadcast, *self.sharing.kept(room, row)]
         if state.outgoing and room.key in state.outgoing:  # a webhook listens here: does this line call it?
             effects.extend(calls(state.outgoing[room.key], message))
         return effects

@@ -84,7 +84,8 @@ function line(roomName, parts, cls, ts = now(), sender = null) {
   return li;
 }
 
-const chatItem = (f) => view.chatItem(f, state.name);
+const chatItem = (f) => view.chatItem(f, state.name,
+  (ts) => room(f.room).lines.find((li) => Math.abs(Number(li.dataset.ts) - ts) < 1e-6));
 const dmItem = (f) => view.dmItem(f);
 
 function chatLine(f) {
@@ -369,7 +370,7 @@ function connect() {
 
 // -- typing -------------------------------------------------------------------------------------
 function typed(text) {
-  const asked = command(text, state.current);
+  const asked = command(text, state.current, (name) => view.lastSaid(room(state.current), name));
   if (asked === null) {  // /help: the list, a line each
     line(state.current, ["commands:"], "notice");
     for (const [words, what] of HELP) line(state.current, [`  ${words} — ${what}`], "notice");
@@ -382,6 +383,9 @@ function typed(text) {
     if (asked.type === "quit") state.refused = true;
     if (asked.type === "dm") pick(conversation(asked.to).name);  // the conversation opens, as in a sidebar
     send(asked);
+    if (asked.type === "chat" && asked.reply_to) {  // one's own reply, shown now (no echo), its quote above
+      view.own(room(state.current), chatItem({ ...asked, username: state.name, timestamp: now() }));
+    }
   }
 }
 

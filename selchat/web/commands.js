@@ -12,6 +12,7 @@ export const HELP = [
   ["/topic [TEXT]", "show the current room's topic, or set it"],
   ["/me TEXT", "an action: * alice waves"],
   ["/msg NAME TEXT", "a private message"],
+  ["/reply NAME TEXT", "answer NAME's last line in this room (quoted above yours)"],
   ["/nick NAME", "change your name"],
   ["/away [TEXT]", "say you are away (without TEXT: back)"],
   ["/whois NAME", "who someone is, and where"],
@@ -28,7 +29,7 @@ export const HELP = [
 ];
 
 // The frame a command line asks for, or a string to show (help, or how to use a command), or null.
-export function command(text, here) {
+export function command(text, here, lastSaid = () => null) {
   const [word, ...rest] = text.split(" ");
   const arg = rest.join(" ").trim();
   switch (word.toLowerCase()) {
@@ -43,6 +44,13 @@ export function command(text, here) {
     case "/msg": {
       const [to, ...words] = rest;
       return to && words.length ? { type: "dm", to, message: words.join(" ") } : "usage: /msg NAME TEXT";
+    }
+    case "/reply": {
+      const [to, ...words] = rest;
+      if (!to || !words.length) return "usage: /reply NAME TEXT";
+      const answered = lastSaid(to.replace(/^@/, ""));
+      return answered ? { type: "chat", room: here, message: words.join(" "), reply_to: answered }
+        : `${to} has said nothing here to reply to`;
     }
     case "/topic": return { type: "topic", room: here, topic: arg || null };
     case "/away": return { type: "away", message: arg || null };

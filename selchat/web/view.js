@@ -248,17 +248,30 @@ export function mentions(text, me) {
   return false;
 }
 
-// A room's line: its sender (a bot's badge), and the text with its links.
-export function chatItem(f, me) {
+// A room's line: its sender (a bot's badge), and the text with its links; a reply has the start
+// of what it answers above it (``find`` gives that line, if it is on the page).
+export function chatItem(f, me, find = () => null) {
   let cls = f.history ? "history" : "";
   if (f.action) cls += " action";
   if (f.username !== me && mentions(f.message, me)) cls += " mention";
   const text = linked(f.message);
   const name = f.bot ? [who(f.username), botBadge()] : [who(f.username)];
   const parts = f.action ? ["* ", ...name, " ", ...text] : [...name, " ", ...text];
+  if (f.reply_to) parts.unshift(quote(find(f.reply_to)));
   const li = makeLine(parts, cls.trim(), f.timestamp, f.username);
   li.dataset.msg = "1";  // a stored line: paging older ones starts here
+  li.dataset.said = f.message;
+  if (f.reply_to) li.classList.add("reply");
   return li;
+}
+
+function quote(answered) {
+  const q = document.createElement("span");
+  q.className = "quote";
+  const said = answered ? (answered.dataset.said || "").split("\n")[0] : "";
+  q.textContent = answered ? `↪ ${answered.dataset.who}: ${said.length > 60 ? said.slice(0, 60) + "…" : said}`
+    : "↪ an earlier message";
+  return q;
 }
 
 // A conversation's line.
@@ -267,4 +280,17 @@ export function dmItem(f) {
     f.timestamp, f.from);
   li.dataset.msg = "1";
   return li;
+}
+
+// The newest stored line of ``name`` in room ``r`` (what /reply answers), as its timestamp.
+export function lastSaid(r, name) {
+  const said = r.lines.filter((li) => li.dataset.msg && (li.dataset.who || "").toLowerCase() === name.toLowerCase());
+  return said.length ? Number(said[said.length - 1].dataset.ts) : null;
+}
+
+// One's own line, shown at once (the server echoes nothing to its sender), and followed down.
+export function own(r, li) {
+  delete li.dataset.msg;  // not a stored line the page could page back from
+  append(r, li, true);
+  toBottom();
 }

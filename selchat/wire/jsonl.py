@@ -14,7 +14,7 @@ from typing import Any
 from selchat.codec import LineDecoder, encode
 from selchat.config import LOBBY, LOBBY_ROOM, RECONNECT_DELAY
 from selchat.errors import JOIN_FIRST, LOG_IN_TO_IT, V2_ONLY, ErrorCode, ProtocolError
-from selchat.events import V2_COMMANDS, Chat, Command, Join, Users
+from selchat.events import V2_COMMANDS, Chat, Command, Join, Users, replied_to
 from selchat.frames import join_version, parse
 from selchat.outbound import (
     Announcement,
@@ -101,6 +101,8 @@ def _v2_message(e: Message) -> Frame:
         frame["notice"] = True
     if e.bot:  # a program's line: a webhook's, or a client that said it is a bot
         frame["bot"] = True
+    if e.tags and (reply := replied_to(e.tags)):  # the line it answers, by its timestamp
+        frame["reply_to"] = reply / 1_000_000
     if e.status:  # for the room's operators only, or its operators and voiced members
         frame["to"] = "operators" if e.status == "@" else "voiced"
     return frame
