@@ -358,3 +358,20 @@ def replied_to(tags: str) -> int | None:
         if key == "+draft/reply" and value.isdigit() and len(value) <= 19:
             return int(value)
     return None
+
+
+REACTION_MAX = 32  # characters of one reaction (an emoji, or a short word)
+
+
+def reaction_of(tags: str) -> tuple[str, bool, int] | None:
+    """(reaction, added?, the msgid it is on) from IRCv3 +draft/react (or +draft/unreact) and
+    +draft/reply tags, or None when the tags are no reaction."""
+    found: dict[str, str] = {}
+    for tag in tags.split(";"):
+        key, _, value = tag.partition("=")
+        found[key] = value
+    reaction = found.get("+draft/react") or found.get("+draft/unreact")
+    on_line = replied_to(tags)
+    if not reaction or on_line is None or len(reaction) > REACTION_MAX or any(c in reaction for c in " \\;"):
+        return None
+    return reaction, "+draft/react" in found, on_line

@@ -11,6 +11,7 @@ from selchat.config import ROOMS_PAGE_MAX
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import (
     MAX_TIMESTAMP,
+    REACTION_MAX,
     Away,
     Chat,
     Command,
@@ -138,6 +139,19 @@ def _typing(frame: dict[str, Any]) -> TagMsg:
     return TagMsg(target or "", f"+typing={state}")
 
 
+def _react(frame: dict[str, Any]) -> TagMsg:
+    """{"type":"react","room":"#dev","id":TIMESTAMP,"reaction":"👍"} ("on":false takes it back):
+    IRCv3's +draft/react on the line's msgid."""
+    line = _number(frame, "id")
+    reaction = _field(frame, "reaction")
+    on = frame.get("on", True)
+    if line is None or type(on) is not bool or len(reaction) > REACTION_MAX or any(c in reaction for c in " \\;"):
+        raise ProtocolError(ErrorCode.BAD_FRAME, f'a reaction needs "id" (the line\'s timestamp), "reaction" (at most'
+                            f' {REACTION_MAX} characters, no spaces) and "on" true or false')
+    verb = "+draft/react" if on else "+draft/unreact"
+    return TagMsg(_field(frame, "room"), f"{verb}={reaction};+draft/reply={round(line * 1_000_000)}")
+
+
 def _rooms(frame: dict[str, Any]) -> Rooms:
     if len(frame) == 1:
         return _ROOMS
@@ -233,6 +247,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "history": _history,
     "search": _search,
     "typing": _typing,
+    "react": _react,
     "topic": lambda f: Topic(_field(f, "room"), _optional(f, "topic")),
     "whois": lambda f: Whois(_field(f, "username")),
     "nick": lambda f: Nick(_field(f, "username")),

@@ -69,6 +69,7 @@ class Message:
     bot: bool = False  # from a bot (IRC's bot tag)
     status: str = ""  # "@": for the room's operators only, "+": and its voiced members (STATUSMSG)
     joins: tuple[int, ...] = ()  # where a line was continued over several IRC lines (wire/irc/multiline.py)
+    reactions: dict[str, list[str]] | None = None  # reaction -> who reacted so (kept, and replayed)
 
 
 @dataclass(slots=True)

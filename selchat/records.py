@@ -65,6 +65,17 @@ class DmsDelivered:
 
 
 @dataclass(slots=True)
+class SaveReaction:
+    """Someone's reaction to a room's line, added or (``on`` false) taken back."""
+
+    room_key: str
+    ts: int  # the line's timestamp in microseconds
+    reaction: str
+    username: str
+    on: bool
+
+
+@dataclass(slots=True)
 class SaveBan:
     ban: Ban
 
@@ -78,7 +89,7 @@ class DeleteBan:
 # (room key, timestamp in microseconds, username, text, 1 if an action else 0).
 MessageRow = tuple[str, int, str, str, int]
 
-Write = SaveRoom | SaveTopic | SaveAccount | SaveDm | DmsDelivered | SaveBan | DeleteBan | MessageRow
+Write = SaveRoom | SaveTopic | SaveAccount | SaveDm | DmsDelivered | SaveBan | DeleteBan | SaveReaction | MessageRow
 
 # -- reads and slow work: requests carry the connection they answer -------------------------------
 

@@ -121,6 +121,10 @@ class Renderer:
             self.seen[stamp] = (str(frame.get("username", "")), str(frame.get("message", "")))
             if len(self.seen) > SEEN_MAX:
                 self.seen.popitem(last=False)
+        reactions = frame.get("reactions")
+        if isinstance(reactions, dict) and reactions:  # kept ones, with a line from history
+            line += self._paint("  " + " ".join(f"{sanitize(r)} {len(who)}" for r, who in reactions.items()
+                                                if isinstance(who, list)), DIM)
         answered = frame.get("reply_to")
         if not isinstance(answered, (int, float)):
             return line
@@ -213,6 +217,15 @@ class Renderer:
         modes += [f"{word} {sanitize(get(word))}" for word in ("key", "limit") if get(word) is not None]
         return self.notice(f"{room}: " + ", ".join(modes) + (f" (set by {by})" if get("by") else ""))
 
+    def _reaction(self, frame: dict[str, Any]) -> str:
+        """Someone reacted to a line (or took it back): the start of the line, if it was seen."""
+        who, text = self.seen.get(frame.get("id"), ("", ""))  # type: ignore[arg-type]
+        line = f"{sanitize(who)}: {sanitize(text.splitlines()[0] if text else '')[:QUOTE_MAX]}" if who \
+            else "an earlier line"
+        verb = "reacted" if frame.get("on", True) else "took back"
+        return self._paint(f"[{self.clock(frame.get('timestamp'))}] * {sanitize(frame.get('username'))} {verb}"
+                           f" {sanitize(frame.get('reaction'))} to {line}", DIM)
+
     def _found(self, frame: dict[str, Any]) -> str:
         """A search's hits, newest first, each with its place and day: one block."""
         results = [r for r in frame.get("results") or [] if isinstance(r, dict)]
@@ -247,6 +260,8 @@ class Renderer:
             return self._presence(frame)
         if kind == "search_results":
             return self._found(frame)
+        if kind == "reaction":
+            return self._reaction(frame)
         if kind == "server":
             return f"{self.stamp(frame)} " + self._paint(f"[server] {sanitize(get('message', ''))}", YELLOW, BOLD)
         if kind == "welcome":

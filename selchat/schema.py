@@ -3,6 +3,11 @@ after N, in order, each in its own transaction (store.py), so an upgrade needs n
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+
+log = logging.getLogger("selchat.store")
+
 # Each entry upgrades the schema by one version; PRAGMA user_version says how far a file is.
 # Never edit an entry that has shipped: add one.
 MIGRATIONS: list[str] = [
@@ -111,5 +116,53 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE messages ADD COLUMN reply_to INTEGER;
     """,
+    # 11: reactions (IRCv3 +draft/react): who reacted with what to which line
+    """
+    CREATE TABLE reactions (
+        room TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        reaction TEXT NOT NULL,
+        username TEXT NOT NULL,
+        PRIMARY KEY (room, ts, reaction, username)
+    ) WITHOUT ROWID;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(Exception):
+    """The database cannot be used; said in one line."""
+
+
+def connect(path: str) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA busy_timeout = 5000")
+    if path != ":memory:":
+        mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise StoreError(f"{path}: cannot use write-ahead logging (journal mode is {mode})")
+        db.execute("PRAGMA synchronous = NORMAL")
+    return db
+
+
+def migrate(db: sqlite3.Connection, path: str, upto: int = SCHEMA_VERSION) -> int:
+    """Bring the schema to version ``upto``, one transaction per step; the version found."""
+    found = db.execute("PRAGMA user_version").fetchone()[0]
+    if found > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} has schema version {found}, newer than this selchat knows ({SCHEMA_VERSION}); upgrade selchat"
+        )
+    for version in range(found + 1, upto + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[version - 1].split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {version}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    if found and found < upto:  # a new file is created, not migrated: not worth a line
+        log.info("database %s migrated from schema version %d to %d", path, found, upto)
+    return found

@@ -35,13 +35,16 @@ from selchat.records import (
     SaveAccount,
     SaveBan,
     SaveDm,
+    SaveReaction,
     SaveRoom,
     SaveRoomRules,
     SaveTopic,
     Snapshot,
     Write,
 )
-from selchat.schema import MIGRATIONS, SCHEMA_VERSION
+from selchat.schema import SCHEMA_VERSION, StoreError, connect, migrate
+
+__all__ = ["SCHEMA_VERSION", "Store", "StoreError", "connect", "migrate"]  # the schema's, as the store opens files
 
 log = logging.getLogger("selchat.store")
 
@@ -75,10 +78,6 @@ def _text(text: str) -> str:
 
 
 
-class StoreError(Exception):
-    """The database cannot be used; said in one line."""
-
-
 def _dm_row(d: SaveDm) -> tuple[str, tuple[Any, ...]]:
     dm = d.dm
     return ("INSERT INTO dms (ts, sender, recipient, sender_name, recipient_name, message, delivered)"
@@ -108,43 +107,25 @@ _STATEMENTS: dict[type, Callable[[Any], tuple[str, tuple[Any, ...]]]] = {
                               " SET name = excluded.name, rules = excluded.rules", (r.key, r.name, r.rules)),
     SaveBan: _ban_row,
     DeleteBan: lambda d: ("DELETE FROM bans WHERE target = ?", (d.target,)),
+    SaveReaction: lambda r: (("INSERT OR IGNORE INTO reactions (room, ts, reaction, username) VALUES (?, ?, ?, ?)"
+                              if r.on else "DELETE FROM reactions WHERE room = ? AND ts = ? AND reaction = ? AND"
+                              " username = ?"), (r.room_key, r.ts, r.reaction, r.username)),
     DmsDelivered: lambda r: ("UPDATE dms SET delivered = 1 WHERE recipient = ? AND delivered = 0 AND ts <= ?",
                              (r.recipient_key, _us(r.up_to))),
 }
 
 
-def connect(path: str) -> sqlite3.Connection:
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA busy_timeout = 5000")
-    if path != ":memory:":
-        mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode.lower() != "wal":
-            raise StoreError(f"{path}: cannot use write-ahead logging (journal mode is {mode})")
-        db.execute("PRAGMA synchronous = NORMAL")
-    return db
 
-
-def migrate(db: sqlite3.Connection, path: str, upto: int = SCHEMA_VERSION) -> int:
-    """Bring the schema to version ``upto``, one transaction per step; the version found."""
-    found = db.execute("PRAGMA user_version").fetchone()[0]
-    if found > SCHEMA_VERSION:
-        raise StoreError(
-            f"{path} has schema version {found}, newer than this selchat knows ({SCHEMA_VERSION}); upgrade selchat"
-        )
-    for version in range(found + 1, upto + 1):
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in MIGRATIONS[version - 1].split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            db.execute(f"PRAGMA user_version = {version}")
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-    if found and found < upto:  # a new file is created, not migrated: not worth a line
-        log.info("database %s migrated from schema version %d to %d", path, found, upto)
-    return found
+def _reactions(db: sqlite3.Connection, key: str, page: list[Message], low: int, high: int) -> None:
+    """The page's lines' reactions, in one range read of their room's."""
+    found: dict[int, dict[str, list[str]]] = {}
+    for ts, reaction, user in db.execute(
+            "SELECT ts, reaction, username FROM reactions WHERE room = ? AND ts BETWEEN ? AND ? ORDER BY ts",
+            (key, min(low, high), max(low, high))):
+        found.setdefault(ts, {}).setdefault(reaction, []).append(user)
+    if found:
+        for message in page:
+            message.reactions = found.get(round(message.timestamp * 1_000_000))
 
 
 class Store:
@@ -388,9 +369,13 @@ class Store:
         if not oldest:
             rows.reverse()
         # the action column holds flags: 1 for /me, 2 for a bot's line (hub/hooks.py, +B)
-        return [Message(name, user, text, ts / 1_000_000, bool(action & 1), True, bot=bool(action & 2),
+        page = [Message(name, user, text, ts / 1_000_000, bool(action & 1), True, bot=bool(action & 2),
                         tags=f"+draft/reply={reply}" if reply else "")
-                for ts, user, text, action, reply in rows], more
+                for ts, user, text, action, reply in rows]
+        if page:
+            _reactions(self.db, key, page, rows[0][0], rows[-1][0])
+        return page, more
+
 
     def accounts(self) -> list[tuple[str, str, str, float]]:
         """Every account: (key, name, hash, created), for sharing them with other processes."""

@@ -58,6 +58,9 @@ FILL: dict[int, list[str]] = {
         "INSERT INTO messages (room, ts, username, message, action, reply_to)"
         " VALUES ('#club', 7200000, 'bob', 'agreed', 0, 7000000)",
     ],
+    11: [  # a reaction to #dev's first line
+        "INSERT INTO reactions (room, ts, reaction, username) VALUES ('#dev', 7000000, 'x', 'bob')",
+    ],
 }
 
 

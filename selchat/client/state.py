@@ -22,6 +22,7 @@ class ChatState:
     account: str | None = None
     password_min: int = 8  # the server's rule for an account password, said before /register asks
     last_said: dict[tuple[str, str], float] = field(default_factory=dict)  # (room, name) -> newest line: /reply
+    reacted: set[tuple[str, float, str]] = field(default_factory=set)  # (room, line, reaction): /react's own
     rooms: list[str] = field(default_factory=list)  # the rooms we are in, in the order joined
     current: str = "#lobby"
     topics: dict[str, str] = field(default_factory=dict)  # casefolded room -> topic

@@ -181,6 +181,21 @@ async def mode(session: Session, action: Action, pacer: Pacer | None) -> None:
     await session.link.send(frame)
 
 
+async def react(session: Session, action: Action, pacer: Pacer | None) -> None:
+    """/react NAME REACTION: on NAME's last line here; the same again takes it back."""
+    state = session.state
+    line = state.last_said.get((state.current.casefold(), action.target.casefold()))
+    if not session.v2():
+        return
+    if line is None:
+        session.out(session.renderer.problem(f"{sanitize(action.target)} has said nothing here to react to"))
+        return
+    mine = (state.current.casefold(), line, action.text)
+    on = mine not in state.reacted
+    state.reacted.symmetric_difference_update({mine})
+    await session.link.send({"type": "react", "room": state.current, "id": line, "reaction": action.text, "on": on})
+
+
 async def search(session: Session, action: Action, pacer: Pacer | None) -> None:
     if session.v2():
         await session.link.send({"type": "search", "query": action.text})
@@ -190,4 +205,5 @@ ACTIONS: dict[str, Act] = {
     "users": users, "ping": ping, "join": join, "part": part, "list": rooms, "names": names, "topic": topic,
     "nick": nick, "away": away, "register": register, "kick": kick, "role": role, "mode": mode,
     "invite": invite, "ban": masks, "unban": masks, "bans": masks, "register_room": masks, "search": search,
+    "react": react,
 }

@@ -21,6 +21,7 @@ COMMANDS = {
     "/away [TEXT]": "say you are away (without TEXT: back)",
     "/register": "make your name an account (the password is asked for)",
     "/reply NAME TEXT": "answer NAME's last line in the current room (it is quoted above yours)",
+    "/react NAME 👍": "react to NAME's last line in the current room (again: take it back)",
     "/search WORDS": 'find messages in your rooms and conversations: words, "a phrase", from:NAME, in:#ROOM, '
                      "before:2026-12-01, after:...",
     "/op NAME, /deop NAME": "make someone an operator of the current room, or not (operators)",
@@ -36,7 +37,7 @@ COMMANDS = {
 }
 COMMAND_WORDS = ("/help", "/join", "/part", "/list", "/names", "/users", "/topic", "/me", "/msg", "/nick", "/away",
                  "/register", "/ping", "/quit", "/exit", "/q", "/op", "/deop", "/voice", "/devoice", "/kick", "/mode",
-                 "/invite", "/ban", "/unban", "/bans", "/register-room", "/search", "/reply")
+                 "/invite", "/ban", "/unban", "/bans", "/register-room", "/search", "/reply", "/react")
 
 
 class ClientError(Exception):
@@ -111,16 +112,24 @@ def parse_input(line: str) -> Action:
         return Action("away", text=arg)
     if word == "/register":
         return Action("register")
-    if word == "/reply":
-        name, _, text = arg.partition(" ")
-        if not name or not text.strip():
-            return Action("invalid", text="usage: /reply NAME TEXT")
-        return Action("reply", name.lstrip("@"), text.strip())
-    if word == "/search":
-        return Action("search", text=arg) if arg else Action("invalid", text="usage: /search WORDS")
+    if word in ANSWERING:
+        return _answering(word, arg)
     if word in RUNNING:
         return _running(word, arg)
     return Action("invalid", text=f"unknown command {sanitize(word)}; type /help for the list")
+
+
+# what answers or finds lines: /reply NAME TEXT, /react NAME REACTION, /search WORDS
+ANSWERING = ("/reply", "/react", "/search")
+
+
+def _answering(word: str, arg: str) -> Action:
+    if word == "/search":
+        return Action("search", text=arg) if arg else Action("invalid", text="usage: /search WORDS")
+    name, _, text = arg.partition(" ")
+    if not name or not text.strip():
+        return Action("invalid", text=f"usage: {word} NAME {'TEXT' if word == '/reply' else 'REACTION'}")
+    return Action(word[1:], name.lstrip("@"), text.strip())
 
 
 # running a room (its operators): the frame's role, or "kick" / "mode"

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from selchat import outbound as ev
 from selchat.config import DMS_WAITING_MAX, DMS_WAITING_PER_SENDER, HISTORY_PAGE_MAX, NAME_MAX
 from selchat.errors import ErrorCode, ProtocolError
-from selchat.events import Chat, Dm, DmHistory, History, HistoryTargets, StatusChat, TagMsg, replied_to
+from selchat.events import Chat, Dm, DmHistory, History, HistoryTargets, StatusChat, TagMsg, reaction_of, replied_to
 from selchat.hub.budget import answer_budget, messages_fitting
 from selchat.hub.effects import Ask, Effect, Send, Store, Then
 from selchat.hub.hooks import calls
 from selchat.hub.roles import RoleManager
 from selchat.hub.sharing import Sharing
-from selchat.hub.state import LOBBY_KEY, Session, State, room_key
+from selchat.hub.state import LOBBY_KEY, Room, Session, State, room_key
 from selchat.records import (
     DmHistoryPage,
     DmsDelivered,
@@ -23,6 +23,7 @@ from selchat.records import (
     LoadTargets,
     OfflineDms,
     SaveDm,
+    SaveReaction,
     TargetsPage,
 )
 
@@ -146,7 +147,8 @@ class MessageManager:
             if not typing:
                 state.spend_token(session, now)
             event = ev.TagMessage(session.name, room.name, cmd.tags, state.stamp(now))
-            return [room.broadcast(event, None if cmd.echo else session.conn_id)]
+            kept = self._reacted(room, session.name, cmd.tags) if "react=" in cmd.tags else []
+            return [room.broadcast(event, None if cmd.echo else session.conn_id), *kept]
         target = state.names.get(cmd.target.casefold())
         if target is None:
             raise ProtocolError(ErrorCode.NO_SUCH_USER, f"no user named {cmd.target[:NAME_MAX]!r} is online")
@@ -157,6 +159,24 @@ class MessageManager:
         event = ev.TagMessage(session.name, name, cmd.tags, state.stamp(now))
         # with echo-message the sender hears it too, even one sent to itself (the delivery, then the echo)
         return [Send((target,), event), *([Send((session.conn_id,), event)] if cmd.echo else [])]
+
+    @staticmethod
+    def _reacted(room: Room, name: str, tags: str) -> list[Effect]:
+        """A reaction to a line of the room: kept, and on the line as the room's recent lines hold it
+        (so a replay from memory shows it too)."""
+        found = reaction_of(tags)
+        if found is None:
+            return []
+        reaction, on, line = found
+        for message in reversed(room.recent):
+            if round(message.timestamp * 1_000_000) == line:
+                who = (message.reactions or {}).get(reaction, [])
+                if on and name not in who:
+                    message.reactions = {**(message.reactions or {}), reaction: [*who, name]}
+                elif not on and name in who:
+                    message.reactions = {**(message.reactions or {}), reaction: [w for w in who if w != name]}
+                break
+        return [Store(SaveReaction(room.key, line, reaction, name, on))]
 
     @staticmethod
     def _typing_due(session: Session, target: str, tags: str, now: float) -> bool:

@@ -8,6 +8,7 @@ import { HELP, command } from "./commands.js";
 import { keys, recall } from "./keys.js";
 import { memberMenu, runningHandlers } from "./running.js";
 import * as notes from "./notify.js";
+import * as reactions from "./reactions.js";
 import * as search from "./search.js";
 import * as typing from "./typing.js";
 import * as side from "./sidebar.js";
@@ -199,6 +200,7 @@ const handlers = {
     line(state.current, ["! " + f.message], "error");
   },
   typing(f) { typing.heard(f, () => state.current, state.name); },
+  reaction(f) { reactions.frame(f, room(f.room).lines); },
   search_results(f) {
     search.found(f, (where, ts) => {  // a hit opens its room (or conversation) at it
       if (where.startsWith("@")) conversation(where.slice(1));
@@ -383,6 +385,7 @@ function typed(text) {
     if (asked.type === "quit") state.refused = true;
     if (asked.type === "dm") pick(conversation(asked.to).name);  // the conversation opens, as in a sidebar
     send(asked);
+    if (asked.type === "react") reactions.frame({ ...asked, username: state.name }, room(state.current).lines);
     if (asked.type === "chat" && asked.reply_to) {  // one's own reply, shown now (no echo), its quote above
       view.own(room(state.current), chatItem({ ...asked, username: state.name, timestamp: now() }));
     }
@@ -433,6 +436,7 @@ document.addEventListener("visibilitychange", () => {  // back to the tab: what 
 
 offerRegister(send);
 search.searchBox(send);
+reactions.init(send, () => state.name);
 keys({ rooms: sidebarOrder, current: () => state.current, pick,
   join: (name) => send({ type: "join_room", room: name }) });
 recall($("line"), () => state.lastSent);

@@ -13,6 +13,7 @@ export const HELP = [
   ["/me TEXT", "an action: * alice waves"],
   ["/msg NAME TEXT", "a private message"],
   ["/reply NAME TEXT", "answer NAME's last line in this room (quoted above yours)"],
+  ["/react NAME 👍", "react to NAME's last line in this room (click a reaction to add yours or take it back)"],
   ["/nick NAME", "change your name"],
   ["/away [TEXT]", "say you are away (without TEXT: back)"],
   ["/whois NAME", "who someone is, and where"],
@@ -51,6 +52,12 @@ export function command(text, here, lastSaid = () => null) {
       const answered = lastSaid(to.replace(/^@/, ""));
       return answered ? { type: "chat", room: here, message: words.join(" "), reply_to: answered }
         : `${to} has said nothing here to reply to`;
+    }
+    case "/react": {
+      const [to, reaction] = rest;
+      if (!to || !reaction) return "usage: /react NAME 👍";
+      const line = lastSaid(to.replace(/^@/, ""));
+      return line ? { type: "react", room: here, id: line, reaction, on: true } : `${to} has said nothing here to react to`;
     }
     case "/topic": return { type: "topic", room: here, topic: arg || null };
     case "/away": return { type: "away", message: arg || null };

@@ -45,9 +45,9 @@ export function heard(f, current, me) {
   setTimeout(() => draw(current()), SHOWN + 50);
 }
 
-// Someone who spoke has stopped typing.
+// Someone who spoke has stopped typing (``current``: the room on screen).
 export function spoke(where, name, current) {
-  if (typists.delete(where.toLowerCase() + "\0" + name)) draw(current());
+  if (typists.delete(where.toLowerCase() + "\0" + name)) draw(current);
 }
 
 export function draw(current) {

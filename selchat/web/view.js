@@ -3,6 +3,8 @@
 // Everything others write goes in as text nodes; links are built with DOM calls, never markup.
 "use strict";
 
+import * as reactions from "./reactions.js";
+
 export const SCROLLBACK = 10000;  // lines a room keeps; older ones are fetched again on scrolling up
 const GROUP_GAP = 5 * 60;          // seconds: a message this soon after the last one's, by the same person, joins it
 const NEAR_BOTTOM = 40;            // pixels: "at the bottom" for deciding to follow new messages
@@ -262,6 +264,7 @@ export function chatItem(f, me, find = () => null) {
   li.dataset.msg = "1";  // a stored line: paging older ones starts here
   li.dataset.said = f.message;
   if (f.reply_to) li.classList.add("reply");
+  if (f.reactions) reactions.paint(li, f.room, f.reactions);
   return li;
 }
 

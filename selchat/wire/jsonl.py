@@ -14,7 +14,7 @@ from typing import Any
 from selchat.codec import LineDecoder, encode
 from selchat.config import LOBBY, LOBBY_ROOM, RECONNECT_DELAY
 from selchat.errors import JOIN_FIRST, LOG_IN_TO_IT, V2_ONLY, ErrorCode, ProtocolError
-from selchat.events import V2_COMMANDS, Chat, Command, Join, Users, replied_to
+from selchat.events import V2_COMMANDS, Chat, Command, Join, Users, reaction_of, replied_to
 from selchat.frames import join_version, parse
 from selchat.outbound import (
     Announcement,
@@ -103,16 +103,23 @@ def _v2_message(e: Message) -> Frame:
         frame["bot"] = True
     if e.tags and (reply := replied_to(e.tags)):  # the line it answers, by its timestamp
         frame["reply_to"] = reply / 1_000_000
+    if e.reactions:  # kept reactions, with who reacted
+        frame["reactions"] = {r: who for r, who in e.reactions.items() if who}
     if e.status:  # for the room's operators only, or its operators and voiced members
         frame["to"] = "operators" if e.status == "@" else "voiced"
     return frame
 
 
 def _tagged(e: TagMessage) -> Frame | None:
-    """Only tags: typing as its own frame (from IRC's +typing, or another JSON client's); other
-    tags alone (a reaction) have no JSON frame yet."""
+    """Only tags: typing and reactions as frames of their own (from IRC's +typing and +draft/react,
+    or another JSON client's); other tags alone have no JSON frame."""
     if not e.tags.startswith("+typing="):
-        return None
+        found = reaction_of(e.tags) if "react=" in e.tags else None
+        if found is None or not e.target.startswith("#"):
+            return None
+        reaction, on, line = found
+        return {"type": "reaction", "room": e.target, "username": e.sender, "id": line / 1_000_000,
+                "reaction": reaction, "on": on, "timestamp": e.timestamp}
     state = e.tags.partition("=")[2].partition(";")[0]
     where = {"room": e.target} if e.target.startswith("#") else {}
     return {"type": "typing", "username": e.sender, **where, "state": state, "timestamp": e.timestamp}
