@@ -45,6 +45,8 @@ class ErrorCode(str, enum.Enum):
     WEAK_PASSWORD = "weak_password"
     LOGGED_IN_ELSEWHERE = "logged_in_elsewhere"
     HISTORY_UNAVAILABLE = "history_unavailable"
+    UNKNOWN_MESSAGE = "unknown_message"  # an edit or delete of a line the room does not have
+    NOT_YOURS = "not_yours"  # an edit of another's line, or a delete of it by one who does not run the room
     BAD_SEARCH = "bad_search"  # a search that asks for nothing, names no date, or took too long
     SEARCH_OFF = "search_off"  # the server keeps no search index (--no-search)
     SERVER_ERROR = "server_error"  # the server failed at a request (logged); nothing was kept

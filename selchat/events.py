@@ -304,6 +304,18 @@ class Search:
 
 
 @dataclass(slots=True)
+class Edit:
+    """Edit (``text``) or delete (``text`` None) a line of a room: one's own, or (deleting) any as
+    the room's operator. ``line``: its id in microseconds, or None for one's own last line."""
+
+    room: str
+    line: int | None
+    text: str | None = None
+    reason: str | None = None
+    tag: str | None = None  # what asked (IRC's REDACT), for the wire that phrases the refusal
+
+
+@dataclass(slots=True)
 class HookPost:
     """A webhook's post (hooks.py): the secret from its URL, and what its body said."""
 
@@ -315,13 +327,13 @@ class HookPost:
 Command = Union[Join, Chat, Dm, Users, Ping, Pong, Quit, JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick,
                 Away, Register, Whois, Lusers, Authenticate, Who, Kick, SetMode, Invite, Oper, Kill, Wallops, Whowas,
                 TagMsg, Setname, Monitor, HistoryTargets, RegisterRoom, SetBot,
-                StatusChat, HookPost, Search]
+                StatusChat, HookPost, Search, Edit]
 
 # Commands a JSON client must have joined with "version": 2 to use (its codec refuses them).
 V2_COMMANDS = frozenset({JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick, Away, Register, Whois, Lusers,
                          Who, Kick, SetMode, Invite, Oper, Kill, Wallops, Whowas, TagMsg,
                          Setname, Monitor, HistoryTargets, RegisterRoom,
-                         SetBot, StatusChat, Search})
+                         SetBot, StatusChat, Search, Edit})
 
 MAX_TIMESTAMP = 1_000_000_000_000
 

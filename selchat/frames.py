@@ -17,6 +17,7 @@ from selchat.events import (
     Command,
     Dm,
     DmHistory,
+    Edit,
     History,
     Invite,
     Join,
@@ -152,6 +153,20 @@ def _react(frame: dict[str, Any]) -> TagMsg:
     return TagMsg(_field(frame, "room"), f"{verb}={reaction};+draft/reply={round(line * 1_000_000)}")
 
 
+def _edit(frame: dict[str, Any], deleting: bool) -> Edit:
+    """{"type":"edit","room":"#dev","id":TIMESTAMP,"message":"..."} or {"type":"delete",...}; an
+    "id" of "last" is one's own last line."""
+    line = frame.get("id")
+    if line == "last":
+        stamp = None
+    elif type(line) in (int, float) and in_time_range(line):
+        stamp = round(line * 1_000_000)
+    else:
+        raise ProtocolError(ErrorCode.BAD_FRAME, '"id" is the line\'s timestamp, or "last" for your own last line')
+    text = None if deleting else _field(frame, "message")
+    return Edit(_field(frame, "room"), stamp, text, _optional(frame, "reason"))
+
+
 def _rooms(frame: dict[str, Any]) -> Rooms:
     if len(frame) == 1:
         return _ROOMS
@@ -248,6 +263,8 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "search": _search,
     "typing": _typing,
     "react": _react,
+    "edit": lambda f: _edit(f, False),
+    "delete": lambda f: _edit(f, True),
     "topic": lambda f: Topic(_field(f, "room"), _optional(f, "topic")),
     "whois": lambda f: Whois(_field(f, "username")),
     "nick": lambda f: Nick(_field(f, "username")),

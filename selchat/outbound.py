@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Union
 
+from selchat.answers import HookAnswer, SearchResults
+
 
 @dataclass(slots=True)
 class Welcome:
@@ -70,6 +72,8 @@ class Message:
     status: str = ""  # "@": for the room's operators only, "+": and its voiced members (STATUSMSG)
     joins: tuple[int, ...] = ()  # where a line was continued over several IRC lines (wire/irc/multiline.py)
     reactions: dict[str, list[str]] | None = None  # reaction -> who reacted so (kept, and replayed)
+    edited: float = 0.0  # when it was last edited (0: never)
+    deleted: bool = False  # deleted by its sender or an operator: its text is gone
 
 
 @dataclass(slots=True)
@@ -137,35 +141,15 @@ class Shutdown:
 
 
 @dataclass(slots=True)
-class SearchHit:
-    """A message a search found: in ``room``, or in the conversation with ``peer``."""
+class MessageChanged:
+    """A room's line edited (``text``) or deleted (``text`` None) by ``by``."""
 
-    room: str | None
-    peer: str | None
-    username: str
-    text: str
+    room: str
+    line: float  # the line's timestamp: its id
+    text: str | None
+    by: str
     timestamp: float
-    action: bool = False
-
-
-@dataclass(slots=True)
-class SearchResults:
-    """A page of hits, newest first; ``more``: older ones follow (ask ``before`` the last)."""
-
-    query: str
-    hits: tuple[SearchHit, ...]
-    more: bool
-    tag: str | None = None
-    failed: str | None = None  # why none could be given (it took too long), in words
-
-
-@dataclass(slots=True)
-class HookAnswer:
-    """The answer to an incoming webhook's request: an HTTP status and a line saying why."""
-
-    status: int
-    text: str
-    retry_after: int = 0  # 429: seconds until the hook may post again
+    reason: str | None = None
 
 
 @dataclass(slots=True)
@@ -442,4 +426,4 @@ Event = Union[Welcome, UserJoined, UserLeft, Message, DirectMessage, UserList, P
               TopicIs, UserInfo, ServerStats, LoggedIn, HistoryBatch, DmHistoryBatch, Kicked, ModeChanged,
               Invited, Opered, Wallops, WasInfo, TagMessage, AccountChanged, RealnameChanged,
               Monitored, MonitorList, MonitorFull, Watched, HistoryTargetList,
-              RoomRegistered, BotChanged, Invitations, HookAnswer, SearchResults]
+              RoomRegistered, BotChanged, Invitations, HookAnswer, SearchResults, MessageChanged]

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from selchat.answers import SearchHit
 from selchat.bans import Ban
 from selchat.hooks import Hook, Outgoing
-from selchat.outbound import DirectMessage, Message, RoomInfo, SearchHit
+from selchat.outbound import DirectMessage, Message, RoomInfo
 from selchat.query import Query
 
 # -- writes (committed together at the end of a loop turn) ----------------------------------------
@@ -76,6 +77,16 @@ class SaveReaction:
 
 
 @dataclass(slots=True)
+class ChangeLine:
+    """A room's line edited (``text``) or deleted (``text`` None), in the file and its index."""
+
+    room_key: str
+    ts: int
+    text: str | None
+    at: int  # when, in microseconds
+
+
+@dataclass(slots=True)
 class SaveBan:
     ban: Ban
 
@@ -89,7 +100,8 @@ class DeleteBan:
 # (room key, timestamp in microseconds, username, text, 1 if an action else 0).
 MessageRow = tuple[str, int, str, str, int]
 
-Write = SaveRoom | SaveTopic | SaveAccount | SaveDm | DmsDelivered | SaveBan | DeleteBan | SaveReaction | MessageRow
+Write = (SaveRoom | SaveTopic | SaveAccount | SaveDm | DmsDelivered | SaveBan | DeleteBan | SaveReaction | ChangeLine
+         | MessageRow)
 
 # -- reads and slow work: requests carry the connection they answer -------------------------------
 
@@ -207,6 +219,16 @@ class SearchRequest:
 
 
 @dataclass(slots=True)
+class LoadLine:
+    """Who said a room's line that is no longer in memory, for an edit or a delete of it."""
+
+    conn_id: int
+    room_key: str
+    ts: int
+    change: Any  # the Edit command that asked
+
+
+@dataclass(slots=True)
 class LoadHook:
     """The incoming webhook whose secret has this digest (hooks.py)."""
 
@@ -217,7 +239,7 @@ class LoadHook:
 
 
 Request = (LoadHistory | LoadOfflineDms | LoadDmHistory | CheckLogin | HashPassword | ClaimName | ReleaseName
-           | ListRooms | LoadTopic | LoadHook | SearchRequest)
+           | ListRooms | LoadTopic | LoadHook | SearchRequest | LoadLine)
 
 # -- results --------------------------------------------------------------------------------------
 
@@ -296,6 +318,12 @@ class SearchFound:
 
 
 @dataclass(slots=True)
+class LineFound:
+    author: str | None  # None: no such line in the room
+    change: Any
+
+
+@dataclass(slots=True)
 class HookFound:
     hook: Hook | None  # None: no hook has that secret
     text: str
@@ -303,7 +331,7 @@ class HookFound:
 
 
 Result = (HistoryPage | OfflineDms | DmHistoryPage | LoginChecked | PasswordHashed | NameClaimed | RoomsListed
-          | TopicLoaded | TargetsPage | HookFound | SearchFound)
+          | TopicLoaded | TargetsPage | HookFound | SearchFound | LineFound)
 
 
 @dataclass(slots=True)

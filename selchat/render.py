@@ -115,7 +115,11 @@ class Renderer:
         return self._paint(sanitize(room), BOLD) + " "
 
     def chat(self, frame: dict[str, Any]) -> str:
+        if frame.get("deleted"):
+            frame = {**frame, "message": "(deleted)"}
         line = self._chat(frame)
+        if frame.get("edited"):
+            line += self._paint(" (edited)", DIM)
         stamp = frame.get("timestamp")
         if isinstance(stamp, (int, float)):
             self.seen[stamp] = (str(frame.get("username", "")), str(frame.get("message", "")))
@@ -217,6 +221,22 @@ class Renderer:
         modes += [f"{word} {sanitize(get(word))}" for word in ("key", "limit") if get(word) is not None]
         return self.notice(f"{room}: " + ", ".join(modes) + (f" (set by {by})" if get("by") else ""))
 
+    def _changed(self, frame: dict[str, Any]) -> str:
+        """A line edited or deleted: which one (its start, if seen), and the new text."""
+        stamp = frame.get("id")
+        who, text = self.seen.get(stamp, ("", ""))  # type: ignore[arg-type]
+        line = f"{sanitize(who)}'s \"{sanitize(text.splitlines()[0] if text else '')[:QUOTE_MAX]}\"" if who \
+            else "an earlier message"
+        by = sanitize(frame.get("by"))
+        if frame.get("type") == "deleted":
+            if isinstance(stamp, (int, float)):
+                self.seen.pop(stamp, None)
+            return self._paint(f"[{self.clock(frame.get('timestamp'))}] * {by} deleted {line}", DIM)
+        if who and isinstance(stamp, (int, float)):
+            self.seen[stamp] = (who, str(frame.get("message", "")))
+        return self._paint(f"[{self.clock(frame.get('timestamp'))}] * {by} edited {line}: ", DIM) + \
+            block(frame.get("message", ""))
+
     def _reaction(self, frame: dict[str, Any]) -> str:
         """Someone reacted to a line (or took it back): the start of the line, if it was seen."""
         who, text = self.seen.get(frame.get("id"), ("", ""))  # type: ignore[arg-type]
@@ -262,6 +282,8 @@ class Renderer:
             return self._found(frame)
         if kind == "reaction":
             return self._reaction(frame)
+        if kind in ("edited", "deleted"):
+            return self._changed(frame)
         if kind == "server":
             return f"{self.stamp(frame)} " + self._paint(f"[server] {sanitize(get('message', ''))}", YELLOW, BOLD)
         if kind == "welcome":

@@ -126,6 +126,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (room, ts, reaction, username)
     ) WITHOUT ROWID;
     """,
+    # 12: edits: when a line was last edited (a deleted line keeps its row, empty, flagged 4)
+    """
+    ALTER TABLE messages ADD COLUMN edited INTEGER;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

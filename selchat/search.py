@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from selchat.outbound import SearchHit
+from selchat.answers import SearchHit
 from selchat.query import WORDS as _WORDS
 from selchat.query import Query
 

@@ -23,12 +23,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from selchat import conversations, hooks, search
+from selchat import conversations, edits, hooks, search
 from selchat.bans import Ban
 from selchat.config import LOBBY_ROOM
 from selchat.counters import COMMIT_BUCKETS, Histogram
 from selchat.outbound import DirectMessage, Message
 from selchat.records import (
+    ChangeLine,
     DeleteBan,
     DmsDelivered,
     RoomState,
@@ -128,6 +129,20 @@ def _reactions(db: sqlite3.Connection, key: str, page: list[Message], low: int, 
             message.reactions = found.get(round(message.timestamp * 1_000_000))
 
 
+
+def note_wal(path: str) -> None:
+    """A write-ahead log left behind means the last server did not stop cleanly: SQLite
+    replays its committed transactions and drops an unfinished one, so say so."""
+    wal = Path(path + "-wal")
+    try:
+        size = wal.stat().st_size
+    except OSError:
+        return
+    if size:
+        log.warning("%s was not closed cleanly: replaying its write-ahead log (%d bytes);"
+                    " a transaction it did not finish is rolled back", path, size)
+
+
 class Store:
     """The database as the loop uses it: writes gathered per turn, reads inline."""
 
@@ -145,7 +160,7 @@ class Store:
                 if not parent.is_dir():
                     raise StoreError(f"cannot open {path}: folder {parent} does not exist")
             if not self.memory and not beside_a_server:  # a command's, while the server runs: its log is live
-                self._note_wal(path)
+                note_wal(path)
             self.db = connect(path)
             migrate(self.db, path)
             self.db.execute("PRAGMA wal_autocheckpoint = 0")  # the worker checkpoints instead
@@ -159,19 +174,6 @@ class Store:
         self.commits = 0
         self.rows = 0
         self.commit_times = Histogram(COMMIT_BUCKETS)  # seconds per commit, for the metrics endpoint
-
-    @staticmethod
-    def _note_wal(path: str) -> None:
-        """A write-ahead log left behind means the last server did not stop cleanly: SQLite
-        replays its committed transactions and drops an unfinished one, so say so."""
-        wal = Path(path + "-wal")
-        try:
-            size = wal.stat().st_size
-        except OSError:
-            return
-        if size:
-            log.warning("%s was not closed cleanly: replaying its write-ahead log (%d bytes);"
-                        " a transaction it did not finish is rolled back", path, size)
 
     # -- start-up ------------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -247,6 +249,7 @@ class Store:
         db.execute("BEGIN")
         try:
             replies: list[tuple[Any, ...]] = []
+            changes: list[ChangeLine] = []
             for record in pending:
                 if type(record) is tuple:  # a room message's row, as the hub built it
                     if len(record) == 6:  # a reply: the message it answers, set after the insert
@@ -254,6 +257,9 @@ class Store:
                         record = record[:5]
                     messages.append(record)
                 else:
+                    if type(record) is ChangeLine:  # after the turn's lines: it may change one of them
+                        changes.append(record)
+                        continue
                     db.execute(*_STATEMENTS[type(record)](record))
                     if type(record) is SaveDm and self.searchable:  # a conversation's line is found too
                         dm = record.dm
@@ -262,6 +268,8 @@ class Store:
                 self._insert_messages(messages)
             if replies:
                 db.executemany("UPDATE messages SET reply_to = ? WHERE room = ? AND ts = ?", replies)
+            for change in changes:
+                edits.change_line(db, change, self.searchable)
             db.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             if db.in_transaction:
@@ -360,7 +368,7 @@ class Store:
             where += " AND ts < ?"
             args.append(high)
         rows = self.db.execute(
-            f"SELECT ts, username, message, action, reply_to FROM messages WHERE {where}"
+            f"SELECT ts, username, message, action, reply_to, edited FROM messages WHERE {where}"
             f" ORDER BY ts {'ASC' if oldest else 'DESC'} LIMIT ?",
             (*args, limit + 1),
         ).fetchall() if limit > 0 else []
@@ -370,8 +378,9 @@ class Store:
             rows.reverse()
         # the action column holds flags: 1 for /me, 2 for a bot's line (hub/hooks.py, +B)
         page = [Message(name, user, text, ts / 1_000_000, bool(action & 1), True, bot=bool(action & 2),
-                        tags=f"+draft/reply={reply}" if reply else "")
-                for ts, user, text, action, reply in rows]
+                        tags=f"+draft/reply={reply}" if reply else "", edited=(edited or 0) / 1_000_000,
+                        deleted=bool(action & edits.DELETED))
+                for ts, user, text, action, reply, edited in rows]
         if page:
             _reactions(self.db, key, page, rows[0][0], rows[-1][0])
         return page, more

@@ -61,6 +61,10 @@ FILL: dict[int, list[str]] = {
     11: [  # a reaction to #dev's first line
         "INSERT INTO reactions (room, ts, reaction, username) VALUES ('#dev', 7000000, 'x', 'bob')",
     ],
+    12: [  # an edited line
+        "INSERT INTO messages (room, ts, username, message, action, edited)"
+        " VALUES ('#club', 7300000, 'bob', 'fixed typo', 8, 7400000)",
+    ],
 }
 
 

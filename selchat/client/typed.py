@@ -196,6 +196,15 @@ async def react(session: Session, action: Action, pacer: Pacer | None) -> None:
     await session.link.send({"type": "react", "room": state.current, "id": line, "reaction": action.text, "on": on})
 
 
+async def edit(session: Session, action: Action, pacer: Pacer | None) -> None:
+    """/edit TEXT and /delete: one's own last line here (the server knows which)."""
+    if session.v2():
+        frame: dict[str, Any] = {"type": action.kind, "room": session.state.current, "id": "last"}
+        if action.kind == "edit":
+            frame["message"] = action.text
+        await session.link.send(frame)
+
+
 async def search(session: Session, action: Action, pacer: Pacer | None) -> None:
     if session.v2():
         await session.link.send({"type": "search", "query": action.text})
@@ -205,5 +214,5 @@ ACTIONS: dict[str, Act] = {
     "users": users, "ping": ping, "join": join, "part": part, "list": rooms, "names": names, "topic": topic,
     "nick": nick, "away": away, "register": register, "kick": kick, "role": role, "mode": mode,
     "invite": invite, "ban": masks, "unban": masks, "bans": masks, "register_room": masks, "search": search,
-    "react": react,
+    "react": react, "edit": edit, "delete": edit,
 }

@@ -22,6 +22,8 @@ COMMANDS = {
     "/register": "make your name an account (the password is asked for)",
     "/reply NAME TEXT": "answer NAME's last line in the current room (it is quoted above yours)",
     "/react NAME 👍": "react to NAME's last line in the current room (again: take it back)",
+    "/edit TEXT": "change your last line in the current room to TEXT, for everyone",
+    "/delete": "delete your last line in the current room, for everyone",
     "/search WORDS": 'find messages in your rooms and conversations: words, "a phrase", from:NAME, in:#ROOM, '
                      "before:2026-12-01, after:...",
     "/op NAME, /deop NAME": "make someone an operator of the current room, or not (operators)",
@@ -37,7 +39,8 @@ COMMANDS = {
 }
 COMMAND_WORDS = ("/help", "/join", "/part", "/list", "/names", "/users", "/topic", "/me", "/msg", "/nick", "/away",
                  "/register", "/ping", "/quit", "/exit", "/q", "/op", "/deop", "/voice", "/devoice", "/kick", "/mode",
-                 "/invite", "/ban", "/unban", "/bans", "/register-room", "/search", "/reply", "/react")
+                 "/invite", "/ban", "/unban", "/bans", "/register-room", "/search", "/reply", "/react", "/edit",
+                 "/delete")
 
 
 class ClientError(Exception):
@@ -120,12 +123,16 @@ def parse_input(line: str) -> Action:
 
 
 # what answers or finds lines: /reply NAME TEXT, /react NAME REACTION, /search WORDS
-ANSWERING = ("/reply", "/react", "/search")
+ANSWERING = ("/reply", "/react", "/search", "/edit", "/delete")
 
 
 def _answering(word: str, arg: str) -> Action:
     if word == "/search":
         return Action("search", text=arg) if arg else Action("invalid", text="usage: /search WORDS")
+    if word == "/edit":
+        return Action("edit", text=arg) if arg else Action("invalid", text="usage: /edit NEW TEXT")
+    if word == "/delete":
+        return Action("delete")
     name, _, text = arg.partition(" ")
     if not name or not text.strip():
         return Action("invalid", text=f"usage: {word} NAME {'TEXT' if word == '/reply' else 'REACTION'}")

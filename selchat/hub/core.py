@@ -24,6 +24,7 @@ from selchat.events import (
     Command,
     Dm,
     DmHistory,
+    Edit,
     History,
     HistoryTargets,
     HookPost,
@@ -59,6 +60,7 @@ from selchat.events import (
 from selchat.hub.accounts import AccountManager
 from selchat.hub.effects import Effect, Send
 from selchat.hub.hooks import HookManager
+from selchat.hub.lines import LineManager
 from selchat.hub.messages import DmsWritten, MessageManager
 from selchat.hub.mirror import Heard, Mirror
 from selchat.hub.monitors import MonitorManager
@@ -75,6 +77,7 @@ from selchat.records import (
     DmHistoryPage,
     HistoryPage,
     HookFound,
+    LineFound,
     LoginChecked,
     NameClaimed,
     OfflineDms,
@@ -108,6 +111,7 @@ class Hub:
         self.queries = QueryManager(state, self.sharing)
         self.hooks = HookManager(state, self.sharing)
         self.search = SearchManager(state, shared)
+        self.lines = LineManager(state)
         self.upkeep = UpkeepManager(state, self._forget, self.names.rename)  # the operator's, from the command line
         self.heard = Heard(state, self.mirror, self.rooms.let_in, self.accounts.displace,
                            self.roles.kicked_here) if self.mirror else None
@@ -126,7 +130,7 @@ class Hub:
             Ping: queries.ping, Pong: queries.pong, Quit: queries.quit,
             DmsWritten: messages.dms_written, Kick: self.roles.kick, SetMode: self.roles.set_mode,
             Invite: self.roles.invite, RegisterRoom: self.roles.register_room, HookPost: self.hooks.post,
-            Search: self.search.search,
+            Search: self.search.search, Edit: self.lines.edit,
         }
         self._results: dict[type, Handler] = {
             HistoryPage: messages.history_page, OfflineDms: messages.offline_dms,
@@ -134,6 +138,7 @@ class Hub:
             LoginChecked: accounts.login_checked, PasswordHashed: accounts.password_hashed,
             NameClaimed: names.claimed, RoomsListed: rooms.rooms_listed, TopicLoaded: rooms.topic_loaded,
             HookFound: self.hooks.found, SearchFound: self.search.found,
+            LineFound: self.lines.line_found,
         }
 
     @property

@@ -67,6 +67,7 @@ class MessageManager:
         if cmd.joins:
             message.joins = cmd.joins
         session.spoke_at = now
+        session.last_said = (room.key, stamp)
         room.recent.append(message)
         room.total += 1
         # echo-message: the sender hears its own line too, so the whole room shares one buffer

@@ -149,7 +149,7 @@ class Room:
 class Session:
     __slots__ = ("conn_id", "address", "name", "rooms", "tokens", "refill_at", "strikes", "away",
                  "account", "logging_in", "quit_message", "spoke_at", "authed", "user", "realname", "claiming",
-                 "hashing", "dms_due", "signon", "oper", "bot", "typing")
+                 "hashing", "dms_due", "signon", "oper", "bot", "typing", "last_said")
 
     def __init__(self, conn_id: int, address: str, burst: float, now: float) -> None:
         self.conn_id = conn_id
@@ -171,6 +171,7 @@ class Session:
         self.oper = False  # a server operator (OPER): WHO and WHOIS say so
         self.bot = False  # says it is a bot (IRC's +B)
         self.typing: dict[str, tuple[float, str]] | None = None  # target -> its last typing notice (messages.py)
+        self.last_said: tuple[str, int] | None = None  # (room key, stamp) of its last line: /edit, /delete
         # (name key, a guest?, the admission) while its name is claimed in Redis
         self.claiming: tuple[str, bool, Callable[[], list[Effect]]] | None = None
         self.hashing = False  # a registration's password is in the worker: one at a time

@@ -25,9 +25,11 @@ from selchat.records import (
     HashPassword,
     HistoryPage,
     HookFound,
+    LineFound,
     LoadDmHistory,
     LoadHistory,
     LoadHook,
+    LoadLine,
     LoadOfflineDms,
     LoadTargets,
     LoginChecked,
@@ -72,6 +74,7 @@ class LocalServices:
             LoadHistory: self.load_history, LoadOfflineDms: self.load_offline_dms, CheckLogin: self.check_login,
             LoadDmHistory: self.load_dm_history, LoadTargets: self.load_targets,
             HashPassword: self.hash_password, LoadHook: self.load_hook, SearchRequest: self.search,
+            LoadLine: self.load_line,
         }
         self.searcher = Searcher(store.path, store.db if store.memory else None)
 
@@ -131,6 +134,13 @@ class LocalServices:
     def load_offline_dms(self, o: LoadOfflineDms) -> None:
         dms = sorted(self.store.offline_dms(o.account_key), key=lambda dm: dm.timestamp)
         self.complete(o.conn_id, OfflineDms(tuple(dms)))
+
+    def load_line(self, r: LoadLine) -> None:
+        """Who said a line no longer in memory (an indexed read by the room's key and the time)."""
+        from selchat import edits
+
+        self.store.commit()
+        self.complete(r.conn_id, LineFound(edits.author(self.store.db, r.room_key, r.ts), r.change))
 
     def load_hook(self, r: LoadHook) -> None:
         """An incoming webhook by its secret's digest: read at each post, so a hook made or deleted

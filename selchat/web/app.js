@@ -201,6 +201,8 @@ const handlers = {
   },
   typing(f) { typing.heard(f, () => state.current, state.name); },
   reaction(f) { reactions.frame(f, room(f.room).lines); },
+  edited(f) { view.changed(room(f.room), f, state.name, chatItem); },
+  deleted(f) { view.changed(room(f.room), f, state.name, chatItem); },
   search_results(f) {
     search.found(f, (where, ts) => {  // a hit opens its room (or conversation) at it
       if (where.startsWith("@")) conversation(where.slice(1));

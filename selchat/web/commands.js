@@ -14,6 +14,7 @@ export const HELP = [
   ["/msg NAME TEXT", "a private message"],
   ["/reply NAME TEXT", "answer NAME's last line in this room (quoted above yours)"],
   ["/react NAME 👍", "react to NAME's last line in this room (click a reaction to add yours or take it back)"],
+  ["/edit TEXT, /delete", "change or delete your last line in this room, for everyone"],
   ["/nick NAME", "change your name"],
   ["/away [TEXT]", "say you are away (without TEXT: back)"],
   ["/whois NAME", "who someone is, and where"],
@@ -59,6 +60,8 @@ export function command(text, here, lastSaid = () => null) {
       const line = lastSaid(to.replace(/^@/, ""));
       return line ? { type: "react", room: here, id: line, reaction, on: true } : `${to} has said nothing here to react to`;
     }
+    case "/edit": return arg ? { type: "edit", room: here, id: "last", message: arg } : "usage: /edit NEW TEXT";
+    case "/delete": return { type: "delete", room: here, id: "last" };
     case "/topic": return { type: "topic", room: here, topic: arg || null };
     case "/away": return { type: "away", message: arg || null };
     case "/back": return { type: "away", message: null };

@@ -256,7 +256,10 @@ export function chatItem(f, me, find = () => null) {
   let cls = f.history ? "history" : "";
   if (f.action) cls += " action";
   if (f.username !== me && mentions(f.message, me)) cls += " mention";
-  const text = linked(f.message);
+  if (f.deleted) cls += " deleted";
+  const text = f.deleted ? ["message deleted"] : linked(f.message);
+  if (f.edited && !f.deleted) text.push(" ", Object.assign(document.createElement("span"),
+    { className: "edited", textContent: "(edited)" }));
   const name = f.bot ? [who(f.username), botBadge()] : [who(f.username)];
   const parts = f.action ? ["* ", ...name, " ", ...text] : [...name, " ", ...text];
   if (f.reply_to) parts.unshift(quote(find(f.reply_to)));
@@ -296,4 +299,20 @@ export function own(r, li) {
   delete li.dataset.msg;  // not a stored line the page could page back from
   append(r, li, true);
   toBottom();
+}
+
+// A line edited or deleted (f: the "edited" or "deleted" frame): found by its time, or, for one's
+// own, the newest of one's lines shown here (those the page showed itself carry the page's time).
+export function changed(r, f, me, item) {
+  let li = r.lines.find((line) => Math.abs(Number(line.dataset.ts) - f.id) < 1e-6);
+  if (!li && f.by === me) li = [...r.lines].reverse().find((line) => line.dataset.who === me);
+  if (!li) return;
+  const fresh = f.type === "deleted"
+    ? makeLine([who(li.dataset.who), " ", "message deleted"], "deleted", Number(li.dataset.ts), li.dataset.who)
+    : item({ room: r.name, username: li.dataset.who, message: f.message, timestamp: Number(li.dataset.ts) });
+  if (f.type === "edited") fresh.append(" ", Object.assign(document.createElement("span"),
+    { className: "edited", textContent: "(edited)" }));
+  fresh.className = [li.className.replace(/\bcont\b/, ""), fresh.className].join(" ").trim();
+  li.replaceWith(fresh);
+  r.lines[r.lines.indexOf(li)] = fresh;
 }

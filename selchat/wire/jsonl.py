@@ -14,7 +14,7 @@ from typing import Any
 from selchat.codec import LineDecoder, encode
 from selchat.config import LOBBY, LOBBY_ROOM, RECONNECT_DELAY
 from selchat.errors import JOIN_FIRST, LOG_IN_TO_IT, V2_ONLY, ErrorCode, ProtocolError
-from selchat.events import V2_COMMANDS, Chat, Command, Join, Users, reaction_of, replied_to
+from selchat.events import V2_COMMANDS, Chat, Command, Join, Users, replied_to
 from selchat.frames import join_version, parse
 from selchat.outbound import (
     Announcement,
@@ -29,6 +29,7 @@ from selchat.outbound import (
     Kicked,
     MaskList,
     Message,
+    MessageChanged,
     ModeChanged,
     Monitored,
     MonitorFull,
@@ -55,6 +56,7 @@ from selchat.outbound import (
     WasInfo,
     Welcome,
 )
+from selchat.wire import json_extras as extras
 
 Frame = dict[str, Any]
 
@@ -103,39 +105,15 @@ def _v2_message(e: Message) -> Frame:
         frame["bot"] = True
     if e.tags and (reply := replied_to(e.tags)):  # the line it answers, by its timestamp
         frame["reply_to"] = reply / 1_000_000
+    if e.deleted:
+        frame["deleted"] = True
+    elif e.edited:
+        frame["edited"] = e.edited
     if e.reactions:  # kept reactions, with who reacted
         frame["reactions"] = {r: who for r, who in e.reactions.items() if who}
     if e.status:  # for the room's operators only, or its operators and voiced members
         frame["to"] = "operators" if e.status == "@" else "voiced"
     return frame
-
-
-def _tagged(e: TagMessage) -> Frame | None:
-    """Only tags: typing and reactions as frames of their own (from IRC's +typing and +draft/react,
-    or another JSON client's); other tags alone have no JSON frame."""
-    if not e.tags.startswith("+typing="):
-        found = reaction_of(e.tags) if "react=" in e.tags else None
-        if found is None or not e.target.startswith("#"):
-            return None
-        reaction, on, line = found
-        return {"type": "reaction", "room": e.target, "username": e.sender, "id": line / 1_000_000,
-                "reaction": reaction, "on": on, "timestamp": e.timestamp}
-    state = e.tags.partition("=")[2].partition(";")[0]
-    where = {"room": e.target} if e.target.startswith("#") else {}
-    return {"type": "typing", "username": e.sender, **where, "state": state, "timestamp": e.timestamp}
-
-
-def _search_results(e: SearchResults) -> Frame:
-    if e.failed is not None:
-        return {"type": "error", "code": "bad_search", "message": e.failed}
-    results = []
-    for hit in e.hits:
-        where: Frame = {"room": hit.room} if hit.room is not None else {"with": hit.peer}
-        found: Frame = {**where, "username": hit.username, "message": hit.text, "timestamp": hit.timestamp}
-        if hit.action:
-            found["action"] = True
-        results.append(found)
-    return {"type": "search_results", "query": e.query, "results": results, "more": e.more}
 
 
 def _v2_welcome(e: Welcome) -> Frame:
@@ -242,8 +220,9 @@ V2: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
                          **({"delay": RECONNECT_DELAY} if e.reconnect else {})},
     RoomJoined: _room_joined,
     HistoryBatch: lambda e: [*map(_v2_message, e.messages), {"type": "history_end", "room": e.room, "more": e.more}],
-    SearchResults: _search_results,
-    TagMessage: _tagged,
+    SearchResults: extras.search_results,
+    TagMessage: extras.tagged,
+    MessageChanged: extras.changed,
     DmHistoryBatch: lambda e: [*({**_dm(d), "history": True} for d in e.dms),
                                {"type": "history_end", "with": e.peer, "more": e.more}],
     RoomLeft: lambda e: {"type": "room_left", "room": e.room, **({"kicked_by": e.kicked_by} if e.kicked_by else {}),

@@ -232,7 +232,8 @@ class TextCodec:
 
     def _message(self, m: ev.Message) -> bytes:
         who = f"* {m.username} " if m.action else f"{m.username}: "
-        return _block(f"[{_hhmm(m.timestamp)}] {m.room} {who}", m.text)
+        text = "(deleted)" if m.deleted else m.text + (" (edited)" if m.edited else "")
+        return _block(f"[{_hhmm(m.timestamp)}] {m.room} {who}", text)
 
     def _batch(self, batch: ev.HistoryBatch) -> bytes:
         return b"".join(self._message(m) for m in batch.messages)
@@ -365,6 +366,8 @@ _RENDER: dict[type, Callable[[TextCodec, Any], bytes]] = {
     ev.UserJoined: TextCodec._joined, ev.UserLeft: TextCodec._left, ev.DirectMessage: TextCodec._dm,
     ev.RoomJoined: TextCodec._room_joined, ev.RoomLeft: TextCodec._room_left, ev.UserList: TextCodec._users,
     ev.RoomList: TextCodec._rooms, ev.TopicChanged: TextCodec._topic, ev.NickChanged: TextCodec._nick,
+    ev.MessageChanged: lambda c, e: _line(f"[{_hhmm(e.timestamp)}] * {e.by} " + (
+        f"deleted a message in {e.room}" if e.text is None else f"edited a message in {e.room}: {e.text}")),
     ev.AwayChanged: TextCodec._away, ev.Announcement: TextCodec._notice, ev.Shutdown: TextCodec._notice,
     ev.Registered: TextCodec._registered, ev.Kicked: TextCodec._kicked, ev.ModeChanged: TextCodec._modes,
     ev.Invited: TextCodec._invited, ev.Opered: lambda c, o: _line("* you are a server operator now"),

@@ -411,6 +411,7 @@ COMMANDS: dict[str, Verb] = {
     "QUIT": Verb(quit_, before_registration=True),
     "CHATHISTORY": Verb(history.chathistory),
     "SEARCH": Verb(history.search),
+    "REDACT": Verb(history.redact, 2),
     "JOIN": Verb(join, 1),
     "PART": Verb(part, 1),
     "PRIVMSG": Verb(privmsg),

@@ -1,5 +1,5 @@
-"""IRC's CHATHISTORY (IRCv3 draft/chathistory): its subcommands and references as the hub's
-``History``, ``DmHistory`` and ``HistoryTargets``, and the pages that answer them, each one batch."""
+"""IRC's CHATHISTORY (IRCv3 draft/chathistory), SEARCH (soju.im/search) and REDACT
+(draft/message-redaction) as the hub's commands, and the pages that answer them, each one batch."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from selchat import outbound as ev
 from selchat.config import HISTORY_PAGE_MAX
-from selchat.events import DmHistory, History, HistoryTargets, Search
+from selchat.errors import ErrorCode, ProtocolError
+from selchat.events import DmHistory, Edit, History, HistoryTargets, Search
 from selchat.query import PAGE_MAX
 from selchat.wire.irc.lines import fit, parse_time, reference, time_tag
 
@@ -123,8 +124,38 @@ def room_page(c: IrcCodec, hb: ev.HistoryBatch) -> bytes | None:
         head = f":{c.server} BATCH +{batch} chathistory {hb.room}\r\n".encode()
         tail = f":{c.server} BATCH -{batch}\r\n".encode()
     body = b"".join(wire.message(m.username, m.room, m.text, m.timestamp, m.action, m.notice, True, batch)
-                    for m in hb.messages)
+                    for m in hb.messages if not m.deleted)  # a redacted line is left out, as the spec allows
     return head + body + tail
+
+
+# the hub's refusals of a REDACT, as the spec names them (and the target alone for INVALID_TARGET)
+REDACT_CODES = {ErrorCode.UNKNOWN_MESSAGE: "UNKNOWN_MSGID", ErrorCode.NOT_YOURS: "REDACT_FORBIDDEN"}
+
+
+def redact_refusal(c: IrcCodec, exc: ProtocolError, command: Any) -> bytes | None:
+    """FAIL REDACT for a refused REDACT, also when the refusal comes later (after a read): then
+    the error says what it is about (room, msgid)."""
+    if exc.code not in REDACT_CODES and type(command) is not Edit:
+        return None
+    target, line = exc.about[:2] if len(exc.about) >= 2 else (
+        getattr(command, "room", "*"), str(getattr(command, "line", "*")))
+    code = REDACT_CODES.get(exc.code)
+    if code is None:
+        return fit(f":{c.server} FAIL REDACT INVALID_TARGET {target} :{exc.message}")
+    return fit(f":{c.server} FAIL REDACT {code} {target} {line} :{exc.message}")
+
+
+def redact(c: IrcCodec, params: list[str], out: list[Any]) -> None:
+    """IRCv3 draft/message-redaction: ``REDACT #room MSGID [:reason]`` deletes a line (one's own,
+    or any as the room's operator); the msgid is the line's time in microseconds."""
+    if len(params) < 2:
+        out.append(b"FAIL REDACT INVALID_TARGET * :REDACT #room msgid [:reason]\r\n")
+        return
+    target, msgid = params[0], params[1]
+    if not msgid.isdigit() or len(msgid) > 19:
+        out.append(fit(f":{c.server} FAIL REDACT UNKNOWN_MSGID {target} {msgid} :no message has that id"))
+        return
+    out.append(Edit(target, int(msgid), None, params[2] if len(params) > 2 else None, tag="redact"))
 
 
 def conversation_page(c: IrcCodec, hb: ev.DmHistoryBatch) -> bytes | None:

@@ -310,6 +310,8 @@ def error(c: IrcCodec, exc: ProtocolError, command: Command | None = None) -> by
     if kind is Register and not exc.closes:
         code = REGISTER_CODES.get(exc.code, "TEMPORARILY_UNAVAILABLE")
         return fit(f":{c.server} FAIL REGISTER {code} {c.nick or '*'} :{flat(exc.message)}")
+    if (refused := history.redact_refusal(c, exc, command)) is not None:
+        return refused
     if kind is History:
         sub = command.tag.split(" ")[1] if command.tag else "LATEST"  # type: ignore[union-attr]
         code = "INVALID_TARGET" if exc.code in (ErrorCode.NOT_IN_ROOM, ErrorCode.BAD_ROOM_NAME,

@@ -25,6 +25,7 @@ class IrcWire:
         self.account_tag = "account-tag" in caps
         self.extended_join = "extended-join" in caps
         self.multiline = multiline.CAP in caps and "batch" in caps
+        self.redaction = "draft/message-redaction" in caps
 
     @classmethod
     def for_caps(cls, caps: frozenset[str], server: str = SERVER) -> IrcWire:
@@ -88,6 +89,15 @@ class IrcWire:
         if not self.tags:
             return None  # only tags: nothing for a client without message-tags
         return self._out(mask(t.sender), f"TAGMSG {t.target}", t.timestamp, None, True, t.tags)
+
+    def _changed(self, e: ev.MessageChanged) -> bytes:
+        """A line deleted: REDACT for a client with draft/message-redaction, else a NOTICE saying so
+        (as ergo does); edited: a NOTICE with the new text (IRC has no edits)."""
+        if e.text is None and self.redaction:
+            reason = f" :{flat(e.reason)}" if e.reason else ""
+            return self._out(mask(e.by), f"REDACT {e.room} {msgid(e.line)}{reason}", e.timestamp)
+        said = "deleted a message" if e.text is None else f"edited a message: {flat(e.text)}"
+        return self._out(mask(e.by), f"NOTICE {e.room} :{e.by} {said}", e.timestamp)
 
     def _joined(self, j: ev.UserJoined) -> bytes:
         if self.extended_join:  # the account (* for none) and the real name too
@@ -155,6 +165,7 @@ class IrcWire:
 
 _RENDER: dict[type, Callable[[IrcWire, Any], bytes | None]] = {
     ev.Message: IrcWire._said, ev.UserJoined: IrcWire._joined, ev.UserLeft: IrcWire._left,
+    ev.MessageChanged: IrcWire._changed,
     ev.TopicChanged: IrcWire._topic, ev.NickChanged: IrcWire._nick, ev.AwayChanged: IrcWire._away,
     ev.Announcement: IrcWire._announced, ev.Shutdown: IrcWire._shutdown, ev.Kicked: IrcWire._kicked,
     ev.ModeChanged: IrcWire._mode, ev.TagMessage: IrcWire._tagged, ev.AccountChanged: IrcWire._account,
