@@ -284,3 +284,22 @@ def test_frames_sent_behind_the_upgrade_are_read_not_dropped() -> None:
     got = codec.feed(upgrade + b"".join(masked))
     assert [type(c) for c in got if isinstance(c, (Join, Chat))] == [Join, Chat]
     assert next(c for c in got if isinstance(c, Join)).username == "early"
+
+
+def test_a_browser_gets_the_page_s_files_on_one_connection(server) -> None:
+    """With Connection: keep-alive (as browsers send) the files come one after another on one
+    connection, so that loading the page twice is not thirty connections against the limit."""
+    with socket.create_connection(server.address, timeout=DEADLINE) as sock:
+        ask = "GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n"
+        sock.sendall(ask.format("/").encode() + ask.format("/app.js").encode())  # the second behind the first
+        data = b""
+        while data.count(b"HTTP/1.1 200 OK") < 2:
+            chunk = sock.recv(65536)
+            assert chunk, f"closed after {data.count(b'HTTP/1.1 200')} answers"
+            data += chunk
+        assert b"Connection: keep-alive" in data and b"<!doctype html>" in data
+        sock.sendall(b"GET /style.css HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        rest = b""
+        while chunk := sock.recv(65536):
+            rest += chunk
+        assert rest.startswith(b"HTTP/1.1 200 OK") and b"Connection: close" in rest  # and then closed

@@ -181,14 +181,15 @@ def reason(status: int) -> str:
         return "Unknown"
 
 
-def _response(status: int, body: bytes, headers: list[tuple[str, str]], head_only: bool = False) -> bytes:
-    """A response to write and then close: h11 parses what the browser sends; what we send is a
-    fixed shape, written out."""
+def _response(status: int, body: bytes, headers: list[tuple[str, str]], head_only: bool = False,
+              keep_alive: bool = False) -> bytes:
+    """A response, then the connection closed (or, ``keep_alive``, the next request read): h11
+    parses what the browser sends; what we send is a fixed shape, written out."""
     lines = [f"HTTP/1.1 {status} {reason(status)}"]
     if status != 304:
         lines.append(f"Content-Length: {len(body)}")
-    lines += ["Connection: close", "X-Content-Type-Options: nosniff", "Referrer-Policy: no-referrer",
-              "Server: selchat"]
+    lines += ["Connection: keep-alive" if keep_alive else "Connection: close", "X-Content-Type-Options: nosniff",
+              "Referrer-Policy: no-referrer", "Server: selchat"]
     lines += [f"{name}: {value}" for name, value in headers]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (b"" if head_only or status == 304 else body)
 
@@ -290,9 +291,20 @@ class WebCodec:
             return [plain(404, "not found"), Hangup("HTTP 404")]
         common = [("Content-Type", asset.content_type), ("ETag", asset.etag), ("Cache-Control", "no-cache"),
                   ("Content-Security-Policy", CSP)]
-        if headers.get("if-none-match") == asset.etag:
-            return [_response(304, b"", common), Hangup("HTTP 304")]
-        return [_response(200, asset.body, common, head_only=method == "HEAD"), Hangup("HTTP 200")]
+        status = 304 if headers.get("if-none-match") == asset.etag else 200
+        # a browser asks for the page's files one after another on one connection when it may
+        # (Connection: keep-alive), rather than a connection each, against --connects-per-minute
+        keep = headers.get("connection", "").lower() == "keep-alive" and request.http_version == b"1.1"
+        answer = _response(status, asset.body, common, head_only=method == "HEAD", keep_alive=keep)
+        return [answer, *self._next_request()] if keep else [answer, Hangup(f"HTTP {status}")]
+
+    def _next_request(self) -> list[Any]:
+        """Ready for the connection's next request, and whatever of it came already."""
+        behind = self.http.trailing_data[0]
+        self.http = h11.Connection(h11.SERVER, max_incomplete_event_size=HEAD_MAX)
+        self.raw = b""
+        self.done = False
+        return self._http(behind) if behind else []
 
     def _hook(self, method: str, path: str, headers: dict[str, str]) -> list[Any]:
         refused = hookwire.refusal(method, path, headers)
