@@ -303,3 +303,26 @@ def test_a_browser_gets_the_page_s_files_on_one_connection(server) -> None:
         while chunk := sock.recv(65536):
             rest += chunk
         assert rest.startswith(b"HTTP/1.1 200 OK") and b"Connection: close" in rest  # and then closed
+
+
+def test_a_kept_alive_connection_hears_nothing_meant_for_chatters(start_server) -> None:
+    """Between two of the page's files a browser's connection has no wire: a shutdown sent to
+    everyone skips it (and the server stops cleanly), and it gets no JSON."""
+    server = start_server()
+    idle = socket.create_connection(server.address, timeout=DEADLINE)
+    idle.sendall(b"GET /style.css HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n")
+    answer = b""
+    while b"}" not in answer:  # the stylesheet, whole enough
+        answer += idle.recv(65536)
+    from tests.clients import RawClient
+
+    chatter = RawClient(server.address)
+    chatter.join("chatter", version=2)
+    assert server.stop() == 0
+    assert chatter.wait_closed()[-1]["type"] == "shutdown"
+    rest = b""
+    while chunk := idle.recv(65536):
+        rest += chunk
+    assert b'"type"' not in rest  # no chat frame on it
+    idle.close()
+    chatter.close()

@@ -71,11 +71,13 @@ class Fanout:
         groups: dict[Any, list[int]] = {}
         for cid in targets:
             conn = conns.get(cid)
-            if conn is not None and conn.ctx is not None:
+            # a connection with no wire yet hears nothing: one still being told apart, or a browser's
+            # kept-alive connection between two of the page's files
+            if conn is not None and conn.ctx is not None and conn.ctx.wire is not None:
                 groups.setdefault(conn.ctx.wire, []).append(cid)
         if len(groups) == 1:
-            wire = next(iter(groups))
-            return [(wire, targets)]
+            wire, ids = next(iter(groups.items()))
+            return [(wire, targets if len(ids) == len(targets) else tuple(ids))]
         return [(wire, tuple(ids)) for wire, ids in groups.items()]
 
     def _audience(self, roster: Sequence[int], upto: int) -> Audience:
