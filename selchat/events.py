@@ -313,6 +313,7 @@ class Edit:
     text: str | None = None
     reason: str | None = None
     tag: str | None = None  # what asked (IRC's REDACT), for the wire that phrases the refusal
+    shown: str | None = None  # the id as the client wrote it, said back in a refusal
 
 
 @dataclass(slots=True)

@@ -84,9 +84,11 @@ def test_irc_redact(start_server) -> None:
     mine_id = next(tag.split("=", 1)[1] for tag in mine[1:].split(" ")[0].split(";") if tag.startswith("msgid="))
     user.send(f"REDACT #dev {mine_id}")
     assert "FAIL REDACT REDACT_FORBIDDEN #dev " + mine_id in user.expect("FAIL REDACT")
-    op.send("REDACT #dev 123", "REDACT #nowhere 123")
+    op.send("REDACT #dev 123", "REDACT #nowhere 123", "REDACT #dev notanid", "REDACT #elsewhere notanid")
     assert "FAIL REDACT UNKNOWN_MSGID #dev 123" in op.expect("FAIL REDACT")
     assert "FAIL REDACT INVALID_TARGET #nowhere" in op.expect("FAIL REDACT")
+    assert "FAIL REDACT UNKNOWN_MSGID #dev notanid" in op.expect("FAIL REDACT")
+    assert "FAIL REDACT INVALID_TARGET #elsewhere" in op.expect("FAIL REDACT")  # the room is checked first
     op.send("CHATHISTORY LATEST #dev * 10")
     seen: list[str] = []
     op.expect("BATCH -", seen)

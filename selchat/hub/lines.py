@@ -28,6 +28,9 @@ class LineManager:
                 raise ProtocolError(ErrorCode.UNKNOWN_MESSAGE, f"you have said nothing in {room.name} to change",
                                     (room.name, "*"))
             cmd.line = last[1]
+        if cmd.line == 0:  # an id that is none (IRC's REDACT of a word): no line has it
+            raise ProtocolError(ErrorCode.UNKNOWN_MESSAGE, f"{room.name} has no such message",
+                                (room.name, cmd.shown or "0"))
         for message in reversed(room.recent):
             if round(message.timestamp * 1_000_000) == cmd.line:
                 return self._change(session, room, cmd, None if message.deleted else message.username, now)
@@ -45,7 +48,7 @@ class LineManager:
 
     def _change(self, session: Session, room: Room, cmd: Edit, author: str | None, now: float) -> list[Effect]:
         assert session.name is not None and cmd.line is not None
-        about = (room.name, str(cmd.line))
+        about = (room.name, cmd.shown or str(cmd.line))
         if author is None:
             raise ProtocolError(ErrorCode.UNKNOWN_MESSAGE, f"{room.name} has no such message", about)
         own = author.casefold() == session.name.casefold() and (

@@ -138,7 +138,7 @@ def redact_refusal(c: IrcCodec, exc: ProtocolError, command: Any) -> bytes | Non
     if exc.code not in REDACT_CODES and type(command) is not Edit:
         return None
     target, line = exc.about[:2] if len(exc.about) >= 2 else (
-        getattr(command, "room", "*"), str(getattr(command, "line", "*")))
+        getattr(command, "room", "*"), getattr(command, "shown", None) or str(getattr(command, "line", "*")))
     code = REDACT_CODES.get(exc.code)
     if code is None:
         return fit(f":{c.server} FAIL REDACT INVALID_TARGET {target} :{exc.message}")
@@ -152,10 +152,8 @@ def redact(c: IrcCodec, params: list[str], out: list[Any]) -> None:
         out.append(b"FAIL REDACT INVALID_TARGET * :REDACT #room msgid [:reason]\r\n")
         return
     target, msgid = params[0], params[1]
-    if not msgid.isdigit() or len(msgid) > 19:
-        out.append(fit(f":{c.server} FAIL REDACT UNKNOWN_MSGID {target} {msgid} :no message has that id"))
-        return
-    out.append(Edit(target, int(msgid), None, params[2] if len(params) > 2 else None, tag="redact"))
+    line = int(msgid) if msgid.isdigit() and len(msgid) <= 19 else 0  # 0: no line has it (the room is checked first)
+    out.append(Edit(target, line, None, params[2] if len(params) > 2 else None, tag="redact", shown=msgid))
 
 
 def conversation_page(c: IrcCodec, hb: ev.DmHistoryBatch) -> bytes | None:
