@@ -88,6 +88,14 @@ class RawClient:
         self.send(type="join", username=name, **extra)
         return self.expect("welcome")
 
+    def history(self, room: str, limit: int = 20) -> list[dict[str, Any]]:
+        """A page of the room's history (protocol v2): its chat frames, oldest first."""
+        self.send(type="history", room=room, limit=limit)
+        frames = []
+        while (frame := self.recv())["type"] != "history_end":
+            frames.append(frame)
+        return frames
+
     def join_room(self, room: str) -> dict[str, Any]:
         """Into one more room (protocol v2); its room_joined."""
         self.send(type="join_room", room=room)

@@ -10,14 +10,6 @@ from tests.browsing import expect, open_page, pytestmark  # noqa: F401 - the mar
 from tests.clients import Irc, RawClient, Terminal, port_args
 
 
-def _history(client: RawClient, room: str) -> list[dict]:
-    client.send(type="history", room=room, limit=20)
-    found = []
-    while (frame := client.recv())["type"] != "history_end":
-        found.append(frame)
-    return found
-
-
 def _search(client: RawClient, query: str) -> list[str]:
     client.send(type="search", query=query)
     return [r["message"] for r in client.expect("search_results")["results"]]
@@ -57,7 +49,7 @@ def test_edit_and_delete_over_json_and_after_a_restart(start_server, tmp_path: P
     reader = RawClient(again.address)
     reader.join("reader", version=2)
     reader.join_room("#dev")
-    kept = _history(reader, "#dev")
+    kept = reader.history("#dev")
     assert [(f["message"], f.get("edited", 0) > 0, f.get("deleted", False)) for f in kept] == [
         ("the build is red", True, False), ("", False, True), ("oops", False, False)]
     assert _search(reader, "password") == []

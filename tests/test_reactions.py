@@ -10,14 +10,6 @@ from tests.browsing import expect, open_page, pytestmark  # noqa: F401 - the mar
 from tests.clients import Irc, RawClient, port_args
 
 
-def _history(client: RawClient, room: str) -> dict[str, dict]:
-    client.send(type="history", room=room, limit=20)
-    kept = {}
-    while (frame := client.recv())["type"] != "history_end":
-        kept[frame["message"]] = frame.get("reactions")
-    return kept
-
-
 def test_reactions_cross_protocols_and_are_kept(start_server, tmp_path: Path) -> None:
     db = str(tmp_path / "react.db")
     server = start_server("--db", db)
@@ -61,7 +53,8 @@ def test_reactions_cross_protocols_and_are_kept(start_server, tmp_path: Path) ->
     reader = RawClient(again.address)
     reader.join("reader", version=2)
     reader.join_room("#dev")
-    assert _history(reader, "#dev")["release at five"] == {"👍": ["carol"], "🎉": ["carol"]}
+    kept = {f["message"]: f.get("reactions") for f in reader.history("#dev")}
+    assert kept["release at five"] == {"👍": ["carol"], "🎉": ["carol"]}
     reader.close()
 
 

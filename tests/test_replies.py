@@ -43,10 +43,7 @@ def test_replies_cross_protocols_and_outlast_a_restart(start_server, tmp_path: P
     reader = RawClient(again.address)
     reader.join("reader", version=2)
     reader.join_room("#dev")
-    kept = {}
-    reader.send(type="history", room="#dev", limit=10)
-    while (frame := reader.recv())["type"] != "history_end":
-        kept[frame["message"]] = frame.get("reply_to")
+    kept = {f["message"]: f.get("reply_to") for f in reader.history("#dev", 10)}
     assert kept == {"ship it today?": None, "yes, after lunch": asked["timestamp"], "+1": asked["timestamp"]}
     reader.close()
 

@@ -111,18 +111,23 @@ def targets(c: IrcCodec, params: list[str], out: list[Any]) -> None:
 
 
 # -- the answers: one batch each ----------------------------------------------------------------
+def opened(c: IrcCodec, kind: str, wanted: bool = True) -> tuple[str | None, bytes, bytes]:
+    """A batch of ``kind`` (its id, the BATCH + and - lines) for a client with the batch
+    capability (and when ``wanted``); none, and empty lines, otherwise."""
+    if "batch" not in c.caps or not wanted:
+        return None, b"", b""
+    c.batches += 1
+    batch = str(c.batches)
+    return batch, f":{c.server} BATCH +{batch} {kind}\r\n".encode(), f":{c.server} BATCH -{batch}\r\n".encode()
+
+
+
 def room_page(c: IrcCodec, hb: ev.HistoryBatch) -> bytes | None:
     asked = hb.tag is not None and hb.tag.startswith("chathistory")
     if not asked and "draft/chathistory" in c.caps:
         return None  # such a client asks for what it wants (as Ergo does)
     wire = c.wire
-    batch = None
-    head = tail = b""
-    if "batch" in c.caps and (asked or wire.server_time):
-        c.batches += 1
-        batch = str(c.batches)
-        head = f":{c.server} BATCH +{batch} chathistory {hb.room}\r\n".encode()
-        tail = f":{c.server} BATCH -{batch}\r\n".encode()
+    batch, head, tail = opened(c, f"chathistory {hb.room}", asked or wire.server_time)
     body = b"".join(wire.message(m.username, m.room, m.text, m.timestamp, m.action, m.notice, True, batch)
                     for m in hb.messages if not m.deleted)  # a redacted line is left out, as the spec allows
     return head + body + tail
@@ -161,14 +166,8 @@ def conversation_page(c: IrcCodec, hb: ev.DmHistoryBatch) -> bytes | None:
     if hb.tag is None or not hb.tag.startswith("chathistory"):
         return None  # JSON's conversation pages: IRC asks for its own
     wire = c.wire
-    batch = None
-    head = tail = b""
-    if "batch" in c.caps:
-        c.batches += 1
-        batch = str(c.batches)
-        asked = hb.tag.split(" ")[2] if hb.tag.count(" ") >= 2 else hb.peer
-        head = f":{c.server} BATCH +{batch} chathistory {asked}\r\n".encode()
-        tail = f":{c.server} BATCH -{batch}\r\n".encode()
+    asked = hb.tag.split(" ")[2] if hb.tag.count(" ") >= 2 else hb.peer
+    batch, head, tail = opened(c, f"chathistory {asked}")
     body = b"".join(wire.message(d.sender, d.to, d.text, d.timestamp, d.action, d.notice, True, batch)
                     for d in hb.dms)
     return head + body + tail
@@ -179,13 +178,7 @@ def search_page(c: IrcCodec, sr: ev.SearchResults) -> bytes:
     if sr.failed is not None:
         return fit(f":{c.server} FAIL SEARCH INVALID_PARAMS :{sr.failed}")
     wire = c.wire
-    batch = None
-    head = tail = b""
-    if "batch" in c.caps:
-        c.batches += 1
-        batch = str(c.batches)
-        head = f":{c.server} BATCH +{batch} soju.im/search\r\n".encode()
-        tail = f":{c.server} BATCH -{batch}\r\n".encode()
+    batch, head, tail = opened(c, "soju.im/search")
     lines = []
     me = (c.nick or "").casefold()
     for hit in reversed(sr.hits):
