@@ -184,10 +184,15 @@ class AccountManager:
         the new login replaces the old session ``old``, as IRC's GHOST does."""
         if old is None or old == session.conn_id:
             return []
-        previous = self.state.sessions.pop(old)
-        effects = self._forget(previous, now, "logged in elsewhere")
-        effects.append(Fail(old, ProtocolError(
-            ErrorCode.LOGGED_IN_ELSEWHERE, f"{name} logged in from another connection")))
+        return self.let_go(self.state.sessions[old], now, "logged in elsewhere", ProtocolError(
+            ErrorCode.LOGGED_IN_ELSEWHERE, f"{name} logged in from another connection"))
+
+    def let_go(self, session: Session, now: float, reason: str, error: ProtocolError) -> list[Effect]:
+        """A named session ended from outside its connection (another login, the operator): it
+        gives up its name and rooms, and its connection is told why."""
+        del self.state.sessions[session.conn_id]
+        effects = self._forget(session, now, reason)
+        effects.append(Fail(session.conn_id, error))
         return effects
 
     def displace(self, key: str, now: float) -> list[Effect]:
@@ -200,12 +205,8 @@ class AccountManager:
         session = state.sessions.get(conn_id) if conn_id is not None else None
         if session is None or session.name is None:
             return []
-        name = session.name
-        del state.sessions[session.conn_id]
-        effects = self._forget(session, now, "logged in elsewhere")
-        effects.append(Fail(session.conn_id, ProtocolError(
-            ErrorCode.LOGGED_IN_ELSEWHERE, f"{name} logged in on another server")))
-        return effects
+        return self.let_go(session, now, "logged in elsewhere", ProtocolError(
+            ErrorCode.LOGGED_IN_ELSEWHERE, f"{session.name} logged in on another server"))
 
     # -- registering -------------------------------------------------------------------------------
     def register(self, session: Session, cmd: Register, now: float) -> list[Effect]:

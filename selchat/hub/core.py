@@ -112,7 +112,7 @@ class Hub:
         self.hooks = HookManager(state, self.sharing)
         self.search = SearchManager(state, shared)
         self.lines = LineManager(state)
-        self.upkeep = UpkeepManager(state, self._forget, self.names.rename)  # the operator's, from the command line
+        self.upkeep = UpkeepManager(state, self.accounts.let_go, self.names.rename)  # the operator's, from the CLI
         self.heard = Heard(state, self.mirror, self.rooms.let_in, self.accounts.displace,
                            self.roles.kicked_here) if self.mirror else None
         rooms, names, accounts, messages, queries = self.rooms, self.names, self.accounts, self.messages, self.queries

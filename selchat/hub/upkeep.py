@@ -8,19 +8,19 @@ from collections.abc import Callable
 from selchat import outbound as ev
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.hooks import Outgoing
-from selchat.hub.effects import Effect, Fail, Send
+from selchat.hub.effects import Effect, Send
 from selchat.hub.state import Session, State
 
-Forget = Callable[[Session, float, str | None], list[Effect]]
+LetGo = Callable[[Session, float, str, ProtocolError], list[Effect]]
 Rename = Callable[[Session, str, float], list[Effect]]
 
 ROOM_DELETED = "the room was deleted by the server's operator"
 
 
 class UpkeepManager:
-    def __init__(self, state: State, forget: Forget, rename: Rename) -> None:
+    def __init__(self, state: State, let_go: LetGo, rename: Rename) -> None:
         self.state = state
-        self.forget = forget
+        self.let_go = let_go  # accounts.let_go: the session ends, told why
         self.rename = rename
 
     def account_deleted(self, key: str, now: float) -> list[Effect]:
@@ -30,13 +30,11 @@ class UpkeepManager:
         state.waiting_dms.pop(key, None)
         self._rooms_roles(key, None)
         conn_id = state.account_sessions.get(key)
-        session = state.sessions.pop(conn_id) if conn_id is not None else None
+        session = state.sessions.get(conn_id) if conn_id is not None else None
         if session is None or session.name is None:
             return []
-        effects = self.forget(session, now, "account deleted")
-        effects.append(Fail(session.conn_id, ProtocolError(
-            ErrorCode.KICKED, f"the account {name} was deleted by the server's operator")))
-        return effects
+        return self.let_go(session, now, "account deleted", ProtocolError(
+            ErrorCode.KICKED, f"the account {name} was deleted by the server's operator"))
 
     def account_renamed(self, key: str, new_name: str, now: float) -> list[Effect]:
         """Its owner, if online under the account's name, is renamed with it (as a /nick)."""
@@ -61,11 +59,8 @@ class UpkeepManager:
             return []  # online under a nick of their own: it stays
         holder = state.names.get(new)
         if holder is not None and holder != session.conn_id:  # a guest has the name: the owner goes first
-            state.sessions.pop(session.conn_id)
-            effects = self.forget(session, now, "account renamed")
-            effects.append(Fail(session.conn_id, ProtocolError(
-                ErrorCode.KICKED, f"your account is now {new_name}: log in to it again")))
-            return effects
+            return self.let_go(session, now, "account renamed", ProtocolError(
+                ErrorCode.KICKED, f"your account is now {new_name}: log in to it again"))
         return self.rename(session, new_name, now)
 
     def room_deleted(self, key: str, now: float) -> list[Effect]:
