@@ -115,10 +115,6 @@ def listed(db: sqlite3.Connection) -> list[Hook]:
     return [Hook(k, n, r, bool(u), bool(g), c, s) for k, n, r, u, g, c, s in rows]
 
 
-def names(db: sqlite3.Connection) -> list[str]:
-    return [row[0] for row in db.execute("SELECT key FROM hooks")]
-
-
 def add(db: sqlite3.Connection, name: str, room: str, username_allowed: bool, send_to: str | None = None,
         words: tuple[str, ...] = ()) -> str:
     """A new hook, told to a running server (its name is no guest's from now on); its secret."""
@@ -128,7 +124,4 @@ def add(db: sqlite3.Connection, name: str, room: str, username_allowed: bool, se
     request(db, "add_hook", name.casefold(), detail)
     return secret
 
-
-def delete(db: sqlite3.Connection, key: str) -> None:
-    request(db, "delete_hook", key)
 

@@ -87,6 +87,7 @@ def delete_room(db: sqlite3.Connection, key: str, detail: str = "") -> None:
     db.execute("DELETE FROM messages WHERE room = ?", (key,))
     db.execute("DELETE FROM rooms WHERE key = ?", (key,))
     db.execute("DELETE FROM room_rules WHERE key = ?", (key,))
+    db.execute("DELETE FROM reactions WHERE room = ?", (key,))
     db.execute("UPDATE hooks SET gone = 1 WHERE lower(room) = ?", (key,))
 
 

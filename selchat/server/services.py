@@ -162,16 +162,17 @@ class LocalServices:
             hits, more = found  # type: ignore[misc]
             self.complete(r.conn_id, SearchFound(tuple(hits), more, r.text, r.tag))
 
-        work = lambda: self.searcher(r.query, r.rooms, r.me, r.limit, r.before)  # noqa: E731
-        if self.worker is None or self.store.memory:
-            self.store.commit()
-            try:
-                done(work())
-            except Exception as exc:  # a failed search is said, not raised into the loop
-                done(exc)
-            return
+        def work() -> object:
+            return self.searcher(r.query, r.rooms, r.me, r.limit, r.before)
+
         self.store.commit()  # what this turn wrote is findable
-        self.worker.submit(work, done, Worker.LATER)
+        if self.worker is not None and not self.store.memory:
+            self.worker.submit(work, done, Worker.LATER)
+            return
+        try:
+            done(work())
+        except Exception as exc:  # a failed search is said, not raised into the loop
+            done(exc)
 
     def _busy(self, conn_id: int) -> bool:
         if self.worker is not None and self.worker.queued < MAX_QUEUED_HASHES:
