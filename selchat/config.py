@@ -106,6 +106,11 @@ class ServerConfig:
     search: bool = True  # keep the full-text index (search.py) and answer searches
     # Refuse guests: every user logs in to an account.
     require_account: bool = False
+    # Connections one account may hold at once, sharing its name and rooms (a laptop, a phone, a
+    # terminal and spares; ergo's multiclient sets no cap, which leaves one password holding any
+    # number of connections). Without multiclient a new login replaces the old, as before.
+    multiclient: bool = True
+    devices: int = 8
     # The shortest account password accepted at registration (NIST SP 800-63B asks for 8).
     password_min: int = PASSWORD_MIN
     # The name IRC clients see the server by (numerics come from it; PONG and 004 carry it).

@@ -74,6 +74,7 @@ class Message:
     reactions: dict[str, list[str]] | None = None  # reaction -> who reacted so (kept, and replayed)
     edited: float = 0.0  # when it was last edited (0: never)
     deleted: bool = False  # deleted by its sender or an operator: its text is gone
+    own: bool = False  # the recipient's own line, sent from another of its devices (hub/devices.py)
 
 
 @dataclass(slots=True)
@@ -100,6 +101,7 @@ class DirectMessage:
     account: str | None = None  # the sender's account (IRC's account-tag)
     bot: bool = False  # from a bot (IRC's bot tag)
     joins: tuple[int, ...] = ()  # Message's
+    own: bool = False  # Message's
 
 
 @dataclass(slots=True)

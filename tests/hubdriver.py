@@ -66,7 +66,7 @@ class Driver:
 
     def broadcast(self, effect: Broadcast) -> None:
         for target in effect.audience:
-            if target != effect.exclude:
+            if not effect.skips(target):
                 self.deliver(target, effect.event)
 
     def send(self, effect: Send) -> None:

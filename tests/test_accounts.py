@@ -85,7 +85,8 @@ def test_wrong_logins_slow_the_account(server: ServerProcess, clients: list[RawC
     assert "try again in 1 s" in client.error("too_many_logins")["message"]
 
 
-def test_login_elsewhere_replaces_the_session(server: ServerProcess, clients: list[RawClient]) -> None:
+def test_login_elsewhere_replaces_the_session(start_server: Start, clients: list[RawClient]) -> None:
+    server = start_server("--multiclient", "off")  # one device an account, as before issue 24
     first = register(server, "alice", clients)
     watcher = guest(server, "watcher", clients)
     login(server, "alice", clients)

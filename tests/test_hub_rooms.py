@@ -320,7 +320,8 @@ def test_login_success_failure_and_throttle(d: Driver) -> None:
     assert d.asked[-1] == LoadOfflineDms(2, "alice")
 
 
-def test_login_elsewhere_replaces_the_old_session(d: Driver) -> None:
+def test_login_elsewhere_replaces_the_old_session() -> None:
+    d = Driver(multiclient=False)
     register(d, 1, "alice")
     d.join(2, "bob", version=2)
     d.take(2)

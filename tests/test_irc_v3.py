@@ -167,13 +167,29 @@ def test_sasl_logs_irc_users_in_to_selchat_accounts(server: ServerProcess, irc_c
     good.send("WHOIS saslu")
     assert good.expect(" 330 ").endswith(" 330 saslu saslu saslu :is logged in as")
 
+    # a second device of the account takes the name it has now, whatever nick it asked for
+    second = sasl_client(server, "other", "saslu", "sesame123")
+    irc_clients.append(second)
+    second.expect(" 903 ")
+    second.send("CAP END")
+    second.expect(" 001 saslu ")
+    for device in (second, good):
+        device.send("QUIT")
+        device.expect("ERROR ")
+    watcher = Irc(server, "watcher")
+    irc_clients.append(watcher)
+    watcher.expect(" 001 watcher ")
+    for _ in range(100):  # until the server has seen both go (the person is gone with the last)
+        watcher.send("WHOIS saslu")
+        if " 401 " in watcher.expect(" saslu :"):
+            break
+
     # the same account under another nick, as IRC allows; the account's name stays reserved
     other = sasl_client(server, "nick2", "SASLU", "sesame123")
     irc_clients.append(other)
     other.expect(" 903 ")
     other.send("CAP END")
     other.expect(" 001 nick2 ")
-    good.expect("ERROR :Closing link")  # one session per account: the newer login wins
     other.send("WHOIS nick2")
     assert other.expect(" 330 ").endswith(" 330 nick2 nick2 saslu :is logged in as")
 

@@ -83,6 +83,12 @@ from selchat.config import DEFAULT_HOST, DEFAULT_PORT, RESERVED_NAMES, ServerCon
 @click.option("--new-rooms-per-user", default=10, show_default=True, envvar="SELCHAT_NEW_ROOMS_PER_USER",
               type=click.IntRange(min=0),
               help="New rooms one account (a guest: one address) may make in ten minutes (0: no limit).")
+@click.option("--multiclient", default="on", show_default=True, envvar="SELCHAT_MULTICLIENT",
+              type=click.Choice(["on", "off"]),
+              help="Let an account be connected from several devices at once, as one person (off: a new"
+              " login ends the old one).")
+@click.option("--devices", default=8, show_default=True, envvar="SELCHAT_DEVICES", type=click.IntRange(min=1),
+              help="Connections one account may have at once with --multiclient on.")
 @click.option("--require-account", is_flag=True, envvar="SELCHAT_REQUIRE_ACCOUNT",
               help="Refuse guests: everyone logs in to an account (see `selchat account add`).")
 @click.option("--password-min", default=8, show_default=True, envvar="SELCHAT_PASSWORD_MIN",

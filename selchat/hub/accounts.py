@@ -10,6 +10,7 @@ from selchat import outbound as ev
 from selchat.config import NAME_MAX, PASSWORD_MAX
 from selchat.errors import LOG_IN_TO_IT, ErrorCode, ProtocolError
 from selchat.events import Authenticate, Join, Oper, Register
+from selchat.hub.devices import DeviceManager
 from selchat.hub.effects import Ask, Effect, Fail, Send, Store
 from selchat.hub.names import NameManager
 from selchat.hub.state import Session, State, check_name, valid_name
@@ -31,9 +32,10 @@ def is_text(password: str) -> bool:
     return True
 
 class AccountManager:
-    def __init__(self, state: State, names: NameManager, forget: Forget) -> None:
+    def __init__(self, state: State, names: NameManager, devices: DeviceManager, forget: Forget) -> None:
         self.state = state
         self.names = names
+        self.devices = devices
         self._forget = forget
         self.logins = LoginThrottle()  # wrong logins per account and address (throttle.py)
         self.registrations = RegistrationThrottle()
@@ -75,7 +77,8 @@ class AccountManager:
         if state.bans.name(account, now):
             raise ProtocolError(ErrorCode.BANNED, f"{state.accounts[account]} is banned from this server")
         key = check_name(cmd.username)
-        if key == account:
+        if key == account or self.devices.first_device(session, account) is not None:
+            # the account's own name, or another device of it, which takes the name it has now
             return self.names.claim(session, account, False, lambda: self._admit_account(session, account, cmd, now))
         # another nick, as IRC allows: one that is nobody else's
         state.check_unreserved(key, cmd.username)
@@ -93,6 +96,10 @@ class AccountManager:
         """Admit ``session`` as the account ``key``, whose password it has proven, under the
         account's name or ``nick``."""
         state = self.state
+        first = self.devices.first_device(session, key)
+        if first is not None:
+            effects = self.devices.attach(session, first, cmd.user, self._replaced_device, now)
+            return [*effects, *self.names.admit_device(session, cmd, now)]
         name = nick or state.accounts[key]
         old = state.account_sessions.get(key)
         if old is None:
@@ -186,6 +193,12 @@ class AccountManager:
             return []
         return self.let_go(self.state.sessions[old], now, "logged in elsewhere", ProtocolError(
             ErrorCode.LOGGED_IN_ELSEWHERE, f"{name} logged in from another connection"))
+
+    def _replaced_device(self, session: Session, now: float) -> list[Effect]:
+        """The oldest device of one who has as many as --devices allows gives way to a new one."""
+        return self.let_go(session, now, "logged in elsewhere", ProtocolError(
+            ErrorCode.LOGGED_IN_ELSEWHERE, f"{session.name} connected from a newer device; this"
+            f" one is its oldest beyond the {self.state.config.devices} an account may have"))
 
     def let_go(self, session: Session, now: float, reason: str, error: ProtocolError) -> list[Effect]:
         """A named session ended from outside its connection (another login, the operator): it

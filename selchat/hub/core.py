@@ -58,6 +58,7 @@ from selchat.events import (
     Whowas,
 )
 from selchat.hub.accounts import AccountManager
+from selchat.hub.devices import DeviceManager
 from selchat.hub.effects import Effect, Send
 from selchat.hub.hooks import HookManager
 from selchat.hub.lines import LineManager
@@ -105,7 +106,8 @@ class Hub:
         self.rooms = RoomManager(state, self.sharing)
         self.monitors = MonitorManager(state)
         self.names = NameManager(state, self.sharing, self.rooms, self.monitors)
-        self.accounts = AccountManager(state, self.names, self._forget)
+        self.devices = DeviceManager(state, shared)
+        self.accounts = AccountManager(state, self.names, self.devices, self._forget)
         self.roles = RoleManager(state, self.sharing)
         self.messages = MessageManager(state, self.sharing, self.roles)
         self.queries = QueryManager(state, self.sharing)
@@ -195,6 +197,8 @@ class Hub:
         """A named session gives up its name, its account and its rooms."""
         state = self.state
         assert session.name is not None
+        if self.devices.detach(session):  # still here on another device: nobody hears of it
+            return []
         del state.names[session.name.casefold()]
         remember_gone(state, session, now)
         if session.account is not None and state.account_sessions.get(session.account) == session.conn_id:

@@ -26,16 +26,21 @@ class Send:
 @dataclass(slots=True)
 class Broadcast:
     """Deliver ``event`` to the first ``count`` ids of ``targets`` (a room's roster, which may
-    grow after this effect is made), except ``exclude``."""
+    grow after this effect is made), except ``exclude`` (one connection, the sender; or several,
+    the sender's devices: hub/devices.py)."""
 
     targets: Sequence[int]
     count: int
     event: ev.Event
-    exclude: int | None = None
+    exclude: int | tuple[int, ...] | None = None
 
     @property
     def audience(self) -> Sequence[int]:
         return self.targets[: self.count]
+
+    def skips(self, conn_id: int) -> bool:
+        exclude = self.exclude
+        return conn_id == exclude if type(exclude) is int else exclude is not None and conn_id in exclude  # type: ignore[operator]
 
 
 @dataclass(slots=True)

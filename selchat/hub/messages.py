@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from selchat import outbound as ev
 from selchat.config import DMS_WAITING_MAX, DMS_WAITING_PER_SENDER, HISTORY_PAGE_MAX, NAME_MAX
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import Chat, Dm, DmHistory, History, HistoryTargets, StatusChat, TagMsg, reaction_of, replied_to
 from selchat.hub.budget import answer_budget, messages_fitting
-from selchat.hub.effects import Ask, Effect, Send, Store, Then
+from selchat.hub.devices import elsewhere, everywhere
+from selchat.hub.effects import Ask, Broadcast, Effect, Send, Store, Then
 from selchat.hub.hooks import calls
 from selchat.hub.roles import RoleManager
 from selchat.hub.sharing import Sharing
@@ -79,9 +80,19 @@ class MessageManager:
         if cmd.tags and (reply := replied_to(cmd.tags)):
             row = (*row, reply)  # a reply's row says what it answers (store.py)
         effects = [broadcast, *self.sharing.kept(room, row)]
+        if session.devices and len(session.devices) > 1:  # on several devices: the others show it as theirs
+            effects.insert(1, self._mine_elsewhere(session, message, broadcast, cmd.echo))
         if state.outgoing and room.key in state.outgoing:  # a webhook listens here: does this line call it?
             effects.extend(calls(state.outgoing[room.key], message))
         return effects
+
+    @staticmethod
+    def _mine_elsewhere(session: Session, message: ev.Message, broadcast: Broadcast, echo: bool) -> Send:
+        """A sender on several devices: the room's copy passes them by, and they get theirs marked
+        as their own (one send a device, as for anyone else)."""
+        others = elsewhere(session)
+        broadcast.exclude = others if echo else (session.conn_id, *others)
+        return Send(others, replace(message, own=True))
 
     def dm(self, session: Session, cmd: Dm, now: float) -> list[Effect]:
         state = self.state
@@ -109,9 +120,12 @@ class MessageManager:
                               notice=cmd.notice, away=recipient.away, tags=cmd.tags,
                               account=state.account_name(session), bot=session.bot, joins=cmd.joins)
         # one Send each: a codec may answer its own sender differently (IRC: only with echo-message)
-        effects: list[Effect] = [Send((target,), dm)]
+        effects: list[Effect] = [Send(everywhere(recipient), dm)]  # on each of the recipient's devices
         if target != session.conn_id:
             effects.append(Send((session.conn_id,), dm))
+            others = elsewhere(session)
+            if others and recipient.devices is not session.devices:  # and on the sender's others, as theirs
+                effects.append(Send(others, replace(dm, own=True)))
         # kept as a conversation: between accounts for good, a guest's while it is online (state.dm_key)
         effects.append(Store(SaveDm(state.dm_key(session), state.dm_key(recipient), dm, delivered=True)))
         return effects
@@ -155,11 +169,11 @@ class MessageManager:
             raise ProtocolError(ErrorCode.NO_SUCH_USER, f"no user named {cmd.target[:NAME_MAX]!r} is online")
         if not typing:
             state.spend_token(session, now)
-        name = state.sessions[target].name
-        assert name is not None
-        event = ev.TagMessage(session.name, name, cmd.tags, state.stamp(now))
+        recipient = state.sessions[target]
+        assert recipient.name is not None
+        event = ev.TagMessage(session.name, recipient.name, cmd.tags, state.stamp(now))
         # with echo-message the sender hears it too, even one sent to itself (the delivery, then the echo)
-        return [Send((target,), event), *([Send((session.conn_id,), event)] if cmd.echo else [])]
+        return [Send(everywhere(recipient), event), *([Send((session.conn_id,), event)] if cmd.echo else [])]
 
     @staticmethod
     def _reacted(room: Room, name: str, tags: str) -> list[Effect]:

@@ -8,6 +8,7 @@ from selchat import outbound as ev
 from selchat.config import AWAY_MAX, LOBBY_ROOM
 from selchat.errors import LOG_IN_TO_IT, ErrorCode, ProtocolError
 from selchat.events import Away, Join, Nick, SetBot, Setname
+from selchat.hub.devices import everywhere, siblings
 from selchat.hub.effects import Effect, Fail, Send
 from selchat.hub.monitors import MonitorManager
 from selchat.hub.rooms import RoomManager
@@ -101,6 +102,28 @@ class NameManager:
                                           conn_id))
         return effects
 
+    def admit_device(self, session: Session, cmd: Join, now: float) -> list[Effect]:
+        """Another device of someone here (hub/devices.py has made it one): its welcome under the
+        person's name, then each of the person's rooms as if it had just joined them."""
+        state, config = self.state, self.state.config
+        name = session.name
+        assert name is not None
+        lobby = state.lobby if cmd.lobby and LOBBY_KEY in session.rooms else None
+        devices = len(session.devices or ())
+        welcome = ev.Welcome(
+            name, lobby.name if lobby else "", tuple(lobby.names()) if lobby else (),
+            f"Welcome back, {name}: you are connected from {devices} devices now.", config.max_message,
+            config.rate_limit, config.burst, lobby.topic if lobby else "", state.accounts.get(session.account or ""),
+            config.max_rooms, config.motd, password_min=config.password_min)
+        effects: list[Effect] = [Send((session.conn_id,), welcome)]
+        for room in session.rooms.values():
+            if room is lobby:
+                if cmd.replay:
+                    effects.extend(self.rooms.replay_or_wait(session, room))
+            else:
+                effects.extend(self.rooms.replay_or_wait(session, room, joining=True))
+        return effects
+
     def nick(self, session: Session, cmd: Nick, now: float) -> list[Effect]:
         state = self.state
         new = cmd.username
@@ -114,7 +137,7 @@ class NameManager:
         if key != session.account:
             state.check_unreserved(key, new)
         holder = state.names.get(key)
-        if holder is not None and holder != session.conn_id:
+        if holder is not None and holder not in everywhere(session):
             raise ProtocolError(ErrorCode.USERNAME_TAKEN, f"{new} is taken; choose another name")
         if (key in state.accounts or key in state.registering) and key != session.account:
             raise ProtocolError(ErrorCode.NAME_REGISTERED, f"{new} is a registered account")
@@ -129,15 +152,17 @@ class NameManager:
         assert old is not None
         key = new.casefold()
         holder = state.names.get(key)
-        if holder is not None and holder != session.conn_id:  # taken here while Redis was asked
+        devices = everywhere(session)
+        if holder is not None and holder not in devices:  # taken here while Redis was asked
             taken = ProtocolError(ErrorCode.USERNAME_TAKEN, f"{new} is taken; choose another name")
             return [Fail(session.conn_id, taken)]
-        del state.names[old.casefold()]
-        state.names[key] = session.conn_id
+        state.names[key] = state.names.pop(old.casefold())  # the person's first device holds the name
         remember_gone(state, session, now)
-        session.name = new
+        for conn_id in devices:
+            state.sessions[conn_id].name = new
+            for room in session.rooms.values():
+                room.members[conn_id] = new  # same members: the cached tuple stays valid
         for room in session.rooms.values():
-            room.members[session.conn_id] = new  # same members: the cached tuple stays valid
             room.renamed(old, new)
         lobby = LOBBY_ROOM if LOBBY_KEY in session.rooms else None
         renamed = ev.NickChanged(old, new, now, lobby)
@@ -154,7 +179,8 @@ class NameManager:
         if not realname or len(realname) > AWAY_MAX:  # as USER's is cut at joining
             raise ProtocolError(ErrorCode.BAD_REALNAME, f"a real name is 1 to {AWAY_MAX} characters")
         self.state.spend_token(session, now)
-        session.realname = realname
+        for device in (session, *siblings(self.state, session)):
+            device.realname = realname
         assert session.name is not None
         sharers = self.state.sharers(session)
         event = ev.RealnameChanged(session.name, realname)
@@ -165,7 +191,8 @@ class NameManager:
         if message is not None and len(message) > AWAY_MAX:
             raise ProtocolError(ErrorCode.MESSAGE_TOO_LONG, f"away message is longer than {AWAY_MAX} characters")
         self.state.spend_token(session, now)
-        session.away = message or None
+        for device in (session, *siblings(self.state, session)):  # the person is away, on every device
+            device.away = message or None
         assert session.name is not None
         event = ev.AwayChanged(session.name, session.away)
         others = self.state.sharers(session)[1:]  # the first is the session itself

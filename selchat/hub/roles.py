@@ -13,6 +13,7 @@ from selchat import outbound as ev
 from selchat.config import AWAY_MAX
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import Invite, Kick, RegisterRoom, SetMode
+from selchat.hub.devices import everywhere
 from selchat.hub.effects import Effect, Fail, Send, Store
 from selchat.hub.masks import LISTS
 from selchat.hub.sharing import Sharing
@@ -144,11 +145,15 @@ class RoleManager:
                     now: float) -> list[Effect]:
         """A member of this process put out: everyone here hears it, the one put out too (its
         codec leaves the room on hearing it), and the other processes through its departure."""
-        effects: list[Effect] = [room.broadcast(ev.Kicked(room.name, name, by, reason, now)),
-                                 Send((target,), ev.RoomLeft(room.name, reason, kicked_by=by))]
-        room.remove(target)
         out = self.state.sessions[target]
-        del out.rooms[room.key]
+        devices = everywhere(out)  # the person, on every device
+        effects: list[Effect] = [room.broadcast(ev.Kicked(room.name, name, by, reason, now)),
+                                 Send(devices, ev.RoomLeft(room.name, reason, kicked_by=by))]
+        for conn_id in devices:
+            room.remove(conn_id)
+            device = self.state.sessions.get(conn_id)
+            if device is not None:
+                device.rooms.pop(room.key, None)
         effects.extend(self.sharing.left(room, ev.UserLeft(name, room.name, now, reason, parted=True, kicked_by=by)))
         self.state.maybe_drop(room)
         return effects

@@ -12,6 +12,7 @@ from selchat.config import AWAY_MAX, TOPIC_MAX
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import JoinRoom, LeaveRoom, Rooms, Topic, Users
 from selchat.hub.budget import answer_budget, fitting, members_part, messages_fitting, room_bytes
+from selchat.hub.devices import everywhere, siblings
 from selchat.hub.effects import Broadcast, Effect, Fail, Send, Then
 from selchat.hub.queries import who_extra
 from selchat.hub.roles import SERVICE, RoleManager
@@ -69,6 +70,10 @@ class RoomManager:
                                                         session.realname), session.conn_id))
             if session.away is not None:  # away-notify: one who comes in away is said to be away
                 effects.append(room.broadcast(ev.AwayChanged(session.name, session.away), session.conn_id))
+        for device in siblings(self.state, session):  # after the broadcasts, which others hear alone
+            room.add(device.conn_id, session.name, again=True)
+            device.rooms[key] = room
+            effects.extend(self.replay_or_wait(device, room, joining=True))
         if granted is not None:  # a registered room's role for this account, given as it comes in
             effects.append(room.broadcast(ev.ModeChanged(room.name, SERVICE, ((True, granted, session.name),), now)))
         return effects
@@ -87,10 +92,11 @@ class RoomManager:
         room = self.state.my_room(session, cmd.room)
         assert session.name is not None
         quiet = room.quiet(self.state.config.quiet_above)
-        room.remove(session.conn_id)
-        del session.rooms[room.key]
+        for device in (*siblings(self.state, session), session):  # every device leaves it
+            room.remove(device.conn_id)
+            device.rooms.pop(room.key, None)
         reason = one_line(cmd.message or "")[:AWAY_MAX] or None
-        effects: list[Effect] = [Send((session.conn_id,), ev.RoomLeft(room.name, reason))]
+        effects: list[Effect] = [Send(everywhere(session), ev.RoomLeft(room.name, reason))]
         left = ev.UserLeft(session.name, room.name, now, reason, parted=True)
         effects.extend(self.sharing.left(room, left))
         if not quiet:
@@ -221,9 +227,9 @@ class RoomManager:
         listing = ev.UserList(room.name, part, tuple((n, away[n]) for n in part if n in away), cmd.tag,  # type: ignore[misc]
                               room.topic, tuple(info.get(n, (n, n)) for n in part) if info is not None else (),
                               more, cmd.after is None, room.roles(), room.secret,
-                              tuple(n for cid, n in room.members.items() if sessions[cid].oper),
+                              tuple({n: 0 for cid, n in room.members.items() if sessions[cid].oper}),
                               self._extra(room, part, session, now) if cmd.detail else (),
-                              tuple(n for cid, n in room.members.items() if sessions[cid].bot))
+                              tuple({n: 0 for cid, n in room.members.items() if sessions[cid].bot}))
         effects: list[Effect] = [Send((session.conn_id,), listing)]
         if more and cmd.stream:
             effects.append(Then(session.conn_id, replace(cmd, after=part[-1])))

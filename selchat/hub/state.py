@@ -38,7 +38,7 @@ class Room:
     __slots__ = ("key", "name", "members", "remote", "_roster", "topic", "topic_by", "topic_at", "recent", "total",
                  "stored", "synced", "awaiting", "ops", "voiced", "moderated", "topic_locked", "secret", "invite_only",
                  "join_key", "limit", "invited", "no_outside", "masks", "created", "checks_speech", "founder",
-                 "account_roles", "provisional")
+                 "account_roles", "provisional", "doubles")
 
     def __init__(self, key: str, name: str, replay: int) -> None:
         self.key = key
@@ -75,6 +75,8 @@ class Room:
         # with --redis: the name key of one made operator before this process knew who else is in
         # the room; taken back if others were (mirror.Heard.settle)
         self.provisional: str | None = None
+        # members here on more devices than one (hub/devices.py): name key -> how many more
+        self.doubles: dict[str, int] | None = None
 
     @property
     def roster(self) -> list[int]:
@@ -89,24 +91,39 @@ class Room:
         roster = self.roster
         return Broadcast(roster, len(roster), event, exclude)
 
-    def add(self, conn_id: int, name: str) -> None:
+    def add(self, conn_id: int, name: str, again: bool = False) -> None:
+        """A member, or (``again``) another device of a member already here: one person, who
+        hears everything on each device."""
         if conn_id in self.members:
             self.members[conn_id] = name
             return
         self.members[conn_id] = name
         if self._roster is not None:
             self._roster.append(conn_id)
+        if again:
+            doubles = self.doubles if self.doubles is not None else {}
+            key = name.casefold()
+            doubles[key] = doubles.get(key, 0) + 1
+            self.doubles = doubles
 
     def remove(self, conn_id: int) -> None:
         name = self.members.pop(conn_id, None)
         if name is not None:
             self._roster = None
+            if self.doubles and name.casefold() in self.doubles:  # one of several devices: still here
+                key = name.casefold()
+                self.doubles[key] -= 1
+                if not self.doubles[key]:
+                    del self.doubles[key]
+                return
             if self.ops or self.voiced:  # a role is a member's: it goes when they do
                 self.ops.pop(name.casefold(), None)
                 self.voiced.pop(name.casefold(), None)
 
     def renamed(self, old: str, new: str) -> None:
-        """A member's new name keeps its roles."""
+        """A member's new name keeps its roles (and its count of devices)."""
+        if self.doubles and old.casefold() in self.doubles:
+            self.doubles[new.casefold()] = self.doubles.pop(old.casefold())
         for holders in (self.ops, self.voiced):
             if holders.pop(old.casefold(), None) is not None:
                 holders[new.casefold()] = new
@@ -126,13 +143,15 @@ class Room:
                 *((name, "v") for key, name in voiced.items() if key not in self.ops))
 
     def names(self) -> list[str]:
-        names = list(self.members.values())
+        names = list(dict.fromkeys(self.members.values()) if self.doubles else self.members.values())
         if self.remote:
             names.extend(name for name, _ in self.remote.values())
         return sorted(names, key=str.casefold)
 
     def size(self) -> int:
-        return len(self.members) + len(self.remote)
+        """People, not connections: a member on three devices is one."""
+        doubles = sum(self.doubles.values()) if self.doubles else 0
+        return len(self.members) - doubles + len(self.remote)
 
     def quiet(self, above: int) -> bool:
         """Too large for joins and leaves to be announced (config.quiet_above)."""
@@ -149,7 +168,7 @@ class Room:
 class Session:
     __slots__ = ("conn_id", "address", "name", "rooms", "tokens", "refill_at", "strikes", "away",
                  "account", "logging_in", "quit_message", "spoke_at", "authed", "user", "realname", "claiming",
-                 "hashing", "dms_due", "signon", "oper", "bot", "typing", "last_said")
+                 "hashing", "dms_due", "signon", "oper", "bot", "typing", "last_said", "devices")
 
     def __init__(self, conn_id: int, address: str, burst: float, now: float) -> None:
         self.conn_id = conn_id
@@ -176,6 +195,8 @@ class Session:
         self.claiming: tuple[str, bool, Callable[[], list[Effect]]] | None = None
         self.hashing = False  # a registration's password is in the worker: one at a time
         self.dms_due: list[ev.DirectMessage] = []  # kept while offline, not yet written (in pages)
+        # an account on several connections (hub/devices.py): all of them, one list they share
+        self.devices: list[int] | None = None
 
 
 def valid_name(name: str) -> bool:
@@ -272,8 +293,10 @@ class State:
         return stamp / 1_000_000
 
     def sharers(self, session: Session) -> tuple[int, ...]:
-        """Everyone who shares a room with ``session``, and the session itself."""
-        seen = {session.conn_id: None}
+        """Everyone who shares a room with ``session``, and the session itself (first) and its
+        other devices."""
+        seen = dict.fromkeys(session.devices) if session.devices else {}
+        seen = {session.conn_id: None, **seen}
         for room in session.rooms.values():
             seen.update(dict.fromkeys(room.members))
         return tuple(seen)

@@ -93,12 +93,16 @@ class Fanout:
             audience.grow(upto, self.reactor.conns)
         return audience
 
-    def queue(self, targets: Sequence[int], count: int, exclude: int | None, event: ev.Event) -> None:
+    def queue(self, targets: Sequence[int], count: int, exclude: int | tuple[int, ...] | None,
+              event: ev.Event) -> None:
         if targets is not self.roster:
             self.flush()
             self.roster = targets
         if exclude is not None:
-            self.excluded.append((exclude, len(self.events)))
+            if type(exclude) is int:
+                self.excluded.append((exclude, len(self.events)))
+            else:  # a sender on several devices (hub/devices.py)
+                self.excluded.extend((conn_id, len(self.events)) for conn_id in exclude)  # type: ignore[union-attr]
         self.events.append(event)
         self.counts.append(count)
 
@@ -205,7 +209,8 @@ class Fanout:
                 parts.append(view[begin : starts[index]])
                 begin = starts[index + 1]
             parts.append(view[begin:])
-            send_parts(conn_id, parts)
+            if any(parts):  # a device of the sender of every frame gets nothing back
+                send_parts(conn_id, parts)
 
 
 def offsets(frames: list[bytes]) -> list[int]:

@@ -86,6 +86,8 @@ def _dm(e: DirectMessage) -> Frame:
         frame["action"] = True
     if e.notice:
         frame["notice"] = True
+    if e.own:  # sent from another of your devices
+        frame["own"] = True
     return frame
 
 
@@ -113,6 +115,8 @@ def _v2_message(e: Message) -> Frame:
         frame["reactions"] = {r: who for r, who in e.reactions.items() if who}
     if e.status:  # for the room's operators only, or its operators and voiced members
         frame["to"] = "operators" if e.status == "@" else "voiced"
+    if e.own:  # your own line, sent from another of your devices
+        frame["own"] = True
     return frame
 
 

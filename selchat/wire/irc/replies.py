@@ -89,7 +89,7 @@ def direct(c: IrcCodec, d: ev.DirectMessage) -> bytes | None:
     away = b""
     if mine and d.away and not d.notice and d.to.lower() != d.sender.lower():
         away = c.numeric("301", d.to, flat(d.away))
-    echo = "echo-message" in c.caps
+    echo = "echo-message" in c.caps or d.own  # another device's line is shown as one's own
     if mine and d.to.lower() != d.sender.lower() and not echo:
         return away or None  # the sender's receipt: only with echo-message
     line = c.wire.message(d.sender, d.to, d.text, d.timestamp, d.action, d.notice, tags=d.tags, account=d.account,
