@@ -36,3 +36,33 @@ class HookAnswer:
     status: int
     text: str
     retry_after: int = 0  # 429: seconds until the hook may post again
+
+
+@dataclass(slots=True)
+class ReadMarker:
+    """How far one has read ``target`` (a room, or the person a conversation is with): to the
+    asker, and when it moves to every device of the account (IRCv3 draft/read-marker)."""
+
+    target: str
+    timestamp: float | None  # None: never marked
+
+
+@dataclass(slots=True)
+class Unread:
+    """Lines after the read marker in a room (``room``) or a conversation (``peer``): how many
+    (at most readmarks.UNREAD_MAX, ``more`` beyond it), how many name the reader, the latest's time."""
+
+    room: str | None
+    peer: str | None
+    unread: int
+    mentions: int = 0
+    more: bool = False
+    latest: float | None = None  # the newest line's time (a conversation's, for the list of them)
+
+
+@dataclass(slots=True)
+class UnreadCounts:
+    """Counts for rooms (after a join, or asked for), or the list of one's conversations."""
+
+    counts: tuple[Unread, ...]
+    conversations: bool = False

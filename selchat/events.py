@@ -325,16 +325,33 @@ class HookPost:
     username: str | None = None  # the name the post asks its line be said under
 
 
+@dataclass(slots=True)
+class MarkRead:
+    """Read up to ``timestamp`` in ``target`` (a room, or a person's conversation); without a
+    timestamp, a question: how far was it read (IRCv3 draft/read-marker's MARKREAD)."""
+
+    target: str
+    timestamp: float | None = None
+
+
+@dataclass(slots=True)
+class UnreadAsk:
+    """How many lines are unread in each of one's rooms, or (``conversations``) the list of one's
+    conversations with theirs."""
+
+    conversations: bool = False
+
+
 Command = Union[Join, Chat, Dm, Users, Ping, Pong, Quit, JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick,
                 Away, Register, Whois, Lusers, Authenticate, Who, Kick, SetMode, Invite, Oper, Kill, Wallops, Whowas,
                 TagMsg, Setname, Monitor, HistoryTargets, RegisterRoom, SetBot,
-                StatusChat, HookPost, Search, Edit]
+                StatusChat, HookPost, Search, Edit, MarkRead, UnreadAsk]
 
 # Commands a JSON client must have joined with "version": 2 to use (its codec refuses them).
 V2_COMMANDS = frozenset({JoinRoom, LeaveRoom, Rooms, History, DmHistory, Topic, Nick, Away, Register, Whois, Lusers,
                          Who, Kick, SetMode, Invite, Oper, Kill, Wallops, Whowas, TagMsg,
                          Setname, Monitor, HistoryTargets, RegisterRoom,
-                         SetBot, StatusChat, Search, Edit})
+                         SetBot, StatusChat, Search, Edit, MarkRead, UnreadAsk})
 
 MAX_TIMESTAMP = 1_000_000_000_000
 

@@ -25,6 +25,7 @@ from selchat.events import (
     Kick,
     Kill,
     LeaveRoom,
+    MarkRead,
     Monitor,
     Nick,
     Oper,
@@ -41,6 +42,7 @@ from selchat.events import (
     StatusChat,
     TagMsg,
     Topic,
+    UnreadAsk,
     Users,
     Wallops,
     Whois,
@@ -126,6 +128,12 @@ def _search(frame: dict[str, Any]) -> Search:
     if type(limit) is not int or limit < 1:
         raise ProtocolError(ErrorCode.BAD_FRAME, '"limit" must be a positive integer')
     return Search(_field(frame, "query"), limit, _number(frame, "before"))
+
+
+def _read(frame: dict[str, Any]) -> MarkRead:
+    """{"type":"read","room":"#dev","timestamp":T} (or "with":NAME): read up to T; without it, how far."""
+    target = _field(frame, "with") if "with" in frame else _field(frame, "room")
+    return MarkRead(target, _number(frame, "timestamp"))
 
 
 TYPING_STATES = ("active", "paused", "done")
@@ -286,6 +294,9 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "ban": lambda f: _masks(f, True),
     "unban": lambda f: _masks(f, False),
     "bans": lambda f: _masks(f, None),
+    "read": lambda f: _read(f),
+    "unread": lambda f: UnreadAsk(),
+    "conversations": lambda f: UnreadAsk(conversations=True),
 }
 
 CLIENT_TYPES = tuple(_PARSERS)

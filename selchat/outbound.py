@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Union
 
-from selchat.answers import HookAnswer, SearchResults
+from selchat.answers import HookAnswer, ReadMarker, SearchResults, UnreadCounts
 
 
 @dataclass(slots=True)
@@ -164,6 +164,7 @@ class RoomJoined:
     user_count: int | None = None  # set when ``users`` is not everyone (a large, quiet room)
     roles: tuple[tuple[str, str], ...] = ()  # (name, "o" or "v"): the room's operators and voiced
     secret: bool = False
+    read: float | None = None  # the joiner's read marker in the room (None: never marked)
 
 
 @dataclass(slots=True)
@@ -428,4 +429,5 @@ Event = Union[Welcome, UserJoined, UserLeft, Message, DirectMessage, UserList, P
               TopicIs, UserInfo, ServerStats, LoggedIn, HistoryBatch, DmHistoryBatch, Kicked, ModeChanged,
               Invited, Opered, Wallops, WasInfo, TagMessage, AccountChanged, RealnameChanged,
               Monitored, MonitorList, MonitorFull, Watched, HistoryTargetList,
-              RoomRegistered, BotChanged, Invitations, HookAnswer, SearchResults, MessageChanged]
+              RoomRegistered, BotChanged, Invitations, HookAnswer, SearchResults, MessageChanged,
+              ReadMarker, UnreadCounts]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from selchat.answers import SearchHit
+from selchat.answers import SearchHit, Unread
 from selchat.bans import Ban
 from selchat.hooks import Hook, Outgoing
 from selchat.outbound import DirectMessage, Message, RoomInfo
@@ -97,11 +97,21 @@ class DeleteBan:
 
 
 # A room message is written as a plain tuple, the row itself, because one is made per chat line:
+@dataclass(slots=True)
+class SaveReadMark:
+    """How far an account has read a room (its key) or a conversation (the other account's key);
+    a marker only moves forward, in the file as in the hub."""
+
+    account: str
+    target: str
+    ts: int  # microseconds
+
+
 # (room key, timestamp in microseconds, username, text, 1 if an action else 0).
 MessageRow = tuple[str, int, str, str, int]
 
 Write = (SaveRoom | SaveTopic | SaveAccount | SaveDm | DmsDelivered | SaveBan | DeleteBan | SaveReaction | ChangeLine
-         | MessageRow)
+         | SaveReadMark | MessageRow)
 
 # -- reads and slow work: requests carry the connection they answer -------------------------------
 
@@ -151,6 +161,20 @@ class LoadTargets:
     after: float
     before: float
     limit: int
+
+
+@dataclass(slots=True)
+class CountUnread:
+    """How many lines came after the asker's read markers, in rooms (key, name, marker) and
+    conversations (the other side's key, its name, marker): readmarks.py."""
+
+    conn_id: int
+    me: str  # the asker's side of its conversations (State.dm_key)
+    name: str  # its name, for mentions
+    rooms: tuple[tuple[str, str, int], ...] = ()
+    peers: tuple[tuple[str, str, int], ...] = ()
+    conversations: bool = False  # the list of one's conversations, each with its count, instead of ``peers``
+    marks: dict[str, int] = field(default_factory=dict)  # with ``conversations``: the markers by the other's key
 
 
 @dataclass(slots=True)
@@ -330,8 +354,16 @@ class HookFound:
     username: str | None
 
 
+@dataclass(slots=True)
+class UnreadCounted:
+    """The answer to CountUnread: answers.Unread for each room and conversation asked about."""
+
+    counts: tuple[Unread, ...]
+    conversations: bool = False
+
+
 Result = (HistoryPage | OfflineDms | DmHistoryPage | LoginChecked | PasswordHashed | NameClaimed | RoomsListed
-          | TopicLoaded | TargetsPage | HookFound | SearchFound | LineFound)
+          | TopicLoaded | TargetsPage | HookFound | SearchFound | LineFound | UnreadCounted)
 
 
 @dataclass(slots=True)
@@ -359,3 +391,4 @@ class Snapshot:
     waiting_dms: dict[tuple[str, str], int] = field(default_factory=dict)  # (recipient, sender) -> undelivered
     hook_names: list[str] = field(default_factory=list)  # incoming webhooks' bots
     outgoing: list[Outgoing] = field(default_factory=list)  # and those that listen
+    read_marks: dict[str, dict[str, int]] = field(default_factory=dict)  # account -> target key -> marker

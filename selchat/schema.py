@@ -130,6 +130,15 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE messages ADD COLUMN edited INTEGER;
     """,
+    # 13: read markers (IRCv3 draft/read-marker): how far an account has read each room and conversation
+    """
+    CREATE TABLE read_markers (
+        account TEXT NOT NULL,
+        target TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        PRIMARY KEY (account, target)
+    ) WITHOUT ROWID;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from selchat import conversations, edits, hooks, search
+from selchat import conversations, edits, hooks, readmarks, search
 from selchat.bans import Ban
 from selchat.config import LOBBY_ROOM
 from selchat.counters import COMMIT_BUCKETS, Histogram
@@ -37,6 +37,7 @@ from selchat.records import (
     SaveBan,
     SaveDm,
     SaveReaction,
+    SaveReadMark,
     SaveRoom,
     SaveRoomRules,
     SaveTopic,
@@ -113,6 +114,7 @@ _STATEMENTS: dict[type, Callable[[Any], tuple[str, tuple[Any, ...]]]] = {
                               " username = ?"), (r.room_key, r.ts, r.reaction, r.username)),
     DmsDelivered: lambda r: ("UPDATE dms SET delivered = 1 WHERE recipient = ? AND delivered = 0 AND ts <= ?",
                              (r.recipient_key, _us(r.up_to))),
+    SaveReadMark: lambda r: (readmarks.SAVE, (r.account, r.target, r.ts)),
 }
 
 
@@ -206,6 +208,7 @@ class Store:
         snap.bans = [Ban(*row) for row in db.execute("SELECT target, shown, until, reason, created FROM bans")]
         snap.hook_names = [row[0] for row in db.execute("SELECT key FROM hooks")]
         snap.outgoing = hooks.outgoing(db)
+        snap.read_marks = readmarks.load(db)
         last = max(
             db.execute("SELECT COALESCE(MAX(ts), 0) FROM messages").fetchone()[0],
             db.execute("SELECT COALESCE(MAX(ts), 0) FROM dms").fetchone()[0],

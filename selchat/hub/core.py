@@ -35,6 +35,7 @@ from selchat.events import (
     Kill,
     LeaveRoom,
     Lusers,
+    MarkRead,
     Monitor,
     Nick,
     Oper,
@@ -51,6 +52,7 @@ from selchat.events import (
     StatusChat,
     TagMsg,
     Topic,
+    UnreadAsk,
     Users,
     Wallops,
     Who,
@@ -67,6 +69,7 @@ from selchat.hub.mirror import Heard, Mirror
 from selchat.hub.monitors import MonitorManager
 from selchat.hub.names import NameManager
 from selchat.hub.queries import QueryManager
+from selchat.hub.reads import ReadManager
 from selchat.hub.roles import RoleManager
 from selchat.hub.rooms import RoomManager
 from selchat.hub.search import SearchManager
@@ -89,6 +92,7 @@ from selchat.records import (
     Snapshot,
     TargetsPage,
     TopicLoaded,
+    UnreadCounted,
 )
 
 # what a connection may send before it has a name
@@ -103,7 +107,8 @@ class Hub:
         self.state = state = State(config or ServerConfig(), snapshot, shared)
         self.mirror = Mirror(state) if shared else None
         self.sharing: Sharing = self.mirror if self.mirror is not None else Alone()
-        self.rooms = RoomManager(state, self.sharing)
+        self.reads = ReadManager(state)
+        self.rooms = RoomManager(state, self.sharing, self.reads)
         self.monitors = MonitorManager(state)
         self.names = NameManager(state, self.sharing, self.rooms, self.monitors)
         self.devices = DeviceManager(state, shared)
@@ -132,7 +137,7 @@ class Hub:
             Ping: queries.ping, Pong: queries.pong, Quit: queries.quit,
             DmsWritten: messages.dms_written, Kick: self.roles.kick, SetMode: self.roles.set_mode,
             Invite: self.roles.invite, RegisterRoom: self.roles.register_room, HookPost: self.hooks.post,
-            Search: self.search.search, Edit: self.lines.edit,
+            Search: self.search.search, Edit: self.lines.edit, MarkRead: self.reads.mark, UnreadAsk: self.reads.unread,
         }
         self._results: dict[type, Handler] = {
             HistoryPage: messages.history_page, OfflineDms: messages.offline_dms,
@@ -140,7 +145,7 @@ class Hub:
             LoginChecked: accounts.login_checked, PasswordHashed: accounts.password_hashed,
             NameClaimed: names.claimed, RoomsListed: rooms.rooms_listed, TopicLoaded: rooms.topic_loaded,
             HookFound: self.hooks.found, SearchFound: self.search.found,
-            LineFound: self.lines.line_found,
+            LineFound: self.lines.line_found, UnreadCounted: self.reads.counted,
         }
 
     @property

@@ -34,6 +34,13 @@ def elsewhere(session: Session) -> tuple[int, ...]:
     return tuple(c for c in devices if c != session.conn_id)
 
 
+def each(targets: tuple[int, ...], event: ev.Event) -> list[Effect]:
+    """One Send a device: what a codec answers for its own connection (IRC's PART, a private
+    message, MARKREAD) is encoded by each connection's codec, not once for a wire as a Send to
+    several is (server/effects.py)."""
+    return [Send((conn_id,), event) for conn_id in targets]
+
+
 def siblings(state: State, session: Session) -> list[Session]:
     """The sessions of the person's other devices."""
     sessions = state.sessions

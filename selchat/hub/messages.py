@@ -9,7 +9,7 @@ from selchat.config import DMS_WAITING_MAX, DMS_WAITING_PER_SENDER, HISTORY_PAGE
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import Chat, Dm, DmHistory, History, HistoryTargets, StatusChat, TagMsg, reaction_of, replied_to
 from selchat.hub.budget import answer_budget, messages_fitting
-from selchat.hub.devices import elsewhere, everywhere
+from selchat.hub.devices import each, elsewhere, everywhere
 from selchat.hub.effects import Ask, Broadcast, Effect, Send, Store, Then
 from selchat.hub.hooks import calls
 from selchat.hub.roles import RoleManager
@@ -120,12 +120,12 @@ class MessageManager:
                               notice=cmd.notice, away=recipient.away, tags=cmd.tags,
                               account=state.account_name(session), bot=session.bot, joins=cmd.joins)
         # one Send each: a codec may answer its own sender differently (IRC: only with echo-message)
-        effects: list[Effect] = [Send(everywhere(recipient), dm)]  # on each of the recipient's devices
+        effects: list[Effect] = each(everywhere(recipient), dm)  # on each of the recipient's devices
         if target != session.conn_id:
             effects.append(Send((session.conn_id,), dm))
             others = elsewhere(session)
             if others and recipient.devices is not session.devices:  # and on the sender's others, as theirs
-                effects.append(Send(others, replace(dm, own=True)))
+                effects.extend(each(others, replace(dm, own=True)))
         # kept as a conversation: between accounts for good, a guest's while it is online (state.dm_key)
         effects.append(Store(SaveDm(state.dm_key(session), state.dm_key(recipient), dm, delivered=True)))
         return effects

@@ -13,7 +13,7 @@ from selchat import outbound as ev
 from selchat.config import AWAY_MAX
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import Invite, Kick, RegisterRoom, SetMode
-from selchat.hub.devices import everywhere
+from selchat.hub.devices import each, everywhere
 from selchat.hub.effects import Effect, Fail, Send, Store
 from selchat.hub.masks import LISTS
 from selchat.hub.sharing import Sharing
@@ -148,7 +148,7 @@ class RoleManager:
         out = self.state.sessions[target]
         devices = everywhere(out)  # the person, on every device
         effects: list[Effect] = [room.broadcast(ev.Kicked(room.name, name, by, reason, now)),
-                                 Send(devices, ev.RoomLeft(room.name, reason, kicked_by=by))]
+                                 *each(devices, ev.RoomLeft(room.name, reason, kicked_by=by))]
         for conn_id in devices:
             room.remove(conn_id)
             device = self.state.sessions.get(conn_id)

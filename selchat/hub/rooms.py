@@ -12,9 +12,10 @@ from selchat.config import AWAY_MAX, TOPIC_MAX
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import JoinRoom, LeaveRoom, Rooms, Topic, Users
 from selchat.hub.budget import answer_budget, fitting, members_part, messages_fitting, room_bytes
-from selchat.hub.devices import everywhere, siblings
+from selchat.hub.devices import each, everywhere, siblings
 from selchat.hub.effects import Broadcast, Effect, Fail, Send, Then
 from selchat.hub.queries import who_extra
+from selchat.hub.reads import ReadManager
 from selchat.hub.roles import SERVICE, RoleManager
 from selchat.hub.sharing import Sharing
 from selchat.hub.state import LOBBY_KEY, ROOM_RE, Room, Session, State, one_line, room_key
@@ -38,9 +39,10 @@ def listed(room: ev.RoomInfo, filters: tuple[str, ...]) -> bool:
 
 
 class RoomManager:
-    def __init__(self, state: State, sharing: Sharing) -> None:
+    def __init__(self, state: State, sharing: Sharing, reads: ReadManager) -> None:
         self.state = state
         self.sharing = sharing
+        self.reads = reads
         self.creations = RoomCreations()
 
     # -- entering and leaving ----------------------------------------------------------------------
@@ -96,7 +98,7 @@ class RoomManager:
             room.remove(device.conn_id)
             device.rooms.pop(room.key, None)
         reason = one_line(cmd.message or "")[:AWAY_MAX] or None
-        effects: list[Effect] = [Send(everywhere(session), ev.RoomLeft(room.name, reason))]
+        effects: list[Effect] = each(everywhere(session), ev.RoomLeft(room.name, reason))
         left = ev.UserLeft(session.name, room.name, now, reason, parted=True)
         effects.extend(self.sharing.left(room, left))
         if not quiet:
@@ -134,12 +136,16 @@ class RoomManager:
         return effects
 
     # -- what a newcomer is told -------------------------------------------------------------------
-    def room_joined(self, room: Room, name: str | None) -> ev.RoomJoined:
+    def room_joined(self, room: Room, session: Session) -> list[Effect]:
+        """room_joined with the joiner's read marker, and the count of what is unread after it."""
+        name, read = session.name, self.reads.marker(session, room.key)
         if room.quiet(self.state.config.quiet_above) and name is not None:
-            return ev.RoomJoined(room.name, room.topic, (name,), room.topic_by, room.topic_at, room.size(),
-                                 room.roles(), room.secret)
-        return ev.RoomJoined(room.name, room.topic, tuple(room.names()), room.topic_by, room.topic_at, None,
-                             room.roles(), room.secret)
+            joined = ev.RoomJoined(room.name, room.topic, (name,), room.topic_by, room.topic_at, room.size(),
+                                   room.roles(), room.secret, read)
+        else:
+            joined = ev.RoomJoined(room.name, room.topic, tuple(room.names()), room.topic_by, room.topic_at, None,
+                                   room.roles(), room.secret, read)
+        return [Send((session.conn_id,), joined), *self.reads.count_rooms(session, [room])]
 
     def replay(self, session: Session, room: Room, recent: Sequence[ev.Message] | None = None) -> list[Effect]:
         tail = tuple(room.recent if recent is None else recent)
@@ -152,7 +158,7 @@ class RoomManager:
         yet to catch up with, a place in line for them."""
         if not self.sharing.waits(room):
             if joining:
-                return [Send((session.conn_id,), self.room_joined(room, session.name)), *self.replay(session, room)]
+                return [*self.room_joined(room, session), *self.replay(session, room)]
             return self.replay(session, room)
         room.awaiting.append((session.conn_id, joining))
         return []
@@ -166,7 +172,7 @@ class RoomManager:
             session = self.state.sessions.get(conn_id)
             if session is not None and session.rooms.get(room.key) is room:
                 if joining:
-                    effects.append(Send((conn_id,), self.room_joined(room, session.name)))
+                    effects.extend(self.room_joined(room, session))
                 effects.extend(self.replay(session, room, recent))
         return effects
 

@@ -168,7 +168,7 @@ class Room:
 class Session:
     __slots__ = ("conn_id", "address", "name", "rooms", "tokens", "refill_at", "strikes", "away",
                  "account", "logging_in", "quit_message", "spoke_at", "authed", "user", "realname", "claiming",
-                 "hashing", "dms_due", "signon", "oper", "bot", "typing", "last_said", "devices")
+                 "hashing", "dms_due", "signon", "oper", "bot", "typing", "last_said", "devices", "marks")
 
     def __init__(self, conn_id: int, address: str, burst: float, now: float) -> None:
         self.conn_id = conn_id
@@ -197,6 +197,7 @@ class Session:
         self.dms_due: list[ev.DirectMessage] = []  # kept while offline, not yet written (in pages)
         # an account on several connections (hub/devices.py): all of them, one list they share
         self.devices: list[int] | None = None
+        self.marks: dict[str, int] | None = None  # a guest's read markers (hub/reads.py; an account's are State's)
 
 
 def valid_name(name: str) -> bool:
@@ -235,6 +236,8 @@ class State:
         self.registering: set[str] = set()
         self.hook_names: set[str] = set()  # incoming webhooks' bots (hooks.py): names no guest may take
         self.outgoing: dict[str, list[Outgoing]] = {}  # room key -> the hooks that listen in it
+        # read markers (hub/reads.py): account key -> room key or the other's key -> microseconds
+        self.read_marks: dict[str, dict[str, int]] = {}
         # private messages kept for offline accounts: recipient key -> sender key -> how many
         self.waiting_dms: dict[str, dict[str, int]] = {}
         self.last_stamp = 0
@@ -264,6 +267,7 @@ class State:
                 speech_checked(room)
         self.accounts.update(snapshot.accounts)
         self.hook_names.update(snapshot.hook_names)
+        self.read_marks = {account: dict(marks) for account, marks in snapshot.read_marks.items()}
         for found in snapshot.outgoing:
             self.outgoing.setdefault(found.room.lower(), []).append(found)
         for (recipient, sender), count in snapshot.waiting_dms.items():

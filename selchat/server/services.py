@@ -21,6 +21,7 @@ from selchat.hooks import digest
 from selchat.reactor import Reactor, Timer
 from selchat.records import (
     CheckLogin,
+    CountUnread,
     DmHistoryPage,
     HashPassword,
     HistoryPage,
@@ -40,6 +41,7 @@ from selchat.records import (
     SearchFound,
     SearchRequest,
     TargetsPage,
+    UnreadCounted,
     Write,
 )
 from selchat.search import Searcher
@@ -74,7 +76,7 @@ class LocalServices:
             LoadHistory: self.load_history, LoadOfflineDms: self.load_offline_dms, CheckLogin: self.check_login,
             LoadDmHistory: self.load_dm_history, LoadTargets: self.load_targets,
             HashPassword: self.hash_password, LoadHook: self.load_hook, SearchRequest: self.search,
-            LoadLine: self.load_line,
+            LoadLine: self.load_line, CountUnread: self.count_unread,
         }
         self.searcher = Searcher(store.path, store.db if store.memory else None)
 
@@ -130,6 +132,19 @@ class LocalServices:
         room's messages from other processes are Redis's, and not counted here)."""
         found = self.store.targets(r.me, r.rooms, r.after, r.before, r.limit)
         self.complete(r.conn_id, TargetsPage(tuple(found)))
+
+    def count_unread(self, r: CountUnread) -> None:
+        """Unread counts from this process's file, inline: each is a bounded read along an index
+        (readmarks.py), a few hundred microseconds a room."""
+        from selchat import readmarks
+
+        self.store.commit()
+        db = self.store.db
+        if r.conversations:
+            counts = readmarks.conversations(db, r.me, r.marks)
+        else:
+            counts = readmarks.room_counts(db, r.rooms, r.name) + readmarks.peer_counts(db, r.me, r.peers)
+        self.complete(r.conn_id, UnreadCounted(tuple(counts), r.conversations))
 
     def load_offline_dms(self, o: LoadOfflineDms) -> None:
         dms = sorted(self.store.offline_dms(o.account_key), key=lambda dm: dm.timestamp)

@@ -1,11 +1,12 @@
 """The JSON v2 frames of what answers or marks a line (issue 25): typing and reactions (tags
-alone, as IRC's TAGMSG carries them), a line edited or deleted, and a search's hits."""
+alone, as IRC's TAGMSG carries them), a line edited or deleted, and a search's hits; and read
+markers with the unread counts they give (issue 24)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from selchat.answers import SearchResults
+from selchat.answers import ReadMarker, SearchResults, Unread, UnreadCounts
 from selchat.events import reaction_of
 from selchat.outbound import MessageChanged, TagMessage
 
@@ -48,3 +49,30 @@ def search_results(e: SearchResults) -> Frame:
             found["action"] = True
         results.append(found)
     return {"type": "search_results", "query": e.query, "results": results, "more": e.more}
+
+
+def _where(room: str | None, peer: str | None) -> Frame:
+    return {"room": room} if room is not None else {"with": peer}
+
+
+def read_marker(e: ReadMarker) -> Frame:
+    """How far a room or conversation was read, here or on another device (issue 24)."""
+    where = {"room": e.target} if e.target.startswith("#") else {"with": e.target}
+    return {"type": "read", **where, "timestamp": e.timestamp}
+
+
+def _count(u: Unread) -> Frame:
+    frame: Frame = {**_where(u.room, u.peer), "unread": u.unread, "mentions": u.mentions}
+    if u.more:  # more than the count says (it stops at readmarks.UNREAD_MAX)
+        frame["more"] = True
+    if u.latest is not None:
+        frame["latest"] = u.latest
+    return frame
+
+
+def unread_counts(e: UnreadCounts) -> Frame:
+    """Unread counts by room, or the list of one's conversations (newest first) with theirs."""
+    if e.conversations:
+        return {"type": "conversations", "conversations": [_count(u) for u in e.counts]}
+    return {"type": "unread", "rooms": [_count(u) for u in e.counts if u.room is not None],
+            "conversations": [_count(u) for u in e.counts if u.room is None]}

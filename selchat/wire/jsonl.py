@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from selchat.answers import ReadMarker, UnreadCounts
 from selchat.codec import LineDecoder, encode
 from selchat.config import LOBBY, LOBBY_ROOM, RECONNECT_DELAY
 from selchat.errors import JOIN_FIRST, LOG_IN_TO_IT, V2_ONLY, ErrorCode, ProtocolError
@@ -153,6 +154,8 @@ def _room_joined(e: RoomJoined) -> Frame:
         frame["roles"] = _roles(e.roles)
     if e.user_count is not None:
         frame["user_count"] = e.user_count
+    if e.read is not None:  # how far you have read it, on any device
+        frame["read"] = e.read
     return frame
 
 
@@ -227,6 +230,8 @@ V2: dict[type, Callable[[Any], Frame | list[Frame] | None]] = {
     SearchResults: extras.search_results,
     TagMessage: extras.tagged,
     MessageChanged: extras.changed,
+    ReadMarker: extras.read_marker,
+    UnreadCounts: extras.unread_counts,
     DmHistoryBatch: lambda e: [*({**_dm(d), "history": True} for d in e.dms),
                                {"type": "history_end", "with": e.peer, "more": e.more}],
     RoomLeft: lambda e: {"type": "room_left", "room": e.room, **({"kicked_by": e.kicked_by} if e.kicked_by else {}),

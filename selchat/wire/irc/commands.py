@@ -39,7 +39,7 @@ from selchat.events import (
     mode_changes,
 )
 from selchat.wire.base import Labeled
-from selchat.wire.irc import history, multiline, replies, server_verbs
+from selchat.wire.irc import history, markread, multiline, replies, server_verbs
 from selchat.wire.irc.lines import (
     CAPS,
     CHANLIMIT,
@@ -412,6 +412,7 @@ COMMANDS: dict[str, Verb] = {
     "CHATHISTORY": Verb(history.chathistory),
     "SEARCH": Verb(history.search),
     "REDACT": Verb(history.redact, 2),
+    "MARKREAD": Verb(markread.markread),
     "JOIN": Verb(join, 1),
     "PART": Verb(part, 1),
     "PRIVMSG": Verb(privmsg),

@@ -30,7 +30,7 @@ from selchat.events import (
     Users,
     Whois,
 )
-from selchat.wire.irc import history
+from selchat.wire.irc import history, markread
 from selchat.wire.irc.lines import HOST, ISUPPORT_TOKENS, NUMERICS, VERSION, fit, flat, mask
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def room_joined(c: IrcCodec, r: ev.RoomJoined) -> bytes:
         else f"JOIN {r.room}"
     listed = b"" if "no-implicit-names" in c.caps else names(c, r.room, r.users, roles=r.roles, secret=r.secret)
     return (c.wire._out(mask(c.nick), join) + topic_lines(c, r.room, r.topic, r.topic_by, r.topic_at, quiet=True)
-            + listed + quiet_note(c, r.room, r.user_count))
+            + markread.on_join(c, r.room, r.read) + listed + quiet_note(c, r.room, r.user_count))
 
 
 def room_left(c: IrcCodec, gone: ev.RoomLeft) -> bytes | None:
@@ -310,7 +310,7 @@ def error(c: IrcCodec, exc: ProtocolError, command: Command | None = None) -> by
     if kind is Register and not exc.closes:
         code = REGISTER_CODES.get(exc.code, "TEMPORARILY_UNAVAILABLE")
         return fit(f":{c.server} FAIL REGISTER {code} {c.nick or '*'} :{flat(exc.message)}")
-    if (refused := history.redact_refusal(c, exc, command)) is not None:
+    if (refused := history.redact_refusal(c, exc, command) or markread.refusal(c, exc, command)) is not None:
         return refused
     if kind is History:
         sub = command.tag.split(" ")[1] if command.tag else "LATEST"  # type: ignore[union-attr]
@@ -433,7 +433,7 @@ REPLIES: dict[type, Callable[[IrcCodec, Any], bytes | None]] = {
     ev.ModeChanged: lambda c, m: modes(c, m) if m.by is None else c.wire.encode(m), ev.Invited: invited,
     ev.Opered: opered, ev.MaskList: mask_list, ev.WasInfo: was_info, ev.Monitored: monitored,
     ev.MonitorList: lambda c, m: listed(c, "732", list(m.names)) + c.numeric("733", "End of MONITOR list"),
-    ev.MonitorFull: monitor_full, ev.BotChanged: bot_changed,
+    ev.MonitorFull: monitor_full, ev.BotChanged: bot_changed, ev.ReadMarker: markread.marker,
     ev.Invitations: lambda c, i: b"".join(c.numeric("336", room) for room in i.rooms)
     + c.numeric("337", "End of /INVITE list"),
     ev.RoomRegistered: lambda c, r: c.wire._out("ChanServ!ChanServ@services", f"NOTICE {c.nick} :{r.room} is now"
