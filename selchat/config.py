@@ -111,6 +111,10 @@ class ServerConfig:
     # number of connections). Without multiclient a new login replaces the old, as before.
     multiclient: bool = True
     devices: int = 8
+    # Seconds an account stays (away) after its last device's connection is lost, so a phone that
+    # changes networks comes back to its rooms and nobody sees it leave and rejoin (ergo keeps
+    # always-on clients for good; a minute covers a network switch). A quit leaves at once. 0: off.
+    linger: float = 60.0
     # The shortest account password accepted at registration (NIST SP 800-63B asks for 8).
     password_min: int = PASSWORD_MIN
     # The name IRC clients see the server by (numerics come from it; PONG and 004 carry it).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from selchat.events import Away, Chat, Dm, Join, JoinRoom, Kick, LeaveRoom, Nick, Topic, Users
+from selchat.events import Away, Chat, Dm, Join, JoinRoom, Kick, LeaveRoom, Nick, Quit, Topic, Users
 from selchat.records import LoginChecked
 from tests.hubdriver import Driver
 from tests.test_hub_rooms import register
@@ -121,3 +121,38 @@ def test_guests_stay_one_connection_a_name() -> None:
     d.join(1, "guest1", version=2)
     d.connect(2)
     assert d.error(2, Join("guest1", replay=True)).code.value == "username_taken"
+
+
+def test_a_lost_connection_lingers_away_and_comes_back_without_a_flap(two: Driver) -> None:
+    d = two
+    d.hub.disconnect(2, d.now)  # a second device simply goes
+    d.apply(d.hub.disconnect(1, d.now, lost=True))  # the last one's connection is lost
+    assert d.hub.lingering(1) and d.hub.usernames("#dev") == ["alice", "bob"]
+    assert [(f["type"], f.get("message")) for f in d.take(3)] == [("away", "connection lost; back soon, perhaps")]
+    register(d, 5, "carol")
+    d.do(5, Dm("alice", "while you were out"))
+    assert any(type(w).__name__ == "SaveDm" and not w.delivered for w in d.stored)  # kept for her return
+    assert d.error(3, Dm("alice", "hello?")).code.value == "no_such_user"  # a guest's cannot wait, as offline
+    d.take(3)
+    frames = device(d, 4)
+    assert not d.hub.lingering(1) and 1 not in d.hub.state.sessions and d.hub.find("alice") == 4
+    assert {f["room"] for f in frames if f["type"] == "room_joined"} == {"#dev"}
+    assert [(f["type"], f.get("message")) for f in d.take(3)] == [("away", None)]  # back: no leave, no join
+    assert d.hub.state.rooms["#dev"].size() == 2
+
+
+def test_the_linger_runs_out_and_then_the_person_leaves() -> None:
+    d = Driver()
+    register(d, 1, "alice")
+    d.join(2, "bob", version=2)
+    d.take(2)
+    d.apply(d.hub.disconnect(1, d.now, lost=True))
+    assert [f["type"] for f in d.take(2)] == ["away"]
+    d.apply(d.hub.linger_over(1, d.now + 60))
+    assert [f["type"] for f in d.take(2)] == ["user_left"] and d.hub.find("alice") is None
+    d.apply(d.hub.disconnect(3, d.now, lost=True))  # an unknown connection: nothing
+    quitter = Driver()
+    register(quitter, 1, "carol")
+    quitter.do(1, Quit())
+    quitter.apply(quitter.hub.disconnect(1, quitter.now))  # a quit (not lost) leaves at once
+    assert not quitter.hub.lingering(1) and quitter.hub.find("carol") is None

@@ -134,7 +134,7 @@ def server_config(values: dict[str, Any]) -> ServerConfig:
         max_rooms=values["max_rooms"],
         max_rooms_total=values["max_rooms_total"], new_rooms_per_user=values["new_rooms_per_user"],
         require_account=bool(values["require_account"]), devices=values.get("devices", 8),
-        multiclient=values.get("multiclient", "on") == "on",
+        multiclient=values.get("multiclient", "on") == "on", linger=values.get("linger", 60.0),
         password_min=values["password_min"], irc_name=irc_name,
         operators=tuple(name.casefold() for name in values.get("operators") or ()),
         allow_origins=tuple(o.rstrip("/") for o in values["allow_origins"] or ()), motd=motd,

@@ -89,6 +89,9 @@ from selchat.config import DEFAULT_HOST, DEFAULT_PORT, RESERVED_NAMES, ServerCon
               " login ends the old one).")
 @click.option("--devices", default=8, show_default=True, envvar="SELCHAT_DEVICES", type=click.IntRange(min=1),
               help="Connections one account may have at once with --multiclient on.")
+@click.option("--linger", default=60.0, show_default=True, envvar="SELCHAT_LINGER", type=click.FloatRange(min=0),
+              help="Seconds an account stays in its rooms, away, after its last connection is lost without a"
+              " quit, so a device that reconnects finds them as it left them (0: leave at once).")
 @click.option("--require-account", is_flag=True, envvar="SELCHAT_REQUIRE_ACCOUNT",
               help="Refuse guests: everyone logs in to an account (see `selchat account add`).")
 @click.option("--password-min", default=8, show_default=True, envvar="SELCHAT_PASSWORD_MIN",

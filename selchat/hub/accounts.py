@@ -99,7 +99,8 @@ class AccountManager:
         first = self.devices.first_device(session, key)
         if first is not None:
             effects = self.devices.attach(session, first, cmd.user, self._replaced_device, now)
-            return [*effects, *self.names.admit_device(session, cmd, now)]
+            # private messages kept while it lingered (hub/devices.py) come with the welcome back
+            return [*effects, *self.names.admit_device(session, cmd, now), Ask(LoadOfflineDms(session.conn_id, key))]
         name = nick or state.accounts[key]
         old = state.account_sessions.get(key)
         if old is None:

@@ -190,13 +190,31 @@ class Hub:
     def connect(self, conn_id: int, now: float = 0.0, address: str = "") -> None:
         self.state.sessions[conn_id] = Session(conn_id, address, float(self.state.config.burst), now)
 
-    def disconnect(self, conn_id: int, now: float, reason: str | None = None) -> list[Effect]:
-        """Forget a connection; tell its rooms it left (``reason`` says why, when not a quit)."""
-        session = self.state.sessions.pop(conn_id, None)
+    def disconnect(self, conn_id: int, now: float, reason: str | None = None, lost: bool = False) -> list[Effect]:
+        """Forget a connection; tell its rooms it left (``reason`` says why, when not a quit). An
+        account's last connection ``lost`` (not a quit) lingers instead (``lingering``)."""
+        session = self.state.sessions.get(conn_id)
         self.monitors.forget(conn_id)
-        if session is None or session.name is None:
+        if session is None:
+            return []
+        if lost and self.devices.may_linger(session):
+            return self.devices.linger(session, now)
+        del self.state.sessions[conn_id]
+        if session.name is None:
             return []
         return self._forget(session, now, reason or session.quit_message)
+
+    def lingering(self, conn_id: int) -> bool:
+        session = self.state.sessions.get(conn_id)
+        return session is not None and session.gone_until is not None
+
+    def linger_over(self, conn_id: int, now: float) -> list[Effect]:
+        """A lingering session's time is up (no device came back): now it leaves."""
+        session = self.state.sessions.get(conn_id)
+        if session is None or session.gone_until is None:
+            return []
+        del self.state.sessions[conn_id]
+        return self._forget(session, now, "connection lost")
 
     def _forget(self, session: Session, now: float, reason: str | None) -> list[Effect]:
         """A named session gives up its name, its account and its rooms."""

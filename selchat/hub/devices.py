@@ -17,6 +17,7 @@ from selchat import outbound as ev
 from selchat.hub.effects import Effect, Send
 from selchat.hub.state import Session, State, ident
 
+LINGER_AWAY = "connection lost; back soon, perhaps"
 # let_go(session, now, why): a device replaced by a newer one beyond --devices
 LetGo = Callable[[Session, float], list[Effect]]
 
@@ -92,7 +93,40 @@ class DeviceManager:
         for key, room in first.rooms.items():  # in each of the person's rooms, as one more connection
             room.add(session.conn_id, first.name or "", again=True)
             session.rooms[key] = room
+        if first.gone_until is not None:  # back within --linger: the lost connection's place is this one's
+            effects.extend(self._revived(session, first))
         return effects
+
+    # -- lingering: the last connection lost, the person stays a while (--linger) ------------------
+    def may_linger(self, session: Session) -> bool:
+        config = self.state.config
+        return (config.linger > 0 and config.multiclient and not self.shared and session.account is not None
+                and session.name is not None and len(everywhere(session)) == 1)
+
+    def linger(self, session: Session, now: float) -> list[Effect]:
+        """The session stays in its rooms without a connection until ``gone_until``, away (unless it
+        said it was already) as ergo's auto-away does; what is sent to it meanwhile goes nowhere, and
+        private messages wait for its return as for an account offline (messages.py)."""
+        session.gone_until = now + self.state.config.linger
+        if session.away is not None:
+            return []
+        session.away, session.auto_away = LINGER_AWAY, True
+        return self._away_told(session)
+
+    def _revived(self, session: Session, ghost: Session) -> list[Effect]:
+        self.detach(ghost)
+        del self.state.sessions[ghost.conn_id]
+        if not ghost.auto_away:
+            return []
+        session.away = None
+        return self._away_told(session)
+
+    def _away_told(self, session: Session) -> list[Effect]:
+        """Those who share a room hear the person's away message change (IRC's away-notify)."""
+        assert session.name is not None
+        mine = set(everywhere(session))
+        others = tuple(c for c in self.state.sharers(session) if c not in mine)
+        return [Send(others, ev.AwayChanged(session.name, session.away))] if others else []
 
     def detach(self, session: Session) -> bool:
         """A device has gone: True if the person is still here on another, which then holds the

@@ -101,6 +101,8 @@ class MessageManager:
         target = state.names.get(key)
         if target is None and key in state.accounts:
             target = state.account_sessions.get(key)  # its owner, online under another name
+        if target is not None and state.sessions[target].gone_until is not None:
+            target = None  # lingering without a connection: kept for its return, as for one offline
         assert session.name is not None
         if target is None:
             found = self.sharing.find_user(key)

@@ -168,7 +168,8 @@ class Room:
 class Session:
     __slots__ = ("conn_id", "address", "name", "rooms", "tokens", "refill_at", "strikes", "away",
                  "account", "logging_in", "quit_message", "spoke_at", "authed", "user", "realname", "claiming",
-                 "hashing", "dms_due", "signon", "oper", "bot", "typing", "last_said", "devices", "marks")
+                 "hashing", "dms_due", "signon", "oper", "bot", "typing", "last_said", "devices", "marks",
+                 "gone_until", "auto_away")
 
     def __init__(self, conn_id: int, address: str, burst: float, now: float) -> None:
         self.conn_id = conn_id
@@ -198,6 +199,9 @@ class Session:
         # an account on several connections (hub/devices.py): all of them, one list they share
         self.devices: list[int] | None = None
         self.marks: dict[str, int] | None = None  # a guest's read markers (hub/reads.py; an account's are State's)
+        # its connection was lost and it lingers in its rooms until then (hub/devices.py: --linger)
+        self.gone_until: float | None = None
+        self.auto_away = False  # its away message is the server's, for lingering: taken back on return
 
 
 def valid_name(name: str) -> bool:

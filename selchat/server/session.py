@@ -43,6 +43,8 @@ ERRORS_LOGGED = 5
 TEXT_AFTER = 1.0
 # Commands that may send a password to the worker: what follows them waits for the verdict.
 CHECKED = frozenset({Join, Authenticate, Oper, Register})
+# how a connection that was lost (not quit, refused or put out) is closed: an account lingers (--linger)
+LOST = frozenset({"connection closed by peer", "connection lost", "idle_timeout", "WebSocket closed"})
 
 
 class ConnState:
@@ -354,6 +356,9 @@ class Connections:
         codec = conn.ctx.codec if conn.ctx is not None else None
         return codec.refuse(exc) if codec is not None else JSON_V1.error(exc)
 
+    def _linger_over(self, conn_id: int) -> None:
+        self.effects.apply(self.hub.linger_over(conn_id, self.wall_clock()))
+
     def on_close(self, conn: Conn, reason: str) -> None:
         self.tally.closes[reason] = self.tally.closes.get(reason, 0) + 1
         ctx: ConnState | None = conn.ctx
@@ -367,6 +372,9 @@ class Connections:
         self.fanout.flush()  # membership is about to change
         ctx.name = self.hub.name_of(conn.id) or ctx.name  # the name it has now, after any /nick
         shown = None if reason == "quit" else reason.replace("_", " ")
-        self.effects.apply(self.hub.disconnect(conn.id, self.wall_clock(), shown))
+        lost = reason in LOST or reason.startswith("socket error")  # not a quit, a kick or a refusal
+        self.effects.apply(self.hub.disconnect(conn.id, self.wall_clock(), shown, lost))
+        if self.hub.lingering(conn.id):  # an account's last connection: it stays a while (--linger)
+            self.reactor.call_later(self.config.linger, self._linger_over, conn.id)
         who = f"{ctx.name} ({conn.peer})" if ctx.name else conn.peer
         log.info("%s %s: %s", "leave" if ctx.name else "disconnect", who, reason)
