@@ -72,6 +72,7 @@ class Renderer:
         self.current: str | None = None
         # lines seen lately, by timestamp, so that a reply can quote the start of what it answers
         self.seen: OrderedDict[float, tuple[str, str]] = OrderedDict()
+        self.unread: dict[str, int] = {}  # lines unread by casefolded room (the client's state): /list says them
 
     def _paint(self, text: str, *codes: str) -> str:
         if not self.colour or not codes:
@@ -159,6 +160,8 @@ class Renderer:
             return self.chat(frame)
         if kind == "dm":
             return self._dm(frame)
+        if kind in ("unread", "conversations"):  # what is unread, and where
+            return self._unread(frame) if kind == "unread" else self._conversations(frame)
         return self._more(frame)
 
     def _dm(self, frame: dict[str, Any]) -> str:
@@ -193,7 +196,31 @@ class Renderer:
         for r in rooms:
             if isinstance(r, dict):
                 topic = f" — {sanitize(r.get('topic'))}" if r.get("topic") else ""
-                lines.append(self.notice(f"  {sanitize(r.get('room'))} ({sanitize(r.get('users'))} here){topic}"))
+                count = self.unread.get(str(r.get("room")).casefold())
+                unread = f", {count} unread" if count else ""
+                here = f"{sanitize(r.get('users'))} here{unread}"
+                lines.append(self.notice(f"  {sanitize(r.get('room'))} ({here}){topic}"))
+        return "\n".join(lines)
+
+    def _unread(self, frame: dict[str, Any]) -> str | None:
+        """What came while you were elsewhere (after a join, or asked for): rooms not on screen."""
+        said = []
+        for count in frame.get("rooms") or []:
+            if isinstance(count, dict) and count.get("unread") and str(count.get("room")) != self.current:
+                more = "+" if count.get("more") else ""
+                named = f", {count.get('mentions')} naming you" if count.get("mentions") else ""
+                said.append(f"{sanitize(count.get('room'))} {sanitize(count.get('unread'))}{more}{named}")
+        return self.notice("unread: " + "; ".join(said)) if said else None
+
+    def _conversations(self, frame: dict[str, Any]) -> str:
+        talks = [t for t in frame.get("conversations") or [] if isinstance(t, dict)]
+        if not talks:
+            return self.notice("no conversations yet: /msg NAME TEXT starts one")
+        lines = [self.notice(f"{len(talks)} conversation{'s' if len(talks) != 1 else ''}, the latest first:")]
+        for t in talks:
+            count = t.get("unread")
+            unread = f", {sanitize(count)}{'+' if t.get('more') else ''} unread" if count else ""
+            lines.append(self.notice(f"  {sanitize(t.get('with'))} (last at {self.clock(t.get('latest'))}{unread})"))
         return "\n".join(lines)
 
     def _running(self, frame: dict[str, Any]) -> str:
@@ -323,7 +350,7 @@ class Renderer:
             return self._paint(f"* {text}", DIM)
         if kind == "registered":
             return self.notice(sanitize(get("message", "registered")))
-        if kind == "history_end":
+        if kind in ("history_end", "read"):
             return None
         if kind == "error":
             return self.problem(f"{sanitize(get('message', ''))} [{sanitize(get('code', ''))}]")

@@ -10,7 +10,17 @@ import pytest
 
 from selchat.bans import make_ban
 from selchat.outbound import DirectMessage, Message
-from selchat.records import DeleteBan, DmsDelivered, SaveAccount, SaveBan, SaveDm, SaveRoom, SaveRoomRules, SaveTopic
+from selchat.records import (
+    DeleteBan,
+    DmsDelivered,
+    SaveAccount,
+    SaveBan,
+    SaveDm,
+    SaveReadMark,
+    SaveRoom,
+    SaveRoomRules,
+    SaveTopic,
+)
 from selchat.store import SCHEMA_VERSION, Store, StoreError, connect, migrate
 from tests.helpers import DEADLINE, selchat_cmd
 
@@ -65,6 +75,9 @@ FILL: dict[int, list[str]] = {
         "INSERT INTO messages (room, ts, username, message, action, edited)"
         " VALUES ('#club', 7300000, 'bob', 'fixed typo', 8, 7400000)",
     ],
+    13: [  # bob has read #dev up to its first line
+        "INSERT INTO read_markers (account, target, ts) VALUES ('bob', '#dev', 7000000)",
+    ],
 }
 
 
@@ -101,6 +114,7 @@ def test_migrates_from_every_earlier_version(tmp_path: Path, start: int) -> None
             assert snap.last_timestamp == 8.0
         if start >= 7:
             assert snap.hook_names == ["ci-bot"]
+        assert snap.read_marks == ({"bob": {"#dev": 7000000}} if start >= 13 else {})
         if start >= 8:
             assert store.login_of("deploy") == ("deploy", "!", "cd34", True)
             assert store.login_of("bob") == ("bob", "$argon2id$x", None, False)
@@ -122,7 +136,9 @@ def test_migrates_from_every_earlier_version(tmp_path: Path, start: int) -> None
         store.write(SaveBan(make_ban("192.168.0.0/16", 9.0)))
         store.write(DeleteBan("192.168.0.0/16"))
         store.write(SaveRoomRules("#new", "#New", '{"founder":"carol"}'))
+        store.write(SaveReadMark("carol", "#new", 9_000_000))
         store.commit()
+        assert store.snapshot().read_marks["carol"] == {"#new": 9_000_000}
         assert [b.shown for b in store.snapshot().bans if b.created == 9.0] == ["mallory"]
         assert store.history("#new", "#New", None, 10)[0][0].text == "hello"
     finally:

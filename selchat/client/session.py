@@ -17,6 +17,9 @@ from selchat.render import Renderer, sanitize
 
 # Scroll-back: messages asked for per PageUp.
 PAGE = 20
+# A room or conversation on screen is marked read on the server at most this often (each mark
+# costs a message's token, and a busy room brings many lines a second).
+READ_EVERY = 1.0
 # Reconnecting: the first wait, doubled after each failure up to the last.
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 30.0
@@ -48,7 +51,12 @@ class Session:
         # piped) after "/join #dev" goes to #dev, as it reads
         self.joining: asyncio.Event | None = None
         self.reconnects = False  # the terminal reconnects after a restart; piped input ends with it
+        self.read_at: dict[str, float] = {}  # when each target's marker was last sent (monotonic)
+        self.read_marked: dict[str, float] = {}  # and up to which line
+        self.read_later: dict[str, asyncio.TimerHandle] = {}
+        self.sending: set[asyncio.Task[Any]] = set()
         renderer.current = state.current
+        renderer.unread = state.unread
 
     async def receive(self) -> None:
         """Show frames until the connection ends; ``status`` is set if the session is over."""
@@ -79,10 +87,53 @@ class Session:
                 line = self.renderer.frame(frame)
                 if line is not None:
                     self.out(line)
+            self._maybe_read(frame)
             if kind == "shutdown":
                 if not (frame.get("reconnect") and self.reconnects):
                     self.status = 0  # for good (or piped input): the session is over
                 return  # a restart: connection() reconnects, with back-off, and fills the gap
+
+    def _maybe_read(self, frame: dict[str, Any]) -> None:
+        """What is shown of the current room, and private messages (every one is shown), is read."""
+        kind, room = frame.get("type"), frame.get("room")
+        if kind in ("chat", "history_end") and isinstance(room, str):
+            if room.casefold() == self.state.current.casefold() and room.casefold() not in self.resuming:
+                self.on_screen(room)
+        elif kind == "dm" and not frame.get("history"):
+            mine = str(frame.get("from")).casefold() == self.state.me.casefold()
+            peer, at = frame.get("to") if mine else frame.get("from"), frame.get("timestamp")
+            if isinstance(peer, str) and isinstance(at, (int, float)):
+                self.on_screen(peer, float(at))
+
+    def on_screen(self, target: str, at: float | None = None) -> None:
+        """``target`` (a room, or a person's conversation) is read up to its newest line (or ``at``):
+        the server hears it at once, or within READ_EVERY of the last time it did."""
+        if self.state.version < 2:
+            return
+        key = target.casefold()
+        if target.startswith("#"):
+            at = self.state.read(target)
+        if at is None or at <= self.read_marked.get(key, 0.0):
+            return
+        self.read_marked[key] = at
+        if key in self.read_later:
+            return
+        wait = self.read_at.get(key, -READ_EVERY) + READ_EVERY - time.monotonic()
+        if wait <= 0:
+            self._send_read(target)
+        else:
+            self.read_later[key] = asyncio.get_running_loop().call_later(wait, self._send_read, target)
+
+    def _send_read(self, target: str) -> None:
+        key = target.casefold()
+        self.read_later.pop(key, None)
+        if not self.connected:
+            return
+        self.read_at[key] = time.monotonic()
+        where = {"room": target} if target.startswith("#") else {"with": target}
+        task = asyncio.ensure_future(self.link.send({"type": "read", **where, "timestamp": self.read_marked[key]}))
+        self.sending.add(task)
+        task.add_done_callback(self.sending.discard)
 
     async def _next_page(self, frame: dict[str, Any]) -> None:
         """A list of many rooms, or of a big room's members, comes in pages: ask for the next
@@ -168,6 +219,7 @@ class Session:
             return False
         self.state.current = joined
         self.renderer.current = joined
+        self.on_screen(joined)
         topic = self.state.topics.get(joined.casefold())
         self.out(self.renderer.notice(f"now in {sanitize(joined)}" + (f" — {sanitize(topic)}" if topic else "")))
         return True

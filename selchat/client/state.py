@@ -29,6 +29,10 @@ class ChatState:
     known_rooms: set[str] = field(default_factory=set)  # every room heard of (for Tab)
     oldest: dict[str, float] = field(default_factory=dict)  # oldest message shown, for scroll-back
     newest: dict[str, float] = field(default_factory=dict)  # newest message seen, for gap filling
+    # lines not yet read (shown while another room was current), by casefolded room: counts, and
+    # those naming me; the server's counts after a join, kept current here (issue 24)
+    unread: dict[str, int] = field(default_factory=dict)
+    mentions: dict[str, int] = field(default_factory=dict)
 
     def in_room(self, room: str) -> str | None:
         """The room as we joined it (its canonical spelling), if we are in it."""
@@ -48,23 +52,7 @@ class ChatState:
         kind = frame.get("type")
         get = frame.get
         if kind == "welcome":
-            self.me = str(get("username", self.me))
-            self.users = {str(u) for u in get("users") or []}
-            if isinstance(get("max_message"), int):
-                self.max_message = get("max_message")
-            if isinstance(get("rate_limit"), (int, float)):
-                self.rate_limit = float(get("rate_limit"))
-            if isinstance(get("burst"), int):
-                self.burst = get("burst")
-            if isinstance(get("password_min"), int):
-                self.password_min = get("password_min")
-            self.version = get("version") if isinstance(get("version"), int) else 1
-            self.account = get("account") if isinstance(get("account"), str) else None
-            room = str(get("room")) if self.version >= 2 else "#lobby"
-            if not self.in_room(room):
-                self.rooms.insert(0, room)
-            self.topics[room.casefold()] = str(get("topic") or "")
-            self.known_rooms.add(room)
+            self._welcome(frame)
         elif kind == "users":  # a big room's members come in parts: "continued" adds to the one before
             part = {str(u) for u in get("users") or []}
             self.users = self.users | part if get("continued") else part
@@ -101,5 +89,68 @@ class ChatState:
             self.seen(get("room"), float(get("timestamp")))
             who = (str(get("room")).casefold(), str(get("username", "")).casefold())
             self.last_said[who] = max(self.last_said.get(who, 0.0), float(get("timestamp")))
+            if not get("history"):
+                self._count(frame)
+        elif kind in ("unread", "read"):
+            self._counts(frame)
+        if kind == "room_left":
+            self.unread.pop(str(get("room")).casefold(), None)
+
+    def _welcome(self, frame: dict[str, Any]) -> None:
+        get = frame.get
+        self.me = str(get("username", self.me))
+        self.users = {str(u) for u in get("users") or []}
+        if isinstance(get("max_message"), int):
+            self.max_message = get("max_message")
+        if isinstance(get("rate_limit"), (int, float)):
+            self.rate_limit = float(get("rate_limit"))
+        if isinstance(get("burst"), int):
+            self.burst = get("burst")
+        if isinstance(get("password_min"), int):
+            self.password_min = get("password_min")
+        self.version = get("version") if isinstance(get("version"), int) else 1
+        self.account = get("account") if isinstance(get("account"), str) else None
+        room = str(get("room") or "") if self.version >= 2 else "#lobby"
+        if not room:  # another device of someone in no lobby: its rooms follow, each joined
+            return
+        if not self.in_room(room):
+            self.rooms.insert(0, room)
+        self.topics[room.casefold()] = str(get("topic") or "")
+        self.known_rooms.add(room)
+
+    def _count(self, frame: dict[str, Any]) -> None:
+        """A live line in a room that is not on screen is unread (one's own, from another device, is not)."""
+        room = str(frame.get("room")).casefold()
+        if room == self.current.casefold() or frame.get("own") or str(frame.get("username")) == self.me:
+            return
+        self.unread[room] = self.unread.get(room, 0) + 1
+        if self.me and self.me.casefold() in str(frame.get("message", "")).casefold():
+            self.mentions[room] = self.mentions.get(room, 0) + 1
+
+    def _counts(self, frame: dict[str, Any]) -> None:
+        """The server's counts (after a join, or asked for), or a room read on another device."""
+        if frame.get("type") == "read":
+            room, at = str(frame.get("room", "")).casefold(), frame.get("timestamp")
+            if isinstance(at, (int, float)) and at >= self.newest.get(room, 0.0):
+                self.unread.pop(room, None)
+                self.mentions.pop(room, None)
+            return
+        for count in frame.get("rooms") or []:
+            if isinstance(count, dict) and isinstance(count.get("unread"), int):
+                room = str(count.get("room")).casefold()
+                self.unread[room] = count["unread"]
+                self.mentions[room] = count.get("mentions") if isinstance(count.get("mentions"), int) else 0
+
+    def read(self, room: str) -> float | None:
+        """The room is on screen: its lines are read; the newest one's time, for the server."""
+        key = room.casefold()
+        self.unread.pop(key, None)
+        self.mentions.pop(key, None)
+        return self.newest.get(key)
+
+    def unread_rooms(self) -> list[tuple[str, int, int]]:
+        """(room, unread, mentions) of each room one is in with lines unread, in the order joined."""
+        return [(room, self.unread[room.casefold()], self.mentions.get(room.casefold(), 0))
+                for room in self.rooms if self.unread.get(room.casefold())]
 
 

@@ -101,6 +101,9 @@ class Terminal:
         """The prompt: the current room and your name."""
         state = self.state
         room = f"[{state.current}] " if state.version >= 2 else ""
+        waiting = [f"{r} {n}" + ("@" if m else "") for r, n, m in state.unread_rooms()]
+        if waiting:  # the switcher's other rooms with lines unread (Alt-1..9), @: one names you
+            room = "(" + ", ".join(waiting) + ") " + room
         if self.renderer.colour:
             return ANSI(room + self.renderer.name(state.me) + "> ")
         return f"{room}{state.me}> "

@@ -77,6 +77,11 @@ async def rooms(session: Session, action: Action, pacer: Pacer | None) -> None:
         await session.link.send({"type": "rooms"})
 
 
+async def dms(session: Session, action: Action, pacer: Pacer | None) -> None:
+    if session.v2():
+        await session.link.send({"type": "conversations"})
+
+
 async def names(session: Session, action: Action, pacer: Pacer | None) -> None:
     state = session.state
     await session.link.send({"type": "users", "room": action.target or state.current} if state.version >= 2
@@ -214,5 +219,5 @@ ACTIONS: dict[str, Act] = {
     "users": users, "ping": ping, "join": join, "part": part, "list": rooms, "names": names, "topic": topic,
     "nick": nick, "away": away, "register": register, "kick": kick, "role": role, "mode": mode,
     "invite": invite, "ban": masks, "unban": masks, "bans": masks, "register_room": masks, "search": search,
-    "react": react, "edit": edit, "delete": edit,
+    "react": react, "edit": edit, "delete": edit, "dms": dms,
 }

@@ -24,6 +24,7 @@ COMMANDS = {
     "/react NAME 👍": "react to NAME's last line in the current room (again: take it back)",
     "/edit TEXT": "change your last line in the current room to TEXT, for everyone",
     "/delete": "delete your last line in the current room, for everyone",
+    "/dms": "your private conversations, the latest first, with what is unread in each",
     "/search WORDS": 'find messages in your rooms and conversations: words, "a phrase", from:NAME, in:#ROOM, '
                      "before:2026-12-01, after:...",
     "/op NAME, /deop NAME": "make someone an operator of the current room, or not (operators)",
@@ -37,10 +38,10 @@ COMMANDS = {
     "/ping": "the round trip to the server, in milliseconds",
     "/quit": "leave (also /exit, /q, Ctrl-D or Ctrl-C)",
 }
-COMMAND_WORDS = ("/help", "/join", "/part", "/list", "/names", "/users", "/topic", "/me", "/msg", "/nick", "/away",
-                 "/register", "/ping", "/quit", "/exit", "/q", "/op", "/deop", "/voice", "/devoice", "/kick", "/mode",
-                 "/invite", "/ban", "/unban", "/bans", "/register-room", "/search", "/reply", "/react", "/edit",
-                 "/delete")
+COMMAND_WORDS = ("/help", "/join", "/part", "/list", "/dms", "/names", "/users", "/topic", "/me", "/msg", "/nick",
+                 "/away", "/register", "/ping", "/quit", "/exit", "/q", "/op", "/deop", "/voice", "/devoice", "/kick",
+                 "/mode", "/invite", "/ban", "/unban", "/bans", "/register-room", "/search", "/reply", "/react",
+                 "/edit", "/delete")
 
 
 class ClientError(Exception):
@@ -60,6 +61,11 @@ class Action(NamedTuple):
     text: str = ""
 
 
+# commands that take nothing after them, and what each asks for
+BARE = {"/quit": "quit", "/exit": "quit", "/q": "quit", "/help": "help", "/users": "users", "/ping": "ping",
+        "/list": "list", "/dms": "dms", "/register": "register"}
+
+
 def parse_input(line: str) -> Action:
     """What a typed line asks for. Never sends an unknown command as chat."""
     line = line.rstrip("\r\n")
@@ -76,14 +82,8 @@ def parse_input(line: str) -> Action:
         return Action("chat", text=line)
     word, _, rest = line.partition(" ")
     word = word.lower()
-    if word in ("/quit", "/exit", "/q"):
-        return Action("quit")
-    if word == "/help":
-        return Action("help")
-    if word == "/users":
-        return Action("users")
-    if word == "/ping":
-        return Action("ping")
+    if word in BARE:
+        return Action(BARE[word])
     if word == "/msg":
         name, _, text = rest.strip().partition(" ")
         if not name or not text.strip():
@@ -97,8 +97,6 @@ def parse_input(line: str) -> Action:
         return Action("join", room if room.startswith("#") else "#" + room, key.strip())
     if word in ("/part", "/leave"):
         return Action("part", arg)
-    if word == "/list":
-        return Action("list")
     if word == "/names":
         return Action("names", arg)
     if word == "/topic":
@@ -113,8 +111,6 @@ def parse_input(line: str) -> Action:
         return Action("nick", arg)
     if word == "/away":
         return Action("away", text=arg)
-    if word == "/register":
-        return Action("register")
     if word in ANSWERING:
         return _answering(word, arg)
     if word in RUNNING:

@@ -356,9 +356,6 @@ class Connections:
         codec = conn.ctx.codec if conn.ctx is not None else None
         return codec.refuse(exc) if codec is not None else JSON_V1.error(exc)
 
-    def _linger_over(self, conn_id: int) -> None:
-        self.effects.apply(self.hub.linger_over(conn_id, self.wall_clock()))
-
     def on_close(self, conn: Conn, reason: str) -> None:
         self.tally.closes[reason] = self.tally.closes.get(reason, 0) + 1
         ctx: ConnState | None = conn.ctx
@@ -375,6 +372,7 @@ class Connections:
         lost = reason in LOST or reason.startswith("socket error")  # not a quit, a kick or a refusal
         self.effects.apply(self.hub.disconnect(conn.id, self.wall_clock(), shown, lost))
         if self.hub.lingering(conn.id):  # an account's last connection: it stays a while (--linger)
-            self.reactor.call_later(self.config.linger, self._linger_over, conn.id)
+            self.reactor.call_later(self.config.linger, lambda gone=conn.id: self.effects.apply(
+                self.hub.linger_over(gone, self.wall_clock())))
         who = f"{ctx.name} ({conn.peer})" if ctx.name else conn.peer
         log.info("%s %s: %s", "leave" if ctx.name else "disconnect", who, reason)

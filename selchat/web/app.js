@@ -9,6 +9,7 @@ import { keys, recall } from "./keys.js";
 import { memberMenu, runningHandlers } from "./running.js";
 import * as notes from "./notify.js";
 import * as reactions from "./reactions.js";
+import * as reads from "./reads.js";
 import * as search from "./search.js";
 import * as typing from "./typing.js";
 import * as side from "./sidebar.js";
@@ -53,8 +54,11 @@ function conversation(peer) {
 // Not in front of you: another room, or the tab is hidden (the count is cleared on coming back).
 const unseen = (name) => !isCurrent(name) || document.hidden;
 
+// What is in front of you is read, here and (marked on the server) on your other devices.
+function looked(r) { if (!unseen(r.name)) reads.seen(r); }
+
 function arrived(r, li, mention, title, body) {
-  if (!unseen(r.name)) return;
+  if (!unseen(r.name)) { reads.seen(r); return; }
   side.unread(state, r, li, mention);
   if (mention || r.kind === "dm") notes.notify(r.name, title, body);
   drawRooms();
@@ -108,6 +112,7 @@ function drawRoom() {
   bell(notes.isMuted(r.name));
   if (r.unread) view.markNew(r);  // "new since you left", above the first of them
   side.read(state, r);
+  reads.seen(r);
   view.show(r);
   typing.draw(state.current);
   drawMembers();
@@ -187,8 +192,14 @@ const handlers = {
     state.everJoined = true;
     send({ type: "users", room: f.room });  // who is away: the welcome names only who is here
     send({ type: "rooms" });
+    send({ type: "conversations" });  // with what is unread in each, read or not on another device
     drawRoom();
   },
+  read(f) {
+    reads.heard(f, (m) => (m.with ? conversation(m.with) : room(m.room)), (r) => { side.read(state, r); drawRooms(); });
+  },
+  unread(f) { reads.counts(f, room, conversation, (r) => !unseen(r.name)); side.drawTitle(state); drawRooms(); },
+  conversations(f) { handlers.unread({ conversations: f.conversations }); },
   error(f) {
     if (!state.joined) {
       $("login-error").textContent = f.message + (REFUSALS[f.code] ? " " + REFUSALS[f.code] : "");
@@ -242,7 +253,7 @@ const handlers = {
       r.refilling = true;  // what was said meanwhile is unread, like what arrives live
       send({ type: "history", room: r.name, after: r.last, limit: 200 });
     }
-    if (isCurrent(r.name)) olderIfShort();
+    if (isCurrent(r.name)) { olderIfShort(); looked(r); }
   },
   room_left(f) {
     state.order = state.order.filter((n) => n.toLowerCase() !== f.room.toLowerCase());
@@ -433,12 +444,14 @@ notes.offer($("ask-notify"));
 document.addEventListener("visibilitychange", () => {  // back to the tab: what is on screen is read
   if (document.hidden || !state.joined) return;
   side.read(state, room(state.current));
+  looked(room(state.current));
   drawRooms();
 });
 
 offerRegister(send);
 search.searchBox(send);
 reactions.init(send, () => state.name);
+reads.init(send);
 keys({ rooms: sidebarOrder, current: () => state.current, pick,
   join: (name) => send({ type: "join_room", room: name }) });
 recall($("line"), () => state.lastSent);

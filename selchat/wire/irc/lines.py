@@ -23,9 +23,10 @@ MULTILINE_LINES = 100  # lines in one draft/multiline message: ergo's default ma
 # The capabilities offered (IRCv3), with their values for CAP LS 302.
 CAPS = {"account-notify": None, "account-tag": None, "away-notify": None, "batch": None, "cap-notify": None,
         "chghost": None, "draft/account-registration": None, "draft/chathistory": None,
-        "draft/message-redaction": None, "draft/read-marker": None,
+        "draft/message-redaction": None,
         # what one message may hold: the hub's limit (the codec fills it in), and at most so many lines
-        "draft/multiline": f"max-bytes={{max_message}},max-lines={MULTILINE_LINES}", "echo-message": None,
+        "draft/multiline": f"max-bytes={{max_message}},max-lines={MULTILINE_LINES}", "draft/read-marker": None,
+        "echo-message": None,
         "extended-join": None,
         "extended-monitor": None,
         "invite-notify": None, "labeled-response": None, "message-tags": None, "multi-prefix": None,
