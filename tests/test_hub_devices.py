@@ -156,3 +156,22 @@ def test_the_linger_runs_out_and_then_the_person_leaves() -> None:
     quitter.do(1, Quit())
     quitter.apply(quitter.hub.disconnect(1, quitter.now))  # a quit (not lost) leaves at once
     assert not quitter.hub.lingering(1) and quitter.hub.find("carol") is None
+
+
+def test_the_operator_and_a_kill_end_every_device(two: Driver) -> None:
+    d = two
+    d.apply(d.hub.upkeep.account_deleted("alice", d.now))
+    assert d.closed.keys() >= {1, 2} and d.hub.find("alice") is None
+    assert {f["room"] for f in d.take(3) if f["type"] == "user_left"} == {"#lobby", "#dev"}
+
+
+def test_a_person_on_three_devices_costs_three_sends(two: Driver) -> None:
+    d = two
+    device(d, 4)
+    effects = d.hub.handle(3, Dm("alice", "one message"), d.now)
+    delivered = [e for e in effects if type(e).__name__ == "Send" and e.event.text == "one message"]
+    to_alice = [t for e in delivered for t in e.targets if t != 3]
+    assert sorted(to_alice) == [1, 2, 4]  # one send a device, and no more
+    effects = d.hub.handle(3, Chat("to the room", room="#dev"), d.now)
+    (line,) = [e for e in effects if type(e).__name__ == "Broadcast"]
+    assert sorted(t for t in line.audience if not line.skips(t)) == [1, 2, 4]  # bob is the sender

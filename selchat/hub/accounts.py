@@ -10,7 +10,7 @@ from selchat import outbound as ev
 from selchat.config import NAME_MAX, PASSWORD_MAX
 from selchat.errors import LOG_IN_TO_IT, ErrorCode, ProtocolError
 from selchat.events import Authenticate, Join, Oper, Register
-from selchat.hub.devices import DeviceManager
+from selchat.hub.devices import DeviceManager, siblings
 from selchat.hub.effects import Ask, Effect, Fail, Send, Store
 from selchat.hub.names import NameManager
 from selchat.hub.state import Session, State, check_name, valid_name
@@ -199,14 +199,19 @@ class AccountManager:
         """The oldest device of one who has as many as --devices allows gives way to a new one."""
         return self.let_go(session, now, "logged in elsewhere", ProtocolError(
             ErrorCode.LOGGED_IN_ELSEWHERE, f"{session.name} connected from a newer device; this"
-            f" one is its oldest beyond the {self.state.config.devices} an account may have"))
+            f" one is its oldest beyond the {self.state.config.devices} an account may have"), every_device=False)
 
-    def let_go(self, session: Session, now: float, reason: str, error: ProtocolError) -> list[Effect]:
+    def let_go(self, session: Session, now: float, reason: str, error: ProtocolError,
+               every_device: bool = True) -> list[Effect]:
         """A named session ended from outside its connection (another login, the operator): it
-        gives up its name and rooms, and its connection is told why."""
-        del self.state.sessions[session.conn_id]
-        effects = self._forget(session, now, reason)
-        effects.append(Fail(session.conn_id, error))
+        gives up its name and rooms, and its connection is told why; so does each of the person's
+        other devices, unless only this one is let go (the oldest beyond --devices)."""
+        state = self.state
+        effects: list[Effect] = []
+        for device in [*siblings(state, session), session] if every_device else [session]:
+            if state.sessions.pop(device.conn_id, None) is not None:
+                effects.extend(self._forget(device, now, reason))  # the last of them leaves, the others detach
+                effects.append(Fail(device.conn_id, error))
         return effects
 
     def displace(self, key: str, now: float) -> list[Effect]:

@@ -10,6 +10,7 @@ from selchat.config import AWAY_MAX, NAME_MAX
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import Kill, Lusers, Ping, Pong, Quit, Wallops, Who, Whois, Whowas
 from selchat.hub.budget import members_part
+from selchat.hub.devices import everywhere
 from selchat.hub.effects import Close, Effect, Fail, Send, Then
 from selchat.hub.sharing import Sharing
 from selchat.hub.state import Session, State, one_line
@@ -102,8 +103,11 @@ class QueryManager:
             raise ProtocolError(ErrorCode.NO_SUCH_USER, f"no user named {cmd.username[:NAME_MAX]!r} is online",
                                 (cmd.username[:NAME_MAX],))
         why = one_line(cmd.reason or "")[:AWAY_MAX] or "no reason given"
-        self.state.sessions[target].quit_message = f"Killed by {session.name}: {why}"
-        return [Fail(target, ProtocolError(ErrorCode.KICKED, f"killed by {session.name}: {why}"))]
+        killed = everywhere(self.state.sessions[target])  # the person, on every device
+        for conn_id in killed:
+            self.state.sessions[conn_id].quit_message = f"Killed by {session.name}: {why}"
+        error = ProtocolError(ErrorCode.KICKED, f"killed by {session.name}: {why}")
+        return [Fail(conn_id, error) for conn_id in killed]
 
     def wallops(self, session: Session, cmd: Wallops, now: float) -> list[Effect]:
         self._server_operator(session, "send WALLOPS")

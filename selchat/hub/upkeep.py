@@ -8,6 +8,7 @@ from collections.abc import Callable
 from selchat import outbound as ev
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.hooks import Outgoing
+from selchat.hub.devices import everywhere
 from selchat.hub.effects import Effect, Send
 from selchat.hub.state import Session, State
 
@@ -53,7 +54,8 @@ class UpkeepManager:
         session = state.sessions.get(conn_id) if conn_id is not None else None
         if session is None or session.name is None:
             return []
-        session.account = new
+        for conn_id in everywhere(session):  # every device of the person
+            state.sessions[conn_id].account = new
         state.account_sessions[new] = session.conn_id
         if session.name.casefold() != key:
             return []  # online under a nick of their own: it stays
