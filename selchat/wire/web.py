@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import struct
 from dataclasses import dataclass
 from http import HTTPStatus
 from importlib import resources
@@ -44,6 +43,7 @@ from selchat.wire import hookwire
 from selchat.wire.base import Labeled
 from selchat.wire.irc import IrcCodec
 from selchat.wire.jsonl import JsonCodec
+from selchat.wire.wsframes import Reader, close_frame, frame, messages, payloads
 
 IRC_SUBPROTOCOL = "text.ircv3.net"
 HEAD_MAX = 8192  # bytes of request line and headers (h11's own default is 16 KiB)
@@ -100,16 +100,6 @@ def _load_assets() -> dict[str, Asset]:
 ASSETS = _load_assets()
 
 
-def frame(payload: bytes, opcode: int = 0x1) -> bytes:
-    """One unmasked, unfragmented WebSocket frame (RFC 6455 section 5.2)."""
-    size = len(payload)
-    if size < 126:
-        head = struct.pack("!BB", 0x80 | opcode, size)
-    elif size < 65536:
-        head = struct.pack("!BBH", 0x80 | opcode, 126, size)
-    else:
-        head = struct.pack("!BBQ", 0x80 | opcode, 127, size)
-    return head + payload
 
 
 def _not_rebindable(hostname: str) -> bool:
@@ -123,32 +113,10 @@ def _not_rebindable(hostname: str) -> bool:
     return True
 
 
-def close_frame(code: int, reason: str) -> bytes:
-    """A Close frame; its reason is cut to fit a control frame's 125 bytes, on a UTF-8 boundary."""
-    text = reason.encode("utf-8")[:123].decode("utf-8", "ignore").encode("utf-8")
-    return frame(struct.pack("!H", code) + text, 0x8)
 
 
-def payloads(data: bytes) -> bytes:
-    """The lines inside frames this server made (unmasked, whole): labeled-response's answers,
-    taken back from the output to be tagged, are tagged as lines and framed again."""
-    lines, at = [], 0
-    while at + 2 <= len(data):
-        size, at = data[at + 1] & 0x7F, at + 2
-        if size == 126:
-            size, at = struct.unpack_from("!H", data, at)[0], at + 2
-        elif size == 127:
-            size, at = struct.unpack_from("!Q", data, at)[0], at + 8
-        lines.append(data[at:at + size] + b"\r\n")
-        at += size
-    return b"".join(lines)
 
 
-def messages(data: bytes) -> bytes:
-    """A codec's lines as WebSocket text messages, one a line, without the line ending."""
-    if data.count(b"\n") == 1 and data.endswith(b"\n"):  # the common case: one line
-        return frame(data[:-2] if data.endswith(b"\r\n") else data[:-1])
-    return b"".join(frame(line.rstrip(b"\r")) for line in data.split(b"\n") if line)
 
 
 class WsWire:
@@ -217,6 +185,7 @@ class WebCodec:
         self.inner: JsonCodec | IrcCodec | None = None
         self._parts: list[str] = []
         self._size = 0
+        self.frames = Reader(max_frame)  # after the upgrade: the common frame read here, the rest by wsproto
         self.done = False
         self.hook: hookwire.HookRequest | None = None  # POST /hooks/SECRET: its body so far
 
@@ -231,6 +200,13 @@ class WebCodec:
         if self.ws is None:
             return self._http(data)
         out: list[Any] = []
+        self.frames.feed(data, lambda text: self._text(text, out), lambda whole: self._wsproto(whole, out),
+                         lambda: out.extend(self._close(CLOSE_TOO_BIG, f"a message is at most {self.max_frame} bytes")))
+        return out
+
+    def _wsproto(self, data: bytes, out: list[Any]) -> bool:
+        """A whole frame that is not a whole text message: wsproto's to read (wsframes.py)."""
+        assert self.ws is not None
         try:
             self.ws.receive_data(data)
             for event in self.ws.events():
@@ -238,8 +214,17 @@ class WebCodec:
                 if self.done:
                     break
         except (RemoteProtocolError, LocalProtocolError) as exc:
-            out.append(self._close(CLOSE_PROTOCOL, str(exc)[:100]))
-        return out
+            out.extend(self._close(CLOSE_PROTOCOL, str(exc)[:100]))
+        return not self.done
+
+    def _text(self, text: str, out: list[Any]) -> bool:
+        """One text message is one line: the inner codec parses it as it is."""
+        assert self.inner is not None
+        for item in self.inner.message(text):
+            if type(item) is Labeled:
+                item.items = [messages(x) if type(x) is bytes else x for x in item.items]
+            out.append(messages(item) if type(item) is bytes else item)
+        return not self.done
 
     def _http(self, data: bytes) -> list[Any]:
         self.raw += data
@@ -373,12 +358,7 @@ class WebCodec:
             if event.message_finished:
                 text = "".join(self._parts)
                 self._parts, self._size = [], 0
-                assert self.inner is not None
-                # one message is one line: the inner codec parses wsproto's text as it is
-                for item in self.inner.message(text):
-                    if type(item) is Labeled:
-                        item.items = [messages(x) if type(x) is bytes else x for x in item.items]
-                    out.append(messages(item) if type(item) is bytes else item)
+                self._text(text, out)
         elif isinstance(event, BytesMessage):
             out += self._close(CLOSE_UNSUPPORTED, "text messages only")
         elif isinstance(event, Ping):
