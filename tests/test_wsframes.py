@@ -69,7 +69,7 @@ def test_a_frame_too_big_closes_before_its_payload_comes() -> None:
     (bytes([0xC1, 0x80 | 2]) + b"\0\0\0\0" + b"hi", 1002),  # an extension's bit, none agreed
 ])
 def test_malformed_frames_are_closed_as_wsproto_closes_them(frame: bytes, code: int) -> None:
-    codec, client = opened()
+    codec, _ = opened()
     got = codec.feed(frame)
     close = next(x for x in got if type(x) is bytes and x[:1] == b"\x88")
     assert int.from_bytes(close[2:4], "big") == code and codec.done
