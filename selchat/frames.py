@@ -172,7 +172,10 @@ def _edit(frame: dict[str, Any], deleting: bool) -> Edit:
     else:
         raise ProtocolError(ErrorCode.BAD_FRAME, '"id" is the line\'s timestamp, or "last" for your own last line')
     text = None if deleting else _field(frame, "message")
-    return Edit(_field(frame, "room"), stamp, text, _optional(frame, "reason"))
+    where = _field(frame, "with") if "with" in frame else _field(frame, "room")  # a private message's: "with"
+    if "with" in frame and where.startswith("#"):
+        raise ProtocolError(ErrorCode.BAD_FRAME, '"with" names a person; a room\'s line is "room"')
+    return Edit(where, stamp, text, _optional(frame, "reason"))
 
 
 def _rooms(frame: dict[str, Any]) -> Rooms:

@@ -152,6 +152,7 @@ class MessageChanged:
     by: str
     timestamp: float
     reason: str | None = None
+    peer: str | None = None  # a private message's: the other side, as this recipient sees it (``room``: IRC's target)
 
 
 @dataclass(slots=True)

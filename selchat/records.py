@@ -78,12 +78,14 @@ class SaveReaction:
 
 @dataclass(slots=True)
 class ChangeLine:
-    """A room's line edited (``text``) or deleted (``text`` None), in the file and its index."""
+    """A room's line edited (``text``) or deleted (``text`` None), in the file and its index; or,
+    with ``peers`` (its sender's key, the other's), a private message's."""
 
     room_key: str
     ts: int
     text: str | None
     at: int  # when, in microseconds
+    peers: tuple[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -250,6 +252,7 @@ class LoadLine:
     room_key: str
     ts: int
     change: Any  # the Edit command that asked
+    peers: tuple[str, str] | None = None  # a private message between these two (keys): its sender's key is asked
 
 
 @dataclass(slots=True)

@@ -272,7 +272,7 @@ class Store:
             if replies:
                 db.executemany("UPDATE messages SET reply_to = ? WHERE room = ? AND ts = ?", replies)
             for change in changes:
-                edits.change_line(db, change, self.searchable)
+                (edits.change_dm if change.peers else edits.change_line)(db, change, self.searchable)
             db.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             if db.in_transaction:

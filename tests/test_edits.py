@@ -126,3 +126,50 @@ def test_the_terminal_text_mode_and_page_see_changes(browser, spawn, start_serve
     page.close()
     nc.close()
     bob.close()
+
+
+def test_a_private_message_is_deleted_and_edited_by_its_sender(start_server, tmp_path) -> None:
+    """REDACT on a nick, and JSON's delete and edit "with" someone: the sender's own messages only,
+    on both sides, and gone from the conversation's history."""
+    import os
+    import subprocess
+
+    from tests.helpers import selchat_cmd
+    from tests.test_devices import PASSWORD, irc_device
+
+    db = str(tmp_path / "dms.db")
+    env = {**os.environ, "SELCHAT_ACCOUNT_PASSWORD": PASSWORD}
+    for name in ("alice", "bob"):
+        subprocess.run(selchat_cmd("account", "add", name, "--db", db), env=env, check=True, capture_output=True,
+                       timeout=60)
+    server = start_server("--db", db, "--rate-limit", "0")
+    bob = RawClient(server.address)
+    alice = irc_device(server, "alice", "alice")
+    try:
+        alice.send("CAP REQ :draft/message-redaction echo-message")
+        alice.expect("ACK")
+        bob.join("bob", version=2, login=PASSWORD)
+        alice.send("PRIVMSG bob :a secret")
+        said = bob.expect("dm")
+        msgid = alice.expect("PRIVMSG bob :a secret").split("msgid=")[1].split(";")[0].split(" ")[0]
+        bob.send(type="delete", **{"with": "alice"}, id=said["timestamp"])
+        assert bob.error("not_yours")
+        alice.send(f"REDACT bob {msgid}")
+        alice.expect(f"REDACT bob {msgid}")
+        gone = bob.expect("deleted")
+        assert (gone["with"], gone["id"], gone["by"]) == ("alice", said["timestamp"], "alice")
+        bob.send(type="dm", to="alice", message="typo hre")
+        mine = bob.expect("dm")
+        bob.send(type="edit", **{"with": "alice"}, id=mine["timestamp"], message="typo here")
+        assert bob.expect("edited")["message"] == "typo here"
+        alice.expect("edited a message: typo here")
+        bob.send(type="history", **{"with": "alice"}, limit=10)
+        texts = []
+        while (frame := bob.recv())["type"] != "history_end":
+            texts.append(frame["message"])
+        assert texts == ["typo here"]  # the deleted one is gone, the edited one changed
+        alice.send("REDACT bob 123")
+        assert "FAIL REDACT UNKNOWN_MSGID bob 123" in alice.expect("FAIL REDACT")
+    finally:
+        bob.close()
+        alice.close()

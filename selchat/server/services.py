@@ -155,7 +155,9 @@ class LocalServices:
         from selchat import edits
 
         self.store.commit()
-        self.complete(r.conn_id, LineFound(edits.author(self.store.db, r.room_key, r.ts), r.change))
+        db = self.store.db
+        found = edits.dm_author(db, *r.peers, r.ts) if r.peers else edits.author(db, r.room_key, r.ts)
+        self.complete(r.conn_id, LineFound(found, r.change))
 
     def load_hook(self, r: LoadHook) -> None:
         """An incoming webhook by its secret's digest: read at each post, so a hook made or deleted

@@ -29,7 +29,8 @@ def tagged(e: TagMessage) -> Frame | None:
 
 
 def changed(e: MessageChanged) -> Frame:
-    frame: Frame = {"type": "edited" if e.text is not None else "deleted", "room": e.room, "id": e.line}
+    where = {"with": e.peer} if e.peer is not None else {"room": e.room}  # a private message's, or a room's
+    frame: Frame = {"type": "edited" if e.text is not None else "deleted", **where, "id": e.line}
     if e.text is not None:
         frame["message"] = e.text
     frame.update({"by": e.by, "timestamp": e.timestamp})
