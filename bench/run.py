@@ -1,5 +1,8 @@
-"""`make bench`: the same `selchat bench` workloads against selchat and the two baselines, side by
-side in one run, written to bench/results/latest.{md,json,png}.
+"""`make bench`: the same `selchat bench` workloads against selchat and the baselines, side by side
+in one run, written to bench/results/latest.{md,json,png}: Redis pub/sub (what a user would pick
+instead: `selchat bench --protocol redis` starts redis-server and drives it with the same
+generator, each client subscribed to the channel and publishing on it), and two small Python
+chat servers, one a thread a client and one on asyncio.
 
 Ratios are only meaningful between rows of one run: the machine is shared and noisy.
 """
@@ -20,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 SERVERS = {
     "selchat": None,
+    "redis": "--protocol redis",  # the bench starts redis-server itself (a row that fails says why)
     "threaded": f"{shlex.quote(sys.executable)} {shlex.quote(str(HERE / 'threaded_server.py'))}",
     "asyncio": f"{shlex.quote(sys.executable)} {shlex.quote(str(HERE / 'asyncio_server.py'))}",
 }
@@ -30,14 +34,17 @@ STORM_RATE = 4.0
 
 def bench(server: str, clients: int, duration: float, rate: float | None,
           extra: tuple[str, ...] = ()) -> tuple[list[str], dict]:
-    args = ["selchat", "bench", "--clients", str(clients), "--duration", f"{duration:g}", *extra, "--json"]
+    args = ["selchat", "bench", "--clients", str(clients), "--duration", f"{duration:g}", *extra]
     if rate:
         args += ["--rate", f"{rate:g}"]
-    if SERVERS[server]:
+    shown = list(args)  # as a person would type it
+    if server == "redis":
+        args += ["--protocol", "redis"]
+        shown += ["--protocol", "redis"]
+    elif SERVERS[server]:
         args += ["--server-cmd", SERVERS[server]]
-    shown = args[:-1]  # as a person would type it
-    if SERVERS[server]:
-        shown = [*args[:-3], "--server-cmd", f"'python bench/{server}_server.py'"]
+        shown += ["--server-cmd", f"'python bench/{server}_server.py'"]
+    args.append("--json")
     print(f"  {server:8s} {clients:5d} clients, {'rate ' + format(rate, 'g') if rate else 'saturating':>12s} ...",
           end="", flush=True)
     try:
@@ -98,7 +105,7 @@ def ratios(results: list[dict], clients_list: list[int]) -> list[str]:
         ours = find(results, "selchat", clients, None)
         if not ours:
             continue
-        for base in ("threaded", "asyncio"):
+        for base in ("redis", "threaded", "asyncio"):
             theirs = find(results, base, clients, None)
             if theirs and theirs["deliveries_per_s"]:
                 ratio = ours["deliveries_per_s"] / theirs["deliveries_per_s"]

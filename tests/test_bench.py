@@ -99,6 +99,25 @@ def test_a_baseline_server() -> None:
     assert result["server"].startswith("threaded_server.py")
 
 
+@pytest.mark.parametrize("rooms", ["0", "2"])
+def test_redis_pub_sub_as_the_baseline(rooms: str) -> None:
+    """The same generator against redis-server, which the bench starts itself: every subscriber,
+    the publisher too (Redis delivers it its own), has every message."""
+    import shutil
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server (Debian's redis-server package) is not installed; .ci/run installs it")
+    done = run_bench("--clients", "6", "--rooms", rooms, "--duration", "1", "--protocol", "redis", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["server"].startswith("redis-server (started by the bench") and result["joined"] == 6
+    each = 6 if rooms == "0" else 3
+    assert result["sent"] > 0 and result["expected"] == result["sent"] * each
+    assert result["delivered"] == result["expected"] and result["missing"] == 0
+    assert result["errors"] == 0 and result["drops"] == 0 and result["samples"] > 0
+    assert result["server_cpu_s"] is not None
+
+
 def test_connection_refused() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

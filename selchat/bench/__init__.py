@@ -207,9 +207,12 @@ def main(spec: Spec, *, server_cmd: str | None, target_given: bool, json_output:
         raise BenchError("--logins needs the bench to start its own selchat (it creates the accounts)")
     if not target_given:
         raise_fd_limit(spec.clients + spec.logins + 256)
+        if spec.protocol == "redis" and not server_cmd:  # the baseline: Redis pub/sub, started likewise
+            server_cmd = f"{shlex.quote(sys.executable)} -m selchat.bench.redisd"
         if server_cmd:
             command = [*shlex.split(server_cmd), "--host", "127.0.0.1", "--port", "0"]
-            name = os.path.basename(shlex.split(server_cmd)[-1])
+            name = "redis-server" if server_cmd.endswith("selchat.bench.redisd") else os.path.basename(
+                shlex.split(server_cmd)[-1])
         else:
             db = spec.db
             if spec.logins and db == ":memory:":

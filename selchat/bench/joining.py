@@ -22,6 +22,7 @@ from selchat.bench.spec import (
     _ran_out,
     room_of,
     speaks_irc,
+    speaks_redis,
     speaks_ws,
     ws_frame,
 )
@@ -38,7 +39,8 @@ class Joining:
     def __init__(self, spec: Spec, first: int, count: int) -> None:
         self.spec, self.first, self.count = spec, first, count
         self.socks: list[socket.socket] = []
-        self.markers = [Markers.irc() if speaks_irc(spec, first + n) else Markers() for n in range(count)]
+        self.markers = [Markers.irc() if speaks_irc(spec, first + n) else
+                        Markers.redis() if speaks_redis(spec, first + n) else Markers() for n in range(count)]
         self.upgrading: set[int] = set()  # WebSocket clients waiting for 101 Switching Protocols
         self.limits: dict[str, Any] = {}  # the flood control the server's welcome announces
         self.connected_at: list[float] = []
@@ -91,6 +93,8 @@ class Joining:
                          f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                          "Sec-WebSocket-Version: 13\r\n\r\n".encode())
             self.upgrading.add(n)
+        elif speaks_redis(spec, i):  # RESP3, so that a subscriber may PUBLISH on the same connection
+            sock.sendall(f"HELLO 3\r\nSUBSCRIBE {(room or 'lobby').lstrip('#')}\r\n".encode())
         elif speaks_irc(spec, i):
             # IRC users start in no channel: the lobby is joined like any room
             sock.sendall(f"NICK bench{i}\r\nUSER b 0 * :bench\r\nJOIN {room or '#lobby'}\r\n".encode())
@@ -138,7 +142,12 @@ class Joining:
         self.tails[n] = data[cut:]
         if n not in self.waiting:
             return
-        if speaks_irc(self.spec, i):
+        if speaks_redis(self.spec, i):
+            if b"subscribe\r\n" in data[:cut]:
+                self.joined(n, received)
+            elif data.startswith(b"-"):
+                raise BenchError(f"client {i} could not subscribe: {data[:200]!r}")
+        elif speaks_irc(self.spec, i):
             self.irc_answer(n, data[:cut], received)
         else:
             self.json_answer(n, data[:cut], received)

@@ -36,6 +36,7 @@ from selchat.bench.spec import (
     recipients_of,
     room_of,
     speaks_irc,
+    speaks_redis,
     speaks_ws,
 )
 
@@ -107,7 +108,9 @@ class Load:
         self.scan_refused = spec.flood_control and rate_limit != 0
         self.next_ok = [0.0] * max(1, senders)
         # messages are complete when every recipient has them: on average this many each
-        self.recipients = max(1.0, spec.clients / spec.rooms - 1) if spec.rooms else max(1, spec.clients - 1)
+        own = 1 if spec.protocol == "redis" else 0  # Redis delivers a publisher its own message too
+        self.recipients = (max(1.0, spec.clients / spec.rooms - 1 + own) if spec.rooms
+                           else max(1, spec.clients - 1 + own))
         self.fanout = [recipients_of(spec, first + n) for n in range(len(socks))]
         self.prefixes = [_prefix(spec, first + n) for n in range(len(socks))]
         self.ends = [WS_MESSAGE_END if speaks_ws(spec, first + n) else LINE_END for n in range(len(socks))]
@@ -256,6 +259,8 @@ class Load:
 def _prefix(spec: Spec, i: int) -> tuple[bytes, bytes, bool]:
     """What client ``i``'s messages start and end with, and whether they go as WebSocket frames."""
     ws = speaks_ws(spec, i)
+    if speaks_redis(spec, i):  # an inline command: the text holds no space
+        return f"PUBLISH {(room_of(spec, i) or 'lobby').lstrip('#')} ".encode(), IRC_END, False
     if speaks_irc(spec, i):
         return f"PRIVMSG {room_of(spec, i) or '#lobby'} :".encode(), IRC_END, False
     if not spec.rooms:

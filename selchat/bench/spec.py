@@ -36,6 +36,18 @@ class Markers:
         markers.refused = b" :slow down: "
         return markers
 
+    @classmethod
+    def redis(cls) -> Markers:
+        """The same for a Redis pub/sub subscriber (RESP3): a delivery is a ``message`` push. Each
+        marker's only newline is its last byte, so a read never cuts one in two."""
+        markers = cls()
+        markers.chat = b"message\r\n"
+        markers.error = b"-ERR"
+        markers.left = b"\0none"  # nobody leaves a channel by the server's doing
+        markers.sample = b"S"  # the only capital S a subscriber hears is a sampled payload's
+        markers.refused = b"\0none"
+        return markers
+
 RECV_SIZE = 1 << 20
 SAMPLERS_PER_WORKER = 32  # receivers per worker that parse latency samples
 MAX_SAMPLES = 400_000  # per worker
@@ -68,7 +80,9 @@ class Spec:
     rooms: int = 0  # spread the clients over this many rooms (protocol v2); 0: all in the lobby
     db: str = ":memory:"  # the database of the server the bench starts
     logins: int = 0  # extra clients that log in to accounts, again and again, during the run
-    protocol: str = "json"  # json, irc, mixed (every other client IRC) or ws (JSON over WebSocket)
+    # json, irc, mixed (every other client IRC), ws (JSON over WebSocket) or redis (Redis pub/sub: the
+    # baseline, each client SUBSCRIBEd to its room's channel and PUBLISHing on the same connection, RESP3)
+    protocol: str = "json"
     # a server the bench did not start may refuse floods; scanning every read for refusals costs
     # the generator (1 ms a megabyte of IRC), so a server started without flood control is spared it
     flood_control: bool = True
@@ -157,6 +171,10 @@ def _message(size: int, sampled: bool, now: float, prefix: bytes = CHAT_PREFIX, 
     return ws_frame(data) if ws else data
 
 
+def speaks_redis(spec: Spec, i: int) -> bool:
+    return spec.protocol == "redis"
+
+
 def speaks_irc(spec: Spec, i: int) -> bool:
     return spec.protocol == "irc" or (spec.protocol == "mixed" and i % 2 == 1)
 
@@ -167,11 +185,12 @@ def room_of(spec: Spec, i: int) -> str | None:
 
 
 def recipients_of(spec: Spec, i: int) -> int:
-    """How many clients receive what client ``i`` sends."""
+    """How many clients receive what client ``i`` sends (Redis delivers a publisher its own too)."""
+    own = 1 if spec.protocol == "redis" else 0
     if not spec.rooms:
-        return spec.clients - 1
+        return spec.clients - 1 + own
     share, extra = divmod(spec.clients, spec.rooms)
-    return share + (1 if i % spec.rooms < extra else 0) - 1
+    return share + (1 if i % spec.rooms < extra else 0) - 1 + own
 
 
 def _ran_out(spec: Spec, i: int, first: int, exc: OSError) -> str:

@@ -144,8 +144,10 @@ def join(
               help="Database of the server the bench starts (a file path measures the disk's cost).")
 @click.option("--logins", default=0, type=click.IntRange(min=0),
               help="Extra clients that log in to accounts again and again during the run (argon2 load).")
-@click.option("--protocol", default="json", show_default=True, type=click.Choice(["json", "irc", "mixed", "ws"]),
-              help="How the clients speak: JSON lines, IRC, half of each, or JSON over WebSocket.")
+@click.option("--protocol", default="json", show_default=True,
+              type=click.Choice(["json", "irc", "mixed", "ws", "redis"]),
+              help="How the clients speak: JSON lines, IRC, half of each, JSON over WebSocket, or Redis pub/sub"
+              " (the baseline: the bench starts redis-server instead of selchat).")
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object instead of the table.")
 def bench(
     clients: int,
