@@ -103,6 +103,15 @@ def test_the_page_counts_and_toggles(browser, start_server, tmp_path: Path) -> N
         assert bob.expect("reaction")["on"] is False
         expect(badge).to_have_text("🍕 1")
         expect(badge).to_have_attribute("aria-pressed", "false")
+        line.hover()  # the line's ☺ opens the palette
+        line.locator(".react-add").click()
+        palette = page.locator("#react-palette")
+        expect(palette).to_be_visible()
+        palette.get_by_role("menuitem", name="🎉").click()
+        frame = bob.expect("reaction")
+        assert (frame["username"], frame["reaction"], frame["on"]) == ("page", "🎉", True)
+        expect(palette).to_be_hidden()
+        expect(line.locator(".reactions button", has_text="🎉")).to_have_text("🎉 1")
         page.close()
     finally:
         bob.close()

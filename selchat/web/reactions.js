@@ -1,6 +1,6 @@
 // Reactions (IRCv3 +draft/react, docs/protocol.md "react"): each line's reactions as badges,
-// "👍 2", pressed when one of them is yours; a badge clicked adds yours or takes it back, and
-// /react NAME 👍 reacts to NAME's last line.
+// "👍 2", pressed when one of them is yours; a badge clicked adds yours or takes it back; a line's
+// ☺ button opens a palette of the usual ones; and /react NAME 👍 reacts to NAME's last line.
 "use strict";
 
 let send = () => {};
@@ -52,4 +52,55 @@ export function heard(f, li, room) {
   const who = (found[f.reaction] || []).filter((name) => name !== f.username);
   found[f.reaction] = f.on ? [...who, f.username] : who;
   paint(li, room, found);
+}
+
+// The palette's reactions: Slack's and GitHub's usual few, so one click covers most.
+export const PALETTE = ["👍", "❤️", "😂", "🎉", "😮", "😢", "👀", "✅"];
+
+let palette = null;  // one palette, moved to the line it is opened for
+
+function closePalette() {
+  if (palette) palette.hidden = true;
+}
+
+// The button that opens the palette for ``li`` (a room's stored line).
+export function adder(li, room) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "react-add";
+  button.title = "add a reaction";
+  button.setAttribute("aria-label", "add a reaction");
+  button.textContent = "☺";
+  button.addEventListener("click", (e) => { e.stopPropagation(); open(li, room, button); });
+  return button;
+}
+
+function open(li, room, button) {
+  if (!palette) {
+    palette = document.createElement("div");
+    palette.id = "react-palette";
+    palette.setAttribute("role", "menu");
+    document.body.append(palette);
+    document.addEventListener("click", closePalette);
+    document.addEventListener("keydown", (e) => { if (e.key === "Escape") closePalette(); });
+  }
+  palette.replaceChildren(...PALETTE.map((reaction) => {
+    const choice = document.createElement("button");
+    choice.type = "button";
+    choice.setAttribute("role", "menuitem");
+    choice.textContent = reaction;
+    choice.addEventListener("click", () => {
+      closePalette();
+      const mine = ((li._reactions || {})[reaction] || []).includes(me());
+      if (mine) return;  // yours already: its badge takes it back
+      send({ type: "react", room, id: Number(li.dataset.ts), reaction, on: true });
+      heard({ username: me(), reaction, on: true }, li, room);  // the server echoes nothing to its sender
+    });
+    return choice;
+  }));
+  const at = button.getBoundingClientRect();
+  palette.style.left = `${Math.max(4, Math.min(at.left, window.innerWidth - 300))}px`;
+  palette.style.top = `${at.bottom + 4}px`;
+  palette.hidden = false;
+  palette.querySelector("button").focus();
 }

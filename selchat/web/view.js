@@ -267,6 +267,7 @@ export function chatItem(f, me, find = () => null) {
   li.dataset.msg = "1";  // a stored line: paging older ones starts here
   li.dataset.said = f.message;
   if (f.reply_to) li.classList.add("reply");
+  if (!f.deleted) li.append(reactions.adder(li, f.room));  // the palette of reactions, on hover
   if (f.reactions) reactions.paint(li, f.room, f.reactions);
   return li;
 }
