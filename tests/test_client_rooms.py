@@ -207,3 +207,41 @@ def test_login_and_register(spawn, start_server, tmp_path: Path, connect) -> Non
     dave = spawn(*port_args(server), "--name", "dave", "--no-color", "--login", env={"SELCHAT_LOGIN": "dave's secret"})
     dave.expect(r"\[#lobby\] dave>")
     assert watcher.expect("user_joined")["username"] == "dave"
+
+
+def test_unread_rooms_in_the_prompt_and_list_and_read_when_shown(spawn, start_server, tmp_path: Path) -> None:
+    """Lines in a room not on screen are counted before the prompt and in /list; switching to it
+    marks it read, which the account's other device hears at once; /dms lists conversations."""
+    db = str(tmp_path / "unread.db")
+    env = {**os.environ, "SELCHAT_ACCOUNT_PASSWORD": "correct horse battery"}
+    subprocess.run(selchat_cmd("account", "add", "alice", "--db", db), env=env, check=True, capture_output=True,
+                   timeout=60)
+    server = start_server("--db", db, "--rate-limit", "0")
+    bob = RawClient(server.address)
+    phone = RawClient(server.address)
+    try:
+        bob.join("bob", version=2)
+        bob.join_room("#dev")
+        alice = child_for(spawn, server, "alice", "--login", env={"SELCHAT_LOGIN": "correct horse battery"})
+        alice.sendline("/join #dev")
+        alice.expect(r"\[#dev\] alice>")
+        alice.send(ALT + "1")
+        alice.expect(r"\[#lobby\] alice>")
+        phone.join("alice", version=2, login="correct horse battery")  # her other device
+        bob.send(type="chat", room="#dev", message="one")
+        bob.send(type="chat", room="#dev", message="alice, two?")
+        alice.expect(r"\(#dev 2@\) \[#lobby\] alice>")  # unread, and one names her
+        alice.sendline("/list")
+        alice.expect(r"#dev \(2 here, 2 unread\)")
+        alice.send(ALT + "2")
+        alice.expect(r"\[#dev\] alice>")
+        marked = phone.expect("read", room="#dev")  # shown: read, on her phone too
+        assert marked["timestamp"] > 0
+        bob.send(type="dm", to="alice", message="psst")
+        alice.expect("psst")
+        alice.sendline("/dms")
+        alice.expect(r"1 conversation, the latest first:")
+        alice.expect(r"bob \(last at \d\d:\d\d\)")  # read as it was shown: nothing unread
+    finally:
+        bob.close()
+        phone.close()
