@@ -350,7 +350,7 @@ class Renderer:
             return self._paint(f"* {text}", DIM)
         if kind == "registered":
             return self.notice(sanitize(get("message", "registered")))
-        if kind in ("history_end", "read"):
+        if kind in ("history_end", "read", "typing"):  # typing: the terminal's bottom line says it
             return None
         if kind == "error":
             return self.problem(f"{sanitize(get('message', ''))} [{sanitize(get('code', ''))}]")

@@ -245,3 +245,19 @@ def test_unread_rooms_in_the_prompt_and_list_and_read_when_shown(spawn, start_se
     finally:
         bob.close()
         phone.close()
+
+
+def test_typing_shows_at_the_bottom_and_is_told(spawn, server: ServerProcess, connect) -> None:
+    bob = connect(server, "bob")
+    alice = child_for(spawn, server, "alice")
+    bob.send(type="typing", room="#lobby", state="active")
+    # before the prompt, never a line of its own; prompt_toolkit redraws only the cells that changed,
+    # so the stream holds "(bob is typ" and then a skip over the "i" the old prompt had there too
+    alice.expect(r"\(bob is typ")
+    alice.send("hel")
+    heard = bob.expect("typing")
+    assert (heard["username"], heard["room"], heard["state"]) == ("alice", "#lobby", "active")
+    alice.sendline("lo")
+    assert bob.expect("chat")["message"] == "hello"
+    assert bob.expect("typing")["state"] == "done"
+    assert "unknown frame" not in alice.before

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+TYPING_LASTS = 6.0  # seconds an "active" typing notice holds (IRCv3 typing: 6 s without a renewal)
+
 
 @dataclass
 class ChatState:
@@ -33,6 +35,8 @@ class ChatState:
     # those naming me; the server's counts after a join, kept current here (issue 24)
     unread: dict[str, int] = field(default_factory=dict)
     mentions: dict[str, int] = field(default_factory=dict)
+    # who is typing where (casefolded room, or "@name" for a conversation): name -> until (monotonic)
+    typing: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def in_room(self, room: str) -> str | None:
         """The room as we joined it (its canonical spelling), if we are in it."""
@@ -91,8 +95,11 @@ class ChatState:
             self.last_said[who] = max(self.last_said.get(who, 0.0), float(get("timestamp")))
             if not get("history"):
                 self._count(frame)
+                self.typing.get(str(get("room")).casefold(), {}).pop(str(get("username", "")), None)
         elif kind in ("unread", "read"):
             self._counts(frame)
+        elif kind == "typing":
+            self._typing(frame)
         if kind == "room_left":
             self.unread.pop(str(get("room")).casefold(), None)
 
@@ -140,6 +147,22 @@ class ChatState:
                 room = str(count.get("room")).casefold()
                 self.unread[room] = count["unread"]
                 self.mentions[room] = count.get("mentions") if isinstance(count.get("mentions"), int) else 0
+
+    def _typing(self, frame: dict[str, Any]) -> None:
+        """IRCv3 typing: "active" lasts 6 seconds unless renewed; "paused" and "done" end it."""
+        import time
+
+        who = str(frame.get("username", ""))
+        where = str(frame.get("room") or "@" + who).casefold()
+        names = self.typing.setdefault(where, {})
+        if frame.get("state") == "active" and who != self.me:
+            names[who] = time.monotonic() + TYPING_LASTS
+        else:
+            names.pop(who, None)
+
+    def typing_in(self, room: str, now: float) -> list[str]:
+        """Who is typing in ``room`` now."""
+        return sorted(n for n, until in self.typing.get(room.casefold(), {}).items() if until > now)
 
     def read(self, room: str) -> float | None:
         """The room is on screen: its lines are read; the newest one's time, for the server."""

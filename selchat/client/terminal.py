@@ -5,6 +5,7 @@ is reconnected with back-off while the prompt stays."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from prompt_toolkit import PromptSession
@@ -21,6 +22,8 @@ from selchat.client.session import BACKOFF_FIRST, BACKOFF_MAX, Session
 from selchat.client.state import ChatState
 from selchat.client.words import COMMAND_WORDS, ClientError
 from selchat.render import Renderer, sanitize
+
+TYPING_EVERY = 3.0  # seconds between "active" notices while typing (IRCv3 typing)
 
 
 class _ConnectionOver(Exception):
@@ -67,10 +70,35 @@ class Terminal:
         # erase_when_done: an accepted line is replaced by its formatted echo, not shown twice
         self.prompt: PromptSession[str] = PromptSession(
             history=InMemoryHistory(), completer=ChatCompleter(self.state), complete_while_typing=False,
-            erase_when_done=True, key_bindings=self._keys())
+            erase_when_done=True, key_bindings=self._keys(), refresh_interval=1.0)
+        self.typed_at = 0.0  # when this terminal last said it is typing (at most every TYPING_EVERY s)
+        self.prompt.default_buffer.on_text_changed += self._typing
 
     def show(self, text: str) -> None:
         print_formatted_text(ANSI(text))
+
+    def typing_now(self) -> str | None:
+        """Who is typing in the room on screen (the page's "bob is typing…"), said before the prompt
+        (a bottom toolbar needs a terminal that reports its cursor, which not every one does)."""
+        names = self.state.typing_in(self.state.current, time.monotonic())
+        if not names:
+            return None
+        return (" and ".join(names[:3]) + (" and others" if len(names) > 3 else "")
+                + (" are" if len(names) > 1 else " is") + " typing…")
+
+    def _typing(self, buffer: Any) -> None:
+        """A line being typed (not a command) is said to the room: "active" every few seconds, as
+        IRCv3's typing asks; "done" once the line is emptied or sent (the server drops repeats)."""
+        session, state = self.session, self.state
+        if session is None or not session.connected or state.version < 2:
+            return
+        text, now = buffer.text, time.monotonic()
+        if text and not text.startswith("/") and now - self.typed_at >= TYPING_EVERY:
+            self.typed_at = now
+            self._later(session.link.send({"type": "typing", "room": state.current, "state": "active"}))
+        elif not text and self.typed_at:
+            self.typed_at = 0.0
+            self._later(session.link.send({"type": "typing", "room": state.current, "state": "done"}))
 
     def _keys(self) -> KeyBindings:
         keys = KeyBindings()
@@ -104,6 +132,9 @@ class Terminal:
         waiting = [f"{r} {n}" + ("@" if m else "") for r, n, m in state.unread_rooms()]
         if waiting:  # the switcher's other rooms with lines unread (Alt-1..9), @: one names you
             room = "(" + ", ".join(waiting) + ") " + room
+        typing = self.typing_now()
+        if typing:
+            room = f"({sanitize(typing)}) " + room
         if self.renderer.colour:
             return ANSI(room + self.renderer.name(state.me) + "> ")
         return f"{room}{state.me}> "
@@ -210,6 +241,9 @@ class Terminal:
                 return
             if not await session.handle(line):
                 return
+            if self.typed_at and session.connected:  # sent (or a command): no longer typing
+                self.typed_at = 0.0
+                await session.link.send({"type": "typing", "room": self.state.current, "state": "done"})
 
     async def _bye(self, session: Session, receiver: asyncio.Task[None]) -> int:
         if not session.connected:
