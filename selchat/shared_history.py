@@ -51,6 +51,31 @@ def topic_key(room_key: str) -> str:
     return f"{PREFIX}topic:{room_key}"
 
 
+def changes_key(room_key: str) -> str:
+    """What happened to the room's lines since (shared_changes.py): a hash beside the stream."""
+    return f"{PREFIX}changes:{room_key}"
+
+
+# KEYS: the stream, the changes hash. ARGV: XRANGE or XREVRANGE, its two bounds, the count.
+# Each entry comes back with its line's field, when it has one, as 'c'.
+READ = """
+local entries = redis.call(ARGV[1], KEYS[1], ARGV[2], ARGV[3], 'COUNT', ARGV[4])
+for _, e in ipairs(entries) do
+  local c = redis.call('HGET', KEYS[2], e[1])
+  if c then
+    e[2][#e[2] + 1] = 'c'
+    e[2][#e[2] + 1] = c
+  end
+end
+return entries
+"""
+
+
+def read_args(room_key: str, verb: str, first: str, last: str, count: int) -> tuple[Any, ...]:
+    """A range of the room's stream (XRANGE's or XREVRANGE's bounds), each line as it is now."""
+    return ("EVAL", READ, 2, stream_key(room_key), changes_key(room_key), verb, first, last, count)
+
+
 def stream_id(timestamp: float) -> str:
     """The id a message of this time asks for: milliseconds, then the microseconds left."""
     us = round(timestamp * 1_000_000)
@@ -72,6 +97,21 @@ def message(data: bytes) -> ev.Message:
     """A stored entry, as history (ValueError for anything else)."""
     room, username, text, timestamp, action, notice = json.loads(data)
     return ev.Message(str(room), str(username), str(text), float(timestamp), bool(action), True, bool(notice))
+
+
+def _changed(message: ev.Message, raw: bytes) -> None:
+    """A line's field of the changes hash, onto the line as read from the stream (a field that
+    is not ours is left aside: the line shows as it was said)."""
+    try:
+        change = json.loads(raw)
+        if "t" in change:
+            message.text, message.edited = str(change["t"]), float(change["e"])
+        reactions = change.get("r")
+        if isinstance(reactions, dict):
+            kept = {str(k): [str(n) for n in v] for k, v in reactions.items() if isinstance(v, list) and v}
+            message.reactions = kept or None
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return
 
 
 def append_args(room_key: str, channel: str, maxlen: int, publication: bytes, messages: list[ev.Message],
@@ -104,7 +144,10 @@ def entries(reply: Any) -> list[tuple[tuple[int, int], ev.Message]]:
         try:
             raw_id, fields = item
             values = dict(zip(fields[::2], fields[1::2], strict=False))
-            out.append((parse_id(raw_id), message(values[b"m"])))
+            said = message(values[b"m"])
+            if b"c" in values:  # edited or reacted to since (READ)
+                _changed(said, values[b"c"])
+            out.append((parse_id(raw_id), said))
         except (ValueError, TypeError, KeyError):
             continue
     return out
@@ -137,5 +180,5 @@ def page_range(room_key: str, before: float | None, count: int, after: float | N
     low = "-" if after is None else bound(after)
     high = "+" if before is None else bound(before)
     if oldest:
-        return ("XRANGE", stream_key(room_key), low, high, "COUNT", count)
-    return ("XREVRANGE", stream_key(room_key), high, low, "COUNT", count)
+        return read_args(room_key, "XRANGE", low, high, count)
+    return read_args(room_key, "XREVRANGE", high, low, count)

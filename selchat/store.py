@@ -16,7 +16,6 @@ Where the time goes, and so where the work is done:
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
 import time
 from collections.abc import Callable
@@ -44,6 +43,8 @@ from selchat.records import (
     Snapshot,
     Write,
 )
+from selchat.rows import copy_rows
+from selchat.rows import sqlite_text as _text
 from selchat.schema import SCHEMA_VERSION, StoreError, connect, migrate
 
 __all__ = ["SCHEMA_VERSION", "Store", "StoreError", "connect", "migrate"]  # the schema's, as the store opens files
@@ -63,19 +64,6 @@ PRUNE_SLACK = 0.05
 
 def _us(timestamp: float) -> int:
     return round(timestamp * 1_000_000)
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _text(text: str) -> str:
-    """Text SQLite can hold: a lone surrogate (legal in JSON's \\uXXXX, not in UTF-8) becomes
-    U+FFFD, as any UTF-8 decoder would show it."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return _SURROGATE.sub("\ufffd", text)
 
 
 
@@ -150,8 +138,9 @@ class Store:
 
     def __init__(self, path: str, *, history_max: int = 10_000, replay: int = 50,
                  clock: Callable[[], float] = time.monotonic, beside_a_server: bool = False,
-                 searchable: bool = True) -> None:
+                 searchable: bool = True, copies: bool = False) -> None:
         self.path = path
+        self.copies = copies  # --redis: lines are copies of Redis's stream, for search (rows.copy_rows)
         self.history_max = history_max
         self.replay = replay
         self.clock = clock
@@ -300,6 +289,12 @@ class Store:
 
     def _insert_messages(self, messages: list[tuple[Any, ...]]) -> None:
         insert = "INSERT INTO messages (room, ts, username, message, action) VALUES (?, ?, ?, ?, ?)"
+        if self.copies:
+            messages = copy_rows(self.db, insert, messages)
+            if self.searchable:
+                self.db.executemany(search.INDEX, [(row[1], row[3], row[2], row[0]) for row in messages])
+            self._prune(messages)
+            return
         try:
             self.db.executemany(insert, messages)
         except UnicodeEncodeError:  # rare: clean only then, off the common path

@@ -209,17 +209,3 @@ def test_irc_search_is_soju_s(start_server, tmp_path: Path) -> None:
     carol.send("SEARCH text=build;before=yesterday")
     assert "before is a time" in carol.expect("FAIL SEARCH")
     carol.close()
-
-
-def test_servers_sharing_rooms_say_search_is_not_there_yet() -> None:
-    from selchat.errors import ErrorCode
-    from selchat.events import Join, Search
-    from selchat.records import NameClaimed
-    from tests.hubdriver import Driver
-
-    d = Driver(shared=True)
-    d.connect(1)
-    d.do(1, Join("alice", replay=True))
-    d.complete(1, NameClaimed("alice", True))  # the name, as Redis would grant it
-    error = d.error(1, Search("anything"))
-    assert error.code is ErrorCode.SEARCH_OFF and "Redis" in error.message

@@ -25,6 +25,7 @@ from selchat.backplane.reads import Reads
 from selchat.backplane.resp import RedisTarget, Reply, Resolve, RespLink
 from selchat.config import LOBBY_ROOM
 from selchat.reactor import Conn, Handler, Reactor
+from selchat.shared_changes import changes_of
 
 log = logging.getLogger("selchat.backplane")
 
@@ -150,7 +151,7 @@ class Backplane:
     # -- what this process says ---------------------------------------------------------------
     def publish(self, event: Any) -> None:
         """Queue an event for the other nodes; ``flush`` publishes the turn's, one message a room."""
-        self._queue(event.room.casefold(), event)
+        self._queue((event.target if type(event) is ev.TagMessage else event.room).casefold(), event)
 
     def _queue(self, key: str, event: Any) -> None:
         box = self._outbox.get(key)
@@ -175,6 +176,8 @@ class Backplane:
                                              topics[-1] if topics else None), self._appended)
             else:
                 self.cmd.send(("PUBLISH", room_channel(key), b"\n" + publication))
+            for args in changes_of(key, events, self.history_max):  # edits, deletions, reactions: beside the stream
+                self.cmd.send(args, self._appended)
             self.published += len(events)
 
     def _appended(self, reply: Reply) -> None:
@@ -246,7 +249,7 @@ class Backplane:
             got.append(reply)
             if len(got) == 4:
                 self._synced(key, sync, *got)
-        self.cmd.send(("XREVRANGE", stream, "+", "-", "COUNT", max(1, self.replay)), collect)
+        self.cmd.send(sh.read_args(key, "XREVRANGE", "+", "-", max(1, self.replay)), collect)
         self.cmd.send(("XLEN", stream), collect)
         self.cmd.send(("HGETALL", sh.topic_key(key)), collect)
         self.cmd.send(("GET", keys.RULES + key), collect)

@@ -25,7 +25,7 @@ RULES = f"{PREFIX}rules:"  # a room's rules (roomrules.py's JSON): its modes, ba
 # Events that cross processes, by name (nothing else is ever decoded from the wire).
 SHARED_EVENTS: dict[str, type] = {cls.__name__: cls for cls in (
     ev.Message, ev.UserJoined, ev.UserLeft, ev.TopicChanged, ev.DirectMessage, ev.NickChanged, ev.AwayChanged,
-    ev.ModeChanged, ev.Kicked, Displace)}
+    ev.ModeChanged, ev.Kicked, ev.MessageChanged, ev.TagMessage, Displace)}
 FIELDS = {name: tuple(f.name for f in fields(cls)) for name, cls in SHARED_EVENTS.items()}
 
 

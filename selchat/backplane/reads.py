@@ -139,8 +139,8 @@ class PageRead:
             items = older_half + sh.entries(halves[1])
             self.with_more([m for _, m in items], self.first_id(items))
         if limit // 2:
-            self.cmd.send(("XREVRANGE", self.stream, sh.bound(around), "-", "COUNT", limit // 2), half)
-        self.cmd.send(("XRANGE", self.stream, sh.stream_id(around), "+", "COUNT", limit - limit // 2), half)
+            self.cmd.send(sh.read_args(self.key, "XREVRANGE", sh.bound(around), "-", limit // 2), half)
+        self.cmd.send(sh.read_args(self.key, "XRANGE", sh.stream_id(around), "+", limit - limit // 2), half)
 
     def range(self, before: float | None, limit: int, after: float | None, oldest: bool) -> None:
         def page(reply: Reply) -> None:

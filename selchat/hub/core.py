@@ -117,7 +117,7 @@ class Hub:
         self.messages = MessageManager(state, self.sharing, self.roles)
         self.queries = QueryManager(state, self.sharing)
         self.hooks = HookManager(state, self.sharing)
-        self.search = SearchManager(state, shared)
+        self.search = SearchManager(state)
         self.lines = LineManager(state)
         self.upkeep = UpkeepManager(state, self.accounts.let_go, self.names.rename)  # the operator's, from the CLI
         self.heard = Heard(state, self.mirror, self.rooms.let_in, self.accounts.displace,

@@ -14,6 +14,18 @@ from selchat.hub.state import Room, Session, State
 from selchat.records import ChangeLine, LineFound, LoadLine
 
 
+def line_changed(room: Room, changed: ev.MessageChanged) -> Store:
+    """A line edited or deleted, in the room's recent lines (the replay from memory shows it too)
+    and in the file: here, or heard from another process that shares the room (mirror.py)."""
+    line = round(changed.line * 1_000_000)
+    for message in reversed(room.recent):
+        if round(message.timestamp * 1_000_000) == line:
+            message.text, message.edited = changed.text or "", changed.timestamp
+            message.deleted = changed.text is None
+            break
+    return Store(ChangeLine(room.key, line, changed.text, round(changed.timestamp * 1_000_000)))
+
+
 class LineManager:
     def __init__(self, state: State) -> None:
         self.state = state
@@ -64,13 +76,8 @@ class LineManager:
             raise ProtocolError(ErrorCode.NOT_YOURS, f"only its sender may {what} that message"
                                 + ("" if cmd.text is not None else f", or an operator of {room.name}"), about)
         at = self.state.stamp(now)
-        for message in reversed(room.recent):  # the replay from memory shows the change too
-            if round(message.timestamp * 1_000_000) == cmd.line:
-                message.text, message.edited = (cmd.text, at) if cmd.text is not None else ("", at)
-                message.deleted = cmd.text is None
-                break
         changed = ev.MessageChanged(room.name, cmd.line / 1_000_000, cmd.text, session.name, at, cmd.reason)
-        return [Store(ChangeLine(room.key, cmd.line, cmd.text, round(at * 1_000_000))), room.broadcast(changed)]
+        return [line_changed(room, changed), room.broadcast(changed)]
 
     # -- private messages: one's own only (a conversation has no operators) ---------------------
     def _dm(self, session: Session, cmd: Edit, now: float) -> list[Effect]:

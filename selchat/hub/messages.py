@@ -40,6 +40,24 @@ class DmsWritten:
     up_to: float  # the newest in the page
 
 
+def reacted(room: Room, name: str, tags: str) -> list[Effect]:
+    """A reaction to a line of the room: kept, and on the line as the room's recent lines hold it
+    (so a replay from memory shows it too)."""
+    found = reaction_of(tags)
+    if found is None:
+        return []
+    reaction, on, line = found
+    for message in reversed(room.recent):
+        if round(message.timestamp * 1_000_000) == line:
+            who = (message.reactions or {}).get(reaction, [])
+            if on and name not in who:
+                message.reactions = {**(message.reactions or {}), reaction: [*who, name]}
+            elif not on and name in who:
+                message.reactions = {**(message.reactions or {}), reaction: [w for w in who if w != name]}
+            break
+    return [Store(SaveReaction(room.key, line, reaction, name, on))]
+
+
 class MessageManager:
     def __init__(self, state: State, sharing: Sharing, roles: RoleManager) -> None:
         self.state = state
@@ -164,7 +182,7 @@ class MessageManager:
             if not typing:
                 state.spend_token(session, now)
             event = ev.TagMessage(session.name, room.name, cmd.tags, state.stamp(now))
-            kept = self._reacted(room, session.name, cmd.tags) if "react=" in cmd.tags else []
+            kept = reacted(room, session.name, cmd.tags) if "react=" in cmd.tags else []
             return [room.broadcast(event, None if cmd.echo else session.conn_id), *kept]
         target = state.names.get(cmd.target.casefold())
         if target is None:
@@ -176,24 +194,6 @@ class MessageManager:
         event = ev.TagMessage(session.name, recipient.name, cmd.tags, state.stamp(now))
         # with echo-message the sender hears it too, even one sent to itself (the delivery, then the echo)
         return [Send(everywhere(recipient), event), *([Send((session.conn_id,), event)] if cmd.echo else [])]
-
-    @staticmethod
-    def _reacted(room: Room, name: str, tags: str) -> list[Effect]:
-        """A reaction to a line of the room: kept, and on the line as the room's recent lines hold it
-        (so a replay from memory shows it too)."""
-        found = reaction_of(tags)
-        if found is None:
-            return []
-        reaction, on, line = found
-        for message in reversed(room.recent):
-            if round(message.timestamp * 1_000_000) == line:
-                who = (message.reactions or {}).get(reaction, [])
-                if on and name not in who:
-                    message.reactions = {**(message.reactions or {}), reaction: [*who, name]}
-                elif not on and name in who:
-                    message.reactions = {**(message.reactions or {}), reaction: [w for w in who if w != name]}
-                break
-        return [Store(SaveReaction(room.key, line, reaction, name, on))]
 
     @staticmethod
     def _typing_due(session: Session, target: str, tags: str, now: float) -> bool:

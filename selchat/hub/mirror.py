@@ -17,12 +17,23 @@ from selchat import news
 from selchat import outbound as ev
 from selchat.config import LOBBY_ROOM
 from selchat.errors import ErrorCode, ProtocolError
-from selchat.events import Rooms
+from selchat.events import Rooms, replied_to
 from selchat.hub.effects import Ask, Effect, Everywhere, Presence, Relay, Send, Store
+from selchat.hub.lines import line_changed
+from selchat.hub.messages import reacted
 from selchat.hub.roles import SERVICE
 from selchat.hub.state import LOBBY_KEY, Room, Session, State, room_key
 from selchat.records import ClaimName, ListRooms, LoadTopic, MessageRow, ReleaseName, SaveDm
 from selchat.roomrules import apply_change, apply_rules, rules_of, speech_checked
+
+
+def copy_of(room: Room, m: ev.Message) -> MessageRow:
+    """The row a line heard from Redis is kept as here, as the process that said it kept it
+    (messages.py): the search index covers what every process said in rooms this one hears."""
+    row: MessageRow = (room.key, round(m.timestamp * 1_000_000), m.username, m.text,
+                       (1 if m.action else 0) | (2 if m.bot else 0))
+    reply = replied_to(m.tags) if m.tags else None
+    return (*row, reply) if reply else row
 
 
 class Mirror:
@@ -49,7 +60,9 @@ class Mirror:
         return [Ask(ReleaseName(name.casefold()))]
 
     def kept(self, room: Room, row: MessageRow) -> list[Effect]:
-        return []  # kept in the room's stream in Redis, with the turn's publication (backplane)
+        # kept in the room's stream in Redis, with the turn's publication (backplane); and a copy
+        # here, for search (store.py's copies), as for the lines heard from the other processes
+        return [Store(row)]
 
     def topic_kept(self, room: Room, topic: str, by: str, now: float) -> list[Effect]:
         return []  # kept in Redis, with the turn's messages (backplane)
@@ -129,7 +142,7 @@ class Heard:
             ev.Message: self.message, ev.UserJoined: self.joined, ev.UserLeft: self.left,
             ev.TopicChanged: self.topic, ev.DirectMessage: self.dm, ev.NickChanged: self.user,
             ev.AwayChanged: self.user, news.Displace: self.displaced, ev.ModeChanged: self.modes,
-            ev.Kicked: self.kicked,
+            ev.Kicked: self.kicked, ev.MessageChanged: self.changed, ev.TagMessage: self.tagged,
         }
 
     def heard(self, item: news.Heard, now: float) -> list[Effect]:
@@ -147,7 +160,24 @@ class Heard:
             return []
         room.recent.append(m)  # kept in Redis's stream by the process it came from
         room.total += 1
-        return [room.broadcast(m)] if room.members else []
+        copy = Store(copy_of(room, m))  # and here, for search
+        return [room.broadcast(m), copy] if room.members else [copy]
+
+    def changed(self, node: str, changed: ev.MessageChanged, now: float) -> list[Effect]:
+        """A line edited or deleted on another process: so here, in memory, the copy and its index."""
+        room = self._room_of(changed)
+        if room is None:
+            return []
+        kept = line_changed(room, changed)
+        return [kept, room.broadcast(changed)] if room.members else [kept]
+
+    def tagged(self, node: str, tagged: ev.TagMessage, now: float) -> list[Effect]:
+        """Typing or a reaction in a room, from another process (a reaction kept here too)."""
+        room = self.state.rooms.get(room_key(tagged.target))
+        if room is None:
+            return []
+        kept = reacted(room, tagged.sender, tagged.tags) if "react=" in tagged.tags else []
+        return [room.broadcast(tagged), *kept] if room.members else kept
 
     def kicked(self, node: str, k: ev.Kicked, now: float) -> list[Effect]:
         """An operator on another process put out a member of this one (relayed here)."""
@@ -257,7 +287,8 @@ class Heard:
             apply_rules(room, item.rules)
             speech_checked(room)
         room.synced = True
-        return [*self._let_in(room, item.recent), *self.settle(room, now)]
+        copies: list[Effect] = [Store(copy_of(room, m)) for m in item.recent]  # for search: what Redis had
+        return [*copies, *self._let_in(room, item.recent), *self.settle(room, now)]
 
     def settle(self, room: Room, now: float) -> list[Effect]:
         """One made operator of a room this process thought empty keeps it only if the room was:

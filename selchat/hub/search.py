@@ -13,17 +13,13 @@ from selchat.records import SearchFound, SearchRequest
 
 
 class SearchManager:
-    def __init__(self, state: State, shared: bool) -> None:
+    def __init__(self, state: State) -> None:
         self.state = state
-        self.shared = shared  # with --redis a room's history is in Redis, which this index does not cover
 
     def search(self, session: Session, cmd: Search, now: float) -> list[Effect]:
         state = self.state
         if not state.config.search:
             raise ProtocolError(ErrorCode.SEARCH_OFF, "this server keeps no search index")
-        if self.shared:
-            raise ProtocolError(ErrorCode.SEARCH_OFF, "search is not there yet for servers sharing rooms"
-                                " through Redis: their history lives in Redis, which the index does not cover")
         state.spend_token(session, now)
         try:
             query = parse(cmd.query)

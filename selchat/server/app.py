@@ -74,7 +74,7 @@ class ChatServer:
                             if config.tls_cert and config.tls_key else None)
         self.reactor = self._reactor(config)
         self.store = Database(config.db, history_max=config.history_max, replay=config.replay,
-                              searchable=config.search)
+                              searchable=config.search, copies=bool(config.redis))
         self.hub = Hub(config, self.store.snapshot(), shared=bool(config.redis))
         self.bans = self.hub.bans  # names are the hub's to check, addresses the server's
         self.bans.replace_config(config_bans(config))

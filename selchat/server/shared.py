@@ -44,7 +44,7 @@ from selchat.store import Store
 
 # Events a room hears that the other processes' members of the room hear too (joins and leaves
 # cross as Presence, also in rooms too large to announce them).
-SHARED_BROADCASTS = (ev.Message, ev.TopicChanged, ev.ModeChanged)
+SHARED_BROADCASTS = (ev.Message, ev.TopicChanged, ev.ModeChanged, ev.MessageChanged, ev.TagMessage)
 
 Hear = Callable[[news.News], None]
 
