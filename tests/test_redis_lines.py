@@ -75,6 +75,11 @@ def test_edits_deletes_and_reactions_cross_and_stay(redis: Redis, pair: tuple[Se
         bob.send(type="react", room="#dev", id=line["timestamp"], reaction="👍")
         heard = alice.expect("reaction")
         assert (heard["username"], heard["reaction"], heard["on"]) == ("bob", "👍", True)
+        line_id = str(round(line["timestamp"] * 1_000_000))
+        carol.send(f"@+draft/react=🎉;+draft/reply={line_id} TAGMSG #dev")
+        assert alice.expect("reaction")["username"] == "carol"
+        carol.send(f"@+draft/unreact=🎉;+draft/reply={line_id} TAGMSG #dev")  # and taken back
+        assert alice.expect("reaction")["on"] is False
         bob.send(type="typing", room="#dev", state="active")
         assert alice.expect("typing")["username"] == "bob"
         bob.send(type="chat", room="#dev", message="my password is hunter2")
@@ -109,3 +114,25 @@ def test_edits_deletes_and_reactions_cross_and_stay(redis: Redis, pair: tuple[Se
 def _members(client: RawClient) -> list[str]:
     client.send(type="users", room="#dev")
     return sorted(client.expect("users")["users"])
+
+
+def test_what_changes_a_line_is_kept_beside_the_stream() -> None:
+    from selchat import outbound as ev
+    from selchat import shared_changes as sc
+    from selchat.shared_history import entries
+
+    edit = ev.MessageChanged("#dev", 1.5, "new text", "alice", 2.25)
+    assert sc.change_args("#dev", edit, 100)[5:] == ("1500-0", "edit", "new text", "2.25", 100)  # type: ignore[index]
+    gone = ev.MessageChanged("#dev", 1.5, None, "alice", 3.0)
+    assert sc.change_args("#dev", gone, 100)[5:] == ("1500-0", "delete", 100)  # type: ignore[index]
+    assert sc.change_args("#dev", ev.MessageChanged("bob", 1.5, "x", "alice", 3.0, peer="bob"), 100) is None
+    react = ev.TagMessage("bob", "#dev", "+draft/react=👍;+draft/reply=1500000", 4.0)
+    assert sc.change_args("#dev", react, 100)[5:] == ("1500-0", "react", "👍", "bob", "1", 100)  # type: ignore[index]
+    typing = ev.TagMessage("bob", "#dev", "+typing=active", 4.0)
+    assert sc.changes_of("#dev", [typing, ev.Message("#dev", "a", "hi", 5.0)], 100) == []
+    said = b'["#dev","alice","old text",1.5,false,false]'
+    changed = b'{"t":"new text","e":"2.25","r":{"\xf0\x9f\x91\x8d":["bob"],"x":{}}}'
+    (_, line), = entries([[b"1500-0", [b"m", said, b"c", changed]]])
+    assert (line.text, line.edited, line.reactions) == ("new text", 2.25, {"👍": ["bob"]})
+    (_, line), = entries([[b"1500-0", [b"m", said, b"c", b"not json"]]])
+    assert (line.text, line.edited) == ("old text", 0.0)  # a field not ours: the line as it was said
