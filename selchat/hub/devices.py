@@ -51,15 +51,15 @@ def siblings(state: State, session: Session) -> list[Session]:
 class DeviceManager:
     def __init__(self, state: State, shared: bool) -> None:
         self.state = state
-        # with --redis a name is one process's claim: several devices of one account stay on one
-        # process only when that is all there is (a second process's login replaces, as before)
+        # with --redis a name is one process's claim: an account's devices are on one process, and
+        # a login on another replaces them all (AccountManager.displace), as before
         self.shared = shared
 
     def first_device(self, session: Session, account: str) -> Session | None:
         """The session a login to ``account`` joins as another device, or None when it is the
         account's first (or the only one allowed: it replaces the old one)."""
         state = self.state
-        if not state.config.multiclient or state.config.devices < 2 or self.shared:
+        if not state.config.multiclient or state.config.devices < 2:
             return None
         conn_id = state.account_sessions.get(account)
         if conn_id is None or conn_id == session.conn_id:

@@ -18,6 +18,7 @@ from selchat import outbound as ev
 from selchat.config import LOBBY_ROOM
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import Rooms, replied_to
+from selchat.hub.devices import each, everywhere
 from selchat.hub.effects import Ask, Effect, Everywhere, Presence, Relay, Send, Store
 from selchat.hub.lines import line_changed
 from selchat.hub.messages import reacted
@@ -267,7 +268,8 @@ class Heard:
             if key in state.accounts:
                 return [Store(SaveDm(dm.sender.casefold(), key, replace(dm, offline=True), delivered=False))]
             return []
-        return [Send((target,), replace(dm, away=state.sessions[target].away))]
+        recipient = state.sessions[target]
+        return each(everywhere(recipient), replace(dm, away=recipient.away))  # on each of its devices
 
     def displaced(self, node: str, item: news.Displace, now: float) -> list[Effect]:
         return self._displace(item.account, now)

@@ -1,0 +1,79 @@
+"""One account on several devices with `--redis` (issue 24): the devices share one process, one
+person to the users of every process; a login on another process takes the account there, every
+device of it with it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.clients import RawClient
+from tests.helpers import ServerProcess, wait_for
+from tests.redisserver import Redis
+from tests.test_devices import PASSWORD, accounts, irc_device, nothing_more
+
+
+def _members(client: RawClient, room: str) -> list[str]:
+    client.send(type="users", room=room)
+    return sorted(client.expect("users")["users"])
+
+
+def _knows_account(address: tuple[str, int], name: str) -> bool:
+    client = RawClient(address)
+    try:
+        client.send(type="join", username=name, version=2)
+        frame = client.recv()
+        return frame["type"] == "error" and frame["code"] == "name_registered"
+    finally:
+        client.close()
+
+
+def test_devices_on_one_process_are_one_person_to_another(redis: Redis, start_server: Callable[..., ServerProcess],
+                                                          tmp_path: Path) -> None:
+    accounts(str(tmp_path / "a.db"), "alice")
+    a, b = (start_server("--redis", redis.url, "--rate-limit", "0", "--db", str(tmp_path / f"{n}.db"))
+            for n in ("a", "b"))
+    for s in (a, b):
+        s.wait_log("Redis commands link up")
+    wait_for(lambda: _knows_account(b.address, "alice"), what="b to know alice's account")
+    laptop, carol = RawClient(a.address), RawClient(b.address)
+    phone = tablet = None
+    try:
+        assert laptop.join("alice", version=2, login=PASSWORD)["account"] == "alice"
+        laptop.join_room("#dev")
+        carol.join("carol", version=2)
+        carol.join_room("#dev")
+        wait_for(lambda: _members(carol, "#dev") == ["alice", "carol"], what="b to know alice is in #dev")
+        phone = irc_device(a, "phone", "alice")  # a second device, IRC, on the same process
+        phone.expect(":alice!alice@selchat JOIN #dev")
+        nothing_more(carol)  # no second join, on the other process either
+        phone.send("PRIVMSG #dev :from the phone")
+        mine = laptop.expect("chat", room="#dev")
+        assert (mine["message"], mine.get("own")) == ("from the phone", True)
+        assert carol.expect("chat", room="#dev")["message"] == "from the phone"
+        carol.send(type="dm", to="alice", message="psst")  # from the other process: to every device
+        assert laptop.expect("dm")["message"] == "psst"
+        phone.expect(":carol!carol@selchat PRIVMSG alice :psst")
+        assert _members(carol, "#dev") == ["alice", "carol"]  # one member
+        laptop.close()
+        nothing_more(carol)  # one device gone: nobody hears of it
+        laptop = RawClient(a.address)
+        laptop.join("alice", version=2, login=PASSWORD)  # back, beside the phone
+        nothing_more(carol)
+        tablet = RawClient(b.address)  # the account on the other process: it moves there, whole
+        assert tablet.join("alice", version=2, login=PASSWORD)["account"] == "alice"
+        assert "on another server" in laptop.error("logged_in_elsewhere")["message"]
+        phone.expect("logged in on another server")
+        assert carol.expect("user_left", room="#dev")["reason"] == "logged in elsewhere"
+        carol.send(type="ping", id="sync")
+        while (frame := carol.recv())["type"] != "pong":  # once, for both devices (and alice is back in #lobby)
+            assert frame["type"] != "user_left" or frame["room"] != "#dev", frame
+        tablet.join_room("#dev")
+        tablet.send(type="chat", room="#dev", message="moved")
+        assert carol.expect("chat", message="moved")["username"] == "alice"
+    finally:
+        for client in (laptop, carol, tablet):
+            if client is not None:
+                client.close()
+        if phone is not None:
+            phone.close()
