@@ -290,9 +290,7 @@ class Store:
     def _insert_messages(self, messages: list[tuple[Any, ...]]) -> None:
         insert = "INSERT INTO messages (room, ts, username, message, action) VALUES (?, ?, ?, ?, ?)"
         if self.copies:
-            messages = copy_rows(self.db, insert, messages)
-            if self.searchable:
-                self.db.executemany(search.INDEX, [(row[1], row[3], row[2], row[0]) for row in messages])
+            copy_rows(self.db, messages, self.searchable)
             self._prune(messages)
             return
         try:

@@ -56,6 +56,21 @@ def test_the_index_follows_the_history(tmp_path: Path) -> None:
     store.close()
 
 
+def test_copies_of_shared_lines_are_indexed_once(tmp_path: Path) -> None:
+    """--redis: a line heard twice (a room's tail, then its publication), and another process's
+    line of the same microsecond, never cost a commit; what went in is found, once."""
+    store = _stored(tmp_path, copies=True)
+    store.write(("#dev", 1_000_001, "bob", "the deploy is done", 0))
+    store.commit()
+    store.write(("#dev", 1_000_001, "bob", "the deploy is done", 0))  # heard again
+    store.write(("#dev", 1_000_001, "eve", "a deploy of the same microsecond", 0))  # another clock
+    store.write(("#dev", 1_000_002, "ann", "deploy \ud800 with a lone surrogate", 0))
+    store.commit()
+    assert _find(store, "deploy") == ["deploy \ufffd with a lone surrogate", "the deploy is done"]
+    store.db.execute("INSERT INTO search (search) VALUES ('integrity-check')")
+    store.close()
+
+
 def test_ones_own_conversations_are_found(tmp_path: Path) -> None:
     store = _stored(tmp_path)
     store.write(SaveDm("alice", "bob", DirectMessage("alice", "bob", "the secret plan", 5.0), True))
