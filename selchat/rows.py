@@ -29,12 +29,17 @@ _UNINDEXED = "DROP TRIGGER IF EXISTS temp.copy_indexed"
 _COPY = "INSERT OR IGNORE INTO messages (room, ts, username, message, action) VALUES (?, ?, ?, ?, ?)"
 
 
-def copy_rows(db: sqlite3.Connection, rows: list[tuple[Any, ...]], indexed: bool) -> None:
+def index_copies(db: sqlite3.Connection, on: bool) -> None:
+    """The trigger made or dropped: once, not a commit (a change of the schema makes SQLite
+    prepare every cached statement again)."""
+    db.execute(_INDEXED if on else _UNINDEXED)
+
+
+def copy_rows(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
     """Copies of a shared room's lines, each unless its (room, microsecond) is in already: a copy
     heard twice (the tail read at a room's sync, then its publication) or another process's line
     of the same microsecond is skipped, never an error that would cost the turn's commit; the
-    index (when ``indexed``) gets the ones that went in."""
-    db.execute(_INDEXED if indexed else _UNINDEXED)
+    index gets the ones that went in (index_copies)."""
     try:
         db.executemany(_COPY, rows)
     except UnicodeEncodeError:  # rare: clean only then; the rows before the bad one are skipped now

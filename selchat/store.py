@@ -20,7 +20,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from selchat import conversations, edits, hooks, readmarks, search
 from selchat.bans import Ban
@@ -43,7 +43,7 @@ from selchat.records import (
     Snapshot,
     Write,
 )
-from selchat.rows import copy_rows
+from selchat.rows import copy_rows, index_copies
 from selchat.rows import sqlite_text as _text
 from selchat.schema import SCHEMA_VERSION, StoreError, connect, migrate
 
@@ -140,7 +140,7 @@ class Store:
                  clock: Callable[[], float] = time.monotonic, beside_a_server: bool = False,
                  searchable: bool = True, copies: bool = False) -> None:
         self.path = path
-        self.copies = copies  # --redis: lines are copies of Redis's stream, for search (rows.copy_rows)
+        self.copies, self._copies_indexed = copies, cast("bool | None", None)  # --redis: rows.py
         self.history_max = history_max
         self.replay = replay
         self.clock = clock
@@ -290,7 +290,10 @@ class Store:
     def _insert_messages(self, messages: list[tuple[Any, ...]]) -> None:
         insert = "INSERT INTO messages (room, ts, username, message, action) VALUES (?, ?, ?, ?, ?)"
         if self.copies:
-            copy_rows(self.db, messages, self.searchable)
+            if self._copies_indexed is not self.searchable:  # the trigger, made or dropped once
+                self._copies_indexed = self.searchable
+                index_copies(self.db, self.searchable)
+            copy_rows(self.db, messages)
             self._prune(messages)
             return
         try:
