@@ -20,7 +20,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from selchat import conversations, edits, hooks, readmarks, search
 from selchat.bans import Ban
@@ -43,7 +43,7 @@ from selchat.records import (
     Snapshot,
     Write,
 )
-from selchat.rows import copy_rows, index_copies
+from selchat.rows import copy_rows
 from selchat.rows import sqlite_text as _text
 from selchat.schema import SCHEMA_VERSION, StoreError, connect, migrate
 
@@ -140,7 +140,7 @@ class Store:
                  clock: Callable[[], float] = time.monotonic, beside_a_server: bool = False,
                  searchable: bool = True, copies: bool = False) -> None:
         self.path = path
-        self.copies, self._copies_indexed = copies, cast("bool | None", None)  # --redis: rows.py
+        self.copies = copies  # --redis: lines are copies of Redis's stream, for search (rows.py)
         self.history_max = history_max
         self.replay = replay
         self.clock = clock
@@ -289,22 +289,20 @@ class Store:
 
     def _insert_messages(self, messages: list[tuple[Any, ...]]) -> None:
         insert = "INSERT INTO messages (room, ts, username, message, action) VALUES (?, ?, ?, ?, ?)"
-        if self.copies:
-            if self._copies_indexed is not self.searchable:  # the trigger, made or dropped once
-                self._copies_indexed = self.searchable
-                index_copies(self.db, self.searchable)
-            copy_rows(self.db, messages)
-            self._prune(messages)
-            return
+        # --redis: copies of lines Redis has, some heard before (rows.py)
+        messages = copy_rows(self.db, messages) if self.copies else self._insert_said(insert, messages)
+        if self.searchable:  # the index in the same transaction (search.py): none of them was in it yet
+            self.db.executemany(search.INDEX, [(row[1], row[3], row[2], row[0]) for row in messages])
+        self._prune(messages)
+
+    def _insert_said(self, insert: str, messages: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         try:
             self.db.executemany(insert, messages)
         except UnicodeEncodeError:  # rare: clean only then, off the common path
             messages = [(r, ts, u, _text(text), a) for r, ts, u, text, a in messages]
             # the rows before the bad one are in already: (room, ts) is unique, skip them
             self.db.executemany(insert.replace("INSERT", "INSERT OR IGNORE", 1), messages)
-        if self.searchable:  # the index in the same transaction (search.py): none of them was in it yet
-            self.db.executemany(search.INDEX, [(row[1], row[3], row[2], row[0]) for row in messages])
-        self._prune(messages)
+        return messages
 
     def _prune(self, rows: list[tuple[Any, ...]]) -> None:
         counts = self._room_rows
