@@ -63,7 +63,7 @@ class Mirror:
     def kept(self, room: Room, row: MessageRow) -> list[Effect]:
         # kept in the room's stream in Redis, with the turn's publication (backplane); and a copy
         # here, for search (store.py's copies), as for the lines heard from the other processes
-        return [Store(row)]
+        return [Store(row)] if self.state.config.search else []
 
     def topic_kept(self, room: Room, topic: str, by: str, now: float) -> list[Effect]:
         return []  # kept in Redis, with the turn's messages (backplane)
@@ -161,8 +161,8 @@ class Heard:
             return []
         room.recent.append(m)  # kept in Redis's stream by the process it came from
         room.total += 1
-        copy = Store(copy_of(room, m))  # and here, for search
-        return [room.broadcast(m), copy] if room.members else [copy]
+        copies = [Store(copy_of(room, m))] if self.state.config.search else []  # and here, for search
+        return [room.broadcast(m), *copies] if room.members else copies
 
     def changed(self, node: str, changed: ev.MessageChanged, now: float) -> list[Effect]:
         """A line edited or deleted on another process: so here, in memory, the copy and its index."""
@@ -289,7 +289,7 @@ class Heard:
             apply_rules(room, item.rules)
             speech_checked(room)
         room.synced = True
-        copies: list[Effect] = [Store(copy_of(room, m)) for m in item.recent]  # for search: what Redis had
+        copies: list[Effect] = [Store(copy_of(room, m)) for m in item.recent] if self.state.config.search else []
         return [*copies, *self._let_in(room, item.recent), *self.settle(room, now)]
 
     def settle(self, room: Room, now: float) -> list[Effect]:
