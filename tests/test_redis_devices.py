@@ -11,21 +11,12 @@ from tests.clients import RawClient
 from tests.helpers import ServerProcess, wait_for
 from tests.redisserver import Redis
 from tests.test_devices import PASSWORD, accounts, irc_device, nothing_more
+from tests.test_redis import _refused_as_registered
 
 
 def _members(client: RawClient, room: str) -> list[str]:
     client.send(type="users", room=room)
     return sorted(client.expect("users")["users"])
-
-
-def _knows_account(address: tuple[str, int], name: str) -> bool:
-    client = RawClient(address)
-    try:
-        client.send(type="join", username=name, version=2)
-        frame = client.recv()
-        return frame["type"] == "error" and frame["code"] == "name_registered"
-    finally:
-        client.close()
 
 
 def test_devices_on_one_process_are_one_person_to_another(redis: Redis, start_server: Callable[..., ServerProcess],
@@ -35,7 +26,7 @@ def test_devices_on_one_process_are_one_person_to_another(redis: Redis, start_se
             for n in ("a", "b"))
     for s in (a, b):
         s.wait_log("Redis commands link up")
-    wait_for(lambda: _knows_account(b.address, "alice"), what="b to know alice's account")
+    wait_for(lambda: _refused_as_registered(b.address, "alice"), what="b to know alice's account")
     laptop, carol = RawClient(a.address), RawClient(b.address)
     phone = tablet = None
     try:
