@@ -19,7 +19,7 @@ def sqlite_text(text: str) -> str:
         return _SURROGATE.sub("\ufffd", text)
 
 
-_COPY = "INSERT INTO messages (room, ts, username, message, action) VALUES (?, ?, ?, ?, ?)"
+INSERT_LINE = "INSERT INTO messages (room, ts, username, message, action) VALUES (?, ?, ?, ?, ?)"
 _KEPT = "SELECT ts FROM messages WHERE room = ? AND ts BETWEEN ? AND ?"
 
 
@@ -44,8 +44,8 @@ def copy_rows(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[tuple
             wanted.pop((room, ts), None)
     new = list(wanted.values())
     try:
-        db.executemany(_COPY, new)
+        db.executemany(INSERT_LINE, new)
     except UnicodeEncodeError:  # rare: clean only then (the rows before the bad one are in: skip them)
         new = [(r, ts, u, sqlite_text(text), a) for r, ts, u, text, a in new]
-        db.executemany(_COPY.replace("INSERT", "INSERT OR IGNORE", 1), new)
+        db.executemany(INSERT_LINE.replace("INSERT", "INSERT OR IGNORE", 1), new)
     return new

@@ -43,17 +43,17 @@ end
 redis.call('HSET', KEYS[2], id, cjson.encode(c))
 if redis.call('HLEN', KEYS[2]) > tonumber(ARGV[#ARGV]) then
   local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
-  local low = first and first[1] or '+'
+  local lm, ls = string.match(first and first[1] or '', '(%d+)-(%d+)')  -- the oldest line kept (none: all go)
   for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
     local fm, fs = string.match(field, '(%d+)-(%d+)')
-    local lm, ls = string.match(low, '(%d+)-(%d+)')
-    if lm == nil or tonumber(fm) < tonumber(lm) or (fm == lm and tonumber(fs) < tonumber(ls)) then
+    if lm == nil or fm == nil or tonumber(fm) < tonumber(lm) or (fm == lm and tonumber(fs) < tonumber(ls)) then
       redis.call('HDEL', KEYS[2], field)
     end
   end
 end
 return 1
 """
+
 
 def change_args(room_key: str, event: Any, keep: int) -> tuple[Any, ...] | None:
     """The script that keeps a room's edit, deletion or reaction beside its stream; None for

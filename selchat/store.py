@@ -43,7 +43,7 @@ from selchat.records import (
     Snapshot,
     Write,
 )
-from selchat.rows import copy_rows
+from selchat.rows import INSERT_LINE, copy_rows
 from selchat.rows import sqlite_text as _text
 from selchat.schema import SCHEMA_VERSION, StoreError, connect, migrate
 
@@ -290,20 +290,19 @@ class Store:
         self._since_checkpoint += len(pending)
 
     def _insert_messages(self, messages: list[tuple[Any, ...]]) -> None:
-        insert = "INSERT INTO messages (room, ts, username, message, action) VALUES (?, ?, ?, ?, ?)"
         # --redis: copies of lines Redis has, some heard before (rows.py)
-        messages = copy_rows(self.db, messages) if self.copies else self._insert_said(insert, messages)
+        messages = copy_rows(self.db, messages) if self.copies else self._insert_said(messages)
         if self.searchable:  # the index in the same transaction (search.py): none of them was in it yet
             self.db.executemany(search.INDEX, [(row[1], row[3], row[2], row[0]) for row in messages])
         self._prune(messages)
 
-    def _insert_said(self, insert: str, messages: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    def _insert_said(self, messages: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         try:
-            self.db.executemany(insert, messages)
+            self.db.executemany(INSERT_LINE, messages)
         except UnicodeEncodeError:  # rare: clean only then, off the common path
             messages = [(r, ts, u, _text(text), a) for r, ts, u, text, a in messages]
             # the rows before the bad one are in already: (room, ts) is unique, skip them
-            self.db.executemany(insert.replace("INSERT", "INSERT OR IGNORE", 1), messages)
+            self.db.executemany(INSERT_LINE.replace("INSERT", "INSERT OR IGNORE", 1), messages)
         return messages
 
     def _prune(self, rows: list[tuple[Any, ...]]) -> None:

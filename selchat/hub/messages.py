@@ -22,6 +22,7 @@ from selchat.records import (
     LoadDmHistory,
     LoadHistory,
     LoadTargets,
+    MessageRow,
     OfflineDms,
     SaveDm,
     SaveReaction,
@@ -38,6 +39,14 @@ class DmsWritten:
     """The hub's own next step after a page of kept private messages has been written."""
 
     up_to: float  # the newest in the page
+
+
+def line_row(key: str, stamp: int, name: str, text: str, action: bool, bot: bool, tags: str) -> MessageRow:
+    """A room's line as the store keeps it: said here, or heard from another process (mirror.py)."""
+    row: tuple = (key, stamp, name, text, (1 if action else 0) | (2 if bot else 0))  # the action column's bits
+    if tags and (reply := replied_to(tags)):
+        row = (*row, reply)  # a reply's row says what it answers (store.py)
+    return row
 
 
 def reacted(room: Room, name: str, tags: str) -> list[Effect]:
@@ -93,11 +102,8 @@ class MessageManager:
         broadcast = room.broadcast(message, None if cmd.echo else session.conn_id)
         state.messages += 1
         state.deliveries += broadcast.count - (0 if cmd.echo else 1)
-        flags = (1 if cmd.action else 0) | (2 if session.bot else 0)  # the row's action column (store.py)
-        row: tuple = (room.key, stamp, name, text, flags)
-        if cmd.tags and (reply := replied_to(cmd.tags)):
-            row = (*row, reply)  # a reply's row says what it answers (store.py)
-        effects = [broadcast, *self.sharing.kept(room, row)]
+        effects = [broadcast, *self.sharing.kept(room, line_row(room.key, stamp, name, text, cmd.action,
+                                                                session.bot, cmd.tags))]
         if session.devices and len(session.devices) > 1:  # on several devices: the others show it as theirs
             effects.insert(1, self._mine_elsewhere(session, message, broadcast, cmd.echo))
         if state.outgoing and room.key in state.outgoing:  # a webhook listens here: does this line call it?

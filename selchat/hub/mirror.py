@@ -17,11 +17,11 @@ from selchat import news
 from selchat import outbound as ev
 from selchat.config import LOBBY_ROOM
 from selchat.errors import ErrorCode, ProtocolError
-from selchat.events import Rooms, replied_to
+from selchat.events import Rooms
 from selchat.hub.devices import each, everywhere
 from selchat.hub.effects import Ask, Effect, Everywhere, Presence, Relay, Send, Store
 from selchat.hub.lines import line_changed
-from selchat.hub.messages import reacted
+from selchat.hub.messages import line_row, reacted
 from selchat.hub.roles import SERVICE
 from selchat.hub.state import LOBBY_KEY, Room, Session, State, room_key
 from selchat.records import ClaimName, ListRooms, LoadTopic, MessageRow, ReleaseName, SaveDm
@@ -29,12 +29,9 @@ from selchat.roomrules import apply_change, apply_rules, rules_of, speech_checke
 
 
 def copy_of(room: Room, m: ev.Message) -> MessageRow:
-    """The row a line heard from Redis is kept as here, as the process that said it kept it
-    (messages.py): the search index covers what every process said in rooms this one hears."""
-    row: MessageRow = (room.key, round(m.timestamp * 1_000_000), m.username, m.text,
-                       (1 if m.action else 0) | (2 if m.bot else 0))
-    reply = replied_to(m.tags) if m.tags else None
-    return (*row, reply) if reply else row
+    """The row a line heard from Redis is kept as here, as the process that said it kept it: the
+    search index covers what every process said in rooms this one hears."""
+    return line_row(room.key, round(m.timestamp * 1_000_000), m.username, m.text, m.action, m.bot, m.tags)
 
 
 class Mirror:
