@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import socket
-from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
 
 from selchat.config import RECV_SIZE
@@ -76,7 +75,8 @@ class Conn:
         self.sock = sock
         self.peer = peer
         self.handler = handler
-        self.out: deque[bytes | memoryview] = deque()
+        # a list, not a deque: an empty deque holds a 624-byte block, 6 MB for 10,000 idle clients
+        self.out: list[bytes | memoryview] = []
         self.out_bytes = 0  # running count, never sum(map(len, out))
         self.head_partial = False  # out[0] is the rest of a partly written buffer
         self.reading = True

@@ -7,7 +7,6 @@ never read is dropped at a frame boundary, a client is told why, and it is close
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -82,7 +81,7 @@ class Output:
         """Drop what the reader never read, keeping frame boundaries, and close."""
         self.slow_consumers += 1
         out = conn.out
-        keep = out.popleft() if conn.head_partial and out else None
+        keep = out[0] if conn.head_partial and out else None
         out.clear()
         conn.out_bytes = 0
         if keep is not None:
@@ -108,7 +107,7 @@ class Output:
             elif len(out) == 1:
                 sent = conn.sock.send(out[0])
             else:
-                sent = conn.sock.sendmsg(list(itertools.islice(out, IOV_MAX)))
+                sent = conn.sock.sendmsg(out[:IOV_MAX])
         except (BlockingIOError, InterruptedError):
             sent = 0
         except OSError as exc:
@@ -116,18 +115,21 @@ class Output:
             return
         conn.out_bytes -= sent
         self.bytes_out += sent
+        done = 0  # buffers written whole, dropped in one slice
         while sent:
-            head = out[0]
+            head = out[done]
             size = len(head)
             if sent >= size:
-                out.popleft()
+                done += 1
                 sent -= size
             else:
-                out[0] = memoryview(head)[sent:]
+                out[done] = memoryview(head)[sent:]
                 conn.head_partial = True
                 break
         else:
             conn.head_partial = False
+        if done:
+            del out[:done]
         if conn.paused and conn.out_bytes <= self.pause_low:
             conn.paused = False
             resume = getattr(conn.handler, "on_resume", None)

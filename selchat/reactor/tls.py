@@ -79,13 +79,11 @@ class Tls:
         """One write of the queue's head, joined into a chunk unless OpenSSL pinned a buffer."""
         out = conn.out
         if len(out) > 1 and not self.pinned:
-            parts = []
-            size = 0
-            while out and size < TLS_CHUNK:
-                part = out.popleft()
-                parts.append(part)
-                size += len(part)
-            out.appendleft(b"".join(parts))
+            count = size = 0
+            while count < len(out) and size < TLS_CHUNK:
+                size += len(out[count])
+                count += 1
+            out[:count] = [b"".join(out[:count])]
         try:
             sent = conn.sock.send(out[0])
         except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
