@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import os
 import selectors
@@ -47,6 +48,8 @@ class Joining:
         self.welcomed_at = [0.0] * count
         self.tails = [b""] * count
         self.waiting: set[int] = set()
+        self.connecting: set[int] = set()  # connects under way: their hello waits for EVENT_WRITE
+        self.addresses: dict[int, tuple[int, Any]] = {}  # port -> (family, address)
         self.sel = selectors.DefaultSelector()
 
     def run(self) -> tuple[list[socket.socket], list[bytes], list[Markers], dict[str, Any]]:
@@ -73,45 +76,93 @@ class Joining:
             raise
 
     def dial(self, i: int) -> None:
-        """Connect client ``i`` and send what joins it in its protocol."""
+        """Start connecting client ``i`` without waiting: a connect the server's full accept queue
+        dropped is retried by the kernel a second later, and a blocking connect would leave every
+        other client's welcome unread for that second."""
         spec, n = self.spec, i - self.first
+        address = self.address_of(spec.port_of(i))
+        self.connected_at.append(time.monotonic())
         try:
-            self.connected_at.append(time.monotonic())
-            sock = socket.create_connection((spec.host, spec.port_of(i)), timeout=10)
-        except ConnectionRefusedError:
-            raise BenchError(f"cannot connect to {spec.host}:{spec.port_of(i)}: connection refused")
-        except OSError as exc:
-            raise BenchError(_ran_out(spec, i, self.first, exc))
+            sock = socket.socket(address[0], socket.SOCK_STREAM)
+        except OSError as exc:  # out of descriptors, most likely
+            self.refused(i, exc)
+        sock.setblocking(False)
         self.socks.append(sock)
+        code = sock.connect_ex(address[1])
+        if code not in (0, errno.EINPROGRESS):
+            sock.close()
+            self.refused(i, OSError(code, os.strerror(code)))
         self.waiting.add(n)
-        self.sel.register(sock, selectors.EVENT_READ, n)
+        if code == 0:
+            self.sel.register(sock, selectors.EVENT_READ, n)
+            self.greet(i)
+        else:
+            self.sel.register(sock, selectors.EVENT_WRITE, n)
+            self.connecting.add(n)
+
+    def address_of(self, port: int) -> tuple[int, Any]:
+        """The family and address of the server on ``port``, looked up once."""
+        found = self.addresses.get(port)
+        if found is None:
+            try:
+                family, _, _, _, addr = socket.getaddrinfo(self.spec.host, port, type=socket.SOCK_STREAM)[0]
+            except OSError as exc:
+                raise BenchError(f"cannot find {self.spec.host}: {exc}")
+            found = self.addresses[port] = (family, addr)
+        return found
+
+    def refused(self, i: int, exc: OSError) -> None:
+        if exc.errno == errno.ECONNREFUSED:
+            raise BenchError(f"cannot connect to {self.spec.host}:{self.spec.port_of(i)}: connection refused")
+        raise BenchError(_ran_out(self.spec, i, self.first, exc))
+
+    def connected(self, n: int) -> None:
+        """Client ``n``'s connect finished: say hello, or say why it failed."""
+        sock = self.socks[n]
+        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            self.refused(self.first + n, OSError(code, os.strerror(code)))
+        self.connecting.discard(n)
+        self.sel.modify(sock, selectors.EVENT_READ, n)
+        self.greet(self.first + n)
+
+    def greet(self, i: int) -> None:
+        """Send what joins client ``i`` in its protocol (a few hundred bytes: one send takes them)."""
+        spec, n = self.spec, i - self.first
+        sock = self.socks[n]
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         room = room_of(spec, i)
         if speaks_ws(spec, i):
             key = base64.b64encode(os.urandom(16)).decode()
-            sock.sendall(f"GET /ws HTTP/1.1\r\nHost: {spec.host}:{spec.port}\r\nUpgrade: websocket\r\n"
-                         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                         "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+            hello = (f"GET /ws HTTP/1.1\r\nHost: {spec.host}:{spec.port}\r\nUpgrade: websocket\r\n"
+                     f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n").encode()
             self.upgrading.add(n)
         elif speaks_redis(spec, i):  # RESP3, so that a subscriber may PUBLISH on the same connection
-            sock.sendall(f"HELLO 3\r\nSUBSCRIBE {(room or 'lobby').lstrip('#')}\r\n".encode())
+            hello = f"HELLO 3\r\nSUBSCRIBE {(room or 'lobby').lstrip('#')}\r\n".encode()
         elif speaks_irc(spec, i):
             # IRC users start in no channel: the lobby is joined like any room
-            sock.sendall(f"NICK bench{i}\r\nUSER b 0 * :bench\r\nJOIN {room or '#lobby'}\r\n".encode())
+            hello = f"NICK bench{i}\r\nUSER b 0 * :bench\r\nJOIN {room or '#lobby'}\r\n".encode()
         else:
             join: dict[str, Any] = {"type": "join", "username": f"bench{i}"}
             if room:
                 join["version"] = 2
-            sock.sendall(json.dumps(join).encode() + b"\n")
+            hello = json.dumps(join).encode() + b"\n"
             if room:
-                sock.sendall(json.dumps({"type": "join_room", "room": room}).encode() + b"\n")
-        sock.setblocking(False)
+                hello += json.dumps({"type": "join_room", "room": room}).encode() + b"\n"
+        try:
+            sock.sendall(hello)
+        except OSError as exc:
+            raise BenchError(f"client {i} lost its connection while joining: {exc}")
 
     def read_ready(self, timeout: float) -> None:
         ready = self.sel.select(timeout)
         received = time.monotonic()
         for key, _ in ready:
-            self.on_ready(key.data, received)
+            if key.data in self.connecting:
+                self.connected(key.data)
+            else:
+                self.on_ready(key.data, received)
 
     def joined(self, n: int, received: float) -> None:
         self.waiting.discard(n)
