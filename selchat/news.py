@@ -78,4 +78,12 @@ class AccountsFound:
     accounts: list[tuple[str, str, str, float]]
 
 
-News = Union[Heard, RoomSynced, RoomUnsynced, LinkChanged, NodeGone, MembersFound, AccountsFound]
+@dataclass(slots=True)
+class MarksFound:
+    """An account's read markers as Redis keeps them, read as it logs in here: ((target, us), ...)."""
+
+    account: str
+    marks: tuple[tuple[str, int], ...]
+
+
+News = Union[Heard, RoomSynced, RoomUnsynced, LinkChanged, NodeGone, MembersFound, AccountsFound, MarksFound]

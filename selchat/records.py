@@ -204,6 +204,7 @@ class ClaimName:
     conn_id: int
     name_key: str
     displace: bool = False
+    account: str | None = None  # an account's login: its read markers are read from Redis first
 
 
 @dataclass(slots=True)

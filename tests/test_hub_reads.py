@@ -5,7 +5,11 @@ from __future__ import annotations
 import sqlite3
 
 from selchat import readmarks
+from selchat.config import ServerConfig
 from selchat.events import Chat, JoinRoom, MarkRead, UnreadAsk
+from selchat.hub.effects import Store
+from selchat.hub.reads import MARKS_MAX, merge_marks
+from selchat.hub.state import State
 from selchat.records import CountUnread, SaveReadMark, UnreadCounted
 from selchat.schema import migrate
 from tests.hubdriver import Driver
@@ -98,3 +102,14 @@ def test_chat_lines_count_after_the_marker_in_a_real_store(tmp_path) -> None:
     (count,) = readmarks.room_counts(store.db, (("#dev", "#dev", 0),), "alice")
     assert (count.unread, count.mentions) == (1, 1)
     store.close()
+
+
+def test_markers_found_in_redis_only_move_markers_forward_and_are_kept() -> None:
+    state = State(ServerConfig(), None, True)
+    state.read_marks["alice"] = {"#dev": 5_000, "#ops": 9_000}
+    effects = merge_marks(state, "alice", (("#dev", 7_000), ("#ops", 8_000), ("bob", 1_000)))
+    assert state.read_marks["alice"] == {"#dev": 7_000, "#ops": 9_000, "bob": 1_000}
+    assert effects == [Store(SaveReadMark("alice", "#dev", 7_000)), Store(SaveReadMark("alice", "bob", 1_000))]
+    state.read_marks["carol"] = {f"#r{n}": 1 for n in range(MARKS_MAX)}
+    assert merge_marks(state, "carol", (("#new", 5), ("#r1", 2))) == [Store(SaveReadMark("carol", "#r1", 2))]
+    assert "#new" not in state.read_marks["carol"]  # no more than an account may keep

@@ -68,3 +68,63 @@ def test_devices_on_one_process_are_one_person_to_another(redis: Redis, start_se
                 client.close()
         if phone is not None:
             phone.close()
+
+
+def test_read_markers_follow_the_account_to_another_process(redis: Redis,
+                                                             start_server: Callable[..., ServerProcess],
+                                                             tmp_path: Path) -> None:
+    """A marker moved on one process is where a login on another finds it, with the unread
+    counts it gives; and the marker moved there is found back on the first, and after a restart."""
+    accounts(str(tmp_path / "a.db"), "alice", "bob")
+
+    def serve(n: str) -> ServerProcess:
+        server = start_server("--redis", redis.url, "--rate-limit", "0", "--db", str(tmp_path / f"{n}.db"))
+        server.wait_log("Redis commands link up")
+        return server
+    a, b = serve("a"), serve("b")
+    wait_for(lambda: _refused_as_registered(b.address, "alice"), what="b to know alice's account")
+    laptop, bob = RawClient(a.address), RawClient(a.address)
+    phone = None
+    try:
+        laptop.join("alice", version=2, login=PASSWORD)
+        laptop.join_room("#dev")
+        bob.join("bob", version=2, login=PASSWORD)
+        bob.join_room("#dev")
+        stamps = []
+        for text in ("first", "alice, a question", "third"):
+            bob.send(type="chat", room="#dev", message=text)
+            stamps.append(laptop.expect("chat", room="#dev")["timestamp"])
+        laptop.send(type="read", room="#dev", timestamp=stamps[0])
+        assert laptop.expect("read")["timestamp"] == stamps[0]
+
+        phone = RawClient(b.address)  # the account moves to the other process, which reads its markers
+        phone.join("alice", version=2, login=PASSWORD)
+        laptop.error("logged_in_elsewhere")
+        joined = phone.join_room("#dev")
+        assert joined["read"] == stamps[0]
+        counts = phone.expect("unread")
+        assert counts["rooms"] == [{"room": "#dev", "unread": 2, "mentions": 1, "latest": stamps[2]}]
+        phone.send(type="read", room="#dev", timestamp=stamps[2])
+        assert phone.expect("read")["timestamp"] == stamps[2]
+        phone.send(type="read", room="#dev", timestamp=stamps[1])  # never back, on this process either
+        assert phone.expect("read")["timestamp"] == stamps[2]
+
+        laptop = RawClient(a.address)  # and back: a knew stamps[0]; Redis has the further one
+        laptop.join("alice", version=2, login=PASSWORD)
+        phone.error("logged_in_elsewhere")
+        assert laptop.join_room("#dev")["read"] == stamps[2]
+        assert laptop.expect("unread")["rooms"][0]["unread"] == 0
+        kept = redis.query("EVAL", "return tonumber(redis.call('hget', KEYS[1], ARGV[1]))", "1",
+                           "selchat:marks:alice", "#dev")
+        assert kept == f":{round(stamps[2] * 1_000_000)}".encode()
+        laptop.close()
+
+        b.stop()  # the marker b took from Redis is in b's file too
+        b = serve("b")
+        phone = RawClient(b.address)
+        phone.join("alice", version=2, login=PASSWORD)
+        assert phone.join_room("#dev")["read"] == stamps[2]
+    finally:
+        for client in (laptop, bob, phone):
+            if client is not None:
+                client.close()

@@ -68,6 +68,11 @@ def offline_key(account_key: str) -> str:
     return f"{PREFIX}dms:{account_key}"
 
 
+def marks_key(account_key: str) -> str:
+    """An account's read markers: a hash of target key -> microseconds, for its next login anywhere."""
+    return f"{PREFIX}marks:{account_key}"
+
+
 def new_node_id() -> str:
     return f"{os.getpid()}-{secrets.token_hex(4)}"
 
@@ -82,6 +87,11 @@ def account_record(data: bytes) -> tuple[str, str, str, float]:
 OFFLINE_MAX = 1000
 KEEP_DM = "redis.call('rpush', KEYS[1], ARGV[1]) redis.call('ltrim', KEYS[1], -tonumber(ARGV[2]), -1) return 1"
 TAKE_DMS = "local v = redis.call('lrange', KEYS[1], 0, -1) redis.call('del', KEYS[1]) return v"
+
+# A read marker only moves forward, also when two processes move it at once (a check-then-set
+# inside Redis); the hub bounds how many one account keeps (hub/reads.py, MARKS_MAX).
+KEEP_MARK = ("local old = tonumber(redis.call('hget', KEYS[1], ARGV[1])) "
+             "if old == nil or tonumber(ARGV[2]) > old then redis.call('hset', KEYS[1], ARGV[1], ARGV[2]) end return 1")
 
 # Every room's name, and what each has: members (on any node), a topic, history. A room with
 # no members and no history is forgotten as it is listed, its topic with it (issue 21, item 1).

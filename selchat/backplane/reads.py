@@ -68,6 +68,28 @@ class Reads:
         self.cmd.send(("HGET", keys.ROOMS, key), collect)
         return self.cmd.send(("HGETALL", sh.topic_key(key)), collect)
 
+    def keep_mark(self, account_key: str, target: str, at: int) -> bool:
+        """Keep a read marker where the account's next login, on any node, reads it."""
+        return self.cmd.send(("EVAL", keys.KEEP_MARK, 1, keys.marks_key(account_key), target, at),
+                             checked("keeping a read marker"))
+
+    def read_marks(self, account_key: str, done: Callable[[tuple[tuple[str, int], ...]], None]) -> bool:
+        """The account's read markers as Redis keeps them: ((target key, microseconds), ...)."""
+        def read(reply: Reply) -> None:
+            if isinstance(reply, Exception) or not isinstance(reply, list):
+                if not isinstance(reply, ConnectionError):
+                    log.error("reading %s's read markers from Redis failed: %s", account_key, reply)
+                done(())
+                return
+            found = []
+            for i in range(0, len(reply) - 1, 2):
+                try:
+                    found.append((reply[i].decode(), int(reply[i + 1])))
+                except (ValueError, UnicodeDecodeError):
+                    log.warning("ignored a read marker of %s: %r", account_key, reply[i][:80])
+            done(tuple(found))
+        return self.cmd.send(("HGETALL", keys.marks_key(account_key)), read)
+
     def keep_dm(self, account_key: str, dm: ev.DirectMessage) -> bool:
         """Keep ``dm`` for the account's next login on any node."""
         record = json.dumps([getattr(dm, name) for name in keys.FIELDS["DirectMessage"]], ensure_ascii=False)

@@ -79,7 +79,8 @@ class AccountManager:
         key = check_name(cmd.username)
         if key == account or self.devices.first_device(session, account) is not None:
             # the account's own name, or another device of it, which takes the name it has now
-            return self.names.claim(session, account, False, lambda: self._admit_account(session, account, cmd, now))
+            return self.names.claim(session, account, False, lambda: self._admit_account(session, account, cmd, now),
+                                    account)
         # another nick, as IRC allows: one that is nobody else's
         state.check_unreserved(key, cmd.username)
         if state.bans.name(key, now):
@@ -89,7 +90,7 @@ class AccountManager:
         if key in state.names:
             raise ProtocolError(ErrorCode.USERNAME_TAKEN, f"{cmd.username} is taken; choose another name")
         return self.names.claim(session, key, False,
-                                lambda: self._admit_account(session, account, cmd, now, cmd.username))
+                                lambda: self._admit_account(session, account, cmd, now, cmd.username), account)
 
     def _admit_account(self, session: Session, key: str, cmd: Join, now: float,
                        nick: str | None = None) -> list[Effect]:
@@ -167,7 +168,7 @@ class AccountManager:
                 return [Send((session.conn_id,), ev.LoggedIn(result.name))]
             return self._log_in_late(session, key, result.name, now)
         join: Join = cmd  # type: ignore[assignment]
-        return self.names.claim(session, key, False, lambda: self._admit_account(session, key, join, now))
+        return self.names.claim(session, key, False, lambda: self._admit_account(session, key, join, now), key)
 
     def _log_in_late(self, session: Session, key: str, name: str, now: float) -> list[Effect]:
         """A joined guest proves an account's password (SASL after registration): the session

@@ -22,6 +22,7 @@ from selchat.hub.devices import each, everywhere
 from selchat.hub.effects import Ask, Effect, Everywhere, Presence, Relay, Send, Store
 from selchat.hub.lines import line_changed
 from selchat.hub.messages import line_row, reacted
+from selchat.hub.reads import merge_marks
 from selchat.hub.roles import SERVICE
 from selchat.hub.state import LOBBY_KEY, Room, Session, State, room_key
 from selchat.records import ClaimName, ListRooms, LoadTopic, MessageRow, ReleaseName, SaveDm
@@ -42,11 +43,13 @@ class Mirror:
         self.linked = True  # the link to Redis is up, or being made (newcomers wait for rooms' tails)
         self.remote_away: dict[str, str] = {}  # other processes' users who are away: key -> message
 
-    def claim(self, session: Session, key: str, guest: bool, admit: Callable[[], list[Effect]]) -> list[Effect]:
+    def claim(self, session: Session, key: str, guest: bool, admit: Callable[[], list[Effect]],
+              account: str | None = None) -> list[Effect]:
         """A name is claimed in Redis before it is admitted here (an atomic claim, never
-        check-then-set); ``admit`` runs when the claim comes back (``Names.claimed``)."""
+        check-then-set); ``admit`` runs when the claim comes back (``Names.claimed``), after an
+        account's read markers from Redis."""
         session.claiming = (key, guest, admit)
-        return [Ask(ClaimName(session.conn_id, key, displace=not guest))]
+        return [Ask(ClaimName(session.conn_id, key, displace=not guest, account=account))]
 
     def entered(self, room: Room, name: str, now: float) -> list[Effect]:
         return [Presence(room.key, ev.UserJoined(name, room.name, now))]
@@ -134,7 +137,7 @@ class Heard:
         self.table: dict[type, Callable[[Any, float], list[Effect]]] = {
             news.Heard: self.heard, news.RoomSynced: self.synced, news.RoomUnsynced: self.unsynced,
             news.LinkChanged: self.link, news.NodeGone: self.node_gone, news.MembersFound: self.members,
-            news.AccountsFound: self.accounts,
+            news.AccountsFound: self.accounts, news.MarksFound: self.marks,
         }
         self._events: dict[type, Callable[[str, Any, float], list[Effect]]] = {
             ev.Message: self.message, ev.UserJoined: self.joined, ev.UserLeft: self.left,
@@ -328,6 +331,9 @@ class Heard:
         for key, name, _, _ in item.accounts:
             self.state.accounts.setdefault(key, name)
         return []
+
+    def marks(self, item: news.MarksFound, now: float) -> list[Effect]:
+        return merge_marks(self.state, item.account, item.marks)
 
     def node_gone(self, item: news.NodeGone, now: float) -> list[Effect]:
         """A process stopped answering (killed, or cut off): its users have left."""

@@ -36,8 +36,9 @@ class NameManager:
             raise ProtocolError(ErrorCode.USERNAME_TAKEN, f"{cmd.username} is taken; choose another name")
         return self.claim(session, key, True, lambda: self.admit(session, cmd.username, cmd, None, now))
 
-    def claim(self, session: Session, key: str, guest: bool, admit: Callable[[], list[Effect]]) -> list[Effect]:
-        return self.sharing.claim(session, key, guest, admit)
+    def claim(self, session: Session, key: str, guest: bool, admit: Callable[[], list[Effect]],
+              account: str | None = None) -> list[Effect]:
+        return self.sharing.claim(session, key, guest, admit, account)
 
     def claimed(self, session: Session, result: NameClaimed, now: float) -> list[Effect]:
         """The answer to a claim in Redis: the admission it waited for, or the name is taken."""

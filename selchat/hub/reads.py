@@ -96,3 +96,18 @@ class ReadManager:
 
     def counted(self, session: Session, result: UnreadCounted, now: float) -> list[Effect]:
         return [Send((session.conn_id,), UnreadCounts(result.counts, result.conversations))]
+
+
+def merge_marks(state: State, account: str, marks: tuple[tuple[str, int], ...]) -> list[Effect]:
+    """Markers an account moved on other processes (read from Redis as it logs in here): each one
+    further than this process knew is taken, and kept in its file for a restart."""
+    mine = state.read_marks.setdefault(account, {})
+    effects: list[Effect] = []
+    for target, at in marks:
+        old = mine.get(target)
+        if (old is not None and at <= old) or (old is None and len(mine) >= MARKS_MAX):
+            continue
+        mine[target] = at
+        effects.append(Store(SaveReadMark(account, target, at)))
+    return effects
+

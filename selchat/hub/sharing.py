@@ -22,8 +22,9 @@ class Sharing(Protocol):
 
     linked: bool
 
-    def claim(self, session: Session, key: str, guest: bool, admit: Callable[[], list[Effect]]) -> list[Effect]:
-        """Admit a name now, or once it is claimed everywhere."""
+    def claim(self, session: Session, key: str, guest: bool, admit: Callable[[], list[Effect]],
+              account: str | None = None) -> list[Effect]:
+        """Admit a name now, or once it is claimed everywhere (and ``account``'s state is here)."""
         ...
 
     def entered(self, room: Room, name: str, now: float) -> list[Effect]: ...
@@ -68,7 +69,8 @@ class Alone:
 
     linked = False
 
-    def claim(self, session: Session, key: str, guest: bool, admit: Callable[[], list[Effect]]) -> list[Effect]:
+    def claim(self, session: Session, key: str, guest: bool, admit: Callable[[], list[Effect]],
+              account: str | None = None) -> list[Effect]:
         return admit()
 
     def entered(self, room: Room, name: str, now: float) -> list[Effect]:

@@ -35,6 +35,7 @@ from selchat.records import (
     RoomsListed,
     SaveAccount,
     SaveDm,
+    SaveReadMark,
     SaveRoomRules,
     TopicLoaded,
     Write,
@@ -184,6 +185,8 @@ class SharedServices(LocalServices):
             backplane.share_account(write.key, write.name, write.hash, write.created)
         elif type(write) is SaveRoomRules:  # every process reads a room's rules when it subscribes
             backplane.share_rules(write.key, write.shared or write.rules)
+        elif type(write) is SaveReadMark and not self.hearing:  # for the account's next login elsewhere
+            backplane.reads.keep_mark(write.account, write.target, write.ts)
 
     def effect_handlers(self) -> dict[type, Callable[[Any], None]]:
         return carriers(self, SHARED_VERBS)
@@ -238,8 +241,23 @@ class SharedServices(LocalServices):
             offline([])
 
     def claim_name(self, c: ClaimName) -> None:
-        self.backplane.claim(c.name_key, lambda ok: self._learn(Answered(c.conn_id, NameClaimed(c.name_key, ok))),
-                             c.displace)
+        account = c.account
+
+        def answer(ok: bool) -> None:
+            self._learn(Answered(c.conn_id, NameClaimed(c.name_key, ok)))
+
+        def claimed(ok: bool) -> None:
+            # an account's login: its read markers, moved on any process, are here before it is
+            # admitted (read once the claim is ours, so after the process it displaced let the
+            # name go, and so after that process's last markers were kept)
+            if not ok or account is None or not self.backplane.reads.read_marks(account, found):
+                answer(ok)
+
+        def found(marks: tuple[tuple[str, int], ...]) -> None:
+            if marks and account is not None:
+                self._learn(news.MarksFound(account, marks))
+            answer(True)
+        self.backplane.claim(c.name_key, claimed, c.displace)
 
     def load_topic(self, t: LoadTopic) -> None:
         def loaded(name: str | None, topic: Any, failed: bool) -> None:
