@@ -91,3 +91,22 @@ def test_pong_answers_the_server_s_ping() -> None:
     got = codec.feed(client.send(WsPong(b"1")))
     assert any(isinstance(x, Pong) for x in got)
     assert not [e for e in client.events() if isinstance(e, TextMessage)]
+
+
+def test_one_whole_short_text_frame_is_read_at_once_and_anything_else_is_not() -> None:
+    _, client = opened()  # a client's frames: masked, as a browser's are
+    reader = Reader(16384)
+    one = client.send(Message(data='{"type":"chat","message":"hé"}'))
+    assert reader.only_text(one) == '{"type":"chat","message":"hé"}'
+    assert reader.only_text(client.send(Message(data=""))) == ""
+    assert reader.only_text(one + one) is None  # two frames: the loop reads them
+    assert reader.only_text(one[:-1]) is None  # not all there yet
+    assert reader.only_text(client.send(Message(data="x" * 126))) is None  # a 16-bit length
+    assert reader.only_text(client.send(Message(data=b"bin"))) is None  # binary: wsproto's
+    assert reader.only_text(client.send(Ping())) is None
+    assert Reader(8).only_text(one) is None  # longer than a frame may be: feed says so
+    bad = bytearray(client.send(Message(data="ab")))
+    bad[6] ^= 0x80  # no longer UTF-8 once unmasked: wsproto closes with 1007
+    assert reader.only_text(bytes(bad)) is None
+    reader.pending = b"\x81"
+    assert reader.only_text(one) is None  # a frame's start is waiting: this is its rest

@@ -200,6 +200,10 @@ class WebCodec:
         if self.ws is None:
             return self._http(data)
         out: list[Any] = []
+        said = self.frames.only_text(data)
+        if said is not None:
+            self._text(said, out)
+            return out
         self.frames.feed(data, lambda text: self._text(text, out), lambda whole: self._wsproto(whole, out),
                          lambda: out.extend(self._close(CLOSE_TOO_BIG, f"a message is at most {self.max_frame} bytes")))
         return out
