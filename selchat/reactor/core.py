@@ -3,8 +3,9 @@
 One loop turn: ``select()``; read once from each readable connection and hand the bytes to its
 handler; run due timers; then, before the next ``select()`` (Redis's ``beforeSleep``), run the
 owner's ``before_flush`` (what it batched this turn), finish the closes asked for during the
-turn, and write once to every connection with pending output. ``EVENT_WRITE`` is registered
-only for what a write leaves over.
+turn, write once to every connection with pending output, then the owner's ``after_flush``
+(work nobody waits for, such as a commit, done after the turn's messages are on their way).
+``EVENT_WRITE`` is registered only for what a write leaves over.
 """
 
 from __future__ import annotations
@@ -39,11 +40,12 @@ class Reactor(EventLoop):
     """Connections, their handlers and their lives: accepted or dialled, read, closed."""
 
     def __init__(self, *, max_conns: int, max_output: int, before_flush: Callable[[], None] = nothing,
-                 reject_payload: bytes = b"", linger: float = 2.0,
+                 after_flush: Callable[[], None] = nothing, reject_payload: bytes = b"", linger: float = 2.0,
                  clock: Callable[[], float] = time.monotonic, plain_on_tls_payload: bytes = b"") -> None:
         super().__init__(clock)
         self.max_conns = max_conns  # the client limit (CLIENT_COUNT): counted listeners only
         self.before_flush = before_flush
+        self.after_flush = after_flush
         self.reject_payload = reject_payload  # written to a connection over max_conns
         self.plain_on_tls_payload = plain_on_tls_payload  # to a plain-text client on a TLS listener
         self.linger = linger
@@ -275,6 +277,7 @@ class Reactor(EventLoop):
         self.before_flush()
         self._process_closing()
         self.output.flush()
+        self.after_flush()
         self._reap_lingering()
 
     def run_once(self) -> None:

@@ -114,7 +114,10 @@ class LocalServices:
         """A room's broadcast, for other processes: there are none."""
 
     def before_flush(self) -> None:
-        """The end of a turn: the turn's writes are committed together."""
+        """The end of a turn, before its output is written (one process has nothing to publish)."""
+
+    def after_flush(self) -> None:
+        """The turn's writes, committed together once its output is written."""
         self.commit()
 
     # -- requests ----------------------------------------------------------------------------------

@@ -211,7 +211,6 @@ class SharedServices(LocalServices):
             for key in releases:
                 if self.hub.find(key) is None:  # not taken back meanwhile
                     self.backplane.release(key)
-        self.commit()
 
     def redis_counters(self) -> tuple[int, int, int]:
         backplane = self.backplane
