@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: serve install test lint bench bench-history bench-search bench-protocols bench-page bench-shared soak abuse fuzz irctest screenshot clean
+.PHONY: serve install test lint bench bench-history bench-search bench-protocols bench-ceiling bench-page bench-shared soak abuse fuzz irctest screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,11 @@ bench-search: $(VENV)/.dev
 # JSON, IRC, mixed and WebSocket clients side by side (BEFORE=DIR adds older code's JSON rate): bench/results/protocols.md
 bench-protocols: $(VENV)/.dev
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/protocols.py $(if $(BEFORE),--before $(BEFORE)) $(ARGS)
+
+# the ceiling beside Redis pub/sub with the C loadgen (LOADGEN=/tmp/loadgen, built from ../shared/loadgen;
+# BEFORE=DIR adds an older checkout's row): bench/results/ceiling.md
+bench-ceiling: $(VENV)/.dev
+	$(BIN)/python bench/ceiling.py $(if $(LOADGEN),--loadgen $(LOADGEN)) $(if $(BEFORE),--before $(BEFORE)) $(ARGS)
 
 # one process alone, one with --redis, two with --redis: CPU per delivery, side by side: bench/results/shared.md
 bench-shared: $(VENV)/.dev
