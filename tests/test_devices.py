@@ -45,6 +45,19 @@ def nothing_more(client: RawClient) -> None:
         assert frame["type"] not in ("user_left", "user_joined"), frame
 
 
+def three_lines_for_alice(alice: RawClient, bob: RawClient) -> list[float]:
+    """Both logged in and in #dev, bob says three lines (the second names alice): their times."""
+    alice.join("alice", version=2, login=PASSWORD)
+    alice.join_room("#dev")
+    bob.join("bob", version=2, login=PASSWORD)
+    bob.join_room("#dev")
+    stamps = []
+    for text in ("first", "alice, a question", "third"):
+        bob.send(type="chat", room="#dev", message=text)
+        stamps.append(alice.expect("chat", room="#dev")["timestamp"])
+    return stamps
+
+
 def test_two_devices_json_and_irc_are_one_person(start_server, tmp_path: Path) -> None:
     db = str(tmp_path / "devices.db")
     accounts(db, "alice")
@@ -110,14 +123,7 @@ def test_markers_and_counts_outlast_a_restart_and_reach_a_new_device(start_serve
     alice = RawClient(server.address)
     bob = RawClient(server.address)
     try:
-        alice.join("alice", version=2, login=PASSWORD)
-        alice.join_room("#dev")
-        bob.join("bob", version=2, login=PASSWORD)
-        bob.join_room("#dev")
-        stamps = []
-        for text in ("first", "alice, a question", "third"):
-            bob.send(type="chat", room="#dev", message=text)
-            stamps.append(alice.expect("chat", room="#dev")["timestamp"])
+        stamps = three_lines_for_alice(alice, bob)
         bob.send(type="dm", to="alice", message="one")
         bob.send(type="dm", to="alice", message="two")
         alice.expect("dm")

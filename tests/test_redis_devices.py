@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.clients import RawClient
 from tests.helpers import ServerProcess, wait_for
 from tests.redisserver import Redis
-from tests.test_devices import PASSWORD, accounts, irc_device, nothing_more
+from tests.test_devices import PASSWORD, accounts, irc_device, nothing_more, three_lines_for_alice
 from tests.test_redis import _refused_as_registered
 
 
@@ -86,14 +86,7 @@ def test_read_markers_follow_the_account_to_another_process(redis: Redis,
     laptop, bob = RawClient(a.address), RawClient(a.address)
     phone = None
     try:
-        laptop.join("alice", version=2, login=PASSWORD)
-        laptop.join_room("#dev")
-        bob.join("bob", version=2, login=PASSWORD)
-        bob.join_room("#dev")
-        stamps = []
-        for text in ("first", "alice, a question", "third"):
-            bob.send(type="chat", room="#dev", message=text)
-            stamps.append(laptop.expect("chat", room="#dev")["timestamp"])
+        stamps = three_lines_for_alice(laptop, bob)
         laptop.send(type="read", room="#dev", timestamp=stamps[0])
         assert laptop.expect("read")["timestamp"] == stamps[0]
 
