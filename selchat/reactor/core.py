@@ -44,8 +44,7 @@ class Reactor(EventLoop):
                  clock: Callable[[], float] = time.monotonic, plain_on_tls_payload: bytes = b"") -> None:
         super().__init__(clock)
         self.max_conns = max_conns  # the client limit (CLIENT_COUNT): counted listeners only
-        self.before_flush = before_flush
-        self.after_flush = after_flush
+        self.before_flush, self.after_flush = before_flush, after_flush  # the owner's hooks around the writes
         self.reject_payload = reject_payload  # written to a connection over max_conns
         self.plain_on_tls_payload = plain_on_tls_payload  # to a plain-text client on a TLS listener
         self.linger = linger
@@ -53,9 +52,8 @@ class Reactor(EventLoop):
         self._ids = itertools.count(1)
         self.listeners = Listeners(self, self._admit)
         self.output = Output(self, self.conns, max_output, self.close, self._lost)
-        self.send = self.output.send  # the hot paths, without a hop
-        self.send_many = self.output.send_many
-        self.send_parts = self.output.send_parts
+        # the hot paths, without a hop
+        self.send, self.send_many, self.send_parts = self.output.send, self.output.send_many, self.output.send_parts
         self.bytes_in = 0
         self.refused_full = 0
         self.turns = Histogram(TURN_BUCKETS)
