@@ -18,11 +18,10 @@ def line_changed(room: Room, changed: ev.MessageChanged) -> Store:
     """A line edited or deleted, in the room's recent lines (the replay from memory shows it too)
     and in the file: here, or heard from another process that shares the room (mirror.py)."""
     line = round(changed.line * 1_000_000)
-    for message in reversed(room.recent):
-        if round(message.timestamp * 1_000_000) == line:
-            message.text, message.edited = changed.text or "", changed.timestamp
-            message.deleted = changed.text is None
-            break
+    message = room.recent_line(line)
+    if message is not None:
+        message.text, message.edited = changed.text or "", changed.timestamp
+        message.deleted = changed.text is None
     return Store(ChangeLine(room.key, line, changed.text, round(changed.timestamp * 1_000_000)))
 
 
@@ -47,9 +46,9 @@ class LineManager:
         if cmd.line == 0:  # an id that is none (IRC's REDACT of a word): no line has it
             raise ProtocolError(ErrorCode.UNKNOWN_MESSAGE, f"{room.name} has no such message",
                                 (room.name, cmd.shown or "0"))
-        for message in reversed(room.recent):
-            if round(message.timestamp * 1_000_000) == cmd.line:
-                return self._change(session, room, cmd, None if message.deleted else message.username, now)
+        message = room.recent_line(cmd.line)
+        if message is not None:
+            return self._change(session, room, cmd, None if message.deleted else message.username, now)
         return [Ask(LoadLine(session.conn_id, room.key, cmd.line, cmd))]
 
     def line_found(self, session: Session, result: LineFound, now: float) -> list[Effect]:

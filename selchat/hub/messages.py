@@ -56,14 +56,13 @@ def reacted(room: Room, name: str, tags: str) -> list[Effect]:
     if found is None:
         return []
     reaction, on, line = found
-    for message in reversed(room.recent):
-        if round(message.timestamp * 1_000_000) == line:
-            who = (message.reactions or {}).get(reaction, [])
-            if on and name not in who:
-                message.reactions = {**(message.reactions or {}), reaction: [*who, name]}
-            elif not on and name in who:
-                message.reactions = {**(message.reactions or {}), reaction: [w for w in who if w != name]}
-            break
+    message = room.recent_line(line)
+    if message is not None:
+        who = (message.reactions or {}).get(reaction, [])
+        if on and name not in who:
+            message.reactions = {**(message.reactions or {}), reaction: [*who, name]}
+        elif not on and name in who:
+            message.reactions = {**(message.reactions or {}), reaction: [w for w in who if w != name]}
     return [Store(SaveReaction(room.key, line, reaction, name, on))]
 
 

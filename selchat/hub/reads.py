@@ -110,4 +110,3 @@ def merge_marks(state: State, account: str, marks: tuple[tuple[str, int], ...]) 
         mine[target] = at
         effects.append(Store(SaveReadMark(account, target, at)))
     return effects
-

@@ -153,6 +153,13 @@ class Room:
         doubles = sum(self.doubles.values()) if self.doubles else 0
         return len(self.members) - doubles + len(self.remote)
 
+    def recent_line(self, line: int) -> ev.Message | None:
+        """The line said at ``line`` (microseconds), if it is among the recent ones in memory."""
+        for message in reversed(self.recent):
+            if round(message.timestamp * 1_000_000) == line:
+                return message
+        return None
+
     def quiet(self, above: int) -> bool:
         """Too large for joins and leaves to be announced (config.quiet_above)."""
         return 0 < above < self.size()

@@ -29,6 +29,7 @@ ACCEPTS_PER_TURN = 256
 QUEUE_FULL_SHARE = 0.25
 TCP_INFO_QUEUE = struct.Struct("II")  # tcp_info's tcpi_unacked, tcpi_sacked: a listener's queue and backlog
 TCP_INFO_QUEUE_AT = 24
+TCP_INFO_QUEUE_END = TCP_INFO_QUEUE_AT + TCP_INFO_QUEUE.size
 
 
 @dataclass(slots=True)
@@ -128,10 +129,10 @@ def accept_queue(sock: socket.socket) -> tuple[int, int]:
     """(connections waiting in the kernel's accept queue, its size) of a listening socket: Linux's
     TCP_INFO tells a listener both, as ``ss -lt`` shows them. (0, 0) where it cannot be asked."""
     try:
-        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, TCP_INFO_QUEUE_AT + TCP_INFO_QUEUE.size)
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, TCP_INFO_QUEUE_END)
     except (OSError, AttributeError):  # not TCP (a Unix socket), or no TCP_INFO on this system
         return 0, 0
-    if len(info) < TCP_INFO_QUEUE_AT + TCP_INFO_QUEUE.size:
+    if len(info) < TCP_INFO_QUEUE_END:
         return 0, 0
     queued, backlog = TCP_INFO_QUEUE.unpack_from(info, TCP_INFO_QUEUE_AT)
     return queued, backlog
