@@ -30,6 +30,40 @@ class Displace:
     account: str
 
 
+@dataclass(frozen=True, slots=True)
+class Twin:
+    """From a node where a person (an account) is connected, for each other node where they are
+    too (hub/twins.py): ``here`` (they came, or answer one who came) with the rooms they are in
+    and their away message, or not any more. Crosses the wire inside a ``Heard``."""
+
+    name: str
+    account: str
+    here: bool
+    rooms: tuple[str, ...] = ()
+    away: str | None = None
+    answer: bool = False  # the reply to a node that came: not answered again
+
+
+@dataclass(frozen=True, slots=True)
+class TwinParted:
+    """The person left a room on one node (``kicked_by``: was put out): for their other nodes."""
+
+    name: str
+    room: str
+    reason: str | None = None
+    kicked_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MarkMoved:
+    """An account's read marker moved on one node: for its devices on the others at once."""
+
+    account: str
+    target: str  # the marker's key (a room's, or a conversation's)
+    shown: str  # the room or person as the devices show it
+    at: int  # microseconds
+
+
 @dataclass(slots=True)
 class RoomSynced:
     """A room's tail and topic as Redis has them, read once this process subscribed to it;

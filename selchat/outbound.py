@@ -102,6 +102,7 @@ class DirectMessage:
     bot: bool = False  # from a bot (IRC's bot tag)
     joins: tuple[int, ...] = ()  # Message's
     own: bool = False  # Message's
+    mirrored: bool = False  # a copy for the person's devices on another process: never kept for later
 
 
 @dataclass(slots=True)

@@ -205,6 +205,7 @@ class ClaimName:
     name_key: str
     displace: bool = False
     account: str | None = None  # an account's login: its read markers are read from Redis first
+    share: str | None = None  # an account whose other processes may hold the name too (hub/twins.py)
 
 
 @dataclass(slots=True)
@@ -320,6 +321,7 @@ class PasswordHashed:
 class NameClaimed:
     name_key: str
     ok: bool
+    twins: tuple[str, ...] = ()  # the other processes where the same account holds the name
 
 
 @dataclass(slots=True)

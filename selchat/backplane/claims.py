@@ -26,6 +26,9 @@ CLAIM_TTL = 3600
 DISPLACE_WAIT = 0.05
 DISPLACE_TRIES = 6
 
+# done(ok, twins): the claim's answer, with the other nodes that hold the name for the same account
+Claimed = Callable[[bool, tuple[str, ...]], None]
+
 
 class Claims:
     """This node's claims on names, over the command link."""
@@ -36,10 +39,12 @@ class Claims:
         self.node = node
         self.holdings = holdings
 
-    def claim(self, name_key: str, done: Callable[[bool], None], displace: bool = False) -> None:
-        """Claim a name for this node; ``done(True)`` also when Redis is away (local rules then).
-        ``displace`` (an account's login): the node holding the name is told to end its session
-        of the account, and the claim is tried again until that node has let the name go."""
+    def claim(self, name_key: str, done: Claimed, displace: bool = False, share: str = "") -> None:
+        """Claim a name for this node; ``done(True, ())`` also when Redis is away (local rules then).
+        ``share`` (an account): the name may be held by other nodes for that same account, which
+        ``done`` is told of (the person's devices there, hub/twins.py). ``displace`` (an account's
+        login): the node holding the name otherwise is told to end its session of the account,
+        and the claim is tried again until that node has let the name go."""
         tries = 0
 
         def answered(reply: Reply) -> None:
@@ -47,10 +52,13 @@ class Claims:
             if isinstance(reply, Exception):  # Redis said no to the script itself: local rules, and say why
                 if not isinstance(reply, ConnectionError):
                     log.error("claiming a name in Redis failed: %s", reply)
-                done(True)
+                done(True, ())
                 return
-            if reply == 1 or not displace or not isinstance(reply, bytes) or tries == DISPLACE_TRIES:
-                done(reply == 1)
+            if isinstance(reply, list):
+                done(True, tuple(node.decode() for node in reply if isinstance(node, bytes)))
+                return
+            if not displace or not isinstance(reply, bytes) or tries == DISPLACE_TRIES:
+                done(False, ())
                 return
             if tries == 0:
                 self.cmd.send(("PUBLISH", keys.node_channel(reply.decode()),
@@ -59,17 +67,17 @@ class Claims:
             self.reactor.call_later(DISPLACE_WAIT * 2 ** (tries - 1), again)
 
         def again() -> None:
-            if not self.cmd.send(self.args(name_key), answered):
-                done(True)
+            if not self.cmd.send(self.args(name_key, share), answered):
+                done(True, ())
         again()
 
-    def args(self, name_key: str) -> tuple[Any, ...]:
-        return ("EVAL", keys.CLAIM, 1, keys.name_key(name_key), self.node, CLAIM_TTL, keys.NODE_KEY)
+    def args(self, name_key: str, share: str = "") -> tuple[Any, ...]:
+        return ("EVAL", keys.CLAIM, 1, keys.name_key(name_key), self.node, CLAIM_TTL, keys.NODE_KEY, share)
 
     def release(self, name_key: str) -> None:
         self.cmd.send(("EVAL", keys.RELEASE, 1, keys.name_key(name_key), self.node))
 
     def renew(self) -> None:
         """Every name this process holds, claimed again (a new link, or the claims' renewal)."""
-        for name_key in self.holdings.local_names():
-            self.cmd.send(self.args(name_key))
+        for name_key, share in self.holdings.local_names():
+            self.cmd.send(self.args(name_key, share))

@@ -19,7 +19,7 @@ from selchat import news
 from selchat import outbound as ev
 from selchat import shared_history as sh
 from selchat.backplane import keys
-from selchat.backplane.claims import Claims
+from selchat.backplane.claims import Claimed, Claims
 from selchat.backplane.keys import LOBBY_KEY, ROOM_CHANNEL, node_channel, room_channel
 from selchat.backplane.reads import Reads
 from selchat.backplane.resp import RedisTarget, Reply, Resolve, RespLink
@@ -47,7 +47,7 @@ class Holdings(Protocol):
 
     def local_rooms(self) -> list[str]: ...
     def local_presence(self) -> list[tuple[str, str]]: ...
-    def local_names(self) -> list[str]: ...
+    def local_names(self) -> list[tuple[str, str]]: ...
     def has_local_members(self, key: str) -> bool: ...
     def remote_nodes(self) -> set[str]: ...
     def local_accounts(self) -> list[tuple[str, str, str, float]]: ...
@@ -192,23 +192,23 @@ class Backplane:
     def relay(self, node: str, event: Any) -> None:
         self.cmd.send(("PUBLISH", node_channel(node), b"\n" + keys.encode_events(self.node, [event])))
 
-    def presence(self, room_key: str, event: Any, local: bool = True) -> None:
-        """Someone entered or left a room: the room's hash of members, the subscription, and
-        (for this node's own users) the event for the other nodes."""
+    def presence(self, room_key: str, event: Any, local: bool = True, node: str | None = None) -> None:
+        """Someone entered or left a room: the room's hash of members (a leave takes an entry that
+        names this node, or ``node``), the subscription, and the event for the other nodes."""
         members = keys.MEMBERS + room_key
         if type(event) is ev.UserJoined:
             self._subscribe(room_key, event.room)
             self.cmd.send(("HSET", members, event.username, self.node))
             self.cmd.send(("HSET", keys.ROOMS, room_key, event.room))
         else:
-            self.cmd.send(("HDEL", members, event.username))
+            self.cmd.send(("EVAL", keys.LEAVE, 1, members, event.username, node or self.node))
             if not self.holdings.has_local_members(room_key):
                 self._unsubscribe(room_key)
         if local:
             self.publish(event)
 
-    def claim(self, name_key: str, done: Callable[[bool], None], displace: bool = False) -> None:
-        self.claims.claim(name_key, done, displace)
+    def claim(self, name_key: str, done: Claimed, displace: bool = False, share: str = "") -> None:
+        self.claims.claim(name_key, done, displace, share)
 
     def release(self, name_key: str) -> None:
         self.claims.release(name_key)

@@ -11,7 +11,7 @@ from typing import Any
 
 from selchat import outbound as ev
 from selchat.config import LOBBY_ROOM
-from selchat.news import Displace
+from selchat.news import Displace, MarkMoved, Twin, TwinParted
 
 PREFIX = "selchat:"
 LOBBY_KEY = LOBBY_ROOM.casefold()
@@ -25,7 +25,7 @@ RULES = f"{PREFIX}rules:"  # a room's rules (roomrules.py's JSON): its modes, ba
 # Events that cross processes, by name (nothing else is ever decoded from the wire).
 SHARED_EVENTS: dict[str, type] = {cls.__name__: cls for cls in (
     ev.Message, ev.UserJoined, ev.UserLeft, ev.TopicChanged, ev.DirectMessage, ev.NickChanged, ev.AwayChanged,
-    ev.ModeChanged, ev.Kicked, ev.MessageChanged, ev.TagMessage, Displace)}
+    ev.ModeChanged, ev.Kicked, ev.MessageChanged, ev.TagMessage, Displace, Twin, TwinParted, MarkMoved)}
 FIELDS = {name: tuple(f.name for f in fields(cls)) for name, cls in SHARED_EVENTS.items()}
 
 
@@ -114,11 +114,43 @@ end
 return out
 """
 
-# Releases a claim only if it is still ours (a check-then-delete done atomically inside Redis).
-RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+# A name's claim is a hash of node -> account ("" for a guest's): one node's alone, or shared by
+# the nodes where an account is connected from devices (issue 24). A key of the older kind (a
+# string naming one node) is read as a claim by that node alone.
+_CLAIMS_OF = ("local held = {} "
+              "if redis.call('type', KEYS[1]).ok == 'string' then "
+              "local v = redis.call('get', KEYS[1]) redis.call('del', KEYS[1]) held = {v, ''} "
+              "redis.call('hset', KEYS[1], v, '') "
+              "else held = redis.call('hgetall', KEYS[1]) end ")
 
-# Claims a name for a node, atomically inside Redis: free, already ours, or held by a node that
-# is no longer alive (1); else the node that holds it.
-CLAIM = ("local v = redis.call('get', KEYS[1]) "
-         "if v == false or v == ARGV[1] or redis.call('exists', ARGV[3] .. v) == 0 then "
-         "redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1 end return v")
+# Releases this node's claim (a check-then-delete done atomically inside Redis); the name stays
+# claimed by the other nodes that share it.
+RELEASE = _CLAIMS_OF + "return redis.call('hdel', KEYS[1], ARGV[1])"
+
+# Claims a name for a node, atomically inside Redis. It is free, already ours, or held only by
+# nodes that are no longer alive; or (ARGV[4], an account) held only by nodes where that same
+# account holds it: then the answer is the list of those other nodes (empty when none). Else the
+# answer is a node that holds it.
+CLAIM = _CLAIMS_OF + """
+local others = {}
+for i = 1, #held, 2 do
+  local node, account = held[i], held[i + 1]
+  if node ~= ARGV[1] then
+    if redis.call('exists', ARGV[3] .. node) == 0 then
+      redis.call('hdel', KEYS[1], node)
+    elseif ARGV[4] ~= '' and account == ARGV[4] then
+      others[#others + 1] = node
+    else
+      return node
+    end
+  end
+end
+redis.call('hset', KEYS[1], ARGV[1], ARGV[4])
+redis.call('expire', KEYS[1], ARGV[2])
+return others
+"""
+
+# Someone left a room: their entry in its members hash goes if it still names this node (another
+# process where the same person is connected may have written it since, and keeps it).
+LEAVE = ("if redis.call('hget', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('hdel', KEYS[1], ARGV[1]) end "
+         "return 0")

@@ -75,6 +75,7 @@ from selchat.hub.rooms import RoomManager
 from selchat.hub.search import SearchManager
 from selchat.hub.sharing import Alone, Sharing
 from selchat.hub.state import LOBBY_KEY, Session, State, remember_gone
+from selchat.hub.twins import TwinMoves
 from selchat.hub.upkeep import UpkeepManager
 from selchat.news import News
 from selchat.records import (
@@ -107,7 +108,7 @@ class Hub:
         self.state = state = State(config or ServerConfig(), snapshot, shared)
         self.mirror = Mirror(state) if shared else None
         self.sharing: Sharing = self.mirror if self.mirror is not None else Alone()
-        self.reads = ReadManager(state)
+        self.reads = ReadManager(state, self.sharing)
         self.rooms = RoomManager(state, self.sharing, self.reads)
         self.monitors = MonitorManager(state)
         self.names = NameManager(state, self.sharing, self.rooms, self.monitors)
@@ -120,8 +121,9 @@ class Hub:
         self.search = SearchManager(state)
         self.lines = LineManager(state)
         self.upkeep = UpkeepManager(state, self.accounts.let_go, self.names.rename)  # the operator's, from the CLI
-        self.heard = Heard(state, self.mirror, self.rooms.let_in, self.accounts.displace,
-                           self.roles.kicked_here) if self.mirror else None
+        self.heard = Heard(state, self.mirror, self.rooms.let_in, self.accounts.displace, self.roles.kicked_here,
+                           TwinMoves(state, self.mirror.twins, self.rooms, self.names, self.roles.kicked_here)
+                           ) if self.mirror else None
         rooms, names, accounts, messages, queries = self.rooms, self.names, self.accounts, self.messages, self.queries
         self._handlers: dict[type, Handler] = {
             Join: accounts.join, Authenticate: accounts.authenticate, Register: accounts.register, Oper: accounts.oper,
@@ -289,13 +291,23 @@ class Hub:
     def local_presence(self) -> list[tuple[str, str]]:
         return [(key, name) for key, room in self.state.rooms.items() for name in room.members.values()]
 
-    def local_names(self) -> list[str]:
-        return list(self.state.names)
+    def local_names(self) -> list[tuple[str, str]]:
+        """Each name held here, with the account its devices on other processes may hold it for."""
+        config, sessions = self.state.config, self.state.sessions
+        share = config.multiclient and config.devices > 1
+        return [(key, (sessions[c].account or "") if share and c in sessions else "")
+                for key, c in self.state.names.items()]
 
     def has_local_members(self, key: str) -> bool:
         room = self.state.rooms.get(key)
         return room is not None and bool(room.members)
 
     def remote_nodes(self) -> set[str]:
-        return {node for room in self.state.rooms.values() for _, node in room.remote.values()}
+        nodes = {node for room in self.state.rooms.values() for _, node in room.remote.values()}
+        for room in self.state.rooms.values():
+            if room.also:
+                nodes.update(*room.also.values())
+        if self.mirror is not None:
+            nodes.update(*self.mirror.twins.nodes.values())
+        return nodes
 

@@ -83,6 +83,7 @@ class Presence:
     room_key: str
     event: ev.UserJoined | ev.UserLeft
     local: bool = True
+    node: str | None = None  # a leave of another process's member (one that is gone): its entry
 
 
 @dataclass(slots=True)
@@ -90,7 +91,7 @@ class Relay:
     """Several processes: a private message for a user on another node."""
 
     node: str
-    event: ev.DirectMessage
+    event: Any
 
 
 @dataclass(slots=True)

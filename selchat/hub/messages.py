@@ -135,7 +135,9 @@ class MessageManager:
                 session.spoke_at = now
                 dm = ev.DirectMessage(session.name, name, text, state.stamp(now), action=cmd.action,
                                       notice=cmd.notice)
-                return [*self.sharing.relay(node, dm), Send((session.conn_id,), dm)]
+                # the recipient's other processes get a copy, and so do the sender's (hub/twins.py)
+                return [*self.sharing.relay(node, dm), *self.sharing.copies(name, dm, node),
+                        Send((session.conn_id,), dm), *self._mine_copies(session, dm)]
             return self._offline(session, cmd, key, text, now)
         state.spend_token(session, now)
         session.spoke_at = now
@@ -151,9 +153,17 @@ class MessageManager:
             others = elsewhere(session)
             if others and recipient.devices is not session.devices:  # and on the sender's others, as theirs
                 effects.extend(each(others, replace(dm, own=True)))
+        if self.sharing.linked:  # the recipient's devices on other processes, and the sender's
+            effects.extend(self.sharing.copies(recipient.name, dm))
+            if recipient.name != session.name:
+                effects.extend(self._mine_copies(session, dm))
         # kept as a conversation: between accounts for good, a guest's while it is online (state.dm_key)
         effects.append(Store(SaveDm(state.dm_key(session), state.dm_key(recipient), dm, delivered=True)))
         return effects
+
+    def _mine_copies(self, session: Session, dm: ev.DirectMessage) -> list[Effect]:
+        assert session.name is not None
+        return self.sharing.copies(session.name, replace(dm, own=True))
 
     def status_chat(self, session: Session, cmd: StatusChat, now: float) -> list[Effect]:
         """A line for the room's operators (@) or operators and voiced members (+) only."""

@@ -24,7 +24,9 @@ from selchat.hub.lines import line_changed
 from selchat.hub.messages import line_row, reacted
 from selchat.hub.reads import merge_marks
 from selchat.hub.roles import SERVICE
+from selchat.hub.shares import also_at, gone_from, seen_at, unseen_at
 from selchat.hub.state import LOBBY_KEY, Room, Session, State, room_key
+from selchat.hub.twins import TwinMoves, Twins
 from selchat.records import ClaimName, ListRooms, LoadTopic, MessageRow, ReleaseName, SaveDm
 from selchat.roomrules import apply_change, apply_rules, rules_of, speech_checked
 
@@ -42,23 +44,41 @@ class Mirror:
         self.state = state
         self.linked = True  # the link to Redis is up, or being made (newcomers wait for rooms' tails)
         self.remote_away: dict[str, str] = {}  # other processes' users who are away: key -> message
+        self.twins = Twins(state)  # people here who are on other processes too (hub/twins.py)
 
     def claim(self, session: Session, key: str, guest: bool, admit: Callable[[], list[Effect]],
-              account: str | None = None) -> list[Effect]:
+              account: str | None = None, share: str | None = None) -> list[Effect]:
         """A name is claimed in Redis before it is admitted here (an atomic claim, never
         check-then-set); ``admit`` runs when the claim comes back (``Names.claimed``), after an
-        account's read markers from Redis."""
+        account's read markers from Redis. An account's name may be held by every process its
+        devices are on (multiclient), each of which is then told of the others."""
         session.claiming = (key, guest, admit)
-        return [Ask(ClaimName(session.conn_id, key, displace=not guest, account=account))]
+        config = self.state.config
+        share = (share or (None if guest else account)) if config.multiclient and config.devices > 1 else None
+        return [Ask(ClaimName(session.conn_id, key, displace=not guest, account=account, share=share))]
+
+    def admitted(self, session: Session, twins: tuple[str, ...]) -> list[Effect]:
+        return self.twins.admitted(session, twins)
 
     def entered(self, room: Room, name: str, now: float) -> list[Effect]:
-        return [Presence(room.key, ev.UserJoined(name, room.name, now))]
+        effects: list[Effect] = [Presence(room.key, ev.UserJoined(name, room.name, now))]
+        if self.twins.nodes:
+            conn_id = self.state.names.get(name.casefold())
+            if conn_id is not None:
+                effects.extend(self.twins.entered(self.state.sessions[conn_id], room))
+        return effects
 
     def left(self, room: Room, event: ev.UserLeft) -> list[Effect]:
-        return [Presence(room.key, event)]
+        return [Presence(room.key, event), *(self.twins.left(event) if self.twins.nodes else ())]
 
     def forgotten(self, name: str) -> list[Effect]:
-        return [Ask(ReleaseName(name.casefold()))]
+        return [Ask(ReleaseName(name.casefold())), *self.twins.forgotten(name)]
+
+    def copies(self, name: str, dm: ev.DirectMessage, skip: str | None = None) -> list[Effect]:
+        return self.twins.copies(name, dm, skip)
+
+    def mark_moved(self, session: Session, key: str, shown: str, at: int) -> list[Effect]:
+        return self.twins.mark_moved(session, key, shown, at)
 
     def kept(self, room: Room, row: MessageRow) -> list[Effect]:
         # kept in the room's stream in Redis, with the turn's publication (backplane); and a copy
@@ -92,6 +112,7 @@ class Mirror:
 
     def renamed(self, session: Session, old: str, new: str, event: ev.NickChanged, now: float) -> list[Effect]:
         """The old name is free everywhere, and the rooms' lists say the new one."""
+        self.twins.renamed(old, new)
         effects: list[Effect] = [Ask(ReleaseName(old.casefold()))]
         for room in session.rooms.values():
             effects.append(Presence(room.key, ev.UserLeft(old, room.name, now), local=False))
@@ -128,9 +149,11 @@ class Heard:
     """News from the other processes, into effects for the users here."""
 
     def __init__(self, state: State, mirror: Mirror, let_in: Callable[[Room, Any], list[Effect]],
-                 displace: Callable[[str, float], list[Effect]], kick_here: Callable[..., list[Effect]]) -> None:
+                 displace: Callable[[str, float], list[Effect]], kick_here: Callable[..., list[Effect]],
+                 moves: TwinMoves) -> None:
         self.state = state
         self.mirror = mirror
+        self.moves = moves
         self._let_in = let_in
         self._displace = displace
         self._kick_here = kick_here
@@ -144,6 +167,7 @@ class Heard:
             ev.TopicChanged: self.topic, ev.DirectMessage: self.dm, ev.NickChanged: self.user,
             ev.AwayChanged: self.user, news.Displace: self.displaced, ev.ModeChanged: self.modes,
             ev.Kicked: self.kicked, ev.MessageChanged: self.changed, ev.TagMessage: self.tagged,
+            news.Twin: moves.twin, news.TwinParted: moves.parted, news.MarkMoved: moves.mark_moved,
         }
 
     def heard(self, item: news.Heard, now: float) -> list[Effect]:
@@ -162,7 +186,22 @@ class Heard:
         room.recent.append(m)  # kept in Redis's stream by the process it came from
         room.total += 1
         copies = [Store(copy_of(room, m))] if self.state.config.search else []  # and here, for search
-        return [room.broadcast(m), *copies] if room.members else copies
+        if not room.members:
+            return copies
+        if room.also and m.username.casefold() in room.also:  # perhaps said by a member here, on another device
+            mine = self._devices_in(room, m.username.casefold())
+            if mine:
+                broadcast = room.broadcast(m)
+                broadcast.exclude = mine
+                return [broadcast, Send(mine, replace(m, own=True)), *copies]
+        return [room.broadcast(m), *copies]
+
+    def _devices_in(self, room: Room, key: str) -> tuple[int, ...]:
+        """The devices here of a member of the room (none: not a member here)."""
+        conn_id = self.state.names.get(key)
+        if conn_id is None or conn_id not in room.members:
+            return ()
+        return everywhere(self.state.sessions[conn_id])
 
     def changed(self, node: str, changed: ev.MessageChanged, now: float) -> list[Effect]:
         """A line edited or deleted on another process: so here, in memory, the copy and its index."""
@@ -207,15 +246,27 @@ class Heard:
         return [room.broadcast(t)] if room.members else []
 
     def joined(self, node: str, j: ev.UserJoined, now: float) -> list[Effect]:
+        """Someone came into a room on another process: heard of once, however many processes
+        their devices bring them in on (hub/shares.py)."""
         room = self._room_of(j)
         if room is None:
             return []
-        room.remote[j.username.casefold()] = (j.username, node)
-        return self._told(room, j)
+        key = j.username.casefold()
+        if self._devices_in(room, key):  # a member here, whose devices there came in too
+            also_at(room, key, node)
+            return []
+        return self._told(room, j) if seen_at(room, key, j.username, node) else []
 
     def left(self, node: str, gone: ev.UserLeft, now: float) -> list[Effect]:
+        """Someone left a room on another process: heard of when the person has left it (a part,
+        a kick), or their last process has."""
         room = self._room_of(gone)
-        if room is None or room.remote.pop(gone.username.casefold(), None) is None:
+        if room is None:
+            return []
+        key = gone.username.casefold()
+        if self._devices_in(room, key):  # a member here too: a part comes as its own news (hub/twins.py)
+            return [] if gone.parted else self.moves.still_here(room, key, gone.username, node, now)
+        if not (gone_from(room, key) if gone.parted else unseen_at(room, key, node)):
             return []
         if self.mirror.remote_away and self.mirror.find_user(gone.username.casefold()) is None:
             self.mirror.remote_away.pop(gone.username.casefold(), None)
@@ -233,6 +284,9 @@ class Heard:
         who share a room with them."""
         renamed = type(event) is ev.NickChanged
         old = event.old.casefold() if renamed else event.username.casefold()  # type: ignore[union-attr]
+        mine = self.moves.twins.of(old, node)
+        if mine is not None:  # the person is here too: their devices here follow
+            return self.moves.renamed(mine, event, now) if renamed else self.moves.away(mine, event)  # type: ignore[arg-type]
         sharers: dict[int, None] = {}
         in_lobby = False
         for room in self.state.rooms.values():
@@ -242,6 +296,7 @@ class Heard:
             if renamed:
                 del room.remote[old]
                 room.remote[event.new.casefold()] = (event.new, found[1])  # type: ignore[union-attr]
+                room.renamed(old, event.new)  # type: ignore[union-attr]
             in_lobby = in_lobby or room.key == LOBBY_KEY
             sharers.update(dict.fromkeys(room.members))
         away = self.mirror.remote_away
@@ -260,16 +315,17 @@ class Heard:
         """A private message relayed from another node to a user here (who may have left since:
         then, if it is an account's, it waits for the account's next login like any other)."""
         state = self.state
-        key = dm.to.casefold()
+        key = (dm.sender if dm.own else dm.to).casefold()  # own: the sender's, from their device there
         target = state.names.get(key)
         if target is None:
             target = state.account_sessions.get(key)
         if target is None:
-            if key in state.accounts:
+            if key in state.accounts and not (dm.own or dm.mirrored):  # a copy is the other process's to keep
                 return [Store(SaveDm(dm.sender.casefold(), key, replace(dm, offline=True), delivered=False))]
             return []
         recipient = state.sessions[target]
-        return each(everywhere(recipient), replace(dm, away=recipient.away))  # on each of its devices
+        shown = replace(dm, mirrored=False) if dm.own else replace(dm, away=recipient.away, mirrored=False)
+        return each(everywhere(recipient), shown)  # on each of its devices
 
     def displaced(self, node: str, item: news.Displace, now: float) -> list[Effect]:
         return self._displace(item.account, now)
@@ -323,7 +379,11 @@ class Heard:
     def members(self, item: news.MembersFound, now: float) -> list[Effect]:
         room = self.state.room(item.key, item.name)
         for member, node in item.members:
-            room.remote[member.casefold()] = (member, node)
+            key = member.casefold()
+            if self._devices_in(room, key):  # a member here too, on another process
+                also_at(room, key, node)
+            else:
+                seen_at(room, key, member, node)
         return self.settle(room, now)
 
     def accounts(self, item: news.AccountsFound, now: float) -> list[Effect]:
@@ -336,17 +396,27 @@ class Heard:
         return merge_marks(self.state, item.account, item.marks)
 
     def node_gone(self, item: news.NodeGone, now: float) -> list[Effect]:
-        """A process stopped answering (killed, or cut off): its users have left."""
+        """A process stopped answering (killed, or cut off): its users have left, but for those
+        on another process too."""
+        self.moves.twins.node_gone(item.node)
         effects: list[Effect] = []
         for room in list(self.state.rooms.values()):
+            here_too = [key for key, nodes in room.also.items() if item.node in nodes] if room.also else []
             lost = [key for key, (_, where) in room.remote.items() if where == item.node]
             quiet = room.quiet(self.state.config.quiet_above)
+            for key in here_too:
+                if self._devices_in(room, key):
+                    name = room.members[self.state.names[key]]
+                    effects.extend(self.moves.still_here(room, key, name, item.node, now))
+                else:
+                    unseen_at(room, key, item.node)
             for key in lost:
-                name, _ = room.remote.pop(key)
+                name, _ = room.remote[key]
+                if not unseen_at(room, key, item.node):
+                    continue  # still on another process
                 self.mirror.remote_away.pop(key, None)
                 left = ev.UserLeft(name, room.name, now, "server lost")
-                effects.append(Presence(room.key, left, local=False))  # out of the room's shared list too
+                effects.append(Presence(room.key, left, local=False, node=item.node))  # out of the shared list too
                 if room.members and not quiet:
                     effects.append(room.broadcast(left))
         return effects
-

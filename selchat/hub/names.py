@@ -12,6 +12,7 @@ from selchat.hub.devices import everywhere, siblings
 from selchat.hub.effects import Effect, Fail, Send
 from selchat.hub.monitors import MonitorManager
 from selchat.hub.rooms import RoomManager
+from selchat.hub.shares import here_too
 from selchat.hub.sharing import Sharing
 from selchat.hub.state import LOBBY_KEY, Session, State, check_name, ident, one_line, remember_gone
 from selchat.records import NameClaimed
@@ -37,8 +38,8 @@ class NameManager:
         return self.claim(session, key, True, lambda: self.admit(session, cmd.username, cmd, None, now))
 
     def claim(self, session: Session, key: str, guest: bool, admit: Callable[[], list[Effect]],
-              account: str | None = None) -> list[Effect]:
-        return self.sharing.claim(session, key, guest, admit, account)
+              account: str | None = None, share: str | None = None) -> list[Effect]:
+        return self.sharing.claim(session, key, guest, admit, account, share)
 
     def claimed(self, session: Session, result: NameClaimed, now: float) -> list[Effect]:
         """The answer to a claim in Redis: the admission it waited for, or the name is taken."""
@@ -48,11 +49,11 @@ class NameManager:
         session.claiming = None
         key, guest, admit = pending
         holder = self.state.names.get(key)
-        if not result.ok or (guest and holder is not None and holder != session.conn_id):
+        if not result.ok or (guest and holder is not None and holder not in everywhere(session)):
             where = "on another server" if not result.ok else "here"
             return [Fail(session.conn_id, ProtocolError(
                 ErrorCode.USERNAME_TAKEN, f"that name is taken {where}; choose another name"))]
-        return admit()
+        return [*admit(), *self.sharing.admitted(session, result.twins)]
 
     def admit(self, session: Session, name: str, cmd: Join, account: str | None, now: float) -> list[Effect]:
         state, config = self.state, self.state.config
@@ -73,6 +74,8 @@ class NameManager:
         room = state.lobby
         room.add(conn_id, name)
         session.rooms[room.key] = room
+        # in the lobby on another process already (another device of theirs): nobody hears them come
+        known = bool(room.remote) and here_too(room, name.casefold())
         quiet = room.quiet(config.quiet_above)
         presence = self.sharing.entered(room, name, now)
         others = room.size() - 1
@@ -98,7 +101,7 @@ class NameManager:
         effects: list[Effect] = [Send((conn_id,), welcome), *presence, *self.monitors.online(name)]
         if cmd.replay:
             effects.extend(self.rooms.replay_or_wait(session, room))
-        if not quiet:
+        if not quiet and not known:
             effects.append(room.broadcast(ev.UserJoined(name, room.name, now, shown_account, session.realname),
                                           conn_id))
         return effects
@@ -144,7 +147,7 @@ class NameManager:
             raise ProtocolError(ErrorCode.NAME_REGISTERED, f"{new} is a registered account")
         self.sharing.check_rename(session, new, old)
         state.spend_token(session, now)
-        return self.claim(session, key, True, lambda: self.rename(session, new, now))
+        return self.claim(session, key, True, lambda: self.rename(session, new, now), share=session.account)
 
     def rename(self, session: Session, new: str, now: float) -> list[Effect]:
         """The name is now ``new`` (a /nick that passed its checks, or the operator renaming an account)."""
@@ -192,12 +195,19 @@ class NameManager:
         if message is not None and len(message) > AWAY_MAX:
             raise ProtocolError(ErrorCode.MESSAGE_TOO_LONG, f"away message is longer than {AWAY_MAX} characters")
         self.state.spend_token(session, now)
-        for device in (session, *siblings(self.state, session)):  # the person is away, on every device
-            device.away = message or None
+        effects = self.set_away(session, message or None)
         assert session.name is not None
-        event = ev.AwayChanged(session.name, session.away)
+        return effects + self.sharing.away_changed(ev.AwayChanged(session.name, session.away))
+
+    def set_away(self, session: Session, message: str | None) -> list[Effect]:
+        """The person is away (``message``) or back, on every device here; also when they said so on
+        a device on another process (hub/twins.py)."""
+        for device in (session, *siblings(self.state, session)):
+            device.away = message
+        assert session.name is not None
+        event = ev.AwayChanged(session.name, message)
         others = self.state.sharers(session)[1:]  # the first is the session itself
         # the setter's own answer first (IRC: 305/306), then everyone who shares a room
         effects: list[Effect] = [Send((session.conn_id,), event), *([Send(others, event)] if others else [])]
         effects.extend(self.monitors.beyond(session, event, others))
-        return effects + self.sharing.away_changed(event)
+        return effects

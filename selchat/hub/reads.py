@@ -14,6 +14,7 @@ from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import MarkRead, UnreadAsk
 from selchat.hub.devices import each, everywhere
 from selchat.hub.effects import Ask, Effect, Send, Store
+from selchat.hub.sharing import Sharing
 from selchat.hub.state import Room, Session, State, check_name, room_key
 from selchat.records import CountUnread, SaveReadMark, UnreadCounted
 
@@ -23,8 +24,9 @@ MARKS_MAX = 1000
 
 
 class ReadManager:
-    def __init__(self, state: State) -> None:
+    def __init__(self, state: State, sharing: Sharing) -> None:
         self.state = state
+        self.sharing = sharing
 
     def marks(self, session: Session) -> dict[str, int]:
         """The session's markers: its account's (every device's), else its own."""
@@ -72,6 +74,7 @@ class ReadManager:
         effects: list[Effect] = each(everywhere(session), ReadMarker(shown, at / 1_000_000))  # on every device
         if session.account is not None and not key.startswith("~"):
             effects.append(Store(SaveReadMark(session.account, key, at)))
+            effects.extend(self.sharing.mark_moved(session, key, shown, at))  # and on its devices elsewhere
         return effects
 
     def count_rooms(self, session: Session, rooms: list[Room]) -> list[Effect]:

@@ -154,6 +154,8 @@ class RoleManager:
             device = self.state.sessions.get(conn_id)
             if device is not None:
                 device.rooms.pop(room.key, None)
+        if room.also:  # out on every process (hub/twins.py)
+            room.also.pop(name.casefold(), None)
         effects.extend(self.sharing.left(room, ev.UserLeft(name, room.name, now, reason, parted=True, kicked_by=by)))
         self.state.maybe_drop(room)
         return effects

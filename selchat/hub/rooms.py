@@ -17,6 +17,7 @@ from selchat.hub.effects import Broadcast, Effect, Fail, Send, Then
 from selchat.hub.queries import who_extra
 from selchat.hub.reads import ReadManager
 from selchat.hub.roles import SERVICE, RoleManager
+from selchat.hub.shares import here_too, still_elsewhere
 from selchat.hub.sharing import Sharing
 from selchat.hub.state import LOBBY_KEY, ROOM_RE, Room, Session, State, one_line, room_key
 from selchat.hub.throttle import RoomCreations
@@ -62,19 +63,32 @@ class RoomManager:
         room = state.room(key, cmd.room, now)
         assert session.name is not None
         RoleManager.may_enter(room, session, cmd.key)
-        granted = RoleManager.entered(room, session, room.size() == 0)
+        return self._enter(session, room, now, RoleManager.entered(room, session, room.size() == 0))
+
+    def join_here(self, session: Session, name: str, now: float) -> list[Effect]:
+        """The person joined the room on a device of theirs on another process (hub/twins.py):
+        here too, on every device, without the checks that process made."""
+        key = room_key(name)
+        if key in session.rooms:
+            return []
+        return self._enter(session, self.state.room(key, name, now), now, None)
+
+    def _enter(self, session: Session, room: Room, now: float, granted: str | None) -> list[Effect]:
+        state = self.state
+        assert session.name is not None
         room.add(session.conn_id, session.name)
-        session.rooms[key] = room
+        session.rooms[room.key] = room
+        known = bool(room.remote) and here_too(room, session.name.casefold())  # in it on another process
         effects = self.sharing.entered(room, session.name, now)
         effects.extend(self.replay_or_wait(session, room, joining=True))
-        if not room.quiet(state.config.quiet_above):
+        if not known and not room.quiet(state.config.quiet_above):
             effects.append(room.broadcast(ev.UserJoined(session.name, room.name, now, state.account_name(session),
                                                         session.realname), session.conn_id))
             if session.away is not None:  # away-notify: one who comes in away is said to be away
                 effects.append(room.broadcast(ev.AwayChanged(session.name, session.away), session.conn_id))
         for device in siblings(self.state, session):  # after the broadcasts, which others hear alone
             room.add(device.conn_id, session.name, again=True)
-            device.rooms[key] = room
+            device.rooms[room.key] = room
             effects.extend(self.replay_or_wait(device, room, joining=True))
         if granted is not None:  # a registered room's role for this account, given as it comes in
             effects.append(room.broadcast(ev.ModeChanged(room.name, SERVICE, ((True, granted, session.name),), now)))
@@ -91,13 +105,18 @@ class RoomManager:
         self.creations.made(key, now)
 
     def leave_room(self, session: Session, cmd: LeaveRoom, now: float) -> list[Effect]:
-        room = self.state.my_room(session, cmd.room)
+        return self.leave_here(session, self.state.my_room(session, cmd.room), cmd.message, now)
+
+    def leave_here(self, session: Session, room: Room, message: str | None, now: float) -> list[Effect]:
+        """Every device of the person leaves the room (also when one on another process did)."""
         assert session.name is not None
         quiet = room.quiet(self.state.config.quiet_above)
         for device in (*siblings(self.state, session), session):  # every device leaves it
             room.remove(device.conn_id)
             device.rooms.pop(room.key, None)
-        reason = one_line(cmd.message or "")[:AWAY_MAX] or None
+        if room.also:  # and the person's other processes follow (hub/twins.py)
+            room.also.pop(session.name.casefold(), None)
+        reason = one_line(message or "")[:AWAY_MAX] or None
         effects: list[Effect] = each(everywhere(session), ev.RoomLeft(room.name, reason))
         left = ev.UserLeft(session.name, room.name, now, reason, parted=True)
         effects.extend(self.sharing.left(room, left))
@@ -118,7 +137,8 @@ class RoomManager:
             room.remove(conn_id)
             left = ev.UserLeft(session.name, room.name, now, reason)
             effects.extend(self.sharing.left(room, left))
-            if quiet:  # a large room hears of no one leaving
+            if quiet or (room.also and still_elsewhere(room, session.name.casefold(), session.name)):
+                # a large room hears of no one leaving, nor of one still in it on another process
                 self.state.maybe_drop(room)
                 continue
             targets: Sequence[int] = room.roster

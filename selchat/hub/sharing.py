@@ -23,9 +23,20 @@ class Sharing(Protocol):
     linked: bool
 
     def claim(self, session: Session, key: str, guest: bool, admit: Callable[[], list[Effect]],
-              account: str | None = None) -> list[Effect]:
-        """Admit a name now, or once it is claimed everywhere (and ``account``'s state is here)."""
+              account: str | None = None, share: str | None = None) -> list[Effect]:
+        """Admit a name now, or once it is claimed everywhere (and ``account``'s state is here);
+        ``share``: an account whose devices on other processes may hold the name too."""
         ...
+
+    def admitted(self, session: Session, twins: tuple[str, ...]) -> list[Effect]:
+        """A claim's admission done: the processes ``twins`` have the same person (hub/twins.py)."""
+        ...
+
+    def copies(self, name: str, dm: ev.DirectMessage, skip: str | None = None) -> list[Effect]:
+        """A private message for the person ``name``'s devices on other processes (but ``skip``)."""
+        ...
+
+    def mark_moved(self, session: Session, key: str, shown: str, at: int) -> list[Effect]: ...
 
     def entered(self, room: Room, name: str, now: float) -> list[Effect]: ...
 
@@ -70,8 +81,17 @@ class Alone:
     linked = False
 
     def claim(self, session: Session, key: str, guest: bool, admit: Callable[[], list[Effect]],
-              account: str | None = None) -> list[Effect]:
+              account: str | None = None, share: str | None = None) -> list[Effect]:
         return admit()
+
+    def admitted(self, session: Session, twins: tuple[str, ...]) -> list[Effect]:
+        return []
+
+    def copies(self, name: str, dm: ev.DirectMessage, skip: str | None = None) -> list[Effect]:
+        return []
+
+    def mark_moved(self, session: Session, key: str, shown: str, at: int) -> list[Effect]:
+        return []
 
     def entered(self, room: Room, name: str, now: float) -> list[Effect]:
         return []

@@ -38,7 +38,7 @@ class Room:
     __slots__ = ("key", "name", "members", "remote", "_roster", "topic", "topic_by", "topic_at", "recent", "total",
                  "stored", "synced", "awaiting", "ops", "voiced", "moderated", "topic_locked", "secret", "invite_only",
                  "join_key", "limit", "invited", "no_outside", "masks", "created", "checks_speech", "founder",
-                 "account_roles", "provisional", "doubles")
+                 "account_roles", "provisional", "doubles", "also")
 
     def __init__(self, key: str, name: str, replay: int) -> None:
         self.key = key
@@ -77,6 +77,9 @@ class Room:
         self.provisional: str | None = None
         # members here on more devices than one (hub/devices.py): name key -> how many more
         self.doubles: dict[str, int] | None = None
+        # with --redis: people here in it on more processes than one, by name key, each process
+        # beside the one in ``remote`` (or, for a member here, every other one); hub/shares.py
+        self.also: dict[str, set[str]] | None = None
 
     @property
     def roster(self) -> list[int]:
@@ -124,6 +127,8 @@ class Room:
         """A member's new name keeps its roles (and its count of devices)."""
         if self.doubles and old.casefold() in self.doubles:
             self.doubles[new.casefold()] = self.doubles.pop(old.casefold())
+        if self.also and old.casefold() in self.also:
+            self.also[new.casefold()] = self.also.pop(old.casefold())
         for holders in (self.ops, self.voiced):
             if holders.pop(old.casefold(), None) is not None:
                 holders[new.casefold()] = new

@@ -196,7 +196,7 @@ class SharedServices(LocalServices):
             self.backplane.publish(event)
 
     def presence(self, effect: Presence) -> None:
-        self.backplane.presence(effect.room_key, effect.event, effect.local)
+        self.backplane.presence(effect.room_key, effect.event, effect.local, effect.node)
 
     def relay(self, effect: Relay) -> None:
         self.backplane.relay(effect.node, effect.event)
@@ -242,21 +242,21 @@ class SharedServices(LocalServices):
     def claim_name(self, c: ClaimName) -> None:
         account = c.account
 
-        def answer(ok: bool) -> None:
-            self._learn(Answered(c.conn_id, NameClaimed(c.name_key, ok)))
+        def answer(ok: bool, twins: tuple[str, ...]) -> None:
+            self._learn(Answered(c.conn_id, NameClaimed(c.name_key, ok, twins)))
 
-        def claimed(ok: bool) -> None:
+        def claimed(ok: bool, twins: tuple[str, ...]) -> None:
             # an account's login: its read markers, moved on any process, are here before it is
             # admitted (read once the claim is ours, so after the process it displaced let the
             # name go, and so after that process's last markers were kept)
-            if not ok or account is None or not self.backplane.reads.read_marks(account, found):
-                answer(ok)
+            if not ok or account is None or not self.backplane.reads.read_marks(account, lambda m: found(m, twins)):
+                answer(ok, twins)
 
-        def found(marks: tuple[tuple[str, int], ...]) -> None:
+        def found(marks: tuple[tuple[str, int], ...], twins: tuple[str, ...]) -> None:
             if marks and account is not None:
                 self._learn(news.MarksFound(account, marks))
-            answer(True)
-        self.backplane.claim(c.name_key, claimed, c.displace)
+            answer(True, twins)
+        self.backplane.claim(c.name_key, claimed, c.displace, c.share or "")
 
     def load_topic(self, t: LoadTopic) -> None:
         def loaded(name: str | None, topic: Any, failed: bool) -> None:
@@ -280,7 +280,7 @@ class SharedServices(LocalServices):
     def local_presence(self) -> list[tuple[str, str]]:
         return self.hub.local_presence()
 
-    def local_names(self) -> list[str]:
+    def local_names(self) -> list[tuple[str, str]]:
         return self.hub.local_names()
 
     def has_local_members(self, key: str) -> bool:
