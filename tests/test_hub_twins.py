@@ -22,6 +22,7 @@ from selchat.records import (
     NameClaimed,
     OfflineDms,
     ReleaseName,
+    SaveDm,
 )
 from selchat.server.shared import SHARED_BROADCASTS
 from tests.hubdriver import Driver
@@ -61,7 +62,7 @@ class Node(Driver):
     def __init__(self, net: Net, name: str) -> None:
         super().__init__(shared=True, rate_limit=0)
         self.net, self.name = net, name
-        self.hub.state.accounts["alice"] = "alice"
+        self.hub.state.accounts.update(alice="alice", bob="bob")
         self.hearing = False
 
     def broadcast(self, effect: Broadcast) -> None:
@@ -141,7 +142,7 @@ class Net:
     def ask(self, source: Node, request: Any) -> None:
         kind = type(request)
         if kind is CheckLogin:
-            self.later(source, LoginChecked(request.account_key, True, "alice"), request.conn_id)
+            self.later(source, LoginChecked(request.account_key, True, request.account_key), request.conn_id)
         elif kind is ClaimName:  # keys.CLAIM
             held = self.claims.setdefault(request.name_key, {})
             others = [n for n in held if n != source.name]
@@ -252,3 +253,19 @@ def test_a_process_that_dies_leaves_the_person_on_the_other() -> None:
     net.run()
     assert [f["username"] for f in _types(c.take(3), "user_left") if f["room"] == "#dev"] == ["alice"]
     assert a.hub.find("alice") == 1  # A's own hub knows nothing of its death, of course
+
+
+def test_a_conversation_is_kept_on_each_process_of_the_person() -> None:
+    net = Net("A", "B", "C")
+    a, b, c = net.nodes["A"], net.nodes["B"], net.nodes["C"]
+    net.login("A", 1)
+    net.login("B", 2)
+    net.login("C", 3, "bob")
+    for node in (a, b, c):
+        node.stored.clear()
+    net.do("C", 3, Dm("alice", "from bob"))
+    net.do("A", 1, Dm("bob", "from alice"))
+    for node in (a, b):  # each process of alice's keeps both lines of the conversation, once
+        kept = sorted((w.sender_key, w.recipient_key, w.dm.text) for w in node.stored if type(w) is SaveDm)
+        assert kept == [("alice", "bob", "from alice"), ("bob", "alice", "from bob")]
+    assert [(f["from"], f.get("own")) for f in _types(b.take(2), "dm")] == [("bob", None), ("alice", True)]

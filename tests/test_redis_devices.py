@@ -212,10 +212,13 @@ def test_read_markers_follow_the_account_to_another_process(redis: Redis,
         laptop.close()
 
         b.stop()  # the marker b took from Redis is in b's file too
+        bob.send(type="chat", room="#dev", message="said while b was down, alice")
         b = serve("b")
         phone = RawClient(b.address)
         phone.join("alice", version=2, login=PASSWORD)
         assert phone.join_room("#dev")["read"] == stamps[2]
+        counts = phone.expect("unread")["rooms"]  # right after the restart: the line said meanwhile
+        assert [(c["room"], c["unread"], c["mentions"]) for c in counts] == [("#dev", 1, 1)]
     finally:
         for client in (laptop, bob, phone):
             if client is not None:

@@ -6,7 +6,8 @@ broadcast reaches every device of every member as it reaches anyone, and a room 
 the person once. The first device is the one the name and the account point at (``State.names``,
 ``State.account_sessions``); when it goes, the next takes its place. Others hear one join when the
 first device comes and one leave when the last goes (the hub's ``_forget``), as ergo's multiclient
-shows one client however many are attached.
+shows one client however many are attached. With ``--redis`` this is each process's share of
+the person, and hub/twins.py makes one person of the shares.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ def siblings(state: State, session: Session) -> list[Session]:
 class DeviceManager:
     def __init__(self, state: State, shared: bool) -> None:
         self.state = state
-        # with --redis a name is one process's claim: an account's devices are on one process, and
-        # a login on another replaces them all (AccountManager.displace), as before
+        # with --redis these are the person's devices on this process; those on others are theirs
+        # (hub/twins.py), and lingering is off (a lingering share would hold the name in Redis)
         self.shared = shared
 
     def first_device(self, session: Session, account: str) -> Session | None:

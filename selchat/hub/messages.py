@@ -129,15 +129,8 @@ class MessageManager:
         assert session.name is not None
         if target is None:
             found = self.sharing.find_user(key)
-            if found is not None:  # on another node: relayed there, and a copy for the sender here
-                name, node = found
-                state.spend_token(session, now)
-                session.spoke_at = now
-                dm = ev.DirectMessage(session.name, name, text, state.stamp(now), action=cmd.action,
-                                      notice=cmd.notice)
-                # the recipient's other processes get a copy, and so do the sender's (hub/twins.py)
-                return [*self.sharing.relay(node, dm), *self.sharing.copies(name, dm, node),
-                        Send((session.conn_id,), dm), *self._mine_copies(session, dm)]
+            if found is not None:
+                return self._elsewhere(session, cmd, found, text, now)
             return self._offline(session, cmd, key, text, now)
         state.spend_token(session, now)
         session.spoke_at = now
@@ -159,6 +152,22 @@ class MessageManager:
                 effects.extend(self._mine_copies(session, dm))
         # kept as a conversation: between accounts for good, a guest's while it is online (state.dm_key)
         effects.append(Store(SaveDm(state.dm_key(session), state.dm_key(recipient), dm, delivered=True)))
+        return effects
+
+    def _elsewhere(self, session: Session, cmd: Dm, found: tuple[str, str], text: str, now: float) -> list[Effect]:
+        """To someone on another node: relayed there (and to their other nodes, and the sender's,
+        hub/twins.py), and a copy for the sender here; kept here too between accounts."""
+        state = self.state
+        name, node = found
+        state.spend_token(session, now)
+        session.spoke_at = now
+        assert session.name is not None
+        dm = ev.DirectMessage(session.name, name, text, state.stamp(now), action=cmd.action, notice=cmd.notice,
+                              tags=cmd.tags, account=state.account_name(session), bot=session.bot)
+        effects = [*self.sharing.relay(node, dm), *self.sharing.copies(name, dm, node), Send((session.conn_id,), dm),
+                   *self._mine_copies(session, dm)]
+        if session.account is not None and name.casefold() in state.accounts:
+            effects.append(Store(SaveDm(session.account, name.casefold(), dm, delivered=True)))
         return effects
 
     def _mine_copies(self, session: Session, dm: ev.DirectMessage) -> list[Effect]:

@@ -325,7 +325,13 @@ class Heard:
             return []
         recipient = state.sessions[target]
         shown = replace(dm, mirrored=False) if dm.own else replace(dm, away=recipient.away, mirrored=False)
-        return each(everywhere(recipient), shown)  # on each of its devices
+        effects = each(everywhere(recipient), shown)  # on each of its devices
+        # between accounts: in this process's file too, so its devices have the conversation
+        sender = recipient.account if dm.own else (dm.account or "").casefold()
+        to = dm.to.casefold() if dm.own else recipient.account
+        if sender in state.accounts and to in state.accounts:
+            effects.append(Store(SaveDm(sender, to, replace(shown, own=False, away=None), delivered=True)))  # type: ignore[arg-type]
+        return effects
 
     def displaced(self, node: str, item: news.Displace, now: float) -> list[Effect]:
         return self._displace(item.account, now)
