@@ -206,6 +206,8 @@ class ClaimName:
     displace: bool = False
     account: str | None = None  # an account's login: its read markers are read from Redis first
     share: str | None = None  # an account whose other processes may hold the name too (hub/twins.py)
+    shown: str = ""  # the name as written
+    follow: bool = False  # an account's own name: take the name it has on another process instead
 
 
 @dataclass(slots=True)
@@ -322,6 +324,7 @@ class NameClaimed:
     name_key: str
     ok: bool
     twins: tuple[str, ...] = ()  # the other processes where the same account holds the name
+    name: str | None = None  # claimed instead: the account's name on another process (a nick)
 
 
 @dataclass(slots=True)

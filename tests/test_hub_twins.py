@@ -98,6 +98,7 @@ class Net:
         self.claims: dict[str, dict[str, str]] = {}  # name key -> node -> account ("": a guest's)
         self.members: dict[str, dict[str, str]] = {}  # room key -> name -> node
         self.heard: set[tuple[str, str]] = set()  # (node, room key) subscribed
+        self.person: dict[str, dict[str, str]] = {}  # account -> node -> the name it is under there
         self.queue: deque[tuple[Node, Any, int | None]] = deque()
         self.nodes = {name: Node(self, name) for name in names}
 
@@ -143,16 +144,24 @@ class Net:
         kind = type(request)
         if kind is CheckLogin:
             self.later(source, LoginChecked(request.account_key, True, request.account_key), request.conn_id)
-        elif kind is ClaimName:  # keys.CLAIM
-            held = self.claims.setdefault(request.name_key, {})
+        elif kind is ClaimName:  # keys.CLAIM, and Claims._follow
+            seen = self.person.get(request.share or "", {})
+            name = next((n for where, n in seen.items() if where != source.name and n.casefold() != request.name_key),
+                        None) if request.follow else None
+            held = self.claims.setdefault(name.casefold() if name else request.name_key, {})
             others = [n for n in held if n != source.name]
             ok = all(request.share and held[n] == request.share for n in others)
             if ok:
                 held[source.name] = request.share or ""
-            self.later(source, NameClaimed(request.name_key, ok, tuple(others) if ok else ()), request.conn_id)
-        elif kind is ReleaseName:
-            if source.hub.find(request.name_key) is None:
-                self.claims.get(request.name_key, {}).pop(source.name, None)
+                if request.share:
+                    self.person.setdefault(request.share, {})[source.name] = name or request.shown
+            answer = NameClaimed(request.name_key, ok, tuple(others) if ok else (), name)
+            self.later(source, answer, request.conn_id)
+        elif kind is ReleaseName and source.hub.find(request.name_key) is None:  # keys.RELEASE
+            account = self.claims.get(request.name_key, {}).pop(source.name, None)
+            seen = self.person.get(account or "", {})
+            if seen.get(source.name, "").casefold() == request.name_key:
+                del seen[source.name]
         elif kind is LoadOfflineDms:
             self.later(source, OfflineDms(()), request.conn_id)
 
@@ -269,3 +278,22 @@ def test_a_conversation_is_kept_on_each_process_of_the_person() -> None:
         kept = sorted((w.sender_key, w.recipient_key, w.dm.text) for w in node.stored if type(w) is SaveDm)
         assert kept == [("alice", "bob", "from alice"), ("bob", "alice", "from bob")]
     assert [(f["from"], f.get("own")) for f in _types(b.take(2), "dm")] == [("bob", None), ("alice", True)]
+
+
+def test_a_new_device_on_another_process_takes_the_nick_the_person_has() -> None:
+    net = Net("A", "B", "C")
+    a, b, c = net.nodes["A"], net.nodes["B"], net.nodes["C"]
+    net.login("A", 1)
+    net.do("A", 1, JoinRoom("#dev"))
+    net.guest("C", 3, "carol")
+    net.do("C", 3, JoinRoom("#dev"))
+    net.do("A", 1, Nick("alicia"))
+    assert net.person["alice"] == {"A": "alicia"}
+    c.take(3)
+    net.login("B", 2)  # logs in to alice: comes in as alicia, beside the laptop
+    assert b.hub.name_of(2) == "alicia" and [f["username"] for f in _types(b.take(2), "welcome")] == ["alicia"]
+    assert _types(c.take(3), "user_joined") == [] and c.hub.usernames("#dev") == ["alicia", "carol"]
+    assert set(net.claims["alicia"]) == {"A", "B"} and not net.claims.get("alice")
+    a.drop(1)
+    net.run()
+    assert net.person["alice"] == {"B": "alicia"}

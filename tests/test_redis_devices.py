@@ -109,15 +109,15 @@ def test_devices_on_two_processes_at_once_are_one_person(redis: Redis, start_ser
         assert laptop.expect("read")["timestamp"] == stamp
         phone.expect("MARKREAD #dev timestamp=")
 
-        phone.send("NICK alice")  # and back, from the other device
-        assert laptop.expect("nick", to="alice")["from"] == "alicia"
-        assert carol.expect("nick", to="alice")["from"] == "alicia"
-
-        tablet = RawClient(c.address)  # a third device, later, on the third process
-        assert tablet.join("alice", version=2, login=PASSWORD)["username"] == "alice"
+        tablet = RawClient(c.address)  # a third device, later, on the third process: as the person is now
+        assert tablet.join("alice", version=2, login=PASSWORD)["username"] == "alicia"
         joined = tablet.expect("room_joined", room="#dev")
         assert joined["read"] == stamp and joined["topic"] == "release day"
-        assert sorted(joined["users"]) == ["alice", "carol", "dave"]
+        assert sorted(joined["users"]) == ["alicia", "carol", "dave"]
+        phone.send("NICK alice")  # and back, from another device: on all three
+        assert laptop.expect("nick", to="alice")["from"] == "alicia"
+        assert tablet.expect("nick", to="alice")["from"] == "alicia"
+        assert carol.expect("nick", to="alice")["from"] == "alicia"
 
         laptop.close()  # one device gone, then another: nobody hears of it
         phone.send("QUIT :bye")

@@ -26,8 +26,9 @@ CLAIM_TTL = 3600
 DISPLACE_WAIT = 0.05
 DISPLACE_TRIES = 6
 
-# done(ok, twins): the claim's answer, with the other nodes that hold the name for the same account
-Claimed = Callable[[bool, tuple[str, ...]], None]
+# done(ok, twins, name): the claim's answer, with the other nodes that hold the name for the same
+# account, and the name claimed instead when the account is under another one elsewhere
+Claimed = Callable[[bool, tuple[str, ...], "str | None"], None]
 
 
 class Claims:
@@ -39,12 +40,14 @@ class Claims:
         self.node = node
         self.holdings = holdings
 
-    def claim(self, name_key: str, done: Claimed, displace: bool = False, share: str = "") -> None:
-        """Claim a name for this node; ``done(True, ())`` also when Redis is away (local rules then).
-        ``share`` (an account): the name may be held by other nodes for that same account, which
-        ``done`` is told of (the person's devices there, hub/twins.py). ``displace`` (an account's
-        login): the node holding the name otherwise is told to end its session of the account,
-        and the claim is tried again until that node has let the name go."""
+    def claim(self, name_key: str, done: Claimed, displace: bool = False, share: str = "", shown: str = "",
+              follow: bool = False) -> None:
+        """Claim a name for this node; ``done(True, (), None)`` also when Redis is away (local rules
+        then). ``share`` (an account): the name may be held by other nodes for that same account,
+        which ``done`` is told of (the person's devices there, hub/twins.py); with ``follow``, a name
+        the account has on another node is claimed instead, and ``done`` is told which.
+        ``displace`` (an account's login): the node holding the name otherwise is told to end its
+        session of the account, and the claim is tried again until that node has let the name go."""
         tries = 0
 
         def answered(reply: Reply) -> None:
@@ -52,32 +55,43 @@ class Claims:
             if isinstance(reply, Exception):  # Redis said no to the script itself: local rules, and say why
                 if not isinstance(reply, ConnectionError):
                     log.error("claiming a name in Redis failed: %s", reply)
-                done(True, ())
-                return
-            if isinstance(reply, list):
-                done(True, tuple(node.decode() for node in reply if isinstance(node, bytes)))
-                return
-            if not displace or not isinstance(reply, bytes) or tries == DISPLACE_TRIES:
-                done(False, ())
-                return
-            if tries == 0:
-                self.cmd.send(("PUBLISH", keys.node_channel(reply.decode()),
-                               b"\n" + keys.encode_events(self.node, [Displace(name_key)])))
-            tries += 1
-            self.reactor.call_later(DISPLACE_WAIT * 2 ** (tries - 1), again)
+                done(True, (), None)
+            elif isinstance(reply, list) and len(reply) == 2 and reply[0] == b"as" and isinstance(reply[1], bytes):
+                self._follow(reply[1].decode(), name_key, done, displace, share, shown)
+            elif isinstance(reply, list):
+                done(True, tuple(node.decode() for node in reply if isinstance(node, bytes)), None)
+            elif not displace or not isinstance(reply, bytes) or tries == DISPLACE_TRIES:
+                done(False, (), None)
+            else:
+                if tries == 0:
+                    self.cmd.send(("PUBLISH", keys.node_channel(reply.decode()),
+                                   b"\n" + keys.encode_events(self.node, [Displace(name_key)])))
+                tries += 1
+                self.reactor.call_later(DISPLACE_WAIT * 2 ** (tries - 1), again)
 
         def again() -> None:
-            if not self.cmd.send(self.args(name_key, share), answered):
-                done(True, ())
+            if not self.cmd.send(self.args(name_key, share, shown, follow), answered):
+                done(True, (), None)
         again()
 
-    def args(self, name_key: str, share: str = "") -> tuple[Any, ...]:
-        return ("EVAL", keys.CLAIM, 1, keys.name_key(name_key), self.node, CLAIM_TTL, keys.NODE_KEY, share)
+    def _follow(self, name: str, name_key: str, done: Claimed, displace: bool, share: str, shown: str) -> None:
+        """The account is ``name`` on another node: that name is claimed beside it, or (taken
+        meanwhile) the one asked for after all."""
+        def claimed(ok: bool, twins: tuple[str, ...], _: str | None) -> None:
+            if ok:
+                done(True, twins, name)
+            else:
+                self.claim(name_key, done, displace, share, shown)
+        self.claim(name.casefold(), claimed, False, share, name)
+
+    def args(self, name_key: str, share: str = "", shown: str = "", follow: bool = False) -> tuple[Any, ...]:
+        return ("EVAL", keys.CLAIM, 1, keys.name_key(name_key), self.node, CLAIM_TTL, keys.NODE_KEY, share,
+                shown or name_key, "1" if follow else "", keys.PERSON)
 
     def release(self, name_key: str) -> None:
-        self.cmd.send(("EVAL", keys.RELEASE, 1, keys.name_key(name_key), self.node))
+        self.cmd.send(("EVAL", keys.RELEASE, 1, keys.name_key(name_key), self.node, keys.PERSON, name_key))
 
     def renew(self) -> None:
         """Every name this process holds, claimed again (a new link, or the claims' renewal)."""
-        for name_key, share in self.holdings.local_names():
-            self.cmd.send(self.args(name_key, share))
+        for name_key, share, shown in self.holdings.local_names():
+            self.cmd.send(self.args(name_key, share, shown))

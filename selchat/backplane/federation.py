@@ -19,7 +19,7 @@ from selchat import news
 from selchat import outbound as ev
 from selchat import shared_history as sh
 from selchat.backplane import keys
-from selchat.backplane.claims import Claimed, Claims
+from selchat.backplane.claims import Claims
 from selchat.backplane.keys import LOBBY_KEY, ROOM_CHANNEL, node_channel, room_channel
 from selchat.backplane.reads import Reads
 from selchat.backplane.resp import RedisTarget, Reply, Resolve, RespLink
@@ -47,7 +47,7 @@ class Holdings(Protocol):
 
     def local_rooms(self) -> list[str]: ...
     def local_presence(self) -> list[tuple[str, str]]: ...
-    def local_names(self) -> list[tuple[str, str]]: ...
+    def local_names(self) -> list[tuple[str, str, str]]: ...
     def has_local_members(self, key: str) -> bool: ...
     def remote_nodes(self) -> set[str]: ...
     def local_accounts(self) -> list[tuple[str, str, str, float]]: ...
@@ -206,12 +206,6 @@ class Backplane:
                 self._unsubscribe(room_key)
         if local:
             self.publish(event)
-
-    def claim(self, name_key: str, done: Claimed, displace: bool = False, share: str = "") -> None:
-        self.claims.claim(name_key, done, displace, share)
-
-    def release(self, name_key: str) -> None:
-        self.claims.release(name_key)
 
     def share_rules(self, key: str, rules: str) -> None:
         self.cmd.send(("SET", keys.RULES + key, rules))

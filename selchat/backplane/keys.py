@@ -20,6 +20,7 @@ ROOM_CHANNEL = f"{PREFIX}room:"
 ACCOUNTS = f"{PREFIX}accounts"  # a hash of every account, and the channel new ones are told on
 ROOMS = f"{PREFIX}rooms"  # every room's name by its key
 MEMBERS = f"{PREFIX}members:"  # a hash per room: who is in it, on which node
+PERSON = f"{PREFIX}person:"  # a hash per account: the name it is under on each node it is on
 RULES = f"{PREFIX}rules:"  # a room's rules (roomrules.py's JSON): its modes, bans, founder and account roles
 
 # Events that cross processes, by name (nothing else is ever decoded from the wire).
@@ -124,14 +125,34 @@ _CLAIMS_OF = ("local held = {} "
               "else held = redis.call('hgetall', KEYS[1]) end ")
 
 # Releases this node's claim (a check-then-delete done atomically inside Redis); the name stays
-# claimed by the other nodes that share it.
-RELEASE = _CLAIMS_OF + "return redis.call('hdel', KEYS[1], ARGV[1])"
+# claimed by the other nodes that share it. ARGV: node, PERSON, the name's key.
+RELEASE = _CLAIMS_OF + """
+local account = redis.call('hget', KEYS[1], ARGV[1])
+if account and account ~= '' then
+  local shown = redis.call('hget', ARGV[2] .. account, ARGV[1])
+  if shown and string.lower(shown) == ARGV[3] then redis.call('hdel', ARGV[2] .. account, ARGV[1]) end
+end
+return redis.call('hdel', KEYS[1], ARGV[1])
+"""
 
-# Claims a name for a node, atomically inside Redis. It is free, already ours, or held only by
-# nodes that are no longer alive; or (ARGV[4], an account) held only by nodes where that same
-# account holds it: then the answer is the list of those other nodes (empty when none). Else the
-# answer is a node that holds it.
+# Claims a name for a node, atomically inside Redis. ARGV: node, TTL, NODE_KEY, an account (or
+# ""), the name as shown, "1" to follow the account's name elsewhere, PERSON. The name is free,
+# already ours, or held only by nodes that are no longer alive; or (an account) held only by nodes
+# where that same account holds it: then the answer is the list of those other nodes (empty when
+# none), and the account's entry in PERSON says the name. Else the answer is a node that holds it.
+# Following (an account's login under its own name): when the account is on a live node under
+# another name (a nick), the answer is {'as', that name}, to be claimed instead.
 CLAIM = _CLAIMS_OF + """
+local person = ARGV[4] ~= '' and (ARGV[7] .. ARGV[4]) or false
+if person and ARGV[6] == '1' then
+  local seen = redis.call('hgetall', person)
+  for i = 1, #seen, 2 do
+    if seen[i] ~= ARGV[1] and string.lower(seen[i + 1]) ~= string.lower(ARGV[5])
+        and redis.call('exists', ARGV[3] .. seen[i]) == 1 then
+      return {'as', seen[i + 1]}
+    end
+  end
+end
 local others = {}
 for i = 1, #held, 2 do
   local node, account = held[i], held[i + 1]
@@ -147,6 +168,10 @@ for i = 1, #held, 2 do
 end
 redis.call('hset', KEYS[1], ARGV[1], ARGV[4])
 redis.call('expire', KEYS[1], ARGV[2])
+if person then
+  redis.call('hset', person, ARGV[1], ARGV[5])
+  redis.call('expire', person, ARGV[2])
+end
 return others
 """
 

@@ -102,7 +102,8 @@ class AccountManager:
             effects = self.devices.attach(session, first, cmd.user, self._replaced_device, now)
             # private messages kept while it lingered (hub/devices.py) come with the welcome back
             return [*effects, *self.names.admit_device(session, cmd, now), Ask(LoadOfflineDms(session.conn_id, key))]
-        name = nick or state.accounts[key]
+        name = nick or session.claimed_as or state.accounts[key]
+        session.claimed_as = None
         old = state.account_sessions.get(key)
         if old is None:
             old = state.names.get(key)  # someone using the account's name

@@ -291,12 +291,16 @@ class Hub:
     def local_presence(self) -> list[tuple[str, str]]:
         return [(key, name) for key, room in self.state.rooms.items() for name in room.members.values()]
 
-    def local_names(self) -> list[tuple[str, str]]:
-        """Each name held here, with the account its devices on other processes may hold it for."""
+    def local_names(self) -> list[tuple[str, str, str]]:
+        """Each name held here (key, the account its devices on other processes may hold it for, the name)."""
         config, sessions = self.state.config, self.state.sessions
         share = config.multiclient and config.devices > 1
-        return [(key, (sessions[c].account or "") if share and c in sessions else "")
-                for key, c in self.state.names.items()]
+        held = []
+        for key, conn_id in self.state.names.items():
+            session = sessions.get(conn_id)
+            account = session.account if share and session is not None else None
+            held.append((key, account or "", session.name or key if session is not None else key))
+        return held
 
     def has_local_members(self, key: str) -> bool:
         room = self.state.rooms.get(key)

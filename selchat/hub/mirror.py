@@ -47,7 +47,7 @@ class Mirror:
         self.twins = Twins(state)  # people here who are on other processes too (hub/twins.py)
 
     def claim(self, session: Session, key: str, guest: bool, admit: Callable[[], list[Effect]],
-              account: str | None = None, share: str | None = None) -> list[Effect]:
+              account: str | None = None, share: str | None = None, shown: str | None = None) -> list[Effect]:
         """A name is claimed in Redis before it is admitted here (an atomic claim, never
         check-then-set); ``admit`` runs when the claim comes back (``Names.claimed``), after an
         account's read markers from Redis. An account's name may be held by every process its
@@ -55,7 +55,9 @@ class Mirror:
         session.claiming = (key, guest, admit)
         config = self.state.config
         share = (share or (None if guest else account)) if config.multiclient and config.devices > 1 else None
-        return [Ask(ClaimName(session.conn_id, key, displace=not guest, account=account, share=share))]
+        follow = share is not None and key == account  # the account's own name: or the one it has elsewhere
+        shown = shown or self.state.accounts.get(key) or key
+        return [Ask(ClaimName(session.conn_id, key, not guest, account, share, shown, follow))]
 
     def admitted(self, session: Session, twins: tuple[str, ...]) -> list[Effect]:
         return self.twins.admitted(session, twins)

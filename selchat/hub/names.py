@@ -38,8 +38,8 @@ class NameManager:
         return self.claim(session, key, True, lambda: self.admit(session, cmd.username, cmd, None, now))
 
     def claim(self, session: Session, key: str, guest: bool, admit: Callable[[], list[Effect]],
-              account: str | None = None, share: str | None = None) -> list[Effect]:
-        return self.sharing.claim(session, key, guest, admit, account, share)
+              account: str | None = None, share: str | None = None, shown: str | None = None) -> list[Effect]:
+        return self.sharing.claim(session, key, guest, admit, account, share, shown)
 
     def claimed(self, session: Session, result: NameClaimed, now: float) -> list[Effect]:
         """The answer to a claim in Redis: the admission it waited for, or the name is taken."""
@@ -53,6 +53,7 @@ class NameManager:
             where = "on another server" if not result.ok else "here"
             return [Fail(session.conn_id, ProtocolError(
                 ErrorCode.USERNAME_TAKEN, f"that name is taken {where}; choose another name"))]
+        session.claimed_as = result.name  # the account is under this name elsewhere: so it is here
         return [*admit(), *self.sharing.admitted(session, result.twins)]
 
     def admit(self, session: Session, name: str, cmd: Join, account: str | None, now: float) -> list[Effect]:
@@ -147,7 +148,8 @@ class NameManager:
             raise ProtocolError(ErrorCode.NAME_REGISTERED, f"{new} is a registered account")
         self.sharing.check_rename(session, new, old)
         state.spend_token(session, now)
-        return self.claim(session, key, True, lambda: self.rename(session, new, now), share=session.account)
+        return self.claim(session, key, True, lambda: self.rename(session, new, now), share=session.account,
+                          shown=new)
 
     def rename(self, session: Session, new: str, now: float) -> list[Effect]:
         """The name is now ``new`` (a /nick that passed its checks, or the operator renaming an account)."""

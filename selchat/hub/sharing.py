@@ -23,9 +23,10 @@ class Sharing(Protocol):
     linked: bool
 
     def claim(self, session: Session, key: str, guest: bool, admit: Callable[[], list[Effect]],
-              account: str | None = None, share: str | None = None) -> list[Effect]:
+              account: str | None = None, share: str | None = None, shown: str | None = None) -> list[Effect]:
         """Admit a name now, or once it is claimed everywhere (and ``account``'s state is here);
-        ``share``: an account whose devices on other processes may hold the name too."""
+        ``share``: an account whose devices on other processes may hold the name too; ``shown``:
+        the name as written."""
         ...
 
     def admitted(self, session: Session, twins: tuple[str, ...]) -> list[Effect]:
@@ -81,7 +82,7 @@ class Alone:
     linked = False
 
     def claim(self, session: Session, key: str, guest: bool, admit: Callable[[], list[Effect]],
-              account: str | None = None, share: str | None = None) -> list[Effect]:
+              account: str | None = None, share: str | None = None, shown: str | None = None) -> list[Effect]:
         return admit()
 
     def admitted(self, session: Session, twins: tuple[str, ...]) -> list[Effect]:

@@ -181,7 +181,7 @@ class Session:
     __slots__ = ("conn_id", "address", "name", "rooms", "tokens", "refill_at", "strikes", "away",
                  "account", "logging_in", "quit_message", "spoke_at", "authed", "user", "realname", "claiming",
                  "hashing", "dms_due", "signon", "oper", "bot", "typing", "last_said", "devices", "marks",
-                 "gone_until", "auto_away")
+                 "gone_until", "auto_away", "claimed_as")
 
     def __init__(self, conn_id: int, address: str, burst: float, now: float) -> None:
         self.conn_id = conn_id
@@ -213,6 +213,7 @@ class Session:
         self.marks: dict[str, int] | None = None  # a guest's read markers (hub/reads.py; an account's are State's)
         # its connection was lost and it lingers in its rooms until then (hub/devices.py: --linger)
         self.gone_until: float | None = None
+        self.claimed_as: str | None = None  # with --redis: the name its account has on another process
         self.auto_away = False  # its away message is the server's, for lingering: taken back on return
 
 

@@ -189,7 +189,7 @@ class TwinMoves:
     def renamed(self, session: Session, event: ev.NickChanged, now: float) -> list[Effect]:
         """The person took another name on another process: so here, and the name is held here too."""
         effects = self.names.rename(session, event.new, now)
-        effects.append(Ask(ClaimName(session.conn_id, event.new.casefold(), share=session.account)))
+        effects.append(Ask(ClaimName(session.conn_id, event.new.casefold(), share=session.account, shown=event.new)))
         return effects
 
     def away(self, session: Session, event: ev.AwayChanged) -> list[Effect]:

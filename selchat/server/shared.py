@@ -210,7 +210,7 @@ class SharedServices(LocalServices):
             releases, self._releases = self._releases, []
             for key in releases:
                 if self.hub.find(key) is None:  # not taken back meanwhile
-                    self.backplane.release(key)
+                    self.backplane.claims.release(key)
 
     def redis_counters(self) -> tuple[int, int, int]:
         backplane = self.backplane
@@ -242,21 +242,22 @@ class SharedServices(LocalServices):
     def claim_name(self, c: ClaimName) -> None:
         account = c.account
 
-        def answer(ok: bool, twins: tuple[str, ...]) -> None:
-            self._learn(Answered(c.conn_id, NameClaimed(c.name_key, ok, twins)))
+        def answer(ok: bool, twins: tuple[str, ...], name: str | None) -> None:
+            self._learn(Answered(c.conn_id, NameClaimed(c.name_key, ok, twins, name)))
 
-        def claimed(ok: bool, twins: tuple[str, ...]) -> None:
+        def claimed(ok: bool, twins: tuple[str, ...], name: str | None) -> None:
             # an account's login: its read markers, moved on any process, are here before it is
             # admitted (read once the claim is ours, so after the process it displaced let the
             # name go, and so after that process's last markers were kept)
-            if not ok or account is None or not self.backplane.reads.read_marks(account, lambda m: found(m, twins)):
-                answer(ok, twins)
+            if not ok or account is None or not self.backplane.reads.read_marks(
+                    account, lambda marks: found(marks, twins, name)):
+                answer(ok, twins, name)
 
-        def found(marks: tuple[tuple[str, int], ...], twins: tuple[str, ...]) -> None:
+        def found(marks: tuple[tuple[str, int], ...], twins: tuple[str, ...], name: str | None) -> None:
             if marks and account is not None:
                 self._learn(news.MarksFound(account, marks))
-            answer(True, twins)
-        self.backplane.claim(c.name_key, claimed, c.displace, c.share or "")
+            answer(True, twins, name)
+        self.backplane.claims.claim(c.name_key, claimed, c.displace, c.share or "", c.shown, c.follow)
 
     def load_topic(self, t: LoadTopic) -> None:
         def loaded(name: str | None, topic: Any, failed: bool) -> None:
@@ -280,7 +281,7 @@ class SharedServices(LocalServices):
     def local_presence(self) -> list[tuple[str, str]]:
         return self.hub.local_presence()
 
-    def local_names(self) -> list[tuple[str, str]]:
+    def local_names(self) -> list[tuple[str, str, str]]:
         return self.hub.local_names()
 
     def has_local_members(self, key: str) -> bool:
