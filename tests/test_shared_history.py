@@ -294,3 +294,28 @@ def test_a_relayed_private_message_for_someone_gone_waits_for_their_login() -> N
                                                              offline=True), delivered=False)]
     assert d.hub.hear(Heard("node", [DirectMessage("alice", "guest", "no account: nowhere to keep it", 6.0)]),
                       d.now) == []
+
+
+def test_a_line_that_came_only_in_the_tail_read_again_reaches_the_members() -> None:
+    """After a new link the room is read again; a line said elsewhere while that read was on the
+    way is in the tail, not heard live: the members who stayed get it once, a newcomer in the replay."""
+    d = Driver(replay=5, shared=True)
+    d.connect(1)
+    d.do(1, Join("alice", replay=True))
+    d.complete(1, NameClaimed("alice", True))
+    before = Message("#lobby", "bob", "before the link went", 5.0)
+    d.hear(RoomSynced("#lobby", [before], 1, None, []))
+    d.take(1)
+    d.hear(RoomUnsynced("#lobby"))  # the link came back: read again
+    d.connect(2)
+    d.do(2, Join("carl", replay=True))
+    d.complete(2, NameClaimed("carl", True))
+    d.take(1)
+    during = Message("#lobby", "bob", "said while the tail was read", 6.0)
+    d.hear(RoomSynced("#lobby", [before, during], 2, None, []))
+    assert [f.get("message") for f in d.take(1) if f["type"] == "chat"] == ["said while the tail was read"]
+    assert [f.get("message") for f in d.take(2) if f["type"] == "chat"] == ["before the link went",
+                                                                           "said while the tail was read"]
+    d.hear(RoomUnsynced("#lobby"))
+    d.hear(RoomSynced("#lobby", [before, during], 2, None, []))  # nothing new: nothing again
+    assert [f for f in d.take(1) + d.take(2) if f["type"] == "chat"] == []

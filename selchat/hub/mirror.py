@@ -19,7 +19,7 @@ from selchat.config import LOBBY_ROOM
 from selchat.errors import ErrorCode, ProtocolError
 from selchat.events import Rooms
 from selchat.hub.devices import each, everywhere
-from selchat.hub.effects import Ask, Effect, Everywhere, Presence, Relay, Send, Store
+from selchat.hub.effects import Ask, Broadcast, Effect, Everywhere, Presence, Relay, Send, Store
 from selchat.hub.lines import line_changed
 from selchat.hub.messages import line_row, reacted
 from selchat.hub.reads import merge_marks
@@ -343,6 +343,7 @@ class Heard:
         room = self.state.rooms.get(item.key)
         if room is None:
             return []
+        missed = self._missed(room, item.recent)
         room.recent.clear()
         room.recent.extend(item.recent)
         room.recent.extend(item.own_after)  # the newcomers were in the room for these: not replayed
@@ -354,7 +355,20 @@ class Heard:
             speech_checked(room)
         room.synced = True
         copies: list[Effect] = [Store(copy_of(room, m)) for m in item.recent] if self.state.config.search else []
-        return [*copies, *self._let_in(room, item.recent), *self.settle(room, now)]
+        return [*copies, *missed, *self._let_in(room, item.recent), *self.settle(room, now)]
+
+    @staticmethod
+    def _missed(room: Room, tail: list[ev.Message]) -> list[Effect]:
+        """A room caught up again (a new link) while its members here stayed: the lines of its
+        tail they never had, which arrived while the tail was read and so came only in it, are
+        theirs now (newcomers waiting get the whole replay instead)."""
+        if not room.recent or not room.members:
+            return []
+        since = room.recent[0].timestamp
+        had = {(m.timestamp, m.username) for m in room.recent}
+        waiting = tuple(conn_id for conn_id, _ in room.awaiting)
+        return [Broadcast(room.roster, len(room.roster), m, waiting) for m in tail
+                if m.timestamp > since and (m.timestamp, m.username) not in had]
 
     def settle(self, room: Room, now: float) -> list[Effect]:
         """One made operator of a room this process thought empty keeps it only if the room was:
