@@ -297,3 +297,24 @@ def test_a_new_device_on_another_process_takes_the_nick_the_person_has() -> None
     a.drop(1)
     net.run()
     assert net.person["alice"] == {"B": "alicia"}
+
+
+def test_a_line_to_a_person_on_three_devices_over_two_processes_is_three_deliveries() -> None:
+    net = Net("A", "B", "C")
+    a, b, c = net.nodes["A"], net.nodes["B"], net.nodes["C"]
+    net.login("A", 1)
+    net.do("A", 1, JoinRoom("#dev"))
+    net.login("A", 11)  # a second device on A
+    net.login("B", 2)
+    net.guest("C", 3, "carol")
+    net.do("C", 3, JoinRoom("#dev"))
+    assert [f["room"] for f in _types(a.take(11), "room_joined")] == ["#dev"]
+    for node, cid in ((a, 1), (b, 2), (c, 3)):
+        node.take(cid)
+    net.do("C", 3, Chat("to everyone", room="#dev"))
+    said = {cid: len(_types(node.take(cid), "chat")) for node, cid in ((a, 1), (a, 11), (b, 2))}
+    assert said == {1: 1, 11: 1, 2: 1}  # once a device, and A's two from the one broadcast
+    net.do("A", 11, Chat("from the second", room="#dev"))  # and the person's own line: once on each other device
+    mine = {cid: [f.get("own") for f in _types(node.take(cid), "chat")] for node, cid in ((a, 1), (b, 2))}
+    assert mine == {1: [True], 2: [True]}
+    assert [(f["message"], f.get("own")) for f in _types(c.take(3), "chat")] == [("from the second", None)]
