@@ -289,12 +289,15 @@ def test_a_new_device_on_another_process_takes_the_nick_the_person_has() -> None
     net.do("C", 3, JoinRoom("#dev"))
     net.do("A", 1, Nick("alicia"))
     assert net.person["alice"] == {"A": "alicia"}
+    net.login("A", 12)  # a second device on A claims the name the person has, not the account's
+    assert a.hub.name_of(12) == "alicia" and not net.claims.get("alice") and net.person["alice"] == {"A": "alicia"}
     c.take(3)
     net.login("B", 2)  # logs in to alice: comes in as alicia, beside the laptop
     assert b.hub.name_of(2) == "alicia" and [f["username"] for f in _types(b.take(2), "welcome")] == ["alicia"]
     assert _types(c.take(3), "user_joined") == [] and c.hub.usernames("#dev") == ["alicia", "carol"]
     assert set(net.claims["alicia"]) == {"A", "B"} and not net.claims.get("alice")
     a.drop(1)
+    a.drop(12)
     net.run()
     assert net.person["alice"] == {"B": "alicia"}
 

@@ -78,9 +78,7 @@ class AccountManager:
             raise ProtocolError(ErrorCode.BANNED, f"{state.accounts[account]} is banned from this server")
         key = check_name(cmd.username)
         if key == account or self.devices.first_device(session, account) is not None:
-            # the account's own name, or another device of it, which takes the name it has now
-            return self.names.claim(session, account, False, lambda: self._admit_account(session, account, cmd, now),
-                                    account)
+            return self._claim_account(session, account, cmd, now)
         # another nick, as IRC allows: one that is nobody else's
         state.check_unreserved(key, cmd.username)
         if state.bans.name(key, now):
@@ -92,18 +90,26 @@ class AccountManager:
         return self.names.claim(session, key, False,
                                 lambda: self._admit_account(session, account, cmd, now, cmd.username), account)
 
+    def _claim_account(self, session: Session, account: str, cmd: Join, now: float) -> list[Effect]:
+        """Claim the name a login to ``account`` comes in under: the one the person has here already
+        (another device of theirs), else the account's own (with --redis: or a nick it has elsewhere)."""
+        first = self.devices.first_device(session, account)
+        key, shown = (first.name.casefold(), first.name) if first is not None and first.name else (account, None)
+        return self.names.claim(session, key, False, lambda: self._admit_account(session, account, cmd, now),
+                                account, shown=shown)
+
     def _admit_account(self, session: Session, key: str, cmd: Join, now: float,
                        nick: str | None = None) -> list[Effect]:
         """Admit ``session`` as the account ``key``, whose password it has proven, under the
         account's name or ``nick``."""
         state = self.state
+        claimed_as, session.claimed_as = session.claimed_as, None
         first = self.devices.first_device(session, key)
         if first is not None:
             effects = self.devices.attach(session, first, cmd.user, self._replaced_device, now)
             # private messages kept while it lingered (hub/devices.py) come with the welcome back
             return [*effects, *self.names.admit_device(session, cmd, now), Ask(LoadOfflineDms(session.conn_id, key))]
-        name = nick or session.claimed_as or state.accounts[key]
-        session.claimed_as = None
+        name = nick or claimed_as or state.accounts[key]
         old = state.account_sessions.get(key)
         if old is None:
             old = state.names.get(key)  # someone using the account's name
@@ -168,8 +174,7 @@ class AccountManager:
                 session.authed = key  # the join that follows is the account's
                 return [Send((session.conn_id,), ev.LoggedIn(result.name))]
             return self._log_in_late(session, key, result.name, now)
-        join: Join = cmd  # type: ignore[assignment]
-        return self.names.claim(session, key, False, lambda: self._admit_account(session, key, join, now), key)
+        return self._claim_account(session, key, cmd, now)  # type: ignore[arg-type]
 
     def _log_in_late(self, session: Session, key: str, name: str, now: float) -> list[Effect]:
         """A joined guest proves an account's password (SASL after registration): the session
