@@ -59,8 +59,8 @@ def test_a_member_here_also_on_another_process() -> None:
 class Node(Driver):
     """A pure hub as one process: what it would publish or ask of Redis goes to the Net."""
 
-    def __init__(self, net: Net, name: str) -> None:
-        super().__init__(shared=True, rate_limit=0)
+    def __init__(self, net: Net, name: str, **config: Any) -> None:
+        super().__init__(shared=True, rate_limit=0, **config)
         self.net, self.name = net, name
         self.hub.state.accounts.update(alice="alice", bob="bob")
         self.hearing = False
@@ -94,13 +94,13 @@ class Node(Driver):
 class Net:
     """Redis, as far as the hubs need it: claims, members, channels; in order, until quiet."""
 
-    def __init__(self, *names: str) -> None:
+    def __init__(self, *names: str, **config: Any) -> None:
         self.claims: dict[str, dict[str, str]] = {}  # name key -> node -> account ("": a guest's)
         self.members: dict[str, dict[str, str]] = {}  # room key -> name -> node
         self.heard: set[tuple[str, str]] = set()  # (node, room key) subscribed
         self.person: dict[str, dict[str, str]] = {}  # account -> node -> the name it is under there
         self.queue: deque[tuple[Node, Any, int | None]] = deque()
-        self.nodes = {name: Node(self, name) for name in names}
+        self.nodes = {name: Node(self, name, **config) for name in names}
 
     def others(self, node: Node) -> list[Node]:
         return [n for n in self.nodes.values() if n is not node]
@@ -321,3 +321,22 @@ def test_a_line_to_a_person_on_three_devices_over_two_processes_is_three_deliver
     mine = {cid: [f.get("own") for f in _types(node.take(cid), "chat")] for node, cid in ((a, 1), (b, 2))}
     assert mine == {1: [True], 2: [True]}
     assert [(f["message"], f.get("own")) for f in _types(c.take(3), "chat")] == [("from the second", None)]
+
+
+def test_in_a_room_too_large_to_announce_the_person_stays_listed_as_their_devices_go() -> None:
+    net = Net("A", "B", "C", quiet_above=2)
+    a, c = net.nodes["A"], net.nodes["C"]
+    net.login("A", 1)
+    net.do("A", 1, JoinRoom("#big"))
+    net.guest("A", 4, "dave")
+    net.do("A", 4, JoinRoom("#big"))
+    net.guest("C", 3, "carol")
+    net.do("C", 3, JoinRoom("#big"))
+    net.login("B", 2)
+    assert a.hub.usernames("#big") == c.hub.usernames("#big") == ["alice", "carol", "dave"]
+    a.drop(1)  # A's device goes: still in #big on B, as A and C both list
+    net.run()
+    assert a.hub.usernames("#big") == c.hub.usernames("#big") == ["alice", "carol", "dave"]
+    net.nodes["B"].drop(2)
+    net.run()
+    assert a.hub.usernames("#big") == c.hub.usernames("#big") == ["carol", "dave"]

@@ -137,8 +137,8 @@ class RoomManager:
             room.remove(conn_id)
             left = ev.UserLeft(session.name, room.name, now, reason)
             effects.extend(self.sharing.left(room, left))
-            if quiet or (room.also and still_elsewhere(room, session.name.casefold(), session.name)):
-                # a large room hears of no one leaving, nor of one still in it on another process
+            elsewhere = bool(room.also) and still_elsewhere(room, session.name.casefold(), session.name)
+            if quiet or elsewhere:  # a large room hears of no one leaving, nor of one still in it elsewhere
                 self.state.maybe_drop(room)
                 continue
             targets: Sequence[int] = room.roster
