@@ -297,9 +297,8 @@ class Hub:
         share = config.multiclient and config.devices > 1
         held = []
         for key, conn_id in self.state.names.items():
-            session = sessions.get(conn_id)
-            account = session.account if share and session is not None else None
-            held.append((key, account or "", session.name or key if session is not None else key))
+            session = sessions[conn_id]
+            held.append((key, (session.account or "") if share else "", session.name or key))
         return held
 
     def has_local_members(self, key: str) -> bool:
@@ -307,8 +306,9 @@ class Hub:
         return room is not None and bool(room.members)
 
     def remote_nodes(self) -> set[str]:
-        nodes = {node for room in self.state.rooms.values() for _, node in room.remote.values()}
+        nodes: set[str] = set()
         for room in self.state.rooms.values():
+            nodes.update(node for _, node in room.remote.values())
             if room.also:
                 nodes.update(*room.also.values())
         if self.mirror is not None:

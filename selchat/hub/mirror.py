@@ -423,10 +423,10 @@ class Heard:
         self.moves.twins.node_gone(item.node)
         effects: list[Effect] = []
         for room in list(self.state.rooms.values()):
-            here_too = [key for key, nodes in room.also.items() if item.node in nodes] if room.also else []
+            shared = [key for key, nodes in room.also.items() if item.node in nodes] if room.also else []
             lost = [key for key, (_, where) in room.remote.items() if where == item.node]
             quiet = room.quiet(self.state.config.quiet_above)
-            for key in here_too:
+            for key in shared:
                 if self._devices_in(room, key):
                     name = room.members[self.state.names[key]]
                     effects.extend(self.moves.still_here(room, key, name, item.node, now))

@@ -13,6 +13,17 @@ from __future__ import annotations
 from selchat.hub.state import Room
 
 
+def take_out(nodes_of: dict[str, set[str]] | None, key: str, node: str) -> bool:
+    """``node`` no longer has the person ``key`` (an empty set goes): True if it had."""
+    nodes = nodes_of.get(key) if nodes_of else None
+    if nodes is None or node not in nodes:
+        return False
+    nodes.discard(node)
+    if not nodes:
+        del nodes_of[key]  # type: ignore[union-attr]
+    return True
+
+
 def also_at(room: Room, key: str, node: str) -> None:
     """One more process has the person ``key`` in the room."""
     also = room.also
@@ -40,15 +51,12 @@ def seen_at(room: Room, key: str, name: str, node: str) -> bool:
 def unseen_at(room: Room, key: str, node: str) -> bool:
     """A process no longer has the person in the room (their devices there went): True if no
     process has them now, so its members hear them go."""
-    nodes = room.also.get(key) if room.also else None
-    if nodes and node in nodes:
-        nodes.discard(node)
-        if not nodes:
-            del room.also[key]  # type: ignore[union-attr]
+    if take_out(room.also, key, node):
         return False
     found = room.remote.get(key)
     if found is None or found[1] != node:
         return False
+    nodes = room.also.get(key) if room.also else None
     if nodes:  # another process has them still: it is the one named now
         room.remote[key] = (found[0], nodes.pop())
         if not nodes:

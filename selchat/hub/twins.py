@@ -30,7 +30,7 @@ from selchat.answers import ReadMarker
 from selchat.hub.devices import each, everywhere
 from selchat.hub.effects import Ask, Effect, Presence, Relay
 from selchat.hub.reads import merge_marks
-from selchat.hub.shares import also_at
+from selchat.hub.shares import also_at, take_out
 from selchat.hub.state import Room, Session, State, room_key
 from selchat.records import ClaimName
 
@@ -130,16 +130,9 @@ class Twins:
         moved = news.MarkMoved(session.account, key, shown, at)
         return [Relay(node, moved) for node in nodes]
 
-    def without(self, key: str, node: str) -> None:
-        nodes = self.nodes.get(key)
-        if nodes is not None:
-            nodes.discard(node)
-            if not nodes:
-                del self.nodes[key]
-
     def node_gone(self, node: str) -> None:
         for key in [k for k, nodes in self.nodes.items() if node in nodes]:
-            self.without(key, node)
+            take_out(self.nodes, key, node)
 
 
 class TwinMoves:
@@ -157,7 +150,7 @@ class TwinMoves:
         """Another process has the person (with these rooms), or not any more."""
         key = item.name.casefold()
         if not item.here:
-            self.twins.without(key, node)
+            take_out(self.twins.nodes, key, node)
             return []
         conn_id = self.state.names.get(key)
         session = self.state.sessions.get(conn_id) if conn_id is not None else None
@@ -208,9 +201,5 @@ class TwinMoves:
         """Another process's devices of a member here left (not the room): the member is still in it
         here, and says so again for the room's list of members in Redis, which that one's leave
         may have emptied."""
-        nodes = room.also.get(key) if room.also else None
-        if nodes is not None:
-            nodes.discard(node)
-            if not nodes:
-                del room.also[key]  # type: ignore[union-attr]
+        take_out(room.also, key, node)
         return [Presence(room.key, ev.UserJoined(name, room.name, now))]
